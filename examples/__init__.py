@@ -1,0 +1,1 @@
+"""End-to-end examples used by the demo and the tests."""

@@ -1,0 +1,1 @@
+"""Iris species classifier: the smallest real model that exercises the whole loop."""

@@ -1,0 +1,6 @@
+"""Environment variable names shared by infra (which sets them) and handlers (which read them)."""
+
+TABLE_NAME = "SLIPWAY_TABLE_NAME"
+STATE_MACHINE_ARN = "SLIPWAY_STATE_MACHINE_ARN"
+BUNDLE_CACHE_DIR = "SLIPWAY_BUNDLE_CACHE_DIR"
+POINTER_CACHE_SECONDS = "SLIPWAY_POINTER_CACHE_SECONDS"

@@ -1,0 +1,21 @@
+"""Errors of the control plane; Step Functions Catch/Retry match on these class names."""
+
+
+class SlipwayControlError(Exception):
+    """Base class for control-plane failures."""
+
+
+class InvalidEventError(SlipwayControlError):
+    """An event does not have the shape this handler consumes."""
+
+
+class VersionConflictError(SlipwayControlError):
+    """(name, version) is registered already with different bytes; versions are immutable."""
+
+
+class PointerConflictError(SlipwayControlError):
+    """A stage pointer moved while we were moving it; safe to retry."""
+
+
+class VersionNotRegisteredError(SlipwayControlError):
+    """A pointer was asked to move to a version the registry does not hold."""

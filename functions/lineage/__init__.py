@@ -1,0 +1,1 @@
+"""The lineage table: versions, stage pointers, edges to data and code, and audit events."""

@@ -1,0 +1,49 @@
+"""The single-table key schema. Every item's keys are built here and nowhere else.
+
+| item            | PK                      | SK                                   |
+| --------------- | ----------------------- | ------------------------------------ |
+| model version   | MODEL#<name>            | VERSION#<version>                    |
+| stage pointer   | MODEL#<name>            | STAGE#<stage>                        |
+| audit event     | MODEL#<name>            | AUDIT#<version>#<execution>#<step>   |
+| dataset edge    | DATASET#<sha256>        | MODEL#<name>#VERSION#<version>       |
+| code edge       | CODE#<repository>@<commit> | MODEL#<name>#VERSION#<version>    |
+"""
+
+from __future__ import annotations
+
+PK = "pk"
+SK = "sk"
+LIVE = "live"
+STAGING = "staging"
+
+
+def model_pk(name: str) -> str:
+    return f"MODEL#{name}"
+
+
+def version_sk(version: str) -> str:
+    return f"VERSION#{version}"
+
+
+def stage_sk(stage: str) -> str:
+    return f"STAGE#{stage}"
+
+
+def audit_sk(version: str, execution: str, step: str) -> str:
+    return f"AUDIT#{version}#{execution}#{step}"
+
+
+def audit_prefix(version: str) -> str:
+    return f"AUDIT#{version}#"
+
+
+def dataset_pk(sha256: str) -> str:
+    return f"DATASET#{sha256}"
+
+
+def code_pk(repository: str, commit: str) -> str:
+    return f"CODE#{repository}@{commit}"
+
+
+def edge_sk(name: str, version: str) -> str:
+    return f"MODEL#{name}#VERSION#{version}"

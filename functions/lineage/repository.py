@@ -1,0 +1,268 @@
+"""The lineage repository: every read and write of the lineage table goes through here.
+
+Writes are conditional and idempotent, because each caller (a Lambda behind Step Functions
+or SQS) may run more than once for the same event.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.exceptions import (
+    PointerConflictError,
+    VersionConflictError,
+    VersionNotRegisteredError,
+)
+from functions.lineage import keys
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def to_dynamo(value: Any) -> Any:
+    """DynamoDB wants Decimal, not float; JSON round-trip converts nested values too."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: from_dynamo(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [from_dynamo(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class UploadedBundle:
+    """Where a bundle's bytes are: the exact S3 object version and its sha256."""
+
+    bucket: str
+    key: str
+    s3_version_id: str
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    name: str
+    version: str
+    execution: str
+    step: str
+    outcome: str
+    reason: str
+    actor: str = "promotion-workflow"
+
+
+class LineageRepository:
+    """Reads and writes lineage items through a boto3 DynamoDB ``Table`` resource."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self._client = table.meta.client
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def register_version(
+        self, manifest: dict[str, Any], bundle: UploadedBundle, execution: str
+    ) -> str:
+        """Create the immutable version item with its edges; return 'registered' or 'duplicate'.
+
+        A retry of the same execution is 'registered' again; the same bytes from another
+        upload are a 'duplicate'; other bytes under an existing version are refused.
+        """
+        name, version = manifest["name"], manifest["version"]
+        lineage = manifest["lineage"]
+        at = now_iso()
+        version_item = {
+            keys.PK: keys.model_pk(name),
+            keys.SK: keys.version_sk(version),
+            "kind": "version",
+            "name": name,
+            "version": version,
+            "status": "registered",
+            "registered_at": at,
+            "execution": execution,
+            "bundle": to_dynamo(bundle.__dict__),
+            "flavor": manifest["flavor"],
+            "signature": to_dynamo(manifest["signature"]),
+            "input_example": to_dynamo(manifest["input_example"]),
+            "lineage": to_dynamo(lineage),
+            "evaluation": to_dynamo(manifest.get("evaluation")),
+            "runtime": manifest.get("runtime", {}),
+        }
+        edges = [
+            {
+                keys.PK: keys.dataset_pk(dataset["sha256"]),
+                keys.SK: keys.edge_sk(name, version),
+                "kind": "dataset-edge",
+                "name": name,
+                "version": version,
+                "role": dataset["role"],
+                "uri": dataset["uri"],
+                "rows": dataset["rows"],
+            }
+            for dataset in lineage["datasets"]
+        ]
+        code = lineage["code"]
+        edges.append(
+            {
+                keys.PK: keys.code_pk(code["repository"], code["commit"]),
+                keys.SK: keys.edge_sk(name, version),
+                "kind": "code-edge",
+                "name": name,
+                "version": version,
+                "dirty": code["dirty"],
+            }
+        )
+        transaction = [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": version_item,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            *({"Put": {"TableName": self._table.name, "Item": edge}} for edge in edges),
+        ]
+        try:
+            self._client.transact_write_items(TransactItems=transaction)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            existing = self.get_version(name, version)
+            if existing is None:  # cancelled for another reason: let the caller retry
+                raise
+            if existing["execution"] == execution:
+                return "registered"
+            if existing["bundle"]["digest"] == bundle.digest:
+                return "duplicate"
+            raise VersionConflictError(
+                f"{name} {version} is already registered with sha256 "
+                f"{existing['bundle']['digest']}; this upload has {bundle.digest}. "
+                "Versions are immutable: upload under a new version."
+            ) from None
+        return "registered"
+
+    def promote(
+        self, name: str, version: str, execution: str, stage: str = keys.LIVE
+    ) -> str | None:
+        """Move the stage pointer to ``version``; return the version it pointed to before.
+
+        The pointer only moves from the value read a moment ago (optimistic lock), so two
+        promotions can never interleave silently. Moving to where it already is is a no-op.
+        """
+        if self.get_version(name, version) is None:
+            raise VersionNotRegisteredError(f"{name} {version} is not registered")
+        current = self.get_pointer(name, stage)
+        previous = current["version"] if current else None
+        if previous == version:
+            return current.get("previous_version") if current else None
+        at = now_iso()
+        pointer = {
+            keys.PK: keys.model_pk(name),
+            keys.SK: keys.stage_sk(stage),
+            "kind": "pointer",
+            "name": name,
+            "stage": stage,
+            "version": version,
+            "previous_version": previous,
+            "updated_at": at,
+            "execution": execution,
+        }
+        if current is None:
+            condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "version = :seen",
+                "ExpressionAttributeValues": {":seen": previous},
+            }
+        transaction: list[dict[str, Any]] = [
+            {"Put": {"TableName": self._table.name, "Item": pointer, **condition}},
+        ]
+        if stage == keys.LIVE:
+            transaction.append(self._set_status(name, version, "live", at))
+            if previous is not None:
+                transaction.append(self._set_status(name, previous, "archived", at))
+        try:
+            self._client.transact_write_items(TransactItems=transaction)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                raise PointerConflictError(
+                    f"the {stage} pointer of {name} moved during promotion; retry"
+                ) from None
+            raise
+        return previous
+
+    def _set_status(self, name: str, version: str, status: str, at: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {keys.PK: keys.model_pk(name), keys.SK: keys.version_sk(version)},
+                "UpdateExpression": "SET #status = :status, status_changed_at = :at",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":status": status, ":at": at},
+            }
+        }
+
+    def record_audit(self, event: AuditEvent, detail: dict[str, Any] | None = None) -> None:
+        """Write one audit event; the key is deterministic, so a retry overwrites itself."""
+        self._table.put_item(
+            Item={
+                keys.PK: keys.model_pk(event.name),
+                keys.SK: keys.audit_sk(event.version, event.execution, event.step),
+                "kind": "audit",
+                "name": event.name,
+                "version": event.version,
+                "execution": event.execution,
+                "step": event.step,
+                "outcome": event.outcome,
+                "reason": event.reason,
+                "actor": event.actor,
+                "at": now_iso(),
+                "detail": to_dynamo(detail or {}),
+            }
+        )
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def get_version(self, name: str, version: str) -> dict[str, Any] | None:
+        return self._get(keys.model_pk(name), keys.version_sk(version))
+
+    def get_pointer(self, name: str, stage: str = keys.LIVE) -> dict[str, Any] | None:
+        return self._get(keys.model_pk(name), keys.stage_sk(stage))
+
+    def audit_history(self, name: str, version: str) -> list[dict[str, Any]]:
+        """Audit events of one version, oldest first."""
+        items = self._query(keys.model_pk(name), keys.audit_prefix(version))
+        return sorted(items, key=lambda item: item["at"])
+
+    def versions_using_dataset(self, sha256: str) -> list[dict[str, Any]]:
+        return self._query(keys.dataset_pk(sha256), "MODEL#")
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={keys.PK: pk, keys.SK: sk}, ConsistentRead=True).get("Item")
+        return from_dynamo(item) if item else None
+
+    def _query(self, pk: str, sk_prefix: str) -> list[dict[str, Any]]:
+        from boto3.dynamodb.conditions import Key
+
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key(keys.PK).eq(pk) & Key(keys.SK).begins_with(sk_prefix)
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            items.extend(from_dynamo(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,1 @@
+"""CDK constructs and stacks. Nothing here runs inside AWS; runtime code is referenced by path."""

@@ -1,0 +1,22 @@
+"""Building the CDK app for one environment; shared by app.py and the tests."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+
+from infra.config import load_environment
+from infra.slipway_stack import SlipwayStack
+
+
+def build_app(app: cdk.App) -> SlipwayStack:
+    """Add the stack for the environment chosen with ``-c env=NAME`` (default: local)."""
+    config = load_environment(
+        app.node.try_get_context("environments"), app.node.try_get_context("env")
+    )
+    return SlipwayStack(
+        app,
+        config.stack_name,
+        config=config,
+        env=cdk.Environment(account=config.account, region=config.region),
+        description=f"Slipway MLOps ({config.name})",
+    )

@@ -1,0 +1,97 @@
+"""Per-environment settings from cdk.json, parsed once into typed, validated config.
+
+Nested constructs receive these objects and never read context or the process environment.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_ENVIRONMENT = "local"
+_NAME = r"^[a-z][a-z0-9-]{0,30}$"
+# The retention periods CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+
+
+class ConfigError(Exception):
+    """cdk.json does not describe a usable environment; the message lists every problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CanaryConfig(_Strict):
+    share: float = Field(0.1, ge=0.0, le=1.0, description="share of live traffic for a candidate")
+    bake_minutes: int = Field(10, ge=0, le=1440)
+
+
+class EndpointConfig(_Strict):
+    name: str = Field(pattern=_NAME)
+    memory_mb: int = Field(2048, ge=128, le=10240)
+    timeout_seconds: int = Field(30, ge=1, le=900)
+
+
+class EnvironmentConfig(_Strict):
+    name: str = Field(pattern=_NAME)
+    account: str = Field(pattern=r"^\d{12}$")
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    embedded: bool = Field(
+        False, description="targets the embedded cloud: zip packaging instead of image assets"
+    )
+    approval: Literal["auto", "manual"] = "auto"
+    canary: CanaryConfig = CanaryConfig()
+    retain_data: bool = False
+    log_retention_days: int = 30
+    endpoints: list[EndpointConfig] = Field(
+        default_factory=lambda: [EndpointConfig(name="default")], min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EnvironmentConfig:
+        problems = []
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            problems.append(
+                f"log_retention_days must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
+            )
+        names = [endpoint.name for endpoint in self.endpoints]
+        if len(set(names)) != len(names):
+            problems.append(f"endpoint names must be unique, got {names}")
+        if "default" not in names:
+            problems.append("endpoints must include one named 'default' (the shared endpoint)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def stack_name(self) -> str:
+        return f"slipway-{self.name}"
+
+
+def load_environment(context: dict[str, Any] | None, name: str | None) -> EnvironmentConfig:
+    """Pick ``name`` (default 'local') from the ``environments`` context and validate it."""
+    name = name or DEFAULT_ENVIRONMENT
+    environments = context or {}
+    if not isinstance(environments, dict) or not environments:
+        raise ConfigError("cdk.json context has no 'environments' object")
+    if name not in environments:
+        raise ConfigError(
+            f"environment {name!r} is not in cdk.json; known: {', '.join(sorted(environments))}"
+        )
+    entry = environments[name]
+    if not isinstance(entry, dict):
+        raise ConfigError(f"environments.{name} must be an object")
+    try:
+        return EnvironmentConfig.model_validate({"name": name, **entry})
+    except ValidationError as exc:
+        problems = [
+            f"environments.{name}.{'.'.join(str(p) for p in error['loc']) or '(entry)'}: "
+            f"{'unknown field' if error['type'] == 'extra_forbidden' else error['msg']}"
+            for error in exc.errors()
+        ]
+        raise ConfigError(
+            f"cdk.json environment {name!r} has {len(problems)} problem(s):\n  "
+            + "\n  ".join(problems)
+        ) from None

@@ -1,0 +1,48 @@
+"""A Lambda function running the model runtime: an image in AWS, a zip in the embedded cloud."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.code_assets import runtime_image_code, runtime_zip_code
+
+
+class RuntimeFunction(Construct):
+    """Same handler, same environment; only the packaging differs between targets."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        handler: str,
+        embedded: bool,
+        memory_size: int,
+        timeout: Duration,
+        environment: dict[str, str] | None = None,
+        description: str,
+    ) -> None:
+        super().__init__(scope, id_)
+        common = {
+            "memory_size": memory_size,
+            "timeout": timeout,
+            "environment": environment or {},
+            "description": description,
+            "architecture": lambda_.Architecture.X86_64,
+        }
+        self.function: lambda_.Function
+        if embedded:
+            self.function = lambda_.Function(
+                self,
+                "Function",
+                runtime=lambda_.Runtime.PYTHON_3_12,
+                handler=handler,
+                code=runtime_zip_code(),
+                **common,
+            )
+        else:
+            self.function = lambda_.DockerImageFunction(
+                self, "Function", code=runtime_image_code(handler), **common
+            )

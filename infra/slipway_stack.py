@@ -1,0 +1,59 @@
+"""SlipwayStack: one environment's data, ingest path, promotion workflow and endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.artifact_store import ArtifactStore
+from infra.config import EnvironmentConfig
+from infra.ingest_pipeline import IngestPipeline
+from infra.lineage_table import LineageTable
+from infra.model_endpoint import ModelEndpoint
+from infra.promotion_workflow import PromotionWorkflow
+
+
+class SlipwayStack(Stack):
+    """Composes the constructs and wires grants and outputs; holds no logic of its own."""
+
+    def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any):
+        super().__init__(scope, id_, **kwargs)
+        self.artifact_store = ArtifactStore(self, "ArtifactStore", retain=config.retain_data)
+        self.lineage_table = LineageTable(self, "LineageTable", retain=config.retain_data)
+        bucket, table = self.artifact_store.bucket, self.lineage_table.table
+        self.promotion_workflow = PromotionWorkflow(
+            self, "PromotionWorkflow", bucket=bucket, table=table, embedded=config.embedded
+        )
+        self.ingest_pipeline = IngestPipeline(
+            self,
+            "IngestPipeline",
+            bucket=bucket,
+            state_machine=self.promotion_workflow.state_machine,
+        )
+        self.endpoints = {
+            endpoint.name: ModelEndpoint(
+                self,
+                f"Endpoint-{endpoint.name}",
+                config=endpoint,
+                bucket=bucket,
+                table=table,
+                embedded=config.embedded,
+            )
+            for endpoint in config.endpoints
+        }
+
+        CfnOutput(self, "Environment", value=config.name)
+        CfnOutput(self, "ArtifactBucketName", value=bucket.bucket_name)
+        CfnOutput(self, "LineageTableName", value=table.table_name)
+        CfnOutput(
+            self, "StateMachineArn", value=self.promotion_workflow.state_machine.state_machine_arn
+        )
+        CfnOutput(
+            self, "IngestDeadLetterQueueUrl", value=self.ingest_pipeline.dead_letter_queue.queue_url
+        )
+        for name, endpoint in self.endpoints.items():
+            suffix = "".join(part.capitalize() for part in name.split("-"))
+            CfnOutput(self, f"EndpointUrl{suffix}", value=endpoint.function_url.url)
+            CfnOutput(self, f"EndpointFunction{suffix}", value=endpoint.function.function_name)

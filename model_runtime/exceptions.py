@@ -1,0 +1,49 @@
+"""Errors of the data plane.
+
+Step Functions Retry/Catch and the serving app match on these class names, so each names
+one precise failure. Every message says what was wrong and where.
+"""
+
+
+class SlipwayRuntimeError(Exception):
+    """Base class: a problem the caller can read and act on."""
+
+
+class InvalidManifestError(SlipwayRuntimeError):
+    """manifest.json is missing, not JSON, or does not follow the schema."""
+
+
+class UnsafeArchiveError(SlipwayRuntimeError):
+    """The archive holds a member that could escape or exhaust the extraction folder."""
+
+
+class CorruptBundleError(SlipwayRuntimeError):
+    """The bytes are not a readable .tar.gz, or a file does not match its recorded sha256."""
+
+
+class DigestMismatchError(SlipwayRuntimeError):
+    """The bundle's sha256 differs from the digest the registry recorded for it."""
+
+
+class UploadKeyError(SlipwayRuntimeError):
+    """The S3 key is not models/<name>/<version>/bundle.tar.gz or disagrees with the manifest."""
+
+
+class ForbiddenModelTypeError(SlipwayRuntimeError):
+    """A skops file references types outside the allow-list."""
+
+
+class ModelLoadError(SlipwayRuntimeError):
+    """The model file could not be loaded by its flavor."""
+
+
+class InputExampleMismatchError(SlipwayRuntimeError):
+    """The model's answer to its own input example differs from the recorded expected output."""
+
+
+class ModelNotFoundError(SlipwayRuntimeError):
+    """No such model, version or stage pointer in the registry."""
+
+
+class InvalidInputError(SlipwayRuntimeError):
+    """A prediction request does not fit the model's signature."""

@@ -1,0 +1,52 @@
+"""scikit-learn models saved with skops, loaded only when every type is allow-listed.
+
+skops (unlike pickle) refuses unknown types unless the caller trusts them; this module
+trusts nothing beyond skops' own defaults and the short list below, and names whatever else
+the file asks for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_runtime.exceptions import ForbiddenModelTypeError, ModelLoadError
+
+# Types skops does not trust by default but that plain scikit-learn pipelines contain.
+EXTRA_TRUSTED_TYPES: frozenset[str] = frozenset(
+    {
+        "numpy.dtype",
+        "numpy.float64",
+        "numpy.int64",
+    }
+)
+
+
+def load(model_path: Path) -> Any:
+    """Load a skops file and return a predict function over rows."""
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=model_path)
+    except Exception as exc:
+        raise ModelLoadError(f"{model_path.name} is not a readable skops file: {exc}") from None
+    forbidden = sorted(set(untrusted) - EXTRA_TRUSTED_TYPES)
+    if forbidden:
+        raise ForbiddenModelTypeError(
+            f"{model_path.name} references types outside the allow-list: {', '.join(forbidden)}"
+        )
+    try:
+        estimator = sio.load(model_path, trusted=list(untrusted))
+    except Exception as exc:
+        raise ModelLoadError(f"{model_path.name} could not be loaded: {exc}") from None
+    if not hasattr(estimator, "predict"):
+        raise ModelLoadError(
+            f"{model_path.name} holds a {type(estimator).__name__} with no predict"
+        )
+
+    def predict(features: np.ndarray) -> list[Any]:
+        return np.asarray(estimator.predict(features)).tolist()
+
+    return predict

@@ -1,0 +1,89 @@
+"""Finding, fetching, verifying and caching the model a request asks for.
+
+Stage pointers change, so they are cached for a few seconds; version items and bundles are
+immutable, so they are cached by version and digest for the life of the container.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from functions.lineage import keys
+from functions.lineage.repository import LineageRepository
+from model_runtime.bundle import open_bundle
+from model_runtime.exceptions import ModelNotFoundError
+from model_runtime.model import LoadedModel, load_model
+
+
+class ModelStore:
+    def __init__(
+        self,
+        repository: LineageRepository,
+        s3: Any,
+        cache_dir: Path,
+        pointer_ttl_seconds: float = 5.0,
+    ) -> None:
+        self._repository = repository
+        self._s3 = s3
+        self._cache_dir = cache_dir
+        self._pointer_ttl = pointer_ttl_seconds
+        self._pointers: dict[tuple[str, str], tuple[float, str]] = {}
+        self._versions: dict[tuple[str, str], dict[str, Any]] = {}
+        self._models: dict[str, LoadedModel] = {}
+        self._lock = threading.Lock()
+
+    def version_for_stage(self, name: str, stage: str) -> str:
+        """The version a stage pointer names, cached for ``pointer_ttl_seconds``."""
+        cached = self._pointers.get((name, stage))
+        if cached and time.monotonic() - cached[0] < self._pointer_ttl:
+            return cached[1]
+        pointer = self._repository.get_pointer(name, stage)
+        if pointer is None:
+            raise ModelNotFoundError(f"model {name!r} has no {stage} version")
+        self._pointers[(name, stage)] = (time.monotonic(), pointer["version"])
+        return str(pointer["version"])
+
+    def version_item(self, name: str, version: str) -> dict[str, Any]:
+        item = self._versions.get((name, version))
+        if item is None:
+            item = self._repository.get_version(name, version)
+            if item is None:
+                raise ModelNotFoundError(f"model {name!r} has no version {version!r}")
+            self._versions[(name, version)] = item
+        return item
+
+    def model(
+        self, name: str, *, stage: str = keys.LIVE, version: str | None = None
+    ) -> LoadedModel:
+        """The loaded model for a stage (default live) or an exact version."""
+        version = version or self.version_for_stage(name, stage)
+        bundle = self.version_item(name, version)["bundle"]
+        digest = bundle["digest"]
+        model = self._models.get(digest)
+        if model is not None:
+            return model
+        with self._lock:
+            model = self._models.get(digest)
+            if model is None:
+                model = self._load(bundle)
+                self._models[digest] = model
+        return model
+
+    def _load(self, bundle: dict[str, Any]) -> LoadedModel:
+        digest = bundle["digest"]
+        archive = self._cache_dir / "bundles" / f"{digest}.tar.gz"
+        if not archive.exists():
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            partial = archive.with_suffix(".partial")
+            self._s3.download_file(
+                bundle["bucket"],
+                bundle["key"],
+                str(partial),
+                ExtraArgs={"VersionId": bundle["s3_version_id"]},
+            )
+            partial.rename(archive)
+        opened = open_bundle(archive, self._cache_dir / "models" / digest, expected_digest=digest)
+        return load_model(opened)

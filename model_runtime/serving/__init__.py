@@ -1,0 +1,1 @@
+"""The FastAPI serving app, identical behind a Function URL, API Gateway or uvicorn."""
