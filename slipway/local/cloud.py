@@ -1,0 +1,69 @@
+"""EmbeddedCloud: a moto server on localhost that runs Slipway's deployed code."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+from slipway.local.executor import LocalExecutor
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class EmbeddedCloud:
+    """Starts moto's server in this process, with the embedded cloud's patches installed.
+
+    The endpoint uses the host name ``localhost``: moto's CloudFormation only parses
+    path-style template URLs whose host contains it.
+    """
+
+    def __init__(self, port: int | None = None, work_dir: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.endpoint_url = f"http://localhost:{self.port}"
+        self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="slipway-cloud-"))
+        self.executor = LocalExecutor(self.work_dir, self.endpoint_url)
+        self._server = None
+
+    def start(self) -> EmbeddedCloud:
+        from moto.server import ThreadedMotoServer
+
+        from slipway.local import moto_patches
+
+        # Step Functions' interpreter reaches Lambda through this port.
+        os.environ["MOTO_PORT"] = str(self.port)
+        moto_patches.install(self.executor)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self.executor.stop()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def client_environment(self) -> dict[str, str]:
+        """Environment variables that point AWS SDKs and the CDK CLI at this cloud."""
+        return {"AWS_ENDPOINT_URL": self.endpoint_url, **CREDENTIALS}
+
+    def __enter__(self) -> EmbeddedCloud:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,86 @@
+"""Deploying an environment into the embedded cloud with the real CDK CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from slipway.local.cloud import ACCOUNT_ID, CREDENTIALS, REGION
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class DeployError(RuntimeError):
+    """The CDK CLI failed; the message holds the end of its output."""
+
+
+def cdk_command() -> list[str]:
+    local_cli = REPO_ROOT / "node_modules" / ".bin" / "cdk"
+    return [str(local_cli)] if local_cli.exists() else ["npx", "--no-install", "cdk"]
+
+
+def cdk_environment(endpoint_url: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update(CREDENTIALS)
+    env["AWS_ENDPOINT_URL"] = endpoint_url
+    env["JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION"] = "1"
+    env["CDK_DISABLE_VERSION_CHECK"] = "1"
+    env["CDK_DISABLE_CLI_TELEMETRY"] = "1"
+    return env
+
+
+def run_cdk(args: list[str], endpoint_url: str, log: Path | None = None) -> str:
+    result = subprocess.run(
+        [*cdk_command(), *args],
+        cwd=REPO_ROOT,
+        env=cdk_environment(endpoint_url),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a") as handle:
+            handle.write(f"$ cdk {' '.join(args)}\n{output}\n")
+    if result.returncode != 0:
+        tail = "\n".join(output.strip().splitlines()[-25:])
+        raise DeployError(f"cdk {args[0]} failed (exit {result.returncode}):\n{tail}")
+    return output
+
+
+def deploy_environment(
+    endpoint_url: str,
+    *,
+    environment: str = "local",
+    app: str | None = None,
+    outputs_file: Path,
+    log: Path | None = None,
+) -> dict[str, str]:
+    """Bootstrap and deploy; return the stack's outputs.
+
+    ``app`` may name an already synthesized cloud assembly, so a test session synthesizes once.
+    """
+    app_args = ["--app", app] if app else []
+    common = [*app_args, "-c", f"env={environment}", "--no-notices", "--no-color"]
+    run_cdk(["bootstrap", f"aws://{ACCOUNT_ID}/{REGION}", *common], endpoint_url, log)
+    # --method direct: moto reports stack outputs for CreateStack/UpdateStack, not change sets.
+    run_cdk(
+        [
+            "deploy",
+            "--all",
+            "--require-approval",
+            "never",
+            "--method",
+            "direct",
+            "--outputs-file",
+            str(outputs_file),
+            *common,
+        ],
+        endpoint_url,
+        log,
+    )
+    outputs = json.loads(outputs_file.read_text())
+    return next(iter(outputs.values()))

@@ -1,0 +1,207 @@
+"""The local Lambda executor: runs the code package the embedded cloud stores, for real.
+
+moto runs function code only in Docker. Here each function gets one warm worker process
+(like one Lambda execution environment) that imports the deployed zip with the function's
+handler, environment and timeout. Invocations of one function are served one at a time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+_END_MARKER_WAIT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What the executor needs to know of a deployed function."""
+
+    arn: str
+    name: str
+    handler: str
+    code_sha256: str
+    code_zip: bytes
+    environment: dict[str, str]
+    timeout_seconds: float
+    memory_mb: int
+    region: str
+
+
+@dataclass(frozen=True)
+class Invocation:
+    payload: str
+    errored: bool
+    logs: str
+
+
+class _Worker:
+    def __init__(self, spec: FunctionSpec, code_dir: Path, endpoint_url: str) -> None:
+        self.spec = spec
+        self._fingerprint = _fingerprint(spec)
+        env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint_url,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_REGION": spec.region,
+                "AWS_DEFAULT_REGION": spec.region,
+                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+                "SLIPWAY_LOCAL_FUNCTION_ARN": spec.arn,
+                "PYTHONUNBUFFERED": "1",
+                **spec.environment,
+            }
+        )
+        self._process = subprocess.Popen(
+            [sys.executable, str(WORKER_SCRIPT), str(code_dir), spec.handler],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=code_dir,
+            text=True,
+            bufsize=1,
+        )
+        self._answers: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._log_lines: list[str] = []
+        self._log_lock = threading.Condition()
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read_answers, daemon=True).start()
+        threading.Thread(target=self._read_logs, daemon=True).start()
+
+    def matches(self, spec: FunctionSpec) -> bool:
+        return self._fingerprint == _fingerprint(spec) and self._process.poll() is None
+
+    def _read_answers(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            self._answers.put(json.loads(line))
+
+    def _read_logs(self) -> None:
+        assert self._process.stderr is not None
+        for line in self._process.stderr:
+            with self._log_lock:
+                self._log_lines.append(line.rstrip("\n"))
+                self._log_lock.notify_all()
+
+    def invoke(self, event: Any) -> Invocation:
+        request_id = str(uuid.uuid4())
+        deadline = time.time() + self.spec.timeout_seconds
+        with self._log_lock:
+            first_line = len(self._log_lines)
+        assert self._process.stdin is not None
+        try:
+            self._process.stdin.write(
+                json.dumps(
+                    {"request_id": request_id, "event": event, "deadline_ms": deadline * 1000}
+                )
+                + "\n"
+            )
+            self._process.stdin.flush()
+            answer = self._answers.get(timeout=self.spec.timeout_seconds)
+        except (queue.Empty, BrokenPipeError, OSError):
+            self.stop()
+            reason = (
+                f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
+                if time.time() >= deadline
+                else "the worker process exited"
+            )
+            return Invocation(
+                json.dumps(
+                    {
+                        "errorType": "Sandbox.Timedout"
+                        if "timed out" in reason
+                        else "Runtime.ExitError",
+                        "errorMessage": reason,
+                    }
+                ),
+                True,
+                "\n".join(self._logs_since(first_line)),
+            )
+        end_marker = f"END RequestId: {request_id}"
+        with self._log_lock:
+            self._log_lock.wait_for(
+                lambda: any(end_marker in line for line in self._log_lines[first_line:]),
+                timeout=_END_MARKER_WAIT_SECONDS,
+            )
+        return Invocation(
+            json.dumps(answer["payload"]), not answer["ok"], "\n".join(self._logs_since(first_line))
+        )
+
+    def _logs_since(self, first_line: int) -> list[str]:
+        with self._log_lock:
+            return self._log_lines[first_line:]
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+
+def _fingerprint(spec: FunctionSpec) -> tuple[Any, ...]:
+    return (
+        spec.code_sha256,
+        spec.handler,
+        tuple(sorted(spec.environment.items())),
+        spec.timeout_seconds,
+    )
+
+
+class LocalExecutor:
+    """Keeps one warm worker per function and replaces it when code or settings change."""
+
+    def __init__(self, work_dir: Path, endpoint_url: str) -> None:
+        self._work_dir = work_dir
+        self._endpoint_url = endpoint_url
+        self._workers: dict[str, _Worker] = {}
+        self._lock = threading.Lock()
+
+    def invoke(self, spec: FunctionSpec, event: Any) -> Invocation:
+        worker = self._worker_for(spec)
+        with worker.lock:
+            return worker.invoke(event)
+
+    def _worker_for(self, spec: FunctionSpec) -> _Worker:
+        with self._lock:
+            worker = self._workers.get(spec.arn)
+            if worker is None or not worker.matches(spec):
+                if worker is not None:
+                    worker.stop()
+                worker = _Worker(spec, self._code_dir(spec), self._endpoint_url)
+                self._workers[spec.arn] = worker
+            return worker
+
+    def _code_dir(self, spec: FunctionSpec) -> Path:
+        target = self._work_dir / "code" / spec.code_sha256.replace("/", "_").replace("+", "-")
+        if not target.exists():
+            staging = target.with_name(target.name + f".{uuid.uuid4().hex}")
+            with zipfile.ZipFile(io.BytesIO(spec.code_zip)) as archive:
+                archive.extractall(staging)
+            try:
+                staging.rename(target)
+            except OSError:  # another thread got there first
+                pass
+        return target
+
+    def stop(self) -> None:
+        with self._lock:
+            for worker in self._workers.values():
+                worker.stop()
+            self._workers.clear()
