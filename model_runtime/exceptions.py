@@ -47,3 +47,7 @@ class ModelNotFoundError(SlipwayRuntimeError):
 
 class InvalidInputError(SlipwayRuntimeError):
     """A prediction request does not fit the model's signature."""
+
+
+class InvalidRequestError(SlipwayRuntimeError):
+    """A request body is not JSON or not of the form {"inputs": [...]}."""

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from functions.exceptions import InvalidEventError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+DIGEST_CHARS = 24
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,15 @@ def execution_name(upload: UploadEvent) -> str:
     """
     digest = hashlib.sha256(
         f"{upload.bucket}\n{upload.key}\n{upload.version_id}".encode()
-    ).hexdigest()[:24]
+    ).hexdigest()[:DIGEST_CHARS]
     parts = upload.key.split("/")
-    label = "-".join(parts[1:3]) if len(parts) >= 3 else "upload"
-    return f"{_UNSAFE.sub('-', label)[:50].strip('-')}-{digest}"
+    label = execution_label(parts[1], parts[2]) if len(parts) >= 3 else "upload"
+    return f"{label}-{digest}"
+
+
+def execution_label(name: str, version: str) -> str:
+    """The readable prefix of every execution name for (name, version)."""
+    return _UNSAFE.sub("-", f"{name}-{version}")[:50].strip("-")
 
 
 def start_promotion(sfn: Any, state_machine_arn: str, upload: UploadEvent) -> str:

@@ -24,8 +24,8 @@ EXTRA_TRUSTED_TYPES: frozenset[str] = frozenset(
 )
 
 
-def load(model_path: Path) -> Any:
-    """Load a skops file and return a predict function over rows."""
+def load_estimator(model_path: Path) -> Any:
+    """Load a skops file, refusing any type outside the allow-list by name."""
     import skops.io as sio
 
     try:
@@ -43,8 +43,14 @@ def load(model_path: Path) -> Any:
         raise ModelLoadError(f"{model_path.name} could not be loaded: {exc}") from None
     if not hasattr(estimator, "predict"):
         raise ModelLoadError(
-            f"{model_path.name} holds a {type(estimator).__name__} with no predict"
+            f"{model_path.name} holds a {type(estimator).__name__} with no predict method"
         )
+    return estimator
+
+
+def load(model_path: Path) -> Any:
+    """Load a skops file and return a predict function over a feature matrix."""
+    estimator = load_estimator(model_path)
 
     def predict(features: np.ndarray) -> list[Any]:
         return np.asarray(estimator.predict(features)).tolist()

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 
 from model_runtime.exceptions import (
     InvalidInputError,
+    InvalidRequestError,
     ModelNotFoundError,
     SlipwayRuntimeError,
 )
@@ -21,6 +22,7 @@ PROBLEM_JSON = "application/problem+json"
 _STATUS = {
     InvalidInputError: (422, "invalid-input", "Input does not fit the model's signature"),
     ModelNotFoundError: (404, "model-not-found", "Model not found"),
+    InvalidRequestError: (400, "bad-request", "Malformed request"),
 }
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from model_runtime.exceptions import InvalidRequestError
+from model_runtime.manifest import describe_validation_error
 from model_runtime.model import LoadedModel
 from model_runtime.model_store import ModelStore
 from model_runtime.serving.dependencies import get_model_store
@@ -19,6 +21,26 @@ VersionName = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     inputs: list[list[Any] | dict[str, Any]] = Field(min_length=1)
+
+
+async def predict_request(request: Request) -> PredictRequest:
+    """The body as JSON whatever its content type: a plain ``curl -d`` must work."""
+    body = await request.body()
+    try:
+        return PredictRequest.model_validate_json(body)
+    except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise InvalidRequestError("request body is not valid JSON") from None
+        raise InvalidRequestError(describe_validation_error("request body", exc)) from None
+
+
+# Parsed by hand above, so the schema is declared for the OpenAPI document explicitly.
+PREDICT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
+    }
+}
 
 
 class PredictResponse(BaseModel):
@@ -53,10 +75,12 @@ def describe_model(
     )
 
 
-@router.post("/v1/models/{name}/predict", response_model=PredictResponse)
+@router.post(
+    "/v1/models/{name}/predict", response_model=PredictResponse, openapi_extra=PREDICT_BODY
+)
 def predict_stage(
-    request: PredictRequest,
     response: Response,
+    request: PredictRequest = Depends(predict_request),
     name: str = ModelName,
     stage: Literal["live", "staging"] = Query("live"),
     store: ModelStore = Depends(get_model_store),
@@ -64,10 +88,14 @@ def predict_stage(
     return _predict(store.model(name, stage=stage), request, response)
 
 
-@router.post("/v1/models/{name}/versions/{version}/predict", response_model=PredictResponse)
+@router.post(
+    "/v1/models/{name}/versions/{version}/predict",
+    response_model=PredictResponse,
+    openapi_extra=PREDICT_BODY,
+)
 def predict_version(
-    request: PredictRequest,
     response: Response,
+    request: PredictRequest = Depends(predict_request),
     name: str = ModelName,
     version: str = VersionName,
     store: ModelStore = Depends(get_model_store),

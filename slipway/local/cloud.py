@@ -45,6 +45,12 @@ class EmbeddedCloud:
 
         from slipway.local import moto_patches
 
+        with socket.socket() as probe:  # moto's server thread would fail silently
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", self.port))
+            except OSError:
+                raise OSError(f"port {self.port} is in use") from None
         # Step Functions' interpreter reaches Lambda through this port.
         os.environ["MOTO_PORT"] = str(self.port)
         moto_patches.install(self.executor)

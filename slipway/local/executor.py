@@ -7,6 +7,7 @@ handler, environment and timeout. Invocations of one function are served one at 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -194,10 +195,8 @@ class LocalExecutor:
             staging = target.with_name(target.name + f".{uuid.uuid4().hex}")
             with zipfile.ZipFile(io.BytesIO(spec.code_zip)) as archive:
                 archive.extractall(staging)
-            try:
+            with contextlib.suppress(OSError):  # another thread got there first
                 staging.rename(target)
-            except OSError:  # another thread got there first
-                pass
         return target
 
     def stop(self) -> None:

@@ -5,15 +5,19 @@ Each patch closes one documented gap (see shared/aws-local-notes.md):
 - S3 buckets created by CloudFormation honour VersioningConfiguration and
   NotificationConfiguration.EventBridgeConfiguration;
 - ``AWS::Lambda::Url`` is created (moto's CloudFormation skips it) and ``FunctionUrl`` resolves;
+- stack updates keep a parameter the first deploy left to its default (CDK's
+  ``BootstrapVersion`` arrives with UsePreviousValue, which moto cannot find);
 - Lambda code runs in the local executor instead of Docker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 from moto.awslambda import models as lambda_models
+from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
 from moto.core.common_models import CloudFormationModel
 from moto.core.config import default_user_config
@@ -79,10 +83,8 @@ class FunctionUrlResource(CloudFormationModel):
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> None:
         backend = lambda_models.lambda_backends[account_id][region_name]
-        try:
+        with contextlib.suppress(Exception):  # already gone with its function
             backend.delete_function_url_config(resource_name)
-        except Exception:  # already gone with its function
-            pass
 
 
 def _apply_bucket_properties(bucket: Any, properties: dict[str, Any]) -> None:
@@ -130,6 +132,22 @@ def _patch_s3_bucket() -> None:
     bucket_cls.update_from_cloudformation_json = staticmethod(update_bucket)  # type: ignore[method-assign,assignment]
 
 
+def _patch_stack_update_parameters() -> None:
+    backend_cls = cfn_models.CloudFormationBackend
+    resolve = backend_cls._resolve_update_parameters
+
+    def resolve_known(self: Any, instance: Any, incoming_params: list[dict[str, str]]) -> Any:
+        known = [
+            parameter
+            for parameter in incoming_params
+            if not parameter.get("UsePreviousValue")
+            or parameter["ParameterKey"] in instance.parameters
+        ]
+        return resolve(self, instance, known)
+
+    backend_cls._resolve_update_parameters = resolve_known  # type: ignore[method-assign]
+
+
 def _patch_lambda_invoke(executor: LocalExecutor) -> None:
     def invoke_locally(self: Any, event: Any = None) -> tuple[str, bool, str]:
         if self.package_type == "Image":
@@ -169,6 +187,7 @@ def install(executor: LocalExecutor) -> None:
         return
     sfn_models.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
     _patch_s3_bucket()
+    _patch_stack_update_parameters()
     cfn_parsing.get_model_list.cache_clear()
     cfn_parsing.get_model_map.cache_clear()
     cfn_parsing.get_name_type_map.cache_clear()

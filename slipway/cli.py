@@ -1,0 +1,371 @@
+"""The ``slipway`` command line: package, push, watch, invoke and trace models."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.tree import Tree
+
+from slipway.errors import CliError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Slipway: ship a model by uploading it; watch it get promoted; call it.",
+)
+local_app = typer.Typer(no_args_is_help=True, help="The embedded cloud on this machine.")
+app.add_typer(local_app, name="local")
+console = Console()
+err_console = Console(stderr=True)
+
+EnvOption = Annotated[str, typer.Option("--env", "-e", help="environment from cdk.json")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+
+
+def _emit_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, default=str))
+
+
+# -- local ------------------------------------------------------------------------------
+
+
+@local_app.command("up")
+def local_up(
+    port: Annotated[int, typer.Option(help="port of the embedded AWS endpoint")] = 4750,
+    as_json: JsonOption = False,
+) -> None:
+    """Start the embedded cloud and deploy env=local into it with the CDK CLI."""
+    from slipway.local.control import deploy, start_daemon
+
+    with console.status("starting the embedded cloud…"):
+        state = start_daemon(port)
+    with console.status(f"deploying env=local into {state.endpoint_url} with cdk deploy…"):
+        state = deploy(state)
+    _print_local_status(state, as_json)
+
+
+@local_app.command("down")
+def local_down() -> None:
+    """Stop the embedded cloud (its state is lost)."""
+    from slipway.local.control import stop_daemon
+
+    console.print("stopped" if stop_daemon() else "the embedded cloud was not running")
+
+
+@local_app.command("status")
+def local_status(as_json: JsonOption = False) -> None:
+    """Where the embedded cloud and its endpoints are."""
+    from slipway.local.state import LocalState
+
+    state = LocalState.load()
+    if state is None or not state.is_alive():
+        raise CliError("the embedded cloud is not running; start it with `slipway local up`")
+    _print_local_status(state, as_json)
+
+
+def _print_local_status(state: Any, as_json: bool) -> None:
+    endpoints = {
+        key.removeprefix("EndpointUrl").lower(): state.routes.get(url, "(not served)")
+        for key, url in state.outputs.items()
+        if key.startswith("EndpointUrl")
+    }
+    if as_json:
+        _emit_json(
+            {
+                "endpoint_url": state.endpoint_url,
+                "pid": state.pid,
+                "endpoints": endpoints,
+                "outputs": state.outputs,
+            }
+        )
+        return
+    console.print(f"embedded cloud: [bold]{state.endpoint_url}[/] (pid {state.pid})")
+    for name, url in endpoints.items():
+        console.print(f"endpoint {name}: [bold green]{url}[/]")
+    for key in ("ArtifactBucketName", "LineageTableName", "StateMachineArn"):
+        if key in state.outputs:
+            console.print(f"{key}: {state.outputs[key]}")
+
+
+# -- packaging and pushing ----------------------------------------------------------------
+
+
+@app.command()
+def package(
+    model: Annotated[Path, typer.Argument(help="a scikit-learn estimator saved with skops")],
+    name: Annotated[str, typer.Option(help="model name: lowercase letters, digits, dashes")],
+    version: Annotated[str, typer.Option(help="version, unique per model")],
+    train: Annotated[Path, typer.Option(help="training data CSV (hashed into the lineage)")],
+    target_column: Annotated[str, typer.Option("--target", help="label column of the CSVs")],
+    evaluation: Annotated[Path | None, typer.Option(help="evaluation data CSV")] = None,
+    out: Annotated[Path, typer.Option(help="bundle to write")] = Path("bundle.tar.gz"),
+    as_json: JsonOption = False,
+) -> None:
+    """Build a bundle from a skops file, capturing code commit and dataset hashes."""
+    from model_runtime.flavors.sklearn import load_estimator
+    from model_runtime.packaging import (
+        build_sklearn_bundle,
+        capture_code_version,
+        describe_dataset,
+    )
+
+    estimator = load_estimator(model)
+    example_source = evaluation or train
+    with open(example_source, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or target_column not in rows[0]:
+        raise CliError(f"{example_source} has no rows or no column {target_column!r}")
+    features = [column for column in rows[0] if column != target_column]
+    examples = [[float(row[f]) for f in features] for row in rows[:3]]
+    datasets = [describe_dataset(train, "train")]
+    if evaluation:
+        datasets.append(describe_dataset(evaluation, "evaluation"))
+    manifest = build_sklearn_bundle(
+        estimator,
+        name=name,
+        version=version,
+        feature_names=features,
+        example_rows=examples,
+        out=out,
+        code=capture_code_version(Path.cwd()),
+        datasets=datasets,
+    )
+    _print_manifest_summary(manifest, out, as_json)
+
+
+def _print_manifest_summary(manifest: Any, out: Path, as_json: bool) -> None:
+    if as_json:
+        _emit_json({"bundle": str(out), "manifest": json.loads(manifest.model_dump_json())})
+        return
+    code = manifest.lineage.code
+    console.print(f"wrote [bold]{out}[/]: {manifest.name} {manifest.version}")
+    console.print(
+        f"  code {code.repository} @ {code.commit[:12]}"
+        + (" [yellow](dirty working tree)[/]" if code.dirty else "")
+    )
+    for dataset in manifest.lineage.datasets:
+        console.print(
+            f"  {dataset.role} data {dataset.uri} sha256 {dataset.sha256[:16]}… "
+            f"({dataset.rows} rows)"
+        )
+
+
+@app.command()
+def push(
+    bundle: Annotated[Path, typer.Argument(help="bundle .tar.gz built by `slipway package`")],
+    env: EnvOption = "local",
+    as_json: JsonOption = False,
+) -> None:
+    """Verify a bundle locally, then upload it; the upload starts its promotion."""
+    import tempfile
+
+    from functions.ingest.executions import UploadEvent, execution_name
+    from model_runtime.bundle import open_bundle, upload_key
+    from model_runtime.exceptions import SlipwayRuntimeError
+    from slipway.target import resolve_target
+
+    if not bundle.is_file():
+        raise CliError(f"{bundle} does not exist")
+    with tempfile.TemporaryDirectory() as work:
+        try:
+            manifest = open_bundle(bundle, Path(work) / "bundle").manifest
+        except SlipwayRuntimeError as exc:
+            raise CliError(f"{bundle} is not a valid bundle: {exc}") from None
+    target = resolve_target(env)
+    key = upload_key(manifest.name, manifest.version)
+    bucket = target.outputs["ArtifactBucketName"]
+    with open(bundle, "rb") as handle:
+        response = target.client("s3").put_object(Bucket=bucket, Key=key, Body=handle)
+    version_id = response.get("VersionId") or "null"
+    execution = execution_name(UploadEvent(bucket, key, version_id, bundle.stat().st_size))
+    result = {"bucket": bucket, "key": key, "s3_version_id": version_id, "execution": execution}
+    if as_json:
+        _emit_json(result)
+        return
+    console.print(f"uploaded s3://{bucket}/{key} (object version {version_id})")
+    console.print(f"promotion: {execution}")
+    console.print(
+        f"follow it: slipway status {manifest.name} {manifest.version} --env {env} --watch"
+    )
+
+
+# -- watching, invoking, tracing -----------------------------------------------------------
+
+
+@app.command()
+def status(
+    name: str,
+    version: Annotated[str | None, typer.Argument(help="default: the live version")] = None,
+    env: EnvOption = "local",
+    watch: Annotated[bool, typer.Option("--watch", help="follow until it ends")] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to watch at most")] = 600,
+    as_json: JsonOption = False,
+) -> None:
+    """A promotion's progress and outcome; exit 1 if it was rejected."""
+    from functions.lineage.repository import LineageRepository
+    from slipway.promotion import find_execution, outcome, watch_steps
+    from slipway.target import resolve_target
+
+    target = resolve_target(env)
+    repository = LineageRepository(target.table())
+    if version is None:
+        pointer = repository.get_pointer(name)
+        if pointer is None:
+            raise CliError(f"model {name!r} has no live version in {env}")
+        version = str(pointer["version"])
+    execution_arn = find_execution(target, name, version, wait_seconds=30 if watch else 0)
+    if watch:
+        for step in watch_steps(target, execution_arn, timeout_seconds=timeout):
+            if as_json:
+                continue
+            if step.state == "failed":
+                err_console.print(f"  [red]✗ failed[/] {step.detail}")
+            elif step.state == "passed":
+                console.print(f"  [green]✓[/] {step.step}")
+    result = outcome(target, execution_arn)
+    pointer = repository.get_pointer(name)
+    result.update(
+        {"model": name, "version": version, "live_version": pointer["version"] if pointer else None}
+    )
+    if result["status"] == "SUCCEEDED":
+        result["endpoint"] = target.endpoint_url() + f"/v1/models/{name}/predict"
+    if as_json:
+        _emit_json(result)
+    elif result["status"] == "SUCCEEDED":
+        console.print(
+            f"[bold green]{name} {version}: {result['result']}[/]; live version is "
+            f"{result['live_version']}; endpoint {result['endpoint']}"
+        )
+    elif result["status"] == "RUNNING":
+        console.print(f"{name} {version}: promotion running ({execution_arn})")
+    else:
+        err_console.print(f"[bold red]{name} {version}: rejected[/]: {result.get('reason')}")
+    if result["status"] not in ("SUCCEEDED", "RUNNING"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def invoke(
+    name: str,
+    data: Annotated[str, typer.Option(help="JSON body, e.g. '{\"inputs\": [[1, 2]]}', or @file")],
+    env: EnvOption = "local",
+    version: Annotated[str | None, typer.Option(help="call this exact version")] = None,
+    stage: Annotated[str, typer.Option(help="live or staging")] = "live",
+    endpoint: Annotated[str, typer.Option(help="endpoint name from cdk.json")] = "default",
+    as_json: JsonOption = False,
+) -> None:
+    """Ask a model for a prediction through its endpoint."""
+    from slipway.invoke import call_endpoint, predict_path
+    from slipway.target import resolve_target
+
+    raw = Path(data[1:]).read_text() if data.startswith("@") else data
+    try:
+        json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--data is not valid JSON: {exc}") from None
+    target = resolve_target(env)
+    answer = call_endpoint(
+        target, "POST", predict_path(name, version, stage), raw.encode(), endpoint
+    )
+    if as_json:
+        _emit_json({"status": answer.status, "version": answer.version, "body": answer.body})
+    elif answer.status == 200:
+        console.print(f"{name} {answer.version}: outputs {answer.body['outputs']}")
+    else:
+        detail = answer.body.get("detail") if isinstance(answer.body, dict) else answer.body
+        err_console.print(f"[red]HTTP {answer.status}[/]: {detail}")
+    if answer.status != 200:
+        raise typer.Exit(1)
+
+
+@app.command()
+def lineage(
+    name: str,
+    version: Annotated[str | None, typer.Argument(help="default: the live version")] = None,
+    env: EnvOption = "local",
+    as_json: JsonOption = False,
+) -> None:
+    """A version's datasets, code, parameters, metrics and audit trail."""
+    from functions.lineage.repository import LineageRepository
+    from slipway.target import resolve_target
+
+    repository = LineageRepository(resolve_target(env).table())
+    if version is None:
+        pointer = repository.get_pointer(name)
+        if pointer is None:
+            raise CliError(f"model {name!r} has no live version in {env}")
+        version = str(pointer["version"])
+    item = repository.get_version(name, version)
+    history = repository.audit_history(name, version)
+    if item is None and not history:
+        raise CliError(f"{name} {version} is not registered in {env}")
+    if as_json:
+        _emit_json({"version": item, "audit": history})
+        return
+    tree = Tree(f"[bold]{name} {version}[/] — {item['status'] if item else 'not registered'}")
+    if item is not None:
+        bundle = item["bundle"]
+        tree.add(
+            f"bundle sha256 {bundle['digest']} (s3://{bundle['bucket']}/{bundle['key']} "
+            f"version {bundle['s3_version_id']})"
+        )
+        code = item["lineage"]["code"]
+        tree.add(
+            f"code {code['repository']} @ {code['commit']}" + (" (dirty)" if code["dirty"] else "")
+        )
+        datasets = tree.add("datasets")
+        for dataset in item["lineage"]["datasets"]:
+            datasets.add(
+                f"{dataset['role']}: sha256 {dataset['sha256']} "
+                f"({dataset['rows']} rows) {dataset['uri']}"
+            )
+        if item["lineage"].get("params"):
+            tree.add(f"params {json.dumps(item['lineage']['params'])}")
+        if item["lineage"].get("metrics"):
+            tree.add(f"metrics {json.dumps(item['lineage']['metrics'])}")
+    audit = tree.add("audit")
+    for event in history:
+        audit.add(
+            f"{event['at']} {event['step'].split('-', 1)[-1]}: {event['outcome']} — "
+            f"{event['reason']}"
+        )
+    console.print(tree)
+
+
+def main() -> None:
+    """Entry point: CliError becomes one red line and exit code 1, never a traceback."""
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        result = app(standalone_mode=False)
+    except CliError as exc:
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(exc, click.UsageError):
+            exc.show()
+            sys.exit(2)
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc} (rerun with --debug)")
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

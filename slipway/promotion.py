@@ -1,0 +1,92 @@
+"""Reading a promotion's progress: its execution, step by step, and its recorded outcome."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from functions.ingest.executions import DIGEST_CHARS, execution_label
+from slipway.errors import CliError
+from slipway.target import Target
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    step: str
+    state: str  # entered | passed | failed
+    detail: str = ""
+
+
+def find_execution(target: Target, name: str, version: str, wait_seconds: float = 0) -> str:
+    """ARN of the newest execution for (name, version); waits a little for a fresh upload."""
+    sfn = target.client("stepfunctions")
+    prefix = execution_label(name, version) + "-"
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        matches = []
+        paginator = sfn.get_paginator("list_executions")
+        for page in paginator.paginate(stateMachineArn=target.outputs["StateMachineArn"]):
+            matches.extend(
+                e
+                for e in page["executions"]
+                if e["name"].startswith(prefix) and len(e["name"]) == len(prefix) + DIGEST_CHARS
+            )
+        if matches:
+            return str(max(matches, key=lambda e: e["startDate"])["executionArn"])
+        if time.monotonic() >= deadline:
+            raise CliError(
+                f"no promotion found for {name} {version}; push it with `slipway push BUNDLE`"
+            )
+        time.sleep(0.5)
+
+
+def watch_steps(
+    target: Target, execution_arn: str, poll_seconds: float = 0.5, timeout_seconds: float = 600
+) -> Iterator[StepEvent]:
+    """Yield each step as it is entered, passes or fails, until the execution ends."""
+    sfn = target.client("stepfunctions")
+    seen = 0
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        for event in events[seen:]:
+            step_event = _step_event(event)
+            if step_event is not None:
+                yield step_event
+        seen = len(events)
+        status = sfn.describe_execution(executionArn=execution_arn)["status"]
+        if status in TERMINAL:
+            return
+        if time.monotonic() >= deadline:
+            raise CliError(f"the promotion is still {status} after {timeout_seconds:.0f} s")
+        time.sleep(poll_seconds)
+
+
+def _step_event(event: dict[str, Any]) -> StepEvent | None:
+    kind = event["type"]
+    if kind.endswith("StateEntered"):
+        return StepEvent(event["stateEnteredEventDetails"]["name"], "entered")
+    if kind.endswith("StateExited"):
+        return StepEvent(event["stateExitedEventDetails"]["name"], "passed")
+    if kind in ("LambdaFunctionFailed", "TaskFailed"):
+        details = next(v for k, v in event.items() if k.endswith("EventDetails"))
+        return StepEvent("", "failed", f"{details.get('error', '')}: {details.get('cause', '')}")
+    return None
+
+
+def outcome(target: Target, execution_arn: str) -> dict[str, Any]:
+    """Status, and for a failure the recorded human-readable reason."""
+    described = target.client("stepfunctions").describe_execution(executionArn=execution_arn)
+    result: dict[str, Any] = {"execution": execution_arn, "status": described["status"]}
+    if described["status"] == "SUCCEEDED":
+        output = json.loads(described.get("output") or "{}")
+        result["result"] = "live" if "promoted" in output else "already registered"
+    else:
+        result["error"] = described.get("error")
+        result["reason"] = described.get("cause")
+    return result

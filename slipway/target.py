@@ -1,0 +1,110 @@
+"""Where an environment lives: its AWS clients and the stack outputs the CLI needs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra.config import ConfigError, EnvironmentConfig, load_environment
+from slipway.errors import CliError
+from slipway.local.cloud import CREDENTIALS
+from slipway.local.state import LocalState
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def read_environments() -> dict[str, Any]:
+    cdk_json = REPO_ROOT / "cdk.json"
+    try:
+        return dict(json.loads(cdk_json.read_text())["context"]["environments"])
+    except (FileNotFoundError, KeyError, json.JSONDecodeError) as exc:
+        raise CliError(f"cannot read environments from {cdk_json}: {exc}") from None
+
+
+@dataclass
+class Target:
+    """One deployed environment, reached either in AWS or in the embedded cloud."""
+
+    config: EnvironmentConfig
+    local_state: LocalState | None = None
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        return self.local_state is not None
+
+    @cached_property
+    def session(self) -> boto3.Session:
+        if self.local_state is not None:
+            return boto3.Session(
+                aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=CREDENTIALS["AWS_SESSION_TOKEN"],
+                region_name=self.config.region,
+            )
+        return boto3.Session(region_name=self.config.region)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            endpoint = self.local_state.endpoint_url if self.local_state else None
+            self._clients[service] = self.session.client(service, endpoint_url=endpoint)
+        return self._clients[service]
+
+    def table(self) -> Any:
+        endpoint = self.local_state.endpoint_url if self.local_state else None
+        resource = self.session.resource("dynamodb", endpoint_url=endpoint)
+        return resource.Table(self.outputs["LineageTableName"])
+
+    @cached_property
+    def outputs(self) -> dict[str, str]:
+        try:
+            stacks = self.client("cloudformation").describe_stacks(
+                StackName=self.config.stack_name
+            )["Stacks"]
+        except ClientError as exc:
+            raise CliError(
+                f"stack {self.config.stack_name} is not deployed "
+                f"({exc.response['Error']['Message']}); deploy it with "
+                + (
+                    "`slipway local up`"
+                    if self.is_local
+                    else f"`npx cdk deploy -c env={self.config.name}`"
+                )
+            ) from None
+        except BotoCoreError as exc:
+            raise CliError(f"cannot reach AWS for {self.config.name}: {exc}") from None
+        return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+    def endpoint_url(self, endpoint: str = "default") -> str:
+        """The base URL to call: the Function URL, or the local gateway that serves it."""
+        suffix = "".join(part.capitalize() for part in endpoint.split("-"))
+        key = f"EndpointUrl{suffix}"
+        if key not in self.outputs:
+            raise CliError(f"environment {self.config.name} has no endpoint named {endpoint!r}")
+        url = self.outputs[key]
+        if self.local_state is None:
+            return url.rstrip("/")
+        local = self.local_state.local_url(url)
+        if local is None:
+            raise CliError(f"the embedded cloud does not serve {url} yet; run `slipway local up`")
+        return local
+
+
+def resolve_target(env: str) -> Target:
+    """The environment named in cdk.json; embedded environments need `slipway local up`."""
+    try:
+        config = load_environment(read_environments(), env)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if not config.embedded:
+        return Target(config)
+    state = LocalState.load()
+    if state is None or not state.is_alive():
+        raise CliError("the embedded cloud is not running; start it with `slipway local up`")
+    return Target(config, local_state=state)
