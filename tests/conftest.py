@@ -1,0 +1,47 @@
+"""Shared fixtures: real event JSON, a real iris bundle, and AWS credentials that go nowhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from examples.iris.train import train_and_package
+from model_runtime.manifest import Manifest
+
+EVENTS = Path(__file__).parent / "events"
+
+_MARKERS = {"unit": "unit", "infra": "infra", "serving": "serving", "workflow": "workflow"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test directory is a layer; its marker lets a developer run one layer alone."""
+    for item in items:
+        layer = Path(str(item.fspath)).parent.name
+        if layer in _MARKERS:
+            item.add_marker(getattr(pytest.mark, _MARKERS[layer]))
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+@pytest.fixture(autouse=True)
+def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach a real AWS account, whatever the developer's shell holds."""
+    for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+
+@pytest.fixture(scope="session")
+def iris_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
+    """A bundle of a real scikit-learn model trained on the shipped iris data."""
+    out = tmp_path_factory.mktemp("bundles") / "iris-1.tar.gz"
+    return out, train_and_package(out, name="iris", version="1")

@@ -1,0 +1,154 @@
+"""The serving app through Mangum, fed real Function URL and API Gateway v2 events."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions.lineage.repository import LineageRepository, UploadedBundle
+from model_runtime.extraction import sha256_file
+from model_runtime.model_store import ModelStore
+from model_runtime.serving.dependencies import get_model_store
+from model_runtime.serving.handler import app, handler
+from tests.conftest import load_event
+
+
+@pytest.fixture
+def live_iris(iris_bundle, tmp_path):
+    """moto S3 and DynamoDB holding the iris bundle, registered and promoted to live."""
+    path, manifest = iris_bundle
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="artifacts")
+        s3.put_bucket_versioning(Bucket="artifacts", VersioningConfiguration={"Status": "Enabled"})
+        key = "models/iris/1/bundle.tar.gz"
+        version_id = s3.put_object(Bucket="artifacts", Key=key, Body=path.read_bytes())["VersionId"]
+        table = boto3.resource("dynamodb").create_table(
+            TableName="lineage",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        repository = LineageRepository(table)
+        uploaded = UploadedBundle(
+            "artifacts", key, version_id, sha256_file(path), path.stat().st_size
+        )
+        repository.register_version(json.loads(manifest.model_dump_json()), uploaded, "exec-1")
+        repository.promote("iris", "1", "exec-1")
+        store = ModelStore(repository, s3, tmp_path / "cache", pointer_ttl_seconds=0)
+        app.dependency_overrides[get_model_store] = lambda: store
+        yield manifest
+        app.dependency_overrides.clear()
+
+
+def call(event: dict) -> tuple[int, dict, dict]:
+    response = handler(event, None)
+    body = response["body"]
+    if response.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    return response["statusCode"], response["headers"], json.loads(body)
+
+
+def function_url_event(path: str, body: str | None, query: str = "", method: str = "POST"):
+    event = copy.deepcopy(load_event("function_url_predict.json"))
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["rawQueryString"] = query
+    if body is None:
+        event.pop("body")
+    else:
+        event["body"] = body
+    return event
+
+
+def test_function_url_predict_answers_with_the_models_own_prediction(live_iris):
+    # GIVEN the live iris model and a signed Function URL request for its input example
+    example = live_iris.input_example
+    event = function_url_event("/v1/models/iris/predict", json.dumps({"inputs": example.inputs}))
+    # WHEN Lambda hands the event to the handler
+    status, headers, body = call(event)
+    # THEN the answer is the model's prediction, with the version that made it
+    assert status == 200
+    assert body == {"model": "iris", "version": "1", "outputs": example.expected_output}
+    assert headers["x-model-version"] == "1"
+
+
+def test_api_gateway_v2_records_keyed_by_feature(live_iris):
+    status, _, body = call(load_event("apigw_v2_predict.json"))
+    assert status == 200
+    assert body["outputs"] == [2]  # a large-petalled flower is Iris virginica
+
+
+def test_exact_version_route(live_iris):
+    event = function_url_event(
+        "/v1/models/iris/versions/1/predict", json.dumps({"inputs": [[5.1, 3.5, 1.4, 0.2]]})
+    )
+    status, _, body = call(event)
+    assert (status, body["outputs"]) == (200, [0])
+
+
+def test_describe_model(live_iris):
+    status, _, body = call(function_url_event("/v1/models/iris", None, method="GET"))
+    assert status == 200
+    assert body["version"] == "1"
+    assert [f["name"] for f in body["signature"]["inputs"]][:2] == ["sepal_length", "sepal_width"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "query", "status", "detail"),
+    [
+        (
+            "/v1/models/unknown/predict",
+            '{"inputs": [[1, 2, 3, 4]]}',
+            "",
+            404,
+            "model 'unknown' has no live version",
+        ),
+        (
+            "/v1/models/iris/predict",
+            '{"inputs": [[1, 2, 3, 4]]}',
+            "stage=staging",
+            404,
+            "has no staging version",
+        ),
+        (
+            "/v1/models/iris/versions/9/predict",
+            '{"inputs": [[1, 2, 3, 4]]}',
+            "",
+            404,
+            "has no version '9'",
+        ),
+        ("/v1/models/iris/predict", '{"inputs": [[1, 2]]}', "", 422, "has 2 values"),
+        ("/v1/models/iris/predict", '{"inputs": [["x", 2, 3, 4]]}', "", 422, "must be a number"),
+        ("/v1/models/iris/predict", '{"inputs": [{"petal": 1}]}', "", 422, "missing features"),
+        ("/v1/models/iris/predict", "not json", "", 400, "not valid JSON"),
+        ("/v1/models/iris/predict", '{"rows": []}', "", 400, "unknown field"),
+        ("/v1/models/iris/predict", '{"inputs": []}', "", 400, "inputs"),
+        ("/v1/models/Bad_Name/predict", '{"inputs": [[1, 2, 3, 4]]}', "", 400, "name"),
+        ("/v1/models/iris/predict", '{"inputs": [[1, 2, 3, 4]]}', "stage=prod", 400, "stage"),
+        ("/nowhere", None, "", 404, "Not Found"),
+    ],
+)
+def test_client_mistakes_are_precise_problem_json(live_iris, path, body, query, status, detail):
+    code, headers, problem = call(function_url_event(path, body, query))
+    assert code == status
+    assert headers["content-type"] == "application/problem+json"
+    assert problem["status"] == status
+    assert detail in problem["detail"]
+    assert "Traceback" not in json.dumps(problem)
+
+
+def test_health(live_iris):
+    status, _, body = call(function_url_event("/health", None, method="GET"))
+    assert (status, body) == (200, {"status": "ok"})

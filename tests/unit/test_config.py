@@ -1,0 +1,63 @@
+"""cdk.json environments: the shipped ones are valid, a bad one lists every problem."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.config import ConfigError, load_environment
+
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+
+
+def environments() -> dict:
+    return json.loads(CDK_JSON.read_text())["context"]["environments"]
+
+
+@pytest.mark.parametrize("name", ["local", "dev", "prod"])
+def test_shipped_environments_are_valid(name):
+    config = load_environment(environments(), name)
+    assert config.name == name
+    assert config.stack_name == f"slipway-{name}"
+
+
+def test_default_environment_is_local_and_embedded():
+    config = load_environment(environments(), None)
+    assert config.name == "local"
+    assert config.embedded
+
+
+def test_unknown_environment_names_the_known_ones():
+    with pytest.raises(ConfigError, match="'qa' is not in cdk.json; known: dev, local, prod"):
+        load_environment(environments(), "qa")
+
+
+def test_a_malformed_entry_reports_every_problem_at_once():
+    bad = {
+        "qa": {
+            "account": "12",
+            "region": "nowhere",
+            "approval": "sometimes",
+            "canary": {"share": 2},
+            "colour": "blue",
+        }
+    }
+    with pytest.raises(ConfigError) as raised:
+        load_environment(bad, "qa")
+    message = str(raised.value)
+    assert "5 problem(s)" in message
+    for fragment in ("account", "region", "approval", "canary.share", "colour: unknown field"):
+        assert fragment in message
+
+
+def test_endpoints_need_a_default_and_unique_names():
+    entry = {
+        "account": "123456789012",
+        "region": "eu-west-1",
+        "endpoints": [{"name": "fraud"}, {"name": "fraud"}],
+    }
+    with pytest.raises(ConfigError) as raised:
+        load_environment({"qa": entry}, "qa")
+    assert "unique" in str(raised.value) and "'default'" in str(raised.value)

@@ -1,0 +1,77 @@
+"""Ingest: one execution per object version, however often the event arrives."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions.exceptions import InvalidEventError
+from functions.ingest.executions import (
+    UploadEvent,
+    execution_name,
+    start_promotion,
+    upload_from_eventbridge,
+)
+from tests.conftest import load_event
+
+PASS_MACHINE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+
+
+def test_reads_the_s3_object_created_event():
+    upload = upload_from_eventbridge(load_event("eventbridge_s3_object_created.json"))
+    assert upload == UploadEvent(
+        bucket="slipway-artifacts-example",
+        key="models/iris/1/bundle.tar.gz",
+        version_id="IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+        size=2835,
+    )
+
+
+def test_a_foreign_event_is_an_invalid_event():
+    with pytest.raises(InvalidEventError, match="detail"):
+        upload_from_eventbridge({"source": "aws.ec2"})
+
+
+def test_execution_name_is_readable_deterministic_and_version_specific():
+    upload = upload_from_eventbridge(load_event("eventbridge_s3_object_created.json"))
+    name = execution_name(upload)
+    assert name.startswith("iris-1-") and len(name) <= 80
+    assert execution_name(upload) == name
+    other = UploadEvent(upload.bucket, upload.key, "another-version", upload.size)
+    assert execution_name(other) != name
+
+
+@mock_aws
+def test_the_same_event_twice_starts_one_execution():
+    # GIVEN a state machine and one upload event
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name="promotion",
+        definition=PASS_MACHINE,
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+    upload = upload_from_eventbridge(load_event("eventbridge_s3_object_created.json"))
+    # WHEN it is delivered twice
+    first = start_promotion(sfn, arn, upload)
+    second = start_promotion(sfn, arn, upload)
+    # THEN both deliveries name the same execution, and only one exists
+    assert first == second
+    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 1
+
+
+def test_handler_reports_only_the_failed_records(monkeypatch):
+    from functions.ingest import handler as ingest
+
+    started = []
+    monkeypatch.setattr(ingest, "start_promotion", lambda sfn, arn, upload: started.append(upload))
+    event = load_event("sqs_batch.json")
+    good = dict(
+        event["Records"][0], body=json.dumps(load_event("eventbridge_s3_object_created.json"))
+    )
+    bad = dict(event["Records"][0], messageId="bad-one", body="{not json")
+    result = ingest.handler({"Records": [good, bad]}, None)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "bad-one"}]}
+    assert [upload.key for upload in started] == ["models/iris/1/bundle.tar.gz"]

@@ -1,0 +1,96 @@
+"""The lineage repository against moto's DynamoDB: immutable versions, audited pointers."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions.exceptions import VersionConflictError, VersionNotRegisteredError
+from functions.lineage.repository import AuditEvent, LineageRepository, UploadedBundle
+
+
+@pytest.fixture
+def repository():
+    with mock_aws():
+        table = boto3.resource("dynamodb").create_table(
+            TableName="lineage",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield LineageRepository(table)
+
+
+@pytest.fixture
+def manifest(iris_bundle) -> dict:
+    return json.loads(iris_bundle[1].model_dump_json())
+
+
+def bundle(digest: str = "a" * 64) -> UploadedBundle:
+    return UploadedBundle("bucket", "models/iris/1/bundle.tar.gz", "v1", digest, 100)
+
+
+def test_register_writes_version_and_edges(repository, manifest):
+    assert repository.register_version(manifest, bundle(), "exec-1") == "registered"
+    item = repository.get_version("iris", "1")
+    assert item["status"] == "registered"
+    assert item["lineage"]["metrics"]["accuracy"] == manifest["lineage"]["metrics"]["accuracy"]
+    train = manifest["lineage"]["datasets"][0]["sha256"]
+    users = repository.versions_using_dataset(train)
+    assert [(edge["name"], edge["version"], edge["role"]) for edge in users] == [
+        ("iris", "1", "train")
+    ]
+
+
+def test_register_is_idempotent_for_the_same_execution(repository, manifest):
+    repository.register_version(manifest, bundle(), "exec-1")
+    assert repository.register_version(manifest, bundle(), "exec-1") == "registered"
+
+
+def test_same_bytes_from_another_upload_is_a_duplicate(repository, manifest):
+    repository.register_version(manifest, bundle(), "exec-1")
+    assert repository.register_version(manifest, bundle(), "exec-2") == "duplicate"
+
+
+def test_other_bytes_under_a_registered_version_are_refused(repository, manifest):
+    repository.register_version(manifest, bundle(), "exec-1")
+    with pytest.raises(VersionConflictError, match="immutable"):
+        repository.register_version(manifest, bundle("b" * 64), "exec-2")
+    assert repository.get_version("iris", "1")["bundle"]["digest"] == "a" * 64
+
+
+def test_promote_moves_the_pointer_and_archives_the_previous_version(repository, manifest):
+    repository.register_version(manifest, bundle(), "exec-1")
+    second = dict(manifest, version="2")
+    repository.register_version(second, bundle("b" * 64), "exec-2")
+    assert repository.promote("iris", "1", "exec-1") is None
+    assert repository.promote("iris", "2", "exec-2") == "1"
+    assert repository.get_pointer("iris")["version"] == "2"
+    assert repository.get_version("iris", "1")["status"] == "archived"
+    assert repository.get_version("iris", "2")["status"] == "live"
+    # a redelivered promotion is a no-op
+    assert repository.promote("iris", "2", "exec-2") == "1"
+
+
+def test_promote_refuses_an_unregistered_version(repository):
+    with pytest.raises(VersionNotRegisteredError):
+        repository.promote("iris", "9", "exec-9")
+    assert repository.get_pointer("iris") is None
+
+
+def test_audit_events_are_idempotent_and_ordered(repository):
+    event = AuditEvent("iris", "1", "exec-1", "2-register", "registered", "ok")
+    repository.record_audit(event)
+    repository.record_audit(event)
+    repository.record_audit(AuditEvent("iris", "1", "exec-1", "3-promote", "live", "moved"))
+    history = repository.audit_history("iris", "1")
+    assert [item["step"] for item in history] == ["2-register", "3-promote"]
