@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import tarfile
 from pathlib import Path
 
@@ -140,13 +141,15 @@ def test_tampered_model_file_is_refused_by_its_sha256(iris_bundle, tmp_path):
 
 def test_unlisted_file_is_refused(iris_bundle, tmp_path):
     archive = tampered_copy(iris_bundle, tmp_path, lambda files: files.update({"extra.py": b"1"}))
-    with pytest.raises(CorruptBundleError, match="not listed in manifest.json: extra.py"):
+    with pytest.raises(
+        CorruptBundleError, match=re.escape("not listed in manifest.json: extra.py")
+    ):
         open_bundle(archive, tmp_path / "x")
 
 
 def test_missing_manifest_is_refused(iris_bundle, tmp_path):
     archive = tampered_copy(iris_bundle, tmp_path, lambda files: files.pop("manifest.json"))
-    with pytest.raises(InvalidManifestError, match="no manifest.json"):
+    with pytest.raises(InvalidManifestError, match=re.escape("no manifest.json")):
         open_bundle(archive, tmp_path / "x")
 
 
@@ -165,7 +168,7 @@ def test_upload_key_must_match_the_manifest(iris_bundle):
     _, manifest = iris_bundle
     assert parse_upload_key("models/iris/1/bundle.tar.gz") == ("iris", "1")
     check_upload_matches_manifest("models/iris/1/bundle.tar.gz", manifest)
-    with pytest.raises(UploadKeyError, match="manifest.json says iris/1"):
+    with pytest.raises(UploadKeyError, match=re.escape("manifest.json says iris/1")):
         check_upload_matches_manifest("models/iris/2/bundle.tar.gz", manifest)
     with pytest.raises(UploadKeyError, match="not of the form"):
         parse_upload_key("models/iris.tar.gz")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ def test_default_environment_is_local_and_embedded():
 
 
 def test_unknown_environment_names_the_known_ones():
-    with pytest.raises(ConfigError, match="'qa' is not in cdk.json; known: dev, local, prod"):
+    with pytest.raises(
+        ConfigError, match=re.escape("'qa' is not in cdk.json; known: dev, local, prod")
+    ):
         load_environment(environments(), "qa")
 
 
