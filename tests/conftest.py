@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +47,39 @@ def iris_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifes
     """A bundle of a real scikit-learn model trained on the shipped iris data."""
     out = tmp_path_factory.mktemp("bundles") / "iris-1.tar.gz"
     return out, train_and_package(out, name="iris", version="1")
+
+
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+
+@dataclass
+class Synthesized:
+    """One environment's cloud assembly, synthesized once per test session."""
+
+    outdir: Path
+    template: Any  # aws_cdk.assertions.Template
+    template_json: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Synthesized]:
+    """Synthesize an environment in-process on first use; later uses get the same assembly."""
+    cache: dict[str, Synthesized] = {}
+    environments = json.loads(CDK_JSON.read_text())["context"]["environments"]
+
+    def synth(env: str) -> Synthesized:
+        if env not in cache:
+            import aws_cdk as cdk
+            from aws_cdk.assertions import Template
+
+            from infra.app_builder import build_app
+
+            outdir = tmp_path_factory.mktemp(f"cdk-{env}")
+            app = cdk.App(outdir=str(outdir), context={"environments": environments, "env": env})
+            stack = build_app(app)
+            app.synth()
+            template = Template.from_stack(stack)
+            cache[env] = Synthesized(outdir, template, template.to_json())
+        return cache[env]
+
+    return synth

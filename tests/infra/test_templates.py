@@ -1,0 +1,225 @@
+"""Properties of the synthesized templates, for the embedded (local) and AWS (dev, prod) targets."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ENVIRONMENTS = ["local", "dev", "prod"]
+
+
+def resources(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template_json["Resources"].items() if v["Type"] == kind}
+
+
+def state_machine_definition(template_json: dict[str, Any]) -> dict[str, Any]:
+    """The ASL document, with CloudFormation tokens replaced by placeholders."""
+    (machine,) = resources(template_json, "AWS::StepFunctions::StateMachine").values()
+    definition = machine["Properties"]["DefinitionString"]
+    if isinstance(definition, dict):
+        _, parts = definition["Fn::Join"]
+        definition = "".join(part if isinstance(part, str) else "TOKEN" for part in parts)
+    return json.loads(definition)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_artifact_bucket_is_versioned_private_encrypted_and_tls_only(synthesized, env):
+    template = synthesized(env).template
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "BucketEncryption": Match.object_like(
+                {"ServerSideEncryptionConfiguration": Match.any_value()}
+            ),
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+    # EventBridge delivery must not depend on a Lambda-backed custom resource.
+    template.resource_count_is("Custom::S3BucketNotifications", 0)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_lineage_table_is_on_demand_with_point_in_time_recovery(synthesized, env):
+    synthesized(env).template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        },
+    )
+
+
+def test_prod_retains_its_data_and_local_does_not(synthesized):
+    prod = synthesized("prod").template
+    prod.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": "Retain"})
+    prod.has_resource_properties("AWS::DynamoDB::Table", {"DeletionProtectionEnabled": True})
+    prod.has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Retain"})
+    synthesized("local").template.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": "Delete"})
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_uploads_reach_the_ingest_function_through_a_queue_with_a_dead_letter_queue(
+    synthesized, env
+):
+    template = synthesized(env).template
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {
+                    "bucket": {"name": [Match.any_value()]},
+                    "object": {"key": [{"prefix": "models/"}]},
+                },
+            },
+            "Targets": [
+                Match.object_like(
+                    {
+                        "Arn": {
+                            "Fn::GetAtt": [Match.string_like_regexp("IngestPipelineQueue"), "Arn"]
+                        }
+                    }
+                )
+            ],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "RedrivePolicy": {"deadLetterTargetArn": Match.any_value(), "maxReceiveCount": 5},
+            "SqsManagedSseEnabled": True,
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 10},
+    )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_promotion_workflow_validates_registers_and_promotes_with_recorded_failures(
+    synthesized, env
+):
+    synthesized(env).template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine", {"StateMachineType": "STANDARD"}
+    )
+    definition = state_machine_definition(synthesized(env).template_json)
+    states = definition["States"]
+    assert definition["StartAt"] == "Validate"
+    assert states["Validate"]["Next"] == "Register"
+    assert states["Register"]["Next"] == "NewVersion?"
+    assert states["Promote"]["Next"] == "Live"
+    assert states["Rejected"] == {
+        "Type": "Fail",
+        "Error": "PromotionRejected",
+        "CausePath": "$.failure.reason",
+    }
+    for step in ("Validate", "Register", "Promote"):
+        (catch,) = states[step]["Catch"]
+        assert catch == {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.error",
+            "Next": "RecordFailure",
+        }
+        (retry,) = states[step]["Retry"]
+        assert "Lambda.ServiceException" in retry["ErrorEquals"]
+        assert "States.ALL" not in retry["ErrorEquals"]  # only transient errors are retried
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_endpoint_requires_iam_auth(synthesized, env):
+    template_json = synthesized(env).template_json
+    urls = resources(template_json, "AWS::Lambda::Url")
+    assert urls, "an endpoint has no Function URL"
+    assert {url["Properties"]["AuthType"] for url in urls.values()} == {"AWS_IAM"}
+
+
+def test_prod_declares_a_dedicated_endpoint_next_to_the_default(synthesized):
+    outputs = synthesized("prod").template_json["Outputs"]
+    assert {"EndpointUrlDefault", "EndpointUrlFraud"} <= set(outputs)
+
+
+def test_embedded_target_ships_zips_and_aws_targets_ship_the_runtime_image(synthesized):
+    local = resources(synthesized("local").template_json, "AWS::Lambda::Function")
+    assert {f["Properties"].get("PackageType", "Zip") for f in local.values()} == {"Zip"}
+    dev = resources(synthesized("dev").template_json, "AWS::Lambda::Function")
+    images = [f for f in dev.values() if f["Properties"].get("PackageType") == "Image"]
+    # the Validate step and the endpoint run in the same runtime image
+    assert len(images) == 2
+    commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in images)
+    assert commands == [
+        "model_runtime.jobs.validate.handler",
+        "model_runtime.serving.handler.handler",
+    ]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_stack_outputs_tell_the_cli_where_things_are(synthesized, env):
+    outputs = synthesized(env).template_json["Outputs"]
+    assert {
+        "ArtifactBucketName",
+        "LineageTableName",
+        "StateMachineArn",
+        "EndpointUrlDefault",
+    } <= set(outputs)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_iam_statement_allows_every_action(synthesized, env):
+    for policy in resources(synthesized(env).template_json, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            assert "*" not in actions
+
+
+def test_runtime_code_never_imports_the_cdk():
+    for package in ("functions", "model_runtime"):
+        for source in (REPO_ROOT / package).rglob("*.py"):
+            tree = ast.parse(source.read_text())
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                bad = [n for n in names if n.split(".")[0] in ("aws_cdk", "constructs", "infra")]
+                assert not bad, f"{source} imports {bad}"

@@ -1,0 +1,101 @@
+"""The embedded cloud, started in this process, with env=local deployed by the real CDK CLI."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.lineage.repository import LineageRepository
+from slipway.local.cloud import CREDENTIALS, REGION
+from slipway.local.deploy import deploy_environment
+from slipway.local.session import LocalSession
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass
+class DeployedLocal:
+    session: LocalSession
+    outputs: dict[str, str]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.session.cloud.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    @property
+    def bucket(self) -> str:
+        return self.outputs["ArtifactBucketName"]
+
+    @property
+    def repository(self) -> LineageRepository:
+        dynamodb = boto3.resource(
+            "dynamodb",
+            endpoint_url=self.session.cloud.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        return LineageRepository(dynamodb.Table(self.outputs["LineageTableName"]))
+
+    @property
+    def endpoint(self) -> str:
+        return self.session.local_url(self.outputs["EndpointUrlDefault"])
+
+    def upload(self, bundle: Path, name: str, version: str) -> str:
+        """Upload a bundle; return the S3 object version id."""
+        response = self.client("s3").put_object(
+            Bucket=self.bucket,
+            Key=f"models/{name}/{version}/bundle.tar.gz",
+            Body=bundle.read_bytes(),
+        )
+        return str(response["VersionId"])
+
+    def executions(self, prefix: str) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        found = sfn.list_executions(stateMachineArn=self.outputs["StateMachineArn"])["executions"]
+        return [e for e in found if e["name"].startswith(prefix)]
+
+    def wait_for_execution(self, execution_name: str, timeout: float = 120) -> dict[str, Any]:
+        """The execution's description once it has ended."""
+        sfn = self.client("stepfunctions")
+        arn = (
+            self.outputs["StateMachineArn"].replace(":stateMachine:", ":execution:")
+            + f":{execution_name}"
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                described = sfn.describe_execution(executionArn=arn)
+            except sfn.exceptions.ExecutionDoesNotExist:
+                described = {"status": "NOT_STARTED"}
+            if described["status"] in TERMINAL:
+                return described
+            time.sleep(0.25)
+        raise AssertionError(f"execution {execution_name} did not end in {timeout} s")
+
+
+@pytest.fixture(scope="package")
+def deployed(synthesized, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedLocal]:
+    work = tmp_path_factory.mktemp("embedded-cloud")
+    session = LocalSession(work_dir=work / "cloud").start()
+    try:
+        outputs = deploy_environment(
+            session.cloud.endpoint_url,
+            app=str(synthesized("local").outdir),
+            outputs_file=work / "outputs.json",
+            log=work / "cdk.log",
+        )
+        yield DeployedLocal(session, outputs)
+    finally:
+        session.stop()
