@@ -339,27 +339,32 @@ def lineage(
 
 
 def main() -> None:
-    """Entry point: CliError becomes one red line and exit code 1, never a traceback."""
+    """Entry point: errors become one readable line and exit 1 (usage errors 2), no traceback.
+
+    ``--debug`` anywhere on the command line shows the full traceback instead.
+    """
+    from typer._click.exceptions import ClickException
+
+    from model_runtime.exceptions import SlipwayRuntimeError
+
     debug = "--debug" in sys.argv
     if debug:
         sys.argv.remove("--debug")
     try:
         result = app(standalone_mode=False)
-    except CliError as exc:
+    except (CliError, SlipwayRuntimeError) as exc:
         if debug:
             raise
         err_console.print(f"[bold red]error:[/] {exc}")
         sys.exit(1)
+    except ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
-    except Exception as exc:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(exc, click.UsageError):
-            exc.show()
-            sys.exit(2)
+    except Exception as exc:
         if debug:
             raise
         err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc} (rerun with --debug)")

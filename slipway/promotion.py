@@ -53,13 +53,14 @@ def watch_steps(
     seen = 0
     deadline = time.monotonic() + timeout_seconds
     while True:
+        # Status first: once it is terminal, the history read after it is complete.
+        status = sfn.describe_execution(executionArn=execution_arn)["status"]
         events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
         for event in events[seen:]:
             step_event = _step_event(event)
             if step_event is not None:
                 yield step_event
         seen = len(events)
-        status = sfn.describe_execution(executionArn=execution_arn)["status"]
         if status in TERMINAL:
             return
         if time.monotonic() >= deadline:

@@ -20,6 +20,8 @@ EXTRA_TRUSTED_TYPES: frozenset[str] = frozenset(
         "numpy.dtype",
         "numpy.float64",
         "numpy.int64",
+        # Fitted trees (decision trees, random forests, gradient boosting) store this.
+        "sklearn.tree._tree.Tree",
     }
 )
 
