@@ -42,6 +42,26 @@ def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", "us-east-1")
 
 
+def create_lineage_table(name: str = "lineage") -> Any:
+    """A table with the lineage key schema, in whatever moto context is active."""
+    import boto3
+
+    from functions.lineage import keys
+
+    return boto3.resource("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": keys.PK, "KeyType": "HASH"},
+            {"AttributeName": keys.SK, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": keys.PK, "AttributeType": "S"},
+            {"AttributeName": keys.SK, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 @pytest.fixture(scope="session")
 def iris_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
     """A bundle of a real scikit-learn model trained on the shipped iris data."""

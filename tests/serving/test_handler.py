@@ -15,7 +15,7 @@ from model_runtime.extraction import sha256_file
 from model_runtime.model_store import ModelStore
 from model_runtime.serving.dependencies import get_model_store
 from model_runtime.serving.handler import app, handler
-from tests.conftest import load_event
+from tests.conftest import create_lineage_table, load_event
 
 
 @pytest.fixture
@@ -28,18 +28,7 @@ def live_iris(iris_bundle, tmp_path):
         s3.put_bucket_versioning(Bucket="artifacts", VersioningConfiguration={"Status": "Enabled"})
         key = "models/iris/1/bundle.tar.gz"
         version_id = s3.put_object(Bucket="artifacts", Key=key, Body=path.read_bytes())["VersionId"]
-        table = boto3.resource("dynamodb").create_table(
-            TableName="lineage",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        table = create_lineage_table()
         repository = LineageRepository(table)
         uploaded = UploadedBundle(
             "artifacts", key, version_id, sha256_file(path), path.stat().st_size

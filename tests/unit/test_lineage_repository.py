@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from functions.exceptions import VersionConflictError, VersionNotRegisteredError
 from functions.lineage.repository import AuditEvent, LineageRepository, UploadedBundle
+from tests.conftest import create_lineage_table
 
 
 @pytest.fixture
 def repository():
     with mock_aws():
-        table = boto3.resource("dynamodb").create_table(
-            TableName="lineage",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        table = create_lineage_table()
         yield LineageRepository(table)
 
 
