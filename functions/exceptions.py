@@ -19,3 +19,7 @@ class PointerConflictError(SlipwayControlError):
 
 class VersionNotRegisteredError(SlipwayControlError):
     """A pointer was asked to move to a version the registry does not hold."""
+
+
+class PromotionLockedError(SlipwayControlError):
+    """Another promotion of the same model holds the lock; retried, then reported."""

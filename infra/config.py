@@ -42,6 +42,15 @@ class EnvironmentConfig(_Strict):
         False, description="targets the embedded cloud: zip packaging instead of image assets"
     )
     approval: Literal["auto", "manual"] = "auto"
+    approval_timeout_minutes: int = Field(
+        1440, ge=1, le=525600, description="a waiting version is rejected after this long"
+    )
+    champion_margin: float = Field(
+        0.0, ge=0.0, description="how much better than live a candidate's metric must be"
+    )
+    smoke_test_budget_ms: int = Field(
+        10000, ge=1, description="slowest acceptable model load or smoke-test call"
+    )
     canary: CanaryConfig = CanaryConfig()
     retain_data: bool = False
     log_retention_days: int = 30

@@ -12,7 +12,7 @@ from infra.config import EnvironmentConfig
 from infra.ingest_pipeline import IngestPipeline
 from infra.lineage_table import LineageTable
 from infra.model_endpoint import ModelEndpoint
-from infra.promotion_workflow import PromotionWorkflow
+from infra.promotion_workflow import PromotionPolicy, PromotionWorkflow
 
 
 class SlipwayStack(Stack):
@@ -23,15 +23,6 @@ class SlipwayStack(Stack):
         self.artifact_store = ArtifactStore(self, "ArtifactStore", retain=config.retain_data)
         self.lineage_table = LineageTable(self, "LineageTable", retain=config.retain_data)
         bucket, table = self.artifact_store.bucket, self.lineage_table.table
-        self.promotion_workflow = PromotionWorkflow(
-            self, "PromotionWorkflow", bucket=bucket, table=table, embedded=config.embedded
-        )
-        self.ingest_pipeline = IngestPipeline(
-            self,
-            "IngestPipeline",
-            bucket=bucket,
-            state_machine=self.promotion_workflow.state_machine,
-        )
         self.endpoints = {
             endpoint.name: ModelEndpoint(
                 self,
@@ -43,6 +34,26 @@ class SlipwayStack(Stack):
             )
             for endpoint in config.endpoints
         }
+        self.promotion_workflow = PromotionWorkflow(
+            self,
+            "PromotionWorkflow",
+            bucket=bucket,
+            table=table,
+            endpoint_function=self.endpoints["default"].function,
+            embedded=config.embedded,
+            policy=PromotionPolicy(
+                approval=config.approval,
+                approval_timeout_minutes=config.approval_timeout_minutes,
+                champion_margin=config.champion_margin,
+                smoke_test_budget_ms=config.smoke_test_budget_ms,
+            ),
+        )
+        self.ingest_pipeline = IngestPipeline(
+            self,
+            "IngestPipeline",
+            bucket=bucket,
+            state_machine=self.promotion_workflow.state_machine,
+        )
 
         CfnOutput(self, "Environment", value=config.name)
         CfnOutput(self, "ArtifactBucketName", value=bucket.bucket_name)

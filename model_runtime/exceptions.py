@@ -51,3 +51,19 @@ class InvalidInputError(SlipwayRuntimeError):
 
 class InvalidRequestError(SlipwayRuntimeError):
     """A request body is not JSON or not of the form {"inputs": [...]}."""
+
+
+class InvalidEvaluationDataError(SlipwayRuntimeError):
+    """The evaluation dataset cannot be read or lacks the columns the model needs."""
+
+
+class EvaluationFailedError(SlipwayRuntimeError):
+    """The candidate misses its threshold or does not beat the live model by the margin."""
+
+
+class SmokeTestFailedError(SlipwayRuntimeError):
+    """The endpoint's answer on the staging route differs from the expected output."""
+
+
+class SmokeTestTooSlowError(SlipwayRuntimeError):
+    """The endpoint loaded or answered slower than the environment's budget."""

@@ -67,9 +67,15 @@ class Lineage(_Strict):
     parent: str | None = None
 
 
+METRICS = ("accuracy", "f1_macro", "precision_macro", "recall_macro", "rmse", "mae", "r2")
+
+
 class Evaluation(_Strict):
-    dataset: str
-    metric: str
+    """How the gate judges a candidate: a metric on a labelled CSV shipped in the bundle."""
+
+    dataset: str = Field(description="path of a CSV inside the bundle, listed in files")
+    target: str = Field(min_length=1, description="the CSV's label column")
+    metric: Literal["accuracy", "f1_macro", "precision_macro", "recall_macro", "rmse", "mae", "r2"]
     threshold: float
     direction: Literal["maximize", "minimize"]
 
@@ -116,6 +122,10 @@ class Manifest(_Strict):
     def _model_file_is_listed(self) -> Manifest:
         if self.model_file not in self.files:
             raise ValueError(f"model_file {self.model_file!r} is not listed in files")
+        if self.evaluation is not None and self.evaluation.dataset not in self.files:
+            raise ValueError(
+                f"evaluation.dataset {self.evaluation.dataset!r} is not listed in files"
+            )
         return self
 
 

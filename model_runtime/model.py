@@ -23,6 +23,7 @@ class LoadedModel:
     digest: str
     signature: Signature
     _predict: Predict
+    load_ms: float = 0.0  # download, verification and load time, reported to callers
 
     def predict(self, inputs: list[Any]) -> list[Any]:
         """Predict for rows (lists in signature order) or records (dicts keyed by feature)."""

@@ -6,6 +6,7 @@ immutable, so they are cached by version and digest for the life of the containe
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -73,6 +74,7 @@ class ModelStore:
         return model
 
     def _load(self, bundle: dict[str, Any]) -> LoadedModel:
+        started = time.perf_counter()
         digest = bundle["digest"]
         archive = self._cache_dir / "bundles" / f"{digest}.tar.gz"
         if not archive.exists():
@@ -86,4 +88,5 @@ class ModelStore:
             )
             partial.rename(archive)
         opened = open_bundle(archive, self._cache_dir / "models" / digest, expected_digest=digest)
-        return load_model(opened)
+        model = load_model(opened)
+        return dataclasses.replace(model, load_ms=(time.perf_counter() - started) * 1000)

@@ -85,11 +85,17 @@ def build_sklearn_bundle(
     evaluation: Evaluation | None = None,
     parent: str | None = None,
     output_dtype: str = "int64",
+    extra_files: dict[str, Path] | None = None,
 ) -> Manifest:
-    """Save ``estimator`` with skops and write a verified bundle to ``out``."""
+    """Save ``estimator`` with skops and write a verified bundle to ``out``.
+
+    ``extra_files`` (bundle path -> local file) ship beside the model, e.g. the evaluation
+    CSV that the promotion gate scores the model on.
+    """
     import skops.io as sio
 
     expected = np.asarray(estimator.predict(np.asarray(example_rows, dtype=np.float64))).tolist()
+    extra = extra_files or {}
     with tempfile.TemporaryDirectory() as staging:
         model_path = Path(staging) / SKLEARN_MODEL_FILE
         sio.dump(estimator, model_path)
@@ -103,7 +109,10 @@ def build_sklearn_bundle(
                 outputs=[Feature(name="prediction", dtype=output_dtype)],  # type: ignore[arg-type]
             ),
             input_example=InputExample(inputs=example_rows, expected_output=expected),
-            files={SKLEARN_MODEL_FILE: sha256_file(model_path)},
+            files={
+                SKLEARN_MODEL_FILE: sha256_file(model_path),
+                **{path: sha256_file(local) for path, local in extra.items()},
+            },
             lineage=Lineage(
                 code=code,
                 datasets=datasets,
@@ -115,7 +124,8 @@ def build_sklearn_bundle(
             runtime=runtime_versions(),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        write_bundle(out, manifest, {SKLEARN_MODEL_FILE: model_path.read_bytes()})
+        contents = {path: local.read_bytes() for path, local in extra.items()}
+        write_bundle(out, manifest, {SKLEARN_MODEL_FILE: model_path.read_bytes(), **contents})
     return manifest
 
 

@@ -41,6 +41,7 @@ def train_and_package(
     train_csv: Path = HERE / "data" / "train.csv",
     evaluation_csv: Path = HERE / "data" / "evaluation.csv",
     c: float = 1.0,
+    threshold: float = 0.8,
 ) -> Manifest:
     """Fit a scaler + logistic regression pipeline and write its bundle to ``out``."""
     x_train, y_train = read_csv(train_csv)
@@ -63,8 +64,13 @@ def train_and_package(
         params=params,
         metrics={"accuracy": accuracy},
         evaluation=Evaluation(
-            dataset=evaluation_csv.name, metric="accuracy", threshold=0.8, direction="maximize"
+            dataset=f"data/{evaluation_csv.name}",
+            target=TARGET,
+            metric="accuracy",
+            threshold=threshold,
+            direction="maximize",
         ),
+        extra_files={f"data/{evaluation_csv.name}": evaluation_csv},
     )
 
 

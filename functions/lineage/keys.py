@@ -5,6 +5,7 @@
 | model version   | MODEL#<name>            | VERSION#<version>                    |
 | stage pointer   | MODEL#<name>            | STAGE#<stage>                        |
 | audit event     | MODEL#<name>            | AUDIT#<version>#<execution>#<step>   |
+| promotion lock  | MODEL#<name>            | LOCK                                 |
 | dataset edge    | DATASET#<sha256>        | MODEL#<name>#VERSION#<version>       |
 | code edge       | CODE#<repository>@<commit> | MODEL#<name>#VERSION#<version>    |
 """
@@ -27,6 +28,9 @@ def version_sk(version: str) -> str:
 
 def stage_sk(stage: str) -> str:
     return f"STAGE#{stage}"
+
+
+LOCK_SK = "LOCK"
 
 
 def audit_sk(version: str, execution: str, step: str) -> str:

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from functions.exceptions import (
     PointerConflictError,
+    PromotionLockedError,
     VersionConflictError,
     VersionNotRegisteredError,
 )
@@ -202,6 +203,63 @@ class LineageRepository:
                 ) from None
             raise
         return previous
+
+    def update_version(self, name: str, version: str, **attributes: Any) -> None:
+        """Set attributes of an existing version item (never creates one)."""
+        names = {f"#a{i}": key for i, key in enumerate(attributes)}
+        values = {f":v{i}": to_dynamo(value) for i, value in enumerate(attributes.values())}
+        self._table.update_item(
+            Key={keys.PK: keys.model_pk(name), keys.SK: keys.version_sk(version)},
+            UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(names))),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def acquire_lock(self, name: str, version: str, execution: str, ttl_seconds: int) -> None:
+        """Hold the model's promotion lock; re-entrant for the same execution.
+
+        An expired lock (its holder died without releasing) may be taken over.
+        """
+        now = datetime.now(UTC).timestamp()
+        try:
+            self._table.put_item(
+                Item={
+                    keys.PK: keys.model_pk(name),
+                    keys.SK: keys.LOCK_SK,
+                    "kind": "lock",
+                    "execution": execution,
+                    "version": version,
+                    "acquired_at": now_iso(),
+                    "expires_at": int(now + ttl_seconds),
+                },
+                ConditionExpression="attribute_not_exists(pk) OR execution = :me "
+                "OR expires_at < :now",
+                ExpressionAttributeValues={":me": execution, ":now": int(now)},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            holder = self._get(keys.model_pk(name), keys.LOCK_SK) or {}
+            raise PromotionLockedError(
+                f"another promotion of {name} is in progress (version "
+                f"{holder.get('version', '?')}, execution {holder.get('execution', '?')}); "
+                "this one waits for it, then gives up"
+            ) from None
+
+    def release_lock(self, name: str, execution: str) -> bool:
+        """Release the lock if this execution holds it; return whether it did."""
+        try:
+            self._table.delete_item(
+                Key={keys.PK: keys.model_pk(name), keys.SK: keys.LOCK_SK},
+                ConditionExpression="execution = :me",
+                ExpressionAttributeValues={":me": execution},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def _set_status(self, name: str, version: str, status: str, at: str) -> dict[str, Any]:
         return {

@@ -35,9 +35,15 @@ def subject_of(event: dict[str, Any]) -> tuple[str, str]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Audit the rejection, mark a version this execution registered, release its lock."""
     reason = failure_reason(event.get("error", {}))
     name, version = subject_of(event)
-    lineage_repository().record_audit(
+    repository = lineage_repository()
+    registered = repository.get_version(name, version)
+    if registered is not None and registered["execution"] == event["execution_name"]:
+        repository.update_version(name, version, status="rejected", rejection_reason=reason)
+    repository.release_lock(name, event["execution_name"])
+    repository.record_audit(
         AuditEvent(
             name=name,
             version=version,

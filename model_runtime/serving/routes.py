@@ -14,6 +14,7 @@ from model_runtime.model_store import ModelStore
 from model_runtime.serving.dependencies import get_model_store
 
 router = APIRouter()
+_process = {"cold": True}  # the first request this process serves is a cold start
 ModelName = Path(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 VersionName = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -106,4 +107,6 @@ def predict_version(
 def _predict(model: LoadedModel, request: PredictRequest, response: Response) -> PredictResponse:
     outputs = model.predict(request.inputs)
     response.headers["X-Model-Version"] = model.version
+    response.headers["X-Model-Load-Ms"] = f"{model.load_ms:.1f}"
+    response.headers["X-Cold-Start"] = "true" if _process.pop("cold", False) else "false"
     return PredictResponse(model=model.name, version=model.version, outputs=outputs)

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from slipway.local.function_url_events import function_url_event, http_response
+from model_runtime.serving.function_url import function_url_event, http_response
 
 _MAX_BODY = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 

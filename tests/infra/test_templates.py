@@ -131,34 +131,73 @@ def test_uploads_reach_the_ingest_function_through_a_queue_with_a_dead_letter_qu
     )
 
 
+def happy_path(states: dict[str, Any], start: str) -> list[str]:
+    """State names from ``start`` following Next, and each Choice's Default."""
+    path, name = [], start
+    while name:
+        path.append(name)
+        state = states[name]
+        name = state.get("Next") or state.get("Default")
+    return path
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_promotion_workflow_validates_registers_and_promotes_with_recorded_failures(
-    synthesized, env
-):
+def test_promotion_workflow_gates_every_step_and_records_failures(synthesized, env):
     synthesized(env).template.has_resource_properties(
         "AWS::StepFunctions::StateMachine", {"StateMachineType": "STANDARD"}
     )
     definition = state_machine_definition(synthesized(env).template_json)
     states = definition["States"]
-    assert definition["StartAt"] == "Validate"
-    assert states["Validate"]["Next"] == "Register"
-    assert states["Register"]["Next"] == "NewVersion?"
-    assert states["Promote"]["Next"] == "Live"
+    assert happy_path(states, definition["StartAt"]) == [
+        "Validate",
+        "Register",
+        "NewVersion?",
+        "AcquireLock",
+        "Evaluate",
+        "Stage",
+        "SmokeTest",
+        "ApprovalPolicy",
+        "AutoApprove",
+        "Promote",
+        "ReleaseLock",
+        "Live",
+    ]
+    assert states["NewVersion?"]["Choices"][0]["Next"] == "AlreadyRegistered"
     assert states["Rejected"] == {
         "Type": "Fail",
         "Error": "PromotionRejected",
         "CausePath": "$.failure.reason",
     }
-    for step in ("Validate", "Register", "Promote"):
-        (catch,) = states[step]["Catch"]
-        assert catch == {
+    assert happy_path(states, "RecordFailure") == ["RecordFailure", "Rejected"]
+    tasks = [n for n, s in states.items() if s["Type"] == "Task" and n != "RecordFailure"]
+    for name in tasks:
+        catches = states[name]["Catch"]
+        assert catches[-1] == {
             "ErrorEquals": ["States.ALL"],
             "ResultPath": "$.error",
             "Next": "RecordFailure",
-        }
-        (retry,) = states[step]["Retry"]
-        assert "Lambda.ServiceException" in retry["ErrorEquals"]
-        assert "States.ALL" not in retry["ErrorEquals"]  # only transient errors are retried
+        }, name
+        transient = states[name].get("Retry", [{}])[0]
+        if name != "WaitForApproval":
+            assert "Lambda.ServiceException" in transient["ErrorEquals"]
+        assert all("States.ALL" not in r["ErrorEquals"] for r in states[name].get("Retry", []))
+    # a second promotion of the same model waits for the lock, then fails clearly
+    lock_retry = states["AcquireLock"]["Retry"][-1]
+    assert lock_retry["ErrorEquals"] == ["PromotionLockedError"]
+    assert lock_retry["MaxAttempts"] * lock_retry["IntervalSeconds"] >= 60
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_manual_approval_waits_for_a_task_token_with_a_timeout(synthesized, env):
+    states = state_machine_definition(synthesized(env).template_json)["States"]
+    manual = states["ApprovalPolicy"]["Choices"][0]
+    assert manual["StringEquals"] == "manual" and manual["Next"] == "WaitForApproval"
+    wait = states["WaitForApproval"]
+    assert wait["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
+    assert wait["TimeoutSeconds"] > 0
+    assert wait["Catch"][0] == {"ErrorEquals": ["States.Timeout"], "Next": "ApprovalTimedOut"}
+    assert states["ApprovalTimedOut"]["Next"] == "RecordFailure"
+    assert wait["Next"] == "Promote"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -179,10 +218,11 @@ def test_embedded_target_ships_zips_and_aws_targets_ship_the_runtime_image(synth
     assert {f["Properties"].get("PackageType", "Zip") for f in local.values()} == {"Zip"}
     dev = resources(synthesized("dev").template_json, "AWS::Lambda::Function")
     images = [f for f in dev.values() if f["Properties"].get("PackageType") == "Image"]
-    # the Validate step and the endpoint run in the same runtime image
-    assert len(images) == 2
+    # the model-touching steps and the endpoint run in the same runtime image
     commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in images)
     assert commands == [
+        "model_runtime.jobs.evaluate.handler",
+        "model_runtime.jobs.smoke_test.handler",
         "model_runtime.jobs.validate.handler",
         "model_runtime.serving.handler.handler",
     ]

@@ -32,7 +32,7 @@ def cli_env(deployed, tmp_path, monkeypatch):
 def run(*args: str) -> dict:
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, (result.output, result.exception)
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def test_push_watch_invoke_and_trace_a_model(cli_env, tmp_path):
@@ -55,7 +55,12 @@ def test_push_watch_invoke_and_trace_a_model(cli_env, tmp_path):
     lineage = run("lineage", "iris-cli", "1", "--env", "local")
     datasets = lineage["version"]["lineage"]["datasets"]
     assert [d["sha256"] for d in datasets] == [d.sha256 for d in manifest.lineage.datasets]
-    assert [event["outcome"] for event in lineage["audit"]] == ["registered", "live"]
+    assert [event["outcome"] for event in lineage["audit"]] == [
+        "registered",
+        "staged",
+        "approved",
+        "live",
+    ]
 
 
 def test_a_rejected_push_exits_1_with_the_reason(cli_env, tmp_path):
@@ -69,7 +74,7 @@ def test_a_rejected_push_exits_1_with_the_reason(cli_env, tmp_path):
         app, ["status", "iris-cli-conflict", "1", "--env", "local", "--watch", "--json"]
     )
     assert result.exit_code == 1
-    assert "VersionConflictError" in json.loads(result.output)["reason"]
+    assert "VersionConflictError" in json.loads(result.stdout)["reason"]
 
 
 def test_invoke_of_an_unknown_model_exits_1_with_the_problem(cli_env):
@@ -77,6 +82,6 @@ def test_invoke_of_an_unknown_model_exits_1_with_the_problem(cli_env):
         app, ["invoke", "no-such-model", "--env", "local", "--data", '{"inputs": [[1]]}', "--json"]
     )
     assert result.exit_code == 1
-    answer = json.loads(result.output)
+    answer = json.loads(result.stdout)
     assert answer["status"] == 404
     assert answer["body"]["detail"] == "model 'no-such-model' has no live version"

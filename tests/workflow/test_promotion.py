@@ -55,7 +55,17 @@ def test_upload_is_validated_registered_promoted_and_served(deployed, live_v1):
     # the live pointer moved, and the move is audited
     assert deployed.repository.get_pointer("iris")["version"] == "1"
     steps = [(e["step"], e["outcome"]) for e in deployed.repository.audit_history("iris", "1")]
-    assert steps == [("2-register", "registered"), ("3-promote", "live")]
+    assert steps == [
+        ("2-register", "registered"),
+        ("4-stage", "staged"),
+        ("6-approve", "approved"),
+        ("3-promote", "live"),
+    ]
+    # evaluation and smoke-test results are stored on the version
+    assert item["evaluation_result"]["metric"] == "accuracy"
+    assert item["evaluation_result"]["meets_threshold"] is True
+    assert item["smoke_test_result"]["version"] == "1"
+    assert deployed.repository.get_pointer("iris", "staging")["version"] == "1"
     # the endpoint answers over HTTP with the model's own prediction for its input example
     response = httpx.post(
         f"{deployed.endpoint}/v1/models/iris/predict",

@@ -1,4 +1,8 @@
-"""Function URL request events and responses, in the shape AWS uses (payload format 2.0)."""
+"""Function URL request events and responses, in the shape AWS uses (payload format 2.0).
+
+The local gateway builds these from HTTP requests; the smoke test builds one to call the
+endpoint function directly, exactly as a Function URL would.
+"""
 
 from __future__ import annotations
 

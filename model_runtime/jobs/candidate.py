@@ -1,0 +1,32 @@
+"""Fetching the uploaded bundle a workflow step judges: the exact S3 object version."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from model_runtime.bundle import OpenedBundle, open_bundle
+
+
+@cache
+def s3_client() -> Any:
+    return boto3.client("s3")
+
+
+def fetch_bundle(
+    s3: Any,
+    bucket: str,
+    key: str,
+    version_id: str,
+    work: Path,
+    expected_digest: str | None = None,
+) -> tuple[OpenedBundle, int]:
+    """Download, verify and extract into ``work``; return the bundle and its size in bytes."""
+    archive = work / "bundle.tar.gz"
+    extra = {"VersionId": version_id} if version_id and version_id != "null" else {}
+    s3.download_file(bucket, key, str(archive), ExtraArgs=extra)
+    bundle = open_bundle(archive, work / "bundle", expected_digest=expected_digest)
+    return bundle, archive.stat().st_size

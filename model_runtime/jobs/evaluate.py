@@ -1,0 +1,58 @@
+"""Workflow step Evaluate: the candidate's declared metric, against its threshold and live.
+
+The live model is scored on the same rows (champion/challenger); the environment sets how
+much better a challenger must be.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from functions.constants import CHAMPION_MARGIN
+from model_runtime.evaluation import evaluate, require_passing
+from model_runtime.exceptions import EvaluationFailedError, ModelNotFoundError
+from model_runtime.jobs.candidate import fetch_bundle, s3_client
+from model_runtime.model import LoadedModel, load_model
+from model_runtime.model_store import ModelStore
+
+
+def live_model(store: ModelStore, name: str, candidate_version: str) -> LoadedModel | None:
+    try:
+        model = store.model(name)
+    except ModelNotFoundError:
+        return None
+    return None if model.version == candidate_version else model
+
+
+def evaluate_upload(s3: Any, store: ModelStore, event: dict[str, Any], margin: float) -> dict:
+    validated = event["validated"]
+    with tempfile.TemporaryDirectory(prefix="slipway-evaluate-") as work:
+        bundle, _ = fetch_bundle(
+            s3,
+            event["bucket"],
+            event["key"],
+            event["version_id"],
+            Path(work),
+            expected_digest=validated["digest"],
+        )
+        spec = bundle.manifest.evaluation
+        if spec is None:
+            raise EvaluationFailedError(
+                "the bundle declares no evaluation; the promotion gate needs a metric, a "
+                "threshold and a labelled dataset in manifest.json 'evaluation'"
+            )
+        candidate = load_model(bundle)
+        live = live_model(store, bundle.manifest.name, bundle.manifest.version)
+        result = evaluate(spec, bundle.root / spec.dataset, candidate, live, margin)
+    require_passing(result)
+    return result.as_dict()
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from model_runtime.serving.dependencies import get_model_store
+
+    margin = float(os.environ.get(CHAMPION_MARGIN, "0"))
+    return evaluate_upload(s3_client(), get_model_store(), event, margin)

@@ -1,0 +1,106 @@
+"""Workflow step SmokeTest: the real endpoint function, called on the staging route.
+
+The call is a Function URL event sent with Lambda Invoke, so it passes through Mangum,
+FastAPI and the model store exactly as a client's request would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from functools import cache
+from typing import Any
+
+import boto3
+
+from functions.constants import ENDPOINT_FUNCTION, POINTER_CACHE_SECONDS, SMOKE_TEST_BUDGET_MS
+from model_runtime.exceptions import SmokeTestFailedError, SmokeTestTooSlowError
+from model_runtime.model import outputs_match
+from model_runtime.serving.function_url import function_url_event, http_response
+
+
+@cache
+def _lambda() -> Any:
+    return boto3.client("lambda")
+
+
+def call_staging(
+    lambda_client: Any, function: str, name: str, inputs: list
+) -> tuple[int, dict, dict, float]:
+    event = function_url_event(
+        method="POST",
+        raw_path=f"/v1/models/{name}/predict",
+        raw_query="stage=staging",
+        headers={"content-type": "application/json", "user-agent": "slipway-smoke-test"},
+        body=json.dumps({"inputs": inputs}).encode(),
+        url_id="smoke-test",
+        region=os.environ.get("AWS_REGION", "us-east-1"),
+        account_id="self",
+    )
+    started = time.perf_counter()
+    answer = lambda_client.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+    latency_ms = (time.perf_counter() - started) * 1000
+    payload = json.loads(answer["Payload"].read() or b"null")
+    if answer.get("FunctionError"):
+        error = f"{payload.get('errorType')}: {payload.get('errorMessage')}"
+        raise SmokeTestFailedError(f"the endpoint function failed: {error}")
+    status, headers, _, body = http_response(payload)
+    return status, headers, json.loads(body or b"null"), latency_ms
+
+
+def smoke_test(
+    lambda_client: Any,
+    function: str,
+    name: str,
+    version: str,
+    input_example: dict[str, Any],
+    budget_ms: float,
+    pointer_cache_seconds: float,
+) -> dict[str, Any]:
+    """Call until the staging pointer (cached for a few seconds) serves ``version``; check it."""
+    deadline = time.monotonic() + pointer_cache_seconds + 5
+    while True:
+        status, headers, body, latency_ms = call_staging(
+            lambda_client, function, name, input_example["inputs"]
+        )
+        served = headers.get("x-model-version")
+        if served == version or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if status != 200:
+        raise SmokeTestFailedError(f"staging route answered HTTP {status}: {body}")
+    if served != version:
+        raise SmokeTestFailedError(f"staging route still serves {served}, not {version}")
+    if not outputs_match(body["outputs"], input_example["expected_output"]):
+        raise SmokeTestFailedError(
+            f"endpoint answered {body['outputs']} for the input example, expected "
+            f"{input_example['expected_output']}"
+        )
+    load_ms = float(headers.get("x-model-load-ms", "0"))
+    result = {
+        "version": served,
+        "latency_ms": round(latency_ms, 1),
+        "model_load_ms": load_ms,
+        "cold_start": headers.get("x-cold-start") == "true",
+        "budget_ms": budget_ms,
+    }
+    if load_ms > budget_ms or latency_ms > budget_ms:
+        raise SmokeTestTooSlowError(
+            f"model load took {load_ms:.0f} ms and the call {latency_ms:.0f} ms; this "
+            f"environment's budget is {budget_ms:.0f} ms"
+        )
+    return result
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    manifest = event["validated"]["manifest"]
+    return smoke_test(
+        _lambda(),
+        os.environ[ENDPOINT_FUNCTION],
+        manifest["name"],
+        manifest["version"],
+        manifest["input_example"],
+        float(os.environ.get(SMOKE_TEST_BUDGET_MS, "10000")),
+        float(os.environ.get(POINTER_CACHE_SECONDS, "5")),
+    )
