@@ -23,3 +23,15 @@ class VersionNotRegisteredError(SlipwayControlError):
 
 class PromotionLockedError(SlipwayControlError):
     """Another promotion of the same model holds the lock; retried, then reported."""
+
+
+class NotFoundError(SlipwayControlError):
+    """No such model, version or dataset in the registry."""
+
+
+class DecisionConflictError(SlipwayControlError):
+    """The version is not waiting for a decision, or the model has nothing to roll back to."""
+
+
+class InvalidPageTokenError(SlipwayControlError):
+    """A pagination token was not issued by this registry."""

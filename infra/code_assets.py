@@ -21,13 +21,9 @@ _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 
 # Relative paths copied into each package, preserving their place in the repository.
 CONTROL_PLANE_SOURCES = ("functions",)
-RUNTIME_SOURCES = (
-    "model_runtime",
-    "functions/__init__.py",
-    "functions/constants.py",
-    "functions/exceptions.py",
-    "functions/lineage",
-)
+# The runtime package also carries the control plane: serving reads the lineage table through
+# functions/lineage, and the registry API (FastAPI) runs on the runtime's libraries.
+RUNTIME_SOURCES = ("model_runtime", "functions")
 
 
 def copy_sources(sources: tuple[str, ...], destination: Path) -> None:

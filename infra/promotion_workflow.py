@@ -190,7 +190,9 @@ class PromotionWorkflow(Construct):
             ),
             result_path="$.error",
         ).next(record_failure)
-        wait_for_approval.add_catch(approval_timed_out, errors=["States.Timeout"])
+        wait_for_approval.add_catch(
+            approval_timed_out, errors=["States.Timeout"], result_path="$.error"
+        )
         wait_for_approval.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
 
         promote = step("Promote", functions["promote"], "$.promoted")

@@ -13,6 +13,7 @@ from infra.ingest_pipeline import IngestPipeline
 from infra.lineage_table import LineageTable
 from infra.model_endpoint import ModelEndpoint
 from infra.promotion_workflow import PromotionPolicy, PromotionWorkflow
+from infra.registry_api import RegistryApi
 
 
 class SlipwayStack(Stack):
@@ -48,6 +49,13 @@ class SlipwayStack(Stack):
                 smoke_test_budget_ms=config.smoke_test_budget_ms,
             ),
         )
+        self.registry_api = RegistryApi(
+            self,
+            "RegistryApi",
+            table=table,
+            state_machine=self.promotion_workflow.state_machine,
+            embedded=config.embedded,
+        )
         self.ingest_pipeline = IngestPipeline(
             self,
             "IngestPipeline",
@@ -56,6 +64,8 @@ class SlipwayStack(Stack):
         )
 
         CfnOutput(self, "Environment", value=config.name)
+        CfnOutput(self, "RegistryUrl", value=self.registry_api.function_url.url)
+        CfnOutput(self, "ApprovalTopicArn", value=self.promotion_workflow.approval_topic.topic_arn)
         CfnOutput(self, "ArtifactBucketName", value=bucket.bucket_name)
         CfnOutput(self, "LineageTableName", value=table.table_name)
         CfnOutput(

@@ -88,6 +88,8 @@ def _print_local_status(state: Any, as_json: bool) -> None:
     console.print(f"embedded cloud: [bold]{state.endpoint_url}[/] (pid {state.pid})")
     for name, url in endpoints.items():
         console.print(f"endpoint {name}: [bold green]{url}[/]")
+    if "RegistryUrl" in state.outputs:
+        console.print(f"registry: {state.routes.get(state.outputs['RegistryUrl'], '(not served)')}")
     for key in ("ArtifactBucketName", "LineageTableName", "StateMachineArn"):
         if key in state.outputs:
             console.print(f"{key}: {state.outputs[key]}")
@@ -286,16 +288,28 @@ def invoke(
 
 @app.command()
 def lineage(
-    name: str,
+    name: Annotated[str | None, typer.Argument(help="model name")] = None,
     version: Annotated[str | None, typer.Argument(help="default: the live version")] = None,
     env: EnvOption = "local",
+    dataset: Annotated[
+        str | None, typer.Option(help="a dataset file or sha256: which versions used it")
+    ] = None,
+    openlineage: Annotated[
+        bool, typer.Option("--openlineage", help="print OpenLineage run events")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """A version's datasets, code, parameters, metrics and audit trail."""
     from functions.lineage.repository import LineageRepository
     from slipway.target import resolve_target
 
-    repository = LineageRepository(resolve_target(env).table())
+    if dataset is not None:
+        _dataset_users(env, dataset, as_json)
+        return
+    if name is None:
+        raise CliError("name a model, or ask about a dataset with --dataset FILE|SHA256")
+    target = resolve_target(env)
+    repository = LineageRepository(target.table())
     if version is None:
         pointer = repository.get_pointer(name)
         if pointer is None:
@@ -305,6 +319,13 @@ def lineage(
     history = repository.audit_history(name, version)
     if item is None and not history:
         raise CliError(f"{name} {version} is not registered in {env}")
+    if openlineage:
+        from slipway.invoke import call_registry
+
+        _emit_json(
+            call_registry(target, "GET", f"/v1/models/{name}/versions/{version}/openlineage")
+        )
+        return
     if as_json:
         _emit_json({"version": item, "audit": history})
         return
@@ -336,6 +357,134 @@ def lineage(
             f"{event['reason']}"
         )
     console.print(tree)
+
+
+def _dataset_users(env: str, dataset: str, as_json: bool) -> None:
+    import re
+
+    from model_runtime.extraction import sha256_file
+    from slipway.invoke import call_registry
+    from slipway.target import resolve_target
+
+    if re.fullmatch(r"[0-9a-f]{64}", dataset):
+        digest = dataset
+    elif Path(dataset).is_file():
+        digest = sha256_file(Path(dataset))
+    else:
+        raise CliError(f"{dataset} is neither a file nor a sha256")
+    answer = call_registry(resolve_target(env), "GET", f"/v1/datasets/{digest}/models")
+    if as_json:
+        _emit_json(answer)
+        return
+    if not answer["versions"]:
+        console.print(f"no registered version used dataset {digest}")
+    for row in answer["versions"]:
+        live = " [bold green](live)[/]" if row["live"] else ""
+        console.print(f"{row['model']} {row['version']}: {row['role']} data{live}")
+
+
+# -- registry decisions and listings -----------------------------------------------------
+
+ReasonOption = Annotated[str, typer.Option(help="why; recorded in the audit trail")]
+
+
+@app.command()
+def approve(
+    name: str,
+    version: str,
+    env: EnvOption = "local",
+    reason: ReasonOption = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Approve a version waiting for manual approval; its promotion goes on."""
+    _decide("POST", f"/v1/models/{name}/versions/{version}/approve", env, reason, as_json)
+
+
+@app.command()
+def reject(
+    name: str,
+    version: str,
+    env: EnvOption = "local",
+    reason: ReasonOption = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Reject a version waiting for manual approval; its promotion ends, recorded."""
+    _decide("POST", f"/v1/models/{name}/versions/{version}/reject", env, reason, as_json)
+
+
+@app.command()
+def rollback(
+    name: str, env: EnvOption = "local", reason: ReasonOption = "", as_json: JsonOption = False
+) -> None:
+    """Point a model's live stage back at the version that was live before."""
+    _decide("POST", f"/v1/models/{name}/rollback", env, reason, as_json)
+
+
+def _decide(method: str, path: str, env: str, reason: str, as_json: bool) -> None:
+    from slipway.invoke import call_registry
+    from slipway.target import resolve_target
+
+    answer = call_registry(resolve_target(env), method, path, {"reason": reason})
+    if as_json:
+        _emit_json(answer)
+    else:
+        console.print(", ".join(f"{key} {value}" for key, value in answer.items()))
+
+
+@app.command()
+def models(env: EnvOption = "local", as_json: JsonOption = False) -> None:
+    """Every registered model with its latest version."""
+    from slipway.invoke import call_registry
+    from slipway.target import resolve_target
+
+    target = resolve_target(env)
+    rows, token = [], None
+    while True:
+        page = call_registry(
+            target, "GET", "/v1/models" + (f"?next_token={token}" if token else "")
+        )
+        rows.extend(page["models"])
+        token = page["next_token"]
+        if not token:
+            break
+    if as_json:
+        _emit_json(rows)
+        return
+    for row in rows:
+        console.print(f"{row['name']}: latest {row['latest_version']} (since {row['created_at']})")
+
+
+@app.command()
+def versions(
+    name: str,
+    env: EnvOption = "local",
+    status: Annotated[str | None, typer.Option(help="only this status")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Versions of a model with their status."""
+    from slipway.invoke import call_registry
+    from slipway.target import resolve_target
+
+    target = resolve_target(env)
+    rows, token = [], None
+    while True:
+        query = "&".join(
+            p
+            for p in (f"status={status}" if status else "", f"next_token={token}" if token else "")
+            if p
+        )
+        page = call_registry(
+            target, "GET", f"/v1/models/{name}/versions" + (f"?{query}" if query else "")
+        )
+        rows.extend(page["versions"])
+        token = page["next_token"]
+        if not token:
+            break
+    if as_json:
+        _emit_json(rows)
+        return
+    for row in rows:
+        console.print(f"{row['version']}: {row['status']} (registered {row['registered_at']})")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Calling an endpoint: SigV4-signed for a Function URL in AWS, plain HTTP for the local gateway."""
+"""Calling Slipway's Function URLs: SigV4-signed in AWS, plain HTTP on the local gateway."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from slipway.target import Target
 
 
 @dataclass(frozen=True)
-class Prediction:
+class Answer:
     status: int
     version: str | None
     body: Any
@@ -27,24 +27,17 @@ def predict_path(name: str, version: str | None, stage: str) -> str:
     return f"/v1/models/{name}/predict" + ("?stage=staging" if stage == "staging" else "")
 
 
-def call_endpoint(
-    target: Target,
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    endpoint: str = "default",
-    timeout: float = 60,
-) -> Prediction:
-    url = target.endpoint_url(endpoint) + path
+def call_url(
+    target: Target, url: str, method: str, body: bytes | None = None, timeout: float = 60
+) -> Answer:
     headers = {"content-type": "application/json"} if body is not None else {}
     if not target.is_local:
         credentials = target.session.get_credentials()
         if credentials is None:
             raise CliError("no AWS credentials found; configure a profile or AWS_PROFILE")
         request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
-        SigV4Auth(credentials.get_frozen_credentials(), "lambda", target.config.region).add_auth(
-            request
-        )
+        region = target.config.region
+        SigV4Auth(credentials.get_frozen_credentials(), "lambda", region).add_auth(request)
         headers = dict(request.headers.items())
     try:
         response = httpx.request(method, url, content=body, headers=headers, timeout=timeout)
@@ -54,4 +47,20 @@ def call_endpoint(
         payload: Any = response.json()
     except json.JSONDecodeError:
         payload = response.text
-    return Prediction(response.status_code, response.headers.get("x-model-version"), payload)
+    return Answer(response.status_code, response.headers.get("x-model-version"), payload)
+
+
+def call_endpoint(
+    target: Target, method: str, path: str, body: bytes | None = None, endpoint: str = "default"
+) -> Answer:
+    return call_url(target, target.endpoint_url(endpoint) + path, method, body)
+
+
+def call_registry(target: Target, method: str, path: str, body: Any = None) -> Any:
+    """Call the registry API; its problem+json answers become CliErrors."""
+    data = json.dumps(body).encode() if body is not None else None
+    answer = call_url(target, target.registry_url() + path, method, data)
+    if answer.status >= 400:
+        detail = answer.body.get("detail") if isinstance(answer.body, dict) else answer.body
+        raise CliError(f"the registry answered HTTP {answer.status}: {detail}")
+    return answer.body

@@ -87,7 +87,12 @@ class Target:
         key = f"EndpointUrl{suffix}"
         if key not in self.outputs:
             raise CliError(f"environment {self.config.name} has no endpoint named {endpoint!r}")
-        url = self.outputs[key]
+        return self._reachable(self.outputs[key])
+
+    def registry_url(self) -> str:
+        return self._reachable(self.outputs["RegistryUrl"])
+
+    def _reachable(self, url: str) -> str:
         if self.local_state is None:
             return url.rstrip("/")
         local = self.local_state.local_url(url)

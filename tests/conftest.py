@@ -55,8 +55,18 @@ def create_lineage_table(name: str = "lineage") -> Any:
             {"AttributeName": keys.SK, "KeyType": "RANGE"},
         ],
         AttributeDefinitions=[
-            {"AttributeName": keys.PK, "AttributeType": "S"},
-            {"AttributeName": keys.SK, "AttributeType": "S"},
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in (keys.PK, keys.SK, keys.MODELS_INDEX_PK, keys.MODELS_INDEX_SK)
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": keys.MODELS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": keys.MODELS_INDEX_PK, "KeyType": "HASH"},
+                    {"AttributeName": keys.MODELS_INDEX_SK, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
         ],
         BillingMode="PAY_PER_REQUEST",
     )

@@ -6,6 +6,7 @@
 | stage pointer   | MODEL#<name>            | STAGE#<stage>                        |
 | audit event     | MODEL#<name>            | AUDIT#<version>#<execution>#<step>   |
 | promotion lock  | MODEL#<name>            | LOCK                                 |
+| model summary   | MODEL#<name>            | MODEL   (GSI gsi1: MODELS / <name>)  |
 | dataset edge    | DATASET#<sha256>        | MODEL#<name>#VERSION#<version>       |
 | code edge       | CODE#<repository>@<commit> | MODEL#<name>#VERSION#<version>    |
 """
@@ -26,11 +27,19 @@ def version_sk(version: str) -> str:
     return f"VERSION#{version}"
 
 
+VERSION_PREFIX = "VERSION#"
+
+
 def stage_sk(stage: str) -> str:
     return f"STAGE#{stage}"
 
 
 LOCK_SK = "LOCK"
+MODEL_SK = "MODEL"
+MODELS_INDEX = "gsi1"
+MODELS_INDEX_PK = "gsi1pk"
+MODELS_INDEX_SK = "gsi1sk"
+MODELS_PARTITION = "MODELS"
 
 
 def audit_sk(version: str, execution: str, step: str) -> str:

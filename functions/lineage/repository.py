@@ -54,6 +54,14 @@ class UploadedBundle:
 
 
 @dataclass(frozen=True)
+class Page:
+    """One page of a listing; ``next_key`` is None on the last page."""
+
+    items: list[dict[str, Any]]
+    next_key: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
 class AuditEvent:
     name: str
     version: str
@@ -134,6 +142,7 @@ class LineageRepository:
                 }
             },
             *({"Put": {"TableName": self._table.name, "Item": edge}} for edge in edges),
+            self._model_summary_update(name, version, at),
         ]
         try:
             self._client.transact_write_items(TransactItems=transaction)
@@ -153,6 +162,26 @@ class LineageRepository:
                 "Versions are immutable: upload under a new version."
             ) from None
         return "registered"
+
+    def _model_summary_update(self, name: str, version: str, at: str) -> dict[str, Any]:
+        """The model's summary item, listed through the MODELS index."""
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {keys.PK: keys.model_pk(name), keys.SK: keys.MODEL_SK},
+                "UpdateExpression": "SET #kind = :kind, #name = :name, latest_version = :v, "
+                "updated_at = :at, created_at = if_not_exists(created_at, :at), "
+                f"{keys.MODELS_INDEX_PK} = :partition, {keys.MODELS_INDEX_SK} = :name",
+                "ExpressionAttributeNames": {"#kind": "kind", "#name": "name"},
+                "ExpressionAttributeValues": {
+                    ":kind": "model",
+                    ":name": name,
+                    ":v": version,
+                    ":at": at,
+                    ":partition": keys.MODELS_PARTITION,
+                },
+            }
+        }
 
     def promote(
         self, name: str, version: str, execution: str, stage: str = keys.LIVE
@@ -306,6 +335,48 @@ class LineageRepository:
 
     def versions_using_dataset(self, sha256: str) -> list[dict[str, Any]]:
         return self._query(keys.dataset_pk(sha256), "MODEL#")
+
+    def list_models(self, limit: int = 50, start: dict[str, Any] | None = None) -> Page:
+        """Model summaries in name order, through the MODELS index."""
+        from boto3.dynamodb.conditions import Key
+
+        return self._page(
+            IndexName=keys.MODELS_INDEX,
+            KeyConditionExpression=Key(keys.MODELS_INDEX_PK).eq(keys.MODELS_PARTITION),
+            Limit=limit,
+            start=start,
+        )
+
+    def list_versions(
+        self,
+        name: str,
+        status: str | None = None,
+        limit: int = 50,
+        start: dict[str, Any] | None = None,
+    ) -> Page:
+        """Versions of a model in key order, optionally only those with ``status``."""
+        from boto3.dynamodb.conditions import Attr, Key
+
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key(keys.PK).eq(keys.model_pk(name))
+            & Key(keys.SK).begins_with(keys.VERSION_PREFIX),
+            "Limit": limit,
+        }
+        if status:
+            kwargs["FilterExpression"] = Attr("status").eq(status)
+        return self._page(start=start, **kwargs)
+
+    def get_model(self, name: str) -> dict[str, Any] | None:
+        return self._get(keys.model_pk(name), keys.MODEL_SK)
+
+    def _page(self, start: dict[str, Any] | None, **kwargs: Any) -> Page:
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        response = self._table.query(**kwargs)
+        return Page(
+            items=[from_dynamo(item) for item in response.get("Items", [])],
+            next_key=response.get("LastEvaluatedKey"),
+        )
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={keys.PK: pk, keys.SK: sk}, ConsistentRead=True).get("Item")

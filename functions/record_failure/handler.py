@@ -13,8 +13,8 @@ _KEY_PARTS = 4  # models/<name>/<version>/bundle.tar.gz
 
 def failure_reason(error: dict[str, Any]) -> str:
     """'<ErrorType>: <message>' from a Step Functions error object (Cause is Lambda's JSON)."""
-    error_type = error.get("Error", "UnknownError")
-    cause = error.get("Cause", "")
+    error_type = error.get("Error") or "UnknownError"
+    cause = error.get("Cause") or ""
     try:
         message = json.loads(cause).get("errorMessage", cause)
     except (json.JSONDecodeError, AttributeError):
@@ -36,18 +36,19 @@ def subject_of(event: dict[str, Any]) -> tuple[str, str]:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Audit the rejection, mark a version this execution registered, release its lock."""
-    reason = failure_reason(event.get("error", {}))
+    reason = failure_reason(event.get("error") or {})
     name, version = subject_of(event)
+    execution = str(event.get("execution_name") or "unknown-execution")
     repository = lineage_repository()
     registered = repository.get_version(name, version)
-    if registered is not None and registered["execution"] == event["execution_name"]:
+    if registered is not None and registered["execution"] == execution:
         repository.update_version(name, version, status="rejected", rejection_reason=reason)
-    repository.release_lock(name, event["execution_name"])
+    repository.release_lock(name, execution)
     repository.record_audit(
         AuditEvent(
             name=name,
             version=version,
-            execution=event["execution_name"],
+            execution=execution,
             step="9-rejected",
             outcome="rejected",
             reason=reason,

@@ -76,7 +76,11 @@ def deploy(state: LocalState, directory: Path | None = None) -> LocalState:
         )
     except DeployError as exc:
         raise CliError(f"{exc}\n(full log: {directory / 'cdk.log'})") from None
-    urls = [value for key, value in outputs.items() if key.startswith("EndpointUrl")]
+    urls = [
+        value
+        for key, value in outputs.items()
+        if key.startswith("EndpointUrl") or key == "RegistryUrl"
+    ]
     deadline = time.monotonic() + _ROUTE_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         current = LocalState.load(directory)

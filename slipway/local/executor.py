@@ -173,8 +173,31 @@ class LocalExecutor:
         self._endpoint_url = endpoint_url
         self._workers: dict[str, _Worker] = {}
         self._lock = threading.Lock()
+        self._faults: dict[str, list[str]] = {}
+
+    def inject_faults(self, function_name_part: str, error_type: str, count: int = 1) -> None:
+        """Fail the next ``count`` invocations of matching functions, as AWS sometimes does.
+
+        The failure looks like a Lambda service fault (e.g. ``Lambda.ServiceException``), so
+        the workflow's Retry policies can be exercised in the embedded cloud.
+        """
+        with self._lock:
+            self._faults.setdefault(function_name_part, []).extend([error_type] * count)
+
+    def _injected_fault(self, spec: FunctionSpec) -> Invocation | None:
+        with self._lock:
+            for part, pending in self._faults.items():
+                if part in spec.name and pending:
+                    error_type = pending.pop(0)
+                    message = f"injected fault for {spec.name}"
+                    payload = json.dumps({"errorType": error_type, "errorMessage": message})
+                    return Invocation(payload, True, message)
+        return None
 
     def invoke(self, spec: FunctionSpec, event: Any) -> Invocation:
+        fault = self._injected_fault(spec)
+        if fault is not None:
+            return fault
         worker = self._worker_for(spec)
         with worker.lock:
             return worker.invoke(event)

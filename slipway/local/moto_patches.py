@@ -7,6 +7,7 @@ Each patch closes one documented gap (see shared/aws-local-notes.md):
 - ``AWS::Lambda::Url`` is created (moto's CloudFormation skips it) and ``FunctionUrl`` resolves;
 - stack updates keep a parameter the first deploy left to its default (CDK's
   ``BootstrapVersion`` arrives with UsePreviousValue, which moto cannot find);
+- SendTaskFailure keeps its ``cause`` (moto's response handler drops it);
 - Lambda code runs in the local executor instead of Docker.
 """
 
@@ -148,6 +149,21 @@ def _patch_stack_update_parameters() -> None:
     backend_cls._resolve_update_parameters = resolve_known  # type: ignore[method-assign]
 
 
+def _patch_send_task_failure() -> None:
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"),
+            error=self._get_param("error"),
+            cause=self._get_param("cause"),
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
 def _patch_lambda_invoke(executor: LocalExecutor) -> None:
     def invoke_locally(self: Any, event: Any = None) -> tuple[str, bool, str]:
         if self.package_type == "Image":
@@ -188,6 +204,7 @@ def install(executor: LocalExecutor) -> None:
     sfn_models.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
     _patch_s3_bucket()
     _patch_stack_update_parameters()
+    _patch_send_task_failure()
     cfn_parsing.get_model_list.cache_clear()
     cfn_parsing.get_model_map.cache_clear()
     cfn_parsing.get_name_type_map.cache_clear()

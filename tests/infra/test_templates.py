@@ -195,7 +195,11 @@ def test_manual_approval_waits_for_a_task_token_with_a_timeout(synthesized, env)
     wait = states["WaitForApproval"]
     assert wait["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
     assert wait["TimeoutSeconds"] > 0
-    assert wait["Catch"][0] == {"ErrorEquals": ["States.Timeout"], "Next": "ApprovalTimedOut"}
+    assert wait["Catch"][0] == {
+        "ErrorEquals": ["States.Timeout"],
+        "ResultPath": "$.error",
+        "Next": "ApprovalTimedOut",
+    }
     assert states["ApprovalTimedOut"]["Next"] == "RecordFailure"
     assert wait["Next"] == "Promote"
 
@@ -221,6 +225,7 @@ def test_embedded_target_ships_zips_and_aws_targets_ship_the_runtime_image(synth
     # the model-touching steps and the endpoint run in the same runtime image
     commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in images)
     assert commands == [
+        "functions.registry_api.handler.handler",
         "model_runtime.jobs.evaluate.handler",
         "model_runtime.jobs.smoke_test.handler",
         "model_runtime.jobs.validate.handler",
@@ -236,6 +241,8 @@ def test_stack_outputs_tell_the_cli_where_things_are(synthesized, env):
         "LineageTableName",
         "StateMachineArn",
         "EndpointUrlDefault",
+        "RegistryUrl",
+        "ApprovalTopicArn",
     } <= set(outputs)
 
 

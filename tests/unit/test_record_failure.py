@@ -26,3 +26,8 @@ def test_reason_survives_a_plain_text_cause():
 def test_subject_comes_from_the_key_when_the_manifest_is_unknown():
     assert subject_of({"key": "models/iris/7/bundle.tar.gz"}) == ("iris", "7")
     assert subject_of({"key": "elsewhere/file"})[0] == "_unrecognised-uploads"
+
+
+def test_reason_without_a_cause_is_the_error_type():
+    assert failure_reason({"Error": "ApprovalRejected", "Cause": None}) == "ApprovalRejected"
+    assert failure_reason({}) == "UnknownError"

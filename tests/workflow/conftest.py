@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,51 @@ class DeployedLocal:
             Body=bundle.read_bytes(),
         )
         return str(response["VersionId"])
+
+    @property
+    def registry(self) -> str:
+        return self.session.local_url(self.outputs["RegistryUrl"])
+
+    def push(self, bundle: Path, name: str, version: str) -> str:
+        """Upload a bundle; return the name of the execution it starts."""
+        from functions.ingest.executions import UploadEvent, execution_name
+
+        key = f"models/{name}/{version}/bundle.tar.gz"
+        version_id = self.upload(bundle, name, version)
+        return execution_name(UploadEvent(self.bucket, key, version_id, bundle.stat().st_size))
+
+    def function_name(self, part: str) -> str:
+        names = [
+            f["FunctionName"]
+            for f in self.client("lambda").list_functions()["Functions"]
+            if part in f["FunctionName"]
+        ]
+        assert len(names) == 1, names
+        return names[0]
+
+    @contextmanager
+    def function_environment(self, part: str, **variables: str) -> Iterator[None]:
+        """Change a deployed function's environment for the duration of a test."""
+        client = self.client("lambda")
+        name = self.function_name(part)
+        original = client.get_function_configuration(FunctionName=name)["Environment"]
+        client.update_function_configuration(
+            FunctionName=name,
+            Environment={"Variables": {**original["Variables"], **variables}},
+        )
+        try:
+            yield
+        finally:
+            client.update_function_configuration(FunctionName=name, Environment=original)
+
+    def wait_for_status(self, name: str, version: str, status: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            item = self.repository.get_version(name, version)
+            if item is not None and item.get("status") == status:
+                return
+            time.sleep(0.25)
+        raise AssertionError(f"{name} {version} never reached status {status}")
 
     def executions(self, prefix: str) -> list[dict[str, Any]]:
         sfn = self.client("stepfunctions")

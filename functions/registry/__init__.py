@@ -1,0 +1,1 @@
+"""The registry's questions and decisions, shared by the registry API and its tests."""

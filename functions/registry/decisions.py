@@ -1,0 +1,115 @@
+"""Decisions people make about versions: approve, reject, roll back. Each is audited.
+
+Approve and reject resume the waiting execution through its stored task token; Step
+Functions then promotes or records the rejection, so the workflow stays the only writer of
+the live pointer during a promotion. Rollback moves the live pointer directly, because it
+must work when no promotion is running.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.exceptions import DecisionConflictError, NotFoundError
+from functions.lineage.repository import AuditEvent, LineageRepository, now_iso
+
+
+def _awaiting(repository: LineageRepository, name: str, version: str) -> dict[str, Any]:
+    item = repository.get_version(name, version)
+    if item is None:
+        raise NotFoundError(f"{name} {version} is not registered")
+    if item.get("status") != "awaiting-approval" or not item.get("approval_token"):
+        raise DecisionConflictError(
+            f"{name} {version} is not waiting for approval (status {item.get('status')})"
+        )
+    return item
+
+
+def _send(call: Any, name: str, version: str, **kwargs: Any) -> None:
+    try:
+        call(**kwargs)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+            raise DecisionConflictError(
+                f"the promotion of {name} {version} no longer waits for a decision"
+            ) from None
+        raise
+
+
+def approve(
+    repository: LineageRepository, sfn: Any, name: str, version: str, actor: str, reason: str
+) -> dict[str, Any]:
+    """Resume the waiting promotion; it goes on to Promote."""
+    item = _awaiting(repository, name, version)
+    _send(
+        sfn.send_task_success,
+        name,
+        version,
+        taskToken=item["approval_token"],
+        output=json.dumps({"approved_by": actor, "reason": reason}),
+    )
+    repository.update_version(
+        name,
+        version,
+        status="approved",
+        approval_token=None,
+        approved_by=actor,
+        approved_at=now_iso(),
+    )
+    repository.record_audit(
+        AuditEvent(
+            name, version, item["execution"], "6-approve", "approved", reason or "approved", actor
+        )
+    )
+    return {"model": name, "version": version, "status": "approved", "by": actor}
+
+
+def reject(
+    repository: LineageRepository, sfn: Any, name: str, version: str, actor: str, reason: str
+) -> dict[str, Any]:
+    """Fail the waiting task; the workflow records the rejection and releases the lock."""
+    item = _awaiting(repository, name, version)
+    _send(
+        sfn.send_task_failure,
+        name,
+        version,
+        taskToken=item["approval_token"],
+        error="ApprovalRejected",
+        cause=f"rejected by {actor}: {reason or 'no reason given'}",
+    )
+    repository.update_version(name, version, approval_token=None)
+    return {"model": name, "version": version, "status": "rejecting", "by": actor}
+
+
+def rollback(repository: LineageRepository, name: str, actor: str, reason: str) -> dict[str, Any]:
+    """Point live back at the version that was live before the current one."""
+    pointer = repository.get_pointer(name)
+    if pointer is None:
+        raise NotFoundError(f"model {name!r} has no live version")
+    current, previous = pointer["version"], pointer.get("previous_version")
+    if not previous:
+        raise DecisionConflictError(
+            f"{name} {current} is the first live version; nothing to roll back to"
+        )
+    operation = f"rollback-{uuid.uuid4().hex[:12]}"
+    repository.promote(name, previous, operation)
+    repository.update_version(
+        name, current, status="rolled-back", rollback_reason=reason, rolled_back_by=actor
+    )
+    repository.record_audit(
+        AuditEvent(
+            name,
+            current,
+            operation,
+            "8-rollback",
+            "rolled-back",
+            f"live pointer moved back to {previous}: {reason or 'no reason given'}",
+            actor,
+        ),
+        detail={"from": current, "to": previous},
+    )
+    return {"model": name, "live_version": previous, "rolled_back": current, "by": actor}

@@ -1,0 +1,1 @@
+"""The registry API: read models, versions and lineage; approve, reject, roll back."""

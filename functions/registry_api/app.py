@@ -1,0 +1,216 @@
+"""The registry API (FastAPI), behind a Function URL that only accepts SigV4 (AWS_IAM).
+
+Every read is a GetItem or a Query; lists are paginated with opaque tokens. The caller's IAM
+identity, as the Function URL reports it, is the actor recorded in the audit trail.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Annotated, Any, Literal
+
+import boto3
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.constants import TABLE_NAME
+from functions.exceptions import (
+    DecisionConflictError,
+    InvalidPageTokenError,
+    NotFoundError,
+    SlipwayControlError,
+)
+from functions.lineage.repository import LineageRepository
+from functions.registry import decisions, openlineage, pages
+
+NAME = Path(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+VERSION = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SHA256 = Path(pattern=r"^[0-9a-f]{64}$")
+Limit = Annotated[int, Query(ge=1, le=100)]
+Status = Literal[
+    "registered",
+    "staged",
+    "awaiting-approval",
+    "approved",
+    "live",
+    "archived",
+    "rejected",
+    "rolled-back",
+]
+router = APIRouter(prefix="/v1")
+
+
+@cache
+def get_repository() -> LineageRepository:
+    return LineageRepository(boto3.resource("dynamodb").Table(os.environ[TABLE_NAME]))
+
+
+@cache
+def get_stepfunctions() -> Any:
+    return boto3.client("stepfunctions")
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("", max_length=1000)
+
+
+def actor_of(request: Request) -> str:
+    """The caller's IAM ARN from the Function URL event; 'local' outside AWS."""
+    event = request.scope.get("aws.event") or {}
+    iam = (event.get("requestContext", {}).get("authorizer") or {}).get("iam") or {}
+    return str(iam.get("userArn") or "local")
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    hidden = {"pk", "sk", "gsi1pk", "gsi1sk", "approval_token"}
+    return {key: value for key, value in item.items() if key not in hidden}
+
+
+@router.get("/models")
+def list_models(
+    limit: Limit = 50,
+    next_token: str | None = None,
+    repository: LineageRepository = Depends(get_repository),
+) -> dict[str, Any]:
+    page = repository.list_models(limit, pages.decode(next_token))
+    return {"models": [_public(i) for i in page.items], "next_token": pages.encode(page.next_key)}
+
+
+@router.get("/models/{name}")
+def describe_model(
+    name: str = NAME, repository: LineageRepository = Depends(get_repository)
+) -> dict[str, Any]:
+    model = repository.get_model(name)
+    if model is None:
+        raise NotFoundError(f"model {name!r} is not registered")
+    stages = {stage: repository.get_pointer(name, stage) for stage in ("live", "staging")}
+    return {**_public(model), "stages": {k: _public(v) if v else None for k, v in stages.items()}}
+
+
+@router.get("/models/{name}/versions")
+def list_versions(
+    name: str = NAME,
+    status: Status | None = None,
+    limit: Limit = 50,
+    next_token: str | None = None,
+    repository: LineageRepository = Depends(get_repository),
+) -> dict[str, Any]:
+    page = repository.list_versions(name, status, limit, pages.decode(next_token))
+    return {
+        "versions": [_public(i) for i in page.items],
+        "next_token": pages.encode(page.next_key),
+    }
+
+
+def _version(repository: LineageRepository, name: str, version: str) -> dict[str, Any]:
+    item = repository.get_version(name, version)
+    if item is None:
+        raise NotFoundError(f"model {name!r} has no registered version {version!r}")
+    return item
+
+
+@router.get("/models/{name}/versions/{version}")
+def describe_version(
+    name: str = NAME,
+    version: str = VERSION,
+    repository: LineageRepository = Depends(get_repository),
+) -> dict[str, Any]:
+    item = _version(repository, name, version)
+    return {**_public(item), "audit": [_public(e) for e in repository.audit_history(name, version)]}
+
+
+@router.get("/models/{name}/versions/{version}/openlineage")
+def export_openlineage(
+    name: str = NAME,
+    version: str = VERSION,
+    repository: LineageRepository = Depends(get_repository),
+) -> list[dict[str, Any]]:
+    return openlineage.run_events(_version(repository, name, version))
+
+
+@router.get("/datasets/{sha256}/models")
+def models_using_dataset(
+    sha256: str = SHA256, repository: LineageRepository = Depends(get_repository)
+) -> dict[str, Any]:
+    edges = repository.versions_using_dataset(sha256)
+    live = {}
+    for name in sorted({edge["name"] for edge in edges}):
+        pointer = repository.get_pointer(name)
+        live[name] = pointer["version"] if pointer else None
+    return {
+        "dataset": sha256,
+        "versions": [
+            {
+                "model": e["name"],
+                "version": e["version"],
+                "role": e["role"],
+                "uri": e["uri"],
+                "live": live[e["name"]] == e["version"],
+            }
+            for e in edges
+        ],
+    }
+
+
+@router.post("/models/{name}/versions/{version}/approve")
+def approve(
+    request: Request,
+    decision: Decision,
+    name: str = NAME,
+    version: str = VERSION,
+    repository: LineageRepository = Depends(get_repository),
+    sfn: Any = Depends(get_stepfunctions),
+) -> dict[str, Any]:
+    return decisions.approve(repository, sfn, name, version, actor_of(request), decision.reason)
+
+
+@router.post("/models/{name}/versions/{version}/reject")
+def reject(
+    request: Request,
+    decision: Decision,
+    name: str = NAME,
+    version: str = VERSION,
+    repository: LineageRepository = Depends(get_repository),
+    sfn: Any = Depends(get_stepfunctions),
+) -> dict[str, Any]:
+    return decisions.reject(repository, sfn, name, version, actor_of(request), decision.reason)
+
+
+@router.post("/models/{name}/rollback")
+def rollback(
+    request: Request,
+    decision: Decision,
+    name: str = NAME,
+    repository: LineageRepository = Depends(get_repository),
+) -> dict[str, Any]:
+    return decisions.rollback(repository, name, actor_of(request), decision.reason)
+
+
+_STATUS = {NotFoundError: 404, DecisionConflictError: 409, InvalidPageTokenError: 400}
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Slipway registry", version="1")
+    app.include_router(router)
+
+    @app.exception_handler(SlipwayControlError)
+    async def _control_error(request: Request, exc: SlipwayControlError) -> JSONResponse:
+        status = _STATUS.get(type(exc), 500)
+        return JSONResponse(
+            {
+                "type": f"https://slipway.dev/problems/{type(exc).__name__}",
+                "title": type(exc).__name__,
+                "status": status,
+                "detail": str(exc),
+            },
+            status_code=status,
+            media_type="application/problem+json",
+        )
+
+    from model_runtime.serving.problems import install_problem_handlers
+
+    install_problem_handlers(app)
+    return app

@@ -1,0 +1,263 @@
+"""The promotion gate's decisions in the embedded cloud, each asserting the live pointer,
+the version's status and the recorded reason."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import pytest
+
+from examples.iris.train import train_and_package
+
+
+def rejection_reason(deployed, name: str, version: str) -> str:
+    events = [
+        e for e in deployed.repository.audit_history(name, version) if e["outcome"] == "rejected"
+    ]
+    assert len(events) == 1, events
+    return str(events[0]["reason"])
+
+
+def promote(deployed, tmp_path, name: str, version: str, **training) -> dict:
+    bundle = tmp_path / f"{name}-{version}.tar.gz"
+    train_and_package(bundle, name=name, version=version, **training)
+    return deployed.wait_for_execution(deployed.push(bundle, name, version))
+
+
+def test_a_candidate_below_its_threshold_is_rejected(deployed, tmp_path):
+    described = promote(deployed, tmp_path, "gate-threshold", "1", threshold=1.01)
+    assert described["status"] == "FAILED"
+    assert described["cause"].startswith("EvaluationFailedError: accuracy ")
+    assert "misses the threshold (>= 1.01)" in described["cause"]
+    assert deployed.repository.get_version("gate-threshold", "1")["status"] == "rejected"
+    assert rejection_reason(deployed, "gate-threshold", "1") == described["cause"]
+    assert deployed.repository.get_pointer("gate-threshold") is None
+    assert deployed.repository.get_pointer("gate-threshold", "staging") is None
+
+
+def test_a_candidate_worse_than_live_is_rejected(deployed, tmp_path):
+    assert promote(deployed, tmp_path, "gate-champion", "1")["status"] == "SUCCEEDED"
+    # a heavily regularised model: it passes its own (low) threshold but loses to live
+    described = promote(deployed, tmp_path, "gate-champion", "2", c=0.0005, threshold=0.0)
+    assert described["status"] == "FAILED"
+    assert "does not beat live version 1" in described["cause"]
+    assert deployed.repository.get_pointer("gate-champion")["version"] == "1"
+    assert deployed.repository.get_version("gate-champion", "2")["status"] == "rejected"
+
+
+def test_a_smoke_test_over_budget_is_rejected_and_live_stays(deployed, tmp_path):
+    assert promote(deployed, tmp_path, "gate-slow", "1")["status"] == "SUCCEEDED"
+    with deployed.function_environment("SmokeTest", SLIPWAY_SMOKE_TEST_BUDGET_MS="0.001"):
+        described = promote(deployed, tmp_path, "gate-slow", "2", c=0.9)
+    assert described["status"] == "FAILED"
+    assert described["cause"].startswith("SmokeTestTooSlowError: ")
+    assert "budget is 0 ms" in described["cause"]
+    assert deployed.repository.get_pointer("gate-slow")["version"] == "1"
+    # the candidate reached staging (that is where it was smoke-tested), never live
+    assert deployed.repository.get_pointer("gate-slow", "staging")["version"] == "2"
+    assert deployed.repository.get_version("gate-slow", "2")["status"] == "rejected"
+
+
+@pytest.fixture
+def manual_approval(deployed):
+    with deployed.function_environment("PromotionWorkflowStage", SLIPWAY_APPROVAL_POLICY="manual"):
+        yield deployed
+
+
+def start_manual(deployed, tmp_path, name: str, version: str) -> str:
+    bundle = tmp_path / f"{name}-{version}.tar.gz"
+    train_and_package(bundle, name=name, version=version)
+    execution = deployed.push(bundle, name, version)
+    deployed.wait_for_status(name, version, "awaiting-approval")
+    return execution
+
+
+def test_manual_approval_then_approve(manual_approval, tmp_path):
+    deployed = manual_approval
+    sqs = deployed.client("sqs")
+    inbox = sqs.create_queue(QueueName="approvals-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
+    deployed.client("sns").subscribe(
+        TopicArn=deployed.outputs["ApprovalTopicArn"],
+        Protocol="sqs",
+        Endpoint=inbox_arn["Attributes"]["QueueArn"],
+    )
+    execution = start_manual(deployed, tmp_path, "gate-approve", "1")
+    # the waiting version is announced
+    messages = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=10)[
+        "Messages"
+    ]
+    announced = [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+    assert {"model": "gate-approve", "version": "1"}.items() <= announced[-1].items()
+    assert deployed.repository.get_pointer("gate-approve") is None
+    # approve through the registry API
+    answer = httpx.post(
+        f"{deployed.registry}/v1/models/gate-approve/versions/1/approve",
+        json={"reason": "looks good"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    assert deployed.wait_for_execution(execution)["status"] == "SUCCEEDED"
+    assert deployed.repository.get_pointer("gate-approve")["version"] == "1"
+    approvals = [
+        e
+        for e in deployed.repository.audit_history("gate-approve", "1")
+        if e["outcome"] == "approved"
+    ]
+    assert approvals[-1]["actor"] == "local" and approvals[-1]["reason"] == "looks good"
+    # a decision on a version that no longer waits is a conflict, not a silent success
+    again = httpx.post(
+        f"{deployed.registry}/v1/models/gate-approve/versions/1/approve", json={}, timeout=60
+    )
+    assert again.status_code == 409
+    assert "not waiting for approval" in again.json()["detail"]
+
+
+def test_manual_approval_then_reject(manual_approval, tmp_path):
+    deployed = manual_approval
+    execution = start_manual(deployed, tmp_path, "gate-reject", "1")
+    answer = httpx.post(
+        f"{deployed.registry}/v1/models/gate-reject/versions/1/reject",
+        json={"reason": "drift in the training window"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    described = deployed.wait_for_execution(execution)
+    assert described["status"] == "FAILED"
+    assert described["cause"] == (
+        "ApprovalRejected: rejected by local: drift in the training window"
+    )
+    assert deployed.repository.get_pointer("gate-reject") is None
+    assert deployed.repository.get_version("gate-reject", "1")["status"] == "rejected"
+    assert rejection_reason(deployed, "gate-reject", "1") == described["cause"]
+
+
+def test_approval_timeout_rejects(manual_approval, tmp_path):
+    deployed = manual_approval
+    sfn = deployed.client("stepfunctions")
+    arn = deployed.outputs["StateMachineArn"]
+    original = sfn.describe_state_machine(stateMachineArn=arn)["definition"]
+    definition = json.loads(original)
+    definition["States"]["WaitForApproval"]["TimeoutSeconds"] = 2
+    sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(definition))
+    try:
+        execution = start_manual(deployed, tmp_path, "gate-timeout", "1")
+        described = deployed.wait_for_execution(execution)
+    finally:
+        sfn.update_state_machine(stateMachineArn=arn, definition=original)
+    assert described["status"] == "FAILED"
+    assert described["cause"].startswith("ApprovalTimedOut: no one approved or rejected")
+    assert deployed.repository.get_pointer("gate-timeout") is None
+    assert deployed.repository.get_version("gate-timeout", "1")["status"] == "rejected"
+
+
+def test_manual_rollback_through_the_registry_api(deployed, tmp_path):
+    assert promote(deployed, tmp_path, "gate-rollback", "1")["status"] == "SUCCEEDED"
+    assert promote(deployed, tmp_path, "gate-rollback", "2", c=0.9)["status"] == "SUCCEEDED"
+    answer = httpx.post(
+        f"{deployed.registry}/v1/models/gate-rollback/rollback",
+        json={"reason": "complaints from the fraud team"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    assert deployed.repository.get_pointer("gate-rollback")["version"] == "1"
+    rolled = deployed.repository.get_version("gate-rollback", "2")
+    assert rolled["status"] == "rolled-back"
+    assert rolled["rollback_reason"] == "complaints from the fraud team"
+    assert deployed.repository.get_version("gate-rollback", "1")["status"] == "live"
+    history = deployed.repository.audit_history("gate-rollback", "2")
+    assert history[-1]["outcome"] == "rolled-back"
+
+
+def test_two_versions_uploaded_together_are_decided_one_at_a_time(deployed, tmp_path):
+    bundles = {}
+    for version, c in (("1", 1.0), ("2", 0.8)):
+        bundles[version] = tmp_path / f"together-{version}.tar.gz"
+        train_and_package(bundles[version], name="gate-together", version=version, c=c)
+    executions: dict[str, str] = {}
+
+    def push(version: str) -> None:
+        executions[version] = deployed.push(bundles[version], "gate-together", version)
+
+    threads = [threading.Thread(target=push, args=(v,)) for v in bundles]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    outcomes = {v: deployed.wait_for_execution(e, timeout=180) for v, e in executions.items()}
+    assert {o["status"] for o in outcomes.values()} == {"SUCCEEDED"}
+    # the promotions never interleaved: one finished (released the lock) before the other staged
+    spans = []
+    for version in bundles:
+        history = deployed.repository.audit_history("gate-together", version)
+        times = {e["step"]: e["at"] for e in history}
+        spans.append((times["4-stage"], times["3-promote"], version))
+    first, second = sorted(spans)
+    assert first[1] < second[0]
+    assert deployed.repository.get_pointer("gate-together")["version"] == second[2]
+    assert deployed.repository.get_pointer("gate-together")["previous_version"] == first[2]
+
+
+def test_a_transient_lambda_error_is_retried(deployed, tmp_path):
+    deployed.session.cloud.executor.inject_faults(
+        "PromotionWorkflowRegister", "Lambda.ServiceException", count=1
+    )
+    described = promote(deployed, tmp_path, "gate-transient", "1")
+    assert described["status"] == "SUCCEEDED"
+    history = deployed.client("stepfunctions").get_execution_history(
+        executionArn=described["executionArn"], maxResults=1000
+    )["events"]
+    failures = [e for e in history if e["type"] == "LambdaFunctionFailed"]
+    assert len(failures) == 1
+    assert failures[0]["lambdaFunctionFailedEventDetails"]["error"] == "Lambda.ServiceException"
+    assert deployed.repository.get_pointer("gate-transient")["version"] == "1"
+
+
+def test_registry_api_reads(deployed, tmp_path, iris_bundle):
+    assert promote(deployed, tmp_path, "gate-reads", "1")["status"] == "SUCCEEDED"
+    registry = deployed.registry
+    models = httpx.get(f"{registry}/v1/models", params={"limit": 1}, timeout=60).json()
+    assert len(models["models"]) == 1 and models["next_token"]
+    names, token = [], None
+    while True:
+        page = httpx.get(
+            f"{registry}/v1/models",
+            params={"limit": 2, "next_token": token} if token else {"limit": 2},
+            timeout=60,
+        ).json()
+        names += [m["name"] for m in page["models"]]
+        token = page["next_token"]
+        if not token:
+            break
+    assert "gate-reads" in names and names == sorted(names)
+    version = httpx.get(f"{registry}/v1/models/gate-reads/versions/1", timeout=60).json()
+    assert version["status"] == "live"
+    assert [e["outcome"] for e in version["audit"]] == ["registered", "staged", "approved", "live"]
+    assert "approval_token" not in version
+    live = httpx.get(
+        f"{registry}/v1/models/gate-reads/versions", params={"status": "live"}, timeout=60
+    ).json()
+    assert [v["version"] for v in live["versions"]] == ["1"]
+    train_sha = version["lineage"]["datasets"][0]["sha256"]
+    users = httpx.get(f"{registry}/v1/datasets/{train_sha}/models", timeout=60).json()
+    assert {"model": "gate-reads", "version": "1", "role": "train", "live": True}.items() <= next(
+        u for u in users["versions"] if u["model"] == "gate-reads"
+    ).items()
+    events = httpx.get(f"{registry}/v1/models/gate-reads/versions/1/openlineage", timeout=60).json()
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    assert (
+        events[1]["outputs"][0]["facets"]["version"]["datasetVersion"]
+        == version["bundle"]["digest"]
+    )
+    assert {i["facets"]["version"]["datasetVersion"] for i in events[0]["inputs"]} == {
+        d["sha256"] for d in version["lineage"]["datasets"]
+    }
+    missing = httpx.get(f"{registry}/v1/models/nope/versions/1", timeout=60)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    bad_token = httpx.get(f"{registry}/v1/models", params={"next_token": "garbage"}, timeout=60)
+    assert bad_token.status_code == 400
+    time.sleep(0)  # keeps the import honest when the loop above changes
