@@ -35,3 +35,7 @@ class DecisionConflictError(SlipwayControlError):
 
 class InvalidPageTokenError(SlipwayControlError):
     """A pagination token was not issued by this registry."""
+
+
+class CanaryFailedError(SlipwayControlError):
+    """The candidate did worse than the limits or the stable version while it took traffic."""

@@ -26,6 +26,9 @@ class _Strict(BaseModel):
 class CanaryConfig(_Strict):
     share: float = Field(0.1, ge=0.0, le=1.0, description="share of live traffic for a candidate")
     bake_minutes: int = Field(10, ge=0, le=1440)
+    max_error_rate: float = Field(0.01, ge=0.0, le=1.0)
+    max_schema_rejection_rate: float = Field(0.05, ge=0.0, le=1.0)
+    max_p99_ms: float = Field(1000.0, gt=0.0)
 
 
 class EndpointConfig(_Strict):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -22,6 +23,11 @@ from functions.constants import (
     APPROVAL_POLICY,
     APPROVAL_TOPIC_ARN,
     BUNDLE_CACHE_DIR,
+    CANARY_BAKE_SECONDS,
+    CANARY_MAX_ERROR_RATE,
+    CANARY_MAX_P99_MS,
+    CANARY_MAX_SCHEMA_REJECTION_RATE,
+    CANARY_SHARE,
     CHAMPION_MARGIN,
     ENDPOINT_FUNCTION,
     LOCK_TTL_SECONDS,
@@ -53,10 +59,16 @@ class PromotionPolicy:
     smoke_test_budget_ms: int = 10000
     pointer_cache_seconds: int = 5
     lock_wait_seconds: int = 120
+    canary_share: float = 0.0
+    canary_bake_seconds: int = 0
+    canary_max_error_rate: float = 0.01
+    canary_max_schema_rejection_rate: float = 0.05
+    canary_max_p99_ms: float = 1000.0
 
 
 class PromotionWorkflow(Construct):
-    """Validate -> Register -> Lock -> Evaluate -> Stage -> SmokeTest -> Approve -> Promote."""
+    """Validate -> Register -> Lock -> Evaluate -> Stage -> SmokeTest -> Approve -> Canary ->
+    Promote; a failed canary ends in RecordFailure, which takes the candidate's traffic away."""
 
     def __init__(
         self,
@@ -116,7 +128,22 @@ class PromotionWorkflow(Construct):
             "release_lock": ("functions.promotion_lock.handler.release", table_env),
             "stage": (
                 "functions.stage.handler.handler",
-                {**table_env, APPROVAL_POLICY: policy.approval},
+                {
+                    **table_env,
+                    APPROVAL_POLICY: policy.approval,
+                    CANARY_SHARE: str(policy.canary_share),
+                    CANARY_BAKE_SECONDS: str(policy.canary_bake_seconds),
+                },
+            ),
+            "start_canary": ("functions.canary.handler.start", table_env),
+            "check_canary": (
+                "functions.canary.handler.check",
+                {
+                    **table_env,
+                    CANARY_MAX_ERROR_RATE: str(policy.canary_max_error_rate),
+                    CANARY_MAX_SCHEMA_REJECTION_RATE: str(policy.canary_max_schema_rejection_rate),
+                    CANARY_MAX_P99_MS: str(policy.canary_max_p99_ms),
+                },
             ),
             "auto_approve": ("functions.approval.handler.auto_approve", table_env),
             "request_approval": (
@@ -137,6 +164,10 @@ class PromotionWorkflow(Construct):
         for function in self.control_functions.values():
             table.grant_read_write_data(function)
         self.approval_topic.grant_publish(self.control_functions["request_approval"])
+        # GetMetricData has no resource-level permissions; CloudWatch documents "*" for it.
+        self.control_functions["check_canary"].add_to_role_policy(
+            iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])
+        )
 
         self.state_machine = sfn.StateMachine(
             self,
@@ -199,13 +230,30 @@ class PromotionWorkflow(Construct):
         promote.next(step("ReleaseLock", functions["release_lock"], "$.lock")).next(
             sfn.Succeed(self, "Live")
         )
+        canary = (
+            sfn.Choice(self, "CanaryPolicy")
+            .when(
+                sfn.Condition.number_greater_than("$.staged.canary.share", 0),
+                step("StartCanary", functions["start_canary"], "$.canary")
+                .next(
+                    sfn.Wait(
+                        self,
+                        "BakeCanary",
+                        time=sfn.WaitTime.seconds_path("$.staged.canary.bake_seconds"),
+                    )
+                )
+                .next(step("CheckCanary", functions["check_canary"], "$.canary_check"))
+                .next(promote),
+            )
+            .otherwise(promote)
+        )
         approval = (
             sfn.Choice(self, "ApprovalPolicy")
             .when(
                 sfn.Condition.string_equals("$.staged.approval", "manual"),
-                wait_for_approval.next(promote),
+                wait_for_approval.next(canary),
             )
-            .otherwise(step("AutoApprove", functions["auto_approve"], "$.approval").next(promote))
+            .otherwise(step("AutoApprove", functions["auto_approve"], "$.approval").next(canary))
         )
         gate = (
             acquire_lock.next(step("Evaluate", self.evaluate_function, "$.evaluation"))

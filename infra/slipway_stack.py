@@ -47,6 +47,11 @@ class SlipwayStack(Stack):
                 approval_timeout_minutes=config.approval_timeout_minutes,
                 champion_margin=config.champion_margin,
                 smoke_test_budget_ms=config.smoke_test_budget_ms,
+                canary_share=config.canary.share,
+                canary_bake_seconds=config.canary.bake_minutes * 60,
+                canary_max_error_rate=config.canary.max_error_rate,
+                canary_max_schema_rejection_rate=config.canary.max_schema_rejection_rate,
+                canary_max_p99_ms=config.canary.max_p99_ms,
             ),
         )
         self.registry_api = RegistryApi(

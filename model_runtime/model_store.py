@@ -7,6 +7,7 @@ immutable, so they are cached by version and digest for the life of the containe
 from __future__ import annotations
 
 import dataclasses
+import random
 import threading
 import time
 from pathlib import Path
@@ -31,20 +32,29 @@ class ModelStore:
         self._s3 = s3
         self._cache_dir = cache_dir
         self._pointer_ttl = pointer_ttl_seconds
-        self._pointers: dict[tuple[str, str], tuple[float, str]] = {}
+        self._pointers: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self._random = random.random
         self._versions: dict[tuple[str, str], dict[str, Any]] = {}
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
 
-    def version_for_stage(self, name: str, stage: str) -> str:
-        """The version a stage pointer names, cached for ``pointer_ttl_seconds``."""
+    def pointer(self, name: str, stage: str) -> dict[str, Any]:
+        """A stage pointer, cached for ``pointer_ttl_seconds``."""
         cached = self._pointers.get((name, stage))
         if cached and time.monotonic() - cached[0] < self._pointer_ttl:
             return cached[1]
         pointer = self._repository.get_pointer(name, stage)
         if pointer is None:
             raise ModelNotFoundError(f"model {name!r} has no {stage} version")
-        self._pointers[(name, stage)] = (time.monotonic(), pointer["version"])
+        self._pointers[(name, stage)] = (time.monotonic(), pointer)
+        return pointer
+
+    def version_for_stage(self, name: str, stage: str) -> str:
+        """The version to serve: a live canary takes its share of requests at random."""
+        pointer = self.pointer(name, stage)
+        canary = pointer.get("canary_version")
+        if canary and self._random() < float(pointer.get("canary_weight", 0)):
+            return str(canary)
         return str(pointer["version"])
 
     def version_item(self, name: str, version: str) -> dict[str, Any]:

@@ -25,10 +25,10 @@ FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 TARGET = "species"
 
 
-def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_csv(path: Path, feature_names: list[str] = FEATURES) -> tuple[np.ndarray, np.ndarray]:
     with open(path, newline="") as handle:
         records = list(csv.DictReader(handle))
-    features = np.asarray([[float(r[f]) for f in FEATURES] for r in records], dtype=np.float64)
+    features = np.asarray([[float(r[f]) for f in feature_names] for r in records], dtype=np.float64)
     labels = np.asarray([int(r[TARGET]) for r in records], dtype=np.int64)
     return features, labels
 
@@ -42,10 +42,11 @@ def train_and_package(
     evaluation_csv: Path = HERE / "data" / "evaluation.csv",
     c: float = 1.0,
     threshold: float = 0.8,
+    feature_names: list[str] = FEATURES,
 ) -> Manifest:
     """Fit a scaler + logistic regression pipeline and write its bundle to ``out``."""
-    x_train, y_train = read_csv(train_csv)
-    x_eval, y_eval = read_csv(evaluation_csv)
+    x_train, y_train = read_csv(train_csv, feature_names)
+    x_eval, y_eval = read_csv(evaluation_csv, feature_names)
     params = {"C": c, "max_iter": 500}
     estimator = make_pipeline(StandardScaler(), LogisticRegression(**params)).fit(x_train, y_train)
     accuracy = float(accuracy_score(y_eval, estimator.predict(x_eval)))
@@ -53,7 +54,7 @@ def train_and_package(
         estimator,
         name=name,
         version=version,
-        feature_names=FEATURES,
+        feature_names=feature_names,
         example_rows=x_eval[:3].tolist(),
         out=out,
         code=capture_code_version(HERE),

@@ -233,6 +233,42 @@ class LineageRepository:
             raise
         return previous
 
+    def start_canary(self, name: str, version: str, weight: float) -> str | None:
+        """Let ``version`` take ``weight`` of live traffic; return the stable version.
+
+        Without a live version there is nothing to compare with, so no canary starts.
+        """
+        pointer = self.get_pointer(name)
+        if pointer is None:
+            return None
+        self._table.update_item(
+            Key={keys.PK: keys.model_pk(name), keys.SK: keys.stage_sk(keys.LIVE)},
+            UpdateExpression="SET canary_version = :v, canary_weight = :w, canary_started_at = :at",
+            ConditionExpression="version = :stable",
+            ExpressionAttributeValues={
+                ":v": version,
+                ":w": to_dynamo(weight),
+                ":at": now_iso(),
+                ":stable": pointer["version"],
+            },
+        )
+        return str(pointer["version"])
+
+    def clear_canary(self, name: str, version: str) -> bool:
+        """Stop routing traffic to ``version`` if it is the live pointer's canary."""
+        try:
+            self._table.update_item(
+                Key={keys.PK: keys.model_pk(name), keys.SK: keys.stage_sk(keys.LIVE)},
+                UpdateExpression="REMOVE canary_version, canary_weight, canary_started_at",
+                ConditionExpression="canary_version = :v",
+                ExpressionAttributeValues={":v": version},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def update_version(self, name: str, version: str, **attributes: Any) -> None:
         """Set attributes of an existing version item (never creates one)."""
         names = {f"#a{i}": key for i, key in enumerate(attributes)}

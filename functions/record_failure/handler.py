@@ -35,7 +35,7 @@ def subject_of(event: dict[str, Any]) -> tuple[str, str]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Audit the rejection, mark a version this execution registered, release its lock."""
+    """Audit the rejection, mark the version, stop its canary, release the lock."""
     reason = failure_reason(event.get("error") or {})
     name, version = subject_of(event)
     execution = str(event.get("execution_name") or "unknown-execution")
@@ -43,6 +43,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     registered = repository.get_version(name, version)
     if registered is not None and registered["execution"] == execution:
         repository.update_version(name, version, status="rejected", rejection_reason=reason)
+    repository.clear_canary(name, version)
     repository.release_lock(name, execution)
     repository.record_audit(
         AuditEvent(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from functions.constants import APPROVAL_POLICY
+from functions.constants import APPROVAL_POLICY, CANARY_BAKE_SECONDS, CANARY_SHARE
 from functions.lineage import keys
 from functions.lineage.clients import lineage_repository
 from functions.lineage.repository import AuditEvent
@@ -37,4 +37,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         ),
         detail={"evaluation": evaluation},
     )
-    return {"approval": os.environ.get(APPROVAL_POLICY, "auto")}
+    return {
+        "approval": os.environ.get(APPROVAL_POLICY, "auto"),
+        "canary": {
+            "share": float(os.environ.get(CANARY_SHARE, "0")),
+            "bake_seconds": int(os.environ.get(CANARY_BAKE_SECONDS, "0")),
+        },
+    }

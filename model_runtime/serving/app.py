@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import time
+from collections.abc import Awaitable, Callable
 
+from fastapi import FastAPI, Request, Response
+
+from model_runtime.serving.metrics import emit_request_metrics
 from model_runtime.serving.problems import install_problem_handlers
 from model_runtime.serving.routes import router
 
@@ -16,4 +20,18 @@ def create_app() -> FastAPI:
     )
     app.include_router(router)
     install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def serving_metrics(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        served = getattr(request.state, "served", None)  # set once a model version is chosen
+        if served is not None:
+            latency_ms = (time.perf_counter() - started) * 1000
+            emit_request_metrics(served[0], served[1], response.status_code, latency_ms)
+            response.headers["X-Model-Version"] = served[1]  # errors say who answered, too
+        return response
+
     return app

@@ -69,7 +69,7 @@ def describe_model(
     stage: Literal["live", "staging"] = "live",
     store: ModelStore = Depends(get_model_store),
 ) -> ModelDescription:
-    version = store.version_for_stage(name, stage)
+    version = str(store.pointer(name, stage)["version"])  # the stable version, not a canary
     item = store.version_item(name, version)
     return ModelDescription(
         model=name, stage=stage, version=version, flavor=item["flavor"], signature=item["signature"]
@@ -80,13 +80,14 @@ def describe_model(
     "/v1/models/{name}/predict", response_model=PredictResponse, openapi_extra=PREDICT_BODY
 )
 def predict_stage(
+    request: Request,
     response: Response,
-    request: PredictRequest = Depends(predict_request),
+    body: PredictRequest = Depends(predict_request),
     name: str = ModelName,
     stage: Literal["live", "staging"] = Query("live"),
     store: ModelStore = Depends(get_model_store),
 ) -> PredictResponse:
-    return _predict(store.model(name, stage=stage), request, response)
+    return _predict(store.model(name, stage=stage), request, body, response)
 
 
 @router.post(
@@ -95,17 +96,21 @@ def predict_stage(
     openapi_extra=PREDICT_BODY,
 )
 def predict_version(
+    request: Request,
     response: Response,
-    request: PredictRequest = Depends(predict_request),
+    body: PredictRequest = Depends(predict_request),
     name: str = ModelName,
     version: str = VersionName,
     store: ModelStore = Depends(get_model_store),
 ) -> PredictResponse:
-    return _predict(store.model(name, version=version), request, response)
+    return _predict(store.model(name, version=version), request, body, response)
 
 
-def _predict(model: LoadedModel, request: PredictRequest, response: Response) -> PredictResponse:
-    outputs = model.predict(request.inputs)
+def _predict(
+    model: LoadedModel, request: Request, body: PredictRequest, response: Response
+) -> PredictResponse:
+    request.state.served = (model.name, model.version)
+    outputs = model.predict(body.inputs)
     response.headers["X-Model-Version"] = model.version
     response.headers["X-Model-Load-Ms"] = f"{model.load_ms:.1f}"
     response.headers["X-Cold-Start"] = "true" if _process.pop("cold", False) else "false"

@@ -173,7 +173,7 @@ class LocalExecutor:
         self._endpoint_url = endpoint_url
         self._workers: dict[str, _Worker] = {}
         self._lock = threading.Lock()
-        self._faults: dict[str, list[str]] = {}
+        self._injected: dict[str, list[Invocation]] = {}
 
     def inject_faults(self, function_name_part: str, error_type: str, count: int = 1) -> None:
         """Fail the next ``count`` invocations of matching functions, as AWS sometimes does.
@@ -181,23 +181,29 @@ class LocalExecutor:
         The failure looks like a Lambda service fault (e.g. ``Lambda.ServiceException``), so
         the workflow's Retry policies can be exercised in the embedded cloud.
         """
-        with self._lock:
-            self._faults.setdefault(function_name_part, []).extend([error_type] * count)
+        message = f"injected {error_type}"
+        payload = {"errorType": error_type, "errorMessage": message}
+        self.inject_answers(function_name_part, payload, count, errored=True)
 
-    def _injected_fault(self, spec: FunctionSpec) -> Invocation | None:
+    def inject_answers(
+        self, function_name_part: str, payload: Any, count: int = 1, errored: bool = False
+    ) -> None:
+        """Answer the next ``count`` invocations of matching functions with ``payload``."""
+        canned = Invocation(json.dumps(payload), errored, f"injected answer: {payload}")
         with self._lock:
-            for part, pending in self._faults.items():
+            self._injected.setdefault(function_name_part, []).extend([canned] * count)
+
+    def _injected_answer(self, spec: FunctionSpec) -> Invocation | None:
+        with self._lock:
+            for part, pending in self._injected.items():
                 if part in spec.name and pending:
-                    error_type = pending.pop(0)
-                    message = f"injected fault for {spec.name}"
-                    payload = json.dumps({"errorType": error_type, "errorMessage": message})
-                    return Invocation(payload, True, message)
+                    return pending.pop(0)
         return None
 
     def invoke(self, spec: FunctionSpec, event: Any) -> Invocation:
-        fault = self._injected_fault(spec)
-        if fault is not None:
-            return fault
+        injected = self._injected_answer(spec)
+        if injected is not None:
+            return injected
         worker = self._worker_for(spec)
         with worker.lock:
             return worker.invoke(event)

@@ -8,13 +8,16 @@ Each patch closes one documented gap (see shared/aws-local-notes.md):
 - stack updates keep a parameter the first deploy left to its default (CDK's
   ``BootstrapVersion`` arrives with UsePreviousValue, which moto cannot find);
 - SendTaskFailure keeps its ``cause`` (moto's response handler drops it);
-- Lambda code runs in the local executor instead of Docker.
+- CloudWatch answers percentile statistics (``p99``) as it does in AWS;
+- Lambda code runs in the local executor instead of Docker, and the embedded-metric-format
+  lines it prints become CloudWatch metrics.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 from typing import Any
 
 from moto.awslambda import models as lambda_models
@@ -164,6 +167,33 @@ def _patch_send_task_failure() -> None:
     StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
 
 
+def _publish_embedded_metrics(account_id: str, region: str, logs: str) -> None:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    from slipway.local.emf import metric_data_from_logs
+
+    backend = cloudwatch_backends[account_id][region]
+    for namespace, metric_data in metric_data_from_logs(logs).items():
+        backend.put_metric_data(namespace, metric_data)
+
+
+def _patch_percentile_statistics() -> None:
+    from moto.cloudwatch.models import Statistics
+
+    plain = Statistics.get_statistics_for_type
+
+    def get_statistics_for_type(self: Any, stat: str) -> Any:
+        if len(stat) > 1 and stat[0] == "p" and stat[1:].replace(".", "", 1).isdigit():
+            values = sorted(self.metric_single_values_list)
+            if not values:
+                return None
+            rank = max(math.ceil(float(stat[1:]) / 100 * len(values)) - 1, 0)  # nearest rank
+            return values[min(rank, len(values) - 1)]
+        return plain(self, stat)
+
+    Statistics.get_statistics_for_type = get_statistics_for_type  # type: ignore[method-assign]
+
+
 def _patch_lambda_invoke(executor: LocalExecutor) -> None:
     def invoke_locally(self: Any, event: Any = None) -> tuple[str, bool, str]:
         if self.package_type == "Image":
@@ -190,6 +220,7 @@ def _patch_lambda_invoke(executor: LocalExecutor) -> None:
         )
         result = executor.invoke(spec, event if event is not None else {})
         self.save_logs(result.logs or " ")
+        _publish_embedded_metrics(self.account_id, self.region, result.logs)
         return result.payload, result.errored, result.logs
 
     lambda_models.LambdaFunction._invoke_lambda = invoke_locally  # type: ignore[method-assign]
@@ -205,6 +236,7 @@ def install(executor: LocalExecutor) -> None:
     _patch_s3_bucket()
     _patch_stack_update_parameters()
     _patch_send_task_failure()
+    _patch_percentile_statistics()
     cfn_parsing.get_model_list.cache_clear()
     cfn_parsing.get_model_map.cache_clear()
     cfn_parsing.get_name_type_map.cache_clear()

@@ -158,6 +158,7 @@ def test_promotion_workflow_gates_every_step_and_records_failures(synthesized, e
         "SmokeTest",
         "ApprovalPolicy",
         "AutoApprove",
+        "CanaryPolicy",
         "Promote",
         "ReleaseLock",
         "Live",
@@ -201,7 +202,29 @@ def test_manual_approval_waits_for_a_task_token_with_a_timeout(synthesized, env)
         "Next": "ApprovalTimedOut",
     }
     assert states["ApprovalTimedOut"]["Next"] == "RecordFailure"
-    assert wait["Next"] == "Promote"
+    assert wait["Next"] == "CanaryPolicy"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_canary_bakes_then_is_checked_before_promotion(synthesized, env):
+    states = state_machine_definition(synthesized(env).template_json)["States"]
+    (canary,) = states["CanaryPolicy"]["Choices"]
+    assert canary["Variable"] == "$.staged.canary.share"
+    assert canary["NumericGreaterThan"] == 0
+    assert happy_path(states, canary["Next"]) == [
+        "StartCanary",
+        "BakeCanary",
+        "CheckCanary",
+        "Promote",
+        "ReleaseLock",
+        "Live",
+    ]
+    assert states["BakeCanary"] == {
+        "Type": "Wait",
+        "SecondsPath": "$.staged.canary.bake_seconds",
+        "Next": "CheckCanary",
+    }
+    assert states["CheckCanary"]["Catch"][-1]["Next"] == "RecordFailure"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

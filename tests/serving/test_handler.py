@@ -141,3 +141,46 @@ def test_client_mistakes_are_precise_problem_json(live_iris, path, body, query, 
 def test_health(live_iris):
     status, _, body = call(function_url_event("/health", None, method="GET"))
     assert (status, body) == (200, {"status": "ok"})
+
+
+def emf_records(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_every_prediction_emits_embedded_metrics_per_version(live_iris, capsys):
+    call(function_url_event("/v1/models/iris/predict", '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'))
+    call(function_url_event("/v1/models/iris/predict", '{"inputs": [[1, 2]]}'))
+    ok, rejected = emf_records(capsys.readouterr().out)
+    assert (ok["model"], ok["version"], ok["Invocations"], ok["SchemaRejections"]) == (
+        "iris",
+        "1",
+        1,
+        0,
+    )
+    assert rejected["SchemaRejections"] == 1 and rejected["Errors"] == 0
+    directive = ok["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Dimensions"] == [["model", "version"]]
+    assert {m["Name"] for m in directive["Metrics"]} == {
+        "Invocations",
+        "Errors",
+        "SchemaRejections",
+        "Latency",
+    }
+
+
+def test_a_live_canary_takes_its_share(live_iris, iris_bundle):
+    from functions.lineage import keys
+
+    store = app.dependency_overrides[get_model_store]()
+    repository = store._repository
+    second = json.loads(iris_bundle[1].model_dump_json()) | {"version": "2"}
+    item = repository.get_version("iris", "1")
+    bundle = UploadedBundle(**item["bundle"])
+    repository.register_version(second, bundle, "exec-2")
+    repository.start_canary("iris", "2", 0.25)
+    draws = iter([0.1, 0.9])
+    store._random = lambda: next(draws)
+    assert store.version_for_stage("iris", keys.LIVE) == "2"  # 0.1 < 0.25
+    assert store.version_for_stage("iris", keys.LIVE) == "1"
+    assert repository.clear_canary("iris", "2")
+    assert "canary_version" not in repository.get_pointer("iris")

@@ -4,6 +4,7 @@ the version's status and the recorded reason."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -261,3 +262,117 @@ def test_registry_api_reads(deployed, tmp_path, iris_bundle):
     bad_token = httpx.get(f"{registry}/v1/models", params={"next_token": "garbage"}, timeout=60)
     assert bad_token.status_code == 400
     time.sleep(0)  # keeps the import honest when the loop above changes
+
+
+def renamed_iris_data(tmp_path, prefix: str) -> tuple[list[str], dict[str, object]]:
+    """The shipped iris CSVs with every feature renamed: a candidate with a new schema."""
+    from examples.iris.train import FEATURES, HERE
+
+    renamed = [f"{prefix}{feature}" for feature in FEATURES]
+    paths = {}
+    for role in ("train", "evaluation"):
+        source = (HERE / "data" / f"{role}.csv").read_text().splitlines()
+        header = source[0]
+        for old, new in zip(FEATURES, renamed, strict=True):
+            header = header.replace(old, new)
+        target = tmp_path / f"{role}.csv"
+        target.write_text("\n".join([header, *source[1:]]) + "\n")
+        paths[f"{role}_csv" if role == "train" else "evaluation_csv"] = target
+    return renamed, paths
+
+
+def test_a_canary_that_rejects_live_traffic_is_rolled_back(deployed, tmp_path):
+    # GIVEN iris-like v1 live, and v2 whose features were renamed (a schema change)
+    assert promote(deployed, tmp_path, "gate-canary", "1")["status"] == "SUCCEEDED"
+    renamed, data = renamed_iris_data(tmp_path, "x_")
+    bundle = tmp_path / "canary-2.tar.gz"
+    train_and_package(bundle, name="gate-canary", version="2", feature_names=renamed, **data)
+    with deployed.function_environment(
+        "PromotionWorkflowStage", SLIPWAY_CANARY_SHARE="1.0", SLIPWAY_CANARY_BAKE_SECONDS="12"
+    ):
+        execution = deployed.push(bundle, "gate-canary", "2")
+        # WHEN v2 takes the live traffic during its canary, and clients send v1's records
+        deadline = time.monotonic() + 60
+        while (deployed.repository.get_pointer("gate-canary") or {}).get("canary_version") != "2":
+            assert time.monotonic() < deadline, "the canary never started"
+            time.sleep(0.2)
+        record = dict(
+            zip(
+                ["sepal_length", "sepal_width", "petal_length", "petal_width"],
+                [5.1, 3.5, 1.4, 0.2],
+                strict=True,
+            )
+        )
+        served_by_candidate = 0
+        while (
+            deployed.client("stepfunctions").describe_execution(
+                executionArn=deployed.outputs["StateMachineArn"].replace(
+                    ":stateMachine:", ":execution:"
+                )
+                + f":{execution}"
+            )["status"]
+            == "RUNNING"
+        ):
+            answer = httpx.post(
+                f"{deployed.endpoint}/v1/models/gate-canary/predict",
+                json={"inputs": [record]},
+                timeout=60,
+            )
+            if answer.headers.get("x-model-version") == "2":
+                assert answer.status_code == 422
+                served_by_candidate += 1
+            time.sleep(0.2)
+        described = deployed.wait_for_execution(execution)
+    # THEN the canary fails on its schema-rejection rate and live traffic returns to v1
+    assert served_by_candidate > 0
+    assert described["status"] == "FAILED"
+    assert described["cause"].startswith("CanaryFailedError: canary of 2 failed")
+    rate = re.search(r"schema-rejection rate ([\d.]+)%", described["cause"])
+    assert rate and float(rate.group(1)) > 90, described["cause"]
+    pointer = deployed.repository.get_pointer("gate-canary")
+    assert pointer["version"] == "1" and "canary_version" not in pointer
+    assert deployed.repository.get_version("gate-canary", "2")["status"] == "rejected"
+    assert deployed.repository.get_version("gate-canary", "1")["status"] == "live"
+
+
+def test_a_healthy_canary_is_promoted(deployed, tmp_path):
+    assert promote(deployed, tmp_path, "gate-canary-ok", "1")["status"] == "SUCCEEDED"
+    with deployed.function_environment(
+        "PromotionWorkflowStage", SLIPWAY_CANARY_SHARE="0.5", SLIPWAY_CANARY_BAKE_SECONDS="2"
+    ):
+        described = promote(deployed, tmp_path, "gate-canary-ok", "2", c=0.9)
+    assert described["status"] == "SUCCEEDED"
+    pointer = deployed.repository.get_pointer("gate-canary-ok")
+    assert pointer["version"] == "2" and "canary_version" not in pointer
+    steps = [e["step"] for e in deployed.repository.audit_history("gate-canary-ok", "2")]
+    assert "7-canary" in steps and "7-canary-check" in steps
+
+
+def test_a_wrong_answer_from_the_endpoint_fails_the_smoke_test(deployed, tmp_path):
+    assert promote(deployed, tmp_path, "gate-smoke", "1")["status"] == "SUCCEEDED"
+    bundle = tmp_path / "smoke-2.tar.gz"
+    manifest = train_and_package(bundle, name="gate-smoke", version="2", c=0.9)
+    wrong = [(label + 1) % 3 for label in manifest.input_example.expected_output]
+    # the endpoint answers the staging call like a runtime that disagrees with Validate's
+    deployed.session.cloud.executor.inject_answers(
+        "EndpointdefaultServing",
+        {
+            "statusCode": 200,
+            "headers": {
+                "content-type": "application/json",
+                "x-model-version": "2",
+                "x-model-load-ms": "3.0",
+                "x-cold-start": "false",
+            },
+            "body": json.dumps({"model": "gate-smoke", "version": "2", "outputs": wrong}),
+            "isBase64Encoded": False,
+        },
+    )
+    described = deployed.wait_for_execution(deployed.push(bundle, "gate-smoke", "2"))
+    assert described["status"] == "FAILED"
+    assert described["cause"] == (
+        f"SmokeTestFailedError: endpoint answered {wrong} for the input example, expected "
+        f"{manifest.input_example.expected_output}"
+    )
+    assert deployed.repository.get_pointer("gate-smoke")["version"] == "1"
+    assert deployed.repository.get_version("gate-smoke", "2")["status"] == "rejected"

@@ -1,0 +1,51 @@
+"""Reading the serving metrics the endpoint emits (embedded metric format) from CloudWatch."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from functions.canary.judgement import ServingStats
+
+_COUNTS = {"invocations": "Invocations", "errors": "Errors", "schema": "SchemaRejections"}
+
+
+def serving_stats(
+    cloudwatch: Any,
+    namespace: str,
+    model: str,
+    version: str,
+    start: datetime,
+    end: datetime,
+) -> ServingStats:
+    """Sums and p99 latency of one model version over [start, end], in one GetMetricData."""
+    period = max(60, math.ceil((end - start).total_seconds() / 60) * 60)
+    dimensions = [{"Name": "model", "Value": model}, {"Name": "version", "Value": version}]
+
+    def query(id_: str, metric: str, stat: str) -> dict[str, Any]:
+        return {
+            "Id": id_,
+            "MetricStat": {
+                "Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dimensions},
+                "Period": period,
+                "Stat": stat,
+            },
+            "ReturnData": True,
+        }
+
+    queries = [query(id_, metric, "Sum") for id_, metric in _COUNTS.items()]
+    queries.append(query("p99", "Latency", "p99"))
+    response = cloudwatch.get_metric_data(
+        MetricDataQueries=queries,
+        StartTime=start - timedelta(seconds=5),
+        EndTime=end + timedelta(seconds=5),
+    )
+    values = {r["Id"]: r.get("Values", []) for r in response["MetricDataResults"]}
+    p99 = values.get("p99") or []
+    return ServingStats(
+        invocations=sum(values.get("invocations", [])),
+        errors=sum(values.get("errors", [])),
+        schema_rejections=sum(values.get("schema", [])),
+        p99_ms=max(p99) if p99 else None,
+    )
