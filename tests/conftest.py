@@ -48,28 +48,7 @@ def create_lineage_table(name: str = "lineage") -> Any:
 
     from functions.lineage import keys
 
-    return boto3.resource("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": keys.PK, "KeyType": "HASH"},
-            {"AttributeName": keys.SK, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"}
-            for name in (keys.PK, keys.SK, keys.MODELS_INDEX_PK, keys.MODELS_INDEX_SK)
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": keys.MODELS_INDEX,
-                "KeySchema": [
-                    {"AttributeName": keys.MODELS_INDEX_PK, "KeyType": "HASH"},
-                    {"AttributeName": keys.MODELS_INDEX_SK, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    return boto3.resource("dynamodb").create_table(**keys.create_table_request(name))
 
 
 @pytest.fixture(scope="session")

@@ -60,3 +60,30 @@ def code_pk(repository: str, commit: str) -> str:
 
 def edge_sk(name: str, version: str) -> str:
     return f"MODEL#{name}#VERSION#{version}"
+
+
+def create_table_request(table_name: str) -> dict[str, object]:
+    """The table's key schema as a CreateTable request, for moto-backed tests and benchmarks.
+
+    infra/lineage_table.py declares the same keys for CloudFormation; a test checks they agree.
+    """
+    attributes = (PK, SK, MODELS_INDEX_PK, MODELS_INDEX_SK)
+    return {
+        "TableName": table_name,
+        "KeySchema": [
+            {"AttributeName": PK, "KeyType": "HASH"},
+            {"AttributeName": SK, "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in attributes],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": MODELS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": MODELS_INDEX_PK, "KeyType": "HASH"},
+                    {"AttributeName": MODELS_INDEX_SK, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }

@@ -6,7 +6,6 @@ or SQS) may run more than once for the same event.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,16 +19,12 @@ from functions.exceptions import (
     VersionConflictError,
     VersionNotRegisteredError,
 )
-from functions.lineage import keys
+from functions.lineage import items, keys
+from functions.lineage.items import to_dynamo
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def to_dynamo(value: Any) -> Any:
-    """DynamoDB wants Decimal, not float; JSON round-trip converts nested values too."""
-    return json.loads(json.dumps(value), parse_float=Decimal)
 
 
 def from_dynamo(value: Any) -> Any:
@@ -90,54 +85,14 @@ class LineageRepository:
         upload are a 'duplicate'; other bytes under an existing version are refused.
         """
         name, version = manifest["name"], manifest["version"]
-        lineage = manifest["lineage"]
         at = now_iso()
-        version_item = {
-            keys.PK: keys.model_pk(name),
-            keys.SK: keys.version_sk(version),
-            "kind": "version",
-            "name": name,
-            "version": version,
-            "status": "registered",
-            "registered_at": at,
-            "execution": execution,
-            "bundle": to_dynamo(bundle.__dict__),
-            "flavor": manifest["flavor"],
-            "signature": to_dynamo(manifest["signature"]),
-            "input_example": to_dynamo(manifest["input_example"]),
-            "lineage": to_dynamo(lineage),
-            "evaluation": to_dynamo(manifest.get("evaluation")),
-            "runtime": manifest.get("runtime", {}),
-        }
-        edges = [
-            {
-                keys.PK: keys.dataset_pk(dataset["sha256"]),
-                keys.SK: keys.edge_sk(name, version),
-                "kind": "dataset-edge",
-                "name": name,
-                "version": version,
-                "role": dataset["role"],
-                "uri": dataset["uri"],
-                "rows": dataset["rows"],
-            }
-            for dataset in lineage["datasets"]
-        ]
-        code = lineage["code"]
-        edges.append(
-            {
-                keys.PK: keys.code_pk(code["repository"], code["commit"]),
-                keys.SK: keys.edge_sk(name, version),
-                "kind": "code-edge",
-                "name": name,
-                "version": version,
-                "dirty": code["dirty"],
-            }
-        )
+        new_version = items.version_item(manifest, bundle.__dict__, execution, at)
+        edges = items.edge_items(manifest)
         transaction = [
             {
                 "Put": {
                     "TableName": self._table.name,
-                    "Item": version_item,
+                    "Item": new_version,
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -191,24 +146,15 @@ class LineageRepository:
         The pointer only moves from the value read a moment ago (optimistic lock), so two
         promotions can never interleave silently. Moving to where it already is is a no-op.
         """
-        if self.get_version(name, version) is None:
+        candidate = self.get_version(name, version)
+        if candidate is None:
             raise VersionNotRegisteredError(f"{name} {version} is not registered")
         current = self.get_pointer(name, stage)
         previous = current["version"] if current else None
         if previous == version:
             return current.get("previous_version") if current else None
         at = now_iso()
-        pointer = {
-            keys.PK: keys.model_pk(name),
-            keys.SK: keys.stage_sk(stage),
-            "kind": "pointer",
-            "name": name,
-            "stage": stage,
-            "version": version,
-            "previous_version": previous,
-            "updated_at": at,
-            "execution": execution,
-        }
+        pointer = items.pointer_item(name, stage, version, previous, execution, at)
         if current is None:
             condition = {"ConditionExpression": "attribute_not_exists(pk)"}
         else:
@@ -221,8 +167,12 @@ class LineageRepository:
         ]
         if stage == keys.LIVE:
             transaction.append(self._set_status(name, version, "live", at))
+            transaction.extend(self._set_edges_live(name, candidate, True))
             if previous is not None:
                 transaction.append(self._set_status(name, previous, "archived", at))
+                replaced = self.get_version(name, previous)
+                if replaced is not None:
+                    transaction.extend(self._set_edges_live(name, replaced, False))
         try:
             self._client.transact_write_items(TransactItems=transaction)
         except ClientError as exc:
@@ -326,6 +276,24 @@ class LineageRepository:
             raise
         return True
 
+    def _set_edges_live(
+        self, name: str, version_item: dict[str, Any], live: bool
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": {
+                        keys.PK: keys.dataset_pk(dataset["sha256"]),
+                        keys.SK: keys.edge_sk(name, version_item["version"]),
+                    },
+                    "UpdateExpression": "SET live = :live",
+                    "ExpressionAttributeValues": {":live": live},
+                }
+            }
+            for dataset in version_item["lineage"]["datasets"]
+        ]
+
     def _set_status(self, name: str, version: str, status: str, at: str) -> dict[str, Any]:
         return {
             "Update": {
@@ -371,6 +339,18 @@ class LineageRepository:
 
     def versions_using_dataset(self, sha256: str) -> list[dict[str, Any]]:
         return self._query(keys.dataset_pk(sha256), "MODEL#")
+
+    def dataset_users(
+        self, sha256: str, limit: int = 50, start: dict[str, Any] | None = None
+    ) -> Page:
+        """One page of the versions that used a dataset, each edge saying if it is live."""
+        from boto3.dynamodb.conditions import Key
+
+        return self._page(
+            KeyConditionExpression=Key(keys.PK).eq(keys.dataset_pk(sha256)),
+            Limit=limit,
+            start=start,
+        )
 
     def list_models(self, limit: int = 50, start: dict[str, Any] | None = None) -> Page:
         """Model summaries in name order, through the MODELS index."""

@@ -133,26 +133,23 @@ def export_openlineage(
 
 @router.get("/datasets/{sha256}/models")
 def models_using_dataset(
-    sha256: str = SHA256, repository: LineageRepository = Depends(get_repository)
+    sha256: str = SHA256,
+    limit: Limit = 50,
+    next_token: str | None = None,
+    repository: LineageRepository = Depends(get_repository),
 ) -> dict[str, Any]:
-    edges = repository.versions_using_dataset(sha256)
-    live = {}
-    for name in sorted({edge["name"] for edge in edges}):
-        pointer = repository.get_pointer(name)
-        live[name] = pointer["version"] if pointer else None
-    return {
-        "dataset": sha256,
-        "versions": [
-            {
-                "model": e["name"],
-                "version": e["version"],
-                "role": e["role"],
-                "uri": e["uri"],
-                "live": live[e["name"]] == e["version"],
-            }
-            for e in edges
-        ],
-    }
+    page = repository.dataset_users(sha256, limit, pages.decode(next_token))
+    versions = [
+        {
+            "model": edge["name"],
+            "version": edge["version"],
+            "role": edge["role"],
+            "uri": edge["uri"],
+            "live": bool(edge.get("live")),
+        }
+        for edge in page.items
+    ]
+    return {"dataset": sha256, "versions": versions, "next_token": pages.encode(page.next_key)}
 
 
 @router.post("/models/{name}/versions/{version}/approve")

@@ -293,3 +293,21 @@ def test_runtime_code_never_imports_the_cdk():
                     names = [node.module]
                 bad = [n for n in names if n.split(".")[0] in ("aws_cdk", "constructs", "infra")]
                 assert not bad, f"{source} imports {bad}"
+
+
+def test_the_table_declared_for_cloudformation_has_the_repositorys_key_schema(synthesized):
+    from functions.lineage.keys import create_table_request
+
+    request = create_table_request("any")
+    (table,) = resources(synthesized("local").template_json, "AWS::DynamoDB::Table").values()
+    properties = table["Properties"]
+    assert properties["KeySchema"] == request["KeySchema"]
+    assert sorted(properties["AttributeDefinitions"], key=str) == sorted(
+        request["AttributeDefinitions"], key=str
+    )
+    (index,) = properties["GlobalSecondaryIndexes"]
+    (expected,) = request["GlobalSecondaryIndexes"]
+    assert (index["IndexName"], index["KeySchema"]) == (
+        expected["IndexName"],
+        expected["KeySchema"],
+    )

@@ -1,0 +1,104 @@
+"""The shapes of lineage items, built in one place for the repository (and bulk loaders)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from functions.lineage import keys
+
+
+def to_dynamo(value: Any) -> Any:
+    """DynamoDB wants Decimal, not float; a JSON round-trip converts nested values too."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def version_item(
+    manifest: dict[str, Any], bundle: dict[str, Any], execution: str, at: str
+) -> dict[str, Any]:
+    name, version = manifest["name"], manifest["version"]
+    return {
+        keys.PK: keys.model_pk(name),
+        keys.SK: keys.version_sk(version),
+        "kind": "version",
+        "name": name,
+        "version": version,
+        "status": "registered",
+        "registered_at": at,
+        "execution": execution,
+        "bundle": to_dynamo(bundle),
+        "flavor": manifest["flavor"],
+        "signature": to_dynamo(manifest["signature"]),
+        "input_example": to_dynamo(manifest["input_example"]),
+        "lineage": to_dynamo(manifest["lineage"]),
+        "evaluation": to_dynamo(manifest.get("evaluation")),
+        "runtime": manifest.get("runtime", {}),
+    }
+
+
+def edge_items(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Edges from each dataset (by sha256) and from the code commit to the version.
+
+    Dataset edges carry ``live`` so "which live models used this data" is one Query;
+    promotions keep it current.
+    """
+    name, version = manifest["name"], manifest["version"]
+    lineage = manifest["lineage"]
+    edges = [
+        {
+            keys.PK: keys.dataset_pk(dataset["sha256"]),
+            keys.SK: keys.edge_sk(name, version),
+            "kind": "dataset-edge",
+            "name": name,
+            "version": version,
+            "role": dataset["role"],
+            "uri": dataset["uri"],
+            "rows": dataset["rows"],
+            "live": False,
+        }
+        for dataset in lineage["datasets"]
+    ]
+    code = lineage["code"]
+    edges.append(
+        {
+            keys.PK: keys.code_pk(code["repository"], code["commit"]),
+            keys.SK: keys.edge_sk(name, version),
+            "kind": "code-edge",
+            "name": name,
+            "version": version,
+            "dirty": code["dirty"],
+        }
+    )
+    return edges
+
+
+def model_summary_item(name: str, latest_version: str, at: str) -> dict[str, Any]:
+    """The model's summary, listed by name through the MODELS index."""
+    return {
+        keys.PK: keys.model_pk(name),
+        keys.SK: keys.MODEL_SK,
+        "kind": "model",
+        "name": name,
+        "latest_version": latest_version,
+        "created_at": at,
+        "updated_at": at,
+        keys.MODELS_INDEX_PK: keys.MODELS_PARTITION,
+        keys.MODELS_INDEX_SK: name,
+    }
+
+
+def pointer_item(
+    name: str, stage: str, version: str, previous: str | None, execution: str, at: str
+) -> dict[str, Any]:
+    return {
+        keys.PK: keys.model_pk(name),
+        keys.SK: keys.stage_sk(stage),
+        "kind": "pointer",
+        "name": name,
+        "stage": stage,
+        "version": version,
+        "previous_version": previous,
+        "updated_at": at,
+        "execution": execution,
+    }
