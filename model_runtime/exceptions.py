@@ -67,3 +67,11 @@ class SmokeTestFailedError(SlipwayRuntimeError):
 
 class SmokeTestTooSlowError(SlipwayRuntimeError):
     """The endpoint loaded or answered slower than the environment's budget."""
+
+
+class IncompatibleBundleError(SlipwayRuntimeError):
+    """The bundle was built with library versions this runtime cannot honour."""
+
+
+class PayloadTooLargeError(SlipwayRuntimeError):
+    """A request exceeds the body-size or batch-size limit."""

@@ -9,7 +9,7 @@ import numpy as np
 
 from model_runtime.bundle import OpenedBundle
 from model_runtime.exceptions import InputExampleMismatchError, InvalidInputError
-from model_runtime.flavors import Predict, load_predict_function
+from model_runtime.flavors import Predict, check_compatibility, load_predict_function
 from model_runtime.manifest import Signature
 
 _NUMERIC = {"float64": np.float64, "float32": np.float32, "int64": np.int64, "int32": np.int32}
@@ -33,12 +33,15 @@ class LoadedModel:
 def load_model(bundle: OpenedBundle) -> LoadedModel:
     """Load the bundle's model with its flavor; the bundle must already be verified."""
     manifest = bundle.manifest
+    check_compatibility(manifest.flavor, manifest.runtime)
     return LoadedModel(
         name=manifest.name,
         version=manifest.version,
         digest=bundle.digest,
         signature=manifest.signature,
-        _predict=load_predict_function(manifest.flavor, bundle.model_path),
+        _predict=load_predict_function(
+            manifest.flavor, bundle.model_path, bundle.root, manifest.signature
+        ),
     )
 
 
@@ -72,8 +75,26 @@ def outputs_match(actual: list[Any], expected: list[Any]) -> bool:
     return True
 
 
+def _check_value(index: int, name: str, dtype: str, value: Any) -> None:
+    if dtype in _NUMERIC:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and dtype.startswith("int") and isinstance(value, float):
+            ok = value.is_integer()
+        expected = "an integer" if dtype.startswith("int") else "a number"
+    elif dtype == "bool":
+        ok, expected = isinstance(value, bool), "true or false"
+    else:
+        ok, expected = isinstance(value, str), "a string"
+    if not ok:
+        raise InvalidInputError(f"inputs[{index}].{name} must be {expected}, got {value!r}")
+
+
 def to_feature_matrix(signature: Signature, inputs: list[Any]) -> np.ndarray:
-    """Turn request rows or records into the 2-D array the model was trained on."""
+    """Turn request rows or records into the 2-D array the model was trained on.
+
+    Every value is checked against its feature's dtype, so a client learns which value of
+    which row is wrong instead of getting a model's internal error.
+    """
     features = signature.inputs
     names = [feature.name for feature in features]
     if not isinstance(inputs, list) or not inputs:
@@ -88,23 +109,20 @@ def to_feature_matrix(signature: Signature, inputs: list[Any]) -> np.ndarray:
                     f"inputs[{index}]: missing features {missing}, unknown features {unknown}; "
                     f"expected {names}"
                 )
-            rows.append([item[name] for name in names])
+            row = [item[name] for name in names]
         elif isinstance(item, list):
             if len(item) != len(names):
                 raise InvalidInputError(
                     f"inputs[{index}] has {len(item)} values, the model takes {len(names)}: {names}"
                 )
-            rows.append(item)
+            row = item
         else:
             raise InvalidInputError(f"inputs[{index}] must be a list or an object keyed by feature")
+        for feature, value in zip(features, row, strict=True):
+            _check_value(index, feature.name, feature.dtype, value)
+        rows.append(row)
     dtypes = {feature.dtype for feature in features}
     if dtypes <= set(_NUMERIC):
-        for index, row in enumerate(rows):
-            for name, value in zip(names, row, strict=True):
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise InvalidInputError(
-                        f"inputs[{index}].{name} must be a number, got {value!r}"
-                    )
-        dtype = np.float64 if len(dtypes) > 1 else _NUMERIC[next(iter(dtypes))]
+        dtype = _NUMERIC[next(iter(dtypes))] if len(dtypes) == 1 else np.float64
         return np.asarray(rows, dtype=dtype)
     return np.asarray(rows, dtype=object)

@@ -11,17 +11,18 @@ import gzip
 import io
 import json
 import platform
+import shutil
 import subprocess
 import tarfile
 import tempfile
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from model_runtime.extraction import sha256_file
+from model_runtime.flavors import load_predict_function
 from model_runtime.manifest import (
     MANIFEST_FILE,
     CodeVersion,
@@ -33,8 +34,11 @@ from model_runtime.manifest import (
     Manifest,
     Signature,
 )
+from model_runtime.model import to_feature_matrix
 
 SKLEARN_MODEL_FILE = "model.skops"
+ONNX_MODEL_FILE = "model.onnx"
+PYTHON_MODEL_FILE = "predictor.py"
 
 
 def capture_code_version(path: Path) -> CodeVersion:
@@ -70,69 +74,114 @@ def describe_dataset(path: Path, role: str, uri: str | None = None) -> DatasetRe
     )
 
 
-def build_sklearn_bundle(
-    estimator: Any,
-    *,
-    name: str,
-    version: str,
-    feature_names: list[str],
-    example_rows: list[list[Any]],
-    out: Path,
-    code: CodeVersion,
-    datasets: list[DatasetRef],
-    params: dict[str, Any] | None = None,
-    metrics: dict[str, float] | None = None,
-    evaluation: Evaluation | None = None,
-    parent: str | None = None,
-    output_dtype: str = "int64",
-    extra_files: dict[str, Path] | None = None,
+@dataclass(frozen=True)
+class BundleFacts:
+    """Everything a bundle records besides its model files."""
+
+    name: str
+    version: str
+    feature_names: list[str]
+    example_rows: list[list[Any]]
+    code: CodeVersion
+    datasets: list[DatasetRef]
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    evaluation: Evaluation | None = None
+    parent: str | None = None
+    feature_dtype: str = "float64"
+    output_dtype: str = "int64"
+    extra_files: dict[str, Path] = field(default_factory=dict)
+
+
+def build_bundle(
+    flavor: str, model_files: dict[str, Path], model_file: str, facts: BundleFacts, out: Path
 ) -> Manifest:
-    """Save ``estimator`` with skops and write a verified bundle to ``out``.
+    """Write a bundle whose input example's expected output comes from the flavor itself.
 
-    ``extra_files`` (bundle path -> local file) ship beside the model, e.g. the evaluation
-    CSV that the promotion gate scores the model on.
+    The model is loaded from a staged copy of the bundle's files exactly as the runtime will
+    load it, so the recorded expected output is what the runtime must reproduce.
     """
-    import skops.io as sio
-
-    expected = np.asarray(estimator.predict(np.asarray(example_rows, dtype=np.float64))).tolist()
-    extra = extra_files or {}
+    files = {**model_files, **facts.extra_files}
+    signature = Signature(
+        inputs=[Feature(name=f, dtype=facts.feature_dtype) for f in facts.feature_names],  # type: ignore[arg-type]
+        outputs=[Feature(name="prediction", dtype=facts.output_dtype)],  # type: ignore[arg-type]
+    )
     with tempfile.TemporaryDirectory() as staging:
-        model_path = Path(staging) / SKLEARN_MODEL_FILE
-        sio.dump(estimator, model_path)
-        manifest = Manifest(
-            name=name,
-            version=version,
-            flavor="sklearn",
-            model_file=SKLEARN_MODEL_FILE,
-            signature=Signature(
-                inputs=[Feature(name=feature, dtype="float64") for feature in feature_names],
-                outputs=[Feature(name="prediction", dtype=output_dtype)],  # type: ignore[arg-type]
-            ),
-            input_example=InputExample(inputs=example_rows, expected_output=expected),
-            files={
-                SKLEARN_MODEL_FILE: sha256_file(model_path),
-                **{path: sha256_file(local) for path, local in extra.items()},
-            },
-            lineage=Lineage(
-                code=code,
-                datasets=datasets,
-                params=params or {},
-                metrics=metrics or {},
-                parent=parent,
-            ),
-            evaluation=evaluation,
-            runtime=runtime_versions(),
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        )
-        contents = {path: local.read_bytes() for path, local in extra.items()}
-        write_bundle(out, manifest, {SKLEARN_MODEL_FILE: model_path.read_bytes(), **contents})
+        root = Path(staging)
+        for path, local in files.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(local, root / path)
+        predict = load_predict_function(flavor, root / model_file, root, signature)
+        expected = predict(to_feature_matrix(signature, facts.example_rows))
+    manifest = Manifest(
+        name=facts.name,
+        version=facts.version,
+        flavor=flavor,  # type: ignore[arg-type]
+        model_file=model_file,
+        signature=signature,
+        input_example=InputExample(inputs=facts.example_rows, expected_output=expected),
+        files={path: sha256_file(local) for path, local in files.items()},
+        lineage=Lineage(
+            code=facts.code,
+            datasets=facts.datasets,
+            params=facts.params,
+            metrics=facts.metrics,
+            parent=facts.parent,
+        ),
+        evaluation=facts.evaluation,
+        runtime=runtime_versions(flavor),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    write_bundle(out, manifest, {path: local.read_bytes() for path, local in files.items()})
     return manifest
 
 
-def runtime_versions() -> dict[str, str]:
-    """Python and library versions the bundle was built with."""
+def build_sklearn_bundle(estimator: Any, *, out: Path, **facts: Any) -> Manifest:
+    """Save a fitted scikit-learn estimator with skops and bundle it."""
+    import skops.io as sio
+
+    with tempfile.TemporaryDirectory() as staging:
+        model_path = Path(staging) / SKLEARN_MODEL_FILE
+        sio.dump(estimator, model_path)
+        return build_bundle(
+            "sklearn",
+            {SKLEARN_MODEL_FILE: model_path},
+            SKLEARN_MODEL_FILE,
+            BundleFacts(**facts),
+            out,
+        )
+
+
+def build_onnx_bundle(onnx_file: Path, *, out: Path, **facts: Any) -> Manifest:
+    """Bundle an .onnx file whose single input is the [rows, features] matrix."""
+    return build_bundle(
+        "onnx", {ONNX_MODEL_FILE: onnx_file}, ONNX_MODEL_FILE, BundleFacts(**facts), out
+    )
+
+
+def build_python_bundle(predictor_dir: Path, *, out: Path, **facts: Any) -> Manifest:
+    """Bundle a folder holding predictor.py (class Predictor) and whatever files it loads."""
+    if not (predictor_dir / PYTHON_MODEL_FILE).is_file():
+        raise FileNotFoundError(f"{predictor_dir} has no {PYTHON_MODEL_FILE}")
+    files = {
+        path.relative_to(predictor_dir).as_posix(): path
+        for path in sorted(predictor_dir.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+    return build_bundle("python", files, PYTHON_MODEL_FILE, BundleFacts(**facts), out)
+
+
+_FLAVOR_LIBRARIES = {
+    "sklearn": ("scikit-learn", "skops", "numpy"),
+    "onnx": ("onnxruntime", "numpy"),
+    "python": ("numpy",),
+}
+
+
+def runtime_versions(flavor: str) -> dict[str, str]:
+    """Python and the flavor's library versions the bundle was built (and checked) with."""
     versions = {"python": platform.python_version()}
-    for package in ("scikit-learn", "skops", "numpy"):
+    for package in _FLAVOR_LIBRARIES[flavor]:
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -100,44 +100,78 @@ def _print_local_status(state: Any, as_json: bool) -> None:
 
 @app.command()
 def package(
-    model: Annotated[Path, typer.Argument(help="a scikit-learn estimator saved with skops")],
+    model: Annotated[
+        Path,
+        typer.Argument(
+            help="a skops file (scikit-learn), an .onnx file, or a folder with "
+            "predictor.py (python flavor)"
+        ),
+    ],
     name: Annotated[str, typer.Option(help="model name: lowercase letters, digits, dashes")],
     version: Annotated[str, typer.Option(help="version, unique per model")],
     train: Annotated[Path, typer.Option(help="training data CSV (hashed into the lineage)")],
     target_column: Annotated[str, typer.Option("--target", help="label column of the CSVs")],
-    evaluation: Annotated[Path | None, typer.Option(help="evaluation data CSV")] = None,
+    evaluation: Annotated[
+        Path | None, typer.Option(help="labelled CSV the promotion gate scores (shipped inside)")
+    ] = None,
+    metric: Annotated[
+        str, typer.Option(help="evaluation metric, e.g. accuracy, rmse")
+    ] = "accuracy",
+    threshold: Annotated[float, typer.Option(help="the metric's threshold")] = 0.0,
     out: Annotated[Path, typer.Option(help="bundle to write")] = Path("bundle.tar.gz"),
     as_json: JsonOption = False,
 ) -> None:
-    """Build a bundle from a skops file, capturing code commit and dataset hashes."""
-    from model_runtime.flavors.sklearn import load_estimator
+    """Build a bundle, capturing code commit, dataset hashes and library versions."""
+    from model_runtime.manifest import Evaluation
     from model_runtime.packaging import (
+        build_onnx_bundle,
+        build_python_bundle,
         build_sklearn_bundle,
         capture_code_version,
         describe_dataset,
     )
 
-    estimator = load_estimator(model)
     example_source = evaluation or train
     with open(example_source, newline="") as handle:
         rows = list(csv.DictReader(handle))
     if not rows or target_column not in rows[0]:
         raise CliError(f"{example_source} has no rows or no column {target_column!r}")
     features = [column for column in rows[0] if column != target_column]
-    examples = [[float(row[f]) for f in features] for row in rows[:3]]
+    try:
+        examples = [[float(row[f]) for f in features] for row in rows[:3]]
+    except ValueError as exc:
+        raise CliError(f"{example_source}: features must be numbers ({exc})") from None
     datasets = [describe_dataset(train, "train")]
+    facts: dict[str, Any] = {
+        "name": name,
+        "version": version,
+        "feature_names": features,
+        "example_rows": examples,
+        "code": capture_code_version(Path.cwd()),
+        "datasets": datasets,
+    }
     if evaluation:
         datasets.append(describe_dataset(evaluation, "evaluation"))
-    manifest = build_sklearn_bundle(
-        estimator,
-        name=name,
-        version=version,
-        feature_names=features,
-        example_rows=examples,
-        out=out,
-        code=capture_code_version(Path.cwd()),
-        datasets=datasets,
-    )
+        bundled = f"data/{evaluation.name}"
+        facts["extra_files"] = {bundled: evaluation}
+        direction = "minimize" if metric in ("rmse", "mae") else "maximize"
+        facts["evaluation"] = Evaluation(
+            dataset=bundled,
+            target=target_column,
+            metric=metric,
+            threshold=threshold,
+            direction=direction,
+        )
+    if model.is_dir():
+        manifest = build_python_bundle(model, out=out, **facts)
+    elif model.suffix == ".onnx":
+        manifest = build_onnx_bundle(model, out=out, **facts)
+    elif model.suffix == ".skops":
+        from model_runtime.flavors.sklearn import load_estimator
+
+        manifest = build_sklearn_bundle(load_estimator(model), out=out, **facts)
+    else:
+        raise CliError(f"{model}: expected a .skops file, an .onnx file or a predictor folder")
     _print_manifest_summary(manifest, out, as_json)
 
 
@@ -156,6 +190,11 @@ def _print_manifest_summary(manifest: Any, out: Path, as_json: bool) -> None:
             f"  {dataset.role} data {dataset.uri} sha256 {dataset.sha256[:16]}… "
             f"({dataset.rows} rows)"
         )
+    built_with = ", ".join(f"{k} {v}" for k, v in manifest.runtime.items())
+    console.print(f"  flavor {manifest.flavor}, built with {built_with}")
+    if manifest.evaluation is not None:
+        spec = manifest.evaluation
+        console.print(f"  gate: {spec.metric} on {spec.dataset}, threshold {spec.threshold}")
 
 
 @app.command()

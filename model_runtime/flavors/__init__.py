@@ -1,7 +1,14 @@
-"""Model flavors: how a model file in a bundle becomes something that predicts."""
+"""Model flavors: how a model file in a bundle becomes a predict function.
+
+Each flavor module has ``load(model_path, bundle_root, signature) -> Predict`` and
+``check_compatibility(runtime_versions)``. Heavy libraries (scikit-learn, onnxruntime) are
+imported only when a bundle of that flavor is loaded, so a cold start pays only for what it
+serves.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,17 +16,25 @@ from typing import Any
 import numpy as np
 
 from model_runtime.exceptions import ModelLoadError
+from model_runtime.manifest import Signature
 
 Predict = Callable[[np.ndarray], list[Any]]
+FLAVORS = {"sklearn": "sklearn", "onnx": "onnx_flavor", "python": "python_flavor"}
 
 
-def load_predict_function(flavor: str, model_path: Path) -> Predict:
-    """Return the flavor's predict function for the model file; heavy imports happen here."""
-    if flavor == "sklearn":
-        from model_runtime.flavors import sklearn
+def _module(flavor: str) -> Any:
+    if flavor not in FLAVORS:
+        raise ModelLoadError(f"unknown flavor {flavor!r}; known: {', '.join(FLAVORS)}")
+    return importlib.import_module(f"model_runtime.flavors.{FLAVORS[flavor]}")
 
-        return sklearn.load(model_path)
-    raise ModelLoadError(
-        f"flavor {flavor!r} is part of the manifest format but this runtime serves only "
-        "'sklearn' bundles so far"
-    )
+
+def load_predict_function(
+    flavor: str, model_path: Path, bundle_root: Path, signature: Signature
+) -> Predict:
+    """The flavor's predict function for a verified bundle's model file."""
+    return _module(flavor).load(model_path, bundle_root, signature)  # type: ignore[no-any-return]
+
+
+def check_compatibility(flavor: str, built_with: dict[str, str]) -> None:
+    """Refuse a bundle built with library versions this runtime cannot honour."""
+    _module(flavor).check_compatibility(built_with)

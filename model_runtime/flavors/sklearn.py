@@ -12,7 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from model_runtime.exceptions import ForbiddenModelTypeError, ModelLoadError
+from model_runtime.exceptions import (
+    ForbiddenModelTypeError,
+    IncompatibleBundleError,
+    ModelLoadError,
+)
+from model_runtime.manifest import Signature
 
 # Types skops does not trust by default but that plain scikit-learn pipelines contain.
 EXTRA_TRUSTED_TYPES: frozenset[str] = frozenset(
@@ -50,7 +55,21 @@ def load_estimator(model_path: Path) -> Any:
     return estimator
 
 
-def load(model_path: Path) -> Any:
+def check_compatibility(built_with: dict[str, str]) -> None:
+    """A different scikit-learn major may change estimators' internals: refuse it."""
+    from importlib import metadata
+
+    built = built_with.get("scikit-learn")
+    installed = metadata.version("scikit-learn")
+    if built and built.split(".")[0] != installed.split(".")[0]:
+        raise IncompatibleBundleError(
+            f"the bundle was built with scikit-learn {built}; this runtime has scikit-learn "
+            f"{installed} (major versions differ): rebuild it with scikit-learn "
+            f"{installed.split('.')[0]}.x"
+        )
+
+
+def load(model_path: Path, bundle_root: Path, signature: Signature) -> Any:
     """Load a skops file and return a predict function over a feature matrix."""
     estimator = load_estimator(model_path)
 

@@ -1,0 +1,1 @@
+"""The iris classifier exported to ONNX and served through onnxruntime."""

@@ -1,0 +1,68 @@
+"""ONNX models through onnxruntime; the graph's declared inputs must fit the signature."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_runtime.exceptions import IncompatibleBundleError, ModelLoadError
+from model_runtime.manifest import Signature
+
+_TENSOR_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+}
+
+
+def check_compatibility(built_with: dict[str, str]) -> None:
+    from importlib import metadata
+
+    built = built_with.get("onnxruntime")
+    installed = metadata.version("onnxruntime")
+    if built and built.split(".")[0] != installed.split(".")[0]:
+        raise IncompatibleBundleError(
+            f"the bundle was checked with onnxruntime {built}; this runtime has onnxruntime "
+            f"{installed} (major versions differ)"
+        )
+
+
+def load(model_path: Path, bundle_root: Path, signature: Signature) -> Any:
+    """A session whose single input takes the feature matrix [rows, features]."""
+    import onnxruntime
+
+    try:
+        session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelLoadError(f"{model_path.name} is not a loadable ONNX model: {exc}") from None
+    inputs = session.get_inputs()
+    features = len(signature.inputs)
+    if len(inputs) != 1:
+        names = [graph_input.name for graph_input in inputs]
+        raise ModelLoadError(
+            f"{model_path.name} declares inputs {names}; Slipway feeds one [rows, {features}] "
+            "tensor (export the model with a single feature-matrix input)"
+        )
+    (graph_input,) = inputs
+    shape = graph_input.shape
+    if len(shape) != 2 or (isinstance(shape[1], int) and shape[1] != features):
+        raise ModelLoadError(
+            f"{model_path.name} input {graph_input.name!r} has shape {shape}; the signature "
+            f"has {features} features, so it must be [rows, {features}]"
+        )
+    if graph_input.type not in _TENSOR_TYPES:
+        raise ModelLoadError(
+            f"{model_path.name} input {graph_input.name!r} is {graph_input.type}; supported: "
+            f"{', '.join(_TENSOR_TYPES)}"
+        )
+    dtype = _TENSOR_TYPES[graph_input.type]
+    output_name = session.get_outputs()[0].name
+
+    def predict(matrix: np.ndarray) -> list[Any]:
+        (result,) = session.run([output_name], {graph_input.name: matrix.astype(dtype)})
+        return np.asarray(result).tolist()
+
+    return predict

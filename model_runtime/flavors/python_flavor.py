@@ -1,0 +1,63 @@
+"""A predictor class shipped inside the bundle: ``Predictor`` in the bundle's model file.
+
+This flavor runs the bundle's own code. That is why it is loaded only from a bundle whose
+sha256 matched the registry's digest and whose every file matched its manifest entry: the
+code that runs is exactly the code that was reviewed, registered and promoted. The class::
+
+    class Predictor:
+        def load(self, path: str) -> None: ...        # path: the bundle's root folder
+        def predict(self, inputs: list[list]) -> list: ...
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_runtime.exceptions import ModelLoadError
+from model_runtime.manifest import Signature
+
+CLASS_NAME = "Predictor"
+
+
+def check_compatibility(built_with: dict[str, str]) -> None:
+    import platform
+
+    built = built_with.get("python", "")
+    here = platform.python_version()
+    if built and built.split(".")[0] != here.split(".")[0]:
+        from model_runtime.exceptions import IncompatibleBundleError
+
+        raise IncompatibleBundleError(
+            f"the bundle was built with Python {built}; this runtime has {here}"
+        )
+
+
+def load(model_path: Path, bundle_root: Path, signature: Signature) -> Any:
+    module_name = f"slipway_bundle_{abs(hash(bundle_root.resolve()))}"
+    spec = importlib.util.spec_from_file_location(module_name, model_path)
+    if spec is None or spec.loader is None:
+        raise ModelLoadError(f"{model_path.name} is not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+        predictor_class = getattr(module, CLASS_NAME)
+        predictor = predictor_class()
+        predictor.load(str(bundle_root))
+    except AttributeError:
+        raise ModelLoadError(f"{model_path.name} defines no class {CLASS_NAME!r}") from None
+    except Exception as exc:
+        raise ModelLoadError(
+            f"{model_path.name}: {CLASS_NAME}.load failed: {type(exc).__name__}: {exc}"
+        ) from None
+
+    def predict(matrix: np.ndarray) -> list[Any]:
+        result = predictor.predict(matrix.tolist())
+        return np.asarray(result).tolist() if isinstance(result, np.ndarray) else list(result)
+
+    return predict

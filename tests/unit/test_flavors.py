@@ -1,0 +1,138 @@
+"""Each flavor: built, verified, loaded and answering its own input example; refusals named."""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from examples.iris_onnx.train import train_and_package as package_onnx
+from examples.iris_python.train import train_and_package as package_python
+from model_runtime.bundle import open_bundle
+from model_runtime.exceptions import IncompatibleBundleError, InvalidInputError, ModelLoadError
+from model_runtime.model import check_input_example, load_model
+from model_runtime.packaging import BundleFacts, build_bundle, capture_code_version
+
+
+@pytest.mark.parametrize("package", [package_onnx, package_python], ids=["onnx", "python"])
+def test_flavor_round_trip(package, tmp_path):
+    manifest = package(tmp_path / "b.tar.gz")
+    bundle = open_bundle(tmp_path / "b.tar.gz", tmp_path / "x")
+    model = load_model(bundle)
+    assert check_input_example(model, bundle) == manifest.input_example.expected_output
+    assert model.predict([[5.1, 3.5, 1.4, 0.2]]) == [0]
+    assert manifest.runtime["python"]
+
+
+def test_onnx_bundle_records_onnxruntime_version(tmp_path):
+    manifest = package_onnx(tmp_path / "b.tar.gz")
+    assert "onnxruntime" in manifest.runtime and "scikit-learn" not in manifest.runtime
+
+
+def test_onnx_input_shape_must_match_the_signature(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    from examples.iris.train import HERE, read_csv
+    from examples.iris_onnx.train import export_onnx
+
+    x, y = read_csv(HERE / "data" / "train.csv")
+    onnx_file = export_onnx(
+        LogisticRegression(max_iter=300).fit(x[:, :3], y), 3, tmp_path / "m.onnx"
+    )
+    facts = BundleFacts(
+        name="bad",
+        version="1",
+        feature_names=["a", "b", "c", "d"],
+        example_rows=[[1.0, 2.0, 3.0, 4.0]],
+        code=capture_code_version(tmp_path),
+        datasets=[],
+    )
+    with pytest.raises(ModelLoadError, match=re.escape("has shape [None, 3]; the signature has 4")):
+        build_bundle("onnx", {"model.onnx": onnx_file}, "model.onnx", facts, tmp_path / "b.tar.gz")
+
+
+def test_python_predictor_without_the_class_is_refused(tmp_path):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "predictor.py").write_text("class Model:\n    pass\n")
+    facts = BundleFacts(
+        name="bad",
+        version="1",
+        feature_names=["a"],
+        example_rows=[[1.0]],
+        code=capture_code_version(tmp_path),
+        datasets=[],
+    )
+    with pytest.raises(ModelLoadError, match="defines no class 'Predictor'"):
+        build_bundle(
+            "python",
+            {"predictor.py": folder / "predictor.py"},
+            "predictor.py",
+            facts,
+            tmp_path / "b.tar.gz",
+        )
+
+
+def rewrite_manifest(path: Path, out: Path, change) -> Path:
+    from model_runtime.manifest import parse_manifest
+    from model_runtime.packaging import write_bundle
+
+    with tarfile.open(path) as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+    data = json.loads(files.pop("manifest.json"))
+    change(data)
+    write_bundle(out, parse_manifest(json.dumps(data)), files)
+    return out
+
+
+def test_a_different_scikit_learn_major_is_refused_naming_both_versions(iris_bundle, tmp_path):
+    from importlib import metadata
+
+    def age(data):
+        data["runtime"]["scikit-learn"] = "0.24.2"
+
+    old = rewrite_manifest(iris_bundle[0], tmp_path / "old.tar.gz", age)
+    bundle = open_bundle(old, tmp_path / "x")
+    installed = metadata.version("scikit-learn")
+    with pytest.raises(
+        IncompatibleBundleError,
+        match=re.escape(
+            f"built with scikit-learn 0.24.2; this runtime has scikit-learn {installed}"
+        ),
+    ):
+        load_model(bundle)
+
+
+def test_forbidden_skops_type_is_refused_by_name(tmp_path):
+    import skops.io as sio
+
+    from model_runtime.exceptions import ForbiddenModelTypeError
+    from model_runtime.flavors.sklearn import load_estimator
+
+    path = tmp_path / "evil.skops"
+    sio.dump({"model": Path("/etc/passwd")}, path)
+    with pytest.raises(ForbiddenModelTypeError, match=r"pathlib\.\w*Path"):
+        load_estimator(path)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value", "message"),
+    [
+        ("int64", 1.5, "must be an integer"),
+        ("float64", True, "must be a number"),
+        ("string", 3, "must be a string"),
+        ("bool", "yes", "must be true or false"),
+    ],
+)
+def test_values_are_checked_against_feature_dtypes(dtype, value, message):
+    from model_runtime.manifest import Feature, Signature
+    from model_runtime.model import to_feature_matrix
+
+    signature = Signature(
+        inputs=[Feature(name="f", dtype=dtype)], outputs=[Feature(name="y", dtype="int64")]
+    )
+    with pytest.raises(InvalidInputError, match=rf"inputs\[0\]\.f {message}"):
+        to_feature_matrix(signature, [[value]])
