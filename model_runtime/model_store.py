@@ -10,6 +10,7 @@ import dataclasses
 import random
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ class ModelStore:
         s3: Any,
         cache_dir: Path,
         pointer_ttl_seconds: float = 5.0,
+        model_cache_bytes: int = 1024**3,
     ) -> None:
         self._repository = repository
         self._s3 = s3
@@ -35,7 +37,9 @@ class ModelStore:
         self._pointers: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._random = random.random
         self._versions: dict[tuple[str, str], dict[str, Any]] = {}
-        self._models: dict[str, LoadedModel] = {}
+        # digest -> (model, bundle bytes); least recently used first
+        self._models: OrderedDict[str, tuple[LoadedModel, int]] = OrderedDict()
+        self._model_cache_bytes = model_cache_bytes
         self._lock = threading.Lock()
 
     def pointer(self, name: str, stage: str) -> dict[str, Any]:
@@ -73,17 +77,30 @@ class ModelStore:
         version = version or self.version_for_stage(name, stage)
         bundle = self.version_item(name, version)["bundle"]
         digest = bundle["digest"]
-        model = self._models.get(digest)
-        if model is not None:
-            return model
         with self._lock:
-            model = self._models.get(digest)
-            if model is None:
-                model = self._load(bundle)
-                self._models[digest] = model
+            cached = self._models.get(digest)
+            if cached is not None:
+                self._models.move_to_end(digest)
+                return cached[0]
+            model, size = self._load(bundle)
+            self._models[digest] = (model, size)
+            self._evict()
         return model
 
-    def _load(self, bundle: dict[str, Any]) -> LoadedModel:
+    def _evict(self) -> None:
+        """Drop least recently used models beyond the byte budget (the newest always stays)."""
+        while len(self._models) > 1 and self.cached_bytes > self._model_cache_bytes:
+            self._models.popitem(last=False)
+
+    @property
+    def cached_bytes(self) -> int:
+        return sum(size for _, size in self._models.values())
+
+    @property
+    def cached_versions(self) -> list[str]:
+        return [model.version for model, _ in self._models.values()]
+
+    def _load(self, bundle: dict[str, Any]) -> tuple[LoadedModel, int]:
         started = time.perf_counter()
         digest = bundle["digest"]
         archive = self._cache_dir / "bundles" / f"{digest}.tar.gz"
@@ -94,9 +111,15 @@ class ModelStore:
                 bundle["bucket"],
                 bundle["key"],
                 str(partial),
-                ExtraArgs={"VersionId": bundle["s3_version_id"]},
+                ExtraArgs=version_args(bundle["s3_version_id"]),
             )
             partial.rename(archive)
         opened = open_bundle(archive, self._cache_dir / "models" / digest, expected_digest=digest)
         model = load_model(opened)
-        return dataclasses.replace(model, load_ms=(time.perf_counter() - started) * 1000)
+        size = sum((opened.root / path).stat().st_size for path in opened.manifest.files)
+        return dataclasses.replace(model, load_ms=(time.perf_counter() - started) * 1000), size
+
+
+def version_args(s3_version_id: str) -> dict[str, str]:
+    """Objects in an unversioned bucket report the version id "null", which S3 won't take."""
+    return {"VersionId": s3_version_id} if s3_version_id and s3_version_id != "null" else {}

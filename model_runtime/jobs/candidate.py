@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 
 from model_runtime.bundle import OpenedBundle, open_bundle
+from model_runtime.model_store import version_args
 
 
 @cache
@@ -26,7 +27,6 @@ def fetch_bundle(
 ) -> tuple[OpenedBundle, int]:
     """Download, verify and extract into ``work``; return the bundle and its size in bytes."""
     archive = work / "bundle.tar.gz"
-    extra = {"VersionId": version_id} if version_id and version_id != "null" else {}
-    s3.download_file(bucket, key, str(archive), ExtraArgs=extra)
+    s3.download_file(bucket, key, str(archive), ExtraArgs=version_args(version_id))
     bundle = open_bundle(archive, work / "bundle", expected_digest=expected_digest)
     return bundle, archive.stat().st_size

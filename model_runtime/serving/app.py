@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
-from model_runtime.serving.metrics import emit_request_metrics
+from model_runtime.serving.metrics import emit_request_metrics, logger
 from model_runtime.serving.problems import install_problem_handlers
 from model_runtime.serving.routes import router
 
@@ -32,6 +32,15 @@ def create_app() -> FastAPI:
             latency_ms = (time.perf_counter() - started) * 1000
             emit_request_metrics(served[0], served[1], response.status_code, latency_ms)
             response.headers["X-Model-Version"] = served[1]  # errors say who answered, too
+            logger.info(
+                "prediction",
+                extra={
+                    "model": served[0],
+                    "version": served[1],
+                    "status": response.status_code,
+                    "latency_ms": round(latency_ms, 3),
+                },
+            )
         return response
 
     return app

@@ -1,12 +1,24 @@
 """Lambda entry point: Function URL and API Gateway v2 events through Mangum.
 
 ``lifespan="off"`` because Mangum would otherwise run the ASGI lifespan on every invocation;
-models are loaded lazily by the store on the first request that needs them.
+models are loaded lazily by the store on the first request that needs them. Logs carry the
+request id (Powertools); the first invocation of each container emits a ColdStart metric.
 """
+
+from typing import Any
 
 from mangum import Mangum
 
 from model_runtime.serving.app import create_app
+from model_runtime.serving.metrics import emit_cold_start, logger
 
 app = create_app()
-handler = Mangum(app, lifespan="off")
+_mangum = Mangum(app, lifespan="off")
+_container = {"cold": True}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if _container.pop("cold", False):
+        emit_cold_start(getattr(context, "function_name", ""))
+    return _mangum(event, context)  # type: ignore[no-any-return]

@@ -1,41 +1,36 @@
-"""Per-request serving metrics in CloudWatch embedded metric format (EMF).
+"""Structured logs and per-request metrics (embedded metric format) with Powertools.
 
-One JSON line per prediction request on stdout; CloudWatch Logs turns it into metrics per
+One EMF blob per prediction request on stdout; CloudWatch Logs turns it into metrics per
 model and version (Invocations, Errors, SchemaRejections, Latency), which the canary check
-and the dashboards read. No API call is made on the request path.
+and dashboards read. No API call is made on the request path.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-import time
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 NAMESPACE = os.environ.get("SLIPWAY_METRICS_NAMESPACE", "Slipway")
-_METRICS = [
-    {"Name": "Invocations", "Unit": "Count"},
-    {"Name": "Errors", "Unit": "Count"},
-    {"Name": "SchemaRejections", "Unit": "Count"},
-    {"Name": "Latency", "Unit": "Milliseconds"},
-]
+logger = Logger(service="slipway-endpoint")
 
 
 def emit_request_metrics(model: str, version: str, status: int, latency_ms: float) -> None:
-    record = {
-        "_aws": {
-            "Timestamp": int(time.time() * 1000),
-            "CloudWatchMetrics": [
-                {"Namespace": NAMESPACE, "Dimensions": [["model", "version"]], "Metrics": _METRICS}
-            ],
-        },
-        "model": model,
-        "version": version,
-        "status": status,
-        "Invocations": 1,
-        "Errors": 1 if status >= 500 else 0,
-        "SchemaRejections": 1 if status == 422 else 0,
-        "Latency": round(latency_ms, 3),
-    }
-    sys.stdout.write(json.dumps(record) + "\n")
-    sys.stdout.flush()
+    # Ephemeral: an isolated blob per request, safe when uvicorn serves requests concurrently.
+    metrics = EphemeralMetrics(namespace=NAMESPACE)
+    metrics.add_dimension("model", model)
+    metrics.add_dimension("version", version)
+    metrics.add_metric("Invocations", MetricUnit.Count, 1)
+    metrics.add_metric("Errors", MetricUnit.Count, 1 if status >= 500 else 0)
+    metrics.add_metric("SchemaRejections", MetricUnit.Count, 1 if status == 422 else 0)
+    metrics.add_metric("Latency", MetricUnit.Milliseconds, round(latency_ms, 3))
+    metrics.add_metadata("status", status)
+    metrics.flush_metrics()
+
+
+def emit_cold_start(function_name: str) -> None:
+    metrics = EphemeralMetrics(namespace=NAMESPACE)
+    metrics.add_dimension("function_name", function_name or "local")
+    metrics.add_metric("ColdStart", MetricUnit.Count, 1)
+    metrics.flush_metrics()

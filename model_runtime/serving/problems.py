@@ -13,6 +13,7 @@ from model_runtime.exceptions import (
     InvalidInputError,
     InvalidRequestError,
     ModelNotFoundError,
+    PayloadTooLargeError,
     SlipwayRuntimeError,
 )
 
@@ -23,6 +24,7 @@ _STATUS = {
     InvalidInputError: (422, "invalid-input", "Input does not fit the model's signature"),
     ModelNotFoundError: (404, "model-not-found", "Model not found"),
     InvalidRequestError: (400, "bad-request", "Malformed request"),
+    PayloadTooLargeError: (413, "payload-too-large", "Request too large"),
 }
 
 

@@ -7,11 +7,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from model_runtime.exceptions import InvalidRequestError
+from model_runtime.exceptions import InvalidRequestError, PayloadTooLargeError
 from model_runtime.manifest import describe_validation_error
 from model_runtime.model import LoadedModel
 from model_runtime.model_store import ModelStore
 from model_runtime.serving.dependencies import get_model_store
+from model_runtime.serving.settings import ServingSettings, get_settings
 
 router = APIRouter()
 _process = {"cold": True}  # the first request this process serves is a cold start
@@ -24,15 +25,29 @@ class PredictRequest(BaseModel):
     inputs: list[list[Any] | dict[str, Any]] = Field(min_length=1)
 
 
-async def predict_request(request: Request) -> PredictRequest:
-    """The body as JSON whatever its content type: a plain ``curl -d`` must work."""
+async def predict_request(
+    request: Request, settings: ServingSettings = Depends(get_settings)
+) -> PredictRequest:
+    """The body as JSON whatever its content type (a plain ``curl -d`` must work), within
+    the body-size and batch-size limits."""
     body = await request.body()
+    if len(body) > settings.max_body_bytes:
+        raise PayloadTooLargeError(
+            f"request body is {len(body)} bytes; the limit is {settings.max_body_bytes} "
+            "(Lambda's synchronous payload): send fewer rows per request"
+        )
     try:
-        return PredictRequest.model_validate_json(body)
+        parsed = PredictRequest.model_validate_json(body)
     except ValidationError as exc:
         if any(error["type"] == "json_invalid" for error in exc.errors()):
             raise InvalidRequestError("request body is not valid JSON") from None
         raise InvalidRequestError(describe_validation_error("request body", exc)) from None
+    if len(parsed.inputs) > settings.max_batch_rows:
+        raise PayloadTooLargeError(
+            f"{len(parsed.inputs)} rows in one request; the limit is {settings.max_batch_rows}: "
+            "split the batch into several requests"
+        )
+    return parsed
 
 
 # Parsed by hand above, so the schema is declared for the OpenAPI document explicitly.

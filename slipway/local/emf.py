@@ -29,15 +29,18 @@ def metric_data_from_logs(logs: str) -> dict[str, list[dict[str, Any]]]:
                 for dimension_set in directive.get("Dimensions", [[]]):
                     dimensions = [{"Name": d, "Value": str(record[d])} for d in dimension_set]
                     for metric in directive["Metrics"]:
-                        by_namespace.setdefault(directive["Namespace"], []).append(
-                            {
-                                "MetricName": metric["Name"],
-                                "Value": float(record[metric["Name"]]),
-                                "Unit": metric.get("Unit", "None"),
-                                "Timestamp": timestamp,
-                                "Dimensions": dimensions,
-                            }
-                        )
+                        values = record[metric["Name"]]
+                        # EMF allows a value or an array of values (Powertools writes arrays)
+                        for value in values if isinstance(values, list) else [values]:
+                            by_namespace.setdefault(directive["Namespace"], []).append(
+                                {
+                                    "MetricName": metric["Name"],
+                                    "Value": float(value),
+                                    "Unit": metric.get("Unit", "None"),
+                                    "Timestamp": timestamp,
+                                    "Dimensions": dimensions,
+                                }
+                            )
         except (KeyError, TypeError, ValueError):
             continue  # not EMF after all; CloudWatch ignores such lines too
     return by_namespace

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import json
 
 import boto3
@@ -41,8 +42,23 @@ def live_iris(iris_bundle, tmp_path):
         app.dependency_overrides.clear()
 
 
+@dataclasses.dataclass
+class LambdaContext:
+    """The context attributes Lambda passes (Powertools reads them for structured logs)."""
+
+    function_name: str = "slipway-endpoint-test"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = (
+        "arn:aws:lambda:us-east-1:123456789012:function:slipway-endpoint-test"
+    )
+    memory_limit_in_mb: int = 1024
+    aws_request_id: str = "6f9b0c1e-test-request"
+    log_group_name: str = "/aws/lambda/slipway-endpoint-test"
+    log_stream_name: str = "2026/11/28/[$LATEST]test"
+
+
 def call(event: dict) -> tuple[int, dict, dict]:
-    response = handler(event, None)
+    response = handler(event, LambdaContext())
     body = response["body"]
     if response.get("isBase64Encoded"):
         body = base64.b64decode(body).decode()
@@ -144,7 +160,8 @@ def test_health(live_iris):
 
 
 def emf_records(output: str) -> list[dict]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+    records = [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+    return [r for r in records if "Invocations" in r]
 
 
 def test_every_prediction_emits_embedded_metrics_per_version(live_iris, capsys):
@@ -154,10 +171,10 @@ def test_every_prediction_emits_embedded_metrics_per_version(live_iris, capsys):
     assert (ok["model"], ok["version"], ok["Invocations"], ok["SchemaRejections"]) == (
         "iris",
         "1",
-        1,
-        0,
+        [1.0],
+        [0.0],
     )
-    assert rejected["SchemaRejections"] == 1 and rejected["Errors"] == 0
+    assert rejected["SchemaRejections"] == [1.0] and rejected["Errors"] == [0.0]
     directive = ok["_aws"]["CloudWatchMetrics"][0]
     assert directive["Dimensions"] == [["model", "version"]]
     assert {m["Name"] for m in directive["Metrics"]} == {
@@ -184,3 +201,43 @@ def test_a_live_canary_takes_its_share(live_iris, iris_bundle):
     assert store.version_for_stage("iris", keys.LIVE) == "1"
     assert repository.clear_canary("iris", "2")
     assert "canary_version" not in repository.get_pointer("iris")
+
+
+def test_batch_and_body_limits_answer_413_with_a_hint(live_iris, monkeypatch):
+    from model_runtime.serving.settings import get_settings
+
+    rows = json.dumps({"inputs": [[5.1, 3.5, 1.4, 0.2]] * 1001})
+    status, _, problem = call(function_url_event("/v1/models/iris/predict", rows))
+    assert status == 413
+    assert problem["detail"] == (
+        "1001 rows in one request; the limit is 1000: split the batch into several requests"
+    )
+    monkeypatch.setattr(get_settings(), "max_body_bytes", 100)
+    status, _, problem = call(function_url_event("/v1/models/iris/predict", rows))
+    assert status == 413 and "send fewer rows per request" in problem["detail"]
+
+
+def test_logs_are_structured_json_with_request_id_and_model(live_iris, monkeypatch):
+    import io
+
+    from model_runtime.serving.metrics import logger
+
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    call(function_url_event("/v1/models/iris/predict", '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'))
+    logs = [json.loads(line) for line in stream.getvalue().splitlines()]
+    (prediction,) = [log for log in logs if log.get("message") == "prediction"]
+    assert prediction["function_request_id"] == "6f9b0c1e-test-request"
+    assert (prediction["model"], prediction["version"], prediction["status"]) == ("iris", "1", 200)
+
+
+def test_the_first_invocation_emits_a_cold_start_metric(live_iris, capsys, monkeypatch):
+    from model_runtime.serving import handler as module
+
+    monkeypatch.setattr(module, "_container", {"cold": True})
+    call(function_url_event("/health", None, method="GET"))
+    call(function_url_event("/health", None, method="GET"))
+    blobs = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"ColdStart"' in line
+    ]
+    assert len(blobs) == 1 and blobs[0]["function_name"] == "slipway-endpoint-test"
