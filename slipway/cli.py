@@ -236,6 +236,35 @@ def push(
     )
 
 
+@app.command()
+def serve(
+    bundle: Annotated[Path, typer.Argument(help="bundle .tar.gz to serve")],
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
+) -> None:
+    """Serve one bundle over HTTP with uvicorn: the endpoint's routes, no AWS needed."""
+    import tempfile
+
+    import uvicorn
+
+    from model_runtime.serving.app import create_app
+    from model_runtime.serving.dependencies import get_model_store
+    from model_runtime.single_bundle_store import SingleBundleStore
+
+    if not bundle.is_file():
+        raise CliError(f"{bundle} does not exist")
+    work = Path(tempfile.mkdtemp(prefix="slipway-serve-"))
+    store = SingleBundleStore(bundle, work)
+    server_app = create_app()
+    server_app.dependency_overrides[get_model_store] = lambda: store
+    name = store.manifest.name
+    console.print(
+        f"serving {name} {store.manifest.version} on http://{host}:{port} "
+        f"(POST /v1/models/{name}/predict, docs at /docs)"
+    )
+    uvicorn.run(server_app, host=host, port=port, log_level="warning")
+
+
 # -- watching, invoking, tracing -----------------------------------------------------------
 
 
