@@ -8,7 +8,7 @@ ENV ?= local
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
+.PHONY: bench-serving bench-registry setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -42,8 +42,20 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The MLflow baseline lives in its own environment so its pins never touch the project's.
+.venv-bench-mlflow/.installed: bench/requirements-mlflow.txt
+	$(PYTHON) -m venv .venv-bench-mlflow
+	.venv-bench-mlflow/bin/pip install --quiet -r bench/requirements-mlflow.txt
+	touch $@
+
+bench-serving: setup .venv-bench-mlflow/.installed
+	$(BIN)/python bench/serving.py
+
+bench-registry: setup
+	$(BIN)/python bench/registry.py
+
 down: setup
 	$(BIN)/slipway local down
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .slipway .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench-mlflow node_modules cdk.out .slipway .pytest_cache .ruff_cache

@@ -1,0 +1,321 @@
+"""Serving speed: Slipway's Lambda path, Slipway vs `mlflow models serve`, and cold start.
+
+    make bench-serving        # creates the MLflow environment, then runs this
+
+For the same scikit-learn model (examples/iris) and the same requests, all measured in one
+run on this machine:
+1. the Lambda path (Function URL event -> Mangum -> FastAPI -> model) against calling the
+   model directly: added latency at p50 and p99, for 1 row and for 100 rows;
+2. Slipway under uvicorn against `mlflow models serve`, over loopback HTTP with the same
+   client: p50, p99 (sequential) and requests per second (concurrent clients);
+3. cold start: a fresh process from import to first answer, against the bare minimum
+   (import the model's libraries, load the file, predict once).
+Prints a table; the last line is a summary for tracking. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from examples.iris.train import FEATURES, HERE, read_csv, train_and_package  # noqa: E402
+
+ROWS = read_csv(HERE / "data" / "evaluation.csv")[0].tolist()
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(samples), q))
+
+
+def timed(call: Any, iterations: int) -> list[float]:
+    for _ in range(min(50, iterations)):  # warm caches, JIT-less but lazy imports
+        call()
+    samples = []
+    for _ in range(iterations):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def batch(size: int) -> list[list[float]]:
+    return [ROWS[i % len(ROWS)] for i in range(size)]
+
+
+# -- 1. the Lambda path against the model itself ------------------------------------------
+
+
+def lambda_overhead(bundle: Path, iterations: int) -> dict[str, float]:
+    from model_runtime.serving import handler as module
+    from model_runtime.serving.dependencies import get_model_store
+    from model_runtime.serving.function_url import function_url_event
+    from model_runtime.serving.metrics import logger
+    from model_runtime.single_bundle_store import SingleBundleStore
+
+    store = SingleBundleStore(bundle, Path(tempfile.mkdtemp()))
+    module.app.dependency_overrides[get_model_store] = lambda: store
+    model = store.model("iris")
+
+    class Context:
+        function_name, function_version, memory_limit_in_mb = "bench", "$LATEST", 1024
+        invoked_function_arn, aws_request_id = "arn:aws:lambda:us-east-1:1:function:bench", "r"
+
+    results = {}
+    for size in (1, 100):
+        rows = batch(size)
+        event = function_url_event(
+            method="POST",
+            raw_path="/v1/models/iris/predict",
+            raw_query="",
+            headers={"content-type": "application/json"},
+            body=json.dumps({"inputs": rows}).encode(),
+            url_id="bench",
+            region="us-east-1",
+            account_id="1",
+        )
+        matrix = np.asarray(rows, dtype=np.float64)
+        # in Lambda the EMF and log lines go to stdout too; here they go to a sink
+        sink = io.StringIO()
+        logger.registered_handler.stream = sink
+        with contextlib.redirect_stdout(sink):
+            direct = timed(lambda m=matrix: model._predict(m), iterations)
+            through = timed(lambda e=event: module.handler(e, Context()), iterations)
+        results[f"direct_p50_{size}"] = percentile(direct, 50)
+        results[f"direct_p99_{size}"] = percentile(direct, 99)
+        results[f"lambda_p50_{size}"] = percentile(through, 50)
+        results[f"lambda_p99_{size}"] = percentile(through, 99)
+    return results
+
+
+# -- 2. over HTTP: Slipway under uvicorn vs mlflow models serve ----------------------------
+
+
+@contextlib.contextmanager
+def server(command: list[str], url: str, env: dict[str, str] | None = None) -> Any:
+    # a pipe nobody reads would fill up and stall the server; the file is closed below
+    log = tempfile.TemporaryFile()  # noqa: SIM115
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, **(env or {})}, cwd=ROOT
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            try:
+                if httpx.get(url, timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise RuntimeError(f"{command[0]} did not start: {log.read().decode()[-2000:]}")
+            time.sleep(0.2)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def http_figures(
+    url: str, body: dict[str, Any], iterations: int, seconds: float, clients: int
+) -> dict[str, float]:
+    payload = json.dumps(body).encode()
+    headers = {"content-type": "application/json"}
+    with httpx.Client() as client:
+
+        def call() -> None:
+            response = client.post(url, content=payload, headers=headers)
+            response.raise_for_status()
+
+        samples = timed(call, iterations)
+    done = [0] * clients
+    stop = time.monotonic() + seconds
+
+    def worker(index: int) -> None:
+        with httpx.Client() as own:
+            while time.monotonic() < stop:
+                own.post(url, content=payload, headers=headers).raise_for_status()
+                done[index] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {
+        "p50": percentile(samples, 50),
+        "p99": percentile(samples, 99),
+        "rps": sum(done) / seconds,
+    }
+
+
+def mlflow_figures(
+    mlflow_python: Path, iterations: int, seconds: float, clients: int
+) -> dict[str, float]:
+    model_dir = Path(tempfile.mkdtemp()) / "mlflow-iris"
+    subprocess.run(
+        [
+            str(mlflow_python),
+            str(ROOT / "bench" / "mlflow_model.py"),
+            str(HERE / "data" / "train.csv"),
+            str(model_dir),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port = 8790
+    mlflow = mlflow_python.parent / "mlflow"
+    command = [
+        str(mlflow),
+        "models",
+        "serve",
+        "-m",
+        str(model_dir),
+        "--env-manager",
+        "local",
+        "-p",
+        str(port),
+        "-h",
+        "127.0.0.1",
+    ]
+    body = {"dataframe_split": {"columns": FEATURES, "data": [ROWS[0]]}}
+    # MLflow starts `uvicorn` from PATH: its own environment's
+    env = {
+        "MLFLOW_MODELS_WORKERS": "1",
+        "PATH": f"{mlflow_python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    with server(command, f"http://127.0.0.1:{port}/ping", env):
+        return http_figures(
+            f"http://127.0.0.1:{port}/invocations", body, iterations, seconds, clients
+        )
+
+
+def slipway_figures(
+    bundle: Path, iterations: int, seconds: float, clients: int
+) -> dict[str, float]:
+    port = 8791
+    command = [sys.executable, "-m", "slipway.cli", "serve", str(bundle), "--port", str(port)]
+    with server(command, f"http://127.0.0.1:{port}/health"):
+        return http_figures(
+            f"http://127.0.0.1:{port}/v1/models/iris/predict",
+            {"inputs": [ROWS[0]]},
+            iterations,
+            seconds,
+            clients,
+        )
+
+
+# -- 3. cold start -----------------------------------------------------------------------
+
+
+def cold_start(kind: str, bundle: Path, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "cold_start.py"), kind, str(bundle)],
+            check=True,
+            capture_output=True,
+        )
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--mlflow-python", type=Path, default=ROOT / ".venv-bench-mlflow" / "bin" / "python"
+    )
+    parser.add_argument("--iterations", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--cold-runs", type=int, default=7)
+    args = parser.parse_args()
+    if not args.mlflow_python.exists():
+        sys.exit(f"no MLflow environment at {args.mlflow_python}: run `make bench-serving`")
+
+    bundle = Path(tempfile.mkdtemp()) / "iris.tar.gz"
+    train_and_package(bundle, name="iris", version="1")
+    console = Console(width=120)
+
+    overhead = lambda_overhead(bundle, args.iterations)
+    slipway_http = slipway_figures(bundle, args.iterations, args.seconds, args.clients)
+    mlflow_http = mlflow_figures(args.mlflow_python, args.iterations, args.seconds, args.clients)
+    cold_slipway = cold_start("slipway", bundle, args.cold_runs)
+    cold_bare = cold_start("bare", bundle, args.cold_runs)
+
+    table = Table(title="Lambda path: Function URL event -> Mangum -> FastAPI -> model (ms)")
+    for column in (
+        "rows",
+        "direct p50",
+        "Lambda path p50",
+        "added p50",
+        "direct p99",
+        "Lambda path p99",
+        "added p99",
+    ):
+        table.add_column(column)
+    for size in (1, 100):
+        o = {k.rsplit("_", 1)[0]: v for k, v in overhead.items() if k.endswith(f"_{size}")}
+        table.add_row(
+            str(size),
+            f"{o['direct_p50']:.3f}",
+            f"{o['lambda_p50']:.3f}",
+            f"{o['lambda_p50'] - o['direct_p50']:.3f}",
+            f"{o['direct_p99']:.3f}",
+            f"{o['lambda_p99']:.3f}",
+            f"{o['lambda_p99'] - o['direct_p99']:.3f}",
+        )
+    console.print(table)
+
+    table = Table(
+        title=f"HTTP on loopback, 1 row, one worker each ({args.clients} clients for rps)"
+    )
+    for column in ("server", "p50 ms", "p99 ms", "requests/s"):
+        table.add_column(column)
+    for label, figures in (
+        ("slipway serve (uvicorn)", slipway_http),
+        ("mlflow models serve", mlflow_http),
+    ):
+        table.add_row(
+            label, f"{figures['p50']:.2f}", f"{figures['p99']:.2f}", f"{figures['rps']:.0f}"
+        )
+    console.print(table)
+
+    table = Table(title=f"cold start: fresh process to first answer (median of {args.cold_runs})")
+    table.add_column("process")
+    table.add_column("ms")
+    table.add_row("Slipway Lambda handler, first request", f"{cold_slipway:.0f}")
+    table.add_row("bare minimum: import, load, predict", f"{cold_bare:.0f}")
+    console.print(table)
+
+    added = overhead["lambda_p50_1"] - overhead["direct_p50_1"]
+    print(
+        f"lambda_added_p50_ms={added:.3f} "
+        f"http_p50_vs_mlflow={slipway_http['p50'] / mlflow_http['p50']:.2f} "
+        f"rps_vs_mlflow={slipway_http['rps'] / mlflow_http['rps']:.2f} "
+        f"cold_start_vs_bare={cold_slipway / cold_bare:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
