@@ -18,12 +18,11 @@ def slipway(bundle: Path) -> list:
     import json
 
     from model_runtime.serving import handler as module
-    from model_runtime.serving.dependencies import get_model_store
     from model_runtime.serving.function_url import function_url_event
     from model_runtime.single_bundle_store import SingleBundleStore
 
     store = SingleBundleStore(bundle, Path(tempfile.mkdtemp()))
-    module.app.dependency_overrides[get_model_store] = lambda: store
+    module.app.state.model_store = store
 
     class Context:
         function_name, function_version, memory_limit_in_mb = "bench", "$LATEST", 1024

@@ -66,13 +66,12 @@ def batch(size: int) -> list[list[float]]:
 
 def lambda_overhead(bundle: Path, iterations: int) -> dict[str, float]:
     from model_runtime.serving import handler as module
-    from model_runtime.serving.dependencies import get_model_store
     from model_runtime.serving.function_url import function_url_event
     from model_runtime.serving.metrics import logger
     from model_runtime.single_bundle_store import SingleBundleStore
 
     store = SingleBundleStore(bundle, Path(tempfile.mkdtemp()))
-    module.app.dependency_overrides[get_model_store] = lambda: store
+    module.app.state.model_store = store
     model = store.model("iris")
 
     class Context:

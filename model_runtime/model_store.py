@@ -12,13 +12,27 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.lineage import keys
-from functions.lineage.repository import LineageRepository
 from model_runtime.bundle import open_bundle
 from model_runtime.exceptions import ModelNotFoundError
 from model_runtime.model import LoadedModel, load_model
+
+if TYPE_CHECKING:  # botocore is heavy; a store is handed a repository ready-made
+    from functions.lineage.repository import LineageRepository
+
+
+class ModelSource(Protocol):
+    """What the serving routes need from wherever models come from."""
+
+    def pointer(self, name: str, stage: str) -> dict[str, Any]: ...
+
+    def version_item(self, name: str, version: str) -> dict[str, Any]: ...
+
+    def model(
+        self, name: str, *, stage: str = keys.LIVE, version: str | None = None
+    ) -> LoadedModel: ...
 
 
 class ModelStore:

@@ -248,15 +248,13 @@ def serve(
     import uvicorn
 
     from model_runtime.serving.app import create_app
-    from model_runtime.serving.dependencies import get_model_store
     from model_runtime.single_bundle_store import SingleBundleStore
 
     if not bundle.is_file():
         raise CliError(f"{bundle} does not exist")
     work = Path(tempfile.mkdtemp(prefix="slipway-serve-"))
     store = SingleBundleStore(bundle, work)
-    server_app = create_app()
-    server_app.dependency_overrides[get_model_store] = lambda: store
+    server_app = create_app(store)
     name = store.manifest.name
     console.print(
         f"serving {name} {store.manifest.version} on http://{host}:{port} "

@@ -3,44 +3,70 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from model_runtime.model_store import ModelSource
 from model_runtime.serving.metrics import emit_request_metrics, logger
 from model_runtime.serving.problems import install_problem_handlers
 from model_runtime.serving.routes import router
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(
-        title="Slipway model endpoint",
-        version="1",
-        description="Predictions from the models promoted in the Slipway lineage registry.",
-    )
-    app.include_router(router)
-    install_problem_handlers(app)
+class ServingMetrics:
+    """Pure ASGI middleware: one metrics blob and one log line per prediction request.
 
-    @app.middleware("http")
-    async def serving_metrics(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    Pure ASGI rather than ``@app.middleware("http")``, whose per-request task and stream
+    plumbing costs more than the rest of the request path.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        served = getattr(request.state, "served", None)  # set once a model version is chosen
+        status = {"code": 500}
+
+        async def send_with_version(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                served = scope.get("state", {}).get("served")
+                if served is not None:  # errors say which version answered, too
+                    headers = [h for h in message.get("headers", []) if h[0] != b"x-model-version"]
+                    headers.append((b"x-model-version", served[1].encode()))
+                    message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_version)
+        served = scope.get("state", {}).get("served")
         if served is not None:
             latency_ms = (time.perf_counter() - started) * 1000
-            emit_request_metrics(served[0], served[1], response.status_code, latency_ms)
-            response.headers["X-Model-Version"] = served[1]  # errors say who answered, too
+            emit_request_metrics(served[0], served[1], status["code"], latency_ms)
             logger.info(
                 "prediction",
                 extra={
                     "model": served[0],
                     "version": served[1],
-                    "status": response.status_code,
+                    "status": status["code"],
                     "latency_ms": round(latency_ms, 3),
                 },
             )
-        return response
 
+
+def create_app(model_store: ModelSource | None = None, **fastapi_options: Any) -> FastAPI:
+    """The endpoint app; without a store it reads the registry named by its settings."""
+    app = FastAPI(
+        title="Slipway model endpoint",
+        version="1",
+        description="Predictions from the models promoted in the Slipway lineage registry.",
+        **fastapi_options,
+    )
+    app.state.model_store = model_store
+    app.include_router(router)
+    install_problem_handlers(app)
+    app.add_middleware(ServingMetrics)
     return app

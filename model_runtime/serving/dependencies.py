@@ -1,18 +1,26 @@
-"""The model store used by the routes; built once per container, overridable in tests."""
+"""The model store the routes use: given to the app, or built from settings on first use."""
 
 from __future__ import annotations
 
 from functools import cache
 
-import boto3
+from fastapi import Request
 
-from functions.lineage.repository import LineageRepository
-from model_runtime.model_store import ModelStore
+from model_runtime.model_store import ModelSource, ModelStore
 from model_runtime.serving.settings import get_settings
 
 
 @cache
 def get_model_store() -> ModelStore:
+    """The registry-backed store of a deployed endpoint, once per container.
+
+    boto3 is imported here, not at module level: ``slipway serve`` never needs it, and an
+    endpoint's cold start pays for it only when the first request arrives.
+    """
+    import boto3
+
+    from functions.lineage.repository import LineageRepository
+
     settings = get_settings()
     if not settings.table_name:
         raise RuntimeError("SLIPWAY_TABLE_NAME is not set: the endpoint has no registry to read")
@@ -24,3 +32,11 @@ def get_model_store() -> ModelStore:
         settings.pointer_cache_seconds,
         settings.model_cache_bytes,
     )
+
+
+async def model_store(request: Request) -> ModelSource:
+    """``app.state.model_store`` if the app was given one (tests, ``slipway serve``)."""
+    store: ModelSource | None = request.app.state.model_store
+    if store is None:
+        store = request.app.state.model_store = get_model_store()
+    return store

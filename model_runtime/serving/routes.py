@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from model_runtime.exceptions import InvalidRequestError, PayloadTooLargeError
 from model_runtime.manifest import describe_validation_error
 from model_runtime.model import LoadedModel
-from model_runtime.model_store import ModelStore
-from model_runtime.serving.dependencies import get_model_store
-from model_runtime.serving.settings import ServingSettings, get_settings
+from model_runtime.model_store import ModelSource
+from model_runtime.serving.dependencies import model_store
+from model_runtime.serving.settings import get_settings
 
 router = APIRouter()
 _process = {"cold": True}  # the first request this process serves is a cold start
@@ -25,11 +26,10 @@ class PredictRequest(BaseModel):
     inputs: list[list[Any] | dict[str, Any]] = Field(min_length=1)
 
 
-async def predict_request(
-    request: Request, settings: ServingSettings = Depends(get_settings)
-) -> PredictRequest:
+async def predict_request(request: Request) -> PredictRequest:
     """The body as JSON whatever its content type (a plain ``curl -d`` must work), within
     the body-size and batch-size limits."""
+    settings = get_settings()
     body = await request.body()
     if len(body) > settings.max_body_bytes:
         raise PayloadTooLargeError(
@@ -73,16 +73,20 @@ class ModelDescription(BaseModel):
     signature: dict[str, Any]
 
 
+# Every route is async: the work is short, and a thread hand-off per request would cost more
+# than the prediction itself.
+
+
 @router.get("/health")
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get("/v1/models/{name}", response_model=ModelDescription)
-def describe_model(
+async def describe_model(
     name: str = ModelName,
     stage: Literal["live", "staging"] = "live",
-    store: ModelStore = Depends(get_model_store),
+    store: ModelSource = Depends(model_store),
 ) -> ModelDescription:
     version = str(store.pointer(name, stage)["version"])  # the stable version, not a canary
     item = store.version_item(name, version)
@@ -94,15 +98,14 @@ def describe_model(
 @router.post(
     "/v1/models/{name}/predict", response_model=PredictResponse, openapi_extra=PREDICT_BODY
 )
-def predict_stage(
+async def predict_stage(
     request: Request,
-    response: Response,
     body: PredictRequest = Depends(predict_request),
     name: str = ModelName,
     stage: Literal["live", "staging"] = Query("live"),
-    store: ModelStore = Depends(get_model_store),
-) -> PredictResponse:
-    return _predict(store.model(name, stage=stage), request, body, response)
+    store: ModelSource = Depends(model_store),
+) -> JSONResponse:
+    return _predict(store.model(name, stage=stage), request, body)
 
 
 @router.post(
@@ -110,23 +113,26 @@ def predict_stage(
     response_model=PredictResponse,
     openapi_extra=PREDICT_BODY,
 )
-def predict_version(
+async def predict_version(
     request: Request,
-    response: Response,
     body: PredictRequest = Depends(predict_request),
     name: str = ModelName,
     version: str = VersionName,
-    store: ModelStore = Depends(get_model_store),
-) -> PredictResponse:
-    return _predict(store.model(name, version=version), request, body, response)
+    store: ModelSource = Depends(model_store),
+) -> JSONResponse:
+    return _predict(store.model(name, version=version), request, body)
 
 
-def _predict(
-    model: LoadedModel, request: Request, body: PredictRequest, response: Response
-) -> PredictResponse:
+def _predict(model: LoadedModel, request: Request, body: PredictRequest) -> JSONResponse:
+    """The answer is built directly: response_model documents it, validating it again per
+    request would only cost time."""
     request.state.served = (model.name, model.version)
     outputs = model.predict(body.inputs)
-    response.headers["X-Model-Version"] = model.version
-    response.headers["X-Model-Load-Ms"] = f"{model.load_ms:.1f}"
-    response.headers["X-Cold-Start"] = "true" if _process.pop("cold", False) else "false"
-    return PredictResponse(model=model.name, version=model.version, outputs=outputs)
+    return JSONResponse(
+        {"model": model.name, "version": model.version, "outputs": outputs},
+        headers={
+            "X-Model-Version": model.version,
+            "X-Model-Load-Ms": f"{model.load_ms:.1f}",
+            "X-Cold-Start": "true" if _process.pop("cold", False) else "false",
+        },
+    )

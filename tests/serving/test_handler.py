@@ -14,7 +14,6 @@ from moto import mock_aws
 from functions.lineage.repository import LineageRepository, UploadedBundle
 from model_runtime.extraction import sha256_file
 from model_runtime.model_store import ModelStore
-from model_runtime.serving.dependencies import get_model_store
 from model_runtime.serving.handler import app, handler
 from tests.conftest import create_lineage_table, load_event
 
@@ -37,9 +36,9 @@ def live_iris(iris_bundle, tmp_path):
         repository.register_version(json.loads(manifest.model_dump_json()), uploaded, "exec-1")
         repository.promote("iris", "1", "exec-1")
         store = ModelStore(repository, s3, tmp_path / "cache", pointer_ttl_seconds=0)
-        app.dependency_overrides[get_model_store] = lambda: store
+        app.state.model_store = store
         yield manifest
-        app.dependency_overrides.clear()
+        app.state.model_store = None
 
 
 @dataclasses.dataclass
@@ -188,7 +187,7 @@ def test_every_prediction_emits_embedded_metrics_per_version(live_iris, capsys):
 def test_a_live_canary_takes_its_share(live_iris, iris_bundle):
     from functions.lineage import keys
 
-    store = app.dependency_overrides[get_model_store]()
+    store = app.state.model_store
     repository = store._repository
     second = json.loads(iris_bundle[1].model_dump_json()) | {"version": "2"}
     item = repository.get_version("iris", "1")
@@ -241,3 +240,17 @@ def test_the_first_invocation_emits_a_cold_start_metric(live_iris, capsys, monke
         json.loads(line) for line in capsys.readouterr().out.splitlines() if '"ColdStart"' in line
     ]
     assert len(blobs) == 1 and blobs[0]["function_name"] == "slipway-endpoint-test"
+
+
+def test_a_bundle_that_fails_verification_is_a_503_with_the_reason(live_iris):
+    store = app.state.model_store
+    repository = store._repository
+    second = json.loads(live_iris.model_dump_json()) | {"version": "9"}
+    item = repository.get_version("iris", "1")
+    tampered = UploadedBundle(**{**item["bundle"], "digest": "0" * 64})
+    repository.register_version(second, tampered, "exec-9")
+    body = '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
+    status, _, problem = call(function_url_event("/v1/models/iris/versions/9/predict", body))
+    assert status == 503
+    assert problem["title"] == "Model cannot be loaded"
+    assert "the registry recorded 0000" in problem["detail"]

@@ -7,7 +7,6 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from model_runtime.serving.app import create_app
-from model_runtime.serving.dependencies import get_model_store
 from model_runtime.single_bundle_store import SingleBundleStore
 
 
@@ -20,10 +19,7 @@ def fuzzed_app():
 
     work = Path(tempfile.mkdtemp(prefix="slipway-fuzz-"))
     train_and_package(work / "iris.tar.gz", name="iris", version="1")
-    app = create_app()
-    store = SingleBundleStore(work / "iris.tar.gz", work)
-    app.dependency_overrides[get_model_store] = lambda: store
-    return app
+    return create_app(SingleBundleStore(work / "iris.tar.gz", work))
 
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", fuzzed_app())

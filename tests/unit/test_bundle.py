@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import re
 import tarfile
 from pathlib import Path
@@ -174,3 +175,10 @@ def test_upload_key_must_match_the_manifest(iris_bundle):
         check_upload_matches_manifest("models/iris/2/bundle.tar.gz", manifest)
     with pytest.raises(UploadKeyError, match="not of the form"):
         parse_upload_key("models/iris.tar.gz")
+
+
+def test_oversized_archive_is_refused(tmp_path):
+    info, content = file_member("big.bin", os.urandom(300_000))
+    archive = write_archive(tmp_path / "big.tar.gz", [info], {info.name: content})
+    with pytest.raises(UnsafeArchiveError, match="expands beyond the limit of 100000 bytes"):
+        open_bundle(archive, tmp_path / "x", limits=ExtractionLimits(max_total_bytes=100_000))
