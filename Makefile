@@ -8,7 +8,7 @@ ENV ?= local
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: bench-serving bench-registry setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
+.PHONY: docs example-iris example-onnx example-python bench-serving bench-registry setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -27,6 +27,13 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest
+
+# Each example runs end to end on the embedded cloud: train, package, push, promote, invoke.
+example-iris example-onnx example-python: setup
+	bash examples/run.sh $(subst example-,,$@)
+
+docs: setup
+	$(BIN)/python -m slipway.cli_docs > docs/cli.md
 
 test-unit test-infra test-serving test-workflow: setup
 	$(BIN)/pytest -m $(subst test-,,$@)

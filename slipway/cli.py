@@ -17,9 +17,14 @@ from slipway.errors import CliError
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
+    # plain click errors: one line "Error: ...", the same in scripts, terminals and tests
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
     help="Slipway: ship a model by uploading it; watch it get promoted; call it.",
 )
-local_app = typer.Typer(no_args_is_help=True, help="The embedded cloud on this machine.")
+local_app = typer.Typer(
+    no_args_is_help=True, help="The embedded cloud on this machine.", rich_markup_mode=None
+)
 app.add_typer(local_app, name="local")
 console = Console()
 err_console = Console(stderr=True)
@@ -69,18 +74,70 @@ def local_status(as_json: JsonOption = False) -> None:
     _print_local_status(state, as_json)
 
 
+@local_app.command("logs")
+def local_logs(
+    function: Annotated[
+        str,
+        typer.Argument(
+            help="part of the function's name, e.g. endpoint, validate, ingest, registry"
+        ),
+    ],
+    lines: Annotated[int, typer.Option(help="how many log lines, newest last")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """What a function in the embedded cloud printed (its CloudWatch log stream)."""
+    from slipway.target import resolve_target
+
+    target = resolve_target("local")
+    names = [
+        f["FunctionName"]
+        for page in target.client("lambda").get_paginator("list_functions").paginate()
+        for f in page["Functions"]
+        if function.lower() in f["FunctionName"].lower()
+    ]
+    if len(names) != 1:
+        raise CliError(
+            f"{len(names)} functions match {function!r}"
+            + (
+                f": {', '.join(sorted(names))}; be more specific"
+                if names
+                else "; try endpoint, validate, evaluate, smoketest, ingest or registry"
+            )
+        )
+    logs = target.client("logs")
+    group = f"/aws/lambda/{names[0]}"
+    try:
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    except logs.exceptions.ResourceNotFoundException:
+        streams = []
+    events: list[dict[str, Any]] = []
+    for stream in streams:
+        events.extend(
+            logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
+        )
+    events = sorted(events, key=lambda e: e["timestamp"])[-lines:]
+    if as_json:
+        _emit_json({"function": names[0], "events": events})
+        return
+    console.print(f"[bold]{names[0]}[/] ({len(events)} lines)")
+    for event in events:
+        typer.echo(event["message"])
+
+
 def _print_local_status(state: Any, as_json: bool) -> None:
     endpoints = {
         key.removeprefix("EndpointUrl").lower(): state.routes.get(url, "(not served)")
         for key, url in state.outputs.items()
         if key.startswith("EndpointUrl")
     }
+    registry = state.routes.get(state.outputs.get("RegistryUrl", ""), "(not served)")
     if as_json:
         _emit_json(
             {
                 "endpoint_url": state.endpoint_url,
                 "pid": state.pid,
                 "endpoints": endpoints,
+                "registry": registry,
                 "outputs": state.outputs,
             }
         )
@@ -88,8 +145,7 @@ def _print_local_status(state: Any, as_json: bool) -> None:
     console.print(f"embedded cloud: [bold]{state.endpoint_url}[/] (pid {state.pid})")
     for name, url in endpoints.items():
         console.print(f"endpoint {name}: [bold green]{url}[/]")
-    if "RegistryUrl" in state.outputs:
-        console.print(f"registry: {state.routes.get(state.outputs['RegistryUrl'], '(not served)')}")
+    console.print(f"registry: {registry}")
     for key in ("ArtifactBucketName", "LineageTableName", "StateMachineArn"):
         if key in state.outputs:
             console.print(f"{key}: {state.outputs[key]}")
@@ -197,6 +253,33 @@ def _print_manifest_summary(manifest: Any, out: Path, as_json: bool) -> None:
         console.print(f"  gate: {spec.metric} on {spec.dataset}, threshold {spec.threshold}")
 
 
+def _upload(s3: Any, bundle: Path, bucket: str, key: str, quiet: bool) -> str:
+    """Upload with a progress bar (multipart past 8 MiB); return the new object version."""
+    from boto3.s3.transfer import TransferConfig
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    size = bundle.stat().st_size
+    config = TransferConfig(multipart_threshold=8 * 1024**2, multipart_chunksize=8 * 1024**2)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err_console,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task(f"uploading {bundle.name}", total=size)
+        s3.upload_file(
+            str(bundle),
+            bucket,
+            key,
+            Config=config,
+            Callback=lambda sent: progress.advance(task, sent),
+        )
+    # upload_file hides the response; the object we just wrote is the newest version
+    return str(s3.head_object(Bucket=bucket, Key=key).get("VersionId") or "null")
+
+
 @app.command()
 def push(
     bundle: Annotated[Path, typer.Argument(help="bundle .tar.gz built by `slipway package`")],
@@ -221,9 +304,7 @@ def push(
     target = resolve_target(env)
     key = upload_key(manifest.name, manifest.version)
     bucket = target.outputs["ArtifactBucketName"]
-    with open(bundle, "rb") as handle:
-        response = target.client("s3").put_object(Bucket=bucket, Key=key, Body=handle)
-    version_id = response.get("VersionId") or "null"
+    version_id = _upload(target.client("s3"), bundle, bucket, key, quiet=as_json)
     execution = execution_name(UploadEvent(bucket, key, version_id, bundle.stat().st_size))
     result = {"bucket": bucket, "key": key, "s3_version_id": version_id, "execution": execution}
     if as_json:
@@ -554,37 +635,29 @@ def versions(
 
 
 def main() -> None:
-    """Entry point: errors become one readable line and exit 1 (usage errors 2), no traceback.
-
-    ``--debug`` anywhere on the command line shows the full traceback instead.
-    """
-    from typer._click.exceptions import ClickException
-
+    """Entry point: usage errors exit 2, failures exit 1 with one line; no traceback unless
+    ``--debug`` is on the command line."""
     from model_runtime.exceptions import SlipwayRuntimeError
 
     debug = "--debug" in sys.argv
     if debug:
         sys.argv.remove("--debug")
     try:
-        result = app(standalone_mode=False)
-    except (CliError, SlipwayRuntimeError) as exc:
+        app()
+    except SlipwayRuntimeError as exc:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"Error: {exc}", markup=False, highlight=False)
         sys.exit(1)
-    except ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        sys.exit(130)
     except Exception as exc:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc} (rerun with --debug)")
+        err_console.print(
+            f"Error: {type(exc).__name__}: {exc} (rerun with --debug)",
+            markup=False,
+            highlight=False,
+        )
         sys.exit(1)
-    sys.exit(result if isinstance(result, int) else 0)
 
 
 if __name__ == "__main__":

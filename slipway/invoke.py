@@ -43,6 +43,12 @@ def call_url(
         response = httpx.request(method, url, content=body, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
         raise CliError(f"cannot reach {url}: {exc}") from None
+    if response.status_code == 403 and not target.is_local:
+        raise CliError(
+            f"{url} refused the request (HTTP 403): the credentials AWS found "
+            f"({credentials.method}, access key …{credentials.access_key[-4:]}) are not allowed to "
+            "call it; check AWS_PROFILE and that the identity may lambda:InvokeFunctionUrl"
+        )
     try:
         payload: Any = response.json()
     except json.JSONDecodeError:

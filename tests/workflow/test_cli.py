@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -85,3 +86,204 @@ def test_invoke_of_an_unknown_model_exits_1_with_the_problem(cli_env):
     answer = json.loads(result.stdout)
     assert answer["status"] == 404
     assert answer["body"]["detail"] == "model 'no-such-model' has no live version"
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [("examples.iris_onnx.train", "iris-onnx"), ("examples.iris_python.train", "iris-python")],
+    ids=["onnx", "python"],
+)
+def test_the_onnx_and_python_examples_run_end_to_end(cli_env, tmp_path, module, name):
+    import importlib
+
+    bundle = tmp_path / f"{name}.tar.gz"
+    manifest = importlib.import_module(module).train_and_package(bundle, version="7")
+    run("push", str(bundle), "--env", "local")
+    assert run("status", name, "7", "--env", "local", "--watch")["status"] == "SUCCEEDED"
+    answer = run(
+        "invoke",
+        name,
+        "--env",
+        "local",
+        "--data",
+        json.dumps({"inputs": manifest.input_example.inputs}),
+    )
+    assert answer["body"]["outputs"] == manifest.input_example.expected_output
+    assert answer["version"] == "7"
+
+
+def test_package_builds_each_flavor_from_the_command_line(tmp_path):
+    import skops.io as sio
+    from sklearn.ensemble import RandomForestClassifier
+
+    from examples.iris.train import HERE, read_csv
+    from examples.iris_onnx.train import export_onnx
+
+    x, y = read_csv(HERE / "data" / "train.csv")
+    forest = tmp_path / "forest.skops"
+    sio.dump(RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y), forest)
+    onnx_file = export_onnx(
+        RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y),
+        4,
+        tmp_path / "forest.onnx",
+    )
+    predictor = Path(__file__).resolve().parents[2] / "examples" / "iris_python" / "predictor"
+    common = [
+        "--version",
+        "1",
+        "--train",
+        str(HERE / "data" / "train.csv"),
+        "--evaluation",
+        str(HERE / "data" / "evaluation.csv"),
+        "--target",
+        "species",
+        "--threshold",
+        "0.8",
+    ]
+    for model, flavor in ((forest, "sklearn"), (onnx_file, "onnx")):
+        out = tmp_path / f"{flavor}.tar.gz"
+        built = run("package", str(model), "--name", f"cli-{flavor}", "--out", str(out), *common)
+        assert built["manifest"]["flavor"] == flavor
+        assert built["manifest"]["evaluation"]["dataset"] == "data/evaluation.csv"
+        assert [d["role"] for d in built["manifest"]["lineage"]["datasets"]] == [
+            "train",
+            "evaluation",
+        ]
+    # a predictor folder needs its own data files; without centroids.json it cannot load
+    result = runner.invoke(
+        app,
+        [
+            "package",
+            str(predictor),
+            "--name",
+            "cli-python",
+            "--out",
+            str(tmp_path / "p.tar.gz"),
+            *common,
+        ],
+    )
+    assert result.exit_code != 0
+    assert "Predictor.load failed" in str(result.exception)
+
+
+def test_listing_tracing_and_decisions(cli_env, tmp_path):
+    bundle = tmp_path / "listed.tar.gz"
+    manifest = train_and_package(bundle, name="cli-listed", version="1")
+    run("push", str(bundle), "--env", "local")
+    run("status", "cli-listed", "1", "--env", "local", "--watch")
+    assert "cli-listed" in [m["name"] for m in run("models", "--env", "local")]
+    versions = run("versions", "cli-listed", "--env", "local", "--status", "live")
+    assert [v["version"] for v in versions] == ["1"]
+    train = manifest.lineage.datasets[0]
+    users = run("lineage", "--dataset", train.sha256, "--env", "local")
+    assert {"model": "cli-listed", "version": "1", "live": True}.items() <= next(
+        row for row in users["versions"] if row["model"] == "cli-listed"
+    ).items()
+    events = run("lineage", "cli-listed", "1", "--env", "local", "--openlineage")
+    assert events[1]["eventType"] == "COMPLETE"
+    # decisions the registry refuses are errors with the reason, exit code 1
+    result = runner.invoke(app, ["rollback", "cli-listed", "--env", "local"])
+    assert result.exit_code == 1
+    assert "nothing to roll back to" in result.stderr
+    result = runner.invoke(app, ["approve", "cli-listed", "1", "--env", "local"])
+    assert result.exit_code == 1 and "not waiting for approval" in result.stderr
+
+
+def test_local_status_and_logs(cli_env):
+    status = run("local", "status")
+    assert status["endpoints"]["default"].startswith("http://localhost:")
+    assert status["registry"].startswith("http://localhost:")
+    logs = run("local", "logs", "Endpointdefault", "--lines", "500")
+    assert any('"message":"prediction"' in e["message"] for e in logs["events"])
+    result = runner.invoke(app, ["local", "logs", "Function"])
+    assert result.exit_code == 1 and "be more specific" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["status", "no-such-model", "1", "--env", "local"],
+            "no promotion found for no-such-model 1",
+        ),
+        (["status", "no-such-model", "--env", "local"], "'no-such-model' has no live version"),
+        (["lineage", "no-such-model", "1", "--env", "local"], "no-such-model 1 is not registered"),
+        (["push", "missing.tar.gz", "--env", "local"], "missing.tar.gz does not exist"),
+        (["invoke", "iris", "--env", "local", "--data", "{bad"], "--data is not valid JSON"),
+        (["models", "--env", "qa"], "environment 'qa' is not in cdk.json; known: dev, local, prod"),
+    ],
+    ids=[
+        "unknown-version",
+        "unknown-model",
+        "unknown-lineage",
+        "missing-bundle",
+        "bad-json",
+        "unknown-env",
+    ],
+)
+def test_error_paths_are_one_line_with_exit_code_1(cli_env, args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_embedded_cloud_not_running_says_how_to_start_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLIPWAY_LOCAL_DIR", str(tmp_path / "nothing-here"))
+    result = runner.invoke(app, ["status", "iris", "--env", "local"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Error: the embedded cloud is not running; start it with `slipway local up`"
+    )
+
+
+def test_usage_errors_exit_2():
+    assert runner.invoke(app, ["bogus"]).exit_code == 2
+    assert runner.invoke(app, ["invoke", "iris"]).exit_code == 2  # --data is required
+
+
+def test_wrong_credentials_for_a_function_url_are_explained(tmp_path, monkeypatch):
+    """A Function URL with AWS_IAM auth answers 403 to credentials it does not accept; here
+    a loopback server answers exactly that, since no AWS account is reachable offline."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from slipway import target as target_module
+
+    seen = {}
+
+    class FunctionUrlRefusing(BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen["authorization"] = self.headers.get("authorization", "")
+            body = b'{"Message":"Forbidden. For troubleshooting Function URL authorization issues"}'
+            self.send_response(403)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FunctionUrlRefusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    real_resolve = target_module.resolve_target
+
+    def dev_target(env):
+        resolved = real_resolve(env)
+        resolved.__dict__["outputs"] = {"EndpointUrlDefault": url}
+        return resolved
+
+    monkeypatch.setattr(target_module, "resolve_target", dev_target)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG1")
+    try:
+        result = runner.invoke(
+            app, ["invoke", "iris", "--env", "dev", "--data", '{"inputs": [[1, 2, 3, 4]]}']
+        )
+    finally:
+        server.shutdown()
+    assert result.exit_code == 1
+    assert "refused the request (HTTP 403)" in result.stderr
+    assert "access key …ONG1" in result.stderr
+    assert seen["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIAWRONGWRONGWRONG1/")
