@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -287,3 +288,52 @@ def test_wrong_credentials_for_a_function_url_are_explained(tmp_path, monkeypatc
     assert "refused the request (HTTP 403)" in result.stderr
     assert "access key …ONG1" in result.stderr
     assert seen["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIAWRONGWRONGWRONG1/")
+
+
+def test_local_up_status_and_down_run_the_daemon_and_the_real_cdk_deploy(tmp_path, monkeypatch):
+    from slipway.local.cloud import free_port
+
+    monkeypatch.setenv("SLIPWAY_LOCAL_DIR", str(tmp_path / "local"))
+    try:
+        up = run("local", "up", "--port", str(free_port()))
+        assert up["endpoints"]["default"].startswith("http://localhost:")
+        status = run("local", "status")
+        assert status["pid"] == up["pid"]
+        health = httpx.get(f"{status['endpoints']['default']}/health", timeout=30)
+        assert health.json() == {"status": "ok"}
+    finally:
+        result = runner.invoke(app, ["local", "down"])
+    assert result.exit_code == 0 and "stopped" in result.stdout
+    assert runner.invoke(app, ["local", "status"]).exit_code == 1
+
+
+def test_serve_answers_over_http(tmp_path, iris_bundle):
+    import subprocess
+    import sys
+    import time
+
+    from slipway.local.cloud import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "slipway.cli", "serve", str(iris_bundle[0]), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.post(
+                    f"http://127.0.0.1:{port}/v1/models/iris/predict",
+                    json={"inputs": iris_bundle[1].input_example.inputs},
+                    timeout=5,
+                )
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "slipway serve did not start"
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert answer.json()["outputs"] == iris_bundle[1].input_example.expected_output
