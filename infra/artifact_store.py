@@ -1,33 +1,80 @@
-"""ArtifactStore: the S3 bucket models are uploaded to."""
+"""ArtifactStore: the S3 bucket models are uploaded to, and the bucket its access logs go to."""
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from infra.nag_suppressions import suppress_for_access_log_bucket
 
 MODELS_PREFIX = "models/"
 
 
 class ArtifactStore(Construct):
-    """Versioned, encrypted, private, TLS-only; every object creation goes to EventBridge.
+    """Versioned, encrypted, private, TLS-only, access-logged; every object creation goes to
+    EventBridge.
 
     EventBridge delivery is switched on with the bucket's own NotificationConfiguration
     property rather than ``event_bridge_enabled=True``, which would add a Lambda-backed
-    custom resource that only works in AWS.
+    custom resource that only works in AWS. Noncurrent object versions move to infrequent
+    access but are never deleted: the registry serves models by S3 version id.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, retain: bool) -> None:
+    def __init__(self, scope: Construct, id_: str, *, retain: bool, kms_key: bool) -> None:
         super().__init__(scope, id_)
-        self.bucket = s3.Bucket(
+        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        self.key = (
+            kms.Key(
+                self,
+                "Key",
+                enable_key_rotation=True,
+                removal_policy=removal,
+                description="Slipway model artifacts",
+            )
+            if kms_key
+            else None
+        )
+        self.access_logs_bucket = s3.Bucket(
             self,
-            "Bucket",
-            versioned=True,
+            "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+            removal_policy=removal,
+        )
+        suppress_for_access_log_bucket(self.access_logs_bucket)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            versioned=True,
+            encryption=s3.BucketEncryption.KMS if self.key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=self.key,
+            bucket_key_enabled=bool(self.key),
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="artifacts/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="AbortIncompleteUploads",
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                ),
+                s3.LifecycleRule(
+                    id="NoncurrentToInfrequentAccess",
+                    noncurrent_version_transitions=[
+                        s3.NoncurrentVersionTransition(
+                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                            transition_after=Duration.days(30),
+                        )
+                    ],
+                ),
+            ],
+            removal_policy=removal,
         )
         cfn_bucket = self.bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)

@@ -56,6 +56,7 @@ class EnvironmentConfig(_Strict):
     )
     canary: CanaryConfig = CanaryConfig()
     retain_data: bool = False
+    kms_key: bool = Field(False, description="encrypt artifacts with a key the environment owns")
     log_retention_days: int = 30
     endpoints: list[EndpointConfig] = Field(
         default_factory=lambda: [EndpointConfig(name="default")], min_length=1

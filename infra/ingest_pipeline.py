@@ -15,6 +15,8 @@ from constructs import Construct
 from functions.constants import STATE_MACHINE_ARN
 from infra.artifact_store import MODELS_PREFIX
 from infra.code_assets import control_plane_code
+from infra.nag_suppressions import suppress_for_dead_letter_queue
+from infra.observability_defaults import PYTHON_RUNTIME, Observability
 
 
 class IngestPipeline(Construct):
@@ -31,6 +33,7 @@ class IngestPipeline(Construct):
         *,
         bucket: s3.IBucket,
         state_machine: sfn.IStateMachine,
+        observability: Observability,
     ) -> None:
         super().__init__(scope, id_)
         self.dead_letter_queue = sqs.Queue(
@@ -40,6 +43,7 @@ class IngestPipeline(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
+        suppress_for_dead_letter_queue(self.dead_letter_queue)
         self.queue = sqs.Queue(
             self,
             "Queue",
@@ -62,18 +66,22 @@ class IngestPipeline(Construct):
                     "object": {"key": [{"prefix": MODELS_PREFIX}]},
                 },
             ),
-            targets=[targets.SqsQueue(self.queue)],
+            # events the queue cannot take (deleted queue, missing permission) wait here
+            targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue)],
         )
         self.function = lambda_.Function(
             self,
             "Function",
-            runtime=lambda_.Runtime.PYTHON_3_12,
+            runtime=PYTHON_RUNTIME,
             handler="functions.ingest.handler.handler",
             code=control_plane_code(),
             timeout=Duration.seconds(30),
             memory_size=256,
             description="Starts one promotion execution per uploaded object version",
             environment={STATE_MACHINE_ARN: state_machine.state_machine_arn},
+            # a flood of uploads must not starve the account of Lambda concurrency
+            reserved_concurrent_executions=10,
+            **observability.function_props(self, "Function"),
         )
         self.function.add_event_source(
             sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True)

@@ -10,6 +10,8 @@ from constructs import Construct
 
 from functions.constants import BUNDLE_CACHE_DIR, POINTER_CACHE_SECONDS, TABLE_NAME
 from infra.config import EndpointConfig
+from infra.least_privilege import READ_ITEMS, grant_read_objects, grant_table
+from infra.observability_defaults import Observability
 from infra.runtime_function import RuntimeFunction
 
 
@@ -25,6 +27,7 @@ class ModelEndpoint(Construct):
         bucket: s3.IBucket,
         table: dynamodb.ITable,
         embedded: bool,
+        observability: Observability,
     ) -> None:
         super().__init__(scope, id_)
         self.function = RuntimeFunction(
@@ -40,9 +43,10 @@ class ModelEndpoint(Construct):
                 POINTER_CACHE_SECONDS: "5",
             },
             description=f"Slipway model endpoint '{config.name}'",
+            observability=observability,
         ).function
-        bucket.grant_read(self.function)
-        table.grant_read_data(self.function)
+        grant_read_objects(bucket, self.function)
+        grant_table(table, self.function, *READ_ITEMS)
         self.function_url = self.function.add_function_url(
             auth_type=lambda_.FunctionUrlAuthType.AWS_IAM
         )

@@ -36,6 +36,8 @@ from functions.constants import (
     TABLE_NAME,
 )
 from infra.code_assets import control_plane_code
+from infra.least_privilege import READ_ITEMS, WRITE_ITEMS, grant_read_objects, grant_table
+from infra.observability_defaults import PYTHON_RUNTIME, Observability
 from infra.runtime_function import RuntimeFunction
 
 # Errors worth retrying: Lambda's own transient faults and a pointer that moved under us.
@@ -47,6 +49,20 @@ TRANSIENT_ERRORS = [
     "PointerConflictError",
 ]
 WORKFLOW_TIMEOUT = Duration.days(8)
+
+# What each control-plane step does to the lineage table (see functions/*/handler.py).
+TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "register": (*READ_ITEMS, *WRITE_ITEMS),
+    "acquire_lock": (*READ_ITEMS, "dynamodb:PutItem"),
+    "release_lock": ("dynamodb:DeleteItem",),
+    "stage": (*READ_ITEMS, *WRITE_ITEMS),
+    "start_canary": (*READ_ITEMS, *WRITE_ITEMS),
+    "check_canary": ("dynamodb:PutItem",),
+    "auto_approve": WRITE_ITEMS,
+    "request_approval": WRITE_ITEMS,
+    "promote": (*READ_ITEMS, *WRITE_ITEMS),
+    "record_failure": (*READ_ITEMS, *WRITE_ITEMS, "dynamodb:DeleteItem"),
+}
 
 
 @dataclass(frozen=True)
@@ -80,8 +96,10 @@ class PromotionWorkflow(Construct):
         endpoint_function: lambda_.IFunction,
         embedded: bool,
         policy: PromotionPolicy,
+        observability: Observability,
     ) -> None:
         super().__init__(scope, id_)
+        self._observability = observability
         table_env = {TABLE_NAME: table.table_name}
         self.approval_topic = sns.Topic(
             self,
@@ -157,12 +175,12 @@ class PromotionWorkflow(Construct):
             key: self._control_function(key, handler, environment)
             for key, (handler, environment) in control.items()
         }
-        bucket.grant_read(self.validate_function)
-        bucket.grant_read(self.evaluate_function)
-        table.grant_read_data(self.evaluate_function)
+        grant_read_objects(bucket, self.validate_function)
+        grant_read_objects(bucket, self.evaluate_function)
+        grant_table(table, self.evaluate_function, *READ_ITEMS)
         endpoint_function.grant_invoke(self.smoke_test_function)
-        for function in self.control_functions.values():
-            table.grant_read_write_data(function)
+        for key, function in self.control_functions.items():
+            grant_table(table, function, *TABLE_ACTIONS[key])
         self.approval_topic.grant_publish(self.control_functions["request_approval"])
         # GetMetricData has no resource-level permissions; CloudWatch documents "*" for it.
         self.control_functions["check_canary"].add_to_role_policy(
@@ -176,6 +194,12 @@ class PromotionWorkflow(Construct):
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=WORKFLOW_TIMEOUT,
             comment="Slipway promotion gate",
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=observability.log_group(self, "StateMachineLogs"),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=True,
+            ),
         )
 
     def _definition(self, policy: PromotionPolicy) -> sfn.IChainable:
@@ -294,6 +318,7 @@ class PromotionWorkflow(Construct):
             timeout=Duration.minutes(5),
             environment=environment,
             description=description,
+            observability=self._observability,
         ).function
 
     def _control_function(
@@ -303,13 +328,14 @@ class PromotionWorkflow(Construct):
         return lambda_.Function(
             self,
             id_,
-            runtime=lambda_.Runtime.PYTHON_3_12,
+            runtime=PYTHON_RUNTIME,
             handler=handler,
             code=control_plane_code(),
             timeout=Duration.seconds(30),
             memory_size=256,
             environment=environment,
             description=f"Slipway promotion step: {key.replace('_', ' ')}",
+            **self._observability.function_props(self, id_),
         )
 
     def _step(self, id_: str, function: lambda_.IFunction, result_path: str) -> tasks.LambdaInvoke:

@@ -10,6 +10,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from functions.constants import TABLE_NAME
+from infra.least_privilege import READ_ITEMS, WRITE_ITEMS, grant_table
+from infra.observability_defaults import Observability
 from infra.runtime_function import RuntimeFunction
 
 
@@ -24,6 +26,7 @@ class RegistryApi(Construct):
         table: dynamodb.ITable,
         state_machine: sfn.IStateMachine,
         embedded: bool,
+        observability: Observability,
     ) -> None:
         super().__init__(scope, id_)
         self.function = RuntimeFunction(
@@ -35,8 +38,9 @@ class RegistryApi(Construct):
             timeout=Duration.seconds(30),
             environment={TABLE_NAME: table.table_name},
             description="Slipway registry API",
+            observability=observability,
         ).function
-        table.grant_read_write_data(self.function)
+        grant_table(table, self.function, *READ_ITEMS, "dynamodb:Query", *WRITE_ITEMS)
         # Task tokens are not resources IAM can scope; the actions are granted on the
         # workflow's state machine, as AWS documents for SendTask*.
         self.function.add_to_role_policy(

@@ -7,6 +7,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.code_assets import runtime_image_code, runtime_zip_code
+from infra.observability_defaults import PYTHON_RUNTIME, Observability
 
 
 class RuntimeFunction(Construct):
@@ -23,6 +24,7 @@ class RuntimeFunction(Construct):
         timeout: Duration,
         environment: dict[str, str] | None = None,
         description: str,
+        observability: Observability,
     ) -> None:
         super().__init__(scope, id_)
         common = {
@@ -31,13 +33,14 @@ class RuntimeFunction(Construct):
             "environment": environment or {},
             "description": description,
             "architecture": lambda_.Architecture.X86_64,
+            **observability.function_props(self, "Function"),
         }
         self.function: lambda_.Function
         if embedded:
             self.function = lambda_.Function(
                 self,
                 "Function",
-                runtime=lambda_.Runtime.PYTHON_3_12,
+                runtime=PYTHON_RUNTIME,
                 handler=handler,
                 code=runtime_zip_code(),
                 **common,

@@ -12,6 +12,8 @@ from infra.config import EnvironmentConfig
 from infra.ingest_pipeline import IngestPipeline
 from infra.lineage_table import LineageTable
 from infra.model_endpoint import ModelEndpoint
+from infra.nag_suppressions import apply_nag_suppressions
+from infra.observability_defaults import Observability
 from infra.promotion_workflow import PromotionPolicy, PromotionWorkflow
 from infra.registry_api import RegistryApi
 
@@ -21,9 +23,12 @@ class SlipwayStack(Stack):
 
     def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any):
         super().__init__(scope, id_, **kwargs)
-        self.artifact_store = ArtifactStore(self, "ArtifactStore", retain=config.retain_data)
+        self.artifact_store = ArtifactStore(
+            self, "ArtifactStore", retain=config.retain_data, kms_key=config.kms_key
+        )
         self.lineage_table = LineageTable(self, "LineageTable", retain=config.retain_data)
         bucket, table = self.artifact_store.bucket, self.lineage_table.table
+        observability = Observability(config.log_retention_days, retain_logs=config.retain_data)
         self.endpoints = {
             endpoint.name: ModelEndpoint(
                 self,
@@ -32,6 +37,7 @@ class SlipwayStack(Stack):
                 bucket=bucket,
                 table=table,
                 embedded=config.embedded,
+                observability=observability,
             )
             for endpoint in config.endpoints
         }
@@ -42,6 +48,7 @@ class SlipwayStack(Stack):
             table=table,
             endpoint_function=self.endpoints["default"].function,
             embedded=config.embedded,
+            observability=observability,
             policy=PromotionPolicy(
                 approval=config.approval,
                 approval_timeout_minutes=config.approval_timeout_minutes,
@@ -60,14 +67,17 @@ class SlipwayStack(Stack):
             table=table,
             state_machine=self.promotion_workflow.state_machine,
             embedded=config.embedded,
+            observability=observability,
         )
         self.ingest_pipeline = IngestPipeline(
             self,
             "IngestPipeline",
             bucket=bucket,
             state_machine=self.promotion_workflow.state_machine,
+            observability=observability,
         )
 
+        apply_nag_suppressions(self)
         CfnOutput(self, "Environment", value=config.name)
         CfnOutput(self, "RegistryUrl", value=self.registry_api.function_url.url)
         CfnOutput(self, "ApprovalTopicArn", value=self.promotion_workflow.approval_topic.topic_arn)

@@ -68,27 +68,36 @@ class Synthesized:
     outdir: Path
     template: Any  # aws_cdk.assertions.Template
     template_json: dict[str, Any]
+    nag_findings: list[str]  # unsuppressed cdk-nag errors and warnings
 
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Synthesized]:
     """Synthesize an environment in-process on first use; later uses get the same assembly."""
     cache: dict[str, Synthesized] = {}
-    environments = json.loads(CDK_JSON.read_text())["context"]["environments"]
+    context = json.loads(CDK_JSON.read_text())["context"]  # feature flags included
 
     def synth(env: str) -> Synthesized:
         if env not in cache:
             import aws_cdk as cdk
-            from aws_cdk.assertions import Template
+            from aws_cdk.assertions import Annotations, Match, Template
 
             from infra.app_builder import build_app
 
             outdir = tmp_path_factory.mktemp(f"cdk-{env}")
-            app = cdk.App(outdir=str(outdir), context={"environments": environments, "env": env})
+            app = cdk.App(outdir=str(outdir), context={**context, "env": env})
             stack = build_app(app)
             app.synth()
             template = Template.from_stack(stack)
-            cache[env] = Synthesized(outdir, template, template.to_json())
+            annotations = Annotations.from_stack(stack)
+            findings = [
+                f"{finding.id}: {finding.entry.data}"
+                for finding in [
+                    *annotations.find_error("*", Match.any_value()),
+                    *annotations.find_warning("*", Match.any_value()),
+                ]
+            ]
+            cache[env] = Synthesized(outdir, template, template.to_json(), findings)
         return cache[env]
 
     return synth

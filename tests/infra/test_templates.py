@@ -11,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ENVIRONMENTS = ["local", "dev", "prod"]
+ENVIRONMENTS = ["local", "dev", "staging", "prod"]
 
 
 def resources(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:

@@ -17,7 +17,7 @@ def environments() -> dict:
     return json.loads(CDK_JSON.read_text())["context"]["environments"]
 
 
-@pytest.mark.parametrize("name", ["local", "dev", "prod"])
+@pytest.mark.parametrize("name", ["local", "dev", "staging", "prod"])
 def test_shipped_environments_are_valid(name):
     config = load_environment(environments(), name)
     assert config.name == name

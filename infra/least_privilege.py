@@ -1,0 +1,32 @@
+"""Grants that hold exactly the calls the code makes, not the CDK's broad read/write bundles.
+
+The table and bucket actions each function needs are declared next to its construct; the
+infrastructure tests compare the synthesized policies with their own list per function.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+
+# TransactWriteItems has no IAM action of its own: each Put/Update in it is authorised as
+# PutItem/UpdateItem.
+READ_ITEMS = ("dynamodb:GetItem",)
+WRITE_ITEMS = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+
+
+def grant_table(table: dynamodb.ITable, grantee: iam.IGrantable, *actions: str) -> None:
+    table.grant(grantee, *actions)
+
+
+def grant_read_objects(bucket: s3.IBucket, grantee: iam.IGrantable) -> None:
+    """Read exact object versions (GetObject, GetObjectVersion) and decrypt them if a key
+    encrypts the bucket."""
+    iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["s3:GetObject", "s3:GetObjectVersion"],
+        resource_arns=[bucket.arn_for_objects("*")],
+    )
+    if bucket.encryption_key is not None:
+        bucket.encryption_key.grant_decrypt(grantee)

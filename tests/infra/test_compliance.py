@@ -1,0 +1,149 @@
+"""Security and operations checks on every environment's template: cdk-nag, cfn-lint,
+least-privilege policies per function, logging, tracing, retention, encryption."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ENVIRONMENTS = ["local", "dev", "staging", "prod"]
+CONTEXT = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]["environments"]
+
+GET, PUT, UPDATE, DELETE, QUERY = (
+    f"dynamodb:{a}" for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query")
+)
+OBJECTS = {"s3:GetObject", "s3:GetObjectVersion"}
+# What each function's code calls, by construct path; the synthesized policies must hold
+# exactly this (X-Ray and the SQS event source's own actions aside).
+EXPECTED_ACTIONS: dict[str, set[str]] = {
+    "PromotionWorkflowValidateFunction": OBJECTS,
+    "PromotionWorkflowEvaluateFunction": OBJECTS | {GET},
+    "PromotionWorkflowSmokeTestFunction": {"lambda:InvokeFunction"},
+    "PromotionWorkflowRegisterFunction": {GET, PUT, UPDATE},
+    "PromotionWorkflowAcquireLockFunction": {GET, PUT},
+    "PromotionWorkflowReleaseLockFunction": {DELETE},
+    "PromotionWorkflowStageFunction": {GET, PUT, UPDATE},
+    "PromotionWorkflowStartCanaryFunction": {GET, PUT, UPDATE},
+    "PromotionWorkflowCheckCanaryFunction": {PUT, "cloudwatch:GetMetricData"},
+    "PromotionWorkflowAutoApproveFunction": {PUT, UPDATE},
+    "PromotionWorkflowRequestApprovalFunction": {PUT, UPDATE, "sns:Publish"},
+    "PromotionWorkflowPromoteFunction": {GET, PUT, UPDATE},
+    "PromotionWorkflowRecordFailureFunction": {GET, PUT, UPDATE, DELETE},
+    "IngestPipelineFunction": {"states:StartExecution"},
+    "Endpoint": OBJECTS | {GET},  # every endpoint, the default and dedicated ones
+    "RegistryApiFunction": {
+        GET,
+        QUERY,
+        PUT,
+        UPDATE,
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+    },
+}
+IGNORED_PREFIXES = ("xray:", "sqs:", "kms:")
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_cdk_nag_aws_solutions_and_serverless_find_nothing_unsuppressed(synthesized, env):
+    assert synthesized(env).nag_findings == []
+
+
+def test_cfn_lint_finds_nothing_in_any_environment(synthesized):
+    templates = [str(next(synthesized(env).outdir.glob("*.template.json"))) for env in ENVIRONMENTS]
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), *templates],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def policy_actions(template: dict[str, Any]) -> dict[str, set[str]]:
+    """Actions of each role's inline policies, by the logical id of the role."""
+    by_role: dict[str, set[str]] = {}
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        actions = set()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            listed = statement["Action"]
+            actions |= set(listed if isinstance(listed, list) else [listed])
+        for role in policy["Properties"]["Roles"]:
+            by_role.setdefault(role["Ref"], set()).update(actions)
+    return by_role
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_function_role_holds_exactly_what_its_code_calls(synthesized, env):
+    template = synthesized(env).template_json
+    roles = policy_actions(template)
+    functions = resources(template, "AWS::Lambda::Function")
+    checked = set()
+    for logical_id, function in functions.items():
+        role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        match = [name for name in EXPECTED_ACTIONS if logical_id.startswith(name)]
+        assert len(match) == 1, f"no declared actions for {logical_id}"
+        granted = {a for a in roles.get(role, set()) if not a.startswith(IGNORED_PREFIXES)}
+        assert granted == EXPECTED_ACTIONS[match[0]], logical_id
+        checked.add(match[0])
+    assert checked == set(EXPECTED_ACTIONS)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_wildcard_action_and_no_scan(synthesized, env):
+    for actions in policy_actions(synthesized(env).template_json).values():
+        assert not any(a == "*" or a.endswith(":*") for a in actions), actions
+        assert "dynamodb:Scan" not in actions
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_functions_log_to_retained_groups_and_trace(synthesized, env):
+    template = synthesized(env).template_json
+    retention = CONTEXT[env]["log_retention_days"]
+    groups = resources(template, "AWS::Logs::LogGroup")
+    assert groups and {g["Properties"]["RetentionInDays"] for g in groups.values()} == {retention}
+    for function in resources(template, "AWS::Lambda::Function").values():
+        properties = function["Properties"]
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["LoggingConfig"]["LogGroup"]["Ref"] in groups
+    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}
+    assert machine["Properties"]["LoggingConfiguration"]["Level"] == "ALL"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_artifact_bucket_logs_access_and_keeps_registered_versions(synthesized, env):
+    template = synthesized(env).template_json
+    buckets = resources(template, "AWS::S3::Bucket")
+    (artifacts,) = [b for k, b in buckets.items() if k.startswith("ArtifactStoreBucket")]
+    properties = artifacts["Properties"]
+    assert properties["LoggingConfiguration"]["DestinationBucketName"]["Ref"].startswith(
+        "ArtifactStoreAccessLogs"
+    )
+    rules = {rule["Id"]: rule for rule in properties["LifecycleConfiguration"]["Rules"]}
+    assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {
+        "DaysAfterInitiation": 7
+    }
+    # noncurrent versions may still be registered models: they move, they are never deleted
+    assert "NoncurrentVersionExpiration" not in rules["NoncurrentToInfrequentAccess"]
+    encryption = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    algorithm = encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+    assert algorithm == ("aws:kms" if CONTEXT[env].get("kms_key") else "AES256")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_queues_are_encrypted_and_the_rule_target_has_a_dead_letter_queue(synthesized, env):
+    template = synthesized(env).template_json
+    for queue in resources(template, "AWS::SQS::Queue").values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    (rule,) = resources(template, "AWS::Events::Rule").values()
+    assert "DeadLetterConfig" in rule["Properties"]["Targets"][0]
