@@ -12,6 +12,7 @@ from infra.config import EnvironmentConfig
 from infra.ingest_pipeline import IngestPipeline
 from infra.lineage_table import LineageTable
 from infra.model_endpoint import ModelEndpoint
+from infra.monitoring import Monitoring
 from infra.nag_suppressions import apply_nag_suppressions
 from infra.observability_defaults import Observability
 from infra.promotion_workflow import PromotionPolicy, PromotionWorkflow
@@ -77,8 +78,20 @@ class SlipwayStack(Stack):
             observability=observability,
         )
 
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            environment=config.name,
+            endpoints={name: endpoint.function for name, endpoint in self.endpoints.items()},
+            endpoint_timeouts_ms={e.name: e.timeout_seconds * 1000 for e in config.endpoints},
+            state_machine=self.promotion_workflow.state_machine,
+            ingest_dead_letter_queue=self.ingest_pipeline.dead_letter_queue,
+            canary_check=self.promotion_workflow.control_functions["check_canary"],
+        )
         apply_nag_suppressions(self)
         CfnOutput(self, "Environment", value=config.name)
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.alarm_topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)
         CfnOutput(self, "RegistryUrl", value=self.registry_api.function_url.url)
         CfnOutput(self, "ApprovalTopicArn", value=self.promotion_workflow.approval_topic.topic_arn)
         CfnOutput(self, "ArtifactBucketName", value=bucket.bucket_name)

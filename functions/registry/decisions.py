@@ -9,6 +9,7 @@ must work when no promotion is running.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -112,4 +113,28 @@ def rollback(repository: LineageRepository, name: str, actor: str, reason: str) 
         ),
         detail={"from": current, "to": previous},
     )
+    _count_rollback(name)
     return {"model": name, "live_version": previous, "rolled_back": current, "by": actor}
+
+
+def _count_rollback(name: str) -> None:
+    """One embedded-metric-format line: the dashboard's 'rolled back' series."""
+    print(
+        json.dumps(
+            {
+                "_aws": {
+                    "Timestamp": int(time.time() * 1000),
+                    "CloudWatchMetrics": [
+                        {
+                            "Namespace": "Slipway",
+                            "Dimensions": [[]],
+                            "Metrics": [{"Name": "Rollbacks", "Unit": "Count"}],
+                        }
+                    ],
+                },
+                "model": name,
+                "Rollbacks": 1,
+            }
+        ),
+        flush=True,
+    )

@@ -1,0 +1,146 @@
+"""Monitoring: one alarm topic per environment, the alarms an on-call engineer needs, and a
+dashboard of models and promotions built from the endpoints' embedded-metric-format data."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+METRICS_NAMESPACE = "Slipway"
+FIVE_MINUTES = Duration.minutes(5)
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        environment: str,
+        endpoints: dict[str, lambda_.Function],
+        endpoint_timeouts_ms: dict[str, int],
+        state_machine: sfn.StateMachine,
+        ingest_dead_letter_queue: sqs.IQueue,
+        canary_check: lambda_.IFunction,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.alarm_topic = sns.Topic(
+            self, "AlarmTopic", display_name=f"Slipway {environment} alarms", enforce_ssl=True
+        )
+        self.alarms: list[cloudwatch.Alarm] = []
+        for name, function in endpoints.items():
+            self._alarm(
+                f"Endpoint-{name}-Errors",
+                function.metric_errors(period=FIVE_MINUTES),
+                1,
+                f"endpoint {name} returned function errors",
+            )
+            self._alarm(
+                f"Endpoint-{name}-Throttles",
+                function.metric_throttles(period=FIVE_MINUTES),
+                1,
+                f"endpoint {name} was throttled",
+            )
+            self._alarm(
+                f"Endpoint-{name}-P99Duration",
+                function.metric_duration(period=FIVE_MINUTES, statistic="p99"),
+                0.8 * endpoint_timeouts_ms[name],
+                f"endpoint {name} p99 duration is over 80% of its timeout",
+            )
+        self._alarm(
+            "IngestDeadLetters",
+            ingest_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=FIVE_MINUTES
+            ),
+            1,
+            "uploads are waiting in the ingest dead-letter queue",
+        )
+        self._alarm(
+            "PromotionsFailed",
+            state_machine.metric_failed(period=FIVE_MINUTES),
+            1,
+            "a promotion was rejected or failed",
+        )
+        self._alarm(
+            "PromotionsTimedOut",
+            state_machine.metric_timed_out(period=FIVE_MINUTES),
+            1,
+            "a promotion timed out",
+        )
+        self._alarm(
+            "CanaryFailed",
+            canary_check.metric_errors(period=FIVE_MINUTES),
+            1,
+            "a canary failed its check and was rolled back",
+        )
+        self.dashboard = self._dashboard(environment, state_machine, ingest_dead_letter_queue)
+
+    def _alarm(
+        self, id_: str, metric: cloudwatch.IMetric, threshold: float, description: str
+    ) -> None:
+        alarm = metric.create_alarm(
+            self,
+            id_,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.alarm_topic))
+        self.alarms.append(alarm)
+
+    def _dashboard(
+        self, environment: str, state_machine: sfn.StateMachine, dead_letters: sqs.IQueue
+    ) -> cloudwatch.Dashboard:
+        def per_model(metric: str, statistic: str, label: str) -> cloudwatch.GraphWidget:
+            # SEARCH finds every (model, version) the endpoints have reported, however many
+            search = cloudwatch.MathExpression(
+                expression=(
+                    f"SEARCH('{{{METRICS_NAMESPACE},model,version}} "
+                    f"MetricName=\"{metric}\"', '{statistic}', 300)"
+                ),
+                using_metrics={},
+                label=label,
+                period=FIVE_MINUTES,
+            )
+            return cloudwatch.GraphWidget(title=label, left=[search], width=8)
+
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"slipway-{environment}")
+        dashboard.add_widgets(
+            per_model("Invocations", "Sum", "Invocations per model version"),
+            per_model("Errors", "Sum", "Errors per model version"),
+            per_model("Latency", "p99", "p99 latency (ms) per model version"),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Promotions",
+                left=[
+                    state_machine.metric_started(label="started", period=FIVE_MINUTES),
+                    state_machine.metric_succeeded(label="succeeded", period=FIVE_MINUTES),
+                    state_machine.metric_failed(label="rejected or failed", period=FIVE_MINUTES),
+                    cloudwatch.Metric(
+                        namespace=METRICS_NAMESPACE,
+                        metric_name="Rollbacks",
+                        statistic="Sum",
+                        period=FIVE_MINUTES,
+                        label="rolled back",
+                    ),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Ingest dead-letter queue depth",
+                left=[
+                    dead_letters.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES)
+                ],
+                width=12,
+            ),
+        )
+        return dashboard

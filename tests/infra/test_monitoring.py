@@ -1,0 +1,65 @@
+"""Alarms and the dashboard: what an on-call engineer is paged for, per environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
+ENVIRONMENTS = ["local", "dev", "staging", "prod"]
+
+
+def alarms(template: dict) -> dict[str, dict]:
+    return {
+        k: v["Properties"]
+        for k, v in template["Resources"].items()
+        if v["Type"] == "AWS::CloudWatch::Alarm"
+    }
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_alarm_pages_the_environments_topic(synthesized, env):
+    template = synthesized(env).template_json
+    found = alarms(template)
+    endpoints = [e["name"] for e in CONTEXT["environments"][env]["endpoints"]]
+    # three per endpoint, plus DLQ depth, failed and timed-out promotions, and the canary
+    assert len(found) == 3 * len(endpoints) + 4
+    for properties in found.values():
+        (action,) = properties["AlarmActions"]
+        assert action["Ref"].startswith("MonitoringAlarmTopic")
+        assert properties["TreatMissingData"] == "notBreaching"
+    assert template["Outputs"]["AlarmTopicArn"]["Value"]["Ref"].startswith("MonitoringAlarmTopic")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_p99_duration_alarms_fire_before_the_timeout(synthesized, env):
+    found = alarms(synthesized(env).template_json)
+    for endpoint in CONTEXT["environments"][env]["endpoints"]:
+        (p99,) = [
+            p
+            for k, p in found.items()
+            if k.startswith(f"MonitoringEndpoint{endpoint['name']}P99Duration")
+        ]
+        assert p99["ExtendedStatistic"] == "p99"
+        assert p99["Threshold"] == 0.8 * endpoint["timeout_seconds"] * 1000
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_dashboard_shows_models_promotions_and_dead_letters(synthesized, env):
+    template = synthesized(env).template_json
+    (dashboard,) = [
+        v for v in template["Resources"].values() if v["Type"] == "AWS::CloudWatch::Dashboard"
+    ]
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for expected in (
+        "SEARCH",
+        "Invocations",
+        "Latency",
+        "Errors",
+        "Promotions",
+        "Rollbacks",
+        "ApproximateNumberOfMessagesVisible",
+    ):
+        assert expected in body, expected
