@@ -15,6 +15,7 @@ from pathlib import Path
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk.aws_ecr_assets import Platform
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
@@ -69,10 +70,11 @@ def runtime_zip_code() -> lambda_.Code:
     return zip_code(RUNTIME_SOURCES)
 
 
-def runtime_image_code(handler: str) -> lambda_.DockerImageCode:
+def runtime_image_code(handler: str, architecture: str = "x86_64") -> lambda_.DockerImageCode:
     """The runtime image, built from a staged context holding only what the image needs."""
     context = Path(tempfile.mkdtemp(prefix="slipway-runtime-context-"))
     copy_sources(RUNTIME_SOURCES, context)
+    platform = Platform.LINUX_ARM64 if architecture == "arm64" else Platform.LINUX_AMD64
     return lambda_.DockerImageCode.from_image_asset(
-        str(context), file="model_runtime/Dockerfile", cmd=[handler]
+        str(context), file="model_runtime/Dockerfile", cmd=[handler], platform=platform
     )

@@ -32,9 +32,16 @@ class CanaryConfig(_Strict):
 
 
 class EndpointConfig(_Strict):
+    """One serving function. 'default' serves every model; a dedicated endpoint serves only
+    the models it lists, with its own memory, timeout, architecture and concurrency."""
+
     name: str = Field(pattern=_NAME)
     memory_mb: int = Field(2048, ge=128, le=10240)
     timeout_seconds: int = Field(30, ge=1, le=900)
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
+    reserved_concurrency: int | None = Field(None, ge=1)
+    provisioned_concurrency: int = Field(0, ge=0)
+    models: list[str] = Field(default_factory=list)
 
 
 class EnvironmentConfig(_Strict):
@@ -74,6 +81,25 @@ class EnvironmentConfig(_Strict):
             problems.append(f"endpoint names must be unique, got {names}")
         if "default" not in names:
             problems.append("endpoints must include one named 'default' (the shared endpoint)")
+        claimed: dict[str, str] = {}
+        for endpoint in self.endpoints:
+            if endpoint.name == "default" and endpoint.models:
+                problems.append("the default endpoint serves every model; list none")
+            for model in endpoint.models:
+                if model in claimed:
+                    problems.append(
+                        f"model {model!r} is served by both {claimed[model]!r} "
+                        f"and {endpoint.name!r}"
+                    )
+                claimed[model] = endpoint.name
+            if endpoint.name != "default" and not endpoint.models:
+                problems.append(f"dedicated endpoint {endpoint.name!r} lists no models")
+            reserved = endpoint.reserved_concurrency
+            if reserved is not None and endpoint.provisioned_concurrency > reserved:
+                problems.append(
+                    f"endpoint {endpoint.name!r}: provisioned_concurrency "
+                    f"{endpoint.provisioned_concurrency} exceeds reserved_concurrency {reserved}"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -8,7 +8,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from functions.constants import BUNDLE_CACHE_DIR, POINTER_CACHE_SECONDS, TABLE_NAME
+from functions.constants import (
+    BUNDLE_CACHE_DIR,
+    POINTER_CACHE_SECONDS,
+    SERVED_MODELS,
+    TABLE_NAME,
+)
 from infra.config import EndpointConfig
 from infra.least_privilege import READ_ITEMS, grant_read_objects, grant_table
 from infra.observability_defaults import Observability
@@ -16,7 +21,9 @@ from infra.runtime_function import RuntimeFunction
 
 
 class ModelEndpoint(Construct):
-    """One serving function; it answers for every model whose pointer the table holds."""
+    """One serving function behind an IAM Function URL. The default endpoint answers for
+    every model; a dedicated one only for the models cdk.json gives it. With provisioned
+    concurrency the URL points at a 'live' alias that keeps warm environments ready."""
 
     def __init__(
         self,
@@ -41,12 +48,18 @@ class ModelEndpoint(Construct):
                 TABLE_NAME: table.table_name,
                 BUNDLE_CACHE_DIR: "/tmp/slipway",
                 POINTER_CACHE_SECONDS: "5",
+                SERVED_MODELS: ",".join(config.models),
             },
             description=f"Slipway model endpoint '{config.name}'",
             observability=observability,
+            architecture=config.architecture,
+            reserved_concurrency=config.reserved_concurrency,
         ).function
         grant_read_objects(bucket, self.function)
         grant_table(table, self.function, *READ_ITEMS)
-        self.function_url = self.function.add_function_url(
-            auth_type=lambda_.FunctionUrlAuthType.AWS_IAM
-        )
+        target: lambda_.IFunction = self.function
+        if config.provisioned_concurrency:
+            target = self.function.add_alias(
+                "live", provisioned_concurrent_executions=config.provisioned_concurrency
+            )
+        self.function_url = target.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)

@@ -25,6 +25,8 @@ class RuntimeFunction(Construct):
         environment: dict[str, str] | None = None,
         description: str,
         observability: Observability,
+        architecture: str = "x86_64",
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, id_)
         common = {
@@ -32,7 +34,12 @@ class RuntimeFunction(Construct):
             "timeout": timeout,
             "environment": environment or {},
             "description": description,
-            "architecture": lambda_.Architecture.X86_64,
+            "architecture": (
+                lambda_.Architecture.ARM_64
+                if architecture == "arm64"
+                else lambda_.Architecture.X86_64
+            ),
+            "reserved_concurrent_executions": reserved_concurrency,
             **observability.function_props(self, "Function"),
         }
         self.function: lambda_.Function
@@ -47,5 +54,5 @@ class RuntimeFunction(Construct):
             )
         else:
             self.function = lambda_.DockerImageFunction(
-                self, "Function", code=runtime_image_code(handler), **common
+                self, "Function", code=runtime_image_code(handler, architecture), **common
             )

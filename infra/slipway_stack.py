@@ -23,7 +23,8 @@ class SlipwayStack(Stack):
     """Composes the constructs and wires grants and outputs; holds no logic of its own."""
 
     def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any):
-        super().__init__(scope, id_, **kwargs)
+        # a stack holding data to keep cannot be deleted by accident either
+        super().__init__(scope, id_, termination_protection=config.retain_data, **kwargs)
         self.artifact_store = ArtifactStore(
             self, "ArtifactStore", retain=config.retain_data, kms_key=config.kms_key
         )

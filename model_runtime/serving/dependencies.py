@@ -6,6 +6,7 @@ from functools import cache
 
 from fastapi import Request
 
+from model_runtime.exceptions import ModelNotFoundError
 from model_runtime.model_store import ModelSource, ModelStore
 from model_runtime.serving.settings import get_settings
 
@@ -35,7 +36,16 @@ def get_model_store() -> ModelStore:
 
 
 async def model_store(request: Request) -> ModelSource:
-    """``app.state.model_store`` if the app was given one (tests, ``slipway serve``)."""
+    """``app.state.model_store`` if the app was given one (tests, ``slipway serve``).
+
+    A dedicated endpoint answers only for the models it was deployed for.
+    """
+    name = request.path_params.get("name")
+    if name is not None and not get_settings().serves(name):
+        raise ModelNotFoundError(
+            f"model {name!r} is not served by this endpoint; it serves "
+            f"{get_settings().served_models}"
+        )
     store: ModelSource | None = request.app.state.model_store
     if store is None:
         store = request.app.state.model_store = get_model_store()

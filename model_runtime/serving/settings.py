@@ -21,6 +21,10 @@ class ServingSettings(BaseSettings):
     max_batch_rows: int = Field(1000, ge=1, description="rows one request may ask for")
     # Lambda's synchronous invoke payload limit, which a Function URL request must fit.
     max_body_bytes: int = 6 * 1024 * 1024
+    served_models: str = Field("", description="comma-separated models; empty serves all")
+
+    def serves(self, name: str) -> bool:
+        return not self.served_models or name in self.served_models.split(",")
 
 
 @cache

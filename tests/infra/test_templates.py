@@ -311,3 +311,37 @@ def test_the_table_declared_for_cloudformation_has_the_repositorys_key_schema(sy
         expected["IndexName"],
         expected["KeySchema"],
     )
+
+
+def test_a_dedicated_endpoint_gets_its_own_size_concurrency_and_models(synthesized):
+    template = synthesized("prod").template
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "MemorySize": 4096,
+            "Timeout": 10,
+            "Architectures": ["arm64"],
+            "ReservedConcurrentExecutions": 50,
+            "Environment": {
+                "Variables": Match.object_like({"SLIPWAY_SERVED_MODELS": "fraud-score"})
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Alias",
+        {"Name": "live", "ProvisionedConcurrencyConfig": {"ProvisionedConcurrentExecutions": 5}},
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Url",
+        {"AuthType": "AWS_IAM", "Qualifier": "live"},
+    )
+
+
+def test_stacks_that_retain_data_are_termination_protected(synthesized):
+    import aws_cdk  # noqa: F401  (the manifest records termination protection)
+
+    manifest = json.loads((synthesized("prod").outdir / "manifest.json").read_text())
+    prod = manifest["artifacts"]["slipway-prod"]["properties"]
+    assert prod["terminationProtection"] is True
+    local = json.loads((synthesized("local").outdir / "manifest.json").read_text())
+    assert not local["artifacts"]["slipway-local"]["properties"].get("terminationProtection")

@@ -254,3 +254,15 @@ def test_a_bundle_that_fails_verification_is_a_503_with_the_reason(live_iris):
     assert status == 503
     assert problem["title"] == "Model cannot be loaded"
     assert "the registry recorded 0000" in problem["detail"]
+
+
+def test_a_dedicated_endpoint_answers_only_for_its_models(live_iris, monkeypatch):
+    from model_runtime.serving.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "served_models", "fraud-score")
+    body = '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
+    status, _, problem = call(function_url_event("/v1/models/iris/predict", body))
+    assert status == 404
+    assert problem["detail"] == (
+        "model 'iris' is not served by this endpoint; it serves fraud-score"
+    )

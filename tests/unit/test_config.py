@@ -64,3 +64,31 @@ def test_endpoints_need_a_default_and_unique_names():
     with pytest.raises(ConfigError) as raised:
         load_environment({"qa": entry}, "qa")
     assert "unique" in str(raised.value) and "'default'" in str(raised.value)
+
+
+def test_dedicated_endpoints_are_checked_as_a_whole():
+    entry = {
+        "account": "123456789012",
+        "region": "eu-west-1",
+        "endpoints": [
+            {"name": "default", "models": ["iris"]},
+            {
+                "name": "fraud",
+                "models": ["fraud-score"],
+                "reserved_concurrency": 2,
+                "provisioned_concurrency": 5,
+            },
+            {"name": "churn", "models": ["fraud-score"]},
+            {"name": "empty"},
+        ],
+    }
+    with pytest.raises(ConfigError) as raised:
+        load_environment({"qa": entry}, "qa")
+    message = str(raised.value)
+    for fragment in (
+        "provisioned_concurrency 5 exceeds reserved_concurrency 2",
+        "the default endpoint serves every model; list none",
+        "model 'fraud-score' is served by both 'fraud' and 'churn'",
+        "dedicated endpoint 'empty' lists no models",
+    ):
+        assert fragment in message
