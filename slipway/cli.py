@@ -581,19 +581,9 @@ def _decide(method: str, path: str, env: str, reason: str, as_json: bool) -> Non
 @app.command()
 def models(env: EnvOption = "local", as_json: JsonOption = False) -> None:
     """Every registered model with its latest version."""
-    from slipway.invoke import call_registry
     from slipway.target import resolve_target
 
-    target = resolve_target(env)
-    rows, token = [], None
-    while True:
-        page = call_registry(
-            target, "GET", "/v1/models" + (f"?next_token={token}" if token else "")
-        )
-        rows.extend(page["models"])
-        token = page["next_token"]
-        if not token:
-            break
+    rows = _all_pages(resolve_target(env), "/v1/models", "models", {})
     if as_json:
         _emit_json(rows)
         return
@@ -609,29 +599,32 @@ def versions(
     as_json: JsonOption = False,
 ) -> None:
     """Versions of a model with their status."""
-    from slipway.invoke import call_registry
     from slipway.target import resolve_target
 
-    target = resolve_target(env)
-    rows, token = [], None
-    while True:
-        query = "&".join(
-            p
-            for p in (f"status={status}" if status else "", f"next_token={token}" if token else "")
-            if p
-        )
-        page = call_registry(
-            target, "GET", f"/v1/models/{name}/versions" + (f"?{query}" if query else "")
-        )
-        rows.extend(page["versions"])
-        token = page["next_token"]
-        if not token:
-            break
+    params = {"status": status} if status else {}
+    rows = _all_pages(resolve_target(env), f"/v1/models/{name}/versions", "versions", params)
     if as_json:
         _emit_json(rows)
         return
     for row in rows:
         console.print(f"{row['version']}: {row['status']} (registered {row['registered_at']})")
+
+
+def _all_pages(target: Any, path: str, key: str, params: dict[str, str]) -> list[Any]:
+    """Every item of a paginated registry listing, following next_token."""
+    from urllib.parse import urlencode
+
+    from slipway.invoke import call_registry
+
+    rows: list[Any] = []
+    token = None
+    while True:
+        query = urlencode({**params, **({"next_token": token} if token else {})})
+        page = call_registry(target, "GET", path + (f"?{query}" if query else ""))
+        rows.extend(page[key])
+        token = page["next_token"]
+        if not token:
+            return rows
 
 
 def main() -> None:

@@ -9,11 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from examples.iris.train import train_and_package
 from model_runtime.manifest import Manifest
 
 EVENTS = Path(__file__).parent / "events"
+
+# CI machines are shared and slow at times: a property is judged on its result, not its speed.
+settings.register_profile("slipway", deadline=None, derandomize=False)
+settings.load_profile("slipway")
 
 _MARKERS = {"unit": "unit", "infra": "infra", "serving": "serving", "workflow": "workflow"}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -31,6 +32,45 @@ def read_csv(path: Path, feature_names: list[str] = FEATURES) -> tuple[np.ndarra
     features = np.asarray([[float(r[f]) for f in feature_names] for r in records], dtype=np.float64)
     labels = np.asarray([int(r[TARGET]) for r in records], dtype=np.int64)
     return features, labels
+
+
+TRAIN_CSV = HERE / "data" / "train.csv"
+EVALUATION_CSV = HERE / "data" / "evaluation.csv"
+
+
+def shipped_data_facts(name: str, version: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What every iris example records: the shipped data's lineage, three example rows, and
+    the gate's evaluation on the bundled evaluation CSV."""
+    return {
+        "name": name,
+        "version": version,
+        "feature_names": FEATURES,
+        "example_rows": read_csv(EVALUATION_CSV)[0][:3].tolist(),
+        "code": capture_code_version(HERE),
+        "datasets": [
+            describe_dataset(TRAIN_CSV, "train"),
+            describe_dataset(EVALUATION_CSV, "evaluation"),
+        ],
+        "params": params,
+        "evaluation": Evaluation(
+            dataset="data/evaluation.csv",
+            target=TARGET,
+            metric="accuracy",
+            threshold=0.8,
+            direction="maximize",
+        ),
+        "extra_files": {"data/evaluation.csv": EVALUATION_CSV},
+    }
+
+
+def example_main(doc: str, default_out: str, package: Any) -> None:
+    """The command line every example shares: --out and --version."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--out", type=Path, default=Path(default_out))
+    parser.add_argument("--version", default="1")
+    args = parser.parse_args()
+    manifest = package(args.out, version=args.version)
+    print(f"wrote {args.out}: {manifest.name} {manifest.version} ({manifest.flavor})")
 
 
 def train_and_package(

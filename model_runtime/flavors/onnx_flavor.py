@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from model_runtime.exceptions import IncompatibleBundleError, ModelLoadError
+from model_runtime.exceptions import ModelLoadError
+from model_runtime.flavors.compatibility import require_same_major
 from model_runtime.manifest import Signature
 
 _TENSOR_TYPES = {
@@ -19,15 +20,7 @@ _TENSOR_TYPES = {
 
 
 def check_compatibility(built_with: dict[str, str]) -> None:
-    from importlib import metadata
-
-    built = built_with.get("onnxruntime")
-    installed = metadata.version("onnxruntime")
-    if built and built.split(".")[0] != installed.split(".")[0]:
-        raise IncompatibleBundleError(
-            f"the bundle was checked with onnxruntime {built}; this runtime has onnxruntime "
-            f"{installed} (major versions differ)"
-        )
+    require_same_major("onnxruntime", built_with)
 
 
 def load(model_path: Path, bundle_root: Path, signature: Signature) -> Any:

@@ -19,22 +19,14 @@ from typing import Any
 import numpy as np
 
 from model_runtime.exceptions import ModelLoadError
+from model_runtime.flavors.compatibility import require_same_major
 from model_runtime.manifest import Signature
 
 CLASS_NAME = "Predictor"
 
 
 def check_compatibility(built_with: dict[str, str]) -> None:
-    import platform
-
-    built = built_with.get("python", "")
-    here = platform.python_version()
-    if built and built.split(".")[0] != here.split(".")[0]:
-        from model_runtime.exceptions import IncompatibleBundleError
-
-        raise IncompatibleBundleError(
-            f"the bundle was built with Python {built}; this runtime has {here}"
-        )
+    require_same_major("python", built_with)
 
 
 def load(model_path: Path, bundle_root: Path, signature: Signature) -> Any:

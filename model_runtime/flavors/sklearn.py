@@ -14,9 +14,9 @@ import numpy as np
 
 from model_runtime.exceptions import (
     ForbiddenModelTypeError,
-    IncompatibleBundleError,
     ModelLoadError,
 )
+from model_runtime.flavors.compatibility import require_same_major
 from model_runtime.manifest import Signature
 
 # Types skops does not trust by default but that plain scikit-learn pipelines contain.
@@ -56,17 +56,7 @@ def load_estimator(model_path: Path) -> Any:
 
 
 def check_compatibility(built_with: dict[str, str]) -> None:
-    """A different scikit-learn major may change estimators' internals: refuse it."""
-    from importlib import metadata
-
-    built = built_with.get("scikit-learn")
-    installed = metadata.version("scikit-learn")
-    if built and built.split(".")[0] != installed.split(".")[0]:
-        raise IncompatibleBundleError(
-            f"the bundle was built with scikit-learn {built}; this runtime has scikit-learn "
-            f"{installed} (major versions differ): rebuild it with scikit-learn "
-            f"{installed.split('.')[0]}.x"
-        )
+    require_same_major("scikit-learn", built_with)
 
 
 def load(model_path: Path, bundle_root: Path, signature: Signature) -> Any:
