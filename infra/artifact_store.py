@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.nag_suppressions import suppress_for_access_log_bucket
+from infra.nag_suppressions import ACCESS_LOG_BUCKET, suppress_on_resource
 
 MODELS_PREFIX = "models/"
 
@@ -46,7 +46,7 @@ class ArtifactStore(Construct):
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
             removal_policy=removal,
         )
-        suppress_for_access_log_bucket(self.access_logs_bucket)
+        suppress_on_resource(self.access_logs_bucket, *ACCESS_LOG_BUCKET)
         self.bucket = s3.Bucket(
             self,
             "Bucket",

@@ -15,7 +15,7 @@ from constructs import Construct
 from functions.constants import STATE_MACHINE_ARN
 from infra.artifact_store import MODELS_PREFIX
 from infra.code_assets import control_plane_code
-from infra.nag_suppressions import suppress_for_dead_letter_queue
+from infra.nag_suppressions import DEAD_LETTER_QUEUE, suppress_on_resource
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
 
 
@@ -43,7 +43,7 @@ class IngestPipeline(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        suppress_for_dead_letter_queue(self.dead_letter_queue)
+        suppress_on_resource(self.dead_letter_queue, *DEAD_LETTER_QUEUE)
         self.queue = sqs.Queue(
             self,
             "Queue",

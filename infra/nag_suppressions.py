@@ -64,25 +64,18 @@ def apply_nag_suppressions(stack: Stack) -> None:
     NagSuppressions.add_stack_suppressions(stack, STACK_SUPPRESSIONS, apply_to_nested_stacks=True)
 
 
-def suppress_for_access_log_bucket(bucket: object) -> None:
+def suppress_on_resource(resource: object, rule: str, reason: str) -> None:
+    """Accept one finding on one resource (the bucket or queue the reason is about)."""
     NagSuppressions.add_resource_suppressions(
-        bucket,
-        [
-            NagPackSuppression(
-                id="AwsSolutions-S1",
-                reason="This is the access-log bucket; logging it to itself would loop",
-            )
-        ],
+        resource, [NagPackSuppression(id=rule, reason=reason)]
     )
 
 
-def suppress_for_dead_letter_queue(queue: object) -> None:
-    NagSuppressions.add_resource_suppressions(
-        queue,
-        [
-            NagPackSuppression(
-                id="Serverless-SQSRedrivePolicy",
-                reason="This is the dead-letter queue; it has nowhere further to send messages",
-            )
-        ],
-    )
+ACCESS_LOG_BUCKET = (
+    "AwsSolutions-S1",
+    "This is the access-log bucket; logging it to itself would loop",
+)
+DEAD_LETTER_QUEUE = (
+    "Serverless-SQSRedrivePolicy",
+    "This is the dead-letter queue; it has nowhere further to send messages",
+)
