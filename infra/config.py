@@ -106,7 +106,14 @@ class EnvironmentConfig(_Strict):
 
     @property
     def stack_name(self) -> str:
+        """The prefix of the environment's stacks: slipway-<env>-data, -serving, ..."""
         return f"slipway-{self.name}"
+
+    @property
+    def stack_names(self) -> list[str]:
+        return [
+            f"{self.stack_name}-{part}" for part in ("data", "serving", "workflow", "monitoring")
+        ]
 
 
 def load_environment(context: dict[str, Any] | None, name: str | None) -> EnvironmentConfig:

@@ -40,9 +40,19 @@ STACK_SUPPRESSIONS = [
             "Action::kms:GenerateDataKey*",
             "Action::kms:ReEncrypt*",
             "Resource::*",
-            _regex(r"^Resource::<ArtifactStoreBucket[0-9A-F]+\.Arn>\/\*$"),
-            _regex(r"^Resource::<LineageTable[0-9A-F]+\.Arn>\/index\/\*$"),
-            _regex(r"^Resource::<[A-Za-z0-9]+Function[A-Za-z0-9]*\.Arn>:\*$"),
+            # the same three, as a reference within a stack or an import from another stack
+            _regex(
+                r"^Resource::(<ArtifactStoreBucket[0-9A-F]+\.Arn>|"
+                r"slipway-[a-z0-9-]+-data:ExportsOutputFnGetAttArtifactStoreBucket\w+)\/\*$"
+            ),
+            _regex(
+                r"^Resource::(<LineageTable[0-9A-F]+\.Arn>|"
+                r"slipway-[a-z0-9-]+-data:ExportsOutputFnGetAttLineageTable\w+)\/index\/\*$"
+            ),
+            _regex(
+                r"^Resource::(<[A-Za-z0-9]+Function[A-Za-z0-9]*\.Arn>|"
+                r"slipway-[a-z0-9-]+-serving:ExportsOutputFnGetAtt\w+Function\w+):\*$"
+            ),
         ],
     ),
     NagPackSuppression(

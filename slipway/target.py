@@ -63,18 +63,23 @@ class Target:
 
     @cached_property
     def outputs(self) -> dict[str, str]:
+        """The outputs of all the environment's stacks (data, serving, workflow, monitoring)."""
+        merged: dict[str, str] = {}
+        for name in self.config.stack_names:
+            merged.update(self._stack_outputs(name))
+        return merged
+
+    def _stack_outputs(self, stack_name: str) -> dict[str, str]:
         try:
-            stacks = self.client("cloudformation").describe_stacks(
-                StackName=self.config.stack_name
-            )["Stacks"]
+            stacks = self.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
         except ClientError as exc:
             raise CliError(
-                f"stack {self.config.stack_name} is not deployed "
+                f"stack {stack_name} is not deployed "
                 f"({exc.response['Error']['Message']}); deploy it with "
                 + (
                     "`slipway local up`"
                     if self.is_local
-                    else f"`npx cdk deploy -c env={self.config.name}`"
+                    else f"`npx cdk deploy --all -c env={self.config.name}`"
                 )
             ) from None
         except BotoCoreError as exc:

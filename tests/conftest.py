@@ -91,18 +91,24 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Syn
 
             outdir = tmp_path_factory.mktemp(f"cdk-{env}")
             app = cdk.App(outdir=str(outdir), context={**context, "env": env})
-            stack = build_app(app)
+            environment = build_app(app)
             app.synth()
-            template = Template.from_stack(stack)
-            annotations = Annotations.from_stack(stack)
-            findings = [
-                f"{finding.id}: {finding.entry.data}"
-                for finding in [
-                    *annotations.find_error("*", Match.any_value()),
-                    *annotations.find_warning("*", Match.any_value()),
+            # one view over the environment's stacks: logical ids are unique across them
+            merged: dict[str, Any] = {"Resources": {}, "Outputs": {}}
+            findings = []
+            for stack in environment.stacks:
+                template = Template.from_stack(stack).to_json()
+                merged["Resources"].update(template.get("Resources", {}))
+                merged["Outputs"].update(template.get("Outputs", {}))
+                annotations = Annotations.from_stack(stack)
+                findings += [
+                    f"{finding.id}: {finding.entry.data}"
+                    for finding in [
+                        *annotations.find_error("*", Match.any_value()),
+                        *annotations.find_warning("*", Match.any_value()),
+                    ]
                 ]
-            ]
-            cache[env] = Synthesized(outdir, template, template.to_json(), findings)
+            cache[env] = Synthesized(outdir, Template.from_json(merged), merged, findings)
         return cache[env]
 
     return synth

@@ -59,7 +59,7 @@ def deploy_environment(
     outputs_file: Path,
     log: Path | None = None,
 ) -> dict[str, str]:
-    """Bootstrap and deploy; return the stack's outputs.
+    """Bootstrap and deploy every stack of the environment; return their outputs, merged.
 
     ``app`` may name an already synthesized cloud assembly, so a test session synthesizes once.
     """
@@ -82,5 +82,5 @@ def deploy_environment(
         endpoint_url,
         log,
     )
-    outputs = json.loads(outputs_file.read_text())
-    return next(iter(outputs.values()))
+    by_stack = json.loads(outputs_file.read_text())
+    return {key: value for outputs in by_stack.values() for key, value in outputs.items()}

@@ -340,8 +340,8 @@ def test_a_dedicated_endpoint_gets_its_own_size_concurrency_and_models(synthesiz
 def test_stacks_that_retain_data_are_termination_protected(synthesized):
     import aws_cdk  # noqa: F401  (the manifest records termination protection)
 
-    manifest = json.loads((synthesized("prod").outdir / "manifest.json").read_text())
-    prod = manifest["artifacts"]["slipway-prod"]["properties"]
-    assert prod["terminationProtection"] is True
-    local = json.loads((synthesized("local").outdir / "manifest.json").read_text())
-    assert not local["artifacts"]["slipway-local"]["properties"].get("terminationProtection")
+    for env, protected in (("prod", True), ("local", False)):
+        manifest = json.loads((synthesized(env).outdir / "manifest.json").read_text())
+        for part in ("data", "serving", "workflow", "monitoring"):
+            properties = manifest["artifacts"][f"slipway-{env}-{part}"]["properties"]
+            assert bool(properties.get("terminationProtection")) is protected, (env, part)

@@ -1,0 +1,23 @@
+"""DataStack: the artifact bucket and the lineage table, the part of Slipway that must last."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.artifact_store import ArtifactStore
+from infra.config import EnvironmentConfig
+from infra.lineage_table import LineageTable
+
+
+class DataStack(Stack):
+    def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any):
+        super().__init__(scope, id_, **kwargs)
+        self.artifact_store = ArtifactStore(
+            self, "ArtifactStore", retain=config.retain_data, kms_key=config.kms_key
+        )
+        self.lineage_table = LineageTable(self, "LineageTable", retain=config.retain_data)
+        CfnOutput(self, "ArtifactBucketName", value=self.artifact_store.bucket.bucket_name)
+        CfnOutput(self, "LineageTableName", value=self.lineage_table.table.table_name)
