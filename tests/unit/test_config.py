@@ -21,7 +21,7 @@ def environments() -> dict:
 def test_shipped_environments_are_valid(name):
     config = load_environment(environments(), name)
     assert config.name == name
-    assert config.stack_name == f"slipway-{name}"
+    assert config.stack_names[0] == f"slipway-{name}-data"
 
 
 def test_default_environment_is_local_and_embedded():
