@@ -44,6 +44,14 @@ class EndpointConfig(_Strict):
     models: list[str] = Field(default_factory=list)
 
 
+def endpoint_url_output(endpoint: str) -> str:
+    """The stack output naming an endpoint's URL: 'fraud-score' -> 'EndpointUrlFraudScore'.
+
+    The serving stack writes it and the CLI reads it, so it is built here and nowhere else.
+    """
+    return "EndpointUrl" + "".join(part.capitalize() for part in endpoint.split("-"))
+
+
 class EnvironmentConfig(_Strict):
     name: str = Field(pattern=_NAME)
     account: str = Field(pattern=r"^\d{12}$")

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.config import ConfigError, EnvironmentConfig, load_environment
+from infra.config import ConfigError, EnvironmentConfig, endpoint_url_output, load_environment
 from slipway.errors import CliError
 from slipway.local.cloud import CREDENTIALS
 from slipway.local.state import LocalState
@@ -88,8 +88,7 @@ class Target:
 
     def endpoint_url(self, endpoint: str = "default") -> str:
         """The base URL to call: the Function URL, or the local gateway that serves it."""
-        suffix = "".join(part.capitalize() for part in endpoint.split("-"))
-        key = f"EndpointUrl{suffix}"
+        key = endpoint_url_output(endpoint)
         if key not in self.outputs:
             raise CliError(f"environment {self.config.name} has no endpoint named {endpoint!r}")
         return self._reachable(self.outputs[key])

@@ -67,6 +67,17 @@ class AuditEvent:
     actor: str = "promotion-workflow"
 
 
+def _applied_if_condition_holds(write: Any, **request: Any) -> bool:
+    """A conditional write whose failed condition means "nothing to do", not an error."""
+    try:
+        write(**request)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 class LineageRepository:
     """Reads and writes lineage items through a boto3 DynamoDB ``Table`` resource."""
 
@@ -206,18 +217,13 @@ class LineageRepository:
 
     def clear_canary(self, name: str, version: str) -> bool:
         """Stop routing traffic to ``version`` if it is the live pointer's canary."""
-        try:
-            self._table.update_item(
-                Key={keys.PK: keys.model_pk(name), keys.SK: keys.stage_sk(keys.LIVE)},
-                UpdateExpression="REMOVE canary_version, canary_weight, canary_started_at",
-                ConditionExpression="canary_version = :v",
-                ExpressionAttributeValues={":v": version},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _applied_if_condition_holds(
+            self._table.update_item,
+            Key={keys.PK: keys.model_pk(name), keys.SK: keys.stage_sk(keys.LIVE)},
+            UpdateExpression="REMOVE canary_version, canary_weight, canary_started_at",
+            ConditionExpression="canary_version = :v",
+            ExpressionAttributeValues={":v": version},
+        )
 
     def update_version(self, name: str, version: str, **attributes: Any) -> None:
         """Set attributes of an existing version item (never creates one)."""
@@ -264,17 +270,12 @@ class LineageRepository:
 
     def release_lock(self, name: str, execution: str) -> bool:
         """Release the lock if this execution holds it; return whether it did."""
-        try:
-            self._table.delete_item(
-                Key={keys.PK: keys.model_pk(name), keys.SK: keys.LOCK_SK},
-                ConditionExpression="execution = :me",
-                ExpressionAttributeValues={":me": execution},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _applied_if_condition_holds(
+            self._table.delete_item,
+            Key={keys.PK: keys.model_pk(name), keys.SK: keys.LOCK_SK},
+            ConditionExpression="execution = :me",
+            ExpressionAttributeValues={":me": execution},
+        )
 
     def _set_edges_live(
         self, name: str, version_item: dict[str, Any], live: bool

@@ -152,28 +152,22 @@ def models_using_dataset(
     return {"dataset": sha256, "versions": versions, "next_token": pages.encode(page.next_key)}
 
 
-@router.post("/models/{name}/versions/{version}/approve")
-def approve(
+_DECISIONS = {"approve": decisions.approve, "reject": decisions.reject}
+
+
+@router.post("/models/{name}/versions/{version}/{action}")
+def decide(
     request: Request,
     decision: Decision,
+    action: Literal["approve", "reject"],
     name: str = NAME,
     version: str = VERSION,
     repository: LineageRepository = Depends(get_repository),
     sfn: Any = Depends(get_stepfunctions),
 ) -> dict[str, Any]:
-    return decisions.approve(repository, sfn, name, version, actor_of(request), decision.reason)
-
-
-@router.post("/models/{name}/versions/{version}/reject")
-def reject(
-    request: Request,
-    decision: Decision,
-    name: str = NAME,
-    version: str = VERSION,
-    repository: LineageRepository = Depends(get_repository),
-    sfn: Any = Depends(get_stepfunctions),
-) -> dict[str, Any]:
-    return decisions.reject(repository, sfn, name, version, actor_of(request), decision.reason)
+    """Approve or reject a version waiting for manual approval."""
+    decide_version = _DECISIONS[action]
+    return decide_version(repository, sfn, name, version, actor_of(request), decision.reason)
 
 
 @router.post("/models/{name}/rollback")

@@ -9,14 +9,9 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.config import EnvironmentConfig
+from infra.config import EnvironmentConfig, endpoint_url_output
 from infra.model_endpoint import ModelEndpoint
 from infra.observability_defaults import Observability
-
-
-def output_suffix(endpoint: str) -> str:
-    """EndpointUrl<Suffix>: 'fraud-score' becomes 'FraudScore'."""
-    return "".join(part.capitalize() for part in endpoint.split("-"))
 
 
 class ServingStack(Stack):
@@ -45,9 +40,10 @@ class ServingStack(Stack):
             for endpoint in config.endpoints
         }
         for name, endpoint in self.endpoints.items():
-            CfnOutput(self, f"EndpointUrl{output_suffix(name)}", value=endpoint.function_url.url)
+            url_output = endpoint_url_output(name)
+            CfnOutput(self, url_output, value=endpoint.function_url.url)
             CfnOutput(
                 self,
-                f"EndpointFunction{output_suffix(name)}",
+                url_output.replace("EndpointUrl", "EndpointFunction"),
                 value=endpoint.function.function_name,
             )
