@@ -324,6 +324,7 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
 ) -> None:
     """Serve one bundle over HTTP with uvicorn: the endpoint's routes, no AWS needed."""
+    import gc
     import tempfile
 
     import uvicorn
@@ -336,6 +337,7 @@ def serve(
     work = Path(tempfile.mkdtemp(prefix="slipway-serve-"))
     store = SingleBundleStore(bundle, work)
     server_app = create_app(store)
+    gc.freeze()  # the app and the loaded model live as long as the server: stop scanning them
     name = store.manifest.name
     console.print(
         f"serving {name} {store.manifest.version} on http://{host}:{port} "
