@@ -1,23 +1,35 @@
-"""The model store: least recently used models leave first when the byte budget is spent."""
+"""The model store: what it caches, for how long, and what it fetches again."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import boto3
+import pytest
 from moto import mock_aws
 
 from examples.iris.train import train_and_package
 from functions.lineage.repository import LineageRepository, UploadedBundle
+from model_runtime import model_store as model_store_module
 from model_runtime.extraction import sha256_file
 from model_runtime.model_store import ModelStore
 from tests.conftest import create_lineage_table
 
 
-def test_lru_by_bytes(tmp_path):
+@pytest.fixture
+def registry(tmp_path: Path) -> Any:
+    """Three registered iris versions in moto's S3 and DynamoDB, and a GetObject counter."""
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="artifacts")
+        downloads: list[str] = []
+
+        def count(params: dict[str, Any], **_: Any) -> None:
+            downloads.append(params["Key"])
+
+        s3.meta.events.register("provide-client-params.s3.GetObject", count)
         repository = LineageRepository(create_lineage_table())
         for version in ("1", "2", "3"):
             path = tmp_path / f"{version}.tar.gz"
@@ -28,14 +40,47 @@ def test_lru_by_bytes(tmp_path):
                 "artifacts", key, "null", sha256_file(path), path.stat().st_size
             )
             repository.register_version(json.loads(manifest.model_dump_json()), uploaded, version)
-        one = ModelStore(repository, s3, tmp_path / "c", model_cache_bytes=10**9)
-        one.model("iris", version="1")
-        size = one.cached_bytes
-        # a budget for two models: the least recently used one leaves
-        store = ModelStore(repository, s3, tmp_path / "c2", model_cache_bytes=2 * size + size // 2)
-        store.model("iris", version="1")
-        store.model("iris", version="2")
-        store.model("iris", version="1")  # 1 is now the most recently used
-        store.model("iris", version="3")
-        assert store.cached_versions == ["1", "3"]
-        assert store.cached_bytes <= 2 * size + size // 2
+        yield repository, s3, downloads
+
+
+def test_lru_by_bytes(registry, tmp_path):
+    repository, s3, _ = registry
+    one = ModelStore(repository, s3, tmp_path / "c", model_cache_bytes=10**9)
+    one.model("iris", version="1")
+    size = one.cached_bytes
+    # a budget for two models: the least recently used one leaves
+    store = ModelStore(repository, s3, tmp_path / "c2", model_cache_bytes=2 * size + size // 2)
+    store.model("iris", version="1")
+    store.model("iris", version="2")
+    store.model("iris", version="1")  # 1 is now the most recently used
+    store.model("iris", version="3")
+    assert store.cached_versions == ["1", "3"]
+    assert store.cached_bytes <= 2 * size + size // 2
+
+
+def test_an_evicted_model_is_reloaded_from_tmp_without_downloading_again(registry, tmp_path):
+    repository, s3, downloads = registry
+    store = ModelStore(repository, s3, tmp_path / "cache", model_cache_bytes=1)
+    store.model("iris", version="1")
+    store.model("iris", version="2")  # budget of one model: 1 leaves memory, not /tmp
+    assert store.cached_versions == ["2"]
+    reloaded = store.model("iris", version="1")
+    assert reloaded.version == "1"
+    assert downloads == ["models/iris/1/bundle.tar.gz", "models/iris/2/bundle.tar.gz"]
+    digest = repository.get_version("iris", "1")["bundle"]["digest"]
+    assert (tmp_path / "cache" / "bundles" / f"{digest}.tar.gz").is_file()
+
+
+def test_stage_pointers_are_cached_for_their_ttl_then_read_again(registry, tmp_path, monkeypatch):
+    repository, s3, _ = registry
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(model_store_module.time, "monotonic", lambda: clock["now"])
+    repository.promote("iris", "1", "execution-1")
+    store = ModelStore(repository, s3, tmp_path / "cache", pointer_ttl_seconds=5)
+    assert store.model("iris").version == "1"
+
+    repository.promote("iris", "2", "execution-2")
+    clock["now"] += 4.9
+    assert store.model("iris").version == "1", "within the TTL the cached pointer answers"
+    clock["now"] += 0.2
+    assert store.model("iris").version == "2", "after the TTL the new live version answers"
