@@ -68,5 +68,5 @@ def create_app(model_store: ModelSource | None = None, **fastapi_options: Any) -
     app.state.model_store = model_store
     app.include_router(router)
     install_problem_handlers(app)
-    app.add_middleware(ServingMetrics)
+    app.add_middleware(ServingMetrics)  # added last, so outermost: it sees every status
     return app

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model_runtime.exceptions import (
     InvalidInputError,
@@ -16,8 +15,8 @@ from model_runtime.exceptions import (
     PayloadTooLargeError,
     SlipwayRuntimeError,
 )
+from model_runtime.serving.metrics import logger
 
-logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 _STATUS = {
@@ -42,6 +41,10 @@ def problem(status: int, kind: str, title: str, detail: str) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    """Problems for Slipway's errors, malformed requests and HTTP errors; unexpected
+    exceptions are contained by :class:`ContainUnexpectedErrors`."""
+    app.add_middleware(ContainUnexpectedErrors)
+
     @app.exception_handler(SlipwayRuntimeError)
     async def _runtime_error(request: Request, exc: SlipwayRuntimeError) -> JSONResponse:
         status, kind, title = _STATUS.get(
@@ -60,12 +63,38 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return problem(exc.status_code, "http-error", str(exc.detail), str(exc.detail))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error serving %s", request.url.path)
-        return problem(
-            500,
-            "internal-error",
-            "Internal error",
-            "the server failed to answer; the error is in its logs",
-        )
+
+class ContainUnexpectedErrors:
+    """Pure ASGI middleware: an unexpected exception becomes a logged 500 problem, and ends.
+
+    Starlette's handler for ``Exception`` answers and then re-raises (so servers can log it);
+    under Mangum that fails the whole invocation, the caller gets Lambda's bare 502 instead of
+    a problem, and the request's metrics are never written. Here the error stops.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = {"response": False}
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started["response"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception("unhandled error serving %s", scope.get("path", ""))
+            if not started["response"]:  # otherwise the client already has a status
+                response = problem(
+                    500,
+                    "internal-error",
+                    "Internal error",
+                    "the server failed to answer; the error is in its logs",
+                )
+                await response(scope, receive, send)

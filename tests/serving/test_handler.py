@@ -266,3 +266,63 @@ def test_a_dedicated_endpoint_answers_only_for_its_models(live_iris, monkeypatch
     assert problem["detail"] == (
         "model 'iris' is not served by this endpoint; it serves fraud-score"
     )
+
+
+def test_an_unexpected_error_is_a_500_problem_with_no_trace_and_is_logged(
+    live_iris, tmp_path, capsys, monkeypatch
+):
+    import io
+
+    from model_runtime.serving.metrics import logger
+
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    # GIVEN a live python-flavor model whose code fails on large values
+    from model_runtime.packaging import build_python_bundle, capture_code_version
+
+    folder = tmp_path / "fragile"
+    folder.mkdir()
+    (folder / "predictor.py").write_text(
+        "class Predictor:\n"
+        "    def load(self, path):\n"
+        "        pass\n"
+        "    def predict(self, inputs):\n"
+        "        if max(max(row) for row in inputs) > 100:\n"
+        "            raise RuntimeError('secret internal state in /var/task')\n"
+        "        return [0 for _ in inputs]\n"
+    )
+    bundle = tmp_path / "fragile.tar.gz"
+    manifest = build_python_bundle(
+        folder,
+        out=bundle,
+        name="fragile",
+        version="1",
+        feature_names=["x"],
+        example_rows=[[1.0]],
+        code=capture_code_version(tmp_path),
+        datasets=[],
+    )
+    store = app.state.model_store
+    key = "models/fragile/1/bundle.tar.gz"
+    version_id = store._s3.put_object(Bucket="artifacts", Key=key, Body=bundle.read_bytes())
+    uploaded = UploadedBundle(
+        "artifacts", key, version_id["VersionId"], sha256_file(bundle), bundle.stat().st_size
+    )
+    store._repository.register_version(json.loads(manifest.model_dump_json()), uploaded, "e")
+    store._repository.promote("fragile", "1", "e")
+    # WHEN a request makes its code raise
+    status, headers, problem = call(
+        function_url_event("/v1/models/fragile/predict", '{"inputs": [[1000.0]]}')
+    )
+    # THEN the caller gets a 500 problem that reveals nothing; logs and metrics get the error
+    assert status == 500
+    assert headers["content-type"] == "application/problem+json"
+    assert problem["detail"] == "the server failed to answer; the error is in its logs"
+    assert "secret" not in json.dumps(problem) and "Traceback" not in json.dumps(problem)
+    logs = [json.loads(line) for line in stream.getvalue().splitlines()]
+    (error,) = [log for log in logs if log["level"] == "ERROR"]
+    assert "secret internal state" in error["exception"]
+    assert error["function_request_id"] == "6f9b0c1e-test-request"
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    (served,) = [blob for blob in blobs if blob.get("model") == "fragile"]
+    assert (served["status"], served["Errors"]) == (500, [1.0])
