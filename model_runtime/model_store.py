@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.lineage import keys
 from model_runtime.bundle import open_bundle
-from model_runtime.exceptions import ModelNotFoundError
+from model_runtime.exceptions import DigestMismatchError, ModelNotFoundError
 from model_runtime.model import LoadedModel, load_model
 
 if TYPE_CHECKING:  # botocore is heavy; a store is handed a repository ready-made
@@ -118,20 +118,33 @@ class ModelStore:
         started = time.perf_counter()
         digest = bundle["digest"]
         archive = self._cache_dir / "bundles" / f"{digest}.tar.gz"
-        if not archive.exists():
-            archive.parent.mkdir(parents=True, exist_ok=True)
-            partial = archive.with_suffix(".partial")
-            self._s3.download_file(
-                bundle["bucket"],
-                bundle["key"],
-                str(partial),
-                ExtraArgs=version_args(bundle["s3_version_id"]),
-            )
-            partial.rename(archive)
-        opened = open_bundle(archive, self._cache_dir / "models" / digest, expected_digest=digest)
+        extracted = self._cache_dir / "models" / digest
+        while True:  # at most twice: a damaged copy in /tmp, then a fresh download
+            fresh = not archive.exists()
+            if fresh:
+                self._download(bundle, archive)
+            try:
+                opened = open_bundle(archive, extracted, expected_digest=digest)
+                break
+            except DigestMismatchError:
+                archive.unlink()  # bytes that are not the registry's never stay under its digest
+                if fresh:
+                    raise
         model = load_model(opened)
         size = sum((opened.root / path).stat().st_size for path in opened.manifest.files)
         return dataclasses.replace(model, load_ms=(time.perf_counter() - started) * 1000), size
+
+    def _download(self, bundle: dict[str, Any], archive: Path) -> None:
+        """Download to a partial file and rename: a crash never leaves a half bundle."""
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        partial = archive.with_suffix(".partial")
+        self._s3.download_file(
+            bundle["bucket"],
+            bundle["key"],
+            str(partial),
+            ExtraArgs=version_args(bundle["s3_version_id"]),
+        )
+        partial.rename(archive)
 
 
 def version_args(s3_version_id: str) -> dict[str, str]:

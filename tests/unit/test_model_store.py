@@ -84,3 +84,16 @@ def test_stage_pointers_are_cached_for_their_ttl_then_read_again(registry, tmp_p
     assert store.model("iris").version == "1", "within the TTL the cached pointer answers"
     clock["now"] += 0.2
     assert store.model("iris").version == "2", "after the TTL the new live version answers"
+
+
+def test_a_damaged_bundle_in_tmp_is_downloaded_again(registry, tmp_path):
+    repository, s3, downloads = registry
+    store = ModelStore(repository, s3, tmp_path / "cache", model_cache_bytes=1)
+    store.model("iris", version="1")
+    digest = repository.get_version("iris", "1")["bundle"]["digest"]
+    cached = tmp_path / "cache" / "bundles" / f"{digest}.tar.gz"
+    cached.write_bytes(cached.read_bytes()[:-10])  # /tmp outlives the process that wrote it
+    store.model("iris", version="2")  # evicts 1 from memory
+    assert store.model("iris", version="1").version == "1"
+    assert downloads.count("models/iris/1/bundle.tar.gz") == 2
+    assert sha256_file(cached) == digest
