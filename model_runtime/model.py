@@ -122,7 +122,46 @@ def to_feature_matrix(signature: Signature, inputs: list[Any]) -> np.ndarray:
             _check_value(index, feature.name, feature.dtype, value)
         rows.append(row)
     dtypes = {feature.dtype for feature in features}
-    if dtypes <= set(_NUMERIC):
-        dtype = _NUMERIC[next(iter(dtypes))] if len(dtypes) == 1 else np.float64
-        return np.asarray(rows, dtype=dtype)
-    return np.asarray(rows, dtype=object)
+    if not dtypes <= set(_NUMERIC):
+        _check_representable(features, rows, {f.name: _NUMERIC.get(f.dtype) for f in features})
+        return np.asarray(rows, dtype=object)
+    dtype = _NUMERIC[next(iter(dtypes))] if len(dtypes) == 1 else np.float64
+    try:
+        with np.errstate(over="ignore"):
+            matrix = np.asarray(rows, dtype=dtype)
+        if matrix.dtype.kind != "f" or np.isfinite(matrix).all():
+            return matrix
+    except OverflowError:
+        pass
+    # rare, so located only now: the common path pays one vectorised check
+    _check_representable(features, rows, dict.fromkeys(names, dtype))
+    raise InvalidInputError(f"inputs hold a number that {np.dtype(dtype).name} cannot hold")
+
+
+def _check_representable(
+    features: list[Any], rows: list[list[Any]], dtypes: dict[str, Any]
+) -> None:
+    """NaN and infinities are not numbers a model was trained on, and a value too large for
+    its feature's type would silently become one: both are the client's to fix."""
+    for index, row in enumerate(rows):
+        for feature, value in zip(features, row, strict=True):
+            if dtypes[feature.name] is None or isinstance(value, bool):
+                continue
+            dtype = np.dtype(dtypes[feature.name])
+            if dtype.kind == "f":
+                fits = value == value and abs(value) <= float(np.finfo(dtype).max)  # NaN != NaN
+            else:
+                info = np.iinfo(dtype)
+                fits = info.min <= value <= info.max
+            if not fits:
+                raise InvalidInputError(
+                    f"inputs[{index}].{feature.name} is {_shown(value)}: not a finite number "
+                    f"that {dtype.name} can hold"
+                )
+
+
+def _shown(value: float) -> str:
+    """A value for an error message; a huge integer is described, not spelled out."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return repr(value)

@@ -136,6 +136,8 @@ def test_describe_model(live_iris):
         ("/v1/models/iris/predict", '{"inputs": [[1, 2]]}', "", 422, "has 2 values"),
         ("/v1/models/iris/predict", '{"inputs": [["x", 2, 3, 4]]}', "", 422, "must be a number"),
         ("/v1/models/iris/predict", '{"inputs": [{"petal": 1}]}', "", 422, "missing features"),
+        ("/v1/models/iris/predict", '{"inputs": [[NaN, 2, 3, 4]]}', "", 422, "is nan"),
+        ("/v1/models/iris/predict", '{"inputs": [[1e999, 2, 3, 4]]}', "", 422, "is inf"),
         ("/v1/models/iris/predict", "not json", "", 400, "not valid JSON"),
         ("/v1/models/iris/predict", '{"rows": []}', "", 400, "unknown field"),
         ("/v1/models/iris/predict", '{"inputs": []}', "", 400, "inputs"),

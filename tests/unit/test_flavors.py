@@ -125,6 +125,12 @@ def test_forbidden_skops_type_is_refused_by_name(tmp_path):
         ("float64", True, "must be a number"),
         ("string", 3, "must be a string"),
         ("bool", "yes", "must be true or false"),
+        ("float64", float("nan"), "is nan: not a finite number that float64 can hold"),
+        ("float64", float("-inf"), "is -inf: not a finite number"),
+        ("float32", 1e39, "is 1e\\+39: not a finite number that float32 can hold"),
+        ("int32", 2**31, "is 2147483648: not a finite number that int32 can hold"),
+        ("int64", 10**30, "is an integer of about 31 digits: not a finite number"),
+        ("float64", 10**400, "is an integer of about 401 digits"),
     ],
 )
 def test_values_are_checked_against_feature_dtypes(dtype, value, message):
@@ -136,3 +142,16 @@ def test_values_are_checked_against_feature_dtypes(dtype, value, message):
     )
     with pytest.raises(InvalidInputError, match=rf"inputs\[0\]\.f {message}"):
         to_feature_matrix(signature, [[value]])
+
+
+def test_a_mixed_signature_checks_each_number_against_its_own_type():
+    from model_runtime.manifest import Feature, Signature
+    from model_runtime.model import to_feature_matrix
+
+    signature = Signature(
+        inputs=[Feature(name="city", dtype="string"), Feature(name="n", dtype="int32")],
+        outputs=[Feature(name="y", dtype="int64")],
+    )
+    assert to_feature_matrix(signature, [["Oslo", 3]]).tolist() == [["Oslo", 3]]
+    with pytest.raises(InvalidInputError, match=r"inputs\[1\]\.n is 2147483648"):
+        to_feature_matrix(signature, [["Oslo", 3], ["Bergen", 2**31]])
