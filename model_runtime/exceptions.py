@@ -75,3 +75,7 @@ class IncompatibleBundleError(SlipwayRuntimeError):
 
 class PayloadTooLargeError(SlipwayRuntimeError):
     """A request exceeds the body-size or batch-size limit."""
+
+
+class ModelOutputError(SlipwayRuntimeError):
+    """The model answered with values JSON cannot carry (NaN, infinity, unknown types)."""

@@ -50,6 +50,9 @@ def load(model_path: Path, bundle_root: Path, signature: Signature) -> Any:
 
     def predict(matrix: np.ndarray) -> list[Any]:
         result = predictor.predict(matrix.tolist())
-        return np.asarray(result).tolist() if isinstance(result, np.ndarray) else list(result)
+        if isinstance(result, np.ndarray):
+            return result.tolist()
+        # numpy scalars in a plain list (np.float32 and friends) are not JSON: unwrap them
+        return [value.item() if isinstance(value, np.generic) else value for value in result]
 
     return predict

@@ -12,6 +12,7 @@ from model_runtime.exceptions import (
     InvalidInputError,
     InvalidRequestError,
     ModelNotFoundError,
+    ModelOutputError,
     PayloadTooLargeError,
     SlipwayRuntimeError,
 )
@@ -24,6 +25,7 @@ _STATUS = {
     ModelNotFoundError: (404, "model-not-found", "Model not found"),
     InvalidRequestError: (400, "bad-request", "Malformed request"),
     PayloadTooLargeError: (413, "payload-too-large", "Request too large"),
+    ModelOutputError: (500, "model-output", "The model's answer cannot be sent as JSON"),
 }
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from model_runtime.exceptions import InvalidRequestError, PayloadTooLargeError
+from model_runtime.exceptions import InvalidRequestError, ModelOutputError, PayloadTooLargeError
 from model_runtime.manifest import describe_validation_error
 from model_runtime.model import LoadedModel
 from model_runtime.model_store import ModelSource
@@ -128,11 +128,16 @@ def _predict(model: LoadedModel, request: Request, body: PredictRequest) -> JSON
     request would only cost time."""
     request.state.served = (model.name, model.version)
     outputs = model.predict(body.inputs)
-    return JSONResponse(
-        {"model": model.name, "version": model.version, "outputs": outputs},
-        headers={
-            "X-Model-Version": model.version,
-            "X-Model-Load-Ms": f"{model.load_ms:.1f}",
-            "X-Cold-Start": "true" if _process.pop("cold", False) else "false",
-        },
-    )
+    try:
+        return JSONResponse(
+            {"model": model.name, "version": model.version, "outputs": outputs},
+            headers={
+                "X-Model-Version": model.version,
+                "X-Model-Load-Ms": f"{model.load_ms:.1f}",
+                "X-Cold-Start": "true" if _process.pop("cold", False) else "false",
+            },
+        )
+    except (ValueError, TypeError) as exc:  # NaN or infinity, or a type json cannot write
+        raise ModelOutputError(
+            f"{model.name} {model.version} answered with a value JSON cannot carry: {exc}"
+        ) from None

@@ -270,6 +270,43 @@ def test_a_dedicated_endpoint_answers_only_for_its_models(live_iris, monkeypatch
     )
 
 
+def promote_python_model(tmp_path, name: str, predict_source: str) -> None:
+    """Build a python-flavor bundle whose Predictor.predict has ``predict_source`` as its
+    body, upload it next to iris and promote it to live."""
+    from model_runtime.packaging import build_python_bundle, capture_code_version
+
+    folder = tmp_path / name
+    folder.mkdir()
+    body = "".join(f"        {line}\n" for line in predict_source.strip().splitlines())
+    (folder / "predictor.py").write_text(
+        "import numpy as np\n\n"
+        "class Predictor:\n"
+        "    def load(self, path):\n"
+        "        pass\n"
+        "    def predict(self, inputs):\n" + body
+    )
+    bundle = tmp_path / f"{name}.tar.gz"
+    manifest = build_python_bundle(
+        folder,
+        out=bundle,
+        name=name,
+        version="1",
+        feature_names=["x"],
+        example_rows=[[1.0]],
+        output_dtype="float64",
+        code=capture_code_version(tmp_path),
+        datasets=[],
+    )
+    store = app.state.model_store
+    key = f"models/{name}/1/bundle.tar.gz"
+    put = store._s3.put_object(Bucket="artifacts", Key=key, Body=bundle.read_bytes())
+    uploaded = UploadedBundle(
+        "artifacts", key, put["VersionId"], sha256_file(bundle), bundle.stat().st_size
+    )
+    store._repository.register_version(json.loads(manifest.model_dump_json()), uploaded, "e")
+    store._repository.promote(name, "1", "e")
+
+
 def test_an_unexpected_error_is_a_500_problem_with_no_trace_and_is_logged(
     live_iris, tmp_path, capsys, monkeypatch
 ):
@@ -280,38 +317,15 @@ def test_an_unexpected_error_is_a_500_problem_with_no_trace_and_is_logged(
     stream = io.StringIO()
     monkeypatch.setattr(logger.registered_handler, "stream", stream)
     # GIVEN a live python-flavor model whose code fails on large values
-    from model_runtime.packaging import build_python_bundle, capture_code_version
-
-    folder = tmp_path / "fragile"
-    folder.mkdir()
-    (folder / "predictor.py").write_text(
-        "class Predictor:\n"
-        "    def load(self, path):\n"
-        "        pass\n"
-        "    def predict(self, inputs):\n"
-        "        if max(max(row) for row in inputs) > 100:\n"
-        "            raise RuntimeError('secret internal state in /var/task')\n"
-        "        return [0 for _ in inputs]\n"
+    promote_python_model(
+        tmp_path,
+        "fragile",
+        """
+if max(max(row) for row in inputs) > 100:
+    raise RuntimeError('secret internal state in /var/task')
+return [0.0 for _ in inputs]
+""",
     )
-    bundle = tmp_path / "fragile.tar.gz"
-    manifest = build_python_bundle(
-        folder,
-        out=bundle,
-        name="fragile",
-        version="1",
-        feature_names=["x"],
-        example_rows=[[1.0]],
-        code=capture_code_version(tmp_path),
-        datasets=[],
-    )
-    store = app.state.model_store
-    key = "models/fragile/1/bundle.tar.gz"
-    version_id = store._s3.put_object(Bucket="artifacts", Key=key, Body=bundle.read_bytes())
-    uploaded = UploadedBundle(
-        "artifacts", key, version_id["VersionId"], sha256_file(bundle), bundle.stat().st_size
-    )
-    store._repository.register_version(json.loads(manifest.model_dump_json()), uploaded, "e")
-    store._repository.promote("fragile", "1", "e")
     # WHEN a request makes its code raise
     status, headers, problem = call(
         function_url_event("/v1/models/fragile/predict", '{"inputs": [[1000.0]]}')
@@ -328,3 +342,23 @@ def test_an_unexpected_error_is_a_500_problem_with_no_trace_and_is_logged(
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
     (served,) = [blob for blob in blobs if blob.get("model") == "fragile"]
     assert (served["status"], served["Errors"]) == (500, [1.0])
+
+
+def test_an_answer_json_cannot_carry_is_named_as_the_models_fault(live_iris, tmp_path):
+    promote_python_model(
+        tmp_path, "unstable", "return [float('nan') if row[0] > 100 else 1.0 for row in inputs]"
+    )
+    status, _, problem = call(
+        function_url_event("/v1/models/unstable/predict", '{"inputs": [[1000.0]]}')
+    )
+    assert status == 500
+    assert problem["title"] == "The model's answer cannot be sent as JSON"
+    assert problem["detail"].startswith("unstable 1 answered with a value JSON cannot carry")
+
+
+def test_numpy_scalars_from_a_python_predictor_are_plain_json(live_iris, tmp_path):
+    promote_python_model(tmp_path, "numpyish", "return [np.float32(0.5) for _ in inputs]")
+    status, _, answer = call(
+        function_url_event("/v1/models/numpyish/predict", '{"inputs": [[1.0], [2.0]]}')
+    )
+    assert (status, answer["outputs"]) == (200, [0.5, 0.5])
