@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from model_runtime.exceptions import ModelLoadError
-from model_runtime.flavors.compatibility import require_same_major
+from model_runtime.flavors.compatibility import require_same_release
 from model_runtime.manifest import Signature
 
 _TENSOR_TYPES = {
@@ -20,7 +20,7 @@ _TENSOR_TYPES = {
 
 
 def check_compatibility(built_with: dict[str, str]) -> None:
-    require_same_major("onnxruntime", built_with)
+    require_same_release("onnxruntime", built_with)
 
 
 def load(model_path: Path, bundle_root: Path, signature: Signature) -> Any:

@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 
 from model_runtime.exceptions import ModelLoadError
-from model_runtime.flavors.compatibility import require_same_major
+from model_runtime.flavors.compatibility import require_same_release
 from model_runtime.manifest import Signature
 
 CLASS_NAME = "Predictor"
 
 
 def check_compatibility(built_with: dict[str, str]) -> None:
-    require_same_major("python", built_with)
+    require_same_release("python", built_with)
 
 
 def load(model_path: Path, bundle_root: Path, signature: Signature) -> Any:

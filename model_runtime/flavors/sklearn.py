@@ -16,7 +16,7 @@ from model_runtime.exceptions import (
     ForbiddenModelTypeError,
     ModelLoadError,
 )
-from model_runtime.flavors.compatibility import require_same_major
+from model_runtime.flavors.compatibility import require_same_release
 from model_runtime.manifest import Signature
 
 # Types skops does not trust by default but that plain scikit-learn pipelines contain.
@@ -56,7 +56,9 @@ def load_estimator(model_path: Path) -> Any:
 
 
 def check_compatibility(built_with: dict[str, str]) -> None:
-    require_same_major("scikit-learn", built_with)
+    # scikit-learn only promises that a model loads in the version that saved it; estimators
+    # change their fitted attributes between minor releases, so 1.8 and 1.9 differ too.
+    require_same_release("scikit-learn", built_with, parts=2)
 
 
 def load(model_path: Path, bundle_root: Path, signature: Signature) -> Any:

@@ -88,22 +88,48 @@ def rewrite_manifest(path: Path, out: Path, change) -> Path:
     return out
 
 
-def test_a_different_scikit_learn_major_is_refused_naming_both_versions(iris_bundle, tmp_path):
+@pytest.mark.parametrize("built", ["0.24.2", "1.0.0"], ids=["major", "minor"])
+def test_another_scikit_learn_release_is_refused_naming_both_versions(iris_bundle, tmp_path, built):
     from importlib import metadata
 
     def age(data):
-        data["runtime"]["scikit-learn"] = "0.24.2"
+        data["runtime"]["scikit-learn"] = built
 
     old = rewrite_manifest(iris_bundle[0], tmp_path / "old.tar.gz", age)
     bundle = open_bundle(old, tmp_path / "x")
     installed = metadata.version("scikit-learn")
+    line = ".".join(installed.split(".")[:2])
     with pytest.raises(
         IncompatibleBundleError,
         match=re.escape(
-            f"built with scikit-learn 0.24.2; this runtime has scikit-learn {installed}"
+            f"built with scikit-learn {built}; this runtime has scikit-learn {installed} "
+            f"(release lines differ): rebuild it with scikit-learn {line}.x"
         ),
     ):
         load_model(bundle)
+
+
+def test_another_scikit_learn_patch_release_is_accepted(iris_bundle, tmp_path):
+    from importlib import metadata
+
+    major, minor, *_ = metadata.version("scikit-learn").split(".")
+
+    def patch(data):
+        data["runtime"]["scikit-learn"] = f"{major}.{minor}.99"
+
+    other = rewrite_manifest(iris_bundle[0], tmp_path / "patch.tar.gz", patch)
+    assert load_model(open_bundle(other, tmp_path / "x")).predict([[5.1, 3.5, 1.4, 0.2]]) == [0]
+
+
+def test_another_onnxruntime_major_is_refused(tmp_path):
+    package_onnx(tmp_path / "b.tar.gz")
+
+    def age(data):
+        data["runtime"]["onnxruntime"] = "0.5.0"
+
+    old = rewrite_manifest(tmp_path / "b.tar.gz", tmp_path / "old.tar.gz", age)
+    with pytest.raises(IncompatibleBundleError, match=r"onnxruntime 0\.5\.0; .*major versions"):
+        load_model(open_bundle(old, tmp_path / "x"))
 
 
 def test_forbidden_skops_type_is_refused_by_name(tmp_path):
