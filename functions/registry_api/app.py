@@ -201,7 +201,9 @@ def create_app() -> FastAPI:
             media_type="application/problem+json",
         )
 
+    from aws_lambda_powertools import Logger
+
     from model_runtime.serving.problems import install_problem_handlers
 
-    install_problem_handlers(app)
+    install_problem_handlers(app, Logger(service="slipway-registry"))
     return app

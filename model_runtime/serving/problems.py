@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aws_lambda_powertools import Logger
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -16,7 +17,7 @@ from model_runtime.exceptions import (
     PayloadTooLargeError,
     SlipwayRuntimeError,
 )
-from model_runtime.serving.metrics import logger
+from model_runtime.serving.metrics import logger as endpoint_logger
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -42,10 +43,10 @@ def problem(status: int, kind: str, title: str, detail: str) -> JSONResponse:
     )
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(app: FastAPI, logger: Logger = endpoint_logger) -> None:
     """Problems for Slipway's errors, malformed requests and HTTP errors; unexpected
-    exceptions are contained by :class:`ContainUnexpectedErrors`."""
-    app.add_middleware(ContainUnexpectedErrors)
+    exceptions are contained by :class:`ContainUnexpectedErrors` and logged to ``logger``."""
+    app.add_middleware(ContainUnexpectedErrors, logger=logger)
 
     @app.exception_handler(SlipwayRuntimeError)
     async def _runtime_error(request: Request, exc: SlipwayRuntimeError) -> JSONResponse:
@@ -74,8 +75,9 @@ class ContainUnexpectedErrors:
     a problem, and the request's metrics are never written. Here the error stops.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, logger: Logger) -> None:
         self.app = app
+        self.logger = logger
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,7 +93,7 @@ class ContainUnexpectedErrors:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
-            logger.exception("unhandled error serving %s", scope.get("path", ""))
+            self.logger.exception("unhandled error serving %s", scope.get("path", ""))
             if not started["response"]:  # otherwise the client already has a status
                 response = problem(
                     500,
