@@ -362,3 +362,38 @@ def test_numpy_scalars_from_a_python_predictor_are_plain_json(live_iris, tmp_pat
         function_url_event("/v1/models/numpyish/predict", '{"inputs": [[1.0], [2.0]]}')
     )
     assert (status, answer["outputs"]) == (200, [0.5, 0.5])
+
+
+PROVISIONED_INIT = {"AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency"}
+
+
+def test_a_provisioned_dedicated_endpoint_loads_its_models_while_initialising(
+    live_iris, monkeypatch
+):
+    from model_runtime.serving.settings import get_settings
+    from model_runtime.serving.warm_up import warm_up
+
+    monkeypatch.setattr(get_settings(), "served_models", "iris,absent")
+    store = app.state.model_store
+    assert warm_up(app, {"AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand"}) == []
+    assert store.cached_versions == []
+    # a model that cannot be loaded is skipped: initialisation must not fail
+    assert warm_up(app, PROVISIONED_INIT) == ["iris 1"]
+    assert store.cached_versions == ["1"]
+
+
+def test_the_default_endpoint_loads_nothing_while_initialising(live_iris):
+    from model_runtime.serving.warm_up import warm_up
+
+    assert warm_up(app, PROVISIONED_INIT) == []
+    assert app.state.model_store.cached_versions == []
+
+
+def test_a_provisioned_environment_emits_no_cold_start_metric(live_iris, capsys, monkeypatch):
+    from model_runtime.serving import handler as module
+
+    monkeypatch.setattr(module, "_container", {"cold": True})
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
+    status, _, _ = call(function_url_event("/health", None, method="GET"))
+    assert status == 200
+    assert '"ColdStart"' not in capsys.readouterr().out
