@@ -154,24 +154,67 @@ def _print_local_status(state: Any, as_json: bool) -> None:
 # -- packaging and pushing ----------------------------------------------------------------
 
 
+def _model_name(value: str) -> str:
+    from model_runtime.manifest import NAME_PATTERN
+
+    if not NAME_PATTERN.match(value):
+        raise typer.BadParameter(f"{value!r}: use lowercase letters, digits and dashes (1-64)")
+    return value
+
+
+def _model_version(value: str) -> str:
+    from model_runtime.manifest import VERSION_PATTERN
+
+    if not VERSION_PATTERN.match(value):
+        raise typer.BadParameter(f"{value!r}: use letters, digits, '.', '_' and '-' (1-64)")
+    return value
+
+
+def _metric(value: str) -> str:
+    from typing import get_args
+
+    from model_runtime.manifest import Evaluation
+
+    known = get_args(Evaluation.model_fields["metric"].annotation)
+    if value not in known:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(known)}")
+    return value
+
+
 @app.command()
 def package(
     model: Annotated[
         Path,
         typer.Argument(
             help="a skops file (scikit-learn), an .onnx file, or a folder with "
-            "predictor.py (python flavor)"
+            "predictor.py (python flavor)",
+            exists=True,
         ),
     ],
-    name: Annotated[str, typer.Option(help="model name: lowercase letters, digits, dashes")],
-    version: Annotated[str, typer.Option(help="version, unique per model")],
-    train: Annotated[Path, typer.Option(help="training data CSV (hashed into the lineage)")],
+    name: Annotated[
+        str,
+        typer.Option(help="model name: lowercase letters, digits, dashes", callback=_model_name),
+    ],
+    version: Annotated[
+        str, typer.Option(help="version, unique per model", callback=_model_version)
+    ],
+    train: Annotated[
+        Path,
+        typer.Option(
+            help="training data CSV (hashed into the lineage)", exists=True, dir_okay=False
+        ),
+    ],
     target_column: Annotated[str, typer.Option("--target", help="label column of the CSVs")],
     evaluation: Annotated[
-        Path | None, typer.Option(help="labelled CSV the promotion gate scores (shipped inside)")
+        Path | None,
+        typer.Option(
+            help="labelled CSV the promotion gate scores (shipped inside)",
+            exists=True,
+            dir_okay=False,
+        ),
     ] = None,
     metric: Annotated[
-        str, typer.Option(help="evaluation metric, e.g. accuracy, rmse")
+        str, typer.Option(help="evaluation metric, e.g. accuracy, rmse", callback=_metric)
     ] = "accuracy",
     threshold: Annotated[float, typer.Option(help="the metric's threshold")] = 0.0,
     out: Annotated[Path, typer.Option(help="bundle to write")] = Path("bundle.tar.gz"),

@@ -167,6 +167,36 @@ def test_package_builds_each_flavor_from_the_command_line(tmp_path):
     assert "Predictor.load failed" in str(result.exception)
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"--name": "Iris_Model"}, "Invalid value for '--name': 'Iris_Model'"),
+        ({"--version": "1 2"}, "Invalid value for '--version': '1 2'"),
+        ({"--train": "missing.csv"}, "Invalid value for '--train': file 'missing.csv' does not"),
+        ({"--metric": "auc"}, "'auc' is not one of accuracy, f1_macro"),
+        ({"model": "missing.skops"}, "Invalid value for 'model': path 'missing.skops' does not"),
+    ],
+    ids=["name", "version", "train", "metric", "model"],
+)
+def test_package_refuses_bad_arguments_before_loading_anything(tmp_path, change, message):
+    from examples.iris.train import HERE
+
+    options = {
+        "--name": "iris",
+        "--version": "1",
+        "--train": str(HERE / "data" / "train.csv"),
+        "--target": "species",
+        "--metric": "accuracy",
+    }
+    options.update({k: v for k, v in change.items() if k.startswith("--")})
+    model = change.get("model", str(tmp_path / "never-read.skops"))
+    (tmp_path / "never-read.skops").write_bytes(b"not read: arguments fail first")
+    args = ["package", model, *[part for pair in options.items() for part in pair]]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+
+
 def test_listing_tracing_and_decisions(cli_env, tmp_path):
     bundle = tmp_path / "listed.tar.gz"
     manifest = train_and_package(bundle, name="cli-listed", version="1")
