@@ -64,6 +64,8 @@ class _Worker:
                 "AWS_LAMBDA_FUNCTION_NAME": spec.name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                # environments start when the first invocation needs one, as on-demand ones do
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
                 "SLIPWAY_LOCAL_FUNCTION_ARN": spec.arn,
                 "PYTHONUNBUFFERED": "1",
