@@ -94,6 +94,17 @@ def test_api_gateway_v2_records_keyed_by_feature(live_iris):
     assert body["outputs"] == [2]  # a large-petalled flower is Iris virginica
 
 
+def test_a_base64_body_of_another_content_type_is_read_as_json(live_iris):
+    """Function URLs base64-encode bodies whose content type is not text, as curl's
+    --data-binary with an octet-stream type produces."""
+    event = function_url_event("/v1/models/iris/predict", None)
+    event["headers"]["content-type"] = "application/octet-stream"
+    event["body"] = base64.b64encode(b'{"inputs": [[5.1, 3.5, 1.4, 0.2]]}').decode()
+    event["isBase64Encoded"] = True
+    status, _, answer = call(event)
+    assert (status, answer["outputs"]) == (200, [0])
+
+
 def test_exact_version_route(live_iris):
     event = function_url_event(
         "/v1/models/iris/versions/1/predict", json.dumps({"inputs": [[5.1, 3.5, 1.4, 0.2]]})
