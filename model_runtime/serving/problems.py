@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools import Logger
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,6 +33,38 @@ _STATUS = {
 }
 
 
+class Problem(BaseModel):
+    """RFC 9457 problem details: the body of every error the endpoint answers."""
+
+    type: str = Field(description="a URI naming the kind of problem")
+    title: str = Field(description="the kind of problem, for people")
+    status: int = Field(description="the HTTP status")
+    detail: str = Field(description="what was wrong and where, for this request")
+
+
+_MEANING = {
+    400: "the body is not JSON or not {inputs: [...]}, or a parameter is malformed",
+    404: "no such model, stage or version on this endpoint",
+    413: "too many rows or too large a body; the detail says how to split",
+    422: "an input does not fit the model's signature; the detail names row and feature",
+    500: "the model's answer cannot be sent, or an unexpected error (logged)",
+    503: "the model cannot be loaded; the detail is the verification or load error",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting problem answers (replacing FastAPI's default 422,
+    whose validation-error shape this app never sends)."""
+    schema = Problem.model_json_schema()
+    return {
+        status: {
+            "description": _MEANING[status],
+            "content": {PROBLEM_JSON: {"schema": schema}},
+        }
+        for status in statuses
+    }
+
+
 def problem(status: int, kind: str, title: str, detail: str) -> JSONResponse:
     return JSONResponse(
         {
@@ -47,6 +82,7 @@ def install_problem_handlers(app: FastAPI, logger: Logger = endpoint_logger) -> 
     """Problems for Slipway's errors, malformed requests and HTTP errors; unexpected
     exceptions are contained by :class:`ContainUnexpectedErrors` and logged to ``logger``."""
     app.add_middleware(ContainUnexpectedErrors, logger=logger)
+    _drop_validation_error_responses(app)
 
     @app.exception_handler(SlipwayRuntimeError)
     async def _runtime_error(request: Request, exc: SlipwayRuntimeError) -> JSONResponse:
@@ -65,6 +101,26 @@ def install_problem_handlers(app: FastAPI, logger: Logger = endpoint_logger) -> 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return problem(exc.status_code, "http-error", str(exc.detail), str(exc.detail))
+
+
+def _drop_validation_error_responses(app: FastAPI) -> None:
+    """Validation errors are answered as 400 problems (below), so the 422 responses FastAPI
+    documents with its own HTTPValidationError shape would be false: remove them."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()  # FastAPI caches it in app.openapi_schema
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    responses = operation.get("responses", {})
+                    if "HTTPValidationError" in str(responses.get("422", "")):
+                        del responses["422"]
+            for name in ("HTTPValidationError", "ValidationError"):
+                document.get("components", {}).get("schemas", {}).pop(name, None)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class ContainUnexpectedErrors:

@@ -13,6 +13,7 @@ from model_runtime.manifest import describe_validation_error
 from model_runtime.model import LoadedModel
 from model_runtime.model_store import ModelSource
 from model_runtime.serving.dependencies import model_store
+from model_runtime.serving.problems import problem_responses
 from model_runtime.serving.settings import get_settings
 
 router = APIRouter()
@@ -58,6 +59,8 @@ PREDICT_BODY = {
     }
 }
 
+PREDICT_PROBLEMS = problem_responses(400, 404, 413, 422, 500, 503)
+
 
 class PredictResponse(BaseModel):
     model: str
@@ -77,12 +80,16 @@ class ModelDescription(BaseModel):
 # than the prediction itself.
 
 
-@router.get("/health")
+@router.get("/health", responses=problem_responses(500))
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/v1/models/{name}", response_model=ModelDescription)
+@router.get(
+    "/v1/models/{name}",
+    response_model=ModelDescription,
+    responses=problem_responses(400, 404, 500),
+)
 async def describe_model(
     name: str = ModelName,
     stage: Literal["live", "staging"] = "live",
@@ -96,7 +103,10 @@ async def describe_model(
 
 
 @router.post(
-    "/v1/models/{name}/predict", response_model=PredictResponse, openapi_extra=PREDICT_BODY
+    "/v1/models/{name}/predict",
+    response_model=PredictResponse,
+    responses=PREDICT_PROBLEMS,
+    openapi_extra=PREDICT_BODY,
 )
 async def predict_stage(
     request: Request,
@@ -111,6 +121,7 @@ async def predict_stage(
 @router.post(
     "/v1/models/{name}/versions/{version}/predict",
     response_model=PredictResponse,
+    responses=PREDICT_PROBLEMS,
     openapi_extra=PREDICT_BODY,
 )
 async def predict_version(
