@@ -49,7 +49,16 @@ def endpoint_url_output(endpoint: str) -> str:
 
     The serving stack writes it and the CLI reads it, so it is built here and nowhere else.
     """
-    return "EndpointUrl" + "".join(part.capitalize() for part in endpoint.split("-"))
+    return "EndpointUrl" + _camel(endpoint)
+
+
+def endpoint_function_output(endpoint: str) -> str:
+    """The stack output naming an endpoint's function: 'EndpointFunctionFraudScore'."""
+    return "EndpointFunction" + _camel(endpoint)
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
 
 
 class EnvironmentConfig(_Strict):

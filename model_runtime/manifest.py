@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -67,7 +67,14 @@ class Lineage(_Strict):
     parent: str | None = None
 
 
-METRICS = ("accuracy", "f1_macro", "precision_macro", "recall_macro", "rmse", "mae", "r2")
+Metric = Literal["accuracy", "f1_macro", "precision_macro", "recall_macro", "rmse", "mae", "r2"]
+METRICS: tuple[str, ...] = get_args(Metric)
+LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+
+
+def default_direction(metric: str) -> Literal["maximize", "minimize"]:
+    """Errors are minimised, scores maximised."""
+    return "minimize" if metric in LOWER_IS_BETTER else "maximize"
 
 
 class Evaluation(_Strict):
@@ -75,7 +82,7 @@ class Evaluation(_Strict):
 
     dataset: str = Field(description="path of a CSV inside the bundle, listed in files")
     target: str = Field(min_length=1, description="the CSV's label column")
-    metric: Literal["accuracy", "f1_macro", "precision_macro", "recall_macro", "rmse", "mae", "r2"]
+    metric: Metric
     threshold: float
     direction: Literal["maximize", "minimize"]
 

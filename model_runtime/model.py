@@ -123,7 +123,7 @@ def to_feature_matrix(signature: Signature, inputs: list[Any]) -> np.ndarray:
         rows.append(row)
     dtypes = {feature.dtype for feature in features}
     if not dtypes <= set(_NUMERIC):
-        _check_representable(features, rows, {f.name: _NUMERIC.get(f.dtype) for f in features})
+        _check_representable(features, rows)
         return np.asarray(rows, dtype=object)
     dtype = _NUMERIC[next(iter(dtypes))] if len(dtypes) == 1 else np.float64
     try:
@@ -134,20 +134,19 @@ def to_feature_matrix(signature: Signature, inputs: list[Any]) -> np.ndarray:
     except OverflowError:
         pass
     # rare, so located only now: the common path pays one vectorised check
-    _check_representable(features, rows, dict.fromkeys(names, dtype))
+    _check_representable(features, rows, cast_to=dtype)
     raise InvalidInputError(f"inputs hold a number that {np.dtype(dtype).name} cannot hold")
 
 
-def _check_representable(
-    features: list[Any], rows: list[list[Any]], dtypes: dict[str, Any]
-) -> None:
+def _check_representable(features: list[Any], rows: list[list[Any]], cast_to: Any = None) -> None:
     """NaN and infinities are not numbers a model was trained on, and a value too large for
-    its feature's type would silently become one: both are the client's to fix."""
+    the type it is cast to (``cast_to``, else its feature's own) would silently become one:
+    both are the client's to fix."""
     for index, row in enumerate(rows):
         for feature, value in zip(features, row, strict=True):
-            if dtypes[feature.name] is None or isinstance(value, bool):
+            if feature.dtype not in _NUMERIC or isinstance(value, bool):
                 continue
-            dtype = np.dtype(dtypes[feature.name])
+            dtype = np.dtype(cast_to or _NUMERIC[feature.dtype])
             if dtype.kind == "f":
                 fits = value == value and abs(value) <= float(np.finfo(dtype).max)  # NaN != NaN
             else:

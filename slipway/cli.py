@@ -171,13 +171,10 @@ def _model_version(value: str) -> str:
 
 
 def _metric(value: str) -> str:
-    from typing import get_args
+    from model_runtime.manifest import METRICS
 
-    from model_runtime.manifest import Evaluation
-
-    known = get_args(Evaluation.model_fields["metric"].annotation)
-    if value not in known:
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(known)}")
+    if value not in METRICS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(METRICS)}")
     return value
 
 
@@ -221,7 +218,7 @@ def package(
     as_json: JsonOption = False,
 ) -> None:
     """Build a bundle, capturing code commit, dataset hashes and library versions."""
-    from model_runtime.manifest import Evaluation
+    from model_runtime.manifest import Evaluation, default_direction
     from model_runtime.packaging import (
         build_onnx_bundle,
         build_python_bundle,
@@ -253,13 +250,12 @@ def package(
         datasets.append(describe_dataset(evaluation, "evaluation"))
         bundled = f"data/{evaluation.name}"
         facts["extra_files"] = {bundled: evaluation}
-        direction = "minimize" if metric in ("rmse", "mae") else "maximize"
         facts["evaluation"] = Evaluation(
             dataset=bundled,
             target=target_column,
             metric=metric,
             threshold=threshold,
-            direction=direction,
+            direction=default_direction(metric),
         )
     if model.is_dir():
         manifest = build_python_bundle(model, out=out, **facts)
@@ -408,11 +404,7 @@ def status(
 
     target = resolve_target(env)
     repository = LineageRepository(target.table())
-    if version is None:
-        pointer = repository.get_pointer(name)
-        if pointer is None:
-            raise CliError(f"model {name!r} has no live version in {env}")
-        version = str(pointer["version"])
+    version = version or _live_version(repository, name, env)
     execution_arn = find_execution(target, name, version, wait_seconds=30 if watch else 0)
     if watch:
         for step in watch_steps(target, execution_arn, timeout_seconds=timeout):
@@ -502,11 +494,7 @@ def lineage(
         raise CliError("name a model, or ask about a dataset with --dataset FILE|SHA256")
     target = resolve_target(env)
     repository = LineageRepository(target.table())
-    if version is None:
-        pointer = repository.get_pointer(name)
-        if pointer is None:
-            raise CliError(f"model {name!r} has no live version in {env}")
-        version = str(pointer["version"])
+    version = version or _live_version(repository, name, env)
     item = repository.get_version(name, version)
     history = repository.audit_history(name, version)
     if item is None and not history:
@@ -551,14 +539,20 @@ def lineage(
     console.print(tree)
 
 
-def _dataset_users(env: str, dataset: str, as_json: bool) -> None:
-    import re
+def _live_version(repository: Any, name: str, env: str) -> str:
+    pointer = repository.get_pointer(name)
+    if pointer is None:
+        raise CliError(f"model {name!r} has no live version in {env}")
+    return str(pointer["version"])
 
+
+def _dataset_users(env: str, dataset: str, as_json: bool) -> None:
     from model_runtime.extraction import sha256_file
+    from model_runtime.manifest import SHA256_PATTERN
     from slipway.invoke import call_registry
     from slipway.target import resolve_target
 
-    if re.fullmatch(r"[0-9a-f]{64}", dataset):
+    if SHA256_PATTERN.match(dataset):
         digest = dataset
     elif Path(dataset).is_file():
         digest = sha256_file(Path(dataset))

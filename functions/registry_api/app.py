@@ -24,10 +24,11 @@ from functions.exceptions import (
 )
 from functions.lineage.repository import LineageRepository
 from functions.registry import decisions, openlineage, pages
+from model_runtime.manifest import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
 
-NAME = Path(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-VERSION = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-SHA256 = Path(pattern=r"^[0-9a-f]{64}$")
+NAME = Path(pattern=NAME_PATTERN.pattern)
+VERSION = Path(pattern=VERSION_PATTERN.pattern)
+SHA256 = Path(pattern=SHA256_PATTERN.pattern)
 Limit = Annotated[int, Query(ge=1, le=100)]
 Status = Literal[
     "registered",

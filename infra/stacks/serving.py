@@ -9,7 +9,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.config import EnvironmentConfig, endpoint_url_output
+from infra.config import EnvironmentConfig, endpoint_function_output, endpoint_url_output
 from infra.model_endpoint import ModelEndpoint
 from infra.observability_defaults import Observability
 
@@ -40,10 +40,5 @@ class ServingStack(Stack):
             for endpoint in config.endpoints
         }
         for name, endpoint in self.endpoints.items():
-            url_output = endpoint_url_output(name)
-            CfnOutput(self, url_output, value=endpoint.function_url.url)
-            CfnOutput(
-                self,
-                url_output.replace("EndpointUrl", "EndpointFunction"),
-                value=endpoint.function.function_name,
-            )
+            CfnOutput(self, endpoint_url_output(name), value=endpoint.function_url.url)
+            CfnOutput(self, endpoint_function_output(name), value=endpoint.function.function_name)

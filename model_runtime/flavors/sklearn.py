@@ -12,10 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from model_runtime.exceptions import (
-    ForbiddenModelTypeError,
-    ModelLoadError,
-)
+from model_runtime.exceptions import ForbiddenModelTypeError, ModelLoadError
 from model_runtime.flavors.compatibility import require_same_release
 from model_runtime.manifest import Signature
 

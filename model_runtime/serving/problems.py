@@ -52,14 +52,16 @@ _MEANING = {
 }
 
 
+_PROBLEM_SCHEMA = Problem.model_json_schema()
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` documenting problem answers (replacing FastAPI's default 422,
     whose validation-error shape this app never sends)."""
-    schema = Problem.model_json_schema()
     return {
         status: {
             "description": _MEANING[status],
-            "content": {PROBLEM_JSON: {"schema": schema}},
+            "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}},
         }
         for status in statuses
     }

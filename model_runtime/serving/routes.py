@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from model_runtime.exceptions import InvalidRequestError, ModelOutputError, PayloadTooLargeError
-from model_runtime.manifest import describe_validation_error
+from model_runtime.manifest import NAME_PATTERN, VERSION_PATTERN, describe_validation_error
 from model_runtime.model import LoadedModel
 from model_runtime.model_store import ModelSource
 from model_runtime.serving.dependencies import model_store
@@ -18,8 +18,8 @@ from model_runtime.serving.settings import get_settings
 
 router = APIRouter()
 _process = {"cold": True}  # the first request this process serves is a cold start
-ModelName = Path(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-VersionName = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+ModelName = Path(pattern=NAME_PATTERN.pattern)
+VersionName = Path(pattern=VERSION_PATTERN.pattern)
 
 
 class PredictRequest(BaseModel):
