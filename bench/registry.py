@@ -33,9 +33,9 @@ from moto import mock_aws  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from functions.lineage import items  # noqa: E402
-from functions.lineage.keys import create_table_request  # noqa: E402
-from functions.lineage.repository import LineageRepository, now_iso  # noqa: E402
+from registry import items  # noqa: E402
+from registry.keys import create_table_request  # noqa: E402
+from registry.repository import LineageRepository, now_iso  # noqa: E402
 
 SHARED_DATASETS = 20  # each training set is reused by many versions, as in real teams
 

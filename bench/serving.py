@@ -8,7 +8,9 @@ run on this machine:
    model directly: added latency at p50 and p99, for 1 row and for 100 rows;
 2. Slipway under uvicorn against `mlflow models serve`, over loopback HTTP with the same
    client: p50, p99 (sequential) and requests per second (concurrent clients);
-3. cold start: a fresh process from import to first answer, against the bare minimum
+3. the embedded cloud's Function URL gateway and Lambda executor against `slipway serve`,
+   same model, keep-alive client: what running locally on the embedded cloud adds;
+4. cold start: a fresh process from import to first answer, against the bare minimum
    (import the model's libraries, load the file, predict once).
 Prints a table; the last line is a summary for tracking. Not a test.
 """
@@ -224,7 +226,98 @@ def slipway_figures(
         )
 
 
-# -- 3. cold start -----------------------------------------------------------------------
+# -- 3. the embedded cloud: local gateway + executor, against slipway serve -----------------
+
+
+def embedded_figures(bundle: Path, iterations: int) -> dict[str, float]:
+    """p50/p99 of the same model called through the embedded cloud's Function URL gateway:
+    uvicorn -> Function URL event -> Lambda backend -> warm worker -> Mangum -> FastAPI.
+
+    The endpoint function is created directly (no CDK deploy) from the runtime's folders, with
+    the bundle registered and live, as the promotion workflow would leave it.
+    """
+    import io
+    import zipfile
+
+    import boto3
+
+    from registry import keys
+    from registry.names import upload_key
+    from registry.repository import LineageRepository, UploadedBundle
+    from slipway.local.cloud import REGION
+    from slipway.local.session import LocalSession
+
+    session = LocalSession().start()
+    try:
+        options = {
+            "endpoint_url": session.cloud.endpoint_url,
+            "region_name": REGION,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+        s3 = boto3.client("s3", **options)
+        s3.create_bucket(Bucket="bench-artifacts")
+        s3.put_bucket_versioning(
+            Bucket="bench-artifacts", VersioningConfiguration={"Status": "Enabled"}
+        )
+        key = upload_key("iris", "1")
+        version_id = s3.put_object(Bucket="bench-artifacts", Key=key, Body=bundle.read_bytes())[
+            "VersionId"
+        ]
+        table = boto3.resource("dynamodb", **options).create_table(
+            **keys.create_table_request("bench-lineage")
+        )
+        repository = LineageRepository(table)
+        opened = _manifest_and_digest(bundle)
+        repository.register_version(
+            opened[0],
+            UploadedBundle("bench-artifacts", key, version_id, opened[1], bundle.stat().st_size),
+            "bench",
+        )
+        repository.promote("iris", "1", "bench")
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            for folder in ("registry", "model_runtime"):
+                for path in (ROOT / folder).rglob("*.py"):
+                    archive.write(path, path.relative_to(ROOT).as_posix())
+        role = boto3.client("iam", **options).create_role(
+            RoleName="bench", AssumeRolePolicyDocument="{}"
+        )["Role"]["Arn"]
+        lambda_client = boto3.client("lambda", **options)
+        lambda_client.create_function(
+            FunctionName="bench-endpoint",
+            Runtime="python3.12",
+            Role=role,
+            Handler="model_runtime.serving.handler.handler",
+            Code={"ZipFile": code.getvalue()},
+            Timeout=30,
+            MemorySize=1024,
+            Environment={
+                "Variables": {
+                    "SLIPWAY_TABLE_NAME": "bench-lineage",
+                    "SLIPWAY_POINTER_CACHE_SECONDS": "5",
+                }
+            },
+        )
+        url = lambda_client.create_function_url_config(
+            FunctionName="bench-endpoint", AuthType="AWS_IAM"
+        )["FunctionUrl"]
+        local = session.local_url(url if url.endswith("/") else f"{url}/")
+        return http_figures(
+            f"{local}/v1/models/iris/predict", {"inputs": [ROWS[0]]}, iterations, 1, 1
+        )
+    finally:
+        session.stop()
+
+
+def _manifest_and_digest(bundle: Path) -> tuple[dict[str, Any], str]:
+    from model_runtime.bundle import open_bundle
+
+    opened = open_bundle(bundle, Path(tempfile.mkdtemp()) / "bundle")
+    return json.loads(opened.manifest.model_dump_json()), opened.digest
+
+
+# -- 4. cold start -----------------------------------------------------------------------
 
 
 def cold_starts(bundle: Path, runs: int) -> dict[str, float]:
@@ -256,16 +349,37 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--cold-runs", type=int, default=7)
+    parser.add_argument(
+        "--only-embedded",
+        action="store_true",
+        help="measure only the embedded cloud's gateway against slipway serve",
+    )
     args = parser.parse_args()
-    if not args.mlflow_python.exists():
+    if not args.only_embedded and not args.mlflow_python.exists():
         sys.exit(f"no MLflow environment at {args.mlflow_python}: run `make bench-serving`")
 
     bundle = Path(tempfile.mkdtemp()) / "iris.tar.gz"
     train_and_package(bundle, name="iris", version="1")
     console = Console(width=120)
 
-    overhead = lambda_overhead(bundle, args.iterations)
     slipway_http = slipway_figures(bundle, args.iterations, args.seconds, args.clients)
+    embedded = embedded_figures(bundle, args.iterations)
+    table = Table(title="the same model over HTTP with a keep-alive client, 1 row (ms)")
+    for column in ("server", "p50", "p99"):
+        table.add_column(column)
+    table.add_row(
+        "slipway serve (uvicorn)", f"{slipway_http['p50']:.2f}", f"{slipway_http['p99']:.2f}"
+    )
+    table.add_row(
+        "embedded cloud: gateway + executor", f"{embedded['p50']:.2f}", f"{embedded['p99']:.2f}"
+    )
+    console.print(table)
+    embedded_added = embedded["p50"] - slipway_http["p50"]
+    if args.only_embedded:
+        print(f"embedded_added_p50_ms={embedded_added:.3f}")
+        return
+
+    overhead = lambda_overhead(bundle, args.iterations)
     mlflow_http = mlflow_figures(args.mlflow_python, args.iterations, args.seconds, args.clients)
     cold = cold_starts(bundle, args.cold_runs)
     cold_slipway, cold_bare = cold["slipway"], cold["bare"]
@@ -320,7 +434,8 @@ def main() -> None:
         f"lambda_added_p50_ms={added:.3f} "
         f"http_p50_vs_mlflow={slipway_http['p50'] / mlflow_http['p50']:.2f} "
         f"rps_vs_mlflow={slipway_http['rps'] / mlflow_http['rps']:.2f} "
-        f"cold_start_vs_bare={cold_slipway / cold_bare:.2f}"
+        f"cold_start_vs_bare={cold_slipway / cold_bare:.2f} "
+        f"embedded_added_p50_ms={embedded_added:.3f}"
     )
 
 

@@ -1,4 +1,5 @@
-"""Errors of the control plane; Step Functions Catch/Retry match on these class names."""
+"""Errors of the control plane; Step Functions Catch/Retry and the registry API's problem
+answers match on these class names."""
 
 
 class SlipwayControlError(Exception):
@@ -7,22 +8,6 @@ class SlipwayControlError(Exception):
 
 class InvalidEventError(SlipwayControlError):
     """An event does not have the shape this handler consumes."""
-
-
-class VersionConflictError(SlipwayControlError):
-    """(name, version) is registered already with different bytes; versions are immutable."""
-
-
-class PointerConflictError(SlipwayControlError):
-    """A stage pointer moved while we were moving it; safe to retry."""
-
-
-class VersionNotRegisteredError(SlipwayControlError):
-    """A pointer was asked to move to a version the registry does not hold."""
-
-
-class PromotionLockedError(SlipwayControlError):
-    """Another promotion of the same model holds the lock; retried, then reported."""
 
 
 class NotFoundError(SlipwayControlError):

@@ -9,8 +9,6 @@ from constructs import Construct
 
 from infra.nag_suppressions import ACCESS_LOG_BUCKET, suppress_on_resource
 
-MODELS_PREFIX = "models/"
-
 
 class ArtifactStore(Construct):
     """Versioned, encrypted, private, TLS-only, access-logged; every object creation goes to

@@ -1,14 +1,20 @@
 """Where Lambda code comes from: which source folders each package holds, and how it is built.
 
-Zip packages are assembled by copying source folders (no Docker, no pip: the control plane
-needs only boto3, which the Lambda runtime provides). The model runtime is a container image
-outside the embedded cloud; inside it, the same folders ship as a zip and the embedded
-cloud's executor supplies the runtime's libraries from the project environment.
+Packages follow the layers: the control plane is ``registry/`` + ``functions/`` in a zip,
+with its libraries (Powertools, pydantic, FastAPI, Mangum, openlineage-python) in a layer
+built by pip for Lambda's platform; the model runtime is ``registry/`` + ``model_runtime/``,
+a container image outside the embedded cloud. Inside the embedded cloud the runtime ships as
+a zip too, and the executor supplies its libraries from the project environment.
+No Docker is needed for anything but the runtime image.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -16,15 +22,21 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.aws_ecr_assets import Platform
+from constructs import Construct
+
+from infra.observability_defaults import PYTHON_RUNTIME
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 
 # Relative paths copied into each package, preserving their place in the repository.
-CONTROL_PLANE_SOURCES = ("functions",)
-# The runtime package also carries the control plane: serving reads the lineage table through
-# functions/lineage, and the registry API (FastAPI) runs on the runtime's libraries.
-RUNTIME_SOURCES = ("model_runtime", "functions")
+CONTROL_PLANE_SOURCES = ("registry", "functions")
+RUNTIME_SOURCES = ("registry", "model_runtime")
+CONTROL_PLANE_REQUIREMENTS = REPO_ROOT / "functions" / "requirements.txt"
+CONSTRAINTS = REPO_ROOT / "constraints.txt"
+# Lambda's x86_64 Python runtimes are manylinux2014 (glibc 2.17+) platforms.
+LAYER_PLATFORM = "manylinux2014_x86_64"
+LAYER_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "slipway" / "layers"
 
 
 def copy_sources(sources: tuple[str, ...], destination: Path) -> None:
@@ -50,20 +62,120 @@ class _CopySources:
         return True
 
 
+def _no_docker() -> DockerImage:
+    return DockerImage.from_registry("unused-local-bundling")
+
+
 def zip_code(sources: tuple[str, ...]) -> lambda_.Code:
-    """A zip asset holding ``sources``; its hash is that of the copied output."""
+    """A zip asset holding ``sources``; its hash is that of the copied output.
+
+    CDK caches bundled assets by source path and bundling options, not by the local bundler,
+    so the sources are named in the options: two packages starting with the same folder
+    would otherwise get the same (first) bundle.
+    """
     return lambda_.Code.from_asset(
         str(REPO_ROOT / sources[0].split("/")[0]),
         asset_hash_type=AssetHashType.OUTPUT,
         bundling=BundlingOptions(
-            image=DockerImage.from_registry("unused-local-bundling"),
+            image=_no_docker(),
             local=_CopySources(sources),
+            environment={"SLIPWAY_PACKAGE_SOURCES": ",".join(sources)},
         ),
     )
 
 
-def control_plane_code() -> lambda_.Code:
-    return zip_code(CONTROL_PLANE_SOURCES)
+def layer_fingerprint(python_version: str) -> str:
+    """What the layer's contents depend on: the pins, the platform and the Python version."""
+    digest = hashlib.sha256()
+    for part in (
+        CONTROL_PLANE_REQUIREMENTS.read_bytes(),
+        CONSTRAINTS.read_bytes(),
+        LAYER_PLATFORM.encode(),
+        python_version.encode(),
+    ):
+        digest.update(part + b"\0")
+    return digest.hexdigest()
+
+
+@jsii.implements(ILocalBundling)
+class _PipInstall:
+    """Local bundling of the dependency layer: ``pip install --target python/`` for Lambda's
+    platform (binary wheels only), kept in a cache keyed by the layer's fingerprint."""
+
+    def __init__(self, python_version: str) -> None:
+        self._python_version = python_version
+
+    def try_bundle(self, output_dir: str, _options: object) -> bool:
+        cached = LAYER_CACHE / layer_fingerprint(self._python_version)
+        if not cached.is_dir():
+            self._install(cached)
+        shutil.copytree(cached, output_dir, dirs_exist_ok=True)
+        return True
+
+    def _install(self, cached: Path) -> None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="layer-", dir=cached.parent))
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            "--target",
+            str(staging / "python"),
+            "--platform",
+            LAYER_PLATFORM,
+            "--implementation",
+            "cp",
+            "--python-version",
+            self._python_version,
+            "--only-binary=:all:",
+            "--requirement",
+            str(CONTROL_PLANE_REQUIREMENTS),
+            "--constraint",
+            str(CONSTRAINTS),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise RuntimeError(
+                "building the control plane's dependency layer failed (pip needs PyPI): "
+                + (result.stderr.strip() or result.stdout.strip())[-2000:]
+            )
+        try:
+            staging.rename(cached)
+        except OSError:  # another synth built it meanwhile
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+class ControlPlaneCode(Construct):
+    """The control plane's code (one zip asset) and its libraries (one layer), shared by every
+    control-plane function of a stack."""
+
+    def __init__(self, scope: Construct, id_: str) -> None:
+        super().__init__(scope, id_)
+        self.code = zip_code(CONTROL_PLANE_SOURCES)
+        python_version = PYTHON_RUNTIME.name.removeprefix("python")
+        self.dependencies = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=lambda_.Code.from_asset(
+                str(CONTROL_PLANE_REQUIREMENTS.parent),
+                asset_hash_type=AssetHashType.CUSTOM,
+                asset_hash=layer_fingerprint(python_version),
+                bundling=BundlingOptions(image=_no_docker(), local=_PipInstall(python_version)),
+            ),
+            compatible_runtimes=[PYTHON_RUNTIME],
+            compatible_architectures=[lambda_.Architecture.X86_64],
+            description="Slipway control plane libraries: " + ", ".join(_requirements()),
+        )
+
+
+def _requirements() -> list[str]:
+    lines = CONTROL_PLANE_REQUIREMENTS.read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 def runtime_zip_code() -> lambda_.Code:

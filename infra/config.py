@@ -78,6 +78,15 @@ class EnvironmentConfig(_Strict):
     smoke_test_budget_ms: int = Field(
         10000, ge=1, description="slowest acceptable model load or smoke-test call"
     )
+    pointer_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="how long endpoints reuse a stage pointer before reading it again",
+    )
+    lock_wait_seconds: int = Field(
+        120, ge=5, description="how long a promotion waits for another one of the same model"
+    )
     canary: CanaryConfig = CanaryConfig()
     retain_data: bool = False
     kms_key: bool = Field(False, description="encrypt artifacts with a key the environment owns")

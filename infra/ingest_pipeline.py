@@ -12,11 +12,11 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from functions.constants import STATE_MACHINE_ARN
-from infra.artifact_store import MODELS_PREFIX
-from infra.code_assets import control_plane_code
+from infra.code_assets import ControlPlaneCode
 from infra.nag_suppressions import DEAD_LETTER_QUEUE, suppress_on_resource
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
+from registry.environment import STATE_MACHINE_ARN
+from registry.names import MODELS_PREFIX
 
 
 class IngestPipeline(Construct):
@@ -34,6 +34,7 @@ class IngestPipeline(Construct):
         bucket: s3.IBucket,
         state_machine: sfn.IStateMachine,
         observability: Observability,
+        control_plane_code: ControlPlaneCode,
     ) -> None:
         super().__init__(scope, id_)
         self.dead_letter_queue = sqs.Queue(
@@ -74,7 +75,8 @@ class IngestPipeline(Construct):
             "Function",
             runtime=PYTHON_RUNTIME,
             handler="functions.ingest.handler.handler",
-            code=control_plane_code(),
+            code=control_plane_code.code,
+            layers=[control_plane_code.dependencies],
             timeout=Duration.seconds(30),
             memory_size=256,
             description="Starts one promotion execution per uploaded object version",

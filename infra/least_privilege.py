@@ -1,7 +1,8 @@
 """Grants that hold exactly the calls the code makes, not the CDK's broad read/write bundles.
 
-The table and bucket actions each function needs are declared next to its construct; the
-infrastructure tests compare the synthesized policies with their own list per function.
+The table actions and permissions of each workflow step are declared with the step
+(``registry/workflow.py``); the infrastructure tests compare the synthesized policies with
+their own list per function.
 """
 
 from __future__ import annotations
@@ -9,11 +10,6 @@ from __future__ import annotations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-
-# TransactWriteItems has no IAM action of its own: each Put/Update in it is authorised as
-# PutItem/UpdateItem.
-READ_ITEMS = ("dynamodb:GetItem",)
-WRITE_ITEMS = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 
 
 def grant_table(table: dynamodb.ITable, grantee: iam.IGrantable, *actions: str) -> None:

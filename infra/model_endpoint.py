@@ -8,16 +8,15 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from functions.constants import (
-    BUNDLE_CACHE_DIR,
-    POINTER_CACHE_SECONDS,
-    SERVED_MODELS,
-    TABLE_NAME,
-)
 from infra.config import EndpointConfig
-from infra.least_privilege import READ_ITEMS, grant_read_objects, grant_table
+from infra.least_privilege import grant_read_objects, grant_table
 from infra.observability_defaults import Observability
 from infra.runtime_function import RuntimeFunction
+from registry.environment import POINTER_CACHE_SECONDS, SERVED_MODELS, TABLE_NAME
+from registry.workflow import GET
+
+# The alias a provisioned endpoint's URL points at (not a stage, not a status).
+PROVISIONED_ALIAS = "live"
 
 
 class ModelEndpoint(Construct):
@@ -34,6 +33,7 @@ class ModelEndpoint(Construct):
         bucket: s3.IBucket,
         table: dynamodb.ITable,
         embedded: bool,
+        pointer_cache_seconds: float,
         observability: Observability,
     ) -> None:
         super().__init__(scope, id_)
@@ -46,8 +46,7 @@ class ModelEndpoint(Construct):
             timeout=Duration.seconds(config.timeout_seconds),
             environment={
                 TABLE_NAME: table.table_name,
-                BUNDLE_CACHE_DIR: "/tmp/slipway",
-                POINTER_CACHE_SECONDS: "5",
+                POINTER_CACHE_SECONDS: str(pointer_cache_seconds),
                 SERVED_MODELS: ",".join(config.models),
             },
             description=f"Slipway model endpoint '{config.name}'",
@@ -56,10 +55,10 @@ class ModelEndpoint(Construct):
             reserved_concurrency=config.reserved_concurrency,
         ).function
         grant_read_objects(bucket, self.function)
-        grant_table(table, self.function, *READ_ITEMS)
+        grant_table(table, self.function, *GET)
         target: lambda_.IFunction = self.function
         if config.provisioned_concurrency:
             target = self.function.add_alias(
-                "live", provisioned_concurrent_executions=config.provisioned_concurrency
+                PROVISIONED_ALIAS, provisioned_concurrent_executions=config.provisioned_concurrency
             )
         self.function_url = target.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)

@@ -12,7 +12,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-METRICS_NAMESPACE = "Slipway"
+from registry.environment import METRICS_NAMESPACE
+
 FIVE_MINUTES = Duration.minutes(5)
 
 

@@ -9,14 +9,19 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from functions.constants import TABLE_NAME
-from infra.least_privilege import READ_ITEMS, WRITE_ITEMS, grant_table
-from infra.observability_defaults import Observability
-from infra.runtime_function import RuntimeFunction
+from infra.code_assets import ControlPlaneCode
+from infra.least_privilege import grant_table
+from infra.observability_defaults import PYTHON_RUNTIME, Observability
+from registry.environment import TABLE_NAME
+from registry.workflow import GET, WRITE
 
 
 class RegistryApi(Construct):
-    """Reads the lineage table; approve/reject resume the waiting promotion execution."""
+    """Reads the lineage table; approve/reject resume the waiting promotion execution.
+
+    A control-plane function: FastAPI and its kin come from the control plane's layer, so the
+    registry does not need the model runtime's image.
+    """
 
     def __init__(
         self,
@@ -25,22 +30,24 @@ class RegistryApi(Construct):
         *,
         table: dynamodb.ITable,
         state_machine: sfn.IStateMachine,
-        embedded: bool,
         observability: Observability,
+        control_plane_code: ControlPlaneCode,
     ) -> None:
         super().__init__(scope, id_)
-        self.function = RuntimeFunction(
+        self.function = lambda_.Function(
             self,
-            "Api",
+            "Function",
+            runtime=PYTHON_RUNTIME,
             handler="functions.registry_api.handler.handler",
-            embedded=embedded,
+            code=control_plane_code.code,
+            layers=[control_plane_code.dependencies],
             memory_size=512,
             timeout=Duration.seconds(30),
             environment={TABLE_NAME: table.table_name},
             description="Slipway registry API",
-            observability=observability,
-        ).function
-        grant_table(table, self.function, *READ_ITEMS, "dynamodb:Query", *WRITE_ITEMS)
+            **observability.function_props(self, "Function"),
+        )
+        grant_table(table, self.function, *GET, "dynamodb:Query", *WRITE)
         # Task tokens are not resources IAM can scope; the actions are granted on the
         # workflow's state machine, as AWS documents for SendTask*.
         self.function.add_to_role_policy(

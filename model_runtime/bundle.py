@@ -6,8 +6,6 @@ the registry recorded and every file matches the manifest.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +18,7 @@ from model_runtime.exceptions import (
 )
 from model_runtime.extraction import ExtractionLimits, safe_extract, sha256_file
 from model_runtime.manifest import MANIFEST_FILE, Manifest, parse_manifest
-
-UPLOAD_KEY_PATTERN = re.compile(r"^models/(?P<name>[^/]+)/(?P<version>[^/]+)/bundle\.tar\.gz$")
+from registry.names import name_and_version_of_key
 
 
 @dataclass(frozen=True)
@@ -39,21 +36,12 @@ class OpenedBundle:
 
 def parse_upload_key(key: str) -> tuple[str, str]:
     """Return (name, version) from ``models/<name>/<version>/bundle.tar.gz``."""
-    match = UPLOAD_KEY_PATTERN.match(key)
-    if not match:
+    claimed = name_and_version_of_key(key)
+    if claimed is None:
         raise UploadKeyError(
             f"upload key {key!r} is not of the form models/<name>/<version>/bundle.tar.gz"
         )
-    return match["name"], match["version"]
-
-
-def upload_key(name: str, version: str) -> str:
-    """The S3 key a bundle for (name, version) is uploaded to."""
-    return f"models/{name}/{version}/bundle.tar.gz"
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return claimed
 
 
 def open_bundle(

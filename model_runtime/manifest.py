@@ -6,18 +6,15 @@ Unknown fields are an error, so a typo never silently drops lineage.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from model_runtime.exceptions import InvalidManifestError
+from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
 
 MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 1
-NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 
 
 class _Strict(BaseModel):

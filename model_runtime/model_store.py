@@ -14,24 +14,24 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from functions.lineage import keys
 from model_runtime.bundle import open_bundle
 from model_runtime.exceptions import DigestMismatchError, ModelNotFoundError
 from model_runtime.model import LoadedModel, load_model
+from registry.statuses import Stage
 
 if TYPE_CHECKING:  # botocore is heavy; a store is handed a repository ready-made
-    from functions.lineage.repository import LineageRepository
+    from registry.repository import LineageRepository
 
 
 class ModelSource(Protocol):
     """What the serving routes need from wherever models come from."""
 
-    def pointer(self, name: str, stage: str) -> dict[str, Any]: ...
+    def pointer(self, name: str, stage: Stage) -> dict[str, Any]: ...
 
     def version_item(self, name: str, version: str) -> dict[str, Any]: ...
 
     def model(
-        self, name: str, *, stage: str = keys.LIVE, version: str | None = None
+        self, name: str, *, stage: Stage = Stage.LIVE, version: str | None = None
     ) -> LoadedModel: ...
 
 
@@ -41,8 +41,9 @@ class ModelStore:
         repository: LineageRepository,
         s3: Any,
         cache_dir: Path,
-        pointer_ttl_seconds: float = 5.0,
-        model_cache_bytes: int = 1024**3,
+        *,
+        pointer_ttl_seconds: float,
+        model_cache_bytes: int,
     ) -> None:
         self._repository = repository
         self._s3 = s3
@@ -56,7 +57,7 @@ class ModelStore:
         self._model_cache_bytes = model_cache_bytes
         self._lock = threading.Lock()
 
-    def pointer(self, name: str, stage: str) -> dict[str, Any]:
+    def pointer(self, name: str, stage: Stage) -> dict[str, Any]:
         """A stage pointer, cached for ``pointer_ttl_seconds``."""
         cached = self._pointers.get((name, stage))
         if cached and time.monotonic() - cached[0] < self._pointer_ttl:
@@ -67,7 +68,7 @@ class ModelStore:
         self._pointers[(name, stage)] = (time.monotonic(), pointer)
         return pointer
 
-    def version_for_stage(self, name: str, stage: str) -> str:
+    def version_for_stage(self, name: str, stage: Stage) -> str:
         """The version to serve: a live canary takes its share of requests at random."""
         pointer = self.pointer(name, stage)
         canary = pointer.get("canary_version")
@@ -85,7 +86,7 @@ class ModelStore:
         return item
 
     def model(
-        self, name: str, *, stage: str = keys.LIVE, version: str | None = None
+        self, name: str, *, stage: Stage = Stage.LIVE, version: str | None = None
     ) -> LoadedModel:
         """The loaded model for a stage (default live) or an exact version."""
         version = version or self.version_for_stage(name, stage)

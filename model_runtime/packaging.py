@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import json
 import platform
 import shutil
 import subprocess
@@ -201,7 +200,3 @@ def write_bundle(out: Path, manifest: Manifest, files: dict[str, bytes]) -> None
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(members[path]))
     out.write_bytes(gzip.compress(buffer.getvalue(), mtime=0))
-
-
-def manifest_json(manifest: Manifest) -> dict[str, Any]:
-    return json.loads(manifest.model_dump_json())

@@ -13,6 +13,7 @@ from typing import Any
 from model_runtime.bundle import open_bundle
 from model_runtime.exceptions import ModelNotFoundError
 from model_runtime.model import LoadedModel, load_model
+from registry.statuses import Stage
 
 
 class SingleBundleStore:
@@ -29,11 +30,11 @@ class SingleBundleStore:
         if version is not None and version != self.manifest.version:
             raise ModelNotFoundError(f"model {name!r} has no version {version!r}")
 
-    def pointer(self, name: str, stage: str) -> dict[str, Any]:
+    def pointer(self, name: str, stage: Stage) -> dict[str, Any]:
         self._check(name)
         return {"version": self.manifest.version}
 
-    def version_for_stage(self, name: str, stage: str) -> str:
+    def version_for_stage(self, name: str, stage: Stage) -> str:
         self._check(name)
         return self.manifest.version
 
@@ -44,6 +45,8 @@ class SingleBundleStore:
             "signature": json.loads(self.manifest.signature.model_dump_json()),
         }
 
-    def model(self, name: str, *, stage: str = "live", version: str | None = None) -> LoadedModel:
+    def model(
+        self, name: str, *, stage: Stage = Stage.LIVE, version: str | None = None
+    ) -> LoadedModel:
         self._check(name, version)
         return self._model

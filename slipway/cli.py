@@ -155,7 +155,7 @@ def _print_local_status(state: Any, as_json: bool) -> None:
 
 
 def _model_name(value: str) -> str:
-    from model_runtime.manifest import NAME_PATTERN
+    from registry.names import NAME_PATTERN
 
     if not NAME_PATTERN.match(value):
         raise typer.BadParameter(f"{value!r}: use lowercase letters, digits and dashes (1-64)")
@@ -163,7 +163,7 @@ def _model_name(value: str) -> str:
 
 
 def _model_version(value: str) -> str:
-    from model_runtime.manifest import VERSION_PATTERN
+    from registry.names import VERSION_PATTERN
 
     if not VERSION_PATTERN.match(value):
         raise typer.BadParameter(f"{value!r}: use letters, digits, '.', '_' and '-' (1-64)")
@@ -328,9 +328,10 @@ def push(
     """Verify a bundle locally, then upload it; the upload starts its promotion."""
     import tempfile
 
-    from functions.ingest.executions import UploadEvent, execution_name
-    from model_runtime.bundle import open_bundle, upload_key
+    from model_runtime.bundle import open_bundle
     from model_runtime.exceptions import SlipwayRuntimeError
+    from registry.executions import UploadEvent, execution_name
+    from registry.names import upload_key
     from slipway.target import resolve_target
 
     if not bundle.is_file():
@@ -398,7 +399,7 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """A promotion's progress and outcome; exit 1 if it was rejected."""
-    from functions.lineage.repository import LineageRepository
+    from registry.repository import LineageRepository
     from slipway.promotion import find_execution, outcome, watch_steps
     from slipway.target import resolve_target
 
@@ -484,7 +485,7 @@ def lineage(
     as_json: JsonOption = False,
 ) -> None:
     """A version's datasets, code, parameters, metrics and audit trail."""
-    from functions.lineage.repository import LineageRepository
+    from registry.repository import LineageRepository
     from slipway.target import resolve_target
 
     if dataset is not None:
@@ -532,10 +533,7 @@ def lineage(
             tree.add(f"metrics {json.dumps(item['lineage']['metrics'])}")
     audit = tree.add("audit")
     for event in history:
-        audit.add(
-            f"{event['at']} {event['step'].split('-', 1)[-1]}: {event['outcome']} — "
-            f"{event['reason']}"
-        )
+        audit.add(f"{event['at']} {event['step']}: {event['outcome']} — {event['reason']}")
     console.print(tree)
 
 
@@ -548,7 +546,7 @@ def _live_version(repository: Any, name: str, env: str) -> str:
 
 def _dataset_users(env: str, dataset: str, as_json: bool) -> None:
     from model_runtime.extraction import sha256_file
-    from model_runtime.manifest import SHA256_PATTERN
+    from registry.names import SHA256_PATTERN
     from slipway.invoke import call_registry
     from slipway.target import resolve_target
 

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from functions.ingest.executions import DIGEST_CHARS, execution_label
+from registry.executions import is_execution_of
+from registry.workflow_state import PromotionState
 from slipway.errors import CliError
 from slipway.target import Target
 
@@ -25,16 +26,13 @@ class StepEvent:
 def find_execution(target: Target, name: str, version: str, wait_seconds: float = 0) -> str:
     """ARN of the newest execution for (name, version); waits a little for a fresh upload."""
     sfn = target.client("stepfunctions")
-    prefix = execution_label(name, version) + "-"
     deadline = time.monotonic() + wait_seconds
     while True:
         matches = []
         paginator = sfn.get_paginator("list_executions")
         for page in paginator.paginate(stateMachineArn=target.outputs["StateMachineArn"]):
             matches.extend(
-                e
-                for e in page["executions"]
-                if e["name"].startswith(prefix) and len(e["name"]) == len(prefix) + DIGEST_CHARS
+                e for e in page["executions"] if is_execution_of(e["name"], name, version)
             )
         if matches:
             return str(max(matches, key=lambda e: e["startDate"])["executionArn"])
@@ -85,8 +83,8 @@ def outcome(target: Target, execution_arn: str) -> dict[str, Any]:
     described = target.client("stepfunctions").describe_execution(executionArn=execution_arn)
     result: dict[str, Any] = {"execution": execution_arn, "status": described["status"]}
     if described["status"] == "SUCCEEDED":
-        output = json.loads(described.get("output") or "{}")
-        result["result"] = "live" if "promoted" in output else "already registered"
+        state = PromotionState.parse(json.loads(described.get("output") or "{}"))
+        result["result"] = "live" if state.promoted is not None else "already registered"
     else:
         result["error"] = described.get("error")
         result["reason"] = described.get("cause")

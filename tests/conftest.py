@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,11 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test may reach a real AWS account, whatever the developer's shell holds."""
+def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test may reach a real AWS account, whatever the developer's shell holds; and no
+    test reuses another's cached clients (each may run in its own moto context)."""
+    from registry import aws
+
     for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -45,13 +48,38 @@ def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
+    aws.client.cache_clear()
+    aws.lineage_repository.cache_clear()
+    yield
+    aws.client.cache_clear()
+    aws.lineage_repository.cache_clear()
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str = "slipway-test-function"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = (
+        "arn:aws:lambda:us-east-1:123456789012:function:slipway-test-function"
+    )
+    aws_request_id: str = "3f1b6c0e-5a8e-4d5e-9a53-6a8c2b7d0e11"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
 
 
 def create_lineage_table(name: str = "lineage") -> Any:
     """A table with the lineage key schema, in whatever moto context is active."""
     import boto3
 
-    from functions.lineage import keys
+    from registry import keys
 
     return boto3.resource("dynamodb").create_table(**keys.create_table_request(name))
 

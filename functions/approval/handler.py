@@ -1,73 +1,101 @@
-"""Workflow steps AutoApprove and RequestApproval: the gate before the live pointer moves.
+"""Workflow steps AutoApprove and WaitForApproval: the gate before the live pointer moves.
 
-RequestApproval is called with a task token: the token is stored on the version, an SNS
-message announces it, and the execution waits until someone approves or rejects through the
-registry (or the wait times out).
+WaitForApproval's function is called with a task token: the token is stored on the version,
+an SNS message announces it, and the execution waits until someone approves or rejects
+through the registry (or the wait times out).
 """
 
 from __future__ import annotations
 
 import json
-import os
-from functools import cache
 from typing import Any
 
-import boto3
-
-from functions.constants import APPROVAL_TOPIC_ARN
-from functions.lineage.clients import lineage_repository
-from functions.lineage.repository import AuditEvent
-from functions.workflow_state import candidate, execution
-
-
-@cache
-def _sns() -> Any:
-    return boto3.client("sns")
+from functions.observability import logger
+from registry import aws
+from registry.audit import POLICY_ACTOR, AuditEvent, AuditOutcome, AuditStep
+from registry.environment import APPROVAL_TOPIC_ARN, required
+from registry.repository import LineageRepository
+from registry.statuses import VersionStatus
+from registry.workflow_state import Approval, ApprovalRequest, PromotionState, SmokeTestOutcome
 
 
-def _audit(event: dict[str, Any], outcome: str, reason: str, actor: str) -> None:
-    name, version = candidate(event)
-    lineage_repository().record_audit(
-        AuditEvent(name, version, execution(event), "6-approve", outcome, reason, actor),
-        detail={"smoke_test": event.get("smoke_test", {})},
+def approve_by_policy(state: PromotionState, repository: LineageRepository) -> Approval:
+    name, version = state.candidate()
+    smoke_test: SmokeTestOutcome = state.require("smoke_test")
+    repository.update_version(
+        name, version, status=VersionStatus.APPROVED, smoke_test_result=smoke_test.dump()
     )
-
-
-def auto_approve(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    name, version = candidate(event)
-    lineage_repository().update_version(
-        name, version, status="approved", smoke_test_result=event["smoke_test"]
+    reason = "approval policy of this environment is 'auto'"
+    repository.record_audit(
+        AuditEvent(
+            name,
+            version,
+            state.execution_name,
+            AuditStep.APPROVAL,
+            AuditOutcome.APPROVED,
+            reason,
+            POLICY_ACTOR,
+        ),
+        detail={"smoke_test": smoke_test.dump()},
     )
-    _audit(event, "approved", "approval policy of this environment is 'auto'", "policy")
-    return {"approved_by": "policy"}
+    return Approval(approved_by=POLICY_ACTOR, reason=reason)
 
 
-def request_approval(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def request_approval_of(
+    request: ApprovalRequest, repository: LineageRepository, sns: Any, topic_arn: str
+) -> dict[str, bool]:
     """Store the task token and announce the waiting version; the answer comes later."""
-    payload, token = event["state"], event["task_token"]
-    name, version = candidate(payload)
-    lineage_repository().update_version(
+    state = request.state
+    name, version = state.candidate()
+    smoke_test: SmokeTestOutcome = state.require("smoke_test")
+    repository.update_version(
         name,
         version,
-        status="awaiting-approval",
-        smoke_test_result=payload["smoke_test"],
-        approval_token=token,
+        status=VersionStatus.AWAITING_APPROVAL,
+        smoke_test_result=smoke_test.dump(),
+        approval_token=request.task_token,
     )
-    evaluation = payload.get("evaluation", {})
-    _sns().publish(
-        TopicArn=os.environ[APPROVAL_TOPIC_ARN],
+    sns.publish(
+        TopicArn=topic_arn,
         Subject=f"Slipway: {name} {version} awaits approval"[:100],
         Message=json.dumps(
             {
                 "model": name,
                 "version": version,
-                "evaluation": evaluation,
-                "smoke_test": payload["smoke_test"],
+                "evaluation": state.evaluation.dump() if state.evaluation else {},
+                "smoke_test": smoke_test.dump(),
                 "approve": f"slipway approve {name} {version}",
                 "reject": f"slipway reject {name} {version} --reason '...'",
             },
             indent=2,
         ),
     )
-    _audit(payload, "awaiting-approval", "approval policy is 'manual'", "policy")
+    repository.record_audit(
+        AuditEvent(
+            name,
+            version,
+            state.execution_name,
+            AuditStep.APPROVAL_REQUESTED,
+            AuditOutcome.AWAITING_APPROVAL,
+            "approval policy is 'manual'",
+            POLICY_ACTOR,
+        ),
+        detail={"smoke_test": smoke_test.dump()},
+    )
     return {"requested": True}
+
+
+@logger.inject_lambda_context
+def auto_approve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return approve_by_policy(PromotionState.parse(event), aws.lineage_repository()).dump()
+
+
+@logger.inject_lambda_context
+def request_approval(event: dict[str, Any], context: Any) -> dict[str, bool]:
+    """The answer Step Functions keeps is the one SendTaskSuccess brings, not this one."""
+    return request_approval_of(
+        ApprovalRequest.parse(event),
+        aws.lineage_repository(),
+        aws.client("sns"),
+        required(APPROVAL_TOPIC_ARN),
+    )

@@ -2,82 +2,92 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
-
-import boto3
 
 from functions.canary.judgement import CanaryLimits, canary_problems
 from functions.canary.metrics import serving_stats
-from functions.constants import (
-    CANARY_MAX_ERROR_RATE,
-    CANARY_MAX_P99_MS,
-    CANARY_MAX_SCHEMA_REJECTION_RATE,
-    METRICS_NAMESPACE,
-)
 from functions.exceptions import CanaryFailedError
-from functions.lineage.clients import lineage_repository
-from functions.lineage.repository import AuditEvent
-from functions.workflow_state import candidate, execution
+from functions.observability import logger
+from registry import aws
+from registry.audit import AuditEvent, AuditOutcome, AuditStep
+from registry.environment import METRICS_NAMESPACE
+from registry.repository import LineageRepository
+from registry.statuses import CanaryVerdict
+from registry.workflow_state import CanaryChecked, CanaryPolicy, CanaryStarted, PromotionState
 
 
-@cache
-def _cloudwatch() -> Any:
-    return boto3.client("cloudwatch")
-
-
-def start(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    name, version = candidate(event)
-    share = float(event["staged"]["canary"]["share"])
-    stable = lineage_repository().start_canary(name, version, share)
+def start_canary(state: PromotionState, repository: LineageRepository) -> CanaryStarted:
+    name, version = state.candidate()
+    share = state.policy.canary.share
+    stable = repository.start_canary(name, version, share)
     reason = (
         f"{share:.0%} of live traffic goes to {version}; {stable} keeps the rest"
         if stable
         else "no live version to compare with: the canary is skipped"
     )
-    lineage_repository().record_audit(
+    repository.record_audit(
         AuditEvent(
-            name, version, execution(event), "7-canary", "canary" if stable else "skipped", reason
+            name,
+            version,
+            state.execution_name,
+            AuditStep.CANARY_START,
+            AuditOutcome.CANARY if stable else AuditOutcome.SKIPPED,
+            reason,
         )
     )
-    return {"stable": stable, "started_at": datetime.now(UTC).isoformat(), "share": share}
+    return CanaryStarted(stable=stable, started_at=datetime.now(UTC).isoformat(), share=share)
 
 
-def limits_from_environment() -> CanaryLimits:
-    defaults = CanaryLimits()
+def limits_of(policy: CanaryPolicy) -> CanaryLimits:
     return CanaryLimits(
-        max_error_rate=float(os.environ.get(CANARY_MAX_ERROR_RATE, defaults.max_error_rate)),
-        max_schema_rejection_rate=float(
-            os.environ.get(CANARY_MAX_SCHEMA_REJECTION_RATE, defaults.max_schema_rejection_rate)
-        ),
-        max_p99_ms=float(os.environ.get(CANARY_MAX_P99_MS, defaults.max_p99_ms)),
+        max_error_rate=policy.max_error_rate,
+        max_schema_rejection_rate=policy.max_schema_rejection_rate,
+        max_p99_ms=policy.max_p99_ms,
     )
 
 
-def check(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def check_canary(
+    state: PromotionState,
+    repository: LineageRepository,
+    cloudwatch: Any,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> CanaryChecked:
     """Raise CanaryFailedError with every problem; the workflow then restores the pointer."""
-    name, version = candidate(event)
-    canary = event["canary"]
-    if not canary.get("stable"):
-        return {"verdict": "skipped"}
-    namespace = os.environ.get(METRICS_NAMESPACE, "Slipway")
-    started = datetime.fromisoformat(canary["started_at"])
-    now = datetime.now(UTC)
-    cloudwatch = _cloudwatch()
-    stats = serving_stats(cloudwatch, namespace, name, version, started, now)
-    stable = serving_stats(cloudwatch, namespace, name, canary["stable"], started, now)
-    problems = canary_problems(stats, stable, limits_from_environment())
+    name, version = state.candidate()
+    canary: CanaryStarted = state.require("canary")
+    if not canary.stable:
+        return CanaryChecked(verdict=CanaryVerdict.SKIPPED)
+    started, ended = datetime.fromisoformat(canary.started_at), now()
+    stats = serving_stats(cloudwatch, METRICS_NAMESPACE, name, version, started, ended)
+    stable = serving_stats(cloudwatch, METRICS_NAMESPACE, name, canary.stable, started, ended)
+    problems = canary_problems(stats, stable, limits_of(state.policy.canary))
     summary = (
         f"{stats.invocations:.0f} requests to {version}, {stable.invocations:.0f} to "
-        f"{canary['stable']}"
+        f"{canary.stable}"
     )
     if problems:
         raise CanaryFailedError(f"canary of {version} failed ({summary}): " + "; ".join(problems))
-    lineage_repository().record_audit(
+    repository.record_audit(
         AuditEvent(
-            name, version, execution(event), "7-canary-check", "passed", f"canary passed: {summary}"
+            name,
+            version,
+            state.execution_name,
+            AuditStep.CANARY_CHECK,
+            AuditOutcome.PASSED,
+            f"canary passed: {summary}",
         )
     )
-    return {"verdict": "passed", "requests": stats.invocations}
+    return CanaryChecked(verdict=CanaryVerdict.PASSED, requests=stats.invocations)
+
+
+@logger.inject_lambda_context
+def start(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return start_canary(PromotionState.parse(event), aws.lineage_repository()).dump()
+
+
+@logger.inject_lambda_context
+def check(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    state = PromotionState.parse(event)
+    return check_canary(state, aws.lineage_repository(), aws.client("cloudwatch")).dump()

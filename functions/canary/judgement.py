@@ -25,9 +25,11 @@ class ServingStats:
 
 @dataclass(frozen=True)
 class CanaryLimits:
-    max_error_rate: float = 0.01
-    max_schema_rejection_rate: float = 0.05
-    max_p99_ms: float = 1000.0
+    """The environment's limits (``cdk.json`` canary settings, defaults in infra/config.py)."""
+
+    max_error_rate: float
+    max_schema_rejection_rate: float
+    max_p99_ms: float
 
 
 def canary_problems(

@@ -1,32 +1,37 @@
-"""SQS-triggered handler: each message body is an S3 'Object Created' EventBridge event."""
+"""SQS-triggered handler: each message body is an S3 'Object Created' EventBridge event.
+
+Powertools' BatchProcessor reports only the records that failed, so SQS retries those and
+the rest are done; a message that keeps failing moves to the dead-letter queue.
+"""
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 from typing import Any
 
-import boto3
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from functions.constants import STATE_MACHINE_ARN
 from functions.ingest.executions import start_promotion, upload_from_eventbridge
+from functions.observability import logger
+from registry import aws
+from registry.environment import STATE_MACHINE_ARN, required
 
-logger = logging.getLogger()
-logger.setLevel(logging.INFO)
-_sfn = boto3.client("stepfunctions")
-_state_machine_arn = os.environ.get(STATE_MACHINE_ARN, "")
+processor = BatchProcessor(event_type=EventType.SQS)
 
 
+def start_promotion_for(record: SQSRecord) -> str:
+    upload = upload_from_eventbridge(record.json_body)
+    arn = start_promotion(aws.client("stepfunctions"), required(STATE_MACHINE_ARN), upload)
+    logger.info("promotion started", extra={"key": upload.key, "execution": arn})
+    return arn
+
+
+@logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Start one execution per record; report only the records that failed, for SQS to retry."""
-    failures = []
-    for record in event.get("Records", []):
-        try:
-            upload = upload_from_eventbridge(json.loads(record["body"]))
-            arn = start_promotion(_sfn, _state_machine_arn, upload)
-            logger.info("promotion for s3://%s/%s: %s", upload.bucket, upload.key, arn)
-        except Exception:
-            logger.exception("could not start a promotion for message %s", record.get("messageId"))
-            failures.append({"itemIdentifier": record.get("messageId")})
-    return {"batchItemFailures": failures}
+    return process_partial_response(
+        event=event, record_handler=start_promotion_for, processor=processor, context=context
+    )

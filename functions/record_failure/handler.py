@@ -5,16 +5,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from functions.lineage.clients import lineage_repository
-from functions.lineage.repository import AuditEvent
+from functions.observability import logger
+from registry.audit import AuditEvent, AuditOutcome, AuditStep
+from registry.aws import lineage_repository
+from registry.exceptions import InvalidStateError
+from registry.names import MODELS_PREFIX
+from registry.repository import LineageRepository
+from registry.statuses import VersionStatus
+from registry.workflow_state import Failure, PromotionState, StepError
 
-_KEY_PARTS = 4  # models/<name>/<version>/bundle.tar.gz
+UNRECOGNISED_UPLOADS = "_unrecognised-uploads"
+_KEY_PARTS = 4
 
 
-def failure_reason(error: dict[str, Any]) -> str:
+def failure_reason(error: StepError | None) -> str:
     """'<ErrorType>: <message>' from a Step Functions error object (Cause is Lambda's JSON)."""
-    error_type = error.get("Error") or "UnknownError"
-    cause = error.get("Cause") or ""
+    error_type = (error.Error if error else None) or "UnknownError"
+    cause = (error.Cause if error else None) or ""
     try:
         message = json.loads(cause).get("errorMessage", cause)
     except (json.JSONDecodeError, AttributeError):
@@ -22,27 +29,26 @@ def failure_reason(error: dict[str, Any]) -> str:
     return f"{error_type}: {message}" if message else error_type
 
 
-def subject_of(event: dict[str, Any]) -> tuple[str, str]:
+def subject_of(state: PromotionState) -> tuple[str, str]:
     """(name, version) the failure belongs to: the manifest's if known, else the key's."""
-    validated = event.get("validated") or {}
-    manifest = validated.get("manifest") or {}
-    if manifest.get("name") and manifest.get("version"):
-        return manifest["name"], manifest["version"]
-    parts = str(event.get("key", "")).split("/")
-    if len(parts) == _KEY_PARTS and parts[0] == "models":
+    if state.validated is not None:
+        return state.candidate()
+    parts = state.key.split("/")  # models/<name>/<version>/<file>
+    if len(parts) == _KEY_PARTS and f"{parts[0]}/" == MODELS_PREFIX:
         return parts[1], parts[2]
-    return "_unrecognised-uploads", str(event.get("key", "unknown"))
+    return UNRECOGNISED_UPLOADS, state.key or "unknown"
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def record_failure(state: PromotionState, repository: LineageRepository) -> Failure:
     """Audit the rejection, mark the version, stop its canary, release the lock."""
-    reason = failure_reason(event.get("error") or {})
-    name, version = subject_of(event)
-    execution = str(event.get("execution_name") or "unknown-execution")
-    repository = lineage_repository()
+    reason = failure_reason(state.error)
+    name, version = subject_of(state)
+    execution = state.execution_name
     registered = repository.get_version(name, version)
     if registered is not None and registered["execution"] == execution:
-        repository.update_version(name, version, status="rejected", rejection_reason=reason)
+        repository.update_version(
+            name, version, status=VersionStatus.REJECTED, rejection_reason=reason
+        )
     repository.clear_canary(name, version)
     repository.release_lock(name, execution)
     repository.record_audit(
@@ -50,14 +56,34 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             name=name,
             version=version,
             execution=execution,
-            step="9-rejected",
-            outcome="rejected",
+            step=AuditStep.REJECT,
+            outcome=AuditOutcome.REJECTED,
             reason=reason,
         ),
-        detail={
-            "bucket": event.get("bucket"),
-            "key": event.get("key"),
-            "s3_version_id": event.get("version_id"),
-        },
+        detail={"bucket": state.bucket, "key": state.key, "s3_version_id": state.version_id},
     )
-    return {"name": name, "version": version, "reason": reason}
+    return Failure(name=name, version=version, reason=reason)
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        state = PromotionState.parse(event)
+    except InvalidStateError:
+        # The failure may be that the document itself is broken; the reason must still be
+        # recorded, so keep whatever of it is readable.
+        logger.exception("recording a failure whose state does not fit the contract")
+        state = PromotionState.model_construct(**_readable(event))
+    return record_failure(state, lineage_repository()).dump()
+
+
+def _readable(event: dict[str, Any]) -> dict[str, Any]:
+    error = event.get("error") if isinstance(event.get("error"), dict) else {}
+    return {
+        "bucket": str(event.get("bucket", "")),
+        "key": str(event.get("key", "")),
+        "version_id": str(event.get("version_id", "")),
+        "execution_name": str(event.get("execution_name") or "unknown-execution"),
+        "validated": None,
+        "error": StepError.model_construct(Error=error.get("Error"), Cause=error.get("Cause")),
+    }

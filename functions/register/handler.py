@@ -4,33 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.lineage.clients import lineage_repository
-from functions.lineage.repository import AuditEvent, UploadedBundle
+from functions.observability import logger
+from registry.audit import AuditEvent, AuditOutcome, AuditStep
+from registry.aws import lineage_repository
+from registry.repository import LineageRepository, UploadedBundle
+from registry.statuses import RegisterOutcome
+from registry.workflow_state import PromotionState, Registered
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    validated = event["validated"]
-    manifest = validated["manifest"]
+def register(state: PromotionState, repository: LineageRepository) -> Registered:
+    """Register the version (or recognise the same bytes again) and audit what happened."""
+    validated = state.require_validated()
     bundle = UploadedBundle(
-        bucket=event["bucket"],
-        key=event["key"],
-        s3_version_id=event["version_id"],
-        digest=validated["digest"],
-        size=validated["size"],
+        bucket=state.bucket,
+        key=state.key,
+        s3_version_id=state.version_id,
+        digest=validated.digest,
+        size=validated.size,
     )
-    repository = lineage_repository()
-    outcome = repository.register_version(manifest, bundle, event["execution_name"])
+    outcome = repository.register_version(validated.manifest, bundle, state.execution_name)
+    duplicate = outcome == RegisterOutcome.DUPLICATE
     repository.record_audit(
         AuditEvent(
-            name=manifest["name"],
-            version=manifest["version"],
-            execution=event["execution_name"],
-            step="2-register",
-            outcome=outcome,
+            name=validated.name,
+            version=validated.version,
+            execution=state.execution_name,
+            step=AuditStep.REGISTER,
+            outcome=AuditOutcome.DUPLICATE if duplicate else AuditOutcome.REGISTERED,
             reason="same bytes as the registered version"
-            if outcome == "duplicate"
+            if duplicate
             else "version registered with its lineage",
         ),
         detail={"digest": bundle.digest, "s3_version_id": bundle.s3_version_id},
     )
-    return {"outcome": outcome, "name": manifest["name"], "version": manifest["version"]}
+    return Registered(outcome=outcome, name=validated.name, version=validated.version)
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return register(PromotionState.parse(event), lineage_repository()).dump()

@@ -6,51 +6,39 @@ identity, as the Function URL reports it, is the actor recorded in the audit tra
 
 from __future__ import annotations
 
-import os
-from functools import cache
 from typing import Annotated, Any, Literal
 
-import boto3
+from aws_lambda_powertools import Logger
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.constants import TABLE_NAME
 from functions.exceptions import (
     DecisionConflictError,
     InvalidPageTokenError,
     NotFoundError,
     SlipwayControlError,
 )
-from functions.lineage.repository import LineageRepository
-from functions.registry import decisions, openlineage, pages
-from model_runtime.manifest import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
+from functions.registry_api import decisions, openlineage, pages
+from registry import aws, problems
+from registry.exceptions import PointerConflictError, VersionNotRegisteredError
+from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
+from registry.repository import LineageRepository
+from registry.statuses import Stage, VersionStatus
 
 NAME = Path(pattern=NAME_PATTERN.pattern)
 VERSION = Path(pattern=VERSION_PATTERN.pattern)
 SHA256 = Path(pattern=SHA256_PATTERN.pattern)
 Limit = Annotated[int, Query(ge=1, le=100)]
-Status = Literal[
-    "registered",
-    "staged",
-    "awaiting-approval",
-    "approved",
-    "live",
-    "archived",
-    "rejected",
-    "rolled-back",
-]
 router = APIRouter(prefix="/v1")
+logger = Logger(service="slipway-registry")
 
 
-@cache
 def get_repository() -> LineageRepository:
-    return LineageRepository(boto3.resource("dynamodb").Table(os.environ[TABLE_NAME]))
+    return aws.lineage_repository()
 
 
-@cache
 def get_stepfunctions() -> Any:
-    return boto3.client("stepfunctions")
+    return aws.client("stepfunctions")
 
 
 class Decision(BaseModel):
@@ -87,14 +75,14 @@ def describe_model(
     model = repository.get_model(name)
     if model is None:
         raise NotFoundError(f"model {name!r} is not registered")
-    stages = {stage: repository.get_pointer(name, stage) for stage in ("live", "staging")}
+    stages = {stage: repository.get_pointer(name, stage) for stage in Stage}
     return {**_public(model), "stages": {k: _public(v) if v else None for k, v in stages.items()}}
 
 
 @router.get("/models/{name}/versions")
 def list_versions(
     name: str = NAME,
-    status: Status | None = None,
+    status: VersionStatus | None = None,
     limit: Limit = 50,
     next_token: str | None = None,
     repository: LineageRepository = Depends(get_repository),
@@ -153,6 +141,28 @@ def models_using_dataset(
     return {"dataset": sha256, "versions": versions, "next_token": pages.encode(page.next_key)}
 
 
+@router.get("/code/models")
+def models_built_from_code(
+    repository: Annotated[str, Query(min_length=1, max_length=2048)],
+    commit: Annotated[str, Query(min_length=1, max_length=128)],
+    limit: Limit = 50,
+    next_token: str | None = None,
+    registry: LineageRepository = Depends(get_repository),
+) -> dict[str, Any]:
+    """The versions built from one commit of a code repository (the code edges)."""
+    page = registry.code_users(repository, commit, limit, pages.decode(next_token))
+    versions = [
+        {"model": edge["name"], "version": edge["version"], "dirty": bool(edge.get("dirty"))}
+        for edge in page.items
+    ]
+    return {
+        "repository": repository,
+        "commit": commit,
+        "versions": versions,
+        "next_token": pages.encode(page.next_key),
+    }
+
+
 _DECISIONS = {"approve": decisions.approve, "reject": decisions.reject}
 
 
@@ -181,30 +191,17 @@ def rollback(
     return decisions.rollback(repository, name, actor_of(request), decision.reason)
 
 
-_STATUS = {NotFoundError: 404, DecisionConflictError: 409, InvalidPageTokenError: 400}
+REGISTRY_PROBLEMS: dict[type[Exception], problems.ProblemType] = {
+    NotFoundError: problems.NOT_FOUND,
+    DecisionConflictError: problems.CONFLICT,
+    InvalidPageTokenError: problems.BAD_REQUEST,
+    PointerConflictError: problems.CONFLICT,
+    VersionNotRegisteredError: problems.CONFLICT,
+}
 
 
 def create_app() -> FastAPI:
     app = FastAPI(title="Slipway registry", version="1")
     app.include_router(router)
-
-    @app.exception_handler(SlipwayControlError)
-    async def _control_error(request: Request, exc: SlipwayControlError) -> JSONResponse:
-        status = _STATUS.get(type(exc), 500)
-        return JSONResponse(
-            {
-                "type": f"https://slipway.dev/problems/{type(exc).__name__}",
-                "title": type(exc).__name__,
-                "status": status,
-                "detail": str(exc),
-            },
-            status_code=status,
-            media_type="application/problem+json",
-        )
-
-    from aws_lambda_powertools import Logger
-
-    from model_runtime.serving.problems import install_problem_handlers
-
-    install_problem_handlers(app, Logger(service="slipway-registry"))
+    problems.install_problem_handlers(app, logger, REGISTRY_PROBLEMS, base=SlipwayControlError)
     return app

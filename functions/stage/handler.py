@@ -2,45 +2,46 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from functions.constants import APPROVAL_POLICY, CANARY_BAKE_SECONDS, CANARY_SHARE
-from functions.lineage import keys
-from functions.lineage.clients import lineage_repository
-from functions.lineage.repository import AuditEvent
-from functions.workflow_state import candidate, execution
+from functions.observability import logger
+from registry.audit import AuditEvent, AuditOutcome, AuditStep
+from registry.aws import lineage_repository
+from registry.repository import LineageRepository
+from registry.statuses import Stage, VersionStatus
+from registry.workflow_state import EvaluationOutcome, PromotionState, Staged
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    name, version = candidate(event)
-    repository = lineage_repository()
-    evaluation = event["evaluation"]
-    repository.update_version(name, version, status="staged", evaluation_result=evaluation)
-    previous = repository.promote(name, version, execution(event), stage=keys.STAGING)
+def stage_candidate(state: PromotionState, repository: LineageRepository) -> Staged:
+    """Store the evaluation on the version and point staging at it, audited."""
+    name, version = state.candidate()
+    evaluation: EvaluationOutcome = state.require("evaluation")
+    repository.update_version(
+        name, version, status=VersionStatus.STAGED, evaluation_result=evaluation.dump()
+    )
+    previous = repository.promote(name, version, state.execution_name, stage=Stage.STAGING)
     repository.record_audit(
         AuditEvent(
             name=name,
             version=version,
-            execution=execution(event),
-            step="4-stage",
-            outcome="staged",
-            reason=(
-                f"{evaluation['metric']} {evaluation['value']:.4f} meets {evaluation['threshold']}"
-                + (
-                    f" and beats live {evaluation['live_version']} ({evaluation['live_value']:.4f})"
-                    if evaluation.get("live_version")
-                    else ""
-                )
-                + f"; staging pointer moved from {previous or 'nothing'}"
-            ),
+            execution=state.execution_name,
+            step=AuditStep.STAGE,
+            outcome=AuditOutcome.STAGED,
+            reason=f"{evaluation_summary(evaluation)}; staging pointer moved from "
+            f"{previous or 'nothing'}",
         ),
-        detail={"evaluation": evaluation},
+        detail={"evaluation": evaluation.dump()},
     )
-    return {
-        "approval": os.environ.get(APPROVAL_POLICY, "auto"),
-        "canary": {
-            "share": float(os.environ.get(CANARY_SHARE, "0")),
-            "bake_seconds": int(os.environ.get(CANARY_BAKE_SECONDS, "0")),
-        },
-    }
+    return Staged(previous_version=previous)
+
+
+def evaluation_summary(evaluation: EvaluationOutcome) -> str:
+    summary = f"{evaluation.metric} {evaluation.value:.4f} meets {evaluation.threshold}"
+    if evaluation.live_version and evaluation.live_value is not None:
+        summary += f" and beats live {evaluation.live_version} ({evaluation.live_value:.4f})"
+    return summary
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return stage_candidate(PromotionState.parse(event), lineage_repository()).dump()

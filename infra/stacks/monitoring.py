@@ -11,6 +11,7 @@ from infra.config import EnvironmentConfig
 from infra.monitoring import Monitoring
 from infra.stacks.serving import ServingStack
 from infra.stacks.workflow import WorkflowStack
+from registry.workflow import CHECK_CANARY
 
 
 class MonitoringStack(Stack):
@@ -33,7 +34,7 @@ class MonitoringStack(Stack):
             endpoint_timeouts_ms={e.name: e.timeout_seconds * 1000 for e in config.endpoints},
             state_machine=workflow.promotion_workflow.state_machine,
             ingest_dead_letter_queue=workflow.ingest_pipeline.dead_letter_queue,
-            canary_check=workflow.promotion_workflow.control_functions["check_canary"],
+            canary_check=workflow.promotion_workflow.function_of(CHECK_CANARY),
         )
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.alarm_topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)

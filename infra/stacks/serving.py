@@ -35,6 +35,7 @@ class ServingStack(Stack):
                 bucket=bucket,
                 table=table,
                 embedded=config.embedded,
+                pointer_cache_seconds=config.pointer_cache_seconds,
                 observability=observability,
             )
             for endpoint in config.endpoints

@@ -10,24 +10,36 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.code_assets import ControlPlaneCode
 from infra.config import EnvironmentConfig
 from infra.ingest_pipeline import IngestPipeline
 from infra.observability_defaults import Observability
-from infra.promotion_workflow import PromotionPolicy, PromotionWorkflow
+from infra.promotion_workflow import WORKFLOW_TIMEOUT, PromotionWorkflow, WorkflowOptions
 from infra.registry_api import RegistryApi
+from registry.workflow_state import CanaryPolicy, GatePolicy
 
 
-def promotion_policy(config: EnvironmentConfig) -> PromotionPolicy:
-    return PromotionPolicy(
-        approval=config.approval,
+def workflow_options(config: EnvironmentConfig) -> WorkflowOptions:
+    """The environment's gate, as the state machine and its first state carry it."""
+    return WorkflowOptions(
+        policy=GatePolicy(
+            approval=config.approval,
+            champion_margin=config.champion_margin,
+            smoke_test_budget_ms=config.smoke_test_budget_ms,
+            pointer_cache_seconds=config.pointer_cache_seconds,
+            # a lock lives as long as the execution holding it may
+            lock_ttl_seconds=int(WORKFLOW_TIMEOUT.to_seconds()),
+            canary=CanaryPolicy(
+                share=config.canary.share,
+                bake_seconds=config.canary.bake_minutes * 60,
+                max_error_rate=config.canary.max_error_rate,
+                max_schema_rejection_rate=config.canary.max_schema_rejection_rate,
+                max_p99_ms=config.canary.max_p99_ms,
+            ),
+        ),
         approval_timeout_minutes=config.approval_timeout_minutes,
-        champion_margin=config.champion_margin,
-        smoke_test_budget_ms=config.smoke_test_budget_ms,
-        canary_share=config.canary.share,
-        canary_bake_seconds=config.canary.bake_minutes * 60,
-        canary_max_error_rate=config.canary.max_error_rate,
-        canary_max_schema_rejection_rate=config.canary.max_schema_rejection_rate,
-        canary_max_p99_ms=config.canary.max_p99_ms,
+        lock_wait_seconds=config.lock_wait_seconds,
+        pointer_cache_seconds=config.pointer_cache_seconds,
     )
 
 
@@ -45,6 +57,7 @@ class WorkflowStack(Stack):
         **kwargs: Any,
     ):
         super().__init__(scope, id_, **kwargs)
+        self.control_plane_code = ControlPlaneCode(self, "ControlPlaneCode")
         self.promotion_workflow = PromotionWorkflow(
             self,
             "PromotionWorkflow",
@@ -53,7 +66,8 @@ class WorkflowStack(Stack):
             endpoint_function=smoke_test_endpoint,
             embedded=config.embedded,
             observability=observability,
-            policy=promotion_policy(config),
+            options=workflow_options(config),
+            control_plane_code=self.control_plane_code,
         )
         state_machine = self.promotion_workflow.state_machine
         self.registry_api = RegistryApi(
@@ -61,8 +75,8 @@ class WorkflowStack(Stack):
             "RegistryApi",
             table=table,
             state_machine=state_machine,
-            embedded=config.embedded,
             observability=observability,
+            control_plane_code=self.control_plane_code,
         )
         self.ingest_pipeline = IngestPipeline(
             self,
@@ -70,6 +84,7 @@ class WorkflowStack(Stack):
             bucket=bucket,
             state_machine=state_machine,
             observability=observability,
+            control_plane_code=self.control_plane_code,
         )
         CfnOutput(self, "Environment", value=config.name)
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)

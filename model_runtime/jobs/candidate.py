@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from model_runtime.bundle import OpenedBundle, open_bundle
 from model_runtime.model_store import version_args
-
-
-@cache
-def s3_client() -> Any:
-    return boto3.client("s3")
 
 
 def fetch_bundle(

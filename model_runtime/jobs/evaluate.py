@@ -1,25 +1,25 @@
 """Workflow step Evaluate: the candidate's declared metric, against its threshold and live.
 
-The live model is scored on the same rows (champion/challenger); the environment sets how
-much better a challenger must be.
+The live model is scored on the same rows (champion/challenger); the environment's gate
+policy sets how much better a challenger must be.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from functions.constants import CHAMPION_MARGIN
 from model_runtime.evaluation import evaluate, require_passing
 from model_runtime.exceptions import EvaluationFailedError, ModelNotFoundError
-from model_runtime.jobs.candidate import fetch_bundle, s3_client
+from model_runtime.jobs.candidate import fetch_bundle
 from model_runtime.model import LoadedModel, load_model
-from model_runtime.model_store import ModelStore
+from model_runtime.model_store import ModelSource
+from registry import aws
+from registry.workflow_state import EvaluationOutcome, PromotionState
 
 
-def live_model(store: ModelStore, name: str, candidate_version: str) -> LoadedModel | None:
+def live_model(store: ModelSource, name: str, candidate_version: str) -> LoadedModel | None:
     try:
         model = store.model(name)
     except ModelNotFoundError:
@@ -27,16 +27,16 @@ def live_model(store: ModelStore, name: str, candidate_version: str) -> LoadedMo
     return None if model.version == candidate_version else model
 
 
-def evaluate_upload(s3: Any, store: ModelStore, event: dict[str, Any], margin: float) -> dict:
-    validated = event["validated"]
+def evaluate_upload(s3: Any, store: ModelSource, state: PromotionState) -> EvaluationOutcome:
+    validated = state.require_validated()
     with tempfile.TemporaryDirectory(prefix="slipway-evaluate-") as work:
         bundle, _ = fetch_bundle(
             s3,
-            event["bucket"],
-            event["key"],
-            event["version_id"],
+            state.bucket,
+            state.key,
+            state.version_id,
             Path(work),
-            expected_digest=validated["digest"],
+            expected_digest=validated.digest,
         )
         spec = bundle.manifest.evaluation
         if spec is None:
@@ -46,13 +46,13 @@ def evaluate_upload(s3: Any, store: ModelStore, event: dict[str, Any], margin: f
             )
         candidate = load_model(bundle)
         live = live_model(store, bundle.manifest.name, bundle.manifest.version)
+        margin = state.policy.champion_margin
         result = evaluate(spec, bundle.root / spec.dataset, candidate, live, margin)
     require_passing(result)
-    return result.as_dict()
+    return EvaluationOutcome.parse(result.as_dict())
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from model_runtime.serving.dependencies import get_model_store
 
-    margin = float(os.environ.get(CHAMPION_MARGIN, "0"))
-    return evaluate_upload(s3_client(), get_model_store(), event, margin)
+    return evaluate_upload(aws.client("s3"), get_model_store(), PromotionState.parse(event)).dump()

@@ -9,20 +9,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from functools import cache
 from typing import Any
 
-import boto3
-
-from functions.constants import ENDPOINT_FUNCTION, POINTER_CACHE_SECONDS, SMOKE_TEST_BUDGET_MS
 from model_runtime.exceptions import SmokeTestFailedError, SmokeTestTooSlowError
 from model_runtime.model import outputs_match
 from model_runtime.serving.function_url import function_url_event, http_response
-
-
-@cache
-def _lambda() -> Any:
-    return boto3.client("lambda")
+from registry import aws
+from registry.environment import ENDPOINT_FUNCTION, required
+from registry.statuses import Stage
+from registry.workflow_state import PromotionState, SmokeTestOutcome
 
 
 def call_staging(
@@ -31,7 +26,7 @@ def call_staging(
     event = function_url_event(
         method="POST",
         raw_path=f"/v1/models/{name}/predict",
-        raw_query="stage=staging",
+        raw_query=f"stage={Stage.STAGING}",
         headers={"content-type": "application/json", "user-agent": "slipway-smoke-test"},
         body=json.dumps({"inputs": inputs}).encode(),
         url_id="smoke-test",
@@ -57,7 +52,7 @@ def smoke_test(
     input_example: dict[str, Any],
     budget_ms: float,
     pointer_cache_seconds: float,
-) -> dict[str, Any]:
+) -> SmokeTestOutcome:
     """Call until the staging pointer (cached for a few seconds) serves ``version``; check it."""
     deadline = time.monotonic() + pointer_cache_seconds + 5
     while True:
@@ -78,13 +73,13 @@ def smoke_test(
             f"{input_example['expected_output']}"
         )
     load_ms = float(headers.get("x-model-load-ms", "0"))
-    result = {
-        "version": served,
-        "latency_ms": round(latency_ms, 1),
-        "model_load_ms": load_ms,
-        "cold_start": headers.get("x-cold-start") == "true",
-        "budget_ms": budget_ms,
-    }
+    result = SmokeTestOutcome(
+        version=served,
+        latency_ms=round(latency_ms, 1),
+        model_load_ms=load_ms,
+        cold_start=headers.get("x-cold-start") == "true",
+        budget_ms=budget_ms,
+    )
     if load_ms > budget_ms or latency_ms > budget_ms:
         raise SmokeTestTooSlowError(
             f"model load took {load_ms:.0f} ms and the call {latency_ms:.0f} ms; this "
@@ -93,14 +88,22 @@ def smoke_test(
     return result
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    manifest = event["validated"]["manifest"]
+def smoke_test_candidate(
+    lambda_client: Any, function: str, state: PromotionState
+) -> SmokeTestOutcome:
+    validated = state.require_validated()
     return smoke_test(
-        _lambda(),
-        os.environ[ENDPOINT_FUNCTION],
-        manifest["name"],
-        manifest["version"],
-        manifest["input_example"],
-        float(os.environ.get(SMOKE_TEST_BUDGET_MS, "10000")),
-        float(os.environ.get(POINTER_CACHE_SECONDS, "5")),
+        lambda_client,
+        function,
+        validated.name,
+        validated.version,
+        validated.manifest["input_example"],
+        state.policy.smoke_test_budget_ms,
+        state.policy.pointer_cache_seconds,
     )
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return smoke_test_candidate(
+        aws.client("lambda"), required(ENDPOINT_FUNCTION), PromotionState.parse(event)
+    ).dump()

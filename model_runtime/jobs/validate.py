@@ -11,25 +11,27 @@ from pathlib import Path
 from typing import Any
 
 from model_runtime.bundle import check_upload_matches_manifest, parse_upload_key
-from model_runtime.jobs.candidate import fetch_bundle, s3_client
+from model_runtime.jobs.candidate import fetch_bundle
 from model_runtime.model import check_input_example, load_model
+from registry import aws
+from registry.workflow_state import PromotionState, Validated
 
 
-def validate_upload(s3: Any, bucket: str, key: str, version_id: str) -> dict[str, Any]:
+def validate_upload(s3: Any, state: PromotionState) -> Validated:
     """Download the exact object version, verify it, load it and replay its input example."""
-    parse_upload_key(key)
+    parse_upload_key(state.key)
     with tempfile.TemporaryDirectory(prefix="slipway-validate-") as work:
-        bundle, size = fetch_bundle(s3, bucket, key, version_id, Path(work))
-        check_upload_matches_manifest(key, bundle.manifest)
+        bundle, size = fetch_bundle(s3, state.bucket, state.key, state.version_id, Path(work))
+        check_upload_matches_manifest(state.key, bundle.manifest)
         check_input_example(load_model(bundle), bundle)
-        return {
-            "name": bundle.manifest.name,
-            "version": bundle.manifest.version,
-            "digest": bundle.digest,
-            "size": size,
-            "manifest": json.loads(bundle.manifest.model_dump_json()),
-        }
+        return Validated(
+            name=bundle.manifest.name,
+            version=bundle.manifest.version,
+            digest=bundle.digest,
+            size=size,
+            manifest=json.loads(bundle.manifest.model_dump_json()),
+        )
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return validate_upload(s3_client(), event["bucket"], event["key"], event["version_id"])
+    return validate_upload(aws.client("s3"), PromotionState.parse(event)).dump()

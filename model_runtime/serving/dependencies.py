@@ -8,7 +8,7 @@ from fastapi import Request
 
 from model_runtime.exceptions import ModelNotFoundError
 from model_runtime.model_store import ModelSource, ModelStore
-from model_runtime.serving.settings import get_settings
+from model_runtime.serving.settings import get_registry_store_settings, get_settings
 
 
 @cache
@@ -18,20 +18,15 @@ def get_model_store() -> ModelStore:
     boto3 is imported here, not at module level: ``slipway serve`` never needs it, and an
     endpoint's cold start pays for it only when the first request arrives.
     """
-    import boto3
+    from registry import aws
 
-    from functions.lineage.repository import LineageRepository
-
-    settings = get_settings()
-    if not settings.table_name:
-        raise RuntimeError("SLIPWAY_TABLE_NAME is not set: the endpoint has no registry to read")
-    table = boto3.resource("dynamodb").Table(settings.table_name)
+    settings = get_registry_store_settings()
     return ModelStore(
-        LineageRepository(table),
-        boto3.client("s3"),
+        aws.lineage_repository(),
+        aws.client("s3"),
         settings.bundle_cache_dir,
-        settings.pointer_cache_seconds,
-        settings.model_cache_bytes,
+        pointer_ttl_seconds=settings.pointer_cache_seconds,
+        model_cache_bytes=settings.model_cache_bytes,
     )
 
 

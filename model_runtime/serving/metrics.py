@@ -7,12 +7,11 @@ and dashboards read. No API call is made on the request path.
 
 from __future__ import annotations
 
-import os
-
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-NAMESPACE = os.environ.get("SLIPWAY_METRICS_NAMESPACE", "Slipway")
+from registry.environment import METRICS_NAMESPACE as NAMESPACE
+
 logger = Logger(service="slipway-endpoint")
 
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from model_runtime.exceptions import InvalidRequestError, ModelOutputError, PayloadTooLargeError
-from model_runtime.manifest import NAME_PATTERN, VERSION_PATTERN, describe_validation_error
+from model_runtime.manifest import describe_validation_error
 from model_runtime.model import LoadedModel
 from model_runtime.model_store import ModelSource
 from model_runtime.serving.dependencies import model_store
 from model_runtime.serving.problems import problem_responses
 from model_runtime.serving.settings import get_settings
+from registry.names import NAME_PATTERN, VERSION_PATTERN
+from registry.statuses import Stage
 
 router = APIRouter()
 _process = {"cold": True}  # the first request this process serves is a cold start
@@ -92,7 +94,7 @@ async def health() -> dict[str, str]:
 )
 async def describe_model(
     name: str = ModelName,
-    stage: Literal["live", "staging"] = "live",
+    stage: Stage = Stage.LIVE,
     store: ModelSource = Depends(model_store),
 ) -> ModelDescription:
     version = str(store.pointer(name, stage)["version"])  # the stable version, not a canary
@@ -112,7 +114,7 @@ async def predict_stage(
     request: Request,
     body: PredictRequest = Depends(predict_request),
     name: str = ModelName,
-    stage: Literal["live", "staging"] = Query("live"),
+    stage: Stage = Query(Stage.LIVE),
     store: ModelSource = Depends(model_store),
 ) -> JSONResponse:
     return _predict(store.model(name, stage=stage), request, body)

@@ -1,32 +1,58 @@
-"""Serving settings, read from the environment once and served by a cached dependency."""
+"""Serving settings, read from the environment once and served by cached dependencies.
+
+Two groups: the request limits every server of the app applies (``slipway serve`` too), and
+the registry the deployed endpoint reads, whose table and pointer-cache time infra always
+sets (their one default lives in ``infra/config.py``), so they have no default here.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from registry.aws import SYNC_INVOKE_PAYLOAD_BYTES
+from registry.exceptions import MissingSettingError
+
+PREFIX = "SLIPWAY_"
 
 
 class ServingSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SLIPWAY_")
+    model_config = SettingsConfigDict(env_prefix=PREFIX)
 
-    table_name: str | None = Field(
-        None, description="lineage table holding versions and stage pointers"
-    )
-    bundle_cache_dir: Path = Path("/tmp/slipway")
-    pointer_cache_seconds: float = 5.0
-    model_cache_bytes: int = Field(1024**3, description="loaded models kept, by bundle size")
     max_batch_rows: int = Field(1000, ge=1, description="rows one request may ask for")
-    # Lambda's synchronous invoke payload limit, which a Function URL request must fit.
-    max_body_bytes: int = 6 * 1024 * 1024
+    # A Function URL request must fit Lambda's synchronous invoke payload.
+    max_body_bytes: int = SYNC_INVOKE_PAYLOAD_BYTES
     served_models: str = Field("", description="comma-separated models; empty serves all")
 
     def serves(self, name: str) -> bool:
         return not self.served_models or name in self.served_models.split(",")
 
 
+class RegistryStoreSettings(BaseSettings):
+    """Where a deployed endpoint (and the Evaluate step) finds versions and bundles."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX)
+
+    table_name: str = Field(description="lineage table holding versions and stage pointers")
+    pointer_cache_seconds: float = Field(ge=0, description="how long a stage pointer is reused")
+    bundle_cache_dir: Path = Field(Path("/tmp/slipway"), description="Lambda's writable /tmp")
+    model_cache_bytes: int = Field(1024**3, description="loaded models kept, by bundle size")
+
+
 @cache
 def get_settings() -> ServingSettings:
-    return ServingSettings()  # type: ignore[call-arg]
+    return ServingSettings()
+
+
+@cache
+def get_registry_store_settings() -> RegistryStoreSettings:
+    try:
+        return RegistryStoreSettings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        missing = [f"{PREFIX}{str(e['loc'][0]).upper()}" for e in exc.errors()]
+        raise MissingSettingError(
+            f"the endpoint has no registry to read: {', '.join(missing)} not set or invalid"
+        ) from None

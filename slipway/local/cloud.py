@@ -64,10 +64,6 @@ class EmbeddedCloud:
             self._server.stop()
             self._server = None
 
-    def client_environment(self) -> dict[str, str]:
-        """Environment variables that point AWS SDKs and the CDK CLI at this cloud."""
-        return {"AWS_ENDPOINT_URL": self.endpoint_url, **CREDENTIALS}
-
     def __enter__(self) -> EmbeddedCloud:
         return self.start()
 

@@ -1,47 +1,158 @@
 """The local gateway: one HTTP port per Function URL, turning requests into Function URL events.
 
-Requests reach the function through the embedded cloud's Lambda Invoke API, so they run in
-the same warm worker and leave the same logs as any other invocation. SigV4 is not checked
-locally (the Function URLs in AWS use AWS_IAM auth); plain curl works here on purpose.
+Each port is a uvicorn server (a real HTTP/1.1 server: keep-alive, TCP_NODELAY, headers and
+body in one write) running a small ASGI app that builds the payload-2.0 event, invokes the
+function through the embedded cloud's Lambda backend (so it runs in the same warm worker
+and leaves the same logs and metrics as any other invocation), and maps the answer back as
+Function URLs do. SigV4 is not checked locally (the Function URLs in AWS use AWS_IAM auth);
+plain curl works here on purpose.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from model_runtime.serving.function_url import function_url_event, http_response
+import uvicorn
 
-_MAX_BODY = 6 * 1024 * 1024  # Lambda's synchronous payload limit
+from model_runtime.serving.function_url import function_url_event, http_response
+from registry.aws import SYNC_INVOKE_PAYLOAD_BYTES
+
+# (function ARN, event) -> (payload bytes, whether the function failed)
+Invoke = Callable[[str, dict[str, Any]], tuple[bytes, bool]]
+_TOO_LARGE = b'{"Message":"Request must be smaller than 6291456 bytes"}'
+_FUNCTION_FAILED = b'{"Message":"Internal Server Error"}'
+_HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "keep-alive"}
 
 
 def url_id_of(function_url: str) -> str:
     return urlsplit(function_url).hostname.split(".")[0]  # type: ignore[union-attr]
 
 
+class FunctionUrlApp:
+    """The ASGI app serving one Function URL."""
+
+    def __init__(
+        self, invoke: Invoke, function_url: str, function_arn: str, region: str, account_id: str
+    ) -> None:
+        self._invoke = invoke
+        self._url_id = url_id_of(function_url)
+        self._arn = function_arn
+        self._region = region
+        self._account_id = account_id
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        body = await self._read_body(receive, int(headers.get("content-length") or 0))
+        if body is None:
+            await self._reply(send, 413, {"content-type": "application/json"}, [], _TOO_LARGE)
+            return
+        client = scope.get("client") or ("127.0.0.1", 0)
+        event = function_url_event(
+            method=scope["method"],
+            raw_path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
+            raw_query=scope["query_string"].decode("latin-1"),
+            headers=headers,
+            body=body,
+            url_id=self._url_id,
+            region=self._region,
+            account_id=self._account_id,
+            source_ip=client[0],
+        )
+        # The function's worker serves one invocation at a time, as one Lambda execution
+        # environment does, so calling it from the event loop costs no concurrency.
+        try:
+            payload, failed = self._invoke(self._arn, event)
+        except Exception:  # the function was deleted, or the backend failed
+            payload, failed = b"", True
+        if failed:
+            await self._reply(send, 502, {"content-type": "application/json"}, [], _FUNCTION_FAILED)
+            return
+        status, answer_headers, cookies, raw = http_response(json.loads(payload or b"null"))
+        await self._reply(send, status, answer_headers, cookies, raw)
+
+    @staticmethod
+    async def _read_body(receive: Any, declared: int) -> bytes | None:
+        """The request body, or None once it exceeds Lambda's synchronous payload limit."""
+        if declared > SYNC_INVOKE_PAYLOAD_BYTES:
+            return None
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > SYNC_INVOKE_PAYLOAD_BYTES:
+                return None
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+    @staticmethod
+    async def _reply(
+        send: Any, status: int, headers: dict[str, str], cookies: list[str], body: bytes
+    ) -> None:
+        raw_headers = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers.items()
+            if name not in _HOP_BY_HOP
+        ]
+        raw_headers += [(b"set-cookie", cookie.encode("latin-1")) for cookie in cookies]
+        raw_headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _Server:
+    """A uvicorn server on its own thread and event loop, listening on a bound socket."""
+
+    def __init__(self, app: FunctionUrlApp, port: int) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", port))
+        self.port = int(self.socket.getsockname()[1])
+        config = uvicorn.Config(
+            app, lifespan="off", log_level="warning", access_log=False, timeout_keep_alive=30
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+        self.socket.close()
+
+
 class FunctionUrlGateway:
     """Serves every Function URL it is told about on a port of its own."""
 
-    def __init__(self, lambda_client: Any, *, region: str, account_id: str) -> None:
-        self._lambda = lambda_client
+    def __init__(self, invoke: Invoke, *, region: str, account_id: str) -> None:
+        self._invoke = invoke
         self._region = region
         self._account_id = account_id
-        self._servers: dict[str, ThreadingHTTPServer] = {}
+        self._servers: dict[str, _Server] = {}
         self.routes: dict[str, str] = {}  # Function URL in AWS form -> local base URL
 
     def serve(self, function_url: str, function_arn: str, port: int = 0) -> str:
         if function_url in self.routes:
             return self.routes[function_url]
-        server = ThreadingHTTPServer(
-            ("127.0.0.1", port), self._handler_class(function_url, function_arn)
+        app = FunctionUrlApp(
+            self._invoke, function_url, function_arn, self._region, self._account_id
         )
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server = _Server(app, port)
         self._servers[function_url] = server
-        local = f"http://localhost:{server.server_address[1]}"
+        local = f"http://localhost:{server.port}"
         self.routes[function_url] = local
         return local
 
@@ -49,74 +160,8 @@ class FunctionUrlGateway:
         server = self._servers.pop(function_url, None)
         self.routes.pop(function_url, None)
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            server.stop()
 
     def close_all(self) -> None:
         for function_url in list(self._servers):
             self.close(function_url)
-
-    def _handler_class(self, function_url: str, function_arn: str) -> type[BaseHTTPRequestHandler]:
-        gateway = self
-        url_id = url_id_of(function_url)
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                if length > _MAX_BODY:
-                    self._reply(
-                        413,
-                        {"content-type": "application/json"},
-                        [],
-                        b'{"Message":"Request must be smaller than 6291456 bytes"}',
-                    )
-                    return
-                body = self.rfile.read(length) if length else b""
-                parts = urlsplit(self.path)
-                event = function_url_event(
-                    method=self.command,
-                    raw_path=parts.path,
-                    raw_query=parts.query,
-                    headers=dict(self.headers.items()),
-                    body=body,
-                    url_id=url_id,
-                    region=gateway._region,
-                    account_id=gateway._account_id,
-                    source_ip=self.client_address[0],
-                )
-                answer = gateway._lambda.invoke(
-                    FunctionName=function_arn, Payload=json.dumps(event).encode()
-                )
-                payload = answer["Payload"].read()
-                if answer.get("FunctionError"):
-                    self._reply(
-                        502,
-                        {"content-type": "application/json"},
-                        [],
-                        b'{"Message":"Internal Server Error"}',
-                    )
-                    return
-                status, headers, cookies, raw = http_response(json.loads(payload or b"null"))
-                self._reply(status, headers, cookies, raw)
-
-            def _reply(
-                self, status: int, headers: dict[str, str], cookies: list[str], body: bytes
-            ) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    if name not in ("content-length", "connection", "transfer-encoding"):
-                        self.send_header(name, value)
-                for cookie in cookies:
-                    self.send_header("set-cookie", cookie)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler

@@ -11,27 +11,142 @@ Each patch closes one documented gap (see shared/aws-local-notes.md):
 - CloudWatch answers percentile statistics (``p99``) as it does in AWS;
 - Lambda code runs in the local executor instead of Docker, and the embedded-metric-format
   lines it prints become CloudWatch metrics.
+
+Every patch wraps or replaces a moto internal, so each one first checks, through
+:func:`moto_internal`, that its target still exists with the signature it was written for.
+``check_targets()`` runs every check at once; a fast unit test calls it, so a moto upgrade
+that moves a target fails with the target's name instead of a strange embedded cloud.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import inspect
 import json
 import math
 from typing import Any
 
+import moto
 from moto.awslambda import models as lambda_models
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
+from moto.cloudwatch import models as cloudwatch_models
 from moto.core.common_models import CloudFormationModel
 from moto.core.config import default_user_config
 from moto.s3 import models as s3_models
 from moto.stepfunctions import models as sfn_models
-from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+from moto.stepfunctions import responses as sfn_responses
+from moto.stepfunctions.parser import models as sfn_parser_models
 
 from slipway.local.executor import FunctionSpec, LocalExecutor
 
 _installed: dict[str, Any] = {}
+
+
+class MotoPatchError(RuntimeError):
+    """A moto internal that a patch relies on is gone or has changed shape."""
+
+
+# (owner, attribute, the parameter names the patch was written against; None: not callable)
+TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
+    (sfn_models, "stepfunctions_backends", None),
+    (sfn_parser_models, "stepfunctions_parser_backends", None),
+    (
+        s3_models.FakeBucket,
+        "create_from_cloudformation_json",
+        ("resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"),
+    ),
+    (
+        s3_models.FakeBucket,
+        "update_from_cloudformation_json",
+        (
+            "original_resource",
+            "new_resource_name",
+            "cloudformation_json",
+            "account_id",
+            "region_name",
+        ),
+    ),
+    (s3_models, "NotificationConfiguration", ("topic", "queue", "cloud_function", "event_bridge")),
+    (
+        cfn_models.CloudFormationBackend,
+        "_resolve_update_parameters",
+        ("self", "instance", "incoming_params"),
+    ),
+    (sfn_responses.StepFunctionResponse, "send_task_failure", ("self",)),
+    (
+        sfn_parser_models.StepFunctionsParserBackend,
+        "send_task_failure",
+        ("self", "task_token", "error", "cause"),
+    ),
+    (cloudwatch_models.Statistics, "get_statistics_for_type", ("self", "stat")),
+    (lambda_models.LambdaFunction, "_invoke_lambda", ("self", "event")),
+    (lambda_models.LambdaFunction, "save_logs", ("self", "output")),
+    (
+        lambda_models.LambdaBackend,
+        "invoke",
+        ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
+    ),
+    (lambda_models.LambdaBackend, "list_functions", ("self", "func_version")),
+    (lambda_models.LambdaBackend, "get_function_url_config", ("self", "name_or_arn")),
+    (
+        lambda_models.LambdaBackend,
+        "create_function_url_config",
+        ("self", "name_or_arn", "config"),
+    ),
+    (lambda_models.LambdaBackend, "delete_function_url_config", ("self", "name_or_arn")),
+    (cfn_parsing, "get_model_list", ()),
+    (cfn_parsing, "get_model_map", ()),
+    (cfn_parsing, "get_name_type_map", ()),
+]
+# Attributes of a moto LambdaFunction the executor reads (checked on a real one in the tests).
+LAMBDA_FUNCTION_ATTRIBUTES = (
+    "package_type",
+    "logs_backend",
+    "logs_group_name",
+    "function_arn",
+    "function_name",
+    "handler",
+    "code_sha_256",
+    "code_bytes",
+    "environment_vars",
+    "timeout",
+    "memory_size",
+    "region",
+    "account_id",
+    "url_config",
+)
+
+
+def moto_internal(owner: Any, attribute: str, parameters: tuple[str, ...] | None = None) -> Any:
+    """``owner.attribute``, after checking it has the parameters a patch was written for."""
+    where = f"{getattr(owner, '__name__', owner)}.{attribute}"
+    if not hasattr(owner, attribute):
+        raise MotoPatchError(
+            f"moto {moto.__version__} has no {where}; the embedded cloud's patch for it "
+            "(slipway/local/moto_patches.py) must follow moto's change"
+        )
+    target = getattr(owner, attribute)
+    if parameters is not None:
+        actual = tuple(inspect.signature(target).parameters)
+        if actual != parameters:
+            raise MotoPatchError(
+                f"moto {moto.__version__} changed {where}{actual}; the embedded cloud's "
+                f"patch was written for {parameters} (slipway/local/moto_patches.py)"
+            )
+    return target
+
+
+def check_targets() -> None:
+    """Check every moto internal the patches rely on; raise naming the first that moved."""
+    for owner, attribute, parameters in TARGETS:
+        moto_internal(owner, attribute, parameters)
+
+
+def _target(owner: Any, attribute: str) -> Any:
+    (parameters,) = [p for o, a, p in TARGETS if o is owner and a == attribute]
+    return moto_internal(owner, attribute, parameters)
 
 
 class FunctionUrlResource(CloudFormationModel):
@@ -91,6 +206,32 @@ class FunctionUrlResource(CloudFormationModel):
             backend.delete_function_url_config(resource_name)
 
 
+def function_urls(account_id: str, region: str) -> dict[str, str]:
+    """Function URL (as the stack outputs name it) -> function ARN, for every URL deployed."""
+    backend = lambda_models.lambda_backends[account_id][region]
+    urls = {}
+    for function in backend.list_functions():
+        config = getattr(function, "url_config", None)
+        if config is not None:
+            urls[f"{config.url}/"] = str(function.function_arn)
+    return urls
+
+
+def invoke_function(
+    account_id: str, region: str, function_arn: str, event: Any
+) -> tuple[bytes, bool]:
+    """Lambda Invoke through moto's own backend, in this process: (payload, function error).
+
+    The same path as the Invoke API (the function runs in its warm worker, its logs and
+    metrics are kept), without a round trip through HTTP and botocore for each request.
+    """
+    backend = lambda_models.lambda_backends[account_id][region]
+    response_headers: dict[str, str] = {}
+    payload = backend.invoke(function_arn, None, json.dumps(event), {}, response_headers)
+    raw = payload.encode() if isinstance(payload, str) else (payload or b"")
+    return raw, "x-amz-function-error" in response_headers
+
+
 def _apply_bucket_properties(bucket: Any, properties: dict[str, Any]) -> None:
     versioning = properties.get("VersioningConfiguration", {})
     if versioning.get("Status"):
@@ -103,10 +244,8 @@ def _apply_bucket_properties(bucket: Any, properties: dict[str, Any]) -> None:
 
 def _patch_s3_bucket() -> None:
     bucket_cls = s3_models.FakeBucket
-    create, update = (
-        bucket_cls.create_from_cloudformation_json,
-        bucket_cls.update_from_cloudformation_json,
-    )
+    create = _target(bucket_cls, "create_from_cloudformation_json")
+    update = _target(bucket_cls, "update_from_cloudformation_json")
 
     def create_bucket(
         resource_name: str,
@@ -138,7 +277,7 @@ def _patch_s3_bucket() -> None:
 
 def _patch_stack_update_parameters() -> None:
     backend_cls = cfn_models.CloudFormationBackend
-    resolve = backend_cls._resolve_update_parameters
+    resolve = _target(backend_cls, "_resolve_update_parameters")
 
     def resolve_known(self: Any, instance: Any, incoming_params: list[dict[str, str]]) -> Any:
         known = [
@@ -152,35 +291,51 @@ def _patch_stack_update_parameters() -> None:
     backend_cls._resolve_update_parameters = resolve_known  # type: ignore[method-assign]
 
 
-def _patch_send_task_failure() -> None:
-    from moto.core.responses import EmptyResult
-    from moto.stepfunctions.responses import StepFunctionResponse
+_failure_cause: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "failure_cause", default=None
+)
 
-    def send_task_failure(self: Any) -> Any:
-        self.stepfunction_backend.send_task_failure(
-            self._get_param("taskToken"),
-            error=self._get_param("error"),
-            cause=self._get_param("cause"),
-        )
-        return EmptyResult()
 
-    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+def keep_task_failure_causes() -> None:
+    """moto's response handler reads ``error`` but not ``cause``; its backend takes both.
+    The handler is wrapped to carry the request's cause to the backend call it makes.
+    Idempotent."""
+    response_cls = sfn_responses.StepFunctionResponse
+    backend_cls = sfn_parser_models.StepFunctionsParserBackend
+    respond = _target(response_cls, "send_task_failure")
+    fail = _target(backend_cls, "send_task_failure")
+    if getattr(fail, "_slipway_keeps_cause", False):
+        return
+
+    def send_task_failure_response(self: Any) -> Any:
+        token = _failure_cause.set(self._get_param("cause"))
+        try:
+            return respond(self)
+        finally:
+            _failure_cause.reset(token)
+
+    def send_task_failure(self: Any, task_token: Any, error: Any = None, cause: Any = None) -> Any:
+        return fail(self, task_token, error=error, cause=cause or _failure_cause.get())
+
+    send_task_failure._slipway_keeps_cause = True  # type: ignore[attr-defined]
+    response_cls.send_task_failure = send_task_failure_response  # type: ignore[method-assign]
+    backend_cls.send_task_failure = send_task_failure  # type: ignore[method-assign]
 
 
 def _publish_embedded_metrics(account_id: str, region: str, logs: str) -> None:
-    from moto.cloudwatch.models import cloudwatch_backends
-
     from slipway.local.emf import metric_data_from_logs
 
-    backend = cloudwatch_backends[account_id][region]
+    backend = cloudwatch_models.cloudwatch_backends[account_id][region]
     for namespace, metric_data in metric_data_from_logs(logs).items():
         backend.put_metric_data(namespace, metric_data)
 
 
-def _patch_percentile_statistics() -> None:
-    from moto.cloudwatch.models import Statistics
-
-    plain = Statistics.get_statistics_for_type
+def teach_percentile_statistics() -> None:
+    """CloudWatch answers ``pNN`` statistics (nearest rank); moto answers None. Idempotent."""
+    statistics = cloudwatch_models.Statistics
+    plain = _target(statistics, "get_statistics_for_type")
+    if getattr(plain, "_slipway_percentiles", False):
+        return
 
     def get_statistics_for_type(self: Any, stat: str) -> Any:
         if len(stat) > 1 and stat[0] == "p" and stat[1:].replace(".", "", 1).isdigit():
@@ -191,10 +346,13 @@ def _patch_percentile_statistics() -> None:
             return values[min(rank, len(values) - 1)]
         return plain(self, stat)
 
-    Statistics.get_statistics_for_type = get_statistics_for_type  # type: ignore[method-assign]
+    get_statistics_for_type._slipway_percentiles = True  # type: ignore[attr-defined]
+    statistics.get_statistics_for_type = get_statistics_for_type  # type: ignore[method-assign]
 
 
 def _patch_lambda_invoke(executor: LocalExecutor) -> None:
+    _target(lambda_models.LambdaFunction, "_invoke_lambda")  # replaced whole, on purpose
+
     def invoke_locally(self: Any, event: Any = None) -> tuple[str, bool, str]:
         if self.package_type == "Image":
             message = (
@@ -228,16 +386,17 @@ def _patch_lambda_invoke(executor: LocalExecutor) -> None:
 
 def install(executor: LocalExecutor) -> None:
     """Apply every patch once per process; later calls only swap the executor."""
+    if not _installed:
+        check_targets()
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     _patch_lambda_invoke(executor)
     if _installed:
         return
-    sfn_models.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
+    sfn_models.stepfunctions_backends = sfn_parser_models.stepfunctions_parser_backends  # type: ignore[assignment]
     _patch_s3_bucket()
     _patch_stack_update_parameters()
-    _patch_send_task_failure()
-    _patch_percentile_statistics()
-    cfn_parsing.get_model_list.cache_clear()
-    cfn_parsing.get_model_map.cache_clear()
-    cfn_parsing.get_name_type_map.cache_clear()
+    keep_task_failure_causes()
+    teach_percentile_statistics()
+    for cached in ("get_model_list", "get_model_map", "get_name_type_map"):
+        _target(cfn_parsing, cached).cache_clear()  # FunctionUrlResource joins the models
     _installed["done"] = True

@@ -5,9 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-
-import boto3
-from botocore.config import Config
+from typing import Any
 
 from slipway.local.cloud import ACCOUNT_ID, REGION, EmbeddedCloud
 from slipway.local.gateway import FunctionUrlGateway
@@ -33,32 +31,24 @@ class LocalSession:
         self._watcher: threading.Thread | None = None
 
     def start(self) -> LocalSession:
+        from slipway.local.moto_patches import invoke_function
+
         self.cloud.start()
-        lambda_client = boto3.client(
-            "lambda",
-            endpoint_url=self.cloud.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            # The gateway waits as long as the longest function may run.
-            config=Config(read_timeout=900, retries={"total_max_attempts": 1}),
-        )
-        self.gateway = FunctionUrlGateway(lambda_client, region=REGION, account_id=ACCOUNT_ID)
+
+        def invoke(function_arn: str, event: dict[str, Any]) -> tuple[bytes, bool]:
+            return invoke_function(ACCOUNT_ID, REGION, function_arn, event)
+
+        self.gateway = FunctionUrlGateway(invoke, region=REGION, account_id=ACCOUNT_ID)
         self._watcher = threading.Thread(target=self._watch_function_urls, daemon=True)
         self._watcher.start()
         return self
 
     def refresh_routes(self) -> dict[str, str]:
         """Open a port for each new Function URL and close those of deleted ones."""
-        from moto.awslambda.models import lambda_backends
+        from slipway.local.moto_patches import function_urls
 
         assert self.gateway is not None
-        backend = lambda_backends[ACCOUNT_ID][REGION]
-        live: dict[str, str] = {}
-        for function in backend.list_functions():
-            config = getattr(function, "url_config", None)
-            if config is not None:
-                live[f"{config.url}/"] = function.function_arn
+        live = function_urls(ACCOUNT_ID, REGION)
         changed = False
         for url in set(self.gateway.routes) - set(live):
             self.gateway.close(url)

@@ -32,7 +32,7 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
     "PromotionWorkflowStartCanaryFunction": {GET, PUT, UPDATE},
     "PromotionWorkflowCheckCanaryFunction": {PUT, "cloudwatch:GetMetricData"},
     "PromotionWorkflowAutoApproveFunction": {PUT, UPDATE},
-    "PromotionWorkflowRequestApprovalFunction": {PUT, UPDATE, "sns:Publish"},
+    "PromotionWorkflowWaitForApprovalFunction": {PUT, UPDATE, "sns:Publish"},
     "PromotionWorkflowPromoteFunction": {GET, PUT, UPDATE},
     "PromotionWorkflowRecordFailureFunction": {GET, PUT, UPDATE, DELETE},
     "IngestPipelineFunction": {"states:StartExecution"},

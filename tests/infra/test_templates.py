@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -10,8 +9,13 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from registry import workflow as steps
+from registry.workflow import PROMOTION, Choice, Package, SucceedIf, Task, Wait, walk
+from registry.workflow_state import GatePolicy
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ["local", "dev", "staging", "prod"]
+CONTEXT = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]["environments"]
 
 
 def resources(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -131,100 +135,114 @@ def test_uploads_reach_the_ingest_function_through_a_queue_with_a_dead_letter_qu
     )
 
 
-def happy_path(states: dict[str, Any], start: str) -> list[str]:
-    """State names from ``start`` following Next, and each Choice's Default."""
+def asl_path(states: dict[str, Any], start: str, branch: str = "Default") -> list[str]:
+    """State names from ``start`` following Next, and at each Choice its Default (or, with
+    ``branch="Then"``, its first rule)."""
+    early_ends = {n.state for n in PROMOTION.nodes if isinstance(n, SucceedIf)}
     path, name = [], start
     while name:
         path.append(name)
         state = states[name]
-        name = state.get("Next") or state.get("Default")
+        if state["Type"] == "Choice" and branch == "Then" and name not in early_ends:
+            name = state["Choices"][0]["Next"]
+        else:
+            name = state.get("Next") or state.get("Default")
+    return path
+
+
+def declared_path(nodes: tuple[Any, ...], branch: str = "Default") -> list[str]:
+    """The same walk over the declaration (registry/workflow.py)."""
+    path: list[str] = []
+    for node in nodes:
+        path.append(node.state)
+        if isinstance(node, Choice):
+            path += declared_path(node.then if branch == "Then" else node.otherwise, branch)
     return path
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_promotion_workflow_gates_every_step_and_records_failures(synthesized, env):
+def test_the_state_machine_is_the_declared_workflow(synthesized, env):
     synthesized(env).template.has_resource_properties(
         "AWS::StepFunctions::StateMachine", {"StateMachineType": "STANDARD"}
     )
     definition = state_machine_definition(synthesized(env).template_json)
     states = definition["States"]
-    assert happy_path(states, definition["StartAt"]) == [
-        "Validate",
-        "Register",
-        "NewVersion?",
-        "AcquireLock",
-        "Evaluate",
-        "Stage",
-        "SmokeTest",
-        "ApprovalPolicy",
-        "AutoApprove",
-        "CanaryPolicy",
-        "Promote",
-        "ReleaseLock",
-        "Live",
-    ]
-    assert states["NewVersion?"]["Choices"][0]["Next"] == "AlreadyRegistered"
-    assert states["Rejected"] == {
+    assert set(states) == set(PROMOTION.state_names())
+    for branch in ("Default", "Then"):
+        walked = asl_path(states, definition["StartAt"], branch)
+        assert walked == [*declared_path(PROMOTION.nodes, branch), PROMOTION.succeeded]
+    for node in walk(PROMOTION.nodes):
+        state = states[node.state]
+        if isinstance(node, Task):
+            assert state["ResultPath"] == node.result_path, node.state
+        elif isinstance(node, Choice | SucceedIf):
+            (rule,) = state["Choices"]
+            assert rule["Variable"] == node.when.path
+            assert rule.get("StringEquals", rule.get("NumericGreaterThan")) in (
+                node.when.equals,
+                node.when.greater_than,
+            )
+        elif isinstance(node, Wait):
+            assert state["SecondsPath"] == node.seconds_path
+    succeed_if = next(n for n in PROMOTION.nodes if isinstance(n, SucceedIf))
+    assert states[succeed_if.state]["Choices"][0]["Next"] == succeed_if.end
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_task_retries_transient_errors_and_ends_in_a_recorded_failure(synthesized, env):
+    states = state_machine_definition(synthesized(env).template_json)["States"]
+    failure = PROMOTION.on_failure.state
+    assert states[PROMOTION.failed] == {
         "Type": "Fail",
         "Error": "PromotionRejected",
-        "CausePath": "$.failure.reason",
+        "CausePath": PROMOTION.failure_cause,
     }
-    assert happy_path(states, "RecordFailure") == ["RecordFailure", "Rejected"]
-    tasks = [n for n, s in states.items() if s["Type"] == "Task" and n != "RecordFailure"]
-    for name in tasks:
-        catches = states[name]["Catch"]
-        assert catches[-1] == {
+    assert asl_path(states, failure) == [failure, PROMOTION.failed]
+    for task in PROMOTION.tasks():
+        if task is PROMOTION.on_failure:
+            continue
+        state = states[task.state]
+        assert state["Catch"][-1] == {
             "ErrorEquals": ["States.ALL"],
             "ResultPath": "$.error",
-            "Next": "RecordFailure",
-        }, name
-        transient = states[name].get("Retry", [{}])[0]
-        if name != "WaitForApproval":
-            assert "Lambda.ServiceException" in transient["ErrorEquals"]
-        assert all("States.ALL" not in r["ErrorEquals"] for r in states[name].get("Retry", []))
+            "Next": failure,
+        }, task.state
+        retries = state.get("Retry", [])
+        if not task.waits_for_task_token:
+            assert retries[0]["ErrorEquals"] == list(PROMOTION.transient_errors)
+        assert all("States.ALL" not in r["ErrorEquals"] for r in retries)
     # a second promotion of the same model waits for the lock, then fails clearly
-    lock_retry = states["AcquireLock"]["Retry"][-1]
+    lock_retry = states[steps.ACQUIRE_LOCK.state]["Retry"][-1]
     assert lock_retry["ErrorEquals"] == ["PromotionLockedError"]
     assert lock_retry["MaxAttempts"] * lock_retry["IntervalSeconds"] >= 60
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_manual_approval_waits_for_a_task_token_with_a_timeout(synthesized, env):
-    states = state_machine_definition(synthesized(env).template_json)["States"]
-    manual = states["ApprovalPolicy"]["Choices"][0]
-    assert manual["StringEquals"] == "manual" and manual["Next"] == "WaitForApproval"
-    wait = states["WaitForApproval"]
-    assert wait["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
-    assert wait["TimeoutSeconds"] > 0
-    assert wait["Catch"][0] == {
-        "ErrorEquals": ["States.Timeout"],
-        "ResultPath": "$.error",
-        "Next": "ApprovalTimedOut",
-    }
-    assert states["ApprovalTimedOut"]["Next"] == "RecordFailure"
-    assert wait["Next"] == "CanaryPolicy"
+def test_the_environments_gate_policy_is_the_first_state(synthesized, env):
+    definition = state_machine_definition(synthesized(env).template_json)
+    first = definition["States"][definition["StartAt"]]
+    assert first["Type"] == "Pass" and first["ResultPath"] == "$.policy"
+    policy = GatePolicy.parse(first["Result"])
+    config = CONTEXT[env]
+    assert policy.approval == config["approval"]
+    assert policy.canary.share == config["canary"]["share"]
+    assert policy.canary.bake_seconds == config["canary"]["bake_minutes"] * 60
+    assert policy.smoke_test_budget_ms == config.get("smoke_test_budget_ms", 10000)
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_a_canary_bakes_then_is_checked_before_promotion(synthesized, env):
+def test_manual_approval_waits_for_a_task_token_with_a_timeout(synthesized, env):
     states = state_machine_definition(synthesized(env).template_json)["States"]
-    (canary,) = states["CanaryPolicy"]["Choices"]
-    assert canary["Variable"] == "$.staged.canary.share"
-    assert canary["NumericGreaterThan"] == 0
-    assert happy_path(states, canary["Next"]) == [
-        "StartCanary",
-        "BakeCanary",
-        "CheckCanary",
-        "Promote",
-        "ReleaseLock",
-        "Live",
-    ]
-    assert states["BakeCanary"] == {
-        "Type": "Wait",
-        "SecondsPath": "$.staged.canary.bake_seconds",
-        "Next": "CheckCanary",
+    wait = states[steps.WAIT_FOR_APPROVAL.state]
+    assert wait["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
+    assert wait["TimeoutSeconds"] == 60 * CONTEXT[env].get("approval_timeout_minutes", 1440)
+    assert wait["Catch"][0] == {
+        "ErrorEquals": ["States.Timeout"],
+        "ResultPath": "$.error",
+        "Next": PROMOTION.task_timed_out,
     }
-    assert states["CheckCanary"]["Catch"][-1]["Next"] == "RecordFailure"
+    assert states[PROMOTION.task_timed_out]["Next"] == PROMOTION.on_failure.state
+    assert states[PROMOTION.task_timed_out]["Result"]["Error"] == "ApprovalTimedOut"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -247,13 +265,13 @@ def test_embedded_target_ships_zips_and_aws_targets_ship_the_runtime_image(synth
     images = [f for f in dev.values() if f["Properties"].get("PackageType") == "Image"]
     # the model-touching steps and the endpoint run in the same runtime image
     commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in images)
-    assert commands == [
-        "functions.registry_api.handler.handler",
-        "model_runtime.jobs.evaluate.handler",
-        "model_runtime.jobs.smoke_test.handler",
-        "model_runtime.jobs.validate.handler",
-        "model_runtime.serving.handler.handler",
-    ]
+    runtime_steps = [t.handler for t in PROMOTION.tasks() if t.package == Package.RUNTIME]
+    assert commands == sorted([*runtime_steps, "model_runtime.serving.handler.handler"])
+    # the control plane is zip code with its libraries in one layer
+    zips = [f for f in dev.values() if f["Properties"].get("PackageType") != "Image"]
+    assert {len(f["Properties"]["Layers"]) for f in zips} == {1}
+    (layer,) = resources(synthesized("dev").template_json, "AWS::Lambda::LayerVersion").values()
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -281,22 +299,8 @@ def test_no_iam_statement_allows_every_action(synthesized, env):
             assert "*" not in actions
 
 
-def test_runtime_code_never_imports_the_cdk():
-    for package in ("functions", "model_runtime"):
-        for source in (REPO_ROOT / package).rglob("*.py"):
-            tree = ast.parse(source.read_text())
-            for node in ast.walk(tree):
-                names = []
-                if isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.module:
-                    names = [node.module]
-                bad = [n for n in names if n.split(".")[0] in ("aws_cdk", "constructs", "infra")]
-                assert not bad, f"{source} imports {bad}"
-
-
 def test_the_table_declared_for_cloudformation_has_the_repositorys_key_schema(synthesized):
-    from functions.lineage.keys import create_table_request
+    from registry.keys import create_table_request
 
     request = create_table_request("any")
     (table,) = resources(synthesized("local").template_json, "AWS::DynamoDB::Table").values()
@@ -345,3 +349,24 @@ def test_stacks_that_retain_data_are_termination_protected(synthesized):
         for part in ("data", "serving", "workflow", "monitoring"):
             properties = manifest["artifacts"][f"slipway-{env}-{part}"]["properties"]
             assert bool(properties.get("terminationProtection")) is protected, (env, part)
+
+
+def test_each_package_holds_its_layers_and_nothing_above(synthesized):
+    """Control-plane zips hold registry/ and functions/; runtime zips registry/ and
+    model_runtime/ (no control plane); the layer holds the control plane's libraries."""
+    outdir = synthesized("local").outdir
+    packages = {}
+    for template in outdir.glob("*.template.json"):
+        for resource in json.loads(template.read_text())["Resources"].values():
+            if resource["Type"] not in ("AWS::Lambda::Function", "AWS::Lambda::LayerVersion"):
+                continue
+            properties = resource["Properties"]
+            key = (properties.get("Code") or properties["Content"])["S3Key"]
+            folder = outdir / f"asset.{key.removesuffix('.zip')}"
+            packages[properties.get("Handler", "layer")] = {p.name for p in folder.iterdir()}
+    assert packages["layer"] == {"python"}
+    for handler, top in packages.items():
+        if handler.startswith("functions."):
+            assert top == {"registry", "functions"}, handler
+        elif handler.startswith("model_runtime."):
+            assert top == {"registry", "model_runtime"}, handler

@@ -11,10 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.lineage.repository import LineageRepository, UploadedBundle
 from model_runtime.extraction import sha256_file
 from model_runtime.model_store import ModelStore
 from model_runtime.serving.handler import app, handler
+from registry.repository import LineageRepository, UploadedBundle
 from tests.conftest import create_lineage_table, load_event
 
 
@@ -35,7 +35,9 @@ def live_iris(iris_bundle, tmp_path):
         )
         repository.register_version(json.loads(manifest.model_dump_json()), uploaded, "exec-1")
         repository.promote("iris", "1", "exec-1")
-        store = ModelStore(repository, s3, tmp_path / "cache", pointer_ttl_seconds=0)
+        store = ModelStore(
+            repository, s3, tmp_path / "cache", pointer_ttl_seconds=0, model_cache_bytes=10**9
+        )
         app.state.model_store = store
         yield manifest
         app.state.model_store = None
@@ -198,7 +200,7 @@ def test_every_prediction_emits_embedded_metrics_per_version(live_iris, capsys):
 
 
 def test_a_live_canary_takes_its_share(live_iris, iris_bundle):
-    from functions.lineage import keys
+    from registry.statuses import Stage
 
     store = app.state.model_store
     repository = store._repository
@@ -209,8 +211,8 @@ def test_a_live_canary_takes_its_share(live_iris, iris_bundle):
     repository.start_canary("iris", "2", 0.25)
     draws = iter([0.1, 0.9])
     store._random = lambda: next(draws)
-    assert store.version_for_stage("iris", keys.LIVE) == "2"  # 0.1 < 0.25
-    assert store.version_for_stage("iris", keys.LIVE) == "1"
+    assert store.version_for_stage("iris", Stage.LIVE) == "2"  # 0.1 < 0.25
+    assert store.version_for_stage("iris", Stage.LIVE) == "1"
     assert repository.clear_canary("iris", "2")
     assert "canary_version" not in repository.get_pointer("iris")
 

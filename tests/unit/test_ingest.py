@@ -9,12 +9,8 @@ import pytest
 from moto import mock_aws
 
 from functions.exceptions import InvalidEventError
-from functions.ingest.executions import (
-    UploadEvent,
-    execution_name,
-    start_promotion,
-    upload_from_eventbridge,
-)
+from functions.ingest.executions import start_promotion, upload_from_eventbridge
+from registry.executions import UploadEvent, execution_name
 from tests.conftest import load_event
 
 PASS_MACHINE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
@@ -62,16 +58,39 @@ def test_the_same_event_twice_starts_one_execution():
     assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 1
 
 
-def test_handler_reports_only_the_failed_records(monkeypatch):
+@mock_aws
+def test_handler_reports_only_the_failed_records(monkeypatch, lambda_context):
     from functions.ingest import handler as ingest
 
-    started = []
-    monkeypatch.setattr(ingest, "start_promotion", lambda sfn, arn, upload: started.append(upload))
+    # GIVEN the deployed state machine, and a batch of one upload event and one broken message
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name="promotion", definition=PASS_MACHINE, roleArn="arn:aws:iam::123456789012:role/sfn"
+    )["stateMachineArn"]
+    monkeypatch.setenv("SLIPWAY_STATE_MACHINE_ARN", arn)
     event = load_event("sqs_batch.json")
     good = dict(
         event["Records"][0], body=json.dumps(load_event("eventbridge_s3_object_created.json"))
     )
     bad = dict(event["Records"][0], messageId="bad-one", body="{not json")
-    result = ingest.handler({"Records": [good, bad]}, None)
+    # WHEN the ingest function receives it
+    result = ingest.handler({"Records": [good, bad]}, lambda_context)
+    # THEN SQS retries only the broken message, and the upload's promotion started
     assert result == {"batchItemFailures": [{"itemIdentifier": "bad-one"}]}
-    assert [upload.key for upload in started] == ["models/iris/1/bundle.tar.gz"]
+    (execution,) = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert execution["name"].startswith("iris-1-")
+    started = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    assert started["key"] == "models/iris/1/bundle.tar.gz"
+
+
+@mock_aws
+def test_a_batch_that_fails_whole_is_retried_whole(monkeypatch, lambda_context):
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    from functions.ingest import handler as ingest
+
+    monkeypatch.setenv("SLIPWAY_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:1:stateMachine:x")
+    event = load_event("sqs_batch.json")
+    bad = dict(event["Records"][0], body=json.dumps({"source": "aws.ec2"}))
+    with pytest.raises(BatchProcessingError):
+        ingest.handler({"Records": [bad]}, lambda_context)

@@ -7,8 +7,9 @@ import json
 import pytest
 from moto import mock_aws
 
-from functions.exceptions import VersionConflictError, VersionNotRegisteredError
-from functions.lineage.repository import AuditEvent, LineageRepository, UploadedBundle
+from registry.audit import AuditEvent, AuditOutcome, AuditStep
+from registry.exceptions import VersionConflictError, VersionNotRegisteredError
+from registry.repository import LineageRepository, UploadedBundle
 from tests.conftest import create_lineage_table
 
 
@@ -77,9 +78,31 @@ def test_promote_refuses_an_unregistered_version(repository):
 
 
 def test_audit_events_are_idempotent_and_ordered(repository):
-    event = AuditEvent("iris", "1", "exec-1", "2-register", "registered", "ok")
+    event = AuditEvent("iris", "1", "exec-1", AuditStep.REGISTER, AuditOutcome.REGISTERED, "ok")
     repository.record_audit(event)
     repository.record_audit(event)
-    repository.record_audit(AuditEvent("iris", "1", "exec-1", "3-promote", "live", "moved"))
+    repository.record_audit(
+        AuditEvent("iris", "1", "exec-1", AuditStep.PROMOTE, AuditOutcome.LIVE, "moved")
+    )
     history = repository.audit_history("iris", "1")
-    assert [item["step"] for item in history] == ["2-register", "3-promote"]
+    assert [item["step"] for item in history] == ["register", "promote"]
+
+
+def test_the_events_of_one_execution_never_share_a_key(repository):
+    # GIVEN a version that waited for approval and was then approved, in one execution
+    for step, outcome in (
+        (AuditStep.APPROVAL_REQUESTED, AuditOutcome.AWAITING_APPROVAL),
+        (AuditStep.APPROVAL, AuditOutcome.APPROVED),
+    ):
+        repository.record_audit(AuditEvent("iris", "1", "exec-1", step, outcome, "why"))
+    # THEN both events are in its history (an approval once overwrote the request)
+    outcomes = [item["outcome"] for item in repository.audit_history("iris", "1")]
+    assert outcomes == ["awaiting-approval", "approved"]
+
+
+def test_versions_built_from_a_commit_are_listed_by_their_code_edges(repository, manifest):
+    repository.register_version(manifest, bundle(), "exec-1")
+    code = manifest["lineage"]["code"]
+    page = repository.code_users(code["repository"], code["commit"])
+    assert [(edge["name"], edge["version"]) for edge in page.items] == [("iris", "1")]
+    assert repository.code_users(code["repository"], "another-commit").items == []

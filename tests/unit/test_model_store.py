@@ -11,10 +11,10 @@ import pytest
 from moto import mock_aws
 
 from examples.iris.train import train_and_package
-from functions.lineage.repository import LineageRepository, UploadedBundle
 from model_runtime import model_store as model_store_module
 from model_runtime.extraction import sha256_file
 from model_runtime.model_store import ModelStore
+from registry.repository import LineageRepository, UploadedBundle
 from tests.conftest import create_lineage_table
 
 
@@ -45,11 +45,17 @@ def registry(tmp_path: Path) -> Any:
 
 def test_lru_by_bytes(registry, tmp_path):
     repository, s3, _ = registry
-    one = ModelStore(repository, s3, tmp_path / "c", model_cache_bytes=10**9)
+    one = ModelStore(repository, s3, tmp_path / "c", pointer_ttl_seconds=5, model_cache_bytes=10**9)
     one.model("iris", version="1")
     size = one.cached_bytes
     # a budget for two models: the least recently used one leaves
-    store = ModelStore(repository, s3, tmp_path / "c2", model_cache_bytes=2 * size + size // 2)
+    store = ModelStore(
+        repository,
+        s3,
+        tmp_path / "c2",
+        pointer_ttl_seconds=5,
+        model_cache_bytes=2 * size + size // 2,
+    )
     store.model("iris", version="1")
     store.model("iris", version="2")
     store.model("iris", version="1")  # 1 is now the most recently used
@@ -60,7 +66,9 @@ def test_lru_by_bytes(registry, tmp_path):
 
 def test_an_evicted_model_is_reloaded_from_tmp_without_downloading_again(registry, tmp_path):
     repository, s3, downloads = registry
-    store = ModelStore(repository, s3, tmp_path / "cache", model_cache_bytes=1)
+    store = ModelStore(
+        repository, s3, tmp_path / "cache", pointer_ttl_seconds=5, model_cache_bytes=1
+    )
     store.model("iris", version="1")
     store.model("iris", version="2")  # budget of one model: 1 leaves memory, not /tmp
     assert store.cached_versions == ["2"]
@@ -76,7 +84,9 @@ def test_stage_pointers_are_cached_for_their_ttl_then_read_again(registry, tmp_p
     clock = {"now": 1000.0}
     monkeypatch.setattr(model_store_module.time, "monotonic", lambda: clock["now"])
     repository.promote("iris", "1", "execution-1")
-    store = ModelStore(repository, s3, tmp_path / "cache", pointer_ttl_seconds=5)
+    store = ModelStore(
+        repository, s3, tmp_path / "cache", pointer_ttl_seconds=5, model_cache_bytes=10**9
+    )
     assert store.model("iris").version == "1"
 
     repository.promote("iris", "2", "execution-2")
@@ -88,7 +98,9 @@ def test_stage_pointers_are_cached_for_their_ttl_then_read_again(registry, tmp_p
 
 def test_a_damaged_bundle_in_tmp_is_downloaded_again(registry, tmp_path):
     repository, s3, downloads = registry
-    store = ModelStore(repository, s3, tmp_path / "cache", model_cache_bytes=1)
+    store = ModelStore(
+        repository, s3, tmp_path / "cache", pointer_ttl_seconds=5, model_cache_bytes=1
+    )
     store.model("iris", version="1")
     digest = repository.get_version("iris", "1")["bundle"]["digest"]
     cached = tmp_path / "cache" / "bundles" / f"{digest}.tar.gz"

@@ -9,7 +9,6 @@ import json
 import pytest
 from moto import mock_aws
 
-from functions.registry_api import app as registry_app
 from functions.registry_api.handler import handler
 from tests.conftest import load_event
 
@@ -17,18 +16,18 @@ from tests.conftest import load_event
 @pytest.fixture
 def missing_table(monkeypatch):
     monkeypatch.setenv("SLIPWAY_TABLE_NAME", "no-such-table")
-    registry_app.get_repository.cache_clear()
     with mock_aws():
         yield
-    registry_app.get_repository.cache_clear()
 
 
-def test_a_failing_dependency_is_a_500_problem_not_a_failed_invocation(missing_table):
+def test_a_failing_dependency_is_a_500_problem_not_a_failed_invocation(
+    missing_table, lambda_context
+):
     event = copy.deepcopy(load_event("function_url_predict.json"))
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/v1/models"
     event["requestContext"]["http"]["method"] = "GET"
     event.pop("body", None)
-    response = handler(event, None)
+    response = handler(event, lambda_context)
     assert response["statusCode"] == 500
     assert response["headers"]["content-type"] == "application/problem+json"
     body = response["body"]

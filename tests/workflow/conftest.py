@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ from typing import Any
 import boto3
 import pytest
 
-from functions.lineage.repository import LineageRepository
+from registry.repository import LineageRepository
+from registry.workflow import PROMOTION, SetPolicy
+from registry.workflow_state import GatePolicy
 from slipway.local.cloud import CREDENTIALS, REGION
 from slipway.local.deploy import deploy_environment
 from slipway.local.session import LocalSession
@@ -68,7 +71,7 @@ class DeployedLocal:
 
     def push(self, bundle: Path, name: str, version: str) -> str:
         """Upload a bundle; return the name of the execution it starts."""
-        from functions.ingest.executions import UploadEvent, execution_name
+        from registry.executions import UploadEvent, execution_name
 
         key = f"models/{name}/{version}/bundle.tar.gz"
         version_id = self.upload(bundle, name, version)
@@ -84,19 +87,32 @@ class DeployedLocal:
         return names[0]
 
     @contextmanager
-    def function_environment(self, part: str, **variables: str) -> Iterator[None]:
-        """Change a deployed function's environment for the duration of a test."""
-        client = self.client("lambda")
-        name = self.function_name(part)
-        original = client.get_function_configuration(FunctionName=name)["Environment"]
-        client.update_function_configuration(
-            FunctionName=name,
-            Environment={"Variables": {**original["Variables"], **variables}},
-        )
+    def state_machine(self, change: Callable[[dict[str, Any]], None]) -> Iterator[None]:
+        """Change the deployed state machine's definition for the duration of a test."""
+        sfn = self.client("stepfunctions")
+        arn = self.outputs["StateMachineArn"]
+        original = sfn.describe_state_machine(stateMachineArn=arn)["definition"]
+        definition = json.loads(original)
+        change(definition)
+        sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(definition))
         try:
             yield
         finally:
-            client.update_function_configuration(FunctionName=name, Environment=original)
+            sfn.update_state_machine(stateMachineArn=arn, definition=original)
+
+    def gate_policy(self, **changes: Any) -> AbstractContextManager[None]:
+        """Run the gate with other rules, as another environment's cdk.json would set them:
+        the policy the state machine's first state writes into every execution."""
+        (policy_state,) = [n for n in PROMOTION.nodes if isinstance(n, SetPolicy)]
+
+        def change(definition: dict[str, Any]) -> None:
+            state = definition["States"][policy_state.state]
+            merged = json.loads(json.dumps(state["Result"]))
+            for key, value in changes.items():
+                merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
+            state["Result"] = GatePolicy.parse(merged).dump()
+
+        return self.state_machine(change)
 
     def wait_for_status(self, name: str, version: str, status: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from examples.iris.train import train_and_package
-from functions.ingest.executions import UploadEvent, execution_name
 from model_runtime.extraction import sha256_file
+from registry.executions import UploadEvent, execution_name
 
 
 def name_of_execution(deployed, key: str, version_id: str, size: int) -> str:
@@ -56,10 +56,10 @@ def test_upload_is_validated_registered_promoted_and_served(deployed, live_v1):
     assert deployed.repository.get_pointer("iris")["version"] == "1"
     steps = [(e["step"], e["outcome"]) for e in deployed.repository.audit_history("iris", "1")]
     assert steps == [
-        ("2-register", "registered"),
-        ("4-stage", "staged"),
-        ("6-approve", "approved"),
-        ("3-promote", "live"),
+        ("register", "registered"),
+        ("stage", "staged"),
+        ("approval", "approved"),
+        ("promote", "live"),
     ]
     # evaluation and smoke-test results are stored on the version
     assert item["evaluation_result"]["metric"] == "accuracy"

@@ -6,7 +6,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from functions.lineage import keys
+from registry import keys
+from registry.statuses import Stage, VersionStatus
 
 
 def to_dynamo(value: Any) -> Any:
@@ -24,7 +25,7 @@ def version_item(
         "kind": "version",
         "name": name,
         "version": version,
-        "status": "registered",
+        "status": VersionStatus.REGISTERED,
         "registered_at": at,
         "execution": execution,
         "bundle": to_dynamo(bundle),
@@ -89,7 +90,7 @@ def model_summary_item(name: str, latest_version: str, at: str) -> dict[str, Any
 
 
 def pointer_item(
-    name: str, stage: str, version: str, previous: str | None, execution: str, at: str
+    name: str, stage: Stage, version: str, previous: str | None, execution: str, at: str
 ) -> dict[str, Any]:
     return {
         keys.PK: keys.model_pk(name),

@@ -13,10 +13,11 @@
 
 from __future__ import annotations
 
+from registry.audit import AuditStep
+from registry.statuses import Stage
+
 PK = "pk"
 SK = "sk"
-LIVE = "live"
-STAGING = "staging"
 
 
 def model_pk(name: str) -> str:
@@ -30,7 +31,7 @@ def version_sk(version: str) -> str:
 VERSION_PREFIX = "VERSION#"
 
 
-def stage_sk(stage: str) -> str:
+def stage_sk(stage: Stage) -> str:
     return f"STAGE#{stage}"
 
 
@@ -42,7 +43,7 @@ MODELS_INDEX_SK = "gsi1sk"
 MODELS_PARTITION = "MODELS"
 
 
-def audit_sk(version: str, execution: str, step: str) -> str:
+def audit_sk(version: str, execution: str, step: AuditStep) -> str:
     return f"AUDIT#{version}#{execution}#{step}"
 
 

@@ -13,14 +13,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.exceptions import (
+from registry import items, keys
+from registry.audit import AuditEvent
+from registry.exceptions import (
     PointerConflictError,
     PromotionLockedError,
     VersionConflictError,
     VersionNotRegisteredError,
 )
-from functions.lineage import items, keys
-from functions.lineage.items import to_dynamo
+from registry.items import to_dynamo
+from registry.statuses import RegisterOutcome, Stage, VersionStatus
 
 
 def now_iso() -> str:
@@ -56,17 +58,6 @@ class Page:
     next_key: dict[str, Any] | None
 
 
-@dataclass(frozen=True)
-class AuditEvent:
-    name: str
-    version: str
-    execution: str
-    step: str
-    outcome: str
-    reason: str
-    actor: str = "promotion-workflow"
-
-
 def _applied_if_condition_holds(write: Any, **request: Any) -> bool:
     """A conditional write whose failed condition means "nothing to do", not an error."""
     try:
@@ -89,8 +80,8 @@ class LineageRepository:
 
     def register_version(
         self, manifest: dict[str, Any], bundle: UploadedBundle, execution: str
-    ) -> str:
-        """Create the immutable version item with its edges; return 'registered' or 'duplicate'.
+    ) -> RegisterOutcome:
+        """Create the immutable version item with its edges; say whether it is new.
 
         A retry of the same execution is 'registered' again; the same bytes from another
         upload are a 'duplicate'; other bytes under an existing version are refused.
@@ -119,9 +110,9 @@ class LineageRepository:
             if existing is None:  # cancelled for another reason: let the caller retry
                 raise
             if existing["execution"] == execution:
-                return "registered"
+                return RegisterOutcome.REGISTERED
             if existing["bundle"]["digest"] == bundle.digest:
-                return "duplicate"
+                return RegisterOutcome.DUPLICATE
             raise VersionConflictError(
                 f"{name} {version} is already registered with sha256 "
                 f"{existing['bundle']['digest']}; this upload has {bundle.digest}. "
@@ -150,7 +141,7 @@ class LineageRepository:
         }
 
     def promote(
-        self, name: str, version: str, execution: str, stage: str = keys.LIVE
+        self, name: str, version: str, execution: str, stage: Stage = Stage.LIVE
     ) -> str | None:
         """Move the stage pointer to ``version``; return the version it pointed to before.
 
@@ -176,11 +167,11 @@ class LineageRepository:
         transaction: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table.name, "Item": pointer, **condition}},
         ]
-        if stage == keys.LIVE:
-            transaction.append(self._set_status(name, version, "live", at))
+        if stage == Stage.LIVE:
+            transaction.append(self._set_status(name, version, VersionStatus.LIVE, at))
             transaction.extend(self._set_edges_live(name, candidate, True))
             if previous is not None:
-                transaction.append(self._set_status(name, previous, "archived", at))
+                transaction.append(self._set_status(name, previous, VersionStatus.ARCHIVED, at))
                 replaced = self.get_version(name, previous)
                 if replaced is not None:
                     transaction.extend(self._set_edges_live(name, replaced, False))
@@ -203,7 +194,7 @@ class LineageRepository:
         if pointer is None:
             return None
         self._table.update_item(
-            Key={keys.PK: keys.model_pk(name), keys.SK: keys.stage_sk(keys.LIVE)},
+            Key={keys.PK: keys.model_pk(name), keys.SK: keys.stage_sk(Stage.LIVE)},
             UpdateExpression="SET canary_version = :v, canary_weight = :w, canary_started_at = :at",
             ConditionExpression="version = :stable",
             ExpressionAttributeValues={
@@ -219,7 +210,7 @@ class LineageRepository:
         """Stop routing traffic to ``version`` if it is the live pointer's canary."""
         return _applied_if_condition_holds(
             self._table.update_item,
-            Key={keys.PK: keys.model_pk(name), keys.SK: keys.stage_sk(keys.LIVE)},
+            Key={keys.PK: keys.model_pk(name), keys.SK: keys.stage_sk(Stage.LIVE)},
             UpdateExpression="REMOVE canary_version, canary_weight, canary_started_at",
             ConditionExpression="canary_version = :v",
             ExpressionAttributeValues={":v": version},
@@ -295,7 +286,9 @@ class LineageRepository:
             for dataset in version_item["lineage"]["datasets"]
         ]
 
-    def _set_status(self, name: str, version: str, status: str, at: str) -> dict[str, Any]:
+    def _set_status(
+        self, name: str, version: str, status: VersionStatus, at: str
+    ) -> dict[str, Any]:
         return {
             "Update": {
                 "TableName": self._table.name,
@@ -330,7 +323,7 @@ class LineageRepository:
     def get_version(self, name: str, version: str) -> dict[str, Any] | None:
         return self._get(keys.model_pk(name), keys.version_sk(version))
 
-    def get_pointer(self, name: str, stage: str = keys.LIVE) -> dict[str, Any] | None:
+    def get_pointer(self, name: str, stage: Stage = Stage.LIVE) -> dict[str, Any] | None:
         return self._get(keys.model_pk(name), keys.stage_sk(stage))
 
     def audit_history(self, name: str, version: str) -> list[dict[str, Any]]:
@@ -353,6 +346,18 @@ class LineageRepository:
             start=start,
         )
 
+    def code_users(
+        self, repository: str, commit: str, limit: int = 50, start: dict[str, Any] | None = None
+    ) -> Page:
+        """One page of the versions built from a commit of a code repository."""
+        from boto3.dynamodb.conditions import Key
+
+        return self._page(
+            KeyConditionExpression=Key(keys.PK).eq(keys.code_pk(repository, commit)),
+            Limit=limit,
+            start=start,
+        )
+
     def list_models(self, limit: int = 50, start: dict[str, Any] | None = None) -> Page:
         """Model summaries in name order, through the MODELS index."""
         from boto3.dynamodb.conditions import Key
@@ -367,7 +372,7 @@ class LineageRepository:
     def list_versions(
         self,
         name: str,
-        status: str | None = None,
+        status: VersionStatus | None = None,
         limit: int = 50,
         start: dict[str, Any] | None = None,
     ) -> Page:

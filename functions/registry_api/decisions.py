@@ -9,21 +9,24 @@ must work when no promotion is running.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from botocore.exceptions import ClientError
 
 from functions.exceptions import DecisionConflictError, NotFoundError
-from functions.lineage.repository import AuditEvent, LineageRepository, now_iso
+from registry.audit import AuditEvent, AuditOutcome, AuditStep
+from registry.environment import METRICS_NAMESPACE
+from registry.repository import LineageRepository, now_iso
+from registry.statuses import VersionStatus
 
 
 def _awaiting(repository: LineageRepository, name: str, version: str) -> dict[str, Any]:
     item = repository.get_version(name, version)
     if item is None:
         raise NotFoundError(f"{name} {version} is not registered")
-    if item.get("status") != "awaiting-approval" or not item.get("approval_token"):
+    if item.get("status") != VersionStatus.AWAITING_APPROVAL or not item.get("approval_token"):
         raise DecisionConflictError(
             f"{name} {version} is not waiting for approval (status {item.get('status')})"
         )
@@ -56,17 +59,23 @@ def approve(
     repository.update_version(
         name,
         version,
-        status="approved",
+        status=VersionStatus.APPROVED,
         approval_token=None,
         approved_by=actor,
         approved_at=now_iso(),
     )
     repository.record_audit(
         AuditEvent(
-            name, version, item["execution"], "6-approve", "approved", reason or "approved", actor
+            name,
+            version,
+            item["execution"],
+            AuditStep.APPROVAL,
+            AuditOutcome.APPROVED,
+            reason or "approved",
+            actor,
         )
     )
-    return {"model": name, "version": version, "status": "approved", "by": actor}
+    return {"model": name, "version": version, "status": VersionStatus.APPROVED, "by": actor}
 
 
 def reject(
@@ -99,42 +108,31 @@ def rollback(repository: LineageRepository, name: str, actor: str, reason: str) 
     operation = f"rollback-{uuid.uuid4().hex[:12]}"
     repository.promote(name, previous, operation)
     repository.update_version(
-        name, current, status="rolled-back", rollback_reason=reason, rolled_back_by=actor
+        name,
+        current,
+        status=VersionStatus.ROLLED_BACK,
+        rollback_reason=reason,
+        rolled_back_by=actor,
     )
     repository.record_audit(
         AuditEvent(
             name,
             current,
             operation,
-            "8-rollback",
-            "rolled-back",
+            AuditStep.ROLLBACK,
+            AuditOutcome.ROLLED_BACK,
             f"live pointer moved back to {previous}: {reason or 'no reason given'}",
             actor,
         ),
         detail={"from": current, "to": previous},
     )
-    _count_rollback(name)
+    count_rollback(name)
     return {"model": name, "live_version": previous, "rolled_back": current, "by": actor}
 
 
-def _count_rollback(name: str) -> None:
+def count_rollback(name: str) -> None:
     """One embedded-metric-format line: the dashboard's 'rolled back' series."""
-    print(
-        json.dumps(
-            {
-                "_aws": {
-                    "Timestamp": int(time.time() * 1000),
-                    "CloudWatchMetrics": [
-                        {
-                            "Namespace": "Slipway",
-                            "Dimensions": [[]],
-                            "Metrics": [{"Name": "Rollbacks", "Unit": "Count"}],
-                        }
-                    ],
-                },
-                "model": name,
-                "Rollbacks": 1,
-            }
-        ),
-        flush=True,
-    )
+    metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE)
+    metrics.add_metric("Rollbacks", MetricUnit.Count, 1)
+    metrics.add_metadata("model", name)
+    metrics.flush_metrics()

@@ -1,0 +1,52 @@
+"""Audit events: what happened to a version, when, by whom and why.
+
+An event's key is ``AUDIT#<version>#<execution>#<step>``, so each ``AuditStep`` must name one
+kind of event: a retry of the same step overwrites itself (idempotent), and two different
+events of one execution never share a key. (They once did: an approval overwrote the
+"awaiting approval" event of the same execution.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+WORKFLOW_ACTOR = "promotion-workflow"
+POLICY_ACTOR = "policy"
+
+
+class AuditStep(StrEnum):
+    REGISTER = "register"
+    STAGE = "stage"
+    APPROVAL_REQUESTED = "approval-requested"
+    APPROVAL = "approval"
+    CANARY_START = "canary-start"
+    CANARY_CHECK = "canary-check"
+    PROMOTE = "promote"
+    REJECT = "reject"
+    ROLLBACK = "rollback"
+
+
+class AuditOutcome(StrEnum):
+    REGISTERED = "registered"
+    DUPLICATE = "duplicate"
+    STAGED = "staged"
+    AWAITING_APPROVAL = "awaiting-approval"
+    APPROVED = "approved"
+    CANARY = "canary"
+    SKIPPED = "skipped"
+    PASSED = "passed"
+    LIVE = "live"
+    REJECTED = "rejected"
+    ROLLED_BACK = "rolled-back"
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    name: str
+    version: str
+    execution: str
+    step: AuditStep
+    outcome: AuditOutcome
+    reason: str
+    actor: str = WORKFLOW_ACTOR

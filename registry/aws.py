@@ -1,0 +1,32 @@
+"""AWS clients, created once per container and shared by the code running in it.
+
+Plain functions take their clients as arguments; only handlers call these, so tests inject
+whatever client they like (usually moto's) and nothing here is reached.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from registry.environment import TABLE_NAME, required
+from registry.repository import LineageRepository
+
+
+@cache
+def client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service)  # type: ignore[call-overload]
+
+
+@cache
+def lineage_repository() -> LineageRepository:
+    """The repository over the table this function was deployed with."""
+    import boto3
+
+    return LineageRepository(boto3.resource("dynamodb").Table(required(TABLE_NAME)))
+
+
+# Lambda's payload limit for a synchronous invoke, which a Function URL request must fit.
+SYNC_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024

@@ -1,0 +1,35 @@
+"""Environment variables: infra sets them on each function, the function's code reads them.
+
+The names are written here once; ``infra`` gives each function exactly the variables its
+step declares (``registry.workflow``), and code reads them through :func:`required`, which
+has no fallback: a default belongs to the environment's config (``infra/config.py``), so a
+missing variable is a deployment error, reported by name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from registry.exceptions import MissingSettingError
+
+TABLE_NAME = "SLIPWAY_TABLE_NAME"
+STATE_MACHINE_ARN = "SLIPWAY_STATE_MACHINE_ARN"
+POINTER_CACHE_SECONDS = "SLIPWAY_POINTER_CACHE_SECONDS"
+APPROVAL_TOPIC_ARN = "SLIPWAY_APPROVAL_TOPIC_ARN"
+ENDPOINT_FUNCTION = "SLIPWAY_ENDPOINT_FUNCTION"
+SERVED_MODELS = "SLIPWAY_SERVED_MODELS"
+
+# Every embedded-metric-format line Slipway writes, and every alarm and dashboard reading
+# them, use this CloudWatch namespace.
+METRICS_NAMESPACE = "Slipway"
+
+
+def required(name: str, environ: Mapping[str, str] = os.environ) -> str:
+    """The variable's value; a clear error naming it when the deployment did not set it."""
+    value = environ.get(name)
+    if value is None:
+        raise MissingSettingError(
+            f"{name} is not set: this function was deployed without a setting its code needs"
+        )
+    return value

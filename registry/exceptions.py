@@ -1,0 +1,29 @@
+"""Errors of the registry; Step Functions Retry/Catch match on these class names."""
+
+
+class RegistryError(Exception):
+    """Base class for failures reading or writing the registry."""
+
+
+class VersionConflictError(RegistryError):
+    """(name, version) is registered already with different bytes; versions are immutable."""
+
+
+class PointerConflictError(RegistryError):
+    """A stage pointer moved while we were moving it; safe to retry."""
+
+
+class VersionNotRegisteredError(RegistryError):
+    """A pointer was asked to move to a version the registry does not hold."""
+
+
+class PromotionLockedError(RegistryError):
+    """Another promotion of the same model holds the lock; retried, then reported."""
+
+
+class InvalidStateError(RegistryError):
+    """A workflow step received a state document that does not follow the contract."""
+
+
+class MissingSettingError(RegistryError):
+    """A function was deployed without an environment variable its code needs."""

@@ -1,0 +1,46 @@
+"""Naming promotion executions: one per uploaded object version, found again by the CLI.
+
+Step Functions refuses a second execution with the same name, which is what makes
+redelivered upload events harmless; the readable prefix lets ``slipway status NAME VERSION``
+find the executions of a version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+DIGEST_CHARS = 24
+
+
+@dataclass(frozen=True)
+class UploadEvent:
+    """One uploaded object version: what starts a promotion."""
+
+    bucket: str
+    key: str
+    version_id: str
+    size: int
+
+
+def execution_name(upload: UploadEvent) -> str:
+    """A readable name that is a pure function of (bucket, key, version id)."""
+    digest = hashlib.sha256(
+        f"{upload.bucket}\n{upload.key}\n{upload.version_id}".encode()
+    ).hexdigest()[:DIGEST_CHARS]
+    parts = upload.key.split("/")
+    label = execution_label(parts[1], parts[2]) if len(parts) >= 3 else "upload"
+    return f"{label}-{digest}"
+
+
+def execution_label(name: str, version: str) -> str:
+    """The readable prefix of every execution name for (name, version)."""
+    return _UNSAFE.sub("-", f"{name}-{version}")[:50].strip("-")
+
+
+def is_execution_of(execution: str, name: str, version: str) -> bool:
+    """Whether an execution name was made by :func:`execution_name` for (name, version)."""
+    prefix = execution_label(name, version) + "-"
+    return execution.startswith(prefix) and len(execution) == len(prefix) + DIGEST_CHARS

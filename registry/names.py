@@ -1,0 +1,28 @@
+"""What names, versions, digests and upload keys look like: the registry's identifiers.
+
+Every layer checks identifiers against these patterns (the manifest, the serving routes, the
+registry API, the CLI), so they are written once.
+"""
+
+from __future__ import annotations
+
+import re
+
+NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+
+MODELS_PREFIX = "models/"
+BUNDLE_FILE = "bundle.tar.gz"
+UPLOAD_KEY_PATTERN = re.compile(r"^models/(?P<name>[^/]+)/(?P<version>[^/]+)/bundle\.tar\.gz$")
+
+
+def upload_key(name: str, version: str) -> str:
+    """The S3 key a bundle for (name, version) is uploaded to."""
+    return f"{MODELS_PREFIX}{name}/{version}/{BUNDLE_FILE}"
+
+
+def name_and_version_of_key(key: str) -> tuple[str, str] | None:
+    """(name, version) an upload key claims, or None for a key of another shape."""
+    match = UPLOAD_KEY_PATTERN.match(key)
+    return (match["name"], match["version"]) if match else None

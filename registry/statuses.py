@@ -1,0 +1,48 @@
+"""The registry's vocabulary: what a version can be, where a pointer can point, who decides.
+
+Each is a ``StrEnum``, so the values are stored and sent as the plain strings they always
+were, and a typo is an AttributeError at import, not a silently different item.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class VersionStatus(StrEnum):
+    """Where a version is in its life; ``docs/lineage.md`` draws the transitions."""
+
+    REGISTERED = "registered"
+    STAGED = "staged"
+    AWAITING_APPROVAL = "awaiting-approval"
+    APPROVED = "approved"
+    LIVE = "live"
+    ARCHIVED = "archived"
+    REJECTED = "rejected"
+    ROLLED_BACK = "rolled-back"
+
+
+class Stage(StrEnum):
+    """The stage pointers a model has: each names the version serving that stage."""
+
+    LIVE = "live"
+    STAGING = "staging"
+
+
+class ApprovalPolicy(StrEnum):
+    """Whether a version that passed its checks goes on by itself or waits for a person."""
+
+    AUTO = "auto"
+    MANUAL = "manual"
+
+
+class RegisterOutcome(StrEnum):
+    """What Register made of an upload: a new version, or the same bytes again."""
+
+    REGISTERED = "registered"
+    DUPLICATE = "duplicate"
+
+
+class CanaryVerdict(StrEnum):
+    PASSED = "passed"
+    SKIPPED = "skipped"

@@ -1,0 +1,337 @@
+"""The promotion workflow, declared once: its steps, their order, and what each one needs.
+
+``infra/promotion_workflow.py`` walks this declaration to build the functions (handler,
+package, environment, grants) and the state machine (order, branches, result paths, retries,
+the catch-all to RecordFailure). Handlers answer with the state field their step names here
+(``registry.workflow_state``). The tests check each entry against both sides: the handler
+exists and answers with the declared type, and the synthesized state machine is this one.
+
+Adding a step is its handler, one entry below, and one row in the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from registry.audit import AuditStep
+from registry.environment import APPROVAL_TOPIC_ARN, ENDPOINT_FUNCTION, POINTER_CACHE_SECONDS
+from registry.exceptions import PointerConflictError, PromotionLockedError
+from registry.statuses import ApprovalPolicy, RegisterOutcome
+from registry.workflow_state import field_model, json_path
+
+
+class Package(StrEnum):
+    """Where a step's code runs."""
+
+    CONTROL_PLANE = "control-plane"  # registry/ + functions/, with the dependency layer
+    RUNTIME = "runtime"  # the model runtime (an image in AWS): steps that load a model
+
+
+class Permission(StrEnum):
+    """What a step may do besides reading and writing the lineage table."""
+
+    READ_BUNDLES = "read-bundles"
+    INVOKE_ENDPOINT = "invoke-endpoint"
+    PUBLISH_APPROVAL_REQUESTS = "publish-approval-requests"
+    READ_SERVING_METRICS = "read-serving-metrics"
+
+
+# The DynamoDB calls behind the repository's methods. TransactWriteItems has no IAM action
+# of its own: each Put/Update in it is authorised as PutItem/UpdateItem.
+GET = ("dynamodb:GetItem",)
+PUT = ("dynamodb:PutItem",)
+WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+DELETE = ("dynamodb:DeleteItem",)
+
+# Errors worth retrying on any step: Lambda's own transient faults and a pointer that moved
+# under us (the repository's optimistic lock).
+TRANSIENT_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    PointerConflictError.__name__,
+)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A state that runs one function and stores its answer in the state document."""
+
+    state: str
+    handler: str
+    package: Package
+    result: str
+    description: str
+    table_actions: tuple[str, ...] = ()
+    permissions: tuple[Permission, ...] = ()
+    settings: tuple[str, ...] = ()  # environment variables the code reads, besides the table
+    audit: tuple[AuditStep, ...] = ()  # the audit events the step writes
+    waits_for_task_token: bool = False
+    wait_while: tuple[str, ...] = ()  # errors meaning "someone else first": retried for long
+
+    def __post_init__(self) -> None:
+        field_model(self.result)  # a result field that does not exist fails at import
+
+    @property
+    def result_path(self) -> str:
+        return json_path(self.result)
+
+    @property
+    def result_type(self) -> type[Any]:
+        return field_model(self.result)
+
+    @property
+    def uses_table(self) -> bool:
+        return bool(self.table_actions)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A Choice rule on one field of the state document."""
+
+    path: str
+    equals: str | None = None
+    greater_than: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.equals is None) == (self.greater_than is None):
+            raise ValueError("a Condition compares with exactly one of equals / greater_than")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Take ``then`` when the condition holds, else ``otherwise``; both rejoin afterwards."""
+
+    state: str
+    when: Condition
+    then: tuple[Node, ...]
+    otherwise: tuple[Node, ...] = ()
+
+
+@dataclass(frozen=True)
+class SucceedIf:
+    """End the execution successfully when the condition holds; else go on."""
+
+    state: str
+    when: Condition
+    end: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class Wait:
+    state: str
+    seconds_path: str
+
+
+@dataclass(frozen=True)
+class SetPolicy:
+    """The first state: writes the environment's gate policy into the document."""
+
+    state: str
+    result: str = "policy"
+
+    @property
+    def result_path(self) -> str:
+        return json_path(self.result)
+
+
+Node = Task | Choice | SucceedIf | Wait | SetPolicy
+
+
+@dataclass(frozen=True)
+class Workflow:
+    nodes: tuple[Node, ...]
+    on_failure: Task  # every task's catch-all leads here
+    failed: str  # the Fail state after on_failure
+    failure_cause: str  # the path of the reason the Fail state reports
+    succeeded: str  # the Succeed state after the last node
+    task_timed_out: str  # the state a task-token wait goes to when nobody answers
+    task_timed_out_error: str = "ApprovalTimedOut"
+    transient_errors: tuple[str, ...] = field(default=TRANSIENT_ERRORS)
+
+    def tasks(self) -> list[Task]:
+        """Every task, in declaration order, the failure handler last."""
+        return [*(node for node in walk(self.nodes) if isinstance(node, Task)), self.on_failure]
+
+    def state_names(self) -> list[str]:
+        names = [node.state for node in walk(self.nodes)]
+        names += [n.end for n in walk(self.nodes) if isinstance(n, SucceedIf)]
+        names += [self.on_failure.state, self.failed, self.succeeded, self.task_timed_out]
+        return names
+
+    def task(self, state: str) -> Task:
+        (found,) = [task for task in self.tasks() if task.state == state]
+        return found
+
+
+def walk(nodes: tuple[Node, ...]) -> Iterator[Node]:
+    """Every node, branches included, in declaration order."""
+    for node in nodes:
+        yield node
+        if isinstance(node, Choice):
+            yield from walk(node.then)
+            yield from walk(node.otherwise)
+
+
+VALIDATE = Task(
+    state="Validate",
+    handler="model_runtime.jobs.validate.handler",
+    package=Package.RUNTIME,
+    result="validated",
+    description="safe extraction, manifest, digests, loadable model",
+    permissions=(Permission.READ_BUNDLES,),
+)
+REGISTER = Task(
+    state="Register",
+    handler="functions.register.handler.handler",
+    package=Package.CONTROL_PLANE,
+    result="registered",
+    description="the immutable version with its lineage edges",
+    table_actions=(*GET, *WRITE),
+    audit=(AuditStep.REGISTER,),
+)
+ACQUIRE_LOCK = Task(
+    state="AcquireLock",
+    handler="functions.promotion_lock.handler.acquire",
+    package=Package.CONTROL_PLANE,
+    result="lock",
+    description="one promotion per model at a time",
+    table_actions=(*GET, *PUT),
+    wait_while=(PromotionLockedError.__name__,),
+)
+EVALUATE = Task(
+    state="Evaluate",
+    handler="model_runtime.jobs.evaluate.handler",
+    package=Package.RUNTIME,
+    result="evaluation",
+    description="metric vs threshold and vs the live model",
+    table_actions=GET,
+    permissions=(Permission.READ_BUNDLES,),
+    settings=(POINTER_CACHE_SECONDS,),
+)
+STAGE = Task(
+    state="Stage",
+    handler="functions.stage.handler.handler",
+    package=Package.CONTROL_PLANE,
+    result="staged",
+    description="the staging pointer moves to the candidate",
+    table_actions=(*GET, *WRITE),
+    audit=(AuditStep.STAGE,),
+)
+SMOKE_TEST = Task(
+    state="SmokeTest",
+    handler="model_runtime.jobs.smoke_test.handler",
+    package=Package.RUNTIME,
+    result="smoke_test",
+    description="the endpoint's staging route answers the input example",
+    permissions=(Permission.INVOKE_ENDPOINT,),
+    settings=(ENDPOINT_FUNCTION,),
+)
+AUTO_APPROVE = Task(
+    state="AutoApprove",
+    handler="functions.approval.handler.auto_approve",
+    package=Package.CONTROL_PLANE,
+    result="approval",
+    description="the environment approves by policy",
+    table_actions=WRITE,
+    audit=(AuditStep.APPROVAL,),
+)
+WAIT_FOR_APPROVAL = Task(
+    state="WaitForApproval",
+    handler="functions.approval.handler.request_approval",
+    package=Package.CONTROL_PLANE,
+    result="approval",
+    description="a person approves or rejects through the registry",
+    table_actions=WRITE,
+    permissions=(Permission.PUBLISH_APPROVAL_REQUESTS,),
+    settings=(APPROVAL_TOPIC_ARN,),
+    audit=(AuditStep.APPROVAL_REQUESTED,),
+    waits_for_task_token=True,
+)
+START_CANARY = Task(
+    state="StartCanary",
+    handler="functions.canary.handler.start",
+    package=Package.CONTROL_PLANE,
+    result="canary",
+    description="the candidate takes a share of live traffic",
+    table_actions=(*GET, *WRITE),
+    audit=(AuditStep.CANARY_START,),
+)
+BAKE_CANARY = Wait(state="BakeCanary", seconds_path=json_path("policy", "canary", "bake_seconds"))
+CHECK_CANARY = Task(
+    state="CheckCanary",
+    handler="functions.canary.handler.check",
+    package=Package.CONTROL_PLANE,
+    result="canary_check",
+    description="the candidate's serving metrics vs limits and the stable version",
+    table_actions=PUT,
+    permissions=(Permission.READ_SERVING_METRICS,),
+    audit=(AuditStep.CANARY_CHECK,),
+)
+PROMOTE = Task(
+    state="Promote",
+    handler="functions.promote.handler.handler",
+    package=Package.CONTROL_PLANE,
+    result="promoted",
+    description="the live pointer moves to the candidate",
+    table_actions=(*GET, *WRITE),
+    audit=(AuditStep.PROMOTE,),
+)
+RELEASE_LOCK = Task(
+    state="ReleaseLock",
+    handler="functions.promotion_lock.handler.release",
+    package=Package.CONTROL_PLANE,
+    result="unlock",
+    description="the next promotion of the model may start",
+    table_actions=DELETE,
+)
+RECORD_FAILURE = Task(
+    state="RecordFailure",
+    handler="functions.record_failure.handler.handler",
+    package=Package.CONTROL_PLANE,
+    result="failure",
+    description="the reason recorded, the candidate's traffic taken back, the lock released",
+    table_actions=(*GET, *WRITE, *DELETE),
+    audit=(AuditStep.REJECT,),
+)
+
+PROMOTION = Workflow(
+    nodes=(
+        SetPolicy("Policy"),
+        VALIDATE,
+        REGISTER,
+        SucceedIf(
+            "NewVersion?",
+            Condition(json_path("registered", "outcome"), equals=RegisterOutcome.DUPLICATE),
+            end="AlreadyRegistered",
+            comment="Same bytes as a registered version: nothing to do",
+        ),
+        ACQUIRE_LOCK,
+        EVALUATE,
+        STAGE,
+        SMOKE_TEST,
+        Choice(
+            "ApprovalPolicy",
+            Condition(json_path("policy", "approval"), equals=ApprovalPolicy.MANUAL),
+            then=(WAIT_FOR_APPROVAL,),
+            otherwise=(AUTO_APPROVE,),
+        ),
+        Choice(
+            "CanaryPolicy",
+            Condition(json_path("policy", "canary", "share"), greater_than=0),
+            then=(START_CANARY, BAKE_CANARY, CHECK_CANARY),
+        ),
+        PROMOTE,
+        RELEASE_LOCK,
+    ),
+    on_failure=RECORD_FAILURE,
+    failed="Rejected",
+    failure_cause=json_path("failure", "reason"),
+    succeeded="Live",
+    task_timed_out="ApprovalTimedOut",
+)

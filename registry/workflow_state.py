@@ -1,0 +1,233 @@
+"""The promotion workflow's state document: the one JSON object every step reads and writes.
+
+Step Functions hands each task the whole document and stores the task's answer under the
+field its step declares (``registry.workflow``). Every field is declared and typed here; the
+handlers parse and answer through these models, and the state machine's paths are built
+from them with :func:`json_path`, which refuses a field that does not exist. Renaming a
+field is therefore one change here, and a step answering anything else fails its tests.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from registry.exceptions import InvalidStateError
+from registry.statuses import ApprovalPolicy, CanaryVerdict, RegisterOutcome
+
+
+class Document(BaseModel):
+    """A part of the state document: strict (unknown fields are drift), immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def parse(cls, data: Any) -> typing.Self:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in error['loc']) or '(root)'}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise InvalidStateError(
+                f"{cls.__name__} does not fit the contract: {problems}"
+            ) from None
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON a Lambda answers with."""
+        return self.model_dump(mode="json")
+
+
+# -- the gate policy: written into every execution when the state machine is synthesized ---
+
+
+class CanaryPolicy(Document):
+    share: float
+    bake_seconds: int
+    max_error_rate: float
+    max_schema_rejection_rate: float
+    max_p99_ms: float
+
+
+class GatePolicy(Document):
+    """The environment's rules for the gate. Its values come from ``cdk.json`` (the defaults
+    live in ``infra/config.py``); the state machine's first state writes them into the
+    document, so every step of one execution judges by the same rules."""
+
+    approval: ApprovalPolicy
+    champion_margin: float
+    smoke_test_budget_ms: float
+    pointer_cache_seconds: float
+    lock_ttl_seconds: int
+    canary: CanaryPolicy
+
+
+# -- what each step answers ---------------------------------------------------------------
+
+
+class Validated(Document):
+    name: str
+    version: str
+    digest: str
+    size: int
+    manifest: dict[str, Any]
+
+
+class Registered(Document):
+    outcome: RegisterOutcome
+    name: str
+    version: str
+
+
+class LockHeld(Document):
+    held: Literal[True]
+
+
+class LockReleased(Document):
+    released: bool
+
+
+class EvaluationOutcome(Document):
+    metric: str
+    direction: str
+    value: float
+    threshold: float
+    rows: int
+    live_version: str | None
+    live_value: float | None
+    margin: float
+    meets_threshold: bool
+    beats_live: bool
+
+
+class Staged(Document):
+    previous_version: str | None
+
+
+class SmokeTestOutcome(Document):
+    version: str
+    latency_ms: float
+    model_load_ms: float
+    cold_start: bool
+    budget_ms: float
+
+
+class Approval(Document):
+    approved_by: str
+    reason: str = ""
+
+
+class CanaryStarted(Document):
+    stable: str | None
+    started_at: str
+    share: float
+
+
+class CanaryChecked(Document):
+    verdict: CanaryVerdict
+    requests: float | None = None
+
+
+class Promoted(Document):
+    name: str
+    version: str
+    previous_version: str | None
+
+
+class StepError(Document):
+    """What a Catch stores: Step Functions' error name and its cause (Lambda's JSON)."""
+
+    Error: str | None = None
+    Cause: str | None = None
+
+
+class Failure(Document):
+    name: str
+    version: str
+    reason: str
+
+
+# -- the document -------------------------------------------------------------------------
+
+
+class PromotionState(Document):
+    """The execution input (one uploaded object version) and each step's answer so far."""
+
+    policy: GatePolicy
+    bucket: str
+    key: str
+    version_id: str
+    size: int
+    execution_name: str
+    validated: Validated | None = None
+    registered: Registered | None = None
+    lock: LockHeld | None = None
+    evaluation: EvaluationOutcome | None = None
+    staged: Staged | None = None
+    smoke_test: SmokeTestOutcome | None = None
+    approval: Approval | None = None
+    canary: CanaryStarted | None = None
+    canary_check: CanaryChecked | None = None
+    promoted: Promoted | None = None
+    unlock: LockReleased | None = None
+    error: StepError | None = None
+    failure: Failure | None = None
+
+    def candidate(self) -> tuple[str, str]:
+        """(name, version) of the model being promoted, as Validate established them."""
+        return self.require_validated().name, self.require_validated().version
+
+    def require_validated(self) -> Validated:
+        if self.validated is None:
+            raise InvalidStateError(
+                "this step runs after Validate, but the state has no 'validated'"
+            )
+        return self.validated
+
+    def require(self, field: str) -> Any:
+        """A step's answer that a later step depends on; its absence is a wiring error."""
+        value = getattr(self, field)
+        if value is None:
+            raise InvalidStateError(f"this step needs '{field}', which no earlier step wrote")
+        return value
+
+
+class ApprovalRequest(Document):
+    """What WaitForApproval's function receives: the state and the token to resume it."""
+
+    state: PromotionState
+    task_token: str
+
+
+def field_model(*fields: str) -> type[Any]:
+    """The type a field of the state document holds (``Optional`` unwrapped)."""
+    model: Any = PromotionState
+    annotation: Any = None
+    for depth, field in enumerate(fields):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise KeyError(f"{'.'.join(fields[:depth])} has no fields")
+        info = model.model_fields.get(field)
+        if info is None:
+            raise KeyError(f"{'.'.join(fields[: depth + 1])} is not a field of the state document")
+        annotation = _unwrap_optional(info.annotation)
+        model = annotation
+    return typing.cast(type[Any], annotation)
+
+
+def json_path(*fields: str) -> str:
+    """The JSONPath of a field, checked against the document: ``$.policy.canary.share``."""
+    field_model(*fields)
+    return "$." + ".".join(fields)
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation

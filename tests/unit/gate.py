@@ -1,0 +1,195 @@
+"""Running the promotion gate's steps in this process: moto for AWS, the declared handlers,
+real state documents. Shared by the gate's unit tests."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mangum import Mangum
+
+from model_runtime.model_store import ModelStore
+from model_runtime.serving.app import create_app
+from registry import workflow as steps
+from registry.executions import UploadEvent, execution_name
+from registry.names import upload_key
+from registry.repository import LineageRepository
+from registry.workflow import Choice, Condition, SucceedIf, Task, Workflow
+from registry.workflow_state import PromotionState
+from tests.conftest import LambdaContext, load_event
+
+BUCKET = "slipway-unit-artifacts"
+
+
+def resolve(dotted: str) -> Callable[..., Any]:
+    """The function a step's declared handler names."""
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+def answer(task: Task, state: PromotionState, output: Any) -> PromotionState:
+    """Store a step's answer where the declaration says, checking it has the declared type,
+    as Step Functions' ResultPath does (and the next step's parse would)."""
+    result = task.result_type.parse(output)
+    return PromotionState.parse({**state.dump(), task.result: result.dump()})
+
+
+def run(task: Task, state: PromotionState) -> PromotionState:
+    """Call the task's declared handler with the state document; store its answer."""
+    return answer(task, state, resolve(task.handler)(state.dump(), LambdaContext()))
+
+
+def holds(condition: Condition, state: PromotionState) -> bool:
+    value: Any = state.dump()
+    for part in condition.path.removeprefix("$.").split("."):
+        value = value[part]
+    if condition.equals is not None:
+        return bool(value == condition.equals)
+    return bool(value > condition.greater_than)
+
+
+@dataclass
+class InProcessEndpoint:
+    """Lambda Invoke of the endpoint function, answered by the real serving app in this
+    process (moto runs function code only in Docker)."""
+
+    store: ModelStore
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._handler = Mangum(create_app(self.store), lifespan="off")
+
+    def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
+        event = json.loads(Payload)
+        self.calls.append(event)
+        answer = self._handler(event, LambdaContext())
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
+
+
+@dataclass
+class Gate:
+    """An account in moto with the artifact bucket and the lineage table."""
+
+    s3: Any
+    repository: LineageRepository
+    cache_dir: Path
+    start: dict[str, Any] = field(default_factory=lambda: load_event("promotion_state_start.json"))
+
+    def upload(self, bundle: Path, name: str, version: str, **policy: Any) -> PromotionState:
+        """Upload a bundle; the state document its execution starts with."""
+        key = upload_key(name, version)
+        size = bundle.stat().st_size
+        response = self.s3.put_object(Bucket=BUCKET, Key=key, Body=bundle.read_bytes())
+        upload = UploadEvent(BUCKET, key, response["VersionId"], size)
+        document = {
+            **self.start,
+            "bucket": BUCKET,
+            "key": key,
+            "version_id": upload.version_id,
+            "size": size,
+            "execution_name": execution_name(upload),
+        }
+        document["policy"] = merge(document["policy"], policy)
+        return PromotionState.parse(document)
+
+    def endpoint(self) -> InProcessEndpoint:
+        return InProcessEndpoint(
+            ModelStore(
+                self.repository,
+                self.s3,
+                self.cache_dir,
+                pointer_ttl_seconds=0,
+                model_cache_bytes=10**9,
+            )
+        )
+
+    def walk(
+        self,
+        workflow: Workflow,
+        state: PromotionState,
+        runners: dict[str, Callable[[PromotionState], PromotionState]] | None = None,
+    ) -> tuple[PromotionState, list[str]]:
+        """Interpret the declaration as Step Functions would, for the states it declares:
+        run each task (through ``runners`` where given), follow Choices, skip Waits. Returns
+        the final state and the states passed, ending with the Succeed state reached."""
+        passed: list[str] = []
+        runners = runners or {}
+
+        def through(nodes: tuple[Any, ...], state: PromotionState) -> tuple[PromotionState, bool]:
+            for node in nodes:
+                passed.append(node.state)
+                if isinstance(node, Task):
+                    state = (
+                        runners[node.state](state) if node.state in runners else run(node, state)
+                    )
+                elif isinstance(node, Choice):
+                    branch = node.then if holds(node.when, state) else node.otherwise
+                    state, ended = through(branch, state)
+                    if ended:
+                        return state, True
+                elif isinstance(node, SucceedIf) and holds(node.when, state):
+                    passed.append(node.end)
+                    return state, True
+            return state, False
+
+        final, ended = through(workflow.nodes, state)
+        if not ended:
+            passed.append(workflow.succeeded)
+        return final, passed
+
+
+def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = merge(base[key], value) if isinstance(value, dict) else value
+    return merged
+
+
+# -- a version taken to a given point of the gate ------------------------------------------
+
+
+def outcomes(repository: LineageRepository, name: str, version: str) -> list[tuple[str, str]]:
+    """(step, outcome) of every audit event of a version, oldest first."""
+    return [(e["step"], e["outcome"]) for e in repository.audit_history(name, version)]
+
+
+def uploaded(gate: Gate, bundle: Path, version: str, **policy: Any) -> PromotionState:
+    """Upload a bundle built as iris <label> under the version its manifest names."""
+    return gate.upload(bundle, "iris", version, **policy)
+
+
+def smoke_test_with(endpoint: InProcessEndpoint, state: PromotionState) -> PromotionState:
+    from model_runtime.jobs.smoke_test import smoke_test_candidate
+
+    outcome = smoke_test_candidate(endpoint, "endpoint", state)
+    return answer(steps.SMOKE_TEST, state, outcome.dump())
+
+
+def registered(gate: Gate, bundle: Path, version: str, **policy: Any) -> PromotionState:
+    return run(steps.REGISTER, run(steps.VALIDATE, uploaded(gate, bundle, version, **policy)))
+
+
+def staged(gate: Gate, bundle: Path, version: str, **policy: Any) -> PromotionState:
+    return run(steps.STAGE, run(steps.EVALUATE, registered(gate, bundle, version, **policy)))
+
+
+def smoke_tested(gate: Gate, bundle: Path, version: str, **policy: Any) -> PromotionState:
+    return smoke_test_with(gate.endpoint(), staged(gate, bundle, version, **policy))
+
+
+def approved(gate: Gate, bundle: Path, version: str, **policy: Any) -> PromotionState:
+    return run(steps.AUTO_APPROVE, smoke_tested(gate, bundle, version, **policy))
+
+
+def live(gate: Gate, bundle: Path, version: str) -> PromotionState:
+    """A version taken all the way through the gate by the declared workflow."""
+    endpoint = gate.endpoint()
+    runners = {steps.SMOKE_TEST.state: lambda state: smoke_test_with(endpoint, state)}
+    final, passed = gate.walk(steps.PROMOTION, uploaded(gate, bundle, version), runners)
+    assert passed[-1] == steps.PROMOTION.succeeded, passed
+    return final

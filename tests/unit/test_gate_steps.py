@@ -1,0 +1,421 @@
+"""Every step of the promotion gate, through its declared handler, with real state documents
+against moto in this process: the gate's decisions in seconds, without the embedded cloud."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+
+from functions.approval.handler import request_approval
+from functions.canary.handler import check_canary
+from functions.exceptions import CanaryFailedError
+from functions.record_failure.handler import UNRECOGNISED_UPLOADS
+from model_runtime.exceptions import (
+    EvaluationFailedError,
+    SmokeTestFailedError,
+    SmokeTestTooSlowError,
+    UploadKeyError,
+)
+from model_runtime.jobs.smoke_test import smoke_test_candidate
+from registry import workflow as steps
+from registry.audit import AuditStep
+from registry.environment import METRICS_NAMESPACE
+from registry.exceptions import PromotionLockedError, VersionConflictError
+from registry.statuses import RegisterOutcome, Stage, VersionStatus
+from registry.workflow_state import PromotionState, StepError
+from tests.conftest import LambdaContext
+from tests.unit.gate import (
+    Gate,
+    answer,
+    approved,
+    live,
+    outcomes,
+    registered,
+    run,
+    smoke_tested,
+    staged,
+    uploaded,
+)
+
+# -- Validate ------------------------------------------------------------------------------
+
+
+def test_validate_judges_the_exact_object_version_uploaded(gate, bundles):
+    # GIVEN a bundle uploaded, then other bytes uploaded over the same key
+    first = uploaded(gate, bundles["good"], "good")
+    uploaded(gate, bundles["better"], "good")
+    # WHEN the first upload's execution validates
+    state = run(steps.VALIDATE, first)
+    # THEN it judged the first bytes, by their S3 version id
+    assert state.validated.digest == _sha256(bundles["good"])
+    assert state.validated.name == "iris" and state.validated.version == "good"
+    assert state.validated.manifest["flavor"] == "sklearn"
+
+
+def test_validate_refuses_a_key_that_disagrees_with_the_manifest(gate, bundles):
+    state = gate.upload(bundles["good"], "iris", "7")  # the manifest says version "good"
+    with pytest.raises(UploadKeyError, match=r"manifest\.json says iris/good"):
+        run(steps.VALIDATE, state)
+
+
+# -- Register ------------------------------------------------------------------------------
+
+
+def test_register_records_the_version_and_recognises_the_same_bytes_again(gate, bundles):
+    # GIVEN a version registered by its upload's execution
+    state = registered(gate, bundles["good"], "good")
+    assert state.registered.outcome == RegisterOutcome.REGISTERED
+    assert gate.repository.get_version("iris", "good")["status"] == VersionStatus.REGISTERED
+    # WHEN the step is retried, and when the same bytes are uploaded again
+    assert run(steps.REGISTER, state).registered.outcome == RegisterOutcome.REGISTERED
+    again = registered(gate, bundles["good"], "good")
+    # THEN the retry is the same registration and the re-upload a duplicate, each audited
+    assert again.registered.outcome == RegisterOutcome.DUPLICATE
+    assert outcomes(gate.repository, "iris", "good") == [
+        ("register", "registered"),
+        ("register", "duplicate"),
+    ]
+
+
+def test_register_refuses_other_bytes_under_a_registered_version(gate, bundles):
+    registered(gate, bundles["good"], "good")
+    other = run(steps.VALIDATE, uploaded(gate, bundles["good"], "good"))
+    other = other.model_copy(
+        update={"validated": other.validated.model_copy(update={"digest": "f" * 64})}
+    )
+    with pytest.raises(VersionConflictError, match="immutable"):
+        run(steps.REGISTER, other)
+
+
+# -- the lock ------------------------------------------------------------------------------
+
+
+def test_the_promotion_lock_is_reentrant_for_its_holder_and_refuses_others(gate, bundles):
+    first = registered(gate, bundles["good"], "good")
+    second = registered(gate, bundles["better"], "better")
+    assert run(steps.ACQUIRE_LOCK, first).lock.held
+    assert run(steps.ACQUIRE_LOCK, first).lock.held  # a retry of the holder
+    with pytest.raises(PromotionLockedError, match="execution " + first.execution_name):
+        run(steps.ACQUIRE_LOCK, second)
+    assert run(steps.RELEASE_LOCK, first).unlock.released
+    assert not run(steps.RELEASE_LOCK, first).unlock.released  # released once
+    assert run(steps.ACQUIRE_LOCK, second).lock.held
+
+
+# -- Evaluate ------------------------------------------------------------------------------
+
+
+def test_evaluate_passes_a_candidate_over_its_threshold_with_nothing_live(gate, bundles):
+    state = run(steps.EVALUATE, registered(gate, bundles["good"], "good"))
+    assert state.evaluation.metric == "accuracy"
+    assert state.evaluation.meets_threshold and state.evaluation.beats_live
+    assert state.evaluation.live_version is None
+
+
+def test_evaluate_rejects_a_candidate_below_its_threshold(gate, bundles):
+    state = registered(gate, bundles["unreachable"], "unreachable")
+    with pytest.raises(EvaluationFailedError, match=r"misses the threshold \(>= 1.01\)"):
+        run(steps.EVALUATE, state)
+
+
+def test_evaluate_rejects_a_candidate_worse_than_live(gate, bundles):
+    live(gate, bundles["good"], "good")
+    state = registered(gate, bundles["weak"], "weak")
+    with pytest.raises(EvaluationFailedError, match="does not beat live version good"):
+        run(steps.EVALUATE, state)
+
+
+def test_evaluate_takes_the_margin_from_the_gate_policy(gate, bundles):
+    live(gate, bundles["good"], "good")
+    state = registered(gate, bundles["better"], "better", champion_margin=0.5)
+    with pytest.raises(EvaluationFailedError, match=r"by the required margin 0\.5"):
+        run(steps.EVALUATE, state)
+
+
+# -- Stage and SmokeTest -------------------------------------------------------------------
+
+
+def test_stage_points_staging_at_the_candidate_with_its_evaluation(gate, bundles):
+    state = run(steps.EVALUATE, registered(gate, bundles["good"], "good"))
+    state = run(steps.STAGE, state)
+    assert state.staged.previous_version is None
+    assert gate.repository.get_pointer("iris", Stage.STAGING)["version"] == "good"
+    item = gate.repository.get_version("iris", "good")
+    assert item["status"] == VersionStatus.STAGED
+    assert item["evaluation_result"] == state.evaluation.dump()
+    assert ("stage", "staged") in outcomes(gate.repository, "iris", "good")
+    assert gate.repository.get_pointer("iris") is None  # staging is not live
+
+
+def test_smoke_test_calls_the_staging_route_of_the_real_endpoint(gate, bundles):
+    state = staged(gate, bundles["good"], "good")
+    endpoint = gate.endpoint()
+    outcome = smoke_test_candidate(endpoint, "endpoint", state)
+    assert outcome.version == "good" and outcome.budget_ms == 10000
+    (call,) = endpoint.calls
+    assert call["rawPath"] == "/v1/models/iris/predict"
+    assert call["rawQueryString"] == "stage=staging"
+    assert json.loads(call["body"])["inputs"] == state.validated.manifest["input_example"]["inputs"]
+    assert answer(steps.SMOKE_TEST, state, outcome.dump()).smoke_test == outcome
+
+
+def test_smoke_test_judges_by_the_policy_budget(gate, bundles):
+    state = staged(gate, bundles["good"], "good", smoke_test_budget_ms=0.001)
+    with pytest.raises(SmokeTestTooSlowError, match="budget is 0 ms"):
+        smoke_test_candidate(gate.endpoint(), "endpoint", state)
+
+
+class WrongAnswers:
+    """An endpoint function that answers the staging route with other outputs."""
+
+    def __init__(self, version: str, outputs: list) -> None:
+        self.body = json.dumps({"model": "iris", "version": version, "outputs": outputs})
+        self.version = version
+
+    def invoke(self, FunctionName, Payload):
+        import io
+
+        answer = {
+            "statusCode": 200,
+            "headers": {"content-type": "application/json", "x-model-version": self.version},
+            "body": self.body,
+        }
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
+
+
+def test_smoke_test_rejects_an_answer_that_differs_from_the_input_example(gate, bundles):
+    state = staged(gate, bundles["good"], "good")
+    expected = state.validated.manifest["input_example"]["expected_output"]
+    wrong = [(label + 1) % 3 for label in expected]
+    with pytest.raises(SmokeTestFailedError, match=re.escape(f"endpoint answered {wrong}")):
+        smoke_test_candidate(WrongAnswers("good", wrong), "endpoint", state)
+
+
+# -- approval ------------------------------------------------------------------------------
+
+
+def test_auto_approval_is_recorded_as_the_policy(gate, bundles):
+    state = run(steps.AUTO_APPROVE, smoke_tested(gate, bundles["good"], "good"))
+    assert state.approval.approved_by == "policy"
+    item = gate.repository.get_version("iris", "good")
+    assert item["status"] == VersionStatus.APPROVED
+    assert item["smoke_test_result"] == state.smoke_test.dump()
+    assert ("approval", "approved") in outcomes(gate.repository, "iris", "good")
+
+
+def test_waiting_for_approval_stores_the_token_announces_and_audits(gate, bundles, monkeypatch):
+    # GIVEN an approval topic with a subscriber
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name="approvals")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn["Attributes"]["QueueArn"])
+    monkeypatch.setenv("SLIPWAY_APPROVAL_TOPIC_ARN", topic)
+    state = smoke_tested(gate, bundles["good"], "good", approval="manual")
+    # WHEN WaitForApproval's function is called with its task token
+    request = {"state": state.dump(), "task_token": "token-from-step-functions"}
+    assert request_approval(request, LambdaContext()) == {"requested": True}
+    # THEN the version waits with its token, the team hears of it, and it is audited
+    item = gate.repository.get_version("iris", "good")
+    assert item["status"] == VersionStatus.AWAITING_APPROVAL
+    assert item["approval_token"] == "token-from-step-functions"
+    (message,) = sqs.receive_message(QueueUrl=inbox)["Messages"]
+    announced = json.loads(json.loads(message["Body"])["Message"])
+    assert announced["model"] == "iris" and announced["approve"] == "slipway approve iris good"
+    assert ("approval-requested", "awaiting-approval") in outcomes(gate.repository, "iris", "good")
+
+
+# -- canary --------------------------------------------------------------------------------
+
+
+def test_a_canary_without_a_live_version_is_skipped(gate, bundles):
+    state = run(steps.START_CANARY, approved(gate, bundles["good"], "good"))
+    assert state.canary.stable is None
+    assert run(steps.CHECK_CANARY, state).canary_check.verdict == "skipped"
+    assert ("canary-start", "skipped") in outcomes(gate.repository, "iris", "good")
+
+
+def test_a_canary_takes_its_share_of_live_traffic(gate, bundles):
+    live(gate, bundles["good"], "good")
+    canary = {"canary": {"share": 0.25}}
+    state = run(steps.START_CANARY, approved(gate, bundles["better"], "better", **canary))
+    assert state.canary.stable == "good" and state.canary.share == 0.25
+    pointer = gate.repository.get_pointer("iris")
+    assert pointer["version"] == "good"
+    assert pointer["canary_version"] == "better" and pointer["canary_weight"] == 0.25
+
+
+def put_serving_metrics(version: str, *, requests: int, errors: int, at: datetime) -> None:
+    """What the endpoint's embedded-metric-format lines become in CloudWatch."""
+    dimensions = [{"Name": "model", "Value": "iris"}, {"Name": "version", "Value": version}]
+    data = [
+        {"MetricName": "Invocations", "Value": requests},
+        {"MetricName": "Errors", "Value": errors},
+        {"MetricName": "SchemaRejections", "Value": 0},
+        {"MetricName": "Latency", "Value": 12.0},
+    ]
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace=METRICS_NAMESPACE,
+        MetricData=[{**d, "Dimensions": dimensions, "Timestamp": at} for d in data],
+    )
+
+
+@pytest.fixture
+def cloudwatch_percentiles():
+    """moto's CloudWatch learns percentiles as the embedded cloud teaches it (AWS has them)."""
+    from slipway.local.moto_patches import teach_percentile_statistics
+
+    teach_percentile_statistics()
+
+
+def canary_started(gate: Gate, bundles) -> PromotionState:
+    live(gate, bundles["good"], "good")
+    canary = {"canary": {"share": 0.5, "max_error_rate": 0.01}}
+    return run(steps.START_CANARY, approved(gate, bundles["better"], "better", **canary))
+
+
+def test_a_healthy_canary_passes(gate, bundles, cloudwatch_percentiles):
+    state = canary_started(gate, bundles)
+    started = datetime.fromisoformat(state.canary.started_at)
+    put_serving_metrics("better", requests=40, errors=0, at=started + timedelta(seconds=1))
+    put_serving_metrics("good", requests=40, errors=0, at=started + timedelta(seconds=1))
+    checked = check_canary(
+        state,
+        gate.repository,
+        boto3.client("cloudwatch"),
+        now=lambda: started + timedelta(minutes=1),
+    )
+    assert checked.verdict == "passed" and checked.requests == 40
+    assert ("canary-check", "passed") in outcomes(gate.repository, "iris", "better")
+
+
+def test_a_canary_with_errors_fails_with_every_problem(gate, bundles, cloudwatch_percentiles):
+    state = canary_started(gate, bundles)
+    started = datetime.fromisoformat(state.canary.started_at)
+    put_serving_metrics("better", requests=40, errors=10, at=started + timedelta(seconds=1))
+    put_serving_metrics("good", requests=40, errors=0, at=started + timedelta(seconds=1))
+    with pytest.raises(CanaryFailedError, match=r"error rate 25.0% \(limit 1.0%, stable 0.0%\)"):
+        check_canary(
+            state,
+            gate.repository,
+            boto3.client("cloudwatch"),
+            now=lambda: started + timedelta(minutes=1),
+        )
+
+
+# -- Promote, ReleaseLock, RecordFailure ---------------------------------------------------
+
+
+def test_promote_moves_live_and_archives_the_version_it_replaces(gate, bundles):
+    live(gate, bundles["good"], "good")
+    state = run(steps.PROMOTE, approved(gate, bundles["better"], "better"))
+    assert state.promoted.previous_version == "good"
+    assert gate.repository.get_pointer("iris")["version"] == "better"
+    assert gate.repository.get_version("iris", "good")["status"] == VersionStatus.ARCHIVED
+    assert gate.repository.get_version("iris", "better")["status"] == VersionStatus.LIVE
+    assert ("promote", "live") in outcomes(gate.repository, "iris", "better")
+
+
+def test_the_declared_workflow_takes_a_good_version_live_in_order(gate, bundles):
+    final = live(gate, bundles["good"], "good")
+    assert final.promoted.version == "good" and final.unlock.released
+    assert outcomes(gate.repository, "iris", "good") == [
+        ("register", "registered"),
+        ("stage", "staged"),
+        ("approval", "approved"),
+        ("promote", "live"),
+    ]
+
+
+def test_a_duplicate_upload_ends_the_workflow_as_already_registered(gate, bundles):
+    live(gate, bundles["good"], "good")
+    _, passed = gate.walk(steps.PROMOTION, uploaded(gate, bundles["good"], "good"))
+    assert passed[-2:] == ["NewVersion?", "AlreadyRegistered"]
+
+
+def failed(state: PromotionState, error: str, message: str) -> PromotionState:
+    cause = json.dumps({"errorType": error, "errorMessage": message})
+    return state.model_copy(update={"error": StepError(Error=error, Cause=cause)})
+
+
+def test_record_failure_rejects_the_version_takes_its_traffic_and_frees_the_model(gate, bundles):
+    # GIVEN a candidate holding the lock and a canary share when its check fails
+    live(gate, bundles["good"], "good")
+    state = run(steps.ACQUIRE_LOCK, approved(gate, bundles["better"], "better"))
+    state = run(
+        steps.START_CANARY,
+        state.model_copy(
+            update={
+                "policy": state.policy.model_copy(
+                    update={"canary": state.policy.canary.model_copy(update={"share": 0.5})}
+                )
+            }
+        ),
+    )
+    # WHEN RecordFailure runs with the error Step Functions caught
+    state = run(steps.RECORD_FAILURE, failed(state, "CanaryFailedError", "error rate 25%"))
+    # THEN the reason is recorded, the canary and the lock are gone, live is untouched
+    assert state.failure.reason == "CanaryFailedError: error rate 25%"
+    item = gate.repository.get_version("iris", "better")
+    assert item["status"] == VersionStatus.REJECTED
+    assert item["rejection_reason"] == state.failure.reason
+    pointer = gate.repository.get_pointer("iris")
+    assert pointer["version"] == "good" and "canary_version" not in pointer
+    assert outcomes(gate.repository, "iris", "better")[-1] == ("reject", "rejected")
+    assert run(steps.ACQUIRE_LOCK, registered(gate, bundles["weak"], "weak")).lock
+
+
+def test_record_failure_before_validate_files_the_reason_under_the_key(gate, bundles):
+    state = gate.upload(bundles["good"], "iris", "9")
+    state = run(steps.RECORD_FAILURE, failed(state, "UploadKeyError", "manifest says iris/good"))
+    assert (state.failure.name, state.failure.version) == ("iris", "9")
+    assert gate.repository.get_version("iris", "9") is None  # nothing was registered
+    assert outcomes(gate.repository, "iris", "9") == [("reject", "rejected")]
+
+
+def test_record_failure_of_a_key_outside_models_is_filed_as_unrecognised(gate, bundles):
+    state = gate.upload(bundles["good"], "iris", "1").model_copy(update={"key": "elsewhere/x"})
+    state = run(steps.RECORD_FAILURE, failed(state, "UploadKeyError", "not a bundle key"))
+    assert state.failure.name == UNRECOGNISED_UPLOADS
+
+
+def test_record_failure_records_even_a_state_that_breaks_the_contract(gate):
+    # a document a future version of the state machine might send: the reason still lands
+    document = {
+        "key": "models/iris/3/bundle.tar.gz",
+        "execution_name": "iris-3-abc",
+        "error": {"Error": "States.Runtime", "Cause": "something upstream"},
+        "surprise": True,
+    }
+    from functions.record_failure.handler import handler
+
+    result = handler(document, LambdaContext())
+    assert result["reason"] == "States.Runtime: something upstream"
+    history = gate.repository.audit_history("iris", "3")
+    assert [e["step"] for e in history] == [AuditStep.REJECT]
+
+
+def test_a_rejected_reason_reads_the_lambda_error_message_or_plain_text(gate, bundles):
+    from functions.record_failure.handler import failure_reason
+
+    lambda_error = StepError(
+        Error="CorruptBundleError",
+        Cause=json.dumps({"errorType": "CorruptBundleError", "errorMessage": "bad sha256"}),
+    )
+    assert failure_reason(lambda_error) == "CorruptBundleError: bad sha256"
+    assert failure_reason(StepError(Error="States.Timeout", Cause="took too long")) == (
+        "States.Timeout: took too long"
+    )
+    assert failure_reason(StepError(Error="ApprovalRejected")) == "ApprovalRejected"
+    assert failure_reason(None) == "UnknownError"
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,156 @@
+"""Approve, reject and roll back through the registry API's handler, with real Function URL
+events, against moto: a real execution waits on its task token and is resumed by it."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+
+from functions.approval.handler import request_approval
+from functions.registry_api.handler import handler as registry
+from registry.statuses import Stage, VersionStatus
+from tests.conftest import LambdaContext, load_event
+from tests.unit.gate import live, outcomes, smoke_tested
+
+CALLER = "arn:aws:sts::123456789012:assumed-role/ml-engineer/ml-engineer"  # in the event
+
+
+def call(method: str, path: str, body: Any = None, query: str = "") -> tuple[int, Any]:
+    """The registry API's answer to a Function URL request, as Lambda runs it."""
+    event = copy.deepcopy(load_event("function_url_predict.json"))
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["rawQueryString"] = query
+    if body is None:
+        event.pop("body", None)
+    else:
+        event["body"] = json.dumps(body)
+    response = registry(event, LambdaContext())
+    body = response["body"]
+    if response.get("isBase64Encoded"):
+        body = base64.b64decode(body)
+    return response["statusCode"], json.loads(body)
+
+
+@pytest.fixture
+def waiting(gate, bundles):
+    """iris 'good' awaiting approval, its token from a real execution that waits on it."""
+    from slipway.local.moto_patches import keep_task_failure_causes
+
+    keep_task_failure_causes()  # as the embedded cloud does: AWS keeps a failure's cause
+    sfn, sqs = boto3.client("stepfunctions"), boto3.client("sqs")
+    inbox = sqs.create_queue(QueueName="tokens")["QueueUrl"]
+    definition = {
+        "StartAt": "WaitForApproval",
+        "States": {
+            "WaitForApproval": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": inbox, "MessageBody": {"token.$": "$$.Task.Token"}},
+                "End": True,
+            }
+        },
+    }
+    machine = sfn.create_state_machine(
+        name="gate",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/gate",
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    token = json.loads(poll(lambda: sqs.receive_message(QueueUrl=inbox).get("Messages"))[0]["Body"])
+    topic = boto3.client("sns").create_topic(Name="approvals")["TopicArn"]
+    state = smoke_tested(gate, bundles["good"], "good", approval="manual")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SLIPWAY_APPROVAL_TOPIC_ARN", topic)
+        request_approval({"state": state.dump(), "task_token": token["token"]}, LambdaContext())
+    return execution
+
+
+def poll(read: Any, timeout: float = 10) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = read()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("nothing arrived")
+
+
+def ended(execution: str) -> dict[str, Any]:
+    sfn = boto3.client("stepfunctions")
+    return poll(
+        lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d
+    )
+
+
+def test_approving_resumes_the_execution_and_keeps_the_whole_history(gate, waiting):
+    # WHEN a person approves the waiting version
+    status, body = call("POST", "/v1/models/iris/versions/good/approve", {"reason": "reviewed"})
+    # THEN the execution goes on with who approved, and the version says so
+    assert status == 200, body
+    assert body == {"model": "iris", "version": "good", "status": "approved", "by": CALLER}
+    described = ended(waiting)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"approved_by": CALLER, "reason": "reviewed"}
+    item = gate.repository.get_version("iris", "good")
+    assert item["status"] == VersionStatus.APPROVED and item["approved_by"] == CALLER
+    assert item.get("approval_token") is None
+    # the request and the decision are both in the audit trail (one once overwrote the other)
+    history = outcomes(gate.repository, "iris", "good")
+    assert history[-2:] == [("approval-requested", "awaiting-approval"), ("approval", "approved")]
+    approval = gate.repository.audit_history("iris", "good")[-1]
+    assert approval["actor"] == CALLER and approval["reason"] == "reviewed"
+
+
+def test_rejecting_fails_the_execution_with_the_reason(gate, waiting):
+    status, body = call("POST", "/v1/models/iris/versions/good/reject", {"reason": "drift"})
+    assert status == 200 and body["status"] == "rejecting"
+    described = ended(waiting)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "ApprovalRejected"
+    assert described["cause"] == f"rejected by {CALLER}: drift"
+
+
+def test_a_decision_on_a_version_that_does_not_wait_is_a_conflict(gate, waiting):
+    assert call("POST", "/v1/models/iris/versions/good/approve", {})[0] == 200
+    status, problem = call("POST", "/v1/models/iris/versions/good/approve", {})
+    assert status == 409
+    assert problem["type"] == "https://slipway.dev/problems/conflict"
+    assert "not waiting for approval (status approved)" in problem["detail"]
+    status, problem = call("POST", "/v1/models/iris/versions/nope/reject", {})
+    assert status == 404 and problem["type"] == "https://slipway.dev/problems/not-found"
+
+
+def test_rollback_points_live_back_and_records_who_and_why(gate, bundles):
+    live(gate, bundles["good"], "good")
+    live(gate, bundles["better"], "better")
+    status, body = call("POST", "/v1/models/iris/rollback", {"reason": "complaints"})
+    assert status == 200, body
+    assert body == {"model": "iris", "live_version": "good", "rolled_back": "better", "by": CALLER}
+    assert gate.repository.get_pointer("iris", Stage.LIVE)["version"] == "good"
+    rolled = gate.repository.get_version("iris", "better")
+    assert rolled["status"] == VersionStatus.ROLLED_BACK and rolled["rolled_back_by"] == CALLER
+    assert outcomes(gate.repository, "iris", "better")[-1] == ("rollback", "rolled-back")
+
+
+def test_rollback_without_a_previous_version_is_a_conflict(gate, bundles):
+    assert call("POST", "/v1/models/iris/rollback", {})[0] == 404  # nothing live yet
+    live(gate, bundles["good"], "good")
+    status, problem = call("POST", "/v1/models/iris/rollback", {})
+    assert status == 409 and "nothing to roll back to" in problem["detail"]
+
+
+def test_the_registry_lists_versions_built_from_a_commit(gate, bundles):
+    state = live(gate, bundles["good"], "good")
+    code = state.validated.manifest["lineage"]["code"]
+    query = urlencode({"repository": code["repository"], "commit": code["commit"]})
+    status, body = call("GET", "/v1/code/models", query=query)
+    assert status == 200, body
+    assert body["versions"] == [{"model": "iris", "version": "good", "dirty": code["dirty"]}]
