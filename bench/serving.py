@@ -142,7 +142,7 @@ def http_figures(
 ) -> dict[str, float]:
     payload = json.dumps(body).encode()
     headers = {"content-type": "application/json"}
-    with httpx.Client() as client:
+    with httpx.Client(timeout=120) as client:
 
         def call() -> None:
             response = client.post(url, content=payload, headers=headers)
@@ -153,7 +153,7 @@ def http_figures(
     stop = time.monotonic() + seconds
 
     def worker(index: int) -> None:
-        with httpx.Client() as own:
+        with httpx.Client(timeout=120) as own:
             while time.monotonic() < stop:
                 own.post(url, content=payload, headers=headers).raise_for_status()
                 done[index] += 1
@@ -233,88 +233,25 @@ def embedded_figures(bundle: Path, iterations: int) -> dict[str, float]:
     """p50/p99 of the same model called through the embedded cloud's Function URL gateway:
     uvicorn -> Function URL event -> Lambda backend -> warm worker -> Mangum -> FastAPI.
 
-    The endpoint function is created directly (no CDK deploy) from the runtime's folders, with
-    the bundle registered and live, as the promotion workflow would leave it.
+    The embedded cloud runs in a process of its own, as `slipway local up` runs it, with the
+    endpoint function created directly (no CDK deploy) and the bundle registered and live, as
+    the promotion workflow would leave them (bench/embedded_endpoint.py).
     """
-    import io
-    import zipfile
-
-    import boto3
-
-    from registry import keys
-    from registry.names import upload_key
-    from registry.repository import LineageRepository, UploadedBundle
-    from slipway.local.cloud import REGION
-    from slipway.local.session import LocalSession
-
-    session = LocalSession().start()
+    script = [sys.executable, str(ROOT / "bench" / "embedded_endpoint.py"), str(bundle)]
+    process = subprocess.Popen(
+        script, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
-        options = {
-            "endpoint_url": session.cloud.endpoint_url,
-            "region_name": REGION,
-            "aws_access_key_id": "testing",
-            "aws_secret_access_key": "testing",
-        }
-        s3 = boto3.client("s3", **options)
-        s3.create_bucket(Bucket="bench-artifacts")
-        s3.put_bucket_versioning(
-            Bucket="bench-artifacts", VersioningConfiguration={"Status": "Enabled"}
-        )
-        key = upload_key("iris", "1")
-        version_id = s3.put_object(Bucket="bench-artifacts", Key=key, Body=bundle.read_bytes())[
-            "VersionId"
-        ]
-        table = boto3.resource("dynamodb", **options).create_table(
-            **keys.create_table_request("bench-lineage")
-        )
-        repository = LineageRepository(table)
-        opened = _manifest_and_digest(bundle)
-        repository.register_version(
-            opened[0],
-            UploadedBundle("bench-artifacts", key, version_id, opened[1], bundle.stat().st_size),
-            "bench",
-        )
-        repository.promote("iris", "1", "bench")
-        code = io.BytesIO()
-        with zipfile.ZipFile(code, "w") as archive:
-            for folder in ("registry", "model_runtime"):
-                for path in (ROOT / folder).rglob("*.py"):
-                    archive.write(path, path.relative_to(ROOT).as_posix())
-        role = boto3.client("iam", **options).create_role(
-            RoleName="bench", AssumeRolePolicyDocument="{}"
-        )["Role"]["Arn"]
-        lambda_client = boto3.client("lambda", **options)
-        lambda_client.create_function(
-            FunctionName="bench-endpoint",
-            Runtime="python3.12",
-            Role=role,
-            Handler="model_runtime.serving.handler.handler",
-            Code={"ZipFile": code.getvalue()},
-            Timeout=30,
-            MemorySize=1024,
-            Environment={
-                "Variables": {
-                    "SLIPWAY_TABLE_NAME": "bench-lineage",
-                    "SLIPWAY_POINTER_CACHE_SECONDS": "5",
-                }
-            },
-        )
-        url = lambda_client.create_function_url_config(
-            FunctionName="bench-endpoint", AuthType="AWS_IAM"
-        )["FunctionUrl"]
-        local = session.local_url(url if url.endswith("/") else f"{url}/")
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise RuntimeError(f"the embedded endpoint did not start (said {url!r})")
         return http_figures(
-            f"{local}/v1/models/iris/predict", {"inputs": [ROWS[0]]}, iterations, 1, 1
+            f"{url}/v1/models/iris/predict", {"inputs": [ROWS[0]]}, iterations, 1, 1
         )
     finally:
-        session.stop()
-
-
-def _manifest_and_digest(bundle: Path) -> tuple[dict[str, Any], str]:
-    from model_runtime.bundle import open_bundle
-
-    opened = open_bundle(bundle, Path(tempfile.mkdtemp()) / "bundle")
-    return json.loads(opened.manifest.model_dump_json()), opened.digest
+        process.terminate()
+        process.wait(timeout=30)
 
 
 # -- 4. cold start -----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -104,24 +105,37 @@ def local_logs(
                 else "; try endpoint, validate, evaluate, smoketest, ingest or registry"
             )
         )
-    logs = target.client("logs")
-    group = f"/aws/lambda/{names[0]}"
-    try:
-        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
-    except logs.exceptions.ResourceNotFoundException:
-        streams = []
-    events: list[dict[str, Any]] = []
-    for stream in streams:
-        events.extend(
-            logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
-        )
-    events = sorted(events, key=lambda e: e["timestamp"])[-lines:]
+    events = _newest_log_events(target.client("logs"), f"/aws/lambda/{names[0]}", lines)
     if as_json:
         _emit_json({"function": names[0], "events": events})
         return
     console.print(f"[bold]{names[0]}[/] ({len(events)} lines)")
     for event in events:
         typer.echo(event["message"])
+
+
+def _newest_log_events(logs: Any, group: str, lines: int) -> list[dict[str, Any]]:
+    """The newest ``lines`` events of a log group, oldest first, across its streams (one per
+    execution environment), newest streams first."""
+    events: list[dict[str, Any]] = []
+    for stream in _streams_newest_first(logs, group):
+        events += logs.get_log_events(
+            logGroupName=group, logStreamName=stream, limit=lines, startFromHead=False
+        )["events"]
+        if len(events) >= lines:
+            break
+    return sorted(events, key=lambda e: e["timestamp"])[-lines:]
+
+
+def _streams_newest_first(logs: Any, group: str) -> Iterator[str]:
+    pages = logs.get_paginator("describe_log_streams").paginate(
+        logGroupName=group, orderBy="LastEventTime", descending=True
+    )
+    try:
+        for page in pages:
+            yield from (stream["logStreamName"] for stream in page["logStreams"])
+    except logs.exceptions.ResourceNotFoundException:
+        return
 
 
 def _print_local_status(state: Any, as_json: bool) -> None:

@@ -11,7 +11,7 @@ import contextlib
 import io
 import json
 import os
-import queue
+import select
 import subprocess
 import sys
 import threading
@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
-_END_MARKER_WAIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -46,12 +45,15 @@ class Invocation:
     payload: str
     errored: bool
     logs: str
+    log_stream: str = ""  # the execution environment's stream, as Lambda names them
 
 
 class _Worker:
     def __init__(self, spec: FunctionSpec, code_dir: Path, endpoint_url: str) -> None:
         self.spec = spec
         self._fingerprint = _fingerprint(spec)
+        # one log stream per execution environment, named as Lambda names them
+        self.log_stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
         env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
         env.update(
             {
@@ -79,83 +81,80 @@ class _Worker:
             stderr=subprocess.PIPE,
             env=env,
             cwd=code_dir,
-            text=True,
-            bufsize=1,
         )
-        self._answers: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._log_lines: list[str] = []
-        self._log_lock = threading.Condition()
+        assert self._process.stdout is not None and self._process.stderr is not None
+        self._answers = _LineReader(self._process.stdout.fileno())
+        self._logs = _LineReader(self._process.stderr.fileno())
         self.lock = threading.Lock()
-        threading.Thread(target=self._read_answers, daemon=True).start()
-        threading.Thread(target=self._read_logs, daemon=True).start()
 
     def matches(self, spec: FunctionSpec) -> bool:
         return self._fingerprint == _fingerprint(spec) and self._process.poll() is None
 
-    def _read_answers(self) -> None:
-        assert self._process.stdout is not None
-        for line in self._process.stdout:
-            self._answers.put(json.loads(line))
-
-    def _read_logs(self) -> None:
-        assert self._process.stderr is not None
-        for line in self._process.stderr:
-            with self._log_lock:
-                self._log_lines.append(line.rstrip("\n"))
-                self._log_lock.notify_all()
-
     def invoke(self, event: Any) -> Invocation:
+        """Send one invocation and read until its answer and its REPORT line have arrived.
+
+        The invoking thread reads both pipes itself (one invocation at a time per worker, as
+        in one Lambda execution environment): no reader threads to hand lines over to.
+        Whatever the function printed since the last invocation (its initialisation, a
+        background thread) belongs to this invocation's logs.
+        """
         request_id = str(uuid.uuid4())
         deadline = time.time() + self.spec.timeout_seconds
-        with self._log_lock:
-            first_line = len(self._log_lines)
         assert self._process.stdin is not None
+        request = {"request_id": request_id, "event": event, "deadline_ms": deadline * 1000}
+        logs: list[str] = []
+        answer: str | None = None
+        report = f"REPORT RequestId: {request_id}"
         try:
-            self._process.stdin.write(
-                json.dumps(
-                    {"request_id": request_id, "event": event, "deadline_ms": deadline * 1000}
-                )
-                + "\n"
-            )
+            self._process.stdin.write(json.dumps(request).encode() + b"\n")
             self._process.stdin.flush()
-            answer = self._answers.get(timeout=self.spec.timeout_seconds)
-        except (queue.Empty, BrokenPipeError, OSError):
+            while answer is None or not (logs and logs[-1].startswith(report)):
+                remaining = deadline - time.time()
+                if remaining <= 0:
+                    raise TimeoutError
+                readable, _, _ = select.select([self._answers.fd, self._logs.fd], [], [], remaining)
+                if self._logs.fd in readable:
+                    logs.extend(self._logs.read_lines())
+                if self._answers.fd in readable:
+                    lines = self._answers.read_lines()
+                    answer = lines[-1] if lines else answer
+        except (TimeoutError, BrokenPipeError, OSError, EOFError) as exc:
             self.stop()
+            timed_out = isinstance(exc, TimeoutError)
             reason = (
                 f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
-                if time.time() >= deadline
+                if timed_out
                 else "the worker process exited"
             )
-            return Invocation(
-                json.dumps(
-                    {
-                        "errorType": "Sandbox.Timedout"
-                        if "timed out" in reason
-                        else "Runtime.ExitError",
-                        "errorMessage": reason,
-                    }
-                ),
-                True,
-                "\n".join(self._logs_since(first_line)),
-            )
-        end_marker = f"END RequestId: {request_id}"
-        with self._log_lock:
-            self._log_lock.wait_for(
-                lambda: any(end_marker in line for line in self._log_lines[first_line:]),
-                timeout=_END_MARKER_WAIT_SECONDS,
-            )
+            error = {
+                "errorType": "Sandbox.Timedout" if timed_out else "Runtime.ExitError",
+                "errorMessage": reason,
+            }
+            return Invocation(json.dumps(error), True, "\n".join(logs), self.log_stream)
+        reply = json.loads(answer)
         return Invocation(
-            json.dumps(answer["payload"]), not answer["ok"], "\n".join(self._logs_since(first_line))
+            json.dumps(reply["payload"]), not reply["ok"], "\n".join(logs), self.log_stream
         )
-
-    def _logs_since(self, first_line: int) -> list[str]:
-        with self._log_lock:
-            return self._log_lines[first_line:]
 
     def stop(self) -> None:
         if self._process.poll() is None:
             self._process.kill()
             self._process.wait()
+
+
+class _LineReader:
+    """Complete lines from a pipe, read without blocking once select says it is readable."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._partial = b""
+
+    def read_lines(self) -> list[str]:
+        data = os.read(self.fd, 1 << 16)
+        if not data:
+            raise EOFError
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        return [line.decode(errors="replace") for line in lines]
 
 
 def _fingerprint(spec: FunctionSpec) -> tuple[Any, ...]:

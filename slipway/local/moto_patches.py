@@ -25,6 +25,9 @@ import contextvars
 import inspect
 import json
 import math
+import queue
+import threading
+import time
 from typing import Any
 
 import moto
@@ -34,12 +37,13 @@ from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudwatch import models as cloudwatch_models
 from moto.core.common_models import CloudFormationModel
 from moto.core.config import default_user_config
+from moto.logs import models as logs_models
 from moto.s3 import models as s3_models
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.parser import models as sfn_parser_models
 
-from slipway.local.executor import FunctionSpec, LocalExecutor
+from slipway.local.executor import FunctionSpec, Invocation, LocalExecutor
 
 _installed: dict[str, Any] = {}
 
@@ -82,7 +86,12 @@ TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
     ),
     (cloudwatch_models.Statistics, "get_statistics_for_type", ("self", "stat")),
     (lambda_models.LambdaFunction, "_invoke_lambda", ("self", "event")),
-    (lambda_models.LambdaFunction, "save_logs", ("self", "output")),
+    (logs_models.LogsBackend, "create_log_stream", ("self", "log_group_name", "log_stream_name")),
+    (
+        logs_models.LogsBackend,
+        "put_log_events",
+        ("self", "log_group_name", "log_stream_name", "log_events"),
+    ),
     (
         lambda_models.LambdaBackend,
         "invoke",
@@ -350,6 +359,70 @@ def teach_percentile_statistics() -> None:
     statistics.get_statistics_for_type = get_statistics_for_type  # type: ignore[method-assign]
 
 
+_streams_created: set[tuple[int, str, str]] = set()
+
+
+def _save_logs(logs_backend: Any, group: str, result: Invocation) -> None:
+    """What the function printed, into its execution environment's stream (as in Lambda,
+    one stream per environment, not one per invocation)."""
+    stream = (id(logs_backend), group, result.log_stream)
+    if stream not in _streams_created:  # moto's "already exists" error is costly to build
+        with contextlib.suppress(logs_models.ResourceAlreadyExistsException):
+            logs_backend.create_log_stream(group, result.log_stream)
+        _streams_created.add(stream)
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now, "message": line} for line in (result.logs or " ").splitlines()]
+    logs_backend.put_log_events(group, result.log_stream, events)
+
+
+class _LogDelivery:
+    """CloudWatch Logs takes a function's output after the invocation has answered, and turns
+    its embedded-metric-format lines into metrics; so does this thread, in order, so a
+    request does not wait for the bookkeeping. ``flush`` waits for what was handed over."""
+
+    def __init__(self) -> None:
+        self._pending: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def deliver(
+        self, logs_backend: Any, group: str, account_id: str, region: str, result: Invocation
+    ) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, daemon=True)
+                self._thread.start()
+        self._pending.put((logs_backend, group, account_id, region, result))
+
+    def flush(self, timeout: float = 10) -> None:
+        done = threading.Event()
+        self._pending.put((done,))
+        done.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self._pending.get()
+            if item is None:
+                return
+            if len(item) == 1:
+                item[0].set()
+                continue
+            logs_backend, group, account_id, region, result = item
+            try:
+                _save_logs(logs_backend, group, result)
+                _publish_embedded_metrics(account_id, region, result.logs)
+            except Exception:  # a lost log line must not stop the delivery of the others
+                continue
+
+
+_log_delivery = _LogDelivery()
+
+
+def flush_logs() -> None:
+    """Wait until every invocation so far has its logs and metrics in the embedded cloud."""
+    _log_delivery.flush()
+
+
 def _patch_lambda_invoke(executor: LocalExecutor) -> None:
     _target(lambda_models.LambdaFunction, "_invoke_lambda")  # replaced whole, on purpose
 
@@ -377,8 +450,9 @@ def _patch_lambda_invoke(executor: LocalExecutor) -> None:
             region=self.region,
         )
         result = executor.invoke(spec, event if event is not None else {})
-        self.save_logs(result.logs or " ")
-        _publish_embedded_metrics(self.account_id, self.region, result.logs)
+        _log_delivery.deliver(
+            self.logs_backend, self.logs_group_name, self.account_id, self.region, result
+        )
         return result.payload, result.errored, result.logs
 
     lambda_models.LambdaFunction._invoke_lambda = invoke_locally  # type: ignore[method-assign]
