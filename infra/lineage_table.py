@@ -8,7 +8,7 @@ from constructs import Construct
 
 
 class LineageTable(Construct):
-    """Single-table design (keys in functions/lineage/keys.py); on demand, with PITR."""
+    """Single-table design (keys in registry/keys.py); on demand, with PITR."""
 
     def __init__(self, scope: Construct, id_: str, *, retain: bool) -> None:
         super().__init__(scope, id_)
@@ -25,7 +25,7 @@ class LineageTable(Construct):
             deletion_protection=retain,
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
-        # Lists every model by name without a Scan (keys in functions/lineage/keys.py).
+        # Lists every model by name without a Scan (keys in registry/keys.py).
         self.table.add_global_secondary_index(
             index_name="gsi1",
             partition_key=dynamodb.Attribute(name="gsi1pk", type=dynamodb.AttributeType.STRING),
