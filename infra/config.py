@@ -75,6 +75,12 @@ class EnvironmentConfig(_Strict):
     champion_margin: float = Field(
         0.0, ge=0.0, description="how much better than live a candidate's metric must be"
     )
+    champion_not_comparable: Literal["refuse", "threshold_only"] = Field(
+        "refuse",
+        description="when the live model cannot be scored on a candidate's evaluation data "
+        "(it needs a column the data lacks): refuse the candidate, or judge it on its "
+        "threshold alone",
+    )
     smoke_test_budget_ms: int = Field(
         10000, ge=1, description="slowest acceptable model load or smoke-test call"
     )

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from model_runtime.exceptions import EvaluationFailedError, InvalidEvaluationDataError
-from model_runtime.manifest import Evaluation
+from model_runtime.exceptions import (
+    EvaluationFailedError,
+    InvalidEvaluationDataError,
+    InvalidInputError,
+)
+from model_runtime.manifest import Column, Evaluation, Signature
 from model_runtime.model import LoadedModel
+from model_runtime.model_input import ModelInput
 
 
 def _metric(name: str, labels: list[Any], predictions: list[Any]) -> float:
@@ -18,20 +24,33 @@ def _metric(name: str, labels: list[Any], predictions: list[Any]) -> float:
 
     if name == "accuracy":
         return float(metrics.accuracy_score(labels, predictions))
-    if name in ("f1_macro", "precision_macro", "recall_macro"):
-        scorer = {
-            "f1_macro": metrics.f1_score,
-            "precision_macro": metrics.precision_score,
-            "recall_macro": metrics.recall_score,
+    if name == "balanced_accuracy":
+        return float(metrics.balanced_accuracy_score(labels, predictions))
+    if name in ("f1_macro", "precision_macro", "recall_macro", "f1_weighted"):
+        scorer, average = {
+            "f1_macro": (metrics.f1_score, "macro"),
+            "f1_weighted": (metrics.f1_score, "weighted"),
+            "precision_macro": (metrics.precision_score, "macro"),
+            "recall_macro": (metrics.recall_score, "macro"),
         }[name]
-        return float(scorer(labels, predictions, average="macro", zero_division=0))
-    if name == "rmse":
-        return math.sqrt(float(metrics.mean_squared_error(labels, predictions)))
-    if name == "mae":
-        return float(metrics.mean_absolute_error(labels, predictions))
-    if name == "r2":
-        return float(metrics.r2_score(labels, predictions))
+        return float(scorer(labels, predictions, average=average, zero_division=0))
+    try:
+        if name == "rmse":
+            return math.sqrt(float(metrics.mean_squared_error(labels, predictions)))
+        if name == "mae":
+            return float(metrics.mean_absolute_error(labels, predictions))
+        if name == "mape":
+            return float(metrics.mean_absolute_percentage_error(labels, predictions))
+        if name == "r2":
+            return float(metrics.r2_score(labels, predictions))
+    except (TypeError, ValueError) as exc:
+        raise InvalidEvaluationDataError(
+            f"{name} needs numeric labels and predictions: {exc}"
+        ) from None
     raise InvalidEvaluationDataError(f"unknown metric {name!r}")
+
+
+NOT_COMPARABLE_POLICIES = ("refuse", "threshold_only")
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,8 @@ class EvaluationResult:
     live_version: str | None
     live_value: float | None
     margin: float
+    comparable: bool = True
+    not_comparable_reason: str | None = None
 
     @property
     def meets_threshold(self) -> bool:
@@ -67,27 +88,103 @@ class EvaluationResult:
         }
 
 
-def read_labelled_csv(
-    path: Path, feature_names: list[str], target: str
-) -> tuple[list[list[float]], list[Any]]:
-    """Feature rows in signature order, and labels, from a CSV with a header."""
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        missing = [name for name in [*feature_names, target] if name not in columns]
+class EvaluationData:
+    """The evaluation CSV as text cells by column name; each model reads it through its own
+    signature, so a candidate and the live model are scored on the same rows even when their
+    columns differ."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            self.columns = list(reader.fieldnames or [])
+            self.records = [
+                {key: (value if value != "" else None) for key, value in record.items()}
+                for record in reader
+            ]
+        if not self.records:
+            raise InvalidEvaluationDataError(f"{path.name} has no data rows")
+
+    def lacking(self, names: list[str]) -> list[str]:
+        return [name for name in names if name not in self.columns]
+
+    def model_input(self, signature: Signature) -> ModelInput:
+        """The rows as the model's columns, typed by its signature and checked as requests
+        are; a bad cell is named by line and column."""
+        columns = signature.inputs
+        missing = self.lacking([column.name for column in columns])
         if missing:
-            raise InvalidEvaluationDataError(f"{path.name} lacks columns {missing}")
-        rows, labels = [], []
-        for number, record in enumerate(reader, start=2):
-            try:
-                rows.append([float(record[name]) for name in feature_names])
-                label = float(record[target])
-            except ValueError as exc:
-                raise InvalidEvaluationDataError(f"{path.name} line {number}: {exc}") from None
-            labels.append(int(label) if label.is_integer() else label)
-    if not rows:
-        raise InvalidEvaluationDataError(f"{path.name} has no data rows")
-    return rows, labels
+            raise InvalidEvaluationDataError(f"{self.path.name} lacks columns {missing}")
+        rows = []
+        for line, record in enumerate(self.records, start=2):
+            rows.append([self._cell(line, column, record[column.name]) for column in columns])
+        try:
+            return ModelInput.from_request(signature, rows)
+        except InvalidInputError as exc:
+            row = _row_of(str(exc))
+            where = f" (line {row + 2})" if row is not None else ""
+            raise InvalidEvaluationDataError(f"{self.path.name}{where}: {exc}") from None
+
+    def labels(self, target: str, output: Column) -> list[Any]:
+        if target not in self.columns:
+            raise InvalidEvaluationDataError(f"{self.path.name} lacks columns {[target]}")
+        labels = []
+        for line, record in enumerate(self.records, start=2):
+            label = self._cell(line, output.model_copy(update={"name": target}), record[target])
+            if label is None:
+                raise InvalidEvaluationDataError(f"{self.path.name} line {line}: no {target}")
+            labels.append(label)
+        return labels
+
+    def _cell(self, line: int, column: Column, text: str | None) -> Any:
+        if text is None:
+            return None
+        try:
+            return _CONVERT[column.type](text)
+        except ValueError:
+            raise InvalidEvaluationDataError(
+                f"{self.path.name} line {line}: {column.name} is {text[:40]!r}, not "
+                f"{_KIND[column.type]}"
+            ) from None
+
+
+def _integer(text: str) -> int:
+    number = float(text)
+    if not number.is_integer():
+        raise ValueError(text)
+    return int(number)
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ValueError(text)
+
+
+_CONVERT = {
+    "float": float,
+    "int": _integer,
+    "bool": _boolean,
+    "string": str,
+    "category": str,
+    "datetime": str,
+}
+_KIND = {
+    "float": "a number",
+    "int": "an integer",
+    "bool": "true or false",
+    "string": "a string",
+    "category": "a string",
+    "datetime": "a date-time",
+}
+
+
+def _row_of(message: str) -> int | None:
+    match = re.match(r"inputs\[(\d+)\]", message)
+    return int(match.group(1)) if match else None
 
 
 def evaluate(
@@ -97,30 +194,51 @@ def evaluate(
     live: LoadedModel | None,
     margin: float,
 ) -> EvaluationResult:
-    """Score the candidate (and the live model, on the same rows) with the declared metric."""
-    feature_names = [feature.name for feature in candidate.signature.inputs]
-    rows, labels = read_labelled_csv(data_path, feature_names, spec.target)
-    value = _metric(spec.metric, labels, candidate.predict(rows))
-    live_value = _metric(spec.metric, labels, live.predict(rows)) if live else None
+    """Score the candidate (and the live model, on the same rows, through its own
+    signature) with the declared metric."""
+    data = EvaluationData(data_path)
+    labels = data.labels(spec.target, candidate.signature.outputs[0])
+    value = _metric(
+        spec.metric, labels, candidate.predict_checked(data.model_input(candidate.signature))
+    )
+    live_value, reason = None, None
+    if live is not None:
+        lacking = data.lacking([column.name for column in live.signature.inputs])
+        if lacking:
+            reason = (
+                f"live version {live.version} needs columns {lacking} that the evaluation data "
+                "does not have"
+            )
+        else:
+            live_input = data.model_input(live.signature)
+            live_value = _metric(spec.metric, labels, live.predict_checked(live_input))
     return EvaluationResult(
         metric=spec.metric,
         direction=spec.direction,
         value=value,
         threshold=spec.threshold,
-        rows=len(rows),
+        rows=len(labels),
         live_version=live.version if live else None,
         live_value=live_value,
         margin=margin,
+        comparable=reason is None,
+        not_comparable_reason=reason,
     )
 
 
-def require_passing(result: EvaluationResult) -> None:
-    """Raise with the numbers when the candidate misses its threshold or loses to live."""
+def require_passing(result: EvaluationResult, when_not_comparable: str = "refuse") -> None:
+    """Raise with the numbers when the candidate misses its threshold, loses to live, or
+    cannot be compared with live and the environment refuses that."""
     comparison = ">=" if result.direction == "maximize" else "<="
     if not result.meets_threshold:
         raise EvaluationFailedError(
             f"{result.metric} {result.value:.4f} on {result.rows} rows misses the threshold "
             f"({comparison} {result.threshold})"
+        )
+    if not result.comparable and when_not_comparable == "refuse":
+        raise EvaluationFailedError(
+            f"{result.not_comparable_reason}, so the candidate cannot be compared with it; "
+            "this environment refuses such a candidate (champion_not_comparable: refuse)"
         )
     if not result.beats_live:
         raise EvaluationFailedError(

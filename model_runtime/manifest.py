@@ -1,6 +1,11 @@
 """The bundle manifest: the public contract of what a model artifact holds.
 
 Unknown fields are an error, so a typo never silently drops lineage.
+
+Format 2 types every input column (float, int, bool, string, category, datetime; nullable
+or not), records the dtype the model was fitted with, and says whether the model takes a
+DataFrame or an array. Format 1 bundles (one numeric or string dtype per feature, no
+missing values, an array) still parse: their features are read as format-2 columns.
 """
 
 from __future__ import annotations
@@ -14,26 +19,86 @@ from model_runtime.exceptions import InvalidManifestError
 from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
 
 MANIFEST_FILE = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+FORMAT_VERSIONS = (1, 2)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Feature(_Strict):
+ColumnType = Literal["float", "int", "bool", "string", "category", "datetime"]
+COLUMN_TYPES: tuple[str, ...] = get_args(ColumnType)
+# format 1's feature dtypes, and the column each one is
+FORMAT_1_DTYPES: dict[str, str] = {
+    "float64": "float",
+    "float32": "float",
+    "int64": "int",
+    "int32": "int",
+    "bool": "bool",
+    "string": "string",
+}
+
+
+class Column(_Strict):
+    """One input (or output) column: its JSON type, whether it may be null, and the dtype
+    the model saw when it was fitted (numpy's or pandas', e.g. ``float32``, ``Int64``,
+    ``object``, ``category``, ``datetime64[ns]``)."""
+
     name: str = Field(min_length=1)
-    dtype: Literal["float64", "float32", "int64", "int32", "bool", "string"]
+    type: ColumnType
+    nullable: bool = False
+    dtype: str | None = Field(None, max_length=64)
+    categories: list[str | int | float | bool] | None = None
+
+    @model_validator(mode="after")
+    def _categories_only_for_category(self) -> Column:
+        if self.categories is not None and self.type != "category":
+            raise ValueError(f"column {self.name!r}: categories are for type 'category' only")
+        return self
 
 
 class Signature(_Strict):
-    inputs: list[Feature] = Field(min_length=1)
-    outputs: list[Feature] = Field(min_length=1)
+    inputs: list[Column] = Field(min_length=1)
+    outputs: list[Column] = Field(min_length=1)
+    model_input: Literal["array", "dataframe"] = Field(
+        "array", description="a DataFrame with the fitted dtypes, or a 2-D array"
+    )
+
+    @field_validator("inputs")
+    @classmethod
+    def _unique_names(cls, value: list[Column]) -> list[Column]:
+        names = [column.name for column in value]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"input columns must have unique names; repeated: {repeated}")
+        return value
 
 
 class InputExample(_Strict):
-    inputs: list[list[Any]] = Field(min_length=1)
+    inputs: list[list[Any] | dict[str, Any]] = Field(min_length=1)
     expected_output: list[Any] = Field(min_length=1)
+
+
+def _format_1_signature(signature: Any) -> Any:
+    """Format 1's ``{name, dtype}`` features as format-2 columns (already-read ones stay)."""
+    if not isinstance(signature, dict):
+        return signature
+
+    def column(feature: Any) -> Any:
+        if isinstance(feature, dict) and "type" not in feature and "dtype" in feature:
+            extra = set(feature) - {"name", "dtype"}
+            dtype = feature["dtype"]
+            if extra or dtype not in FORMAT_1_DTYPES:
+                return feature  # left as it is, for the validation to name the problem
+            return {"name": feature.get("name"), "type": FORMAT_1_DTYPES[dtype], "dtype": dtype}
+        return feature
+
+    upgraded = dict(signature)
+    for part in ("inputs", "outputs"):
+        if isinstance(upgraded.get(part), list):
+            upgraded[part] = [column(feature) for feature in upgraded[part]]
+    return upgraded
 
 
 class CodeVersion(_Strict):
@@ -64,9 +129,20 @@ class Lineage(_Strict):
     parent: str | None = None
 
 
-Metric = Literal["accuracy", "f1_macro", "precision_macro", "recall_macro", "rmse", "mae", "r2"]
+Metric = Literal[
+    "accuracy",
+    "balanced_accuracy",
+    "f1_macro",
+    "f1_weighted",
+    "precision_macro",
+    "recall_macro",
+    "rmse",
+    "mae",
+    "mape",
+    "r2",
+]
 METRICS: tuple[str, ...] = get_args(Metric)
-LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "mape"})
 
 
 def default_direction(metric: str) -> Literal["maximize", "minimize"]:
@@ -84,11 +160,15 @@ class Evaluation(_Strict):
     direction: Literal["maximize", "minimize"]
 
 
+Flavor = Literal["sklearn", "onnx", "python"]
+FLAVORS: tuple[str, ...] = get_args(Flavor)
+
+
 class Manifest(_Strict):
-    format_version: Literal[1] = FORMAT_VERSION
+    format_version: Literal[1, 2] = FORMAT_VERSION
     name: str
     version: str
-    flavor: Literal["sklearn", "onnx", "python"]
+    flavor: Flavor
     model_file: str
     signature: Signature
     input_example: InputExample
@@ -97,6 +177,13 @@ class Manifest(_Strict):
     evaluation: Evaluation | None = None
     runtime: dict[str, str] = Field(default_factory=dict)
     created_at: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_format_1(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("format_version") == 1:
+            return {**data, "signature": _format_1_signature(data.get("signature"))}
+        return data
 
     @field_validator("name")
     @classmethod

@@ -23,17 +23,18 @@ from typing import Any
 from model_runtime.extraction import sha256_file
 from model_runtime.flavors import load_predict_function
 from model_runtime.manifest import (
+    FORMAT_1_DTYPES,
     MANIFEST_FILE,
     CodeVersion,
+    Column,
     DatasetRef,
     Evaluation,
-    Feature,
     InputExample,
     Lineage,
     Manifest,
     Signature,
 )
-from model_runtime.model import to_feature_matrix
+from model_runtime.model_input import ModelInput
 
 SKLEARN_MODEL_FILE = "model.skops"
 ONNX_MODEL_FILE = "model.onnx"
@@ -75,14 +76,21 @@ def describe_dataset(path: Path, role: str, uri: str | None = None) -> DatasetRe
 
 @dataclass(frozen=True)
 class BundleFacts:
-    """Everything a bundle records besides its model files."""
+    """Everything a bundle records besides its model files.
+
+    The signature is ``columns`` and ``output`` when given (format 2: typed, nullable,
+    records as examples); else one ``feature_dtype`` for every name in ``feature_names``.
+    """
 
     name: str
     version: str
-    feature_names: list[str]
-    example_rows: list[list[Any]]
+    example_rows: list[Any]
     code: CodeVersion
     datasets: list[DatasetRef]
+    feature_names: list[str] = field(default_factory=list)
+    columns: list[Column] | None = None
+    output: Column | None = None
+    model_input: str = "array"
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     evaluation: Evaluation | None = None
@@ -90,6 +98,18 @@ class BundleFacts:
     feature_dtype: str = "float64"
     output_dtype: str = "int64"
     extra_files: dict[str, Path] = field(default_factory=dict)
+
+    def signature(self) -> Signature:
+        columns = self.columns or [
+            Column(name=name, type=FORMAT_1_DTYPES[self.feature_dtype], dtype=self.feature_dtype)  # type: ignore[arg-type]
+            for name in self.feature_names
+        ]
+        output = self.output or Column(
+            name="prediction",
+            type=FORMAT_1_DTYPES[self.output_dtype],
+            dtype=self.output_dtype,  # type: ignore[arg-type]
+        )
+        return Signature(inputs=columns, outputs=[output], model_input=self.model_input)  # type: ignore[arg-type]
 
 
 def build_bundle(
@@ -101,17 +121,14 @@ def build_bundle(
     load it, so the recorded expected output is what the runtime must reproduce.
     """
     files = {**model_files, **facts.extra_files}
-    signature = Signature(
-        inputs=[Feature(name=f, dtype=facts.feature_dtype) for f in facts.feature_names],  # type: ignore[arg-type]
-        outputs=[Feature(name="prediction", dtype=facts.output_dtype)],  # type: ignore[arg-type]
-    )
+    signature = facts.signature()
     with tempfile.TemporaryDirectory() as staging:
         root = Path(staging)
         for path, local in files.items():
             (root / path).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(local, root / path)
         predict = load_predict_function(flavor, root / model_file, root, signature)
-        expected = predict(to_feature_matrix(signature, facts.example_rows))
+        expected = predict(ModelInput.from_request(signature, facts.example_rows))
     manifest = Manifest(
         name=facts.name,
         version=facts.version,

@@ -60,6 +60,7 @@ class GatePolicy(Document):
 
     approval: ApprovalPolicy
     champion_margin: float
+    champion_not_comparable: Literal["refuse", "threshold_only"]
     smoke_test_budget_ms: float
     pointer_cache_seconds: float
     lock_ttl_seconds: int
@@ -100,6 +101,8 @@ class EvaluationOutcome(Document):
     live_version: str | None
     live_value: float | None
     margin: float
+    comparable: bool = True
+    not_comparable_reason: str | None = None
     meets_threshold: bool
     beats_live: bool
 

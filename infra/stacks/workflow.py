@@ -25,6 +25,7 @@ def workflow_options(config: EnvironmentConfig) -> WorkflowOptions:
         policy=GatePolicy(
             approval=config.approval,
             champion_margin=config.champion_margin,
+            champion_not_comparable=config.champion_not_comparable,
             smoke_test_budget_ms=config.smoke_test_budget_ms,
             pointer_cache_seconds=config.pointer_cache_seconds,
             # a lock lives as long as the execution holding it may

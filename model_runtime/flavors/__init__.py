@@ -11,14 +11,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from model_runtime.exceptions import ModelLoadError
 from model_runtime.manifest import Signature
 
-Predict = Callable[[np.ndarray], list[Any]]
+if TYPE_CHECKING:
+    from model_runtime.model_input import ModelInput
+
+# A flavor's predict function takes checked input and picks the form its model wants:
+# ``model_input.frame`` (a DataFrame), ``.array`` (a 2-D array) or ``.rows`` (JSON rows).
+Predict = Callable[["ModelInput"], list[Any]]
 FLAVORS = {"sklearn": "sklearn", "onnx": "onnx_flavor", "python": "python_flavor"}
 
 

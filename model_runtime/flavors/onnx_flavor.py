@@ -10,6 +10,7 @@ import numpy as np
 from model_runtime.exceptions import ModelLoadError
 from model_runtime.flavors.compatibility import require_same_release
 from model_runtime.manifest import Signature
+from model_runtime.model_input import ModelInput
 
 _TENSOR_TYPES = {
     "tensor(float)": np.float32,
@@ -54,8 +55,9 @@ def load(model_path: Path, bundle_root: Path, signature: Signature) -> Any:
     dtype = _TENSOR_TYPES[graph_input.type]
     output_name = session.get_outputs()[0].name
 
-    def predict(matrix: np.ndarray) -> list[Any]:
-        (result,) = session.run([output_name], {graph_input.name: matrix.astype(dtype)})
+    def predict(model_input: ModelInput) -> list[Any]:
+        feed = {graph_input.name: model_input.array.astype(dtype)}
+        (result,) = session.run([output_name], feed)
         return np.asarray(result).tolist()
 
     return predict

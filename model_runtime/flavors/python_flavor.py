@@ -6,7 +6,7 @@ code that runs is exactly the code that was reviewed, registered and promoted. T
 
     class Predictor:
         def load(self, path: str) -> None: ...        # path: the bundle's root folder
-        def predict(self, inputs: list[list]) -> list: ...
+        def predict(self, inputs: list[list]) -> list: ...   # rows in column order
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 from model_runtime.exceptions import ModelLoadError
 from model_runtime.flavors.compatibility import require_same_release
 from model_runtime.manifest import Signature
+from model_runtime.model_input import ModelInput
 
 CLASS_NAME = "Predictor"
 
@@ -48,8 +49,13 @@ def load(model_path: Path, bundle_root: Path, signature: Signature) -> Any:
             f"{model_path.name}: {CLASS_NAME}.load failed: {type(exc).__name__}: {exc}"
         ) from None
 
-    def predict(matrix: np.ndarray) -> list[Any]:
-        result = predictor.predict(matrix.tolist())
+    numbers_only = all(c.type in ("float", "int") and not c.nullable for c in signature.inputs)
+
+    def predict(model_input: ModelInput) -> list[Any]:
+        # rows of JSON values in column order (None for a missing one); numbers-only
+        # signatures get the numeric array's rows, as format-1 predictors always did
+        rows = model_input.array.tolist() if numbers_only else model_input.rows
+        result = predictor.predict(rows)
         if isinstance(result, np.ndarray):
             return result.tolist()
         # numpy scalars in a plain list (np.float32 and friends) are not JSON: unwrap them

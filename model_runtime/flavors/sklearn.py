@@ -15,6 +15,7 @@ import numpy as np
 from model_runtime.exceptions import ForbiddenModelTypeError, ModelLoadError
 from model_runtime.flavors.compatibility import require_same_release
 from model_runtime.manifest import Signature
+from model_runtime.model_input import ModelInput
 
 # Types skops does not trust by default but that plain scikit-learn pipelines contain.
 EXTRA_TRUSTED_TYPES: frozenset[str] = frozenset(
@@ -59,10 +60,13 @@ def check_compatibility(built_with: dict[str, str]) -> None:
 
 
 def load(model_path: Path, bundle_root: Path, signature: Signature) -> Any:
-    """Load a skops file and return a predict function over a feature matrix."""
+    """Load a skops file; the estimator gets what it was fitted on: a DataFrame with the
+    training dtypes if it was fitted on one, else an array."""
     estimator = load_estimator(model_path)
+    as_frame = signature.model_input == "dataframe"
 
-    def predict(features: np.ndarray) -> list[Any]:
+    def predict(model_input: ModelInput) -> list[Any]:
+        features = model_input.frame if as_frame else model_input.array
         return np.asarray(estimator.predict(features)).tolist()
 
     return predict

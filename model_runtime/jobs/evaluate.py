@@ -48,7 +48,7 @@ def evaluate_upload(s3: Any, store: ModelSource, state: PromotionState) -> Evalu
         live = live_model(store, bundle.manifest.name, bundle.manifest.version)
         margin = state.policy.champion_margin
         result = evaluate(spec, bundle.root / spec.dataset, candidate, live, margin)
-    require_passing(result)
+    require_passing(result, state.policy.champion_not_comparable)
     return EvaluationOutcome.parse(result.as_dict())
 
 

@@ -12,7 +12,7 @@ import pytest
 from examples.iris_onnx.train import train_and_package as package_onnx
 from examples.iris_python.train import train_and_package as package_python
 from model_runtime.bundle import open_bundle
-from model_runtime.exceptions import IncompatibleBundleError, InvalidInputError, ModelLoadError
+from model_runtime.exceptions import IncompatibleBundleError, ModelLoadError
 from model_runtime.model import check_input_example, load_model
 from model_runtime.packaging import BundleFacts, build_bundle, capture_code_version
 
@@ -142,42 +142,3 @@ def test_forbidden_skops_type_is_refused_by_name(tmp_path):
     sio.dump({"model": Path("/etc/passwd")}, path)
     with pytest.raises(ForbiddenModelTypeError, match=r"pathlib\.\w*Path"):
         load_estimator(path)
-
-
-@pytest.mark.parametrize(
-    ("dtype", "value", "message"),
-    [
-        ("int64", 1.5, "must be an integer"),
-        ("float64", True, "must be a number"),
-        ("string", 3, "must be a string"),
-        ("bool", "yes", "must be true or false"),
-        ("float64", float("nan"), "is nan: not a finite number that float64 can hold"),
-        ("float64", float("-inf"), "is -inf: not a finite number"),
-        ("float32", 1e39, "is 1e\\+39: not a finite number that float32 can hold"),
-        ("int32", 2**31, "is 2147483648: not a finite number that int32 can hold"),
-        ("int64", 10**30, "is an integer of about 31 digits: not a finite number"),
-        ("float64", 10**400, "is an integer of about 401 digits"),
-    ],
-)
-def test_values_are_checked_against_feature_dtypes(dtype, value, message):
-    from model_runtime.manifest import Feature, Signature
-    from model_runtime.model import to_feature_matrix
-
-    signature = Signature(
-        inputs=[Feature(name="f", dtype=dtype)], outputs=[Feature(name="y", dtype="int64")]
-    )
-    with pytest.raises(InvalidInputError, match=rf"inputs\[0\]\.f {message}"):
-        to_feature_matrix(signature, [[value]])
-
-
-def test_a_mixed_signature_checks_each_number_against_its_own_type():
-    from model_runtime.manifest import Feature, Signature
-    from model_runtime.model import to_feature_matrix
-
-    signature = Signature(
-        inputs=[Feature(name="city", dtype="string"), Feature(name="n", dtype="int32")],
-        outputs=[Feature(name="y", dtype="int64")],
-    )
-    assert to_feature_matrix(signature, [["Oslo", 3]]).tolist() == [["Oslo", 3]]
-    with pytest.raises(InvalidInputError, match=r"inputs\[1\]\.n is 2147483648"):
-        to_feature_matrix(signature, [["Oslo", 3], ["Bergen", 2**31]])

@@ -39,15 +39,32 @@ def manifests(draw: st.DrawFn) -> dict:
             max_size=3,
         )
     )
+    format_version = draw(st.sampled_from([1, 2]))
+    if format_version == 1:
+        signature = {
+            "inputs": [{"name": f, "dtype": "float64"} for f in features],
+            "outputs": [{"name": "y", "dtype": "int64"}],
+        }
+    else:
+        signature = {
+            "inputs": [
+                {
+                    "name": f,
+                    "type": draw(st.sampled_from(["float", "int", "string", "bool", "datetime"])),
+                    "nullable": draw(st.booleans()),
+                }
+                for f in dict.fromkeys(features)
+            ],
+            "outputs": [{"name": "y", "type": "int"}],
+            "model_input": draw(st.sampled_from(["array", "dataframe"])),
+        }
     return {
+        "format_version": format_version,
         "name": draw(NAMES),
         "version": draw(VERSIONS),
         "flavor": draw(st.sampled_from(["sklearn", "onnx", "python"])),
         "model_file": "model.bin",
-        "signature": {
-            "inputs": [{"name": f, "dtype": "float64"} for f in features],
-            "outputs": [{"name": "y", "dtype": "int64"}],
-        },
+        "signature": signature,
         "input_example": {"inputs": rows, "expected_output": [0] * len(rows)},
         "files": {"model.bin": draw(DIGESTS)},
         "lineage": {

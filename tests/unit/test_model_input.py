@@ -1,0 +1,166 @@
+"""Request rows against typed columns: every wrong value named by row, column, expected and
+received type; missing values only where a column allows them; the model gets the dtypes
+it was fitted with."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from model_runtime.exceptions import InvalidInputError
+from model_runtime.manifest import Column, Signature, parse_manifest
+from model_runtime.model_input import ModelInput
+
+OUTPUT = [Column(name="prediction", type="int", dtype="int64")]
+
+
+def signature(*columns: Column, model_input: str = "array") -> Signature:
+    return Signature(inputs=list(columns), outputs=OUTPUT, model_input=model_input)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        (
+            Column(name="f", type="int", dtype="int64"),
+            1.5,
+            "expected an integer, received a number (1.5)",
+        ),
+        (Column(name="f", type="float"), True, "expected a number, received a boolean (true)"),
+        (Column(name="f", type="string"), 3, "expected a string, received a number (3)"),
+        (Column(name="f", type="bool"), "yes", "expected true or false, received a string ('yes')"),
+        (
+            Column(name="f", type="float"),
+            None,
+            "expected a number, received null (the column may not be missing)",
+        ),
+        (Column(name="f", type="datetime"), "soon", "expected an ISO 8601 date-time string"),
+        (Column(name="f", type="string"), ["a"], "expected a string, received an array"),
+        (
+            Column(name="f", type="float", dtype="float32"),
+            1e39,
+            "is 1e\\+39: not a finite number that float32 can hold",
+        ),
+        (
+            Column(name="f", type="int", dtype="int32"),
+            2**31,
+            "is 2147483648: not a finite number that int32 can hold",
+        ),
+        (Column(name="f", type="int", dtype="int64"), 10**30, "is an integer of about 31 digits"),
+        (
+            Column(name="f", type="float", dtype="float64"),
+            float("nan"),
+            "is nan: not a finite number",
+        ),
+        (
+            Column(name="f", type="float", nullable=True),
+            float("inf"),
+            "received a number \\(inf\\), which is not finite",
+        ),
+        (
+            Column(name="f", type="int", nullable=True, dtype="Int32"),
+            2**40,
+            "outside what int32 holds",
+        ),
+    ],
+)
+def test_a_value_that_does_not_fit_its_column_is_named(column, value, message):
+    with pytest.raises(InvalidInputError, match=r"inputs\[0\]\.f"):
+        ModelInput.from_request(signature(column), [[value]])
+    with pytest.raises(InvalidInputError) as raised:
+        ModelInput.from_request(signature(column), [[value]])
+    assert re.search(message, str(raised.value)) or message in str(raised.value), raised.value
+
+
+def test_rows_by_position_and_records_by_name_give_the_same_input():
+    sig = signature(Column(name="city", type="string"), Column(name="rooms", type="int"))
+    by_position = ModelInput.from_request(sig, [["Oslo", 3]])
+    by_name = ModelInput.from_request(sig, [{"rooms": 3, "city": "Oslo"}])
+    assert by_position.rows == by_name.rows == [["Oslo", 3]]
+    with pytest.raises(
+        InvalidInputError, match=r"missing columns \['rooms'\], unknown columns \['room'\]"
+    ):
+        ModelInput.from_request(sig, [{"city": "Oslo", "room": 3}])
+
+
+def test_missing_values_become_what_pandas_reads_from_a_csv():
+    # GIVEN a model fitted on a DataFrame with a string, an int and a float column with gaps
+    sig = signature(
+        Column(name="city", type="string", nullable=True, dtype="str"),
+        Column(name="floors", type="int", nullable=True, dtype="Int64"),
+        Column(name="area", type="float", nullable=True, dtype="float64"),
+        Column(name="listed", type="datetime", dtype="datetime64[ns]"),
+        Column(name="grade", type="category", dtype="category", categories=["a", "b"]),
+        model_input="dataframe",
+    )
+    rows = [
+        ["Oslo", 2, 80.5, "2026-01-02T03:04:05", "a"],
+        [None, None, None, "2026-02-03", "c"],
+    ]
+    # WHEN a request with nulls arrives
+    frame = ModelInput.from_request(sig, rows).frame
+    # THEN the frame has the fitted dtypes, missing values as pandas has them
+    assert {c: str(t) for c, t in frame.dtypes.items()} == {
+        "city": "str",
+        "floors": "Int64",
+        "area": "float64",
+        "listed": "datetime64[us]" if "us" in str(frame.dtypes["listed"]) else "datetime64[ns]",
+        "grade": "category",
+    }
+    assert frame["city"].isna().tolist() == [False, True]
+    assert frame["floors"].isna().tolist() == [False, True]
+    assert math.isnan(frame["area"][1])
+    assert frame["grade"].isna().tolist() == [False, True]  # an unseen category is missing
+
+
+def test_an_array_model_gets_numbers_when_every_column_is_one():
+    sig = signature(
+        Column(name="a", type="int", dtype="int64"), Column(name="b", type="float", nullable=True)
+    )
+    array = ModelInput.from_request(sig, [[1, None], [2, 3.5]]).array
+    assert array.dtype == np.float64 and math.isnan(array[0, 1])
+    mixed = signature(
+        Column(name="city", type="string"), Column(name="n", type="int", dtype="int32")
+    )
+    assert ModelInput.from_request(mixed, [["Oslo", 3]]).array.tolist() == [["Oslo", 3]]
+    with pytest.raises(InvalidInputError, match=r"inputs\[1\]\.n: expected an integer"):
+        ModelInput.from_request(mixed, [["Oslo", 3], ["Bergen", 2**31]])
+
+
+def test_format_1_features_are_read_as_columns(iris_bundle):
+    _, manifest = iris_bundle
+    data = manifest.model_dump(mode="json")
+    data["format_version"] = 1
+    data["signature"] = {
+        "inputs": [{"name": c.name, "dtype": "float64"} for c in manifest.signature.inputs],
+        "outputs": [{"name": "prediction", "dtype": "int64"}],
+    }
+    import json
+
+    legacy = parse_manifest(json.dumps(data))
+    assert [c.type for c in legacy.signature.inputs] == ["float"] * 4
+    assert legacy.signature.model_input == "array"
+    data["signature"]["inputs"][0]["unit"] = "cm"
+    with pytest.raises(Exception, match="unit"):
+        parse_manifest(json.dumps(data))
+
+
+def test_pandas_is_imported_only_when_a_model_takes_a_frame():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from model_runtime.manifest import Column, Signature\n"
+        "from model_runtime.model_input import ModelInput\n"
+        "out = [Column(name='y', type='int')]\n"
+        "sig = Signature(inputs=[Column(name='a', type='string', nullable=True)], outputs=out)\n"
+        "ModelInput.from_request(sig, [['x'], [None]]).array\n"
+        "assert 'pandas' not in sys.modules, 'an array model imported pandas'\n"
+        "ModelInput.from_request(sig, [['x']]).frame\n"
+        "assert 'pandas' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
