@@ -1,5 +1,5 @@
-"""Errors of the control plane; Step Functions Catch/Retry and the registry API's problem
-answers match on these class names."""
+"""Errors of the control plane. Step Functions' Retry and Catch rules match on these class
+names; the registry API maps each to a problem type (functions/registry_api/app.py)."""
 
 
 class SlipwayControlError(Exception):

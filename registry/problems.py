@@ -44,17 +44,6 @@ INVALID_INPUT = ProblemType(422, "invalid-input", "Input does not fit the model'
 MODEL_OUTPUT = ProblemType(500, "model-output", "The model's answer cannot be sent as JSON")
 INTERNAL_ERROR = ProblemType(500, "internal-error", "Internal error")
 MODEL_UNAVAILABLE = ProblemType(503, "model-unavailable", "Model cannot be loaded")
-VOCABULARY = (
-    BAD_REQUEST,
-    NOT_FOUND,
-    MODEL_NOT_FOUND,
-    CONFLICT,
-    PAYLOAD_TOO_LARGE,
-    INVALID_INPUT,
-    MODEL_OUTPUT,
-    INTERNAL_ERROR,
-    MODEL_UNAVAILABLE,
-)
 HTTP_ERROR_SLUG = "http-error"  # routing errors (405, unknown path): the status says it all
 
 
@@ -94,10 +83,10 @@ def install_problem_handlers(
     app: FastAPI,
     logger: Any,
     kinds: Mapping[type[Exception], ProblemType],
-    base: type[Exception] | None = None,
+    bases: tuple[type[Exception], ...] = (),
     fallback: ProblemType = INTERNAL_ERROR,
 ) -> None:
-    """Answer ``kinds`` (by exact class) and other subclasses of ``base`` (as ``fallback``,
+    """Answer ``kinds`` (by exact class) and other subclasses of ``bases`` (as ``fallback``,
     with their message) as problems; malformed requests are 400s; anything else is contained
     by :class:`ContainUnexpectedErrors` and logged to ``logger``."""
     app.add_middleware(ContainUnexpectedErrors, logger=logger)
@@ -106,7 +95,7 @@ def install_problem_handlers(
     async def _known(request: Request, exc: Exception) -> JSONResponse:
         return problem(kinds.get(type(exc), fallback), str(exc))
 
-    for exception in {*kinds, *([base] if base else [])}:
+    for exception in {*kinds, *bases}:
         app.add_exception_handler(exception, _known)
 
     @app.exception_handler(RequestValidationError)

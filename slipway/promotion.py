@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry.executions import is_execution_of
-from registry.workflow_state import PromotionState
+from registry.workflow import PROMOTE
 from slipway.errors import CliError
 from slipway.target import Target
 
@@ -83,8 +83,11 @@ def outcome(target: Target, execution_arn: str) -> dict[str, Any]:
     described = target.client("stepfunctions").describe_execution(executionArn=execution_arn)
     result: dict[str, Any] = {"execution": execution_arn, "status": described["status"]}
     if described["status"] == "SUCCEEDED":
-        state = PromotionState.parse(json.loads(described.get("output") or "{}"))
-        result["result"] = "live" if state.promoted is not None else "already registered"
+        # read leniently: executions that ran before this version of the workflow carry
+        # state documents of an older shape, and a status must still be answerable
+        output = json.loads(described.get("output") or "{}")
+        promoted = isinstance(output, dict) and output.get(PROMOTE.result) is not None
+        result["result"] = "live" if promoted else "already registered"
     else:
         result["error"] = described.get("error")
         result["reason"] = described.get("cause")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
@@ -10,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from functions.exceptions import InvalidEventError
 from registry.executions import UploadEvent, execution_name
+from registry.workflow_state import ExecutionInput
 
 
 def upload_from_eventbridge(event: dict[str, Any]) -> UploadEvent:
@@ -26,19 +26,21 @@ def upload_from_eventbridge(event: dict[str, Any]) -> UploadEvent:
         raise InvalidEventError(f"not an S3 Object Created event: missing {exc}") from None
 
 
+def execution_input(upload: UploadEvent) -> ExecutionInput:
+    """The document an upload's execution starts with (the workflow adds its policy)."""
+    return ExecutionInput(
+        bucket=upload.bucket,
+        key=upload.key,
+        version_id=upload.version_id,
+        size=upload.size,
+        execution_name=execution_name(upload),
+    )
+
+
 def start_promotion(sfn: Any, state_machine_arn: str, upload: UploadEvent) -> str:
     """Start the execution for ``upload`` (or find the one already started); return its ARN."""
+    payload = execution_input(upload).model_dump_json()
     name = execution_name(upload)
-    payload = json.dumps(
-        {
-            "bucket": upload.bucket,
-            "key": upload.key,
-            "version_id": upload.version_id,
-            "size": upload.size,
-            "execution_name": name,
-        },
-        sort_keys=True,
-    )
     try:
         response = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload)
     except ClientError as exc:

@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from typing import Any
 
 from functions.observability import logger
 from registry.audit import AuditEvent, AuditOutcome, AuditStep
 from registry.aws import lineage_repository
 from registry.exceptions import InvalidStateError
-from registry.names import MODELS_PREFIX
+from registry.names import MODELS_PREFIX, NAME_PATTERN, VERSION_PATTERN
 from registry.repository import LineageRepository
 from registry.statuses import VersionStatus
 from registry.workflow_state import Failure, PromotionState, StepError
 
 UNRECOGNISED_UPLOADS = "_unrecognised-uploads"
 _KEY_PARTS = 4
+MAX_TEXT = 4000  # a reason is for people; DynamoDB items and Step Functions causes are bounded
+EXECUTION_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
 def failure_reason(error: StepError | None) -> str:
     """'<ErrorType>: <message>' from a Step Functions error object (Cause is Lambda's JSON)."""
-    error_type = (error.Error if error else None) or "UnknownError"
+    error_type = str((error.Error if error else None) or "UnknownError")[:MAX_TEXT]
     cause = (error.Cause if error else None) or ""
+    if not isinstance(cause, str):
+        cause = json.dumps(cause, default=str)
     try:
         message = json.loads(cause).get("errorMessage", cause)
-    except (json.JSONDecodeError, AttributeError):
+    except (json.JSONDecodeError, AttributeError, TypeError):
         message = cause
+    message = str(message)[:MAX_TEXT]
     return f"{error_type}: {message}" if message else error_type
 
 
@@ -34,9 +41,16 @@ def subject_of(state: PromotionState) -> tuple[str, str]:
     if state.validated is not None:
         return state.candidate()
     parts = state.key.split("/")  # models/<name>/<version>/<file>
-    if len(parts) == _KEY_PARTS and f"{parts[0]}/" == MODELS_PREFIX:
+    if (
+        len(parts) == _KEY_PARTS
+        and f"{parts[0]}/" == MODELS_PREFIX
+        and NAME_PATTERN.match(parts[1])
+        and VERSION_PATTERN.match(parts[2])
+    ):
         return parts[1], parts[2]
-    return UNRECOGNISED_UPLOADS, state.key or "unknown"
+    # a key that names no valid model is filed under a digest of itself: audit keys stay
+    # within DynamoDB's limits whatever the uploader chose
+    return UNRECOGNISED_UPLOADS, hashlib.sha256(state.key.encode()).hexdigest()[:32]
 
 
 def record_failure(state: PromotionState, repository: LineageRepository) -> Failure:
@@ -77,13 +91,28 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return record_failure(state, lineage_repository()).dump()
 
 
-def _readable(event: dict[str, Any]) -> dict[str, Any]:
-    error = event.get("error") if isinstance(event.get("error"), dict) else {}
+def _readable(event: Any) -> dict[str, Any]:
+    """What can be read of a document that breaks the contract, as plain bounded text."""
+    document = event if isinstance(event, dict) else {}
+    error = document.get("error") if isinstance(document.get("error"), dict) else {}
+
+    def text(value: Any, default: str = "") -> str:
+        return str(value)[:MAX_TEXT] if value is not None else default
+
+    execution = text(document.get("execution_name"), "unknown-execution")
+    if not EXECUTION_PATTERN.match(execution):
+        execution = "unreadable-" + hashlib.sha256(execution.encode()).hexdigest()[:24]
+    cause = error.get("Cause")
     return {
-        "bucket": str(event.get("bucket", "")),
-        "key": str(event.get("key", "")),
-        "version_id": str(event.get("version_id", "")),
-        "execution_name": str(event.get("execution_name") or "unknown-execution"),
+        "bucket": text(document.get("bucket")),
+        "key": text(document.get("key")),
+        "version_id": text(document.get("version_id")),
+        "execution_name": execution,
         "validated": None,
-        "error": StepError.model_construct(Error=error.get("Error"), Cause=error.get("Cause")),
+        "error": StepError.model_construct(
+            Error=text(error.get("Error")) or None,
+            Cause=cause
+            if isinstance(cause, str) or cause is None
+            else json.dumps(cause, default=str),
+        ),
     }

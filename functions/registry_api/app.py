@@ -20,7 +20,13 @@ from functions.exceptions import (
 )
 from functions.registry_api import decisions, openlineage, pages
 from registry import aws, problems
-from registry.exceptions import PointerConflictError, VersionNotRegisteredError
+from registry.exceptions import (
+    PointerConflictError,
+    PromotionLockedError,
+    RegistryError,
+    VersionConflictError,
+    VersionNotRegisteredError,
+)
 from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
 from registry.repository import LineageRepository
 from registry.statuses import Stage, VersionStatus
@@ -197,11 +203,15 @@ REGISTRY_PROBLEMS: dict[type[Exception], problems.ProblemType] = {
     InvalidPageTokenError: problems.BAD_REQUEST,
     PointerConflictError: problems.CONFLICT,
     VersionNotRegisteredError: problems.CONFLICT,
+    VersionConflictError: problems.CONFLICT,
+    PromotionLockedError: problems.CONFLICT,
 }
 
 
 def create_app() -> FastAPI:
     app = FastAPI(title="Slipway registry", version="1")
     app.include_router(router)
-    problems.install_problem_handlers(app, logger, REGISTRY_PROBLEMS, base=SlipwayControlError)
+    problems.install_problem_handlers(
+        app, logger, REGISTRY_PROBLEMS, bases=(SlipwayControlError, RegistryError)
+    )
     return app

@@ -8,7 +8,6 @@ must work when no promotion is running.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -20,6 +19,7 @@ from registry.audit import AuditEvent, AuditOutcome, AuditStep
 from registry.environment import METRICS_NAMESPACE
 from registry.repository import LineageRepository, now_iso
 from registry.statuses import VersionStatus
+from registry.workflow_state import Approval
 
 
 def _awaiting(repository: LineageRepository, name: str, version: str) -> dict[str, Any]:
@@ -54,7 +54,8 @@ def approve(
         name,
         version,
         taskToken=item["approval_token"],
-        output=json.dumps({"approved_by": actor, "reason": reason}),
+        # the answer WaitForApproval stores in the state document, in its declared shape
+        output=Approval(approved_by=actor, reason=reason).model_dump_json(),
     )
     repository.update_version(
         name,

@@ -65,7 +65,11 @@ def function_url_event(
         "isBase64Encoded": text_body is None,
     }
     if raw_query:
-        event["queryStringParameters"] = dict(parse_qsl(raw_query, keep_blank_values=True))
+        # a parameter given twice arrives once, its values joined by commas, as in AWS
+        parameters: dict[str, list[str]] = {}
+        for name, value in parse_qsl(raw_query, keep_blank_values=True):
+            parameters.setdefault(name, []).append(value)
+        event["queryStringParameters"] = {k: ",".join(v) for k, v in parameters.items()}
     if body:
         event["body"] = text_body if text_body is not None else base64.b64encode(body).decode()
     if "cookie" in lowered:
@@ -73,16 +77,46 @@ def function_url_event(
     return event
 
 
+class InvalidFunctionResponse(ValueError):
+    """A function's answer that a Function URL cannot turn into HTTP (AWS answers 502)."""
+
+
 def http_response(payload: Any) -> tuple[int, dict[str, str], list[str], bytes]:
     """(status, headers, set-cookies, body) for a function's answer, as Function URLs map it.
 
-    An answer without ``statusCode`` is returned as a 200 JSON body, as in AWS.
+    An answer without ``statusCode`` is returned as a 200 JSON body, as in AWS; an answer
+    HTTP cannot carry (a status outside 100-599, a header that is not text on one line,
+    a body that is not valid base64 when it says it is) is an InvalidFunctionResponse.
     """
     if not isinstance(payload, dict) or "statusCode" not in payload:
         return 200, {"content-type": "application/json"}, [], json.dumps(payload).encode()
-    headers = {str(k).lower(): str(v) for k, v in (payload.get("headers") or {}).items()}
-    for name, values in (payload.get("multiValueHeaders") or {}).items():
-        headers[name.lower()] = ", ".join(map(str, values))
-    body = payload.get("body") or ""
-    raw = base64.b64decode(body) if payload.get("isBase64Encoded") else str(body).encode()
-    return int(payload["statusCode"]), headers, list(payload.get("cookies") or []), raw
+    try:
+        status = int(payload["statusCode"])
+        headers = {str(k).lower(): str(v) for k, v in (payload.get("headers") or {}).items()}
+        for name, values in (payload.get("multiValueHeaders") or {}).items():
+            headers[str(name).lower()] = ", ".join(map(str, values))
+        cookies = [str(cookie) for cookie in payload.get("cookies") or []]
+        body = payload.get("body") or ""
+        raw = (
+            base64.b64decode(body, validate=True)
+            if payload.get("isBase64Encoded")
+            else str(body).encode()
+        )
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InvalidFunctionResponse(
+            f"the function's answer is not an HTTP response: {exc}"
+        ) from None
+    if not 100 <= status <= 599:
+        raise InvalidFunctionResponse(f"statusCode {status} is not an HTTP status")
+    for text in [*headers, *headers.values(), *cookies]:
+        if not _header_text(text):
+            raise InvalidFunctionResponse(f"header text {text[:40]!r} cannot be sent over HTTP")
+    return status, headers, cookies, raw
+
+
+def _header_text(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return "\r" not in text and "\n" not in text and "\0" not in text

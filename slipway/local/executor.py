@@ -11,7 +11,7 @@ import contextlib
 import io
 import json
 import os
-import select
+import selectors
 import subprocess
 import sys
 import threading
@@ -49,6 +49,8 @@ class Invocation:
 
 
 class _Worker:
+    """One execution environment: a process that imported the function's code once."""
+
     def __init__(self, spec: FunctionSpec, code_dir: Path, endpoint_url: str) -> None:
         self.spec = spec
         self._fingerprint = _fingerprint(spec)
@@ -66,6 +68,8 @@ class _Worker:
                 "AWS_LAMBDA_FUNCTION_NAME": spec.name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
                 # environments start when the first invocation needs one, as on-demand ones do
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
@@ -82,75 +86,109 @@ class _Worker:
             env=env,
             cwd=code_dir,
         )
-        assert self._process.stdout is not None and self._process.stderr is not None
+        assert self._process.stdin and self._process.stdout and self._process.stderr
+        self._requests = self._process.stdin.fileno()
         self._answers = _LineReader(self._process.stdout.fileno())
         self._logs = _LineReader(self._process.stderr.fileno())
+        for fd in (self._requests, self._answers.fd, self._logs.fd):
+            os.set_blocking(fd, False)
         self.lock = threading.Lock()
 
     def matches(self, spec: FunctionSpec) -> bool:
-        return self._fingerprint == _fingerprint(spec) and self._process.poll() is None
+        return self._fingerprint == _fingerprint(spec) and self.alive
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
 
     def invoke(self, event: Any) -> Invocation:
         """Send one invocation and read until its answer and its REPORT line have arrived.
 
-        The invoking thread reads both pipes itself (one invocation at a time per worker, as
-        in one Lambda execution environment): no reader threads to hand lines over to.
-        Whatever the function printed since the last invocation (its initialisation, a
-        background thread) belongs to this invocation's logs.
+        The invoking thread does all the I/O itself (one invocation at a time per worker, as
+        in one Lambda execution environment): it writes the request while draining the
+        worker's output, so a worker still printing during its import never blocks it, and
+        every step is bounded by the function's timeout. Whatever the function printed since
+        the last invocation (its import, a background thread) belongs to this invocation.
         """
         request_id = str(uuid.uuid4())
-        deadline = time.time() + self.spec.timeout_seconds
-        assert self._process.stdin is not None
-        request = {"request_id": request_id, "event": event, "deadline_ms": deadline * 1000}
+        deadline = time.monotonic() + self.spec.timeout_seconds
+        wall_deadline_ms = (time.time() + self.spec.timeout_seconds) * 1000
+        request = {"request_id": request_id, "event": event, "deadline_ms": wall_deadline_ms}
+        pending = memoryview(json.dumps(request).encode() + b"\n")
         logs: list[str] = []
         answer: str | None = None
         report = f"REPORT RequestId: {request_id}"
-        try:
-            self._process.stdin.write(json.dumps(request).encode() + b"\n")
-            self._process.stdin.flush()
-            while answer is None or not (logs and logs[-1].startswith(report)):
-                remaining = deadline - time.time()
-                if remaining <= 0:
-                    raise TimeoutError
-                readable, _, _ = select.select([self._answers.fd, self._logs.fd], [], [], remaining)
-                if self._logs.fd in readable:
-                    logs.extend(self._logs.read_lines())
-                if self._answers.fd in readable:
-                    lines = self._answers.read_lines()
-                    answer = lines[-1] if lines else answer
-        except (TimeoutError, BrokenPipeError, OSError, EOFError) as exc:
-            self.stop()
-            timed_out = isinstance(exc, TimeoutError)
-            reason = (
-                f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
-                if timed_out
-                else "the worker process exited"
-            )
-            error = {
-                "errorType": "Sandbox.Timedout" if timed_out else "Runtime.ExitError",
-                "errorMessage": reason,
-            }
-            return Invocation(json.dumps(error), True, "\n".join(logs), self.log_stream)
+        reported = False
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._answers.fd, selectors.EVENT_READ)
+            selector.register(self._logs.fd, selectors.EVENT_READ)
+            selector.register(self._requests, selectors.EVENT_WRITE)
+            try:
+                while answer is None or not reported:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError
+                    for key, _ in selector.select(remaining):
+                        if key.fd == self._requests:
+                            pending = pending[os.write(self._requests, pending) :]
+                            if not pending:
+                                selector.unregister(self._requests)
+                        elif key.fd == self._logs.fd:
+                            lines = self._logs.read_lines()
+                            reported = reported or any(line.startswith(report) for line in lines)
+                            logs.extend(lines)
+                        else:
+                            lines = self._answers.read_lines()
+                            answer = lines[-1] if lines else answer
+            except (TimeoutError, OSError, EOFError) as exc:
+                self.stop()
+                return self._failed(isinstance(exc, TimeoutError), logs)
         reply = json.loads(answer)
+        if reply.get("init_failed"):
+            self.stop()  # its initialisation failed: the next invocation starts afresh
         return Invocation(
             json.dumps(reply["payload"]), not reply["ok"], "\n".join(logs), self.log_stream
         )
+
+    def _failed(self, timed_out: bool, logs: list[str]) -> Invocation:
+        reason = (
+            f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
+            if timed_out
+            else "the worker process exited"
+        )
+        error = {
+            "errorType": "Sandbox.Timedout" if timed_out else "Runtime.ExitError",
+            "errorMessage": reason,
+        }
+        return Invocation(json.dumps(error), True, "\n".join(logs), self.log_stream)
 
     def stop(self) -> None:
         if self._process.poll() is None:
             self._process.kill()
             self._process.wait()
+        for pipe in (self._process.stdin, self._process.stdout, self._process.stderr):
+            with contextlib.suppress(OSError):
+                pipe.close()  # type: ignore[union-attr]
+
+    def retire(self) -> None:
+        """Stop once the invocation in flight (if any) has finished, as Lambda lets an
+        environment finish its request before a new version replaces it."""
+        with self.lock:
+            self.stop()
 
 
 class _LineReader:
-    """Complete lines from a pipe, read without blocking once select says it is readable."""
+    """Complete lines from a non-blocking pipe that the selector said is readable."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self._partial = b""
 
     def read_lines(self) -> list[str]:
-        data = os.read(self.fd, 1 << 16)
+        try:
+            data = os.read(self.fd, 1 << 16)
+        except BlockingIOError:
+            return []
         if not data:
             raise EOFError
         *lines, self._partial = (self._partial + data).split(b"\n")
@@ -205,16 +243,20 @@ class LocalExecutor:
         injected = self._injected_answer(spec)
         if injected is not None:
             return injected
-        worker = self._worker_for(spec)
-        with worker.lock:
-            return worker.invoke(event)
+        while True:
+            worker = self._worker_for(spec)
+            with worker.lock:
+                # a worker that died or was replaced while this invocation queued for it
+                # hands the invocation on to the current one, as Lambda would
+                if worker.matches(spec):
+                    return worker.invoke(event)
 
     def _worker_for(self, spec: FunctionSpec) -> _Worker:
         with self._lock:
             worker = self._workers.get(spec.arn)
             if worker is None or not worker.matches(spec):
                 if worker is not None:
-                    worker.stop()
+                    threading.Thread(target=worker.retire, daemon=True).start()
                 worker = _Worker(spec, self._code_dir(spec), self._endpoint_url)
                 self._workers[spec.arn] = worker
             return worker

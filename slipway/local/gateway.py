@@ -10,6 +10,7 @@ plain curl works here on purpose.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -19,7 +20,11 @@ from urllib.parse import urlsplit
 
 import uvicorn
 
-from model_runtime.serving.function_url import function_url_event, http_response
+from model_runtime.serving.function_url import (
+    InvalidFunctionResponse,
+    function_url_event,
+    http_response,
+)
 from registry.aws import SYNC_INVOKE_PAYLOAD_BYTES
 
 # (function ARN, event) -> (payload bytes, whether the function failed)
@@ -27,6 +32,7 @@ Invoke = Callable[[str, dict[str, Any]], tuple[bytes, bool]]
 _TOO_LARGE = b'{"Message":"Request must be smaller than 6291456 bytes"}'
 _FUNCTION_FAILED = b'{"Message":"Internal Server Error"}'
 _HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "keep-alive"}
+_BASE64_SAFE = 4 * 1024 * 1024  # a body this small fits the payload limit even base64-encoded
 
 
 def url_id_of(function_url: str) -> str:
@@ -51,8 +57,13 @@ class FunctionUrlApp:
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope["headers"]:
             name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
-        body = await self._read_body(receive, int(headers.get("content-length") or 0))
+            joiner = "; " if name == "cookie" else ","  # cookies are split on ";" again
+            headers[name] = f"{headers[name]}{joiner}{value}" if name in headers else value
+        try:
+            declared = int(headers.get("content-length") or 0)
+        except ValueError:
+            declared = 0
+        body = await self._read_body(receive, declared)
         if body is None:
             await self._reply(send, 413, {"content-type": "application/json"}, [], _TOO_LARGE)
             return
@@ -68,16 +79,23 @@ class FunctionUrlApp:
             account_id=self._account_id,
             source_ip=client[0],
         )
-        # The function's worker serves one invocation at a time, as one Lambda execution
-        # environment does, so calling it from the event loop costs no concurrency.
-        try:
-            payload, failed = self._invoke(self._arn, event)
+        if len(body) > _BASE64_SAFE and len(json.dumps(event)) > SYNC_INVOKE_PAYLOAD_BYTES:
+            # the event, not the body, must fit the synchronous payload (base64 grows it)
+            await self._reply(send, 413, {"content-type": "application/json"}, [], _TOO_LARGE)
+            return
+        loop = asyncio.get_running_loop()
+        try:  # in a thread: the port keeps answering (a 413, another client) meanwhile
+            payload, failed = await loop.run_in_executor(None, self._invoke, self._arn, event)
         except Exception:  # the function was deleted, or the backend failed
             payload, failed = b"", True
-        if failed:
+        if failed or len(payload) > SYNC_INVOKE_PAYLOAD_BYTES:
             await self._reply(send, 502, {"content-type": "application/json"}, [], _FUNCTION_FAILED)
             return
-        status, answer_headers, cookies, raw = http_response(json.loads(payload or b"null"))
+        try:
+            status, answer_headers, cookies, raw = http_response(json.loads(payload or b"null"))
+        except (InvalidFunctionResponse, ValueError):  # AWS answers 502 for such answers
+            await self._reply(send, 502, {"content-type": "application/json"}, [], _FUNCTION_FAILED)
+            return
         await self._reply(send, status, answer_headers, cookies, raw)
 
     @staticmethod

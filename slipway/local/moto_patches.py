@@ -1,6 +1,6 @@
 """What the embedded cloud teaches moto, so CDK-deployed Slipway stacks behave as in AWS.
 
-Each patch closes one documented gap (see shared/aws-local-notes.md):
+Each patch closes one gap between moto and AWS (docs/architecture.md lists what remains):
 - Step Functions state machines created by CloudFormation land in the executing backend;
 - S3 buckets created by CloudFormation honour VersioningConfiguration and
   NotificationConfiguration.EventBridgeConfiguration;
@@ -24,9 +24,8 @@ import contextlib
 import contextvars
 import inspect
 import json
+import logging
 import math
-import queue
-import threading
 import time
 from typing import Any
 
@@ -46,6 +45,7 @@ from moto.stepfunctions.parser import models as sfn_parser_models
 from slipway.local.executor import FunctionSpec, Invocation, LocalExecutor
 
 _installed: dict[str, Any] = {}
+_log = logging.getLogger("slipway.local")
 
 
 class MotoPatchError(RuntimeError):
@@ -85,8 +85,11 @@ TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
         ("self", "task_token", "error", "cause"),
     ),
     (cloudwatch_models.Statistics, "get_statistics_for_type", ("self", "stat")),
+    (cloudwatch_models.CloudWatchBackend, "put_metric_data", ("self", "namespace", "metric_data")),
+    (cloudwatch_models, "cloudwatch_backends", None),
     (lambda_models.LambdaFunction, "_invoke_lambda", ("self", "event")),
     (logs_models.LogsBackend, "create_log_stream", ("self", "log_group_name", "log_stream_name")),
+    (logs_models.LogsBackend, "ensure_log_group", ("self", "log_group_name")),
     (
         logs_models.LogsBackend,
         "put_log_events",
@@ -366,61 +369,40 @@ def _save_logs(logs_backend: Any, group: str, result: Invocation) -> None:
     """What the function printed, into its execution environment's stream (as in Lambda,
     one stream per environment, not one per invocation)."""
     stream = (id(logs_backend), group, result.log_stream)
-    if stream not in _streams_created:  # moto's "already exists" error is costly to build
-        with contextlib.suppress(logs_models.ResourceAlreadyExistsException):
-            logs_backend.create_log_stream(group, result.log_stream)
-        _streams_created.add(stream)
     now = int(time.time() * 1000)
     events = [{"timestamp": now, "message": line} for line in (result.logs or " ").splitlines()]
+    if stream in _streams_created:  # moto's "already exists" error is costly to build
+        try:
+            logs_backend.put_log_events(group, result.log_stream, events)
+            return
+        except logs_models.ResourceNotFoundException:
+            _streams_created.discard(stream)  # someone deleted the group: Lambda recreates it
+    logs_backend.ensure_log_group(group)
+    with contextlib.suppress(logs_models.ResourceAlreadyExistsException):
+        logs_backend.create_log_stream(group, result.log_stream)
+    _streams_created.add(stream)
     logs_backend.put_log_events(group, result.log_stream, events)
 
 
-class _LogDelivery:
-    """CloudWatch Logs takes a function's output after the invocation has answered, and turns
-    its embedded-metric-format lines into metrics; so does this thread, in order, so a
-    request does not wait for the bookkeeping. ``flush`` waits for what was handed over."""
-
-    def __init__(self) -> None:
-        self._pending: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def deliver(
-        self, logs_backend: Any, group: str, account_id: str, region: str, result: Invocation
-    ) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, daemon=True)
-                self._thread.start()
-        self._pending.put((logs_backend, group, account_id, region, result))
-
-    def flush(self, timeout: float = 10) -> None:
-        done = threading.Event()
-        self._pending.put((done,))
-        done.wait(timeout)
-
-    def _run(self) -> None:
-        while True:
-            item = self._pending.get()
-            if item is None:
-                return
-            if len(item) == 1:
-                item[0].set()
-                continue
-            logs_backend, group, account_id, region, result = item
-            try:
-                _save_logs(logs_backend, group, result)
-                _publish_embedded_metrics(account_id, region, result.logs)
-            except Exception:  # a lost log line must not stop the delivery of the others
-                continue
+def _deliver(
+    logs_backend: Any, group: str, account_id: str, region: str, result: Invocation
+) -> None:
+    """What CloudWatch Logs does with a function's output: keep it in the environment's
+    stream, and turn its embedded-metric-format lines into metrics. Done before the answer
+    is returned, so whoever reads logs or metrics after an answer finds them."""
+    try:
+        _save_logs(logs_backend, group, result)
+    except Exception:  # lost log lines must not lose the metrics, nor the answer
+        _log.exception("could not keep the logs of an invocation in %s", group)
+    try:
+        _publish_embedded_metrics(account_id, region, result.logs)
+    except Exception:
+        _log.exception("could not turn the metrics of an invocation in %s into data", group)
 
 
-_log_delivery = _LogDelivery()
-
-
-def flush_logs() -> None:
-    """Wait until every invocation so far has its logs and metrics in the embedded cloud."""
-    _log_delivery.flush()
+def _tail(text: str, limit: int) -> str:
+    encoded = text.encode()
+    return encoded[-limit:].decode(errors="ignore") if len(encoded) > limit else text
 
 
 def _patch_lambda_invoke(executor: LocalExecutor) -> None:
@@ -450,10 +432,9 @@ def _patch_lambda_invoke(executor: LocalExecutor) -> None:
             region=self.region,
         )
         result = executor.invoke(spec, event if event is not None else {})
-        _log_delivery.deliver(
-            self.logs_backend, self.logs_group_name, self.account_id, self.region, result
-        )
-        return result.payload, result.errored, result.logs
+        _deliver(self.logs_backend, self.logs_group_name, self.account_id, self.region, result)
+        # Invoke's LogResult carries the last 4 KB of the logs, as in AWS
+        return result.payload, result.errored, _tail(result.logs, 4096)
 
     lambda_models.LambdaFunction._invoke_lambda = invoke_locally  # type: ignore[method-assign]
 

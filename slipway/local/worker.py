@@ -26,8 +26,8 @@ class LambdaContext:
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.invoked_function_arn = os.environ.get("SLIPWAY_LOCAL_FUNCTION_ARN", "")
         self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = "local"
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
         self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self) -> int:
@@ -58,8 +58,12 @@ def _load_handler(handler: str) -> Any:
 def main() -> None:
     code_dir, handler_name = Path(sys.argv[1]), sys.argv[2]
     answers = os.fdopen(os.dup(1), "w", buffering=1)
+    requests = os.fdopen(os.dup(0), "r")
     os.dup2(2, 1)  # what the function prints is log output
     sys.stdout = sys.stderr
+    # the function's own standard input is empty, as in Lambda; requests come on a copy
+    with open(os.devnull) as empty:
+        os.dup2(empty.fileno(), 0)
     _isolate(code_dir)
     init_error: dict[str, Any] | None = None
     handler = None
@@ -72,13 +76,13 @@ def main() -> None:
             "errorMessage": str(exc),
             "stackTrace": traceback.format_exc().splitlines(),
         }
-    for line in sys.stdin:
+    for line in requests:
         request = json.loads(line)
         request_id = request["request_id"]
         print(f"START RequestId: {request_id} Version: $LATEST", file=sys.stderr, flush=True)
         started = time.monotonic()
         if init_error is not None:
-            answer = {"ok": False, "payload": init_error}
+            answer = {"ok": False, "payload": init_error, "init_failed": True}
         else:
             try:
                 context = LambdaContext(request_id, request["deadline_ms"])
@@ -103,7 +107,7 @@ def main() -> None:
         )
         try:
             encoded = json.dumps({"request_id": request_id, **answer})
-        except (TypeError, ValueError) as exc:
+        except Exception as exc:  # TypeError, ValueError, RecursionError: not JSON
             encoded = json.dumps(
                 {
                     "request_id": request_id,
@@ -115,6 +119,10 @@ def main() -> None:
                 }
             )
         answers.write(encoded + "\n")
+        if init_error is not None:
+            # Lambda discards an environment whose initialisation failed; the next
+            # invocation starts a new one, which imports the function again
+            return
 
 
 if __name__ == "__main__":

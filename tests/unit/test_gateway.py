@@ -1,0 +1,133 @@
+"""The embedded cloud's Function URL gateway, over real HTTP, with a function that answers
+what each test needs: the request becomes a payload-2.0 event, the answer an HTTP response,
+and what a Function URL refuses is refused the same way."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from slipway.local.gateway import FunctionUrlGateway
+
+URL = "https://abcdefghij0123456789abcdefghijkl.lambda-url.us-east-1.on.aws/"
+
+
+class Function:
+    """Records the events it receives; answers with what the test set."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.answer: Any = {"statusCode": 200, "body": "{}"}
+        self.failed = False
+
+    def __call__(self, arn: str, event: dict[str, Any]) -> tuple[bytes, bool]:
+        self.events.append(event)
+        payload = self.answer if isinstance(self.answer, bytes) else json.dumps(self.answer)
+        return (payload if isinstance(payload, bytes) else payload.encode()), self.failed
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[str, Function]]:
+    function = Function()
+    gateway = FunctionUrlGateway(function, region="us-east-1", account_id="123456789012")
+    local = gateway.serve(URL, "arn:aws:lambda:us-east-1:123456789012:function:f")
+    try:
+        yield local, function
+    finally:
+        gateway.close_all()
+
+
+def test_a_request_becomes_a_function_url_event(served):
+    local, function = served
+    answer = httpx.post(
+        f"{local}/v1/models/iris/predict?stage=staging&x=1&x=2",
+        content=b'{"inputs": [[1]]}',
+        headers=[("content-type", "application/json"), ("cookie", "a=1"), ("cookie", "b=2")],
+    )
+    assert answer.status_code == 200
+    (event,) = function.events
+    assert event["version"] == "2.0" and event["rawPath"] == "/v1/models/iris/predict"
+    assert event["requestContext"]["http"]["method"] == "POST"
+    assert event["queryStringParameters"] == {"stage": "staging", "x": "1,2"}
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert event["body"] == '{"inputs": [[1]]}' and event["isBase64Encoded"] is False
+
+
+def test_a_binary_body_arrives_base64_encoded(served):
+    local, function = served
+    httpx.post(
+        local + "/", content=b"\xff\x00", headers={"content-type": "application/octet-stream"}
+    )
+    assert base64.b64decode(function.events[0]["body"]) == b"\xff\x00"
+
+
+def test_the_answer_becomes_the_http_response(served):
+    local, function = served
+    function.answer = {
+        "statusCode": 201,
+        "headers": {"content-type": "application/json", "x-model-version": "3"},
+        "cookies": ["s=1; Path=/"],
+        "body": base64.b64encode(b'{"ok": true}').decode(),
+        "isBase64Encoded": True,
+    }
+    answer = httpx.get(local + "/health")
+    assert answer.status_code == 201 and answer.json() == {"ok": True}
+    assert answer.headers["x-model-version"] == "3"
+    assert answer.headers["set-cookie"] == "s=1; Path=/"
+
+
+@pytest.mark.parametrize(
+    "bad_answer",
+    [
+        {"statusCode": "abc"},
+        {"statusCode": 999},
+        {"statusCode": 200, "headers": {"x": "a\r\nset-cookie: evil"}},
+        {"statusCode": 200, "headers": {"x": "\u2603"}},
+        {"statusCode": 200, "headers": ["not", "a", "map"]},
+        {"statusCode": 200, "body": "!!!", "isBase64Encoded": True},
+        b"not json",
+    ],
+    ids=[
+        "status-text",
+        "status-999",
+        "header-newline",
+        "header-unicode",
+        "headers-list",
+        "bad-base64",
+        "not-json",
+    ],
+)
+def test_an_answer_http_cannot_carry_is_a_502(served, bad_answer):
+    local, function = served
+    function.answer = bad_answer
+    answer = httpx.get(local + "/")
+    assert answer.status_code == 502
+    assert answer.json() == {"Message": "Internal Server Error"}
+
+
+def test_a_failed_function_is_a_502(served):
+    local, function = served
+    function.failed = True
+    assert httpx.get(local + "/").status_code == 502
+
+
+def test_an_answer_over_the_payload_limit_is_a_502(served):
+    local, function = served
+    function.answer = {"statusCode": 200, "body": "x" * (6 * 1024 * 1024 + 1)}
+    assert httpx.get(local + "/").status_code == 502
+
+
+def test_a_request_over_the_payload_limit_is_a_413_before_the_function_runs(served):
+    local, function = served
+    too_big = b"x" * (6 * 1024 * 1024 + 1)
+    assert httpx.post(local + "/", content=too_big).status_code == 413
+    # binary bodies grow by a third when base64-encoded into the event
+    binary = b"\xff" * (5 * 1024 * 1024)
+    answer = httpx.post(local + "/", content=binary, headers={"content-type": "image/png"})
+    assert answer.status_code == 413
+    assert function.events == []
