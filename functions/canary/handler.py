@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from functions.canary.judgement import CanaryLimits, canary_problems
+from functions.canary.judgement import CanaryLimits, ServingStats, canary_problems
 from functions.canary.metrics import serving_stats
 from functions.exceptions import CanaryFailedError
 from functions.observability import logger
@@ -48,6 +48,13 @@ def limits_of(policy: CanaryPolicy) -> CanaryLimits:
     )
 
 
+def describe(stats: ServingStats) -> str:
+    return (
+        f"{stats.invocations:.0f} requests ({stats.errors:.0f} errors, "
+        f"{stats.schema_rejections:.0f} schema rejections)"
+    )
+
+
 def check_canary(
     state: PromotionState,
     repository: LineageRepository,
@@ -63,10 +70,7 @@ def check_canary(
     stats = serving_stats(cloudwatch, METRICS_NAMESPACE, name, version, started, ended)
     stable = serving_stats(cloudwatch, METRICS_NAMESPACE, name, canary.stable, started, ended)
     problems = canary_problems(stats, stable, limits_of(state.policy.canary))
-    summary = (
-        f"{stats.invocations:.0f} requests to {version}, {stable.invocations:.0f} to "
-        f"{canary.stable}"
-    )
+    summary = f"{describe(stats)} to {version}, {describe(stable)} to {canary.stable}"
     if problems:
         raise CanaryFailedError(f"canary of {version} failed ({summary}): " + "; ".join(problems))
     repository.record_audit(

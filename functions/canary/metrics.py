@@ -19,7 +19,11 @@ def serving_stats(
     start: datetime,
     end: datetime,
 ) -> ServingStats:
-    """Sums and p99 latency of one model version over [start, end], in one GetMetricData."""
+    """Sums and p99 latency of one model version over [start, end], in one GetMetricData.
+
+    Only the (model, version) series is read: live traffic. The endpoint keeps staging and
+    pinned-version requests (the smoke test's) under a third dimension, so they do not count.
+    """
     period = max(60, math.ceil((end - start).total_seconds() / 60) * 60)
     dimensions = [{"Name": "model", "Value": model}, {"Name": "version", "Value": version}]
 
@@ -38,7 +42,7 @@ def serving_stats(
     queries.append(query("p99", "Latency", "p99"))
     response = cloudwatch.get_metric_data(
         MetricDataQueries=queries,
-        StartTime=start - timedelta(seconds=5),
+        StartTime=start,
         EndTime=end + timedelta(seconds=5),
     )
     values = {r["Id"]: r.get("Values", []) for r in response["MetricDataResults"]}

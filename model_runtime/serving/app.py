@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model_runtime.model_store import ModelSource
-from model_runtime.serving.metrics import emit_request_metrics, logger
+from model_runtime.serving.metrics import Served, emit_request_metrics, logger
 from model_runtime.serving.problems import install_problem_handlers
 from model_runtime.serving.routes import router
 
@@ -34,23 +34,24 @@ class ServingMetrics:
         async def send_with_version(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
-                served = scope.get("state", {}).get("served")
+                served: Served | None = scope.get("state", {}).get("served")
                 if served is not None:  # errors say which version answered, too
                     headers = [h for h in message.get("headers", []) if h[0] != b"x-model-version"]
-                    headers.append((b"x-model-version", served[1].encode()))
+                    headers.append((b"x-model-version", served.version.encode()))
                     message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_version)
-        served = scope.get("state", {}).get("served")
+        served: Served | None = scope.get("state", {}).get("served")
         if served is not None:
             latency_ms = (time.perf_counter() - started) * 1000
-            emit_request_metrics(served[0], served[1], status["code"], latency_ms)
+            emit_request_metrics(served, status["code"], latency_ms)
             logger.info(
                 "prediction",
                 extra={
-                    "model": served[0],
-                    "version": served[1],
+                    "model": served.model,
+                    "version": served.version,
+                    "traffic": served.traffic.value,
                     "status": status["code"],
                     "latency_ms": round(latency_ms, 3),
                 },

@@ -3,9 +3,17 @@
 One EMF blob per prediction request on stdout; CloudWatch Logs turns it into metrics per
 model and version (Invocations, Errors, SchemaRejections, Latency), which the canary check
 and dashboards read. No API call is made on the request path.
+
+Only live traffic goes into the (model, version) series. Requests to the staging route or
+to a pinned version (the smoke test among them) carry a third dimension, ``traffic``, so
+they are kept apart: a smoke test retrying against a stale staging pointer must not look
+like live rejections of the stable version while a canary is judged.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+from typing import NamedTuple
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -15,11 +23,29 @@ from registry.environment import METRICS_NAMESPACE as NAMESPACE
 logger = Logger(service="slipway-endpoint")
 
 
-def emit_request_metrics(model: str, version: str, status: int, latency_ms: float) -> None:
+class Traffic(StrEnum):
+    """Which route a request came by: only live traffic judges a canary."""
+
+    LIVE = "live"
+    STAGING = "staging"
+    PINNED = "pinned"
+
+
+class Served(NamedTuple):
+    """Which model version answered a request, and for which kind of traffic."""
+
+    model: str
+    version: str
+    traffic: Traffic
+
+
+def emit_request_metrics(served: Served, status: int, latency_ms: float) -> None:
     # Ephemeral: an isolated blob per request, safe when uvicorn serves requests concurrently.
     metrics = EphemeralMetrics(namespace=NAMESPACE)
-    metrics.add_dimension("model", model)
-    metrics.add_dimension("version", version)
+    metrics.add_dimension("model", served.model)
+    metrics.add_dimension("version", served.version)
+    if served.traffic is not Traffic.LIVE:
+        metrics.add_dimension("traffic", served.traffic.value)
     metrics.add_metric("Invocations", MetricUnit.Count, 1)
     metrics.add_metric("Errors", MetricUnit.Count, 1 if status >= 500 else 0)
     metrics.add_metric("SchemaRejections", MetricUnit.Count, 1 if status == 422 else 0)

@@ -13,6 +13,7 @@ from model_runtime.manifest import describe_validation_error
 from model_runtime.model import LoadedModel
 from model_runtime.model_store import ModelSource
 from model_runtime.serving.dependencies import model_store
+from model_runtime.serving.metrics import Served, Traffic
 from model_runtime.serving.problems import problem_responses
 from model_runtime.serving.settings import get_settings
 from registry.names import NAME_PATTERN, VERSION_PATTERN
@@ -117,7 +118,8 @@ async def predict_stage(
     stage: Stage = Query(Stage.LIVE),
     store: ModelSource = Depends(model_store),
 ) -> JSONResponse:
-    return _predict(store.model(name, stage=stage), request, body)
+    traffic = Traffic.LIVE if stage is Stage.LIVE else Traffic.STAGING
+    return _predict(store.model(name, stage=stage), traffic, request, body)
 
 
 @router.post(
@@ -133,13 +135,15 @@ async def predict_version(
     version: str = VersionName,
     store: ModelSource = Depends(model_store),
 ) -> JSONResponse:
-    return _predict(store.model(name, version=version), request, body)
+    return _predict(store.model(name, version=version), Traffic.PINNED, request, body)
 
 
-def _predict(model: LoadedModel, request: Request, body: PredictRequest) -> JSONResponse:
+def _predict(
+    model: LoadedModel, traffic: Traffic, request: Request, body: PredictRequest
+) -> JSONResponse:
     """The answer is built directly: response_model documents it, validating it again per
     request would only cost time."""
-    request.state.served = (model.name, model.version)
+    request.state.served = Served(model.name, model.version, traffic)
     outputs = model.predict(body.inputs)
     try:
         return JSONResponse(
