@@ -8,7 +8,9 @@ ENV ?= local
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: docs example-iris example-onnx example-python bench-serving bench-registry setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
+EXAMPLES := iris onnx python house spam churn xgboost
+
+.PHONY: docs $(addprefix example-,$(EXAMPLES)) bench-serving bench-registry setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -29,7 +31,7 @@ test: setup
 	$(BIN)/pytest
 
 # Each example runs end to end on the embedded cloud: train, package, push, promote, invoke.
-example-iris example-onnx example-python: setup
+$(addprefix example-,$(EXAMPLES)): setup
 	bash examples/run.sh $(subst example-,,$@)
 
 docs: setup

@@ -11,7 +11,9 @@ run on this machine:
 3. the embedded cloud's Function URL gateway and Lambda executor against `slipway serve`,
    same model, keep-alive client: what running locally on the embedded cloud adds;
 4. cold start: a fresh process from import to first answer, against the bare minimum
-   (import the model's libraries, load the file, predict once).
+   (import the model's libraries, load the file, predict once);
+5. the same Lambda-path and cold-start figures for a DataFrame model (the house-prices
+   example: a ColumnTransformer with a string column), where pandas joins the path.
 Prints a table; the last line is a summary for tracking. Not a test.
 """
 
@@ -37,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -67,7 +70,12 @@ def batch(size: int) -> list[list[float]]:
 # -- 1. the Lambda path against the model itself ------------------------------------------
 
 
-def lambda_overhead(bundle: Path, iterations: int) -> dict[str, float]:
+def lambda_overhead(
+    bundle: Path, iterations: int, rows_of: Any = None, sizes: tuple[int, ...] = (1, 100)
+) -> dict[str, float]:
+    """The Lambda path (event -> Mangum -> FastAPI -> checks -> model) against calling the
+    model itself on input already in the form it takes."""
+    from model_runtime.model_input import ModelInput
     from model_runtime.serving import handler as module
     from model_runtime.serving.function_url import function_url_event
     from model_runtime.serving.metrics import logger
@@ -75,18 +83,20 @@ def lambda_overhead(bundle: Path, iterations: int) -> dict[str, float]:
 
     store = SingleBundleStore(bundle, Path(tempfile.mkdtemp()))
     module.app.state.model_store = store
-    model = store.model("iris")
+    model = store.model(store.manifest.name)
+    rows_of = rows_of or batch
+    estimator_predict = _estimator(bundle)
 
     class Context:
         function_name, function_version, memory_limit_in_mb = "bench", "$LATEST", 1024
         invoked_function_arn, aws_request_id = "arn:aws:lambda:us-east-1:1:function:bench", "r"
 
     results = {}
-    for size in (1, 100):
-        rows = batch(size)
+    for size in sizes:
+        rows = rows_of(size)
         event = function_url_event(
             method="POST",
-            raw_path="/v1/models/iris/predict",
+            raw_path=f"/v1/models/{store.manifest.name}/predict",
             raw_query="",
             headers={"content-type": "application/json"},
             body=json.dumps({"inputs": rows}).encode(),
@@ -94,18 +104,43 @@ def lambda_overhead(bundle: Path, iterations: int) -> dict[str, float]:
             region="us-east-1",
             account_id="1",
         )
-        matrix = np.asarray(rows, dtype=np.float64)
+        # the model's own input, built once: what the Lambda path adds is everything else
+        prepared = ModelInput.from_request(model.signature, rows)
+        as_frame = model.signature.model_input == "dataframe"
+        features = prepared.frame if as_frame else prepared.array
         # in Lambda the EMF and log lines go to stdout too; here they go to a sink
         sink = io.StringIO()
         logger.registered_handler.stream = sink
         with contextlib.redirect_stdout(sink):
-            direct = timed(lambda m=matrix: model._predict(m), iterations)
+            direct = timed(lambda f=features: estimator_predict(f), iterations)
             through = timed(lambda e=event: module.handler(e, Context()), iterations)
         results[f"direct_p50_{size}"] = percentile(direct, 50)
         results[f"direct_p99_{size}"] = percentile(direct, 99)
         results[f"lambda_p50_{size}"] = percentile(through, 50)
         results[f"lambda_p99_{size}"] = percentile(through, 99)
     return results
+
+
+def _estimator(bundle: Path) -> Any:
+    """The fitted estimator's own predict (the skops file loaded as the flavor loads it)."""
+    import tarfile
+
+    from model_runtime.flavors.sklearn import load_estimator
+
+    bundle_root = Path(tempfile.mkdtemp())
+    with tarfile.open(bundle) as tar:
+        tar.extract("model.skops", bundle_root, filter="data")
+    return load_estimator(bundle_root / "model.skops").predict
+
+
+def house_rows(size: int) -> list[dict[str, Any]]:
+    """Evaluation records of the house-prices example (a string column, sometimes null)."""
+    from examples.house_prices.train import EVALUATION_CSV, EXTENDED
+    from model_runtime.columns import infer_columns, records
+
+    frame = pd.read_csv(EVALUATION_CSV)[EXTENDED]
+    rows = records(frame, infer_columns(frame))
+    return [rows[i % len(rows)] for i in range(size)]
 
 
 # -- 2. over HTTP: Slipway under uvicorn vs mlflow models serve ----------------------------
@@ -317,6 +352,12 @@ def main() -> None:
         return
 
     overhead = lambda_overhead(bundle, args.iterations)
+    from examples.house_prices.train import train_and_package as package_house
+
+    house = Path(tempfile.mkdtemp()) / "house.tar.gz"
+    package_house(house, version="1", extended=True)
+    frame_overhead = lambda_overhead(house, args.iterations, house_rows, sizes=(1,))
+    frame_cold = cold_starts(house, args.cold_runs)
     mlflow_http = mlflow_figures(args.mlflow_python, args.iterations, args.seconds, args.clients)
     cold = cold_starts(bundle, args.cold_runs)
     cold_slipway, cold_bare = cold["slipway"], cold["bare"]
@@ -361,10 +402,23 @@ def main() -> None:
 
     table = Table(title=f"cold start: fresh process to first answer (median of {args.cold_runs})")
     table.add_column("process")
-    table.add_column("ms")
-    table.add_row("Slipway Lambda handler, first request", f"{cold_slipway:.0f}")
-    table.add_row("bare minimum: import, load, predict", f"{cold_bare:.0f}")
+    table.add_column("iris, array (ms)")
+    table.add_column("house prices, DataFrame (ms)")
+    table.add_row(
+        "Slipway Lambda handler, first request",
+        f"{cold_slipway:.0f}",
+        f"{frame_cold['slipway']:.0f}",
+    )
+    table.add_row(
+        "bare minimum: import, load, predict", f"{cold_bare:.0f}", f"{frame_cold['bare']:.0f}"
+    )
     console.print(table)
+    frame_added = frame_overhead["lambda_p50_1"] - frame_overhead["direct_p50_1"]
+    console.print(
+        "house prices (ColumnTransformer on a DataFrame), 1 row: model alone "
+        f"{frame_overhead['direct_p50_1']:.3f} ms, "
+        f"Lambda path {frame_overhead['lambda_p50_1']:.3f} ms"
+    )
 
     added = overhead["lambda_p50_1"] - overhead["direct_p50_1"]
     print(
@@ -372,7 +426,9 @@ def main() -> None:
         f"http_p50_vs_mlflow={slipway_http['p50'] / mlflow_http['p50']:.2f} "
         f"rps_vs_mlflow={slipway_http['rps'] / mlflow_http['rps']:.2f} "
         f"cold_start_vs_bare={cold_slipway / cold_bare:.2f} "
-        f"embedded_added_p50_ms={embedded_added:.3f}"
+        f"embedded_added_p50_ms={embedded_added:.3f} "
+        f"dataframe_added_p50_ms={frame_added:.3f} "
+        f"dataframe_cold_start_vs_bare={frame_cold['slipway'] / frame_cold['bare']:.2f}"
     )
 
 

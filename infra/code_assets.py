@@ -182,11 +182,30 @@ def runtime_zip_code() -> lambda_.Code:
     return zip_code(RUNTIME_SOURCES)
 
 
-def runtime_image_code(handler: str, architecture: str = "x86_64") -> lambda_.DockerImageCode:
-    """The runtime image, built from a staged context holding only what the image needs."""
+# system libraries an extra Python library needs in the image (LightGBM links OpenMP's
+# libgomp, which its wheel does not carry; XGBoost's CPU wheel carries its own)
+SYSTEM_PACKAGES = {"lightgbm": ("libgomp",)}
+
+
+def runtime_image_code(
+    handler: str, architecture: str = "x86_64", extra_libraries: list[str] | None = None
+) -> lambda_.DockerImageCode:
+    """The runtime image, built from a staged context holding only what the image needs,
+    with an endpoint's extra libraries (and the system packages they need) installed."""
     context = Path(tempfile.mkdtemp(prefix="slipway-runtime-context-"))
     copy_sources(RUNTIME_SOURCES, context)
     platform = Platform.LINUX_ARM64 if architecture == "arm64" else Platform.LINUX_AMD64
+    libraries = sorted(extra_libraries or [])
+    packages = sorted(
+        {p for library in libraries for p in SYSTEM_PACKAGES.get(library.split("==")[0], ())}
+    )
     return lambda_.DockerImageCode.from_image_asset(
-        str(context), file="model_runtime/Dockerfile", cmd=[handler], platform=platform
+        str(context),
+        file="model_runtime/Dockerfile",
+        cmd=[handler],
+        platform=platform,
+        build_args={
+            "EXTRA_REQUIREMENTS": " ".join(libraries),
+            "EXTRA_SYSTEM_PACKAGES": " ".join(packages),
+        },
     )

@@ -5,12 +5,14 @@ Nested constructs receive these objects and never read context or the process en
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_ENVIRONMENT = "local"
 _NAME = r"^[a-z][a-z0-9-]{0,30}$"
+_PINNED = r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*$"  # name==version
+_TYPE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"  # module.Name
 # The retention periods CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 
@@ -42,6 +44,12 @@ class EndpointConfig(_Strict):
     reserved_concurrency: int | None = Field(None, ge=1)
     provisioned_concurrency: int = Field(0, ge=0)
     models: list[str] = Field(default_factory=list)
+    extra_libraries: list[Annotated[str, Field(pattern=_PINNED)]] = Field(
+        default_factory=list,
+        description="pinned libraries (name==version) installed into this endpoint's image "
+        "beyond the runtime's, e.g. xgboost-cpu or lightgbm for their flavors; the workflow's "
+        "model steps get every endpoint's, so a model is judged where it can be loaded",
+    )
 
 
 def endpoint_url_output(endpoint: str) -> str:
@@ -90,6 +98,11 @@ class EnvironmentConfig(_Strict):
         le=300,
         description="how long endpoints reuse a stage pointer before reading it again",
     )
+    trusted_model_types: list[Annotated[str, Field(pattern=_TYPE_NAME)]] = Field(
+        default_factory=list,
+        description="skops types (module.Name) trusted beyond Slipway's curated allow-list, "
+        "for models with types of the team's own; each is code the endpoint will import",
+    )
     lock_wait_seconds: int = Field(
         120, ge=5, description="how long a promotion waits for another one of the same model"
     )
@@ -135,6 +148,11 @@ class EnvironmentConfig(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def runtime_libraries(self) -> list[str]:
+        """Every endpoint's extra libraries: what the workflow's model steps install."""
+        return sorted({library for e in self.endpoints for library in e.extra_libraries})
 
     @property
     def stack_name(self) -> str:

@@ -12,7 +12,12 @@ from infra.config import EndpointConfig
 from infra.least_privilege import grant_read_objects, grant_table
 from infra.observability_defaults import Observability
 from infra.runtime_function import RuntimeFunction
-from registry.environment import POINTER_CACHE_SECONDS, SERVED_MODELS, TABLE_NAME
+from registry.environment import (
+    POINTER_CACHE_SECONDS,
+    SERVED_MODELS,
+    TABLE_NAME,
+    TRUSTED_MODEL_TYPES,
+)
 from registry.workflow import GET
 
 # The alias a provisioned endpoint's URL points at (not a stage, not a status).
@@ -34,6 +39,7 @@ class ModelEndpoint(Construct):
         table: dynamodb.ITable,
         embedded: bool,
         pointer_cache_seconds: float,
+        trusted_model_types: list[str],
         observability: Observability,
     ) -> None:
         super().__init__(scope, id_)
@@ -48,11 +54,13 @@ class ModelEndpoint(Construct):
                 TABLE_NAME: table.table_name,
                 POINTER_CACHE_SECONDS: str(pointer_cache_seconds),
                 SERVED_MODELS: ",".join(config.models),
+                TRUSTED_MODEL_TYPES: ",".join(trusted_model_types),
             },
             description=f"Slipway model endpoint '{config.name}'",
             observability=observability,
             architecture=config.architecture,
             reserved_concurrency=config.reserved_concurrency,
+            extra_libraries=config.extra_libraries,
         ).function
         grant_read_objects(bucket, self.function)
         grant_table(table, self.function, *GET)

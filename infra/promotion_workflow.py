@@ -30,8 +30,8 @@ from infra.runtime_function import RuntimeFunction
 from registry.environment import (
     APPROVAL_TOPIC_ARN,
     ENDPOINT_FUNCTION,
-    POINTER_CACHE_SECONDS,
     TABLE_NAME,
+    TRUSTED_MODEL_TYPES,
 )
 from registry.workflow import (
     PROMOTION,
@@ -58,7 +58,8 @@ class WorkflowOptions:
     policy: GatePolicy
     approval_timeout_minutes: int
     lock_wait_seconds: int
-    pointer_cache_seconds: float
+    trusted_model_types: tuple[str, ...]
+    runtime_libraries: tuple[str, ...]
 
 
 class PromotionWorkflow(Construct):
@@ -90,9 +91,9 @@ class PromotionWorkflow(Construct):
         )
         settings = {
             TABLE_NAME: table.table_name,
-            POINTER_CACHE_SECONDS: str(options.pointer_cache_seconds),
             ENDPOINT_FUNCTION: endpoint_function.function_name,
             APPROVAL_TOPIC_ARN: self.approval_topic.topic_arn,
+            TRUSTED_MODEL_TYPES: ",".join(options.trusted_model_types),
         }
         permissions: dict[Permission, Callable[[lambda_.Function], None]] = {
             Permission.READ_BUNDLES: lambda f: grant_read_objects(bucket, f),
@@ -275,6 +276,7 @@ class PromotionWorkflow(Construct):
             environment=environment,
             description=f"{task.state} step: {task.description}",
             observability=self._observability,
+            extra_libraries=list(self._options.runtime_libraries),
         ).function
 
     def _control_function(

@@ -27,6 +27,7 @@ class RuntimeFunction(Construct):
         observability: Observability,
         architecture: str = "x86_64",
         reserved_concurrency: int | None = None,
+        extra_libraries: list[str] | None = None,
     ) -> None:
         super().__init__(scope, id_)
         common = {
@@ -54,5 +55,8 @@ class RuntimeFunction(Construct):
             )
         else:
             self.function = lambda_.DockerImageFunction(
-                self, "Function", code=runtime_image_code(handler, architecture), **common
+                self,
+                "Function",
+                code=runtime_image_code(handler, architecture, extra_libraries or []),
+                **common,
             )

@@ -132,12 +132,18 @@ def json_value(value: Any) -> Any:
 
 
 def records(frame: Any, columns: list[Column]) -> list[dict[str, Any]]:
-    """Rows of a DataFrame as JSON objects keyed by column name, in signature order."""
+    """Rows of a DataFrame as JSON objects keyed by column name, in signature order (an
+    integer column read as floats because of its gaps gives integers)."""
     names = [column.name for column in columns]
-    return [
-        {name: json_value(value) for name, value in zip(names, row, strict=True)}
-        for row in frame[names].itertuples(index=False, name=None)
-    ]
+    integers = {column.name for column in columns if column.type == "int"}
+    rows = []
+    for row in frame[names].itertuples(index=False, name=None):
+        record = {name: json_value(value) for name, value in zip(names, row, strict=True)}
+        for name in integers:
+            if isinstance(record[name], float) and record[name].is_integer():
+                record[name] = int(record[name])
+        rows.append(record)
+    return rows
 
 
 def _plain(value: Any) -> Any:

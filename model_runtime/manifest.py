@@ -160,7 +160,7 @@ class Evaluation(_Strict):
     direction: Literal["maximize", "minimize"]
 
 
-Flavor = Literal["sklearn", "onnx", "python"]
+Flavor = Literal["sklearn", "onnx", "python", "xgboost", "lightgbm"]
 FLAVORS: tuple[str, ...] = get_args(Flavor)
 
 

@@ -211,11 +211,12 @@ class ModelInput:
         them after reading a CSV: NaN, or NA for nullable extension dtypes)."""
         import pandas as pd
 
-        data = {}
-        for position, column in enumerate(self.signature.inputs):
-            values = [row[position] for row in self.rows]
-            data[column.name] = _series(pd, column, values)
-        return pd.DataFrame(data)
+        columns = list(zip(*self.rows, strict=True)) if self.rows else []
+        data = {
+            column.name: _series(pd, column, list(values))
+            for column, values in zip(self.signature.inputs, columns, strict=True)
+        }
+        return pd.DataFrame(data, copy=False)
 
 
 def _plain_numbers(signature: Signature) -> bool:
@@ -296,7 +297,8 @@ def _extension(dtype: str | None) -> bool:
 
 
 def _series(pd: Any, column: Column, values: list[Any]) -> Any:
-    """One column as the model saw it when it was fitted."""
+    """One column as the model saw it when it was fitted: a numpy array where the fitted
+    dtype is numpy's (the cheapest thing a DataFrame is built from), else pandas' own."""
     dtype = column.dtype
     if column.type == "category":
         if not column.categories:
@@ -307,14 +309,18 @@ def _series(pd: Any, column: Column, values: list[Any]) -> Any:
             [v if v in known else None for v in values], categories=column.categories
         )
     if column.type == "datetime":
-        return pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601", utc=False)
+        unit = dtype if dtype and dtype.startswith("datetime64") else "datetime64[ns]"
+        return np.array(
+            [np.datetime64("NaT") if v is None else np.datetime64(_naive(v)) for v in values],
+            dtype=unit,
+        )
     if _extension(dtype):
-        return pd.Series(values, dtype=dtype)
+        return pd.array(values, dtype=dtype)
     if column.type == "string":
-        return pd.Series([np.nan if v is None else v for v in values], dtype=object)
+        return np.array([np.nan if v is None else v for v in values], dtype=object)
     if column.type == "bool":
-        return pd.Series(values, dtype="boolean" if column.nullable else "bool")
+        return pd.array(values, dtype="boolean") if column.nullable else np.array(values, bool)
     if column.nullable or column.type == "float":
         floats = dtype if dtype in _NUMPY_NUMERIC and np.dtype(dtype).kind == "f" else "float64"
-        return pd.Series([np.nan if v is None else v for v in values], dtype=floats)
-    return pd.Series(values, dtype=dtype if dtype in _NUMPY_NUMERIC else "int64")
+        return np.array([np.nan if v is None else v for v in values], dtype=floats)
+    return np.array(values, dtype=dtype if dtype in _NUMPY_NUMERIC else "int64")

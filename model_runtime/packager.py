@@ -157,8 +157,19 @@ def _load(model: Any, flavor: str | None) -> tuple[Any, str]:
             from model_runtime.flavors.sklearn import load_estimator
 
             return load_estimator(path), "sklearn"
+        if flavor == "xgboost" or (flavor is None and path.suffix in (".ubj", ".json")):
+            import xgboost
+
+            booster = xgboost.Booster()
+            booster.load_model(str(path))
+            return booster, "xgboost"
+        if flavor == "lightgbm":
+            import lightgbm
+
+            return lightgbm.Booster(model_file=str(path)), "lightgbm"
         raise ValueError(
-            f"{path}: expected a .skops file, an .onnx file or a folder with predictor.py"
+            f"{path}: expected a .skops file, an .onnx file, an XGBoost .ubj/.json file, a "
+            "LightGBM model file (with flavor='lightgbm') or a folder with predictor.py"
         )
     if flavor is not None:
         return model, flavor
@@ -173,6 +184,12 @@ def _load(model: Any, flavor: str | None) -> tuple[Any, str]:
 def _feature_names(estimator: Any, frame: Any, target: str) -> list[str]:
     """The estimator's own column order where it knows it, else the data's."""
     fitted = getattr(estimator, "feature_names_in_", None)
+    if fitted is None:  # a native booster read from its file
+        fitted = getattr(estimator, "feature_names", None)
+        if fitted is None and callable(getattr(estimator, "feature_name", None)):
+            fitted = estimator.feature_name()
+        if fitted and all(str(name).startswith(("f", "Column_")) for name in fitted):
+            fitted = None  # generated names (f0, Column_0): the model never saw real ones
     names = [str(name) for name in fitted] if fitted is not None else None
     if names is None:
         names = [str(column) for column in frame.columns if column != target]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import platform
 import shutil
 import subprocess
@@ -16,12 +17,14 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from model_runtime.exceptions import IncompatibleBundleError
 from model_runtime.extraction import sha256_file
 from model_runtime.flavors import load_predict_function
+from model_runtime.flavors.compatibility import installed_version
+from model_runtime.flavors.native_boosting import SIDECAR
 from model_runtime.manifest import (
     FORMAT_1_DTYPES,
     MANIFEST_FILE,
@@ -39,6 +42,8 @@ from model_runtime.model_input import ModelInput
 SKLEARN_MODEL_FILE = "model.skops"
 ONNX_MODEL_FILE = "model.onnx"
 PYTHON_MODEL_FILE = "predictor.py"
+XGBOOST_MODEL_FILE = "model.ubj"
+LIGHTGBM_MODEL_FILE = "model.txt"
 
 
 def capture_code_version(path: Path) -> CodeVersion:
@@ -187,10 +192,52 @@ def build_python_bundle(predictor_dir: Path, *, out: Path, **facts: Any) -> Mani
     return build_bundle("python", files, PYTHON_MODEL_FILE, BundleFacts(**facts), out)
 
 
+def build_native_bundle(kind: str, model: Any, *, out: Path, **facts: Any) -> Manifest:
+    """Save an XGBoost or LightGBM model in its own format (UBJSON, LightGBM text), with a
+    sidecar naming its task and classes, and bundle it."""
+    options = _boosting_options(model)
+    with tempfile.TemporaryDirectory() as staging:
+        folder = Path(staging)
+        if kind == "xgboost":
+            booster = model.get_booster() if hasattr(model, "get_booster") else model
+            model_file = XGBOOST_MODEL_FILE
+            booster.save_model(str(folder / model_file))
+        elif kind == "lightgbm":
+            booster = getattr(model, "booster_", model)
+            model_file = LIGHTGBM_MODEL_FILE
+            booster.save_model(str(folder / model_file))
+        else:
+            raise ValueError(f"{kind} is not a native boosting flavor")
+        (folder / SIDECAR).write_text(json.dumps(options, indent=2, sort_keys=True))
+        files = {model_file: folder / model_file, SIDECAR: folder / SIDECAR}
+        return build_bundle(kind, files, model_file, BundleFacts(**facts), out)
+
+
+def _boosting_options(model: Any) -> dict[str, Any]:
+    """Task and classes of a fitted XGBoost or LightGBM model (scikit-learn API or Booster)."""
+    classes = getattr(model, "classes_", None)
+    if classes is not None:
+        return {"task": "classification", "classes": [_plain(c) for c in classes]}
+    objective = str(
+        getattr(model, "objective", None)
+        or (model.params.get("objective") if hasattr(model, "params") else "")
+        or ""
+    )
+    if objective.startswith(("binary", "multi")) or objective in ("multiclass", "softmax"):
+        return {"task": "classification", "classes": []}
+    return {"task": "regression"}
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
 _FLAVOR_LIBRARIES = {
     "sklearn": ("scikit-learn", "skops", "numpy"),
     "onnx": ("onnxruntime", "numpy"),
     "python": ("numpy",),
+    "xgboost": ("xgboost", "numpy"),
+    "lightgbm": ("lightgbm", "numpy"),
 }
 
 
@@ -199,8 +246,8 @@ def runtime_versions(flavor: str) -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in _FLAVOR_LIBRARIES[flavor]:
         try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
+            versions[package] = installed_version(package)
+        except IncompatibleBundleError:
             continue
     return versions
 

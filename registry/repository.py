@@ -118,7 +118,7 @@ class LineageRepository:
                 f"{existing['bundle']['digest']}; this upload has {bundle.digest}. "
                 "Versions are immutable: upload under a new version."
             ) from None
-        return "registered"
+        return RegisterOutcome.REGISTERED
 
     def _model_summary_update(self, name: str, version: str, at: str) -> dict[str, Any]:
         """The model's summary item, listed through the MODELS index."""

@@ -17,7 +17,11 @@ from enum import StrEnum
 from typing import Any
 
 from registry.audit import AuditStep
-from registry.environment import APPROVAL_TOPIC_ARN, ENDPOINT_FUNCTION, POINTER_CACHE_SECONDS
+from registry.environment import (
+    APPROVAL_TOPIC_ARN,
+    ENDPOINT_FUNCTION,
+    TRUSTED_MODEL_TYPES,
+)
 from registry.exceptions import PointerConflictError, PromotionLockedError
 from registry.statuses import ApprovalPolicy, RegisterOutcome
 from registry.workflow_state import field_model, json_path
@@ -185,6 +189,7 @@ VALIDATE = Task(
     result="validated",
     description="safe extraction, manifest, digests, loadable model",
     permissions=(Permission.READ_BUNDLES,),
+    settings=(TRUSTED_MODEL_TYPES,),
 )
 REGISTER = Task(
     state="Register",
@@ -212,7 +217,7 @@ EVALUATE = Task(
     description="metric vs threshold and vs the live model",
     table_actions=GET,
     permissions=(Permission.READ_BUNDLES,),
-    settings=(POINTER_CACHE_SECONDS,),
+    settings=(TRUSTED_MODEL_TYPES,),
 )
 STAGE = Task(
     state="Stage",

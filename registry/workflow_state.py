@@ -13,7 +13,7 @@ import types
 import typing
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from registry.exceptions import InvalidStateError
 from registry.statuses import ApprovalPolicy, CanaryVerdict, RegisterOutcome
@@ -157,15 +157,21 @@ class Failure(Document):
 # -- the document -------------------------------------------------------------------------
 
 
-class PromotionState(Document):
-    """The execution input (one uploaded object version) and each step's answer so far."""
+class ExecutionInput(Document):
+    """What ingest starts an execution with: one uploaded object version, and the
+    execution's name (a pure function of bucket, key and object version)."""
+
+    bucket: str = Field(max_length=63)
+    key: str = Field(max_length=1024)
+    version_id: str = Field(max_length=1024)
+    size: int
+    execution_name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")
+
+
+class PromotionState(ExecutionInput):
+    """The execution input, the gate policy the first state adds, and each step's answer."""
 
     policy: GatePolicy
-    bucket: str
-    key: str
-    version_id: str
-    size: int
-    execution_name: str
     validated: Validated | None = None
     registered: Registered | None = None
     lock: LockHeld | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Iterator
@@ -184,12 +183,26 @@ def _model_version(value: str) -> str:
     return value
 
 
-def _metric(value: str) -> str:
+def _metric(value: str | None) -> str | None:
     from model_runtime.manifest import METRICS
 
-    if value not in METRICS:
+    if value is not None and value not in METRICS:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(METRICS)}")
     return value
+
+
+def _column_types(values: list[str]) -> dict[str, str]:
+    from model_runtime.manifest import COLUMN_TYPES
+
+    types = {}
+    for value in values:
+        name, _, kind = value.partition("=")
+        if not name or kind not in COLUMN_TYPES:
+            raise typer.BadParameter(
+                f"{value!r}: use NAME=TYPE, TYPE one of {', '.join(COLUMN_TYPES)}"
+            )
+        types[name] = kind
+    return types
 
 
 @app.command()
@@ -197,8 +210,8 @@ def package(
     model: Annotated[
         Path,
         typer.Argument(
-            help="a skops file (scikit-learn), an .onnx file, or a folder with "
-            "predictor.py (python flavor)",
+            help="a skops file (scikit-learn), an .onnx file, an XGBoost .ubj/.json file, a "
+            "LightGBM model file (--flavor lightgbm), or a folder with predictor.py",
             exists=True,
         ),
     ],
@@ -212,7 +225,9 @@ def package(
     train: Annotated[
         Path,
         typer.Option(
-            help="training data CSV (hashed into the lineage)", exists=True, dir_okay=False
+            help="training data CSV: its columns type the signature, its sha256 is recorded",
+            exists=True,
+            dir_okay=False,
         ),
     ],
     target_column: Annotated[str, typer.Option("--target", help="label column of the CSVs")],
@@ -225,62 +240,47 @@ def package(
         ),
     ] = None,
     metric: Annotated[
-        str, typer.Option(help="evaluation metric, e.g. accuracy, rmse", callback=_metric)
-    ] = "accuracy",
+        str | None,
+        typer.Option(
+            help="evaluation metric, e.g. accuracy, rmse (default: accuracy for labels, rmse "
+            "for numbers)",
+            callback=_metric,
+        ),
+    ] = None,
     threshold: Annotated[float, typer.Option(help="the metric's threshold")] = 0.0,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(help="a column's type where the data cannot tell: NAME=TYPE (repeatable)"),
+    ] = None,
+    flavor: Annotated[
+        str | None, typer.Option(help="the model's flavor, where its file cannot tell")
+    ] = None,
     out: Annotated[Path, typer.Option(help="bundle to write")] = Path("bundle.tar.gz"),
     as_json: JsonOption = False,
 ) -> None:
-    """Build a bundle, capturing code commit, dataset hashes and library versions."""
-    from model_runtime.manifest import Evaluation, default_direction
-    from model_runtime.packaging import (
-        build_onnx_bundle,
-        build_python_bundle,
-        build_sklearn_bundle,
-        capture_code_version,
-        describe_dataset,
-    )
+    """Build a bundle: typed signature from the data, code commit, dataset hashes, the
+    evaluation data for the gate, library versions (the same code as package_model())."""
+    from model_runtime.columns import ColumnTypeError
+    from model_runtime.packager import package_model
 
-    example_source = evaluation or train
-    with open(example_source, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or target_column not in rows[0]:
-        raise CliError(f"{example_source} has no rows or no column {target_column!r}")
-    features = [column for column in rows[0] if column != target_column]
+    types = _column_types(column or [])
     try:
-        examples = [[float(row[f]) for f in features] for row in rows[:3]]
-    except ValueError as exc:
-        raise CliError(f"{example_source}: features must be numbers ({exc})") from None
-    datasets = [describe_dataset(train, "train")]
-    facts: dict[str, Any] = {
-        "name": name,
-        "version": version,
-        "feature_names": features,
-        "example_rows": examples,
-        "code": capture_code_version(Path.cwd()),
-        "datasets": datasets,
-    }
-    if evaluation:
-        datasets.append(describe_dataset(evaluation, "evaluation"))
-        bundled = f"data/{evaluation.name}"
-        facts["extra_files"] = {bundled: evaluation}
-        facts["evaluation"] = Evaluation(
-            dataset=bundled,
+        manifest = package_model(
+            model,
+            name=name,
+            version=version,
+            train=train,
+            evaluation=evaluation,
             target=target_column,
             metric=metric,
             threshold=threshold,
-            direction=default_direction(metric),
+            columns=types,
+            flavor=flavor,
+            out=out,
+            code_path=Path.cwd(),
         )
-    if model.is_dir():
-        manifest = build_python_bundle(model, out=out, **facts)
-    elif model.suffix == ".onnx":
-        manifest = build_onnx_bundle(model, out=out, **facts)
-    elif model.suffix == ".skops":
-        from model_runtime.flavors.sklearn import load_estimator
-
-        manifest = build_sklearn_bundle(load_estimator(model), out=out, **facts)
-    else:
-        raise CliError(f"{model}: expected a .skops file, an .onnx file or a predictor folder")
+    except (ColumnTypeError, ValueError, FileNotFoundError) as exc:
+        raise CliError(str(exc)) from None
     _print_manifest_summary(manifest, out, as_json)
 
 
@@ -369,6 +369,59 @@ def push(
     console.print(
         f"follow it: slipway status {manifest.name} {manifest.version} --env {env} --watch"
     )
+
+
+@app.command()
+def pull(
+    name: str,
+    version: str,
+    env: EnvOption = "local",
+    out: Annotated[
+        Path | None, typer.Option(help="file to write (default NAME-VERSION.tar.gz)")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Download a registered version's bundle: the exact object version the registry
+    recorded, verified against its digest before it is written."""
+    import hashlib
+    import tempfile
+
+    from model_runtime.model_store import version_args
+    from registry.repository import LineageRepository
+    from slipway.target import resolve_target
+
+    target = resolve_target(env)
+    item = LineageRepository(target.table()).get_version(name, version)
+    if item is None:
+        raise CliError(f"{name} {version} is not registered in {env}")
+    bundle = item["bundle"]
+    destination = out or Path(f"{name}-{version}.tar.gz")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=destination.parent, delete=False) as partial:
+        partial_path = Path(partial.name)
+    try:
+        target.client("s3").download_file(
+            bundle["bucket"],
+            bundle["key"],
+            str(partial_path),
+            ExtraArgs=version_args(bundle["s3_version_id"]),
+        )
+        digest = hashlib.sha256(partial_path.read_bytes()).hexdigest()
+        if digest != bundle["digest"]:
+            raise CliError(
+                f"the downloaded bytes have sha256 {digest}, the registry recorded "
+                f"{bundle['digest']}: nothing was written"
+            )
+        partial_path.replace(destination)
+    finally:
+        partial_path.unlink(missing_ok=True)
+    result = {"bundle": str(destination), "digest": digest, "status": item.get("status")}
+    if as_json:
+        _emit_json(result)
+    else:
+        console.print(
+            f"wrote {destination}: {name} {version} ({item.get('status')}), sha256 {digest}"
+        )
 
 
 @app.command()

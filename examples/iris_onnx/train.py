@@ -12,9 +12,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from examples.iris.train import FEATURES, TRAIN_CSV, example_main, read_csv, shipped_data_facts
+from examples.common import example_main
+from examples.iris.train import EVALUATION_CSV, FEATURES, HERE, TARGET, TRAIN_CSV, read_csv
 from model_runtime.manifest import Manifest
-from model_runtime.packaging import build_onnx_bundle
+from slipway import package_model
 
 
 def export_onnx(estimator: object, features: int, path: Path) -> Path:
@@ -40,7 +41,19 @@ def train_and_package(out: Path, *, name: str = "iris-onnx", version: str = "1")
     params = {"max_iter": 500, "exported_with": "skl2onnx", "opset": 17}
     with tempfile.TemporaryDirectory() as work:
         onnx_file = export_onnx(estimator, len(FEATURES), Path(work) / "model.onnx")
-        return build_onnx_bundle(onnx_file, out=out, **shipped_data_facts(name, version, params))
+        return package_model(
+            onnx_file,
+            name=name,
+            version=version,
+            train=TRAIN_CSV,
+            evaluation=EVALUATION_CSV,
+            target=TARGET,
+            metric="accuracy",
+            threshold=0.8,
+            params=params,
+            out=out,
+            code_path=HERE,
+        )
 
 
 if __name__ == "__main__":

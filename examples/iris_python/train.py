@@ -11,9 +11,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from examples.iris.train import TRAIN_CSV, example_main, read_csv, shipped_data_facts
+from examples.common import example_main
+from examples.iris.train import EVALUATION_CSV, HERE, TARGET, TRAIN_CSV, read_csv
 from model_runtime.manifest import Manifest
-from model_runtime.packaging import build_python_bundle
+from slipway import package_model
 
 PREDICTOR = Path(__file__).parent / "predictor"
 
@@ -28,8 +29,19 @@ def train_and_package(out: Path, *, name: str = "iris-python", version: str = "1
         folder = Path(work) / "predictor"
         shutil.copytree(PREDICTOR, folder, ignore=shutil.ignore_patterns("__pycache__"))
         (folder / "centroids.json").write_text(json.dumps(centroids, indent=2))
-        facts = shipped_data_facts(name, version, {"algorithm": "nearest-centroid"})
-        return build_python_bundle(folder, out=out, **facts)
+        return package_model(
+            folder,
+            name=name,
+            version=version,
+            train=TRAIN_CSV,
+            evaluation=EVALUATION_CSV,
+            target=TARGET,
+            metric="accuracy",
+            threshold=0.8,
+            params={"algorithm": "nearest-centroid"},
+            out=out,
+            code_path=HERE,
+        )
 
 
 if __name__ == "__main__":

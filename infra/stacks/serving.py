@@ -36,6 +36,7 @@ class ServingStack(Stack):
                 table=table,
                 embedded=config.embedded,
                 pointer_cache_seconds=config.pointer_cache_seconds,
+                trusted_model_types=config.trusted_model_types,
                 observability=observability,
             )
             for endpoint in config.endpoints

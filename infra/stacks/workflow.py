@@ -40,7 +40,8 @@ def workflow_options(config: EnvironmentConfig) -> WorkflowOptions:
         ),
         approval_timeout_minutes=config.approval_timeout_minutes,
         lock_wait_seconds=config.lock_wait_seconds,
-        pointer_cache_seconds=config.pointer_cache_seconds,
+        trusted_model_types=tuple(config.trusted_model_types),
+        runtime_libraries=tuple(config.runtime_libraries),
     )
 
 

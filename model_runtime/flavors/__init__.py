@@ -22,7 +22,18 @@ if TYPE_CHECKING:
 # A flavor's predict function takes checked input and picks the form its model wants:
 # ``model_input.frame`` (a DataFrame), ``.array`` (a 2-D array) or ``.rows`` (JSON rows).
 Predict = Callable[["ModelInput"], list[Any]]
-FLAVORS = {"sklearn": "sklearn", "onnx": "onnx_flavor", "python": "python_flavor"}
+FLAVORS = {
+    "sklearn": "sklearn",
+    "onnx": "onnx_flavor",
+    "python": "python_flavor",
+    "xgboost": "xgboost_flavor",
+    "lightgbm": "lightgbm_flavor",
+}
+
+
+# Flavors whose library an endpoint installs only when cdk.json asks for it
+# (extra_libraries), by the distribution to ask for.
+OPTIONAL_LIBRARIES = {"xgboost": "xgboost-cpu", "lightgbm": "lightgbm"}
 
 
 def _module(flavor: str) -> Any:

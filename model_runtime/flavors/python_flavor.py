@@ -2,7 +2,9 @@
 
 This flavor runs the bundle's own code. That is why it is loaded only from a bundle whose
 sha256 matched the registry's digest and whose every file matched its manifest entry: the
-code that runs is exactly the code that was reviewed, registered and promoted. The class::
+code that runs is exactly the code that was reviewed, registered and promoted. The
+predictor may import modules it ships by their plain names (``import features``); each
+bundle gets its own (``bundle_modules.py``). The class::
 
     class Predictor:
         def load(self, path: str) -> None: ...        # path: the bundle's root folder
@@ -11,14 +13,13 @@ code that runs is exactly the code that was reviewed, registered and promoted. T
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from model_runtime.exceptions import ModelLoadError
+from model_runtime.flavors.bundle_modules import import_bundle_module
 from model_runtime.flavors.compatibility import require_same_release
 from model_runtime.manifest import Signature
 from model_runtime.model_input import ModelInput
@@ -31,19 +32,21 @@ def check_compatibility(built_with: dict[str, str]) -> None:
 
 
 def load(model_path: Path, bundle_root: Path, signature: Signature) -> Any:
-    module_name = f"slipway_bundle_{abs(hash(bundle_root.resolve()))}"
-    spec = importlib.util.spec_from_file_location(module_name, model_path)
-    if spec is None or spec.loader is None:
-        raise ModelLoadError(f"{model_path.name} is not a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
+    """Import the predictor as a module of the bundle's private package (its helper modules
+    import by their plain names, apart from every other bundle's), then ``load`` it."""
+    relative = model_path.resolve().relative_to(bundle_root.resolve()).with_suffix("")
     try:
-        spec.loader.exec_module(module)
-        predictor_class = getattr(module, CLASS_NAME)
+        module = import_bundle_module(bundle_root, ".".join(relative.parts))
+    except Exception as exc:
+        raise ModelLoadError(
+            f"{model_path.name} could not be imported: {type(exc).__name__}: {exc}"
+        ) from None
+    predictor_class = getattr(module, CLASS_NAME, None)
+    if not isinstance(predictor_class, type):
+        raise ModelLoadError(f"{model_path.name} defines no class {CLASS_NAME!r}")
+    try:
         predictor = predictor_class()
         predictor.load(str(bundle_root))
-    except AttributeError:
-        raise ModelLoadError(f"{model_path.name} defines no class {CLASS_NAME!r}") from None
     except Exception as exc:
         raise ModelLoadError(
             f"{model_path.name}: {CLASS_NAME}.load failed: {type(exc).__name__}: {exc}"

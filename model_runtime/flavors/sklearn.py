@@ -1,8 +1,10 @@
 """scikit-learn models saved with skops, loaded only when every type is allow-listed.
 
-skops (unlike pickle) refuses unknown types unless the caller trusts them; this module
-trusts nothing beyond skops' own defaults and the short list below, and names whatever else
-the file asks for.
+skops (unlike pickle) refuses unknown types unless the caller trusts them. This module
+trusts skops' own defaults (scikit-learn's estimators and transformers, numpy ufuncs), the
+curated list below (helper types that common estimators store once fitted, each checked by
+a round-trip test), and the types an environment adds by name in ``cdk.json``
+(``trusted_model_types``); it names whatever else a file asks for.
 """
 
 from __future__ import annotations
@@ -17,19 +19,55 @@ from model_runtime.flavors.compatibility import require_same_release
 from model_runtime.manifest import Signature
 from model_runtime.model_input import ModelInput
 
-# Types skops does not trust by default but that plain scikit-learn pipelines contain.
+# Types skops does not trust by default but that fitted scikit-learn models commonly store
+# (tests/unit/test_skops_allow_list.py round-trips an estimator needing each).
 EXTRA_TRUSTED_TYPES: frozenset[str] = frozenset(
     {
         "numpy.dtype",
         "numpy.float64",
+        "numpy.float32",
         "numpy.int64",
-        # Fitted trees (decision trees, random forests, gradient boosting) store this.
+        "numpy.int32",
+        "numpy.bool_",
+        "numpy.str_",
+        # trees: decision trees, random forests, extra trees, gradient boosting
         "sklearn.tree._tree.Tree",
+        # HistGradientBoosting*
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        # nearest neighbours (the KD tree and its metric)
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.metrics._dist_metrics.ManhattanDistance64",
+        "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+        # CalibratedClassifierCV
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        # MLP*
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+        # ColumnTransformer's named transformers
+        "sklearn.utils._bunch.Bunch",
+        # SelectKBest and friends keep their score function
+        "sklearn.feature_selection._univariate_selection.f_classif",
+        "sklearn.feature_selection._univariate_selection.f_regression",
+        "sklearn.feature_selection._univariate_selection.chi2",
+        # SplineTransformer
+        "scipy.interpolate._bsplines.BSpline",
+        # the array-API shim some transformers keep a reference to
+        "scipy._lib.array_api_compat.numpy._aliases.asarray",
     }
 )
 
 
-def load_estimator(model_path: Path) -> Any:
+def trusted_types() -> frozenset[str]:
+    """The allow-list: the curated types and those this environment trusts by name."""
+    from model_runtime.serving.settings import get_runtime_settings
+
+    return EXTRA_TRUSTED_TYPES | get_runtime_settings().trusted_types()
+
+
+def load_estimator(model_path: Path, trusted: frozenset[str] | None = None) -> Any:
     """Load a skops file, refusing any type outside the allow-list by name."""
     import skops.io as sio
 
@@ -37,10 +75,12 @@ def load_estimator(model_path: Path) -> Any:
         untrusted = sio.get_untrusted_types(file=model_path)
     except Exception as exc:
         raise ModelLoadError(f"{model_path.name} is not a readable skops file: {exc}") from None
-    forbidden = sorted(set(untrusted) - EXTRA_TRUSTED_TYPES)
+    forbidden = sorted(set(untrusted) - (trusted if trusted is not None else trusted_types()))
     if forbidden:
         raise ForbiddenModelTypeError(
-            f"{model_path.name} references types outside the allow-list: {', '.join(forbidden)}"
+            f"{model_path.name} references types outside the allow-list: "
+            f"{', '.join(forbidden)} (an environment may trust more by name: "
+            "trusted_model_types in cdk.json)"
         )
     try:
         estimator = sio.load(model_path, trusted=list(untrusted))

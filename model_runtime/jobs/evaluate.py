@@ -7,6 +7,7 @@ policy sets how much better a challenger must be.
 from __future__ import annotations
 
 import tempfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from model_runtime.evaluation import evaluate, require_passing
 from model_runtime.exceptions import EvaluationFailedError, ModelNotFoundError
 from model_runtime.jobs.candidate import fetch_bundle
 from model_runtime.model import LoadedModel, load_model
-from model_runtime.model_store import ModelSource
+from model_runtime.model_store import ModelSource, ModelStore
 from registry import aws
 from registry.workflow_state import EvaluationOutcome, PromotionState
 
@@ -52,7 +53,22 @@ def evaluate_upload(s3: Any, store: ModelSource, state: PromotionState) -> Evalu
     return EvaluationOutcome.parse(result.as_dict())
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from model_runtime.serving.dependencies import get_model_store
+@cache
+def judging_store() -> ModelStore:
+    """The store the judge reads the champion from: the live pointer as it is at this
+    moment (an endpoint may trust a pointer for seconds; a promotion that just went live must
+    be the one a candidate is compared with)."""
+    from model_runtime.serving.settings import get_bundle_cache_settings
 
-    return evaluate_upload(aws.client("s3"), get_model_store(), PromotionState.parse(event)).dump()
+    settings = get_bundle_cache_settings()
+    return ModelStore(
+        aws.lineage_repository(),
+        aws.client("s3"),
+        settings.bundle_cache_dir,
+        pointer_ttl_seconds=0,
+        model_cache_bytes=settings.model_cache_bytes,
+    )
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return evaluate_upload(aws.client("s3"), judging_store(), PromotionState.parse(event)).dump()

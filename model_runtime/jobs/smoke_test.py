@@ -13,7 +13,11 @@ from typing import Any
 
 from model_runtime.exceptions import SmokeTestFailedError, SmokeTestTooSlowError
 from model_runtime.model import outputs_match
-from model_runtime.serving.function_url import function_url_event, http_response
+from model_runtime.serving.function_url import (
+    InvalidFunctionResponse,
+    function_url_event,
+    http_response,
+)
 from registry import aws
 from registry.environment import ENDPOINT_FUNCTION, required
 from registry.statuses import Stage
@@ -40,8 +44,13 @@ def call_staging(
     if answer.get("FunctionError"):
         error = f"{payload.get('errorType')}: {payload.get('errorMessage')}"
         raise SmokeTestFailedError(f"the endpoint function failed: {error}")
-    status, headers, _, body = http_response(payload)
-    return status, headers, json.loads(body or b"null"), latency_ms
+    try:
+        status, headers, _, body = http_response(payload)
+        return status, headers, json.loads(body or b"null"), latency_ms
+    except (InvalidFunctionResponse, ValueError) as exc:
+        raise SmokeTestFailedError(
+            f"the endpoint's answer is not an HTTP response: {exc}"
+        ) from None
 
 
 def smoke_test(

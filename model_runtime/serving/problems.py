@@ -47,6 +47,6 @@ def install_problem_handlers(app: FastAPI) -> None:
         app,
         logger,
         SERVING_PROBLEMS,
-        base=SlipwayRuntimeError,
+        bases=(SlipwayRuntimeError,),
         fallback=problems.MODEL_UNAVAILABLE,
     )

@@ -31,20 +31,50 @@ class ServingSettings(BaseSettings):
         return not self.served_models or name in self.served_models.split(",")
 
 
-class RegistryStoreSettings(BaseSettings):
-    """Where a deployed endpoint (and the Evaluate step) finds versions and bundles."""
+class BundleCacheSettings(BaseSettings):
+    """Where downloaded bundles and loaded models are kept, wherever models are loaded."""
 
     model_config = SettingsConfigDict(env_prefix=PREFIX)
 
-    table_name: str = Field(description="lineage table holding versions and stage pointers")
-    pointer_cache_seconds: float = Field(ge=0, description="how long a stage pointer is reused")
     bundle_cache_dir: Path = Field(Path("/tmp/slipway"), description="Lambda's writable /tmp")
     model_cache_bytes: int = Field(1024**3, description="loaded models kept, by bundle size")
+
+
+class RegistryStoreSettings(BundleCacheSettings):
+    """Where a deployed endpoint finds versions and bundles, and how long it trusts a
+    stage pointer."""
+
+    table_name: str = Field(description="lineage table holding versions and stage pointers")
+    pointer_cache_seconds: float = Field(ge=0, description="how long a stage pointer is reused")
+
+
+class RuntimeSettings(BaseSettings):
+    """What the environment decides about loading models, wherever the runtime loads them
+    (the endpoint, Validate, Evaluate)."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX)
+
+    trusted_model_types: str = Field(
+        "", description="comma-separated skops types trusted beyond the curated allow-list"
+    )
+
+    def trusted_types(self) -> frozenset[str]:
+        return frozenset(t.strip() for t in self.trusted_model_types.split(",") if t.strip())
+
+
+@cache
+def get_runtime_settings() -> RuntimeSettings:
+    return RuntimeSettings()
 
 
 @cache
 def get_settings() -> ServingSettings:
     return ServingSettings()
+
+
+@cache
+def get_bundle_cache_settings() -> BundleCacheSettings:
+    return BundleCacheSettings()
 
 
 @cache

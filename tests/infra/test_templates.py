@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from infra.config import EnvironmentConfig
 from registry import workflow as steps
 from registry.workflow import PROMOTION, Choice, Package, SucceedIf, Task, Wait, walk
 from registry.workflow_state import GatePolicy
@@ -227,7 +228,10 @@ def test_the_environments_gate_policy_is_the_first_state(synthesized, env):
     assert policy.approval == config["approval"]
     assert policy.canary.share == config["canary"]["share"]
     assert policy.canary.bake_seconds == config["canary"]["bake_minutes"] * 60
-    assert policy.smoke_test_budget_ms == config.get("smoke_test_budget_ms", 10000)
+    defaults = EnvironmentConfig.model_fields
+    assert policy.smoke_test_budget_ms == config.get(
+        "smoke_test_budget_ms", defaults["smoke_test_budget_ms"].default
+    )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -235,7 +239,11 @@ def test_manual_approval_waits_for_a_task_token_with_a_timeout(synthesized, env)
     states = state_machine_definition(synthesized(env).template_json)["States"]
     wait = states[steps.WAIT_FOR_APPROVAL.state]
     assert wait["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
-    assert wait["TimeoutSeconds"] == 60 * CONTEXT[env].get("approval_timeout_minutes", 1440)
+    timeout = CONTEXT[env].get(
+        "approval_timeout_minutes",
+        EnvironmentConfig.model_fields["approval_timeout_minutes"].default,
+    )
+    assert wait["TimeoutSeconds"] == 60 * timeout
     assert wait["Catch"][0] == {
         "ErrorEquals": ["States.Timeout"],
         "ResultPath": "$.error",

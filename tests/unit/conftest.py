@@ -34,6 +34,7 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """The artifact bucket and the lineage table in moto, and the settings infra would set."""
+    from model_runtime.jobs import evaluate
     from model_runtime.serving import dependencies, settings
 
     # Step Functions executions run in moto (a decision resumes a real waiting execution)
@@ -46,7 +47,9 @@ def gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         monkeypatch.setenv("SLIPWAY_POINTER_CACHE_SECONDS", "0")
         monkeypatch.setenv("SLIPWAY_BUNDLE_CACHE_DIR", str(tmp_path / "cache"))
         dependencies.get_model_store.cache_clear()
+        evaluate.judging_store.cache_clear()
         settings.get_registry_store_settings.cache_clear()
         yield Gate(s3, LineageRepository(table), tmp_path / "endpoint-cache")
         dependencies.get_model_store.cache_clear()
+        evaluate.judging_store.cache_clear()
         settings.get_registry_store_settings.cache_clear()

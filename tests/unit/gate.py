@@ -6,17 +6,21 @@ from __future__ import annotations
 import importlib
 import io
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mangum import Mangum
 
+from functions.ingest.executions import execution_input
 from model_runtime.model_store import ModelStore
 from model_runtime.serving.app import create_app
 from registry import workflow as steps
-from registry.executions import UploadEvent, execution_name
+from registry.environment import TABLE_NAME
+from registry.executions import UploadEvent
 from registry.names import upload_key
 from registry.repository import LineageRepository
 from registry.workflow import Choice, Condition, SucceedIf, Task, Workflow
@@ -40,8 +44,51 @@ def answer(task: Task, state: PromotionState, output: Any) -> PromotionState:
 
 
 def run(task: Task, state: PromotionState) -> PromotionState:
-    """Call the task's declared handler with the state document; store its answer."""
-    return answer(task, state, resolve(task.handler)(state.dump(), LambdaContext()))
+    """Call the task's declared handler with the state document, in an environment holding
+    only the settings the task declares (as infra deploys it); store its answer. The audit
+    events it writes must be the ones it declares."""
+    before = _audit_steps()
+    with declared_environment(task):
+        output = resolve(task.handler)(state.dump(), LambdaContext())
+    written = _audit_steps() - before
+    assert {step for _, step in written} <= set(task.audit), (
+        f"{task.state} wrote audit events {sorted(written)}; it declares {task.audit}"
+    )
+    return answer(task, state, output)
+
+
+@contextmanager
+def declared_environment(task: Task) -> Iterator[None]:
+    """Only the SLIPWAY_ variables infra gives this task's function."""
+    from model_runtime.jobs import evaluate
+    from model_runtime.serving import dependencies, settings
+
+    declared = set(task.settings) | ({TABLE_NAME} if task.uses_table else set())
+    saved = dict(os.environ)
+    for name in [n for n in os.environ if n.startswith("SLIPWAY_") and n not in declared]:
+        del os.environ[name]
+    dependencies.get_model_store.cache_clear()
+    settings.get_registry_store_settings.cache_clear()
+    evaluate.judging_store.cache_clear()
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        dependencies.get_model_store.cache_clear()
+        settings.get_registry_store_settings.cache_clear()
+        evaluate.judging_store.cache_clear()
+
+
+def _audit_steps() -> set[tuple[str, str]]:
+    """(key, step) of every audit event in the table (moto's, so a scan is cheap)."""
+    from registry import aws
+
+    table = aws.lineage_repository()._table
+    items = table.scan(
+        FilterExpression="begins_with(sk, :a)", ExpressionAttributeValues={":a": "AUDIT#"}
+    )
+    return {(item["pk"] + item["sk"], item["step"]) for item in items["Items"]}
 
 
 def holds(condition: Condition, state: PromotionState) -> bool:
@@ -86,15 +133,9 @@ class Gate:
         size = bundle.stat().st_size
         response = self.s3.put_object(Bucket=BUCKET, Key=key, Body=bundle.read_bytes())
         upload = UploadEvent(BUCKET, key, response["VersionId"], size)
-        document = {
-            **self.start,
-            "bucket": BUCKET,
-            "key": key,
-            "version_id": upload.version_id,
-            "size": size,
-            "execution_name": execution_name(upload),
-        }
-        document["policy"] = merge(document["policy"], policy)
+        # what ingest starts the execution with, and the policy its first state adds
+        document = execution_input(upload).dump()
+        document["policy"] = merge(self.start["policy"], policy)
         return PromotionState.parse(document)
 
     def endpoint(self) -> InProcessEndpoint:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import tarfile
 from pathlib import Path
 
@@ -142,3 +143,53 @@ def test_forbidden_skops_type_is_refused_by_name(tmp_path):
     sio.dump({"model": Path("/etc/passwd")}, path)
     with pytest.raises(ForbiddenModelTypeError, match=r"pathlib\.\w*Path"):
         load_estimator(path)
+
+
+def python_bundle(tmp_path: Path, label: str, factor: int) -> Path:
+    """A python-flavor bundle whose predictor imports its own helper modules."""
+    folder = tmp_path / label
+    (folder / "helpers").mkdir(parents=True)
+    (folder / "predictor.py").write_text(
+        "import features\n"
+        "from helpers.scale import FACTOR\n"
+        "class Predictor:\n"
+        "    def load(self, path):\n"
+        "        self.label = features.LABEL\n"
+        "    def predict(self, rows):\n"
+        "        return [f'{self.label}:{features.total(row) * FACTOR}' for row in rows]\n"
+    )
+    (folder / "features.py").write_text(
+        f"LABEL = {label!r}\ndef total(row):\n    return sum(row)\n"
+    )
+    (folder / "helpers" / "__init__.py").write_text("")
+    (folder / "helpers" / "scale.py").write_text(f"FACTOR = {factor}\n")
+    out = tmp_path / f"{label}.tar.gz"
+    facts = {
+        "name": label,
+        "version": "1",
+        "feature_names": ["a", "b"],
+        "example_rows": [[1.0, 2.0]],
+        "code": capture_code_version(tmp_path),
+        "datasets": [],
+        "output_dtype": "string",
+    }
+    from model_runtime.packaging import build_python_bundle
+
+    build_python_bundle(folder, out=out, **facts)
+    return out
+
+
+def test_two_python_bundles_each_import_their_own_helpers_in_one_process(tmp_path):
+    from model_runtime.bundle import open_bundle
+    from model_runtime.model import load_model
+
+    # GIVEN two bundles that each ship a features.py and a helpers package of their own
+    first = load_model(open_bundle(python_bundle(tmp_path, "first", 10), tmp_path / "x1"))
+    second = load_model(open_bundle(python_bundle(tmp_path, "second", 100), tmp_path / "x2"))
+    # WHEN both serve in the same process
+    # THEN each answers with its own modules, and neither is importable by its plain name
+    assert first.predict([[1, 2]]) == ["first:30.0"]
+    assert second.predict([[1, 2]]) == ["second:300.0"]
+    assert first.predict([[1, 2]]) == ["first:30.0"]
+    assert "features" not in sys.modules and "helpers" not in sys.modules
+    assert not list((tmp_path / "x1").rglob("__pycache__"))

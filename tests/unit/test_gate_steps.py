@@ -250,13 +250,15 @@ def test_a_canary_takes_its_share_of_live_traffic(gate, bundles):
     assert pointer["canary_version"] == "better" and pointer["canary_weight"] == 0.25
 
 
-def put_serving_metrics(version: str, *, requests: int, errors: int, at: datetime) -> None:
+def put_serving_metrics(
+    version: str, *, requests: int, errors: int, at: datetime, rejections: int = 0
+) -> None:
     """What the endpoint's embedded-metric-format lines become in CloudWatch."""
     dimensions = [{"Name": "model", "Value": "iris"}, {"Name": "version", "Value": version}]
     data = [
         {"MetricName": "Invocations", "Value": requests},
         {"MetricName": "Errors", "Value": errors},
-        {"MetricName": "SchemaRejections", "Value": 0},
+        {"MetricName": "SchemaRejections", "Value": rejections},
         {"MetricName": "Latency", "Value": 12.0},
     ]
     boto3.client("cloudwatch").put_metric_data(
@@ -300,6 +302,26 @@ def test_a_canary_with_errors_fails_with_every_problem(gate, bundles, cloudwatch
     put_serving_metrics("better", requests=40, errors=10, at=started + timedelta(seconds=1))
     put_serving_metrics("good", requests=40, errors=0, at=started + timedelta(seconds=1))
     with pytest.raises(CanaryFailedError, match=r"error rate 25.0% \(limit 1.0%, stable 0.0%\)"):
+        check_canary(
+            state,
+            gate.repository,
+            boto3.client("cloudwatch"),
+            now=lambda: started + timedelta(minutes=1),
+        )
+
+
+def test_a_canary_is_judged_on_traffic_from_its_start_only(gate, bundles, cloudwatch_percentiles):
+    # GIVEN the smoke test's retries answered by the stale staging version (the stable one),
+    # rejected for the candidate's new schema a second before the canary started
+    state = canary_started(gate, bundles)
+    started = datetime.fromisoformat(state.canary.started_at)
+    before = started - timedelta(seconds=1)
+    put_serving_metrics("good", requests=5, errors=0, rejections=5, at=before)
+    # AND a canary that rejects every live request after it
+    put_serving_metrics("better", requests=40, errors=0, rejections=40, at=started)
+    put_serving_metrics("good", requests=40, errors=0, at=started + timedelta(seconds=1))
+    # THEN the stable version's rate is its canary-time rate, and the candidate fails on it
+    with pytest.raises(CanaryFailedError, match=r"schema-rejection rate 100.0% .*stable 0.0%"):
         check_canary(
             state,
             gate.repository,
@@ -398,6 +420,27 @@ def test_record_failure_records_even_a_state_that_breaks_the_contract(gate):
     assert result["reason"] == "States.Runtime: something upstream"
     history = gate.repository.audit_history("iris", "3")
     assert [e["step"] for e in history] == [AuditStep.REJECT]
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        ["not", "an", "object"],
+        None,
+        {"key": "models/iris/3/bundle.tar.gz", "error": {"Error": "X", "Cause": {"nested": 1}}},
+        {"key": "models/iris/" + "v" * 960 + "/bundle.tar.gz", "execution_name": "iris-x"},
+        {"key": "models/iris/3/bundle.tar.gz", "execution_name": "x" * 5000},
+        {"error": {"Error": "States.Runtime", "Cause": "c" * 250_000}},
+    ],
+    ids=["list", "null", "object-cause", "long-key", "long-execution", "huge-cause"],
+)
+def test_record_failure_records_a_reason_whatever_the_document(gate, document):
+    from functions.record_failure.handler import MAX_TEXT, handler
+
+    result = handler(document, LambdaContext())
+    assert result["reason"] and len(result["reason"]) <= 2 * MAX_TEXT + 2
+    history = gate.repository.audit_history(result["name"], result["version"])
+    assert [event["outcome"] for event in history] == ["rejected"]
 
 
 def test_a_rejected_reason_reads_the_lambda_error_message_or_plain_text(gate, bundles):

@@ -173,7 +173,7 @@ def test_package_builds_each_flavor_from_the_command_line(tmp_path):
         ({"--name": "Iris_Model"}, "Invalid value for '--name': 'Iris_Model'"),
         ({"--version": "1 2"}, "Invalid value for '--version': '1 2'"),
         ({"--train": "missing.csv"}, "Invalid value for '--train': file 'missing.csv' does not"),
-        ({"--metric": "auc"}, "'auc' is not one of accuracy, f1_macro"),
+        ({"--metric": "auc"}, "'auc' is not one of accuracy, balanced_accuracy"),
         ({"model": "missing.skops"}, "Invalid value for 'model': path 'missing.skops' does not"),
     ],
     ids=["name", "version", "train", "metric", "model"],

@@ -322,7 +322,8 @@ def test_a_canary_that_rejects_live_traffic_is_rolled_back(deployed, tmp_path):
         described = deployed.wait_for_execution(execution)
     # THEN the canary fails on its schema-rejection rate and live traffic returns to v1
     assert served_by_candidate > 0
-    assert described["status"] == "FAILED"
+    history = deployed.repository.audit_history("gate-canary", "2")
+    assert described["status"] == "FAILED", [(e["step"], e["reason"]) for e in history]
     assert described["cause"].startswith("CanaryFailedError: canary of 2 failed")
     rate = re.search(r"schema-rejection rate ([\d.]+)%", described["cause"])
     assert rate and float(rate.group(1)) > 90, described["cause"]
