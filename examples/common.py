@@ -13,7 +13,9 @@ from model_runtime.manifest import Manifest
 def example_main(
     doc: str, default_out: str, package: Callable[..., Manifest], **extra: Any
 ) -> None:
-    parser = argparse.ArgumentParser(description=doc)
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path(default_out))
     parser.add_argument("--version", default="1")
     parser.add_argument("--name", default=None, help="model name (default: the example's)")

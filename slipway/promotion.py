@@ -66,8 +66,15 @@ def watch_steps(
         time.sleep(poll_seconds)
 
 
+# Pass and Choice states are the workflow's plumbing (policy, branches), not steps a user
+# follows; Task, Wait, Succeed and Fail states are.
+_PLUMBING = ("PassState", "ChoiceState")
+
+
 def _step_event(event: dict[str, Any]) -> StepEvent | None:
     kind = event["type"]
+    if kind.startswith(_PLUMBING):
+        return None
     if kind.endswith("StateEntered"):
         return StepEvent(event["stateEnteredEventDetails"]["name"], "entered")
     if kind.endswith("StateExited"):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from examples.iris.train import train_and_package
+from examples.iris.train import FEATURES, HERE, train_and_package
 from model_runtime.manifest import Manifest
 
 EVENTS = Path(__file__).parent / "events"
@@ -73,6 +73,21 @@ class LambdaContext:
 @pytest.fixture
 def lambda_context() -> LambdaContext:
     return LambdaContext()
+
+
+def renamed_iris_data(tmp_path, prefix: str) -> tuple[list[str], dict[str, object]]:
+    """The shipped iris CSVs with every feature renamed: a candidate with a new schema."""
+    renamed = [f"{prefix}{feature}" for feature in FEATURES]
+    paths = {}
+    for role in ("train", "evaluation"):
+        source = (HERE / "data" / f"{role}.csv").read_text().splitlines()
+        header = source[0]
+        for old, new in zip(FEATURES, renamed, strict=True):
+            header = header.replace(old, new)
+        target = tmp_path / f"{role}.csv"
+        target.write_text("\n".join([header, *source[1:]]) + "\n")
+        paths[f"{role}_csv" if role == "train" else "evaluation_csv"] = target
+    return renamed, paths
 
 
 def create_lineage_table(name: str = "lineage") -> Any:

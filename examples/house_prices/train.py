@@ -86,12 +86,19 @@ def train_and_package(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path("out/house-prices.tar.gz"))
     parser.add_argument("--version", default="1")
     parser.add_argument("--extended", action="store_true", help="add distance_km")
+    parser.add_argument(
+        "--max-iter", type=int, default=150, help="boosting rounds (10 makes a worse model)"
+    )
     args = parser.parse_args()
-    manifest = train_and_package(args.out, version=args.version, extended=args.extended)
+    manifest = train_and_package(
+        args.out, version=args.version, extended=args.extended, max_iter=args.max_iter
+    )
     print(
         f"wrote {args.out}: {manifest.name} {manifest.version}, rmse "
         f"{manifest.lineage.metrics['rmse']:,.0f} on {len(manifest.signature.inputs)} columns"

@@ -39,6 +39,11 @@ def evaluation_summary(evaluation: EvaluationOutcome) -> str:
     summary = f"{evaluation.metric} {evaluation.value:.4f} meets {evaluation.threshold}"
     if evaluation.live_version and evaluation.live_value is not None:
         summary += f" and beats live {evaluation.live_version} ({evaluation.live_value:.4f})"
+    elif not evaluation.comparable:
+        summary += (
+            f"; not compared with live: {evaluation.not_comparable_reason} "
+            "(champion_not_comparable: threshold_only)"
+        )
     return summary
 
 

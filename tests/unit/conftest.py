@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from examples.iris.train import train_and_package
 from registry.repository import LineageRepository
-from tests.conftest import create_lineage_table
+from tests.conftest import create_lineage_table, renamed_iris_data
 from tests.unit.gate import BUCKET, Gate
 
 
@@ -28,6 +28,12 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for label, training in made.items():
         paths[label] = folder / f"{label}.tar.gz"
         train_and_package(paths[label], name="iris", version=label, **training)
+    # every feature renamed: a candidate whose evaluation data the live model cannot read
+    renamed, data = renamed_iris_data(folder, "x_")
+    paths["renamed"] = folder / "renamed.tar.gz"
+    train_and_package(
+        paths["renamed"], name="iris", version="renamed", feature_names=renamed, **data
+    )
     return paths
 
 

@@ -137,6 +137,31 @@ def test_evaluate_takes_the_margin_from_the_gate_policy(gate, bundles):
         run(steps.EVALUATE, state)
 
 
+def test_evaluate_refuses_a_candidate_live_cannot_be_compared_with_when_told_to(gate, bundles):
+    live(gate, bundles["good"], "good")
+    state = registered(gate, bundles["renamed"], "renamed", champion_not_comparable="refuse")
+    with pytest.raises(
+        EvaluationFailedError,
+        match=r"live version good needs columns \['sepal_length', .*refuses such a candidate",
+    ):
+        run(steps.EVALUATE, state)
+
+
+def test_a_candidate_live_cannot_be_compared_with_may_be_judged_on_its_threshold(gate, bundles):
+    # GIVEN an environment whose policy is threshold_only
+    live(gate, bundles["good"], "good")
+    policy = {"champion_not_comparable": "threshold_only"}
+    state = run(steps.EVALUATE, registered(gate, bundles["renamed"], "renamed", **policy))
+    # THEN the candidate passes on its threshold, and the audit says it was not compared
+    assert not state.evaluation.comparable and state.evaluation.live_value is None
+    run(steps.STAGE, state)
+    (staged,) = [
+        e for e in gate.repository.audit_history("iris", "renamed") if e["step"] == "stage"
+    ]
+    assert "not compared with live: live version good needs columns" in staged["reason"]
+    assert "(champion_not_comparable: threshold_only)" in staged["reason"]
+
+
 # -- Stage and SmokeTest -------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from examples.iris.train import train_and_package
 from registry import workflow as steps
+from tests.conftest import renamed_iris_data
 
 
 def rejection_reason(deployed, name: str, version: str) -> str:
@@ -261,23 +262,6 @@ def test_registry_api_reads(deployed, tmp_path, iris_bundle):
     assert missing.headers["content-type"] == "application/problem+json"
     bad_token = httpx.get(f"{registry}/v1/models", params={"next_token": "garbage"}, timeout=60)
     assert bad_token.status_code == 400
-
-
-def renamed_iris_data(tmp_path, prefix: str) -> tuple[list[str], dict[str, object]]:
-    """The shipped iris CSVs with every feature renamed: a candidate with a new schema."""
-    from examples.iris.train import FEATURES, HERE
-
-    renamed = [f"{prefix}{feature}" for feature in FEATURES]
-    paths = {}
-    for role in ("train", "evaluation"):
-        source = (HERE / "data" / f"{role}.csv").read_text().splitlines()
-        header = source[0]
-        for old, new in zip(FEATURES, renamed, strict=True):
-            header = header.replace(old, new)
-        target = tmp_path / f"{role}.csv"
-        target.write_text("\n".join([header, *source[1:]]) + "\n")
-        paths[f"{role}_csv" if role == "train" else "evaluation_csv"] = target
-    return renamed, paths
 
 
 def test_a_canary_that_rejects_live_traffic_is_rolled_back(deployed, tmp_path):

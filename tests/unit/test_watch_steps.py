@@ -1,0 +1,37 @@
+"""`slipway status --watch` shows the steps a user follows, not the workflow's plumbing."""
+
+from __future__ import annotations
+
+import pytest
+
+from slipway.promotion import _step_event
+
+
+def entered(kind: str, name: str) -> dict:
+    return {"type": f"{kind}StateEntered", "stateEnteredEventDetails": {"name": name}}
+
+
+def exited(kind: str, name: str) -> dict:
+    return {"type": f"{kind}StateExited", "stateExitedEventDetails": {"name": name}}
+
+
+@pytest.mark.parametrize("kind", ["Pass", "Choice"])
+def test_pass_and_choice_states_are_not_shown(kind):
+    assert _step_event(entered(kind, "Policy")) is None
+    assert _step_event(exited(kind, "NewVersion?")) is None
+
+
+@pytest.mark.parametrize("kind", ["Task", "Wait", "Succeed", "Fail"])
+def test_tasks_waits_and_ends_are_shown(kind):
+    assert _step_event(entered(kind, "Evaluate")).state == "entered"
+    assert _step_event(exited(kind, "Evaluate")).step == "Evaluate"
+
+
+def test_a_failed_task_carries_its_reason():
+    event = {
+        "type": "TaskFailed",
+        "taskFailedEventDetails": {"error": "EvaluationFailedError", "cause": "rmse 9 > 5"},
+    }
+    failed = _step_event(event)
+    assert failed.state == "failed"
+    assert failed.detail == "EvaluationFailedError: rmse 9 > 5"
