@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from registry.statuses import ApprovalPolicy, NotComparablePolicy
+
 DEFAULT_ENVIRONMENT = "local"
 _NAME = r"^[a-z][a-z0-9-]{0,30}$"
 _PINNED = r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*$"  # name==version
@@ -76,15 +78,15 @@ class EnvironmentConfig(_Strict):
     embedded: bool = Field(
         False, description="targets the embedded cloud: zip packaging instead of image assets"
     )
-    approval: Literal["auto", "manual"] = "auto"
+    approval: ApprovalPolicy = ApprovalPolicy.AUTO
     approval_timeout_minutes: int = Field(
         1440, ge=1, le=525600, description="a waiting version is rejected after this long"
     )
     champion_margin: float = Field(
         0.0, ge=0.0, description="how much better than live a candidate's metric must be"
     )
-    champion_not_comparable: Literal["refuse", "threshold_only"] = Field(
-        "refuse",
+    champion_not_comparable: NotComparablePolicy = Field(
+        NotComparablePolicy.REFUSE,
         description="when the live model cannot be scored on a candidate's evaluation data "
         "(it needs a column the data lacks): refuse the candidate, or judge it on its "
         "threshold alone",

@@ -12,7 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from registry.environment import METRICS_NAMESPACE
+from registry.metrics import NAMESPACE, Dimension, Metric
 
 FIVE_MINUTES = Duration.minutes(5)
 
@@ -100,11 +100,11 @@ class Monitoring(Construct):
     def _dashboard(
         self, environment: str, state_machine: sfn.StateMachine, dead_letters: sqs.IQueue
     ) -> cloudwatch.Dashboard:
-        def per_model(metric: str, statistic: str, label: str) -> cloudwatch.GraphWidget:
+        def per_model(metric: Metric, statistic: str, label: str) -> cloudwatch.GraphWidget:
             # SEARCH finds every (model, version) the endpoints have reported, however many
             search = cloudwatch.MathExpression(
                 expression=(
-                    f"SEARCH('{{{METRICS_NAMESPACE},model,version}} "
+                    f"SEARCH('{{{NAMESPACE},{Dimension.MODEL},{Dimension.VERSION}}} "
                     f"MetricName=\"{metric}\"', '{statistic}', 300)"
                 ),
                 using_metrics={},
@@ -115,9 +115,9 @@ class Monitoring(Construct):
 
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"slipway-{environment}")
         dashboard.add_widgets(
-            per_model("Invocations", "Sum", "Invocations per model version"),
-            per_model("Errors", "Sum", "Errors per model version"),
-            per_model("Latency", "p99", "p99 latency (ms) per model version"),
+            per_model(Metric.INVOCATIONS, "Sum", "Invocations per model version"),
+            per_model(Metric.ERRORS, "Sum", "Errors per model version"),
+            per_model(Metric.LATENCY, "p99", "p99 latency (ms) per model version"),
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
@@ -126,12 +126,19 @@ class Monitoring(Construct):
                     state_machine.metric_started(label="started", period=FIVE_MINUTES),
                     state_machine.metric_succeeded(label="succeeded", period=FIVE_MINUTES),
                     state_machine.metric_failed(label="rejected or failed", period=FIVE_MINUTES),
-                    cloudwatch.Metric(
-                        namespace=METRICS_NAMESPACE,
-                        metric_name="Rollbacks",
-                        statistic="Sum",
-                        period=FIVE_MINUTES,
-                        label="rolled back",
+                    *(
+                        cloudwatch.Metric(
+                            namespace=NAMESPACE,
+                            metric_name=metric,
+                            statistic="Sum",
+                            period=FIVE_MINUTES,
+                            label=label,
+                        )
+                        for metric, label in (
+                            (Metric.PROMOTIONS, "went live"),
+                            (Metric.REJECTIONS, "rejected by the gate"),
+                            (Metric.ROLLBACKS, "rolled back"),
+                        )
                     ),
                 ],
                 width=12,

@@ -46,7 +46,7 @@ from registry.workflow import (
     Wait,
     Workflow,
 )
-from registry.workflow_state import GatePolicy
+from registry.workflow_state import ApprovalRequest, GatePolicy, StepError
 
 WORKFLOW_TIMEOUT = Duration.days(8)
 
@@ -208,16 +208,20 @@ class PromotionWorkflow(Construct):
                 self,
                 self._workflow.task_timed_out,
                 result=sfn.Result.from_object(
-                    {
-                        "Error": self._workflow.task_timed_out_error,
-                        "Cause": "no one approved or rejected the version within "
+                    StepError(
+                        Error=self._workflow.task_timed_out_error,
+                        Cause="no one approved or rejected the version within "
                         f"{self._options.approval_timeout_minutes} minutes",
-                    }
+                    ).dump()
                 ),
-                result_path="$.error",
+                result_path=self._workflow.error_path,
             ).next(self._record_failure)
-            state.add_catch(timed_out, errors=["States.Timeout"], result_path="$.error")
-        state.add_catch(self._record_failure, errors=["States.ALL"], result_path="$.error")
+            state.add_catch(
+                timed_out, errors=["States.Timeout"], result_path=self._workflow.error_path
+            )
+        state.add_catch(
+            self._record_failure, errors=["States.ALL"], result_path=self._workflow.error_path
+        )
         return state
 
     def _task(self, task: Task) -> tasks.LambdaInvoke:
@@ -229,7 +233,9 @@ class PromotionWorkflow(Construct):
                 lambda_function=function,
                 integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
                 payload=sfn.TaskInput.from_object(
-                    {"state": sfn.JsonPath.entire_payload, "task_token": sfn.JsonPath.task_token}
+                    ApprovalRequest.template(
+                        state=sfn.JsonPath.entire_payload, task_token=sfn.JsonPath.task_token
+                    )
                 ),
                 result_path=task.result_path,
                 task_timeout=sfn.Timeout.duration(

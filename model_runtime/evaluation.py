@@ -17,6 +17,7 @@ from model_runtime.exceptions import (
 from model_runtime.manifest import Column, Evaluation, Signature
 from model_runtime.model import LoadedModel
 from model_runtime.model_input import ModelInput
+from registry.statuses import NotComparablePolicy
 
 
 def _metric(name: str, labels: list[Any], predictions: list[Any]) -> float:
@@ -48,9 +49,6 @@ def _metric(name: str, labels: list[Any], predictions: list[Any]) -> float:
             f"{name} needs numeric labels and predictions: {exc}"
         ) from None
     raise InvalidEvaluationDataError(f"unknown metric {name!r}")
-
-
-NOT_COMPARABLE_POLICIES = ("refuse", "threshold_only")
 
 
 @dataclass(frozen=True)
@@ -226,7 +224,7 @@ def evaluate(
     )
 
 
-def require_passing(result: EvaluationResult, when_not_comparable: str = "refuse") -> None:
+def require_passing(result: EvaluationResult, when_not_comparable: NotComparablePolicy) -> None:
     """Raise with the numbers when the candidate misses its threshold, loses to live, or
     cannot be compared with live and the environment refuses that."""
     comparison = ">=" if result.direction == "maximize" else "<="
@@ -235,7 +233,7 @@ def require_passing(result: EvaluationResult, when_not_comparable: str = "refuse
             f"{result.metric} {result.value:.4f} on {result.rows} rows misses the threshold "
             f"({comparison} {result.threshold})"
         )
-    if not result.comparable and when_not_comparable == "refuse":
+    if not result.comparable and when_not_comparable == NotComparablePolicy.REFUSE:
         raise EvaluationFailedError(
             f"{result.not_comparable_reason}, so the candidate cannot be compared with it; "
             "this environment refuses such a candidate (champion_not_comparable: refuse)"

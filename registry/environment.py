@@ -20,10 +20,8 @@ APPROVAL_TOPIC_ARN = "SLIPWAY_APPROVAL_TOPIC_ARN"
 ENDPOINT_FUNCTION = "SLIPWAY_ENDPOINT_FUNCTION"
 SERVED_MODELS = "SLIPWAY_SERVED_MODELS"
 TRUSTED_MODEL_TYPES = "SLIPWAY_TRUSTED_MODEL_TYPES"
-
-# Every embedded-metric-format line Slipway writes, and every alarm and dashboard reading
-# them, use this CloudWatch namespace.
-METRICS_NAMESPACE = "Slipway"
+# Set by Lambda itself in every function (a reserved variable), and by the embedded cloud.
+LAMBDA_REGION = "AWS_REGION"
 
 
 def required(name: str, environ: Mapping[str, str] = os.environ) -> str:

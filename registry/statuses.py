@@ -36,6 +36,14 @@ class ApprovalPolicy(StrEnum):
     MANUAL = "manual"
 
 
+class NotComparablePolicy(StrEnum):
+    """What the gate does when the live model cannot be scored on a candidate's evaluation
+    data (it needs a column the data lacks)."""
+
+    REFUSE = "refuse"  # reject the candidate, naming the columns
+    THRESHOLD_ONLY = "threshold_only"  # judge it on its own threshold
+
+
 class RegisterOutcome(StrEnum):
     """What Register made of an upload: a new version, or the same bytes again."""
 

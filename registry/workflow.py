@@ -24,7 +24,14 @@ from registry.environment import (
 )
 from registry.exceptions import PointerConflictError, PromotionLockedError
 from registry.statuses import ApprovalPolicy, RegisterOutcome
-from registry.workflow_state import field_model, json_path
+from registry.workflow_state import (
+    ApprovalRequest,
+    Document,
+    PromotionState,
+    StepError,
+    field_model,
+    json_path,
+)
 
 
 class Package(StrEnum):
@@ -63,13 +70,17 @@ TRANSIENT_ERRORS = (
 
 @dataclass(frozen=True)
 class Task:
-    """A state that runs one function and stores its answer in the state document."""
+    """A state that runs one function and stores its answer in the state document.
+
+    The function receives ``input``: the whole state document, or, for a step that waits for
+    a task token, an :class:`ApprovalRequest` wrapping it with the token."""
 
     state: str
     handler: str
     package: Package
     result: str
     description: str
+    input: type[Document] = PromotionState
     table_actions: tuple[str, ...] = ()
     permissions: tuple[Permission, ...] = ()
     settings: tuple[str, ...] = ()  # environment variables the code reads, besides the table
@@ -79,6 +90,11 @@ class Task:
 
     def __post_init__(self) -> None:
         field_model(self.result)  # a result field that does not exist fails at import
+        if self.waits_for_task_token != (self.input is ApprovalRequest):
+            raise ValueError(
+                f"{self.state}: a step waiting for a task token receives an ApprovalRequest, "
+                "and only such a step does"
+            )
 
     @property
     def result_path(self) -> str:
@@ -157,6 +173,15 @@ class Workflow:
     task_timed_out: str  # the state a task-token wait goes to when nobody answers
     task_timed_out_error: str = "ApprovalTimedOut"
     transient_errors: tuple[str, ...] = field(default=TRANSIENT_ERRORS)
+    error: str = "error"  # where a Catch stores the failed step's StepError
+
+    def __post_init__(self) -> None:
+        if field_model(self.error) is not StepError:
+            raise ValueError(f"the state document's {self.error!r} field is not a StepError")
+
+    @property
+    def error_path(self) -> str:
+        return json_path(self.error)
 
     def tasks(self) -> list[Task]:
         """Every task, in declaration order, the failure handler last."""
@@ -256,6 +281,7 @@ WAIT_FOR_APPROVAL = Task(
     permissions=(Permission.PUBLISH_APPROVAL_REQUESTS,),
     settings=(APPROVAL_TOPIC_ARN,),
     audit=(AuditStep.APPROVAL_REQUESTED,),
+    input=ApprovalRequest,
     waits_for_task_token=True,
 )
 START_CANARY = Task(
@@ -305,17 +331,19 @@ RECORD_FAILURE = Task(
     audit=(AuditStep.REJECT,),
 )
 
+NEW_VERSION = SucceedIf(
+    "NewVersion?",
+    Condition(json_path("registered", "outcome"), equals=RegisterOutcome.DUPLICATE),
+    end="AlreadyRegistered",
+    comment="Same bytes as a registered version: nothing to do",
+)
+
 PROMOTION = Workflow(
     nodes=(
         SetPolicy("Policy"),
         VALIDATE,
         REGISTER,
-        SucceedIf(
-            "NewVersion?",
-            Condition(json_path("registered", "outcome"), equals=RegisterOutcome.DUPLICATE),
-            end="AlreadyRegistered",
-            comment="Same bytes as a registered version: nothing to do",
-        ),
+        NEW_VERSION,
         ACQUIRE_LOCK,
         EVALUATE,
         STAGE,

@@ -16,7 +16,7 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from registry.exceptions import InvalidStateError
-from registry.statuses import ApprovalPolicy, CanaryVerdict, RegisterOutcome
+from registry.statuses import ApprovalPolicy, CanaryVerdict, NotComparablePolicy, RegisterOutcome
 
 
 class Document(BaseModel):
@@ -60,7 +60,7 @@ class GatePolicy(Document):
 
     approval: ApprovalPolicy
     champion_margin: float
-    champion_not_comparable: Literal["refuse", "threshold_only"]
+    champion_not_comparable: NotComparablePolicy
     smoke_test_budget_ms: float
     pointer_cache_seconds: float
     lock_ttl_seconds: int
@@ -210,6 +210,13 @@ class ApprovalRequest(Document):
 
     state: PromotionState
     task_token: str
+
+    @staticmethod
+    def template(state: Any, task_token: Any) -> dict[str, Any]:
+        """The request with its two parts filled in: the state machine fills them with its
+        JsonPaths (the whole document, the task token), tests with values. A rename of a
+        field above without this fails ``test_workflow_declaration``."""
+        return {"state": state, "task_token": task_token}
 
 
 def field_model(*fields: str) -> type[Any]:

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.tree import Tree
 
+from registry.statuses import Stage
 from slipway.errors import CliError
 
 app = typer.Typer(
@@ -510,7 +511,7 @@ def invoke(
     data: Annotated[str, typer.Option(help="JSON body, e.g. '{\"inputs\": [[1, 2]]}', or @file")],
     env: EnvOption = "local",
     version: Annotated[str | None, typer.Option(help="call this exact version")] = None,
-    stage: Annotated[str, typer.Option(help="live or staging")] = "live",
+    stage: Annotated[Stage, typer.Option(help="the stage pointer to call")] = Stage.LIVE,
     endpoint: Annotated[str, typer.Option(help="endpoint name from cdk.json")] = "default",
     as_json: JsonOption = False,
 ) -> None:

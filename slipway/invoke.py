@@ -10,6 +10,7 @@ import httpx
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
+from registry.statuses import Stage
 from slipway.errors import CliError
 from slipway.target import Target
 
@@ -21,10 +22,11 @@ class Answer:
     body: Any
 
 
-def predict_path(name: str, version: str | None, stage: str) -> str:
+def predict_path(name: str, version: str | None, stage: Stage) -> str:
     if version:
         return f"/v1/models/{name}/versions/{version}/predict"
-    return f"/v1/models/{name}/predict" + ("?stage=staging" if stage == "staging" else "")
+    query = f"?stage={Stage.STAGING}" if stage == Stage.STAGING else ""
+    return f"/v1/models/{name}/predict{query}"
 
 
 def call_url(

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from registry.executions import is_execution_of
@@ -14,6 +15,13 @@ from slipway.errors import CliError
 from slipway.target import Target
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+class PromotionResult(StrEnum):
+    """What a successful execution did: put the version live, or found it registered."""
+
+    LIVE = "live"
+    ALREADY_REGISTERED = "already registered"
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,9 @@ def outcome(target: Target, execution_arn: str) -> dict[str, Any]:
         # state documents of an older shape, and a status must still be answerable
         output = json.loads(described.get("output") or "{}")
         promoted = isinstance(output, dict) and output.get(PROMOTE.result) is not None
-        result["result"] = "live" if promoted else "already registered"
+        result["result"] = (
+            PromotionResult.LIVE if promoted else PromotionResult.ALREADY_REGISTERED
+        ).value
     else:
         result["error"] = described.get("error")
         result["reason"] = described.get("cause")

@@ -12,7 +12,6 @@ from functions.exceptions import CanaryFailedError
 from functions.observability import logger
 from registry import aws
 from registry.audit import AuditEvent, AuditOutcome, AuditStep
-from registry.environment import METRICS_NAMESPACE
 from registry.repository import LineageRepository
 from registry.statuses import CanaryVerdict
 from registry.workflow_state import CanaryChecked, CanaryPolicy, CanaryStarted, PromotionState
@@ -67,8 +66,8 @@ def check_canary(
     if not canary.stable:
         return CanaryChecked(verdict=CanaryVerdict.SKIPPED)
     started, ended = datetime.fromisoformat(canary.started_at), now()
-    stats = serving_stats(cloudwatch, METRICS_NAMESPACE, name, version, started, ended)
-    stable = serving_stats(cloudwatch, METRICS_NAMESPACE, name, canary.stable, started, ended)
+    stats = serving_stats(cloudwatch, name, version, started, ended)
+    stable = serving_stats(cloudwatch, name, canary.stable, started, ended)
     problems = canary_problems(stats, stable, limits_of(state.policy.canary))
     summary = f"{describe(stats)} to {version}, {describe(stable)} to {canary.stable}"
     if problems:

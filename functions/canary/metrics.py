@@ -7,13 +7,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from functions.canary.judgement import ServingStats
+from registry.metrics import NAMESPACE, Dimension, Metric
 
-_COUNTS = {"invocations": "Invocations", "errors": "Errors", "schema": "SchemaRejections"}
+_COUNTS = {
+    "invocations": Metric.INVOCATIONS,
+    "errors": Metric.ERRORS,
+    "schema": Metric.SCHEMA_REJECTIONS,
+}
 
 
 def serving_stats(
     cloudwatch: Any,
-    namespace: str,
     model: str,
     version: str,
     start: datetime,
@@ -25,13 +29,16 @@ def serving_stats(
     pinned-version requests (the smoke test's) under a third dimension, so they do not count.
     """
     period = max(60, math.ceil((end - start).total_seconds() / 60) * 60)
-    dimensions = [{"Name": "model", "Value": model}, {"Name": "version", "Value": version}]
+    dimensions = [
+        {"Name": Dimension.MODEL, "Value": model},
+        {"Name": Dimension.VERSION, "Value": version},
+    ]
 
     def query(id_: str, metric: str, stat: str) -> dict[str, Any]:
         return {
             "Id": id_,
             "MetricStat": {
-                "Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dimensions},
+                "Metric": {"Namespace": NAMESPACE, "MetricName": metric, "Dimensions": dimensions},
                 "Period": period,
                 "Stat": stat,
             },
@@ -39,7 +46,7 @@ def serving_stats(
         }
 
     queries = [query(id_, metric, "Sum") for id_, metric in _COUNTS.items()]
-    queries.append(query("p99", "Latency", "p99"))
+    queries.append(query("p99", Metric.LATENCY, "p99"))
     response = cloudwatch.get_metric_data(
         MetricDataQueries=queries,
         StartTime=start,

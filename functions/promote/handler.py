@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.observability import logger
+from functions.observability import count_decision, logger
 from registry.audit import AuditEvent, AuditOutcome, AuditStep
 from registry.aws import lineage_repository
+from registry.metrics import Metric
 from registry.repository import LineageRepository
 from registry.workflow_state import Promoted, PromotionState
 
@@ -25,6 +26,7 @@ def promote_live_pointer(state: PromotionState, repository: LineageRepository) -
         ),
         detail={"from": previous, "to": version},
     )
+    count_decision(Metric.PROMOTIONS, name, version=version)
     return Promoted(name=name, version=version, previous_version=previous)
 
 

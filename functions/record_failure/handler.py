@@ -7,10 +7,11 @@ import json
 import re
 from typing import Any
 
-from functions.observability import logger
+from functions.observability import count_decision, logger
 from registry.audit import AuditEvent, AuditOutcome, AuditStep
 from registry.aws import lineage_repository
 from registry.exceptions import InvalidStateError
+from registry.metrics import Metric
 from registry.names import MODELS_PREFIX, NAME_PATTERN, VERSION_PATTERN
 from registry.repository import LineageRepository
 from registry.statuses import VersionStatus
@@ -76,6 +77,8 @@ def record_failure(state: PromotionState, repository: LineageRepository) -> Fail
         ),
         detail={"bucket": state.bucket, "key": state.key, "s3_version_id": state.version_id},
     )
+    error_type = (state.error.Error if state.error else None) or "UnknownError"
+    count_decision(Metric.REJECTIONS, name, version=version, error=error_type)
     return Failure(name=name, version=version, reason=reason)
 
 

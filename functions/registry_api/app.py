@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,10 +54,12 @@ class Decision(BaseModel):
 
 
 def actor_of(request: Request) -> str:
-    """The caller's IAM ARN from the Function URL event; 'local' outside AWS."""
+    """The caller's IAM ARN from the Function URL event (AWS_IAM auth puts it there); 'local'
+    outside AWS, where no event carries a caller."""
     event = request.scope.get("aws.event") or {}
-    iam = (event.get("requestContext", {}).get("authorizer") or {}).get("iam") or {}
-    return str(iam.get("userArn") or "local")
+    if "requestContext" not in event:
+        return "local"
+    return LambdaFunctionUrlEvent(event).request_context.authorizer.iam.user_arn or "local"
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from botocore.exceptions import ClientError
 
 from functions.exceptions import DecisionConflictError, NotFoundError
+from functions.observability import count_decision
 from registry.audit import AuditEvent, AuditOutcome, AuditStep
-from registry.environment import METRICS_NAMESPACE
+from registry.metrics import Metric
 from registry.repository import LineageRepository, now_iso
 from registry.statuses import VersionStatus
 from registry.workflow_state import Approval
@@ -127,13 +127,5 @@ def rollback(repository: LineageRepository, name: str, actor: str, reason: str) 
         ),
         detail={"from": current, "to": previous},
     )
-    count_rollback(name)
+    count_decision(Metric.ROLLBACKS, name)
     return {"model": name, "live_version": previous, "rolled_back": current, "by": actor}
-
-
-def count_rollback(name: str) -> None:
-    """One embedded-metric-format line: the dashboard's 'rolled back' series."""
-    metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE)
-    metrics.add_metric("Rollbacks", MetricUnit.Count, 1)
-    metrics.add_metadata("model", name)
-    metrics.flush_metrics()

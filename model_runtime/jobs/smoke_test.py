@@ -7,7 +7,6 @@ FastAPI and the model store exactly as a client's request would.
 from __future__ import annotations
 
 import json
-import os
 import time
 from typing import Any
 
@@ -19,7 +18,7 @@ from model_runtime.serving.function_url import (
     http_response,
 )
 from registry import aws
-from registry.environment import ENDPOINT_FUNCTION, required
+from registry.environment import ENDPOINT_FUNCTION, LAMBDA_REGION, required
 from registry.statuses import Stage
 from registry.workflow_state import PromotionState, SmokeTestOutcome
 
@@ -34,7 +33,7 @@ def call_staging(
         headers={"content-type": "application/json", "user-agent": "slipway-smoke-test"},
         body=json.dumps({"inputs": inputs}).encode(),
         url_id="smoke-test",
-        region=os.environ.get("AWS_REGION", "us-east-1"),
+        region=required(LAMBDA_REGION),
         account_id="self",
     )
     started = time.perf_counter()

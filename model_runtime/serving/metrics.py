@@ -18,7 +18,7 @@ from typing import NamedTuple
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from registry.environment import METRICS_NAMESPACE as NAMESPACE
+from registry.metrics import NAMESPACE, Dimension, Metric
 
 logger = Logger(service="slipway-endpoint")
 
@@ -42,20 +42,20 @@ class Served(NamedTuple):
 def emit_request_metrics(served: Served, status: int, latency_ms: float) -> None:
     # Ephemeral: an isolated blob per request, safe when uvicorn serves requests concurrently.
     metrics = EphemeralMetrics(namespace=NAMESPACE)
-    metrics.add_dimension("model", served.model)
-    metrics.add_dimension("version", served.version)
+    metrics.add_dimension(Dimension.MODEL, served.model)
+    metrics.add_dimension(Dimension.VERSION, served.version)
     if served.traffic is not Traffic.LIVE:
-        metrics.add_dimension("traffic", served.traffic.value)
-    metrics.add_metric("Invocations", MetricUnit.Count, 1)
-    metrics.add_metric("Errors", MetricUnit.Count, 1 if status >= 500 else 0)
-    metrics.add_metric("SchemaRejections", MetricUnit.Count, 1 if status == 422 else 0)
-    metrics.add_metric("Latency", MetricUnit.Milliseconds, round(latency_ms, 3))
+        metrics.add_dimension(Dimension.TRAFFIC, served.traffic.value)
+    metrics.add_metric(Metric.INVOCATIONS, MetricUnit.Count, 1)
+    metrics.add_metric(Metric.ERRORS, MetricUnit.Count, 1 if status >= 500 else 0)
+    metrics.add_metric(Metric.SCHEMA_REJECTIONS, MetricUnit.Count, 1 if status == 422 else 0)
+    metrics.add_metric(Metric.LATENCY, MetricUnit.Milliseconds, round(latency_ms, 3))
     metrics.add_metadata("status", status)
     metrics.flush_metrics()
 
 
 def emit_cold_start(function_name: str) -> None:
     metrics = EphemeralMetrics(namespace=NAMESPACE)
-    metrics.add_dimension("function_name", function_name or "local")
-    metrics.add_metric("ColdStart", MetricUnit.Count, 1)
+    metrics.add_dimension(Dimension.FUNCTION_NAME, function_name or "local")
+    metrics.add_metric(Metric.COLD_START, MetricUnit.Count, 1)
     metrics.flush_metrics()

@@ -85,9 +85,12 @@ TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
         ("self", "task_token", "error", "cause"),
     ),
     (cloudwatch_models.Statistics, "get_statistics_for_type", ("self", "stat")),
+    (cloudwatch_models.Statistics, "metric_single_values_list", None),
     (cloudwatch_models.CloudWatchBackend, "put_metric_data", ("self", "namespace", "metric_data")),
     (cloudwatch_models, "cloudwatch_backends", None),
     (lambda_models.LambdaFunction, "_invoke_lambda", ("self", "event")),
+    (lambda_models, "lambda_backends", None),
+    (sfn_responses.StepFunctionResponse, "_get_param", ("self", "param_name", "if_none")),
     (logs_models.LogsBackend, "create_log_stream", ("self", "log_group_name", "log_stream_name")),
     (logs_models.LogsBackend, "ensure_log_group", ("self", "log_group_name")),
     (
@@ -129,6 +132,8 @@ LAMBDA_FUNCTION_ATTRIBUTES = (
     "account_id",
     "url_config",
 )
+# Attributes of a moto Function URL config that FunctionUrlResource reads (checked likewise).
+FUNCTION_URL_CONFIG_ATTRIBUTES = ("url", "function")
 
 
 def moto_internal(owner: Any, attribute: str, parameters: tuple[str, ...] | None = None) -> Any:

@@ -59,6 +59,7 @@ def test_the_dashboard_shows_models_promotions_and_dead_letters(synthesized, env
         "Latency",
         "Errors",
         "Promotions",
+        "Rejections",
         "Rollbacks",
         "ApproximateNumberOfMessagesVisible",
     ):

@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match
 from infra.config import EnvironmentConfig
 from registry import workflow as steps
 from registry.workflow import PROMOTION, Choice, Package, SucceedIf, Task, Wait, walk
-from registry.workflow_state import GatePolicy
+from registry.workflow_state import ApprovalRequest, GatePolicy, StepError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ["local", "dev", "staging", "prod"]
@@ -205,7 +205,7 @@ def test_every_task_retries_transient_errors_and_ends_in_a_recorded_failure(synt
         state = states[task.state]
         assert state["Catch"][-1] == {
             "ErrorEquals": ["States.ALL"],
-            "ResultPath": "$.error",
+            "ResultPath": PROMOTION.error_path,
             "Next": failure,
         }, task.state
         retries = state.get("Retry", [])
@@ -246,11 +246,15 @@ def test_manual_approval_waits_for_a_task_token_with_a_timeout(synthesized, env)
     assert wait["TimeoutSeconds"] == 60 * timeout
     assert wait["Catch"][0] == {
         "ErrorEquals": ["States.Timeout"],
-        "ResultPath": "$.error",
+        "ResultPath": PROMOTION.error_path,
         "Next": PROMOTION.task_timed_out,
     }
     assert states[PROMOTION.task_timed_out]["Next"] == PROMOTION.on_failure.state
-    assert states[PROMOTION.task_timed_out]["Result"]["Error"] == "ApprovalTimedOut"
+    timed_out = StepError.parse(states[PROMOTION.task_timed_out]["Result"])
+    assert timed_out.Error == PROMOTION.task_timed_out_error
+    # the function receives an ApprovalRequest: the whole document and the token
+    template = ApprovalRequest.template(state="$", task_token="$$.Task.Token")
+    assert wait["Parameters"]["Payload"] == {f"{k}.$": v for k, v in template.items()}
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -11,7 +11,7 @@ from moto import mock_aws
 from examples.iris.train import train_and_package
 from registry.repository import LineageRepository
 from tests.conftest import create_lineage_table, renamed_iris_data
-from tests.unit.gate import BUCKET, Gate
+from tests.unit.gate import BUCKET, BUNDLE_CACHE_DIR, Gate
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +51,7 @@ def gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         table = create_lineage_table()
         monkeypatch.setenv("SLIPWAY_TABLE_NAME", table.name)
         monkeypatch.setenv("SLIPWAY_POINTER_CACHE_SECONDS", "0")
-        monkeypatch.setenv("SLIPWAY_BUNDLE_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.setenv(BUNDLE_CACHE_DIR, str(tmp_path / "cache"))
         dependencies.get_model_store.cache_clear()
         evaluate.judging_store.cache_clear()
         settings.get_registry_store_settings.cache_clear()

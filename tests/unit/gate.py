@@ -18,8 +18,9 @@ from mangum import Mangum
 from functions.ingest.executions import execution_input
 from model_runtime.model_store import ModelStore
 from model_runtime.serving.app import create_app
+from registry import aws
 from registry import workflow as steps
-from registry.environment import TABLE_NAME
+from registry.environment import ENDPOINT_FUNCTION, TABLE_NAME
 from registry.executions import UploadEvent
 from registry.names import upload_key
 from registry.repository import LineageRepository
@@ -28,6 +29,7 @@ from registry.workflow_state import PromotionState
 from tests.conftest import LambdaContext, load_event
 
 BUCKET = "slipway-unit-artifacts"
+BUNDLE_CACHE_DIR = "SLIPWAY_BUNDLE_CACHE_DIR"
 
 
 def resolve(dotted: str) -> Callable[..., Any]:
@@ -64,6 +66,8 @@ def declared_environment(task: Task) -> Iterator[None]:
     from model_runtime.serving import dependencies, settings
 
     declared = set(task.settings) | ({TABLE_NAME} if task.uses_table else set())
+    # infra sets no bundle cache (Lambda's /tmp is the default); tests keep theirs in tmp_path
+    declared.add(BUNDLE_CACHE_DIR)
     saved = dict(os.environ)
     for name in [n for n in os.environ if n.startswith("SLIPWAY_") and n not in declared]:
         del os.environ[name]
@@ -205,10 +209,15 @@ def uploaded(gate: Gate, bundle: Path, version: str, **policy: Any) -> Promotion
 
 
 def smoke_test_with(endpoint: InProcessEndpoint, state: PromotionState) -> PromotionState:
-    from model_runtime.jobs.smoke_test import smoke_test_candidate
-
-    outcome = smoke_test_candidate(endpoint, "endpoint", state)
-    return answer(steps.SMOKE_TEST, state, outcome.dump())
+    """SmokeTest through its declared handler, whose Lambda client is ``endpoint``."""
+    original = aws.client
+    aws.client = lambda service: endpoint if service == "lambda" else original(service)
+    os.environ[ENDPOINT_FUNCTION] = "endpoint"
+    try:
+        return run(steps.SMOKE_TEST, state)
+    finally:
+        aws.client = original  # type: ignore[assignment]
+        del os.environ[ENDPOINT_FUNCTION]
 
 
 def registered(gate: Gate, bundle: Path, version: str, **policy: Any) -> PromotionState:

@@ -8,6 +8,7 @@ from model_runtime.bundle import open_bundle
 from model_runtime.evaluation import evaluate, require_passing
 from model_runtime.exceptions import EvaluationFailedError, InvalidEvaluationDataError
 from model_runtime.model import load_model
+from registry.statuses import NotComparablePolicy
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def test_scores_the_candidate_on_the_bundled_dataset(opened):
     result = evaluate(spec, bundle.root / spec.dataset, model, None, margin=0.0)
     assert result.rows == 30
     assert result.value == pytest.approx(bundle.manifest.lineage.metrics["accuracy"])
-    require_passing(result)
+    require_passing(result, NotComparablePolicy.REFUSE)
 
 
 def test_threshold_and_champion_failures_say_why(opened):
@@ -30,11 +31,11 @@ def test_threshold_and_champion_failures_say_why(opened):
     spec = bundle.manifest.evaluation.model_copy(update={"threshold": 1.5})
     result = evaluate(spec, bundle.root / spec.dataset, model, None, margin=0.0)
     with pytest.raises(EvaluationFailedError, match=r"misses the threshold \(>= 1.5\)"):
-        require_passing(result)
+        require_passing(result, NotComparablePolicy.REFUSE)
     spec = bundle.manifest.evaluation
     against_itself = evaluate(spec, bundle.root / spec.dataset, model, model, margin=0.01)
     with pytest.raises(EvaluationFailedError, match="does not beat live version 1"):
-        require_passing(against_itself)
+        require_passing(against_itself, NotComparablePolicy.REFUSE)
 
 
 def test_missing_columns_are_named(opened, tmp_path):
@@ -97,12 +98,12 @@ def test_live_is_scored_on_its_own_columns_from_the_candidates_rows(tmp_path):
     # THEN both are scored on the same rows, each through its own signature, string labels
     assert result.comparable and result.rows == 200
     assert result.value == 1.0 and result.live_value < 1.0
-    require_passing(result)
+    require_passing(result, NotComparablePolicy.REFUSE)
     # AND the other way round, the old model's rows lack the column the new one needs
     old_bundle, old = opened["1"]
     spec = old_bundle.manifest.evaluation
     reverse = evaluate(spec, old_bundle.root / spec.dataset, old, candidate, margin=0.0)
     assert not reverse.comparable and "needs columns ['rooms']" in reverse.not_comparable_reason
     with pytest.raises(EvaluationFailedError, match="champion_not_comparable: refuse"):
-        require_passing(reverse, "refuse")
-    require_passing(reverse, "threshold_only")
+        require_passing(reverse, NotComparablePolicy.REFUSE)
+    require_passing(reverse, NotComparablePolicy.THRESHOLD_ONLY)

@@ -24,10 +24,10 @@ from model_runtime.exceptions import (
 from model_runtime.jobs.smoke_test import smoke_test_candidate
 from registry import workflow as steps
 from registry.audit import AuditStep
-from registry.environment import METRICS_NAMESPACE
 from registry.exceptions import PromotionLockedError, VersionConflictError
+from registry.metrics import NAMESPACE, Metric
 from registry.statuses import RegisterOutcome, Stage, VersionStatus
-from registry.workflow_state import PromotionState, StepError
+from registry.workflow_state import ApprovalRequest, PromotionState, StepError
 from tests.conftest import LambdaContext
 from tests.unit.gate import (
     Gate,
@@ -243,7 +243,7 @@ def test_waiting_for_approval_stores_the_token_announces_and_audits(gate, bundle
     monkeypatch.setenv("SLIPWAY_APPROVAL_TOPIC_ARN", topic)
     state = smoke_tested(gate, bundles["good"], "good", approval="manual")
     # WHEN WaitForApproval's function is called with its task token
-    request = {"state": state.dump(), "task_token": "token-from-step-functions"}
+    request = ApprovalRequest.template(state.dump(), "token-from-step-functions")
     assert request_approval(request, LambdaContext()) == {"requested": True}
     # THEN the version waits with its token, the team hears of it, and it is audited
     item = gate.repository.get_version("iris", "good")
@@ -281,13 +281,13 @@ def put_serving_metrics(
     """What the endpoint's embedded-metric-format lines become in CloudWatch."""
     dimensions = [{"Name": "model", "Value": "iris"}, {"Name": "version", "Value": version}]
     data = [
-        {"MetricName": "Invocations", "Value": requests},
-        {"MetricName": "Errors", "Value": errors},
-        {"MetricName": "SchemaRejections", "Value": rejections},
-        {"MetricName": "Latency", "Value": 12.0},
+        {"MetricName": Metric.INVOCATIONS, "Value": requests},
+        {"MetricName": Metric.ERRORS, "Value": errors},
+        {"MetricName": Metric.SCHEMA_REJECTIONS, "Value": rejections},
+        {"MetricName": Metric.LATENCY, "Value": 12.0},
     ]
     boto3.client("cloudwatch").put_metric_data(
-        Namespace=METRICS_NAMESPACE,
+        Namespace=NAMESPACE,
         MetricData=[{**d, "Dimensions": dimensions, "Timestamp": at} for d in data],
     )
 
@@ -358,14 +358,28 @@ def test_a_canary_is_judged_on_traffic_from_its_start_only(gate, bundles, cloudw
 # -- Promote, ReleaseLock, RecordFailure ---------------------------------------------------
 
 
-def test_promote_moves_live_and_archives_the_version_it_replaces(gate, bundles):
+def decisions_counted(capsys: pytest.CaptureFixture[str], metric: Metric) -> list[dict]:
+    """The embedded-metric-format lines a step printed that count ``metric``."""
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    return [b for b in blobs if metric in b]
+
+
+def test_promote_moves_live_and_archives_the_version_it_replaces(gate, bundles, capsys):
+    # GIVEN a live version and an approved candidate
     live(gate, bundles["good"], "good")
-    state = run(steps.PROMOTE, approved(gate, bundles["better"], "better"))
+    state = approved(gate, bundles["better"], "better")
+    capsys.readouterr()
+    # WHEN Promote runs
+    state = run(steps.PROMOTE, state)
+    # THEN live moves, the replaced version is archived, and the promotion is audited, counted
     assert state.promoted.previous_version == "good"
     assert gate.repository.get_pointer("iris")["version"] == "better"
     assert gate.repository.get_version("iris", "good")["status"] == VersionStatus.ARCHIVED
     assert gate.repository.get_version("iris", "better")["status"] == VersionStatus.LIVE
     assert ("promote", "live") in outcomes(gate.repository, "iris", "better")
+    (counted,) = decisions_counted(capsys, Metric.PROMOTIONS)
+    assert counted[Metric.PROMOTIONS] == [1.0] and counted["model"] == "iris"
+    assert counted["_aws"]["CloudWatchMetrics"][0]["Namespace"] == NAMESPACE
 
 
 def test_the_declared_workflow_takes_a_good_version_live_in_order(gate, bundles):
@@ -380,9 +394,11 @@ def test_the_declared_workflow_takes_a_good_version_live_in_order(gate, bundles)
 
 
 def test_a_duplicate_upload_ends_the_workflow_as_already_registered(gate, bundles):
+    # GIVEN a live version WHEN the same bytes are uploaded again
     live(gate, bundles["good"], "good")
     _, passed = gate.walk(steps.PROMOTION, uploaded(gate, bundles["good"], "good"))
-    assert passed[-2:] == ["NewVersion?", "AlreadyRegistered"]
+    # THEN the workflow ends successfully right after Register
+    assert passed[-2:] == [steps.NEW_VERSION.state, steps.NEW_VERSION.end]
 
 
 def failed(state: PromotionState, error: str, message: str) -> PromotionState:
@@ -390,7 +406,9 @@ def failed(state: PromotionState, error: str, message: str) -> PromotionState:
     return state.model_copy(update={"error": StepError(Error=error, Cause=cause)})
 
 
-def test_record_failure_rejects_the_version_takes_its_traffic_and_frees_the_model(gate, bundles):
+def test_record_failure_rejects_the_version_takes_its_traffic_and_frees_the_model(
+    gate, bundles, capsys
+):
     # GIVEN a candidate holding the lock and a canary share when its check fails
     live(gate, bundles["good"], "good")
     state = run(steps.ACQUIRE_LOCK, approved(gate, bundles["better"], "better"))
@@ -404,6 +422,7 @@ def test_record_failure_rejects_the_version_takes_its_traffic_and_frees_the_mode
             }
         ),
     )
+    capsys.readouterr()
     # WHEN RecordFailure runs with the error Step Functions caught
     state = run(steps.RECORD_FAILURE, failed(state, "CanaryFailedError", "error rate 25%"))
     # THEN the reason is recorded, the canary and the lock are gone, live is untouched
@@ -414,6 +433,8 @@ def test_record_failure_rejects_the_version_takes_its_traffic_and_frees_the_mode
     pointer = gate.repository.get_pointer("iris")
     assert pointer["version"] == "good" and "canary_version" not in pointer
     assert outcomes(gate.repository, "iris", "better")[-1] == ("reject", "rejected")
+    (counted,) = decisions_counted(capsys, Metric.REJECTIONS)
+    assert (counted["model"], counted["error"]) == ("iris", "CanaryFailedError")
     assert run(steps.ACQUIRE_LOCK, registered(gate, bundles["weak"], "weak")).lock
 
 

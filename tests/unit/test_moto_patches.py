@@ -31,7 +31,7 @@ def test_a_moved_internal_is_named_with_what_to_do():
 
 
 @mock_aws
-def test_a_moto_lambda_function_has_every_attribute_the_executor_reads():
+def test_a_moto_lambda_function_and_its_url_have_every_attribute_the_patches_read():
     from moto.awslambda.models import lambda_backends
 
     role = boto3.client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}", Path="/")[
@@ -47,6 +47,10 @@ def test_a_moto_lambda_function_has_every_attribute_the_executor_reads():
         Handler="handler.handler",
         Code={"ZipFile": archive.getvalue()},
     )
+    boto3.client("lambda").create_function_url_config(FunctionName="probe", AuthType="AWS_IAM")
     (function,) = lambda_backends["123456789012"]["us-east-1"].list_functions()
     missing = [a for a in moto_patches.LAMBDA_FUNCTION_ATTRIBUTES if not hasattr(function, a)]
     assert not missing, f"moto's LambdaFunction no longer has {missing}"
+    url = function.url_config
+    missing = [a for a in moto_patches.FUNCTION_URL_CONFIG_ATTRIBUTES if not hasattr(url, a)]
+    assert not missing, f"moto's FunctionUrlConfig no longer has {missing}"

@@ -15,7 +15,9 @@ import pytest
 
 from functions.approval.handler import request_approval
 from functions.registry_api.handler import handler as registry
+from registry.metrics import Metric
 from registry.statuses import Stage, VersionStatus
+from registry.workflow_state import ApprovalRequest
 from tests.conftest import LambdaContext, load_event
 from tests.unit.gate import live, outcomes, smoke_tested
 
@@ -69,7 +71,7 @@ def waiting(gate, bundles):
     state = smoke_tested(gate, bundles["good"], "good", approval="manual")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SLIPWAY_APPROVAL_TOPIC_ARN", topic)
-        request_approval({"state": state.dump(), "task_token": token["token"]}, LambdaContext())
+        request_approval(ApprovalRequest.template(state.dump(), token["token"]), LambdaContext())
     return execution
 
 
@@ -128,16 +130,22 @@ def test_a_decision_on_a_version_that_does_not_wait_is_a_conflict(gate, waiting)
     assert status == 404 and problem["type"] == "https://slipway.dev/problems/not-found"
 
 
-def test_rollback_points_live_back_and_records_who_and_why(gate, bundles):
+def test_rollback_points_live_back_and_records_who_and_why(gate, bundles, capsys):
+    # GIVEN two versions that went live in turn
     live(gate, bundles["good"], "good")
     live(gate, bundles["better"], "better")
+    capsys.readouterr()
+    # WHEN someone rolls the model back through the registry API
     status, body = call("POST", "/v1/models/iris/rollback", {"reason": "complaints"})
+    # THEN live is the version before, and who and why are recorded, the rollback counted
     assert status == 200, body
     assert body == {"model": "iris", "live_version": "good", "rolled_back": "better", "by": CALLER}
     assert gate.repository.get_pointer("iris", Stage.LIVE)["version"] == "good"
     rolled = gate.repository.get_version("iris", "better")
     assert rolled["status"] == VersionStatus.ROLLED_BACK and rolled["rolled_back_by"] == CALLER
     assert outcomes(gate.repository, "iris", "better")[-1] == ("rollback", "rolled-back")
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    assert [blob["model"] for blob in printed if Metric.ROLLBACKS in blob] == ["iris"]
 
 
 def test_rollback_without_a_previous_version_is_a_conflict(gate, bundles):

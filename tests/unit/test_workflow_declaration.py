@@ -3,6 +3,7 @@ describes; a rename on one side without the other fails here, in milliseconds.""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 import pytest
@@ -10,7 +11,15 @@ import pytest
 from registry import workflow as steps
 from registry.audit import AuditStep
 from registry.workflow import PROMOTION, Choice, Condition, SucceedIf, Task, Wait, walk
-from registry.workflow_state import Document, PromotionState, field_model, json_path
+from registry.workflow_state import (
+    ApprovalRequest,
+    Document,
+    PromotionState,
+    StepError,
+    field_model,
+    json_path,
+)
+from tests.conftest import load_event
 from tests.unit.gate import resolve
 
 
@@ -64,3 +73,28 @@ def test_steps_that_touch_the_table_are_told_which_one():
 def test_the_policy_is_the_first_thing_the_workflow_writes():
     first = PROMOTION.nodes[0]
     assert isinstance(first, steps.SetPolicy) and first.result_path == "$.policy"
+
+
+def test_a_caught_error_lands_in_a_typed_field_of_the_document():
+    # GIVEN the declaration WHEN a step fails THEN Catch stores a StepError where it says
+    assert field_model(PROMOTION.error) is StepError
+    assert PROMOTION.error_path == f"$.{PROMOTION.error}"
+    with pytest.raises(ValueError, match="'failure' field is not a StepError"):
+        dataclasses.replace(PROMOTION, error="failure")
+
+
+def test_the_task_token_step_receives_an_approval_request_and_only_it_does():
+    waiting = [task for task in PROMOTION.tasks() if task.waits_for_task_token]
+    assert waiting == [steps.WAIT_FOR_APPROVAL]
+    assert steps.WAIT_FOR_APPROVAL.input is ApprovalRequest
+    assert {task.input for task in PROMOTION.tasks() if task not in waiting} == {PromotionState}
+    with pytest.raises(ValueError, match="receives an ApprovalRequest"):
+        dataclasses.replace(steps.WAIT_FOR_APPROVAL, input=PromotionState)
+
+
+def test_the_approval_request_template_is_the_request_model():
+    # GIVEN a state document as an execution starts WHEN the template is filled with it
+    state = load_event("promotion_state_start.json")
+    request = ApprovalRequest.parse(ApprovalRequest.template(state, "token"))
+    # THEN it parses as the request the approval function reads
+    assert request.task_token == "token" and request.state.key == state["key"]
