@@ -185,35 +185,41 @@ class LineageRepository:
             raise
         return previous
 
-    def start_canary(self, name: str, version: str, weight: float) -> str | None:
+    def start_canary(self, name: str, version: str, weight: float, execution: str) -> str | None:
         """Let ``version`` take ``weight`` of live traffic; return the stable version.
 
-        Without a live version there is nothing to compare with, so no canary starts.
+        Without a live version there is nothing to compare with, so no canary starts. The
+        canary belongs to ``execution``: only that promotion may end it.
         """
         pointer = self.get_pointer(name)
         if pointer is None:
             return None
         self._table.update_item(
             Key={keys.PK: keys.model_pk(name), keys.SK: keys.stage_sk(Stage.LIVE)},
-            UpdateExpression="SET canary_version = :v, canary_weight = :w, canary_started_at = :at",
+            UpdateExpression="SET canary_version = :v, canary_weight = :w, canary_started_at = :at"
+            ", canary_execution = :e",
             ConditionExpression="version = :stable",
             ExpressionAttributeValues={
                 ":v": version,
                 ":w": to_dynamo(weight),
                 ":at": now_iso(),
+                ":e": execution,
                 ":stable": pointer["version"],
             },
         )
         return str(pointer["version"])
 
-    def clear_canary(self, name: str, version: str) -> bool:
-        """Stop routing traffic to ``version`` if it is the live pointer's canary."""
+    def clear_canary(self, name: str, version: str, execution: str) -> bool:
+        """Stop routing traffic to ``version`` if it is the live pointer's canary and
+        ``execution`` started it: another upload under the same version number (a failed
+        one, say) must not switch off a canary that is being judged."""
         return _applied_if_condition_holds(
             self._table.update_item,
             Key={keys.PK: keys.model_pk(name), keys.SK: keys.stage_sk(Stage.LIVE)},
-            UpdateExpression="REMOVE canary_version, canary_weight, canary_started_at",
-            ConditionExpression="canary_version = :v",
-            ExpressionAttributeValues={":v": version},
+            UpdateExpression="REMOVE canary_version, canary_weight, canary_started_at"
+            ", canary_execution",
+            ConditionExpression="canary_version = :v AND canary_execution = :e",
+            ExpressionAttributeValues={":v": version, ":e": execution},
         )
 
     def update_version(self, name: str, version: str, **attributes: Any) -> None:

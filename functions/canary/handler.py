@@ -20,7 +20,7 @@ from registry.workflow_state import CanaryChecked, CanaryPolicy, CanaryStarted, 
 def start_canary(state: PromotionState, repository: LineageRepository) -> CanaryStarted:
     name, version = state.candidate()
     share = state.policy.canary.share
-    stable = repository.start_canary(name, version, share)
+    stable = repository.start_canary(name, version, share, state.execution_name)
     reason = (
         f"{share:.0%} of live traffic goes to {version}; {stable} keeps the rest"
         if stable

@@ -64,7 +64,7 @@ def record_failure(state: PromotionState, repository: LineageRepository) -> Fail
         repository.update_version(
             name, version, status=VersionStatus.REJECTED, rejection_reason=reason
         )
-    repository.clear_canary(name, version)
+    repository.clear_canary(name, version, execution)
     repository.release_lock(name, execution)
     repository.record_audit(
         AuditEvent(

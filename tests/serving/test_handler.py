@@ -214,12 +214,12 @@ def test_a_live_canary_takes_its_share(live_iris, iris_bundle):
     item = repository.get_version("iris", "1")
     bundle = UploadedBundle(**item["bundle"])
     repository.register_version(second, bundle, "exec-2")
-    repository.start_canary("iris", "2", 0.25)
+    repository.start_canary("iris", "2", 0.25, "promotion-of-2")
     draws = iter([0.1, 0.9])
     store._random = lambda: next(draws)
     assert store.version_for_stage("iris", Stage.LIVE) == "2"  # 0.1 < 0.25
     assert store.version_for_stage("iris", Stage.LIVE) == "1"
-    assert repository.clear_canary("iris", "2")
+    assert repository.clear_canary("iris", "2", "promotion-of-2")
     assert "canary_version" not in repository.get_pointer("iris")
 
 

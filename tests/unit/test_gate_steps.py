@@ -438,6 +438,33 @@ def test_record_failure_rejects_the_version_takes_its_traffic_and_frees_the_mode
     assert run(steps.ACQUIRE_LOCK, registered(gate, bundles["weak"], "weak")).lock
 
 
+def test_a_failed_upload_under_a_canarys_version_touches_nothing_of_that_version(
+    gate, bundles, tmp_path
+):
+    # GIVEN version 'better' in its canary, holding the model's promotion lock
+    live(gate, bundles["good"], "good")
+    state = run(steps.ACQUIRE_LOCK, approved(gate, bundles["better"], "better"))
+    canary = state.policy.canary.model_copy(update={"share": 0.5})
+    policy = state.policy.model_copy(update={"canary": canary})
+    run(steps.START_CANARY, state.model_copy(update={"policy": policy}))
+    before = gate.repository.get_version("iris", "better")
+    # WHEN someone uploads garbage under the same version number and its execution fails
+    garbage = tmp_path / "garbage.tar.gz"
+    garbage.write_bytes(b"not a bundle at all")
+    hostile = gate.upload(garbage, "iris", "better")
+    assert hostile.execution_name != state.execution_name
+    run(steps.RECORD_FAILURE, failed(hostile, "InvalidBundleError", "not a gzip file"))
+    # THEN the real version keeps its canary, its status and its lock
+    pointer = gate.repository.get_pointer("iris")
+    assert (pointer["canary_version"], pointer["canary_execution"]) == (
+        "better",
+        state.execution_name,
+    )
+    assert gate.repository.get_version("iris", "better")["status"] == before["status"]
+    with pytest.raises(PromotionLockedError):
+        run(steps.ACQUIRE_LOCK, registered(gate, bundles["weak"], "weak"))
+
+
 def test_record_failure_before_validate_files_the_reason_under_the_key(gate, bundles):
     state = gate.upload(bundles["good"], "iris", "9")
     state = run(steps.RECORD_FAILURE, failed(state, "UploadKeyError", "manifest says iris/good"))
