@@ -18,9 +18,5 @@ class DecisionConflictError(SlipwayControlError):
     """The version is not waiting for a decision, or the model has nothing to roll back to."""
 
 
-class InvalidPageTokenError(SlipwayControlError):
-    """A pagination token was not issued by this registry."""
-
-
 class CanaryFailedError(SlipwayControlError):
     """The candidate did worse than the limits or the stable version while it took traffic."""

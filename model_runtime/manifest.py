@@ -116,7 +116,7 @@ class DatasetRef(_Strict):
     @field_validator("sha256")
     @classmethod
     def _hex_digest(cls, value: str) -> str:
-        if not SHA256_PATTERN.match(value):
+        if not SHA256_PATTERN.fullmatch(value):
             raise ValueError("must be 64 lowercase hex characters")
         return value
 
@@ -188,14 +188,14 @@ class Manifest(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME_PATTERN.match(value):
+        if not NAME_PATTERN.fullmatch(value):
             raise ValueError("use lowercase letters, digits and dashes (1-64 characters)")
         return value
 
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
-        if not VERSION_PATTERN.match(value):
+        if not VERSION_PATTERN.fullmatch(value):
             raise ValueError("use letters, digits, '.', '_' and '-' (1-64 characters)")
         return value
 
@@ -205,7 +205,7 @@ class Manifest(_Strict):
         for path, digest in value.items():
             if path == MANIFEST_FILE:
                 raise ValueError("manifest.json cannot list itself")
-            if not SHA256_PATTERN.match(digest):
+            if not SHA256_PATTERN.fullmatch(digest):
                 raise ValueError(f"sha256 of {path!r} must be 64 lowercase hex characters")
         return value
 

@@ -25,5 +25,9 @@ class InvalidStateError(RegistryError):
     """A workflow step received a state document that does not follow the contract."""
 
 
+class InvalidPageTokenError(RegistryError):
+    """A pagination token was not issued by this registry for this listing."""
+
+
 class MissingSettingError(RegistryError):
     """A function was deployed without an environment variable its code needs."""

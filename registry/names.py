@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+# Check with ``fullmatch``: ``$`` alone also matches before a trailing newline. (The same
+# patterns in pydantic and FastAPI run on Rust's regex engine, whose ``$`` does not.)
 NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
@@ -24,5 +26,5 @@ def upload_key(name: str, version: str) -> str:
 
 def name_and_version_of_key(key: str) -> tuple[str, str] | None:
     """(name, version) an upload key claims, or None for a key of another shape."""
-    match = UPLOAD_KEY_PATTERN.match(key)
+    match = UPLOAD_KEY_PATTERN.fullmatch(key)
     return (match["name"], match["version"]) if match else None

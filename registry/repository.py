@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from registry import items, keys
 from registry.audit import AuditEvent
 from registry.exceptions import (
+    InvalidPageTokenError,
     PointerConflictError,
     PromotionLockedError,
     VersionConflictError,
@@ -346,10 +347,12 @@ class LineageRepository:
         """One page of the versions that used a dataset, each edge saying if it is live."""
         from boto3.dynamodb.conditions import Key
 
+        partition = keys.dataset_pk(sha256)
         return self._page(
-            KeyConditionExpression=Key(keys.PK).eq(keys.dataset_pk(sha256)),
+            start,
+            (keys.PK, partition),
+            KeyConditionExpression=Key(keys.PK).eq(partition),
             Limit=limit,
-            start=start,
         )
 
     def code_users(
@@ -358,10 +361,12 @@ class LineageRepository:
         """One page of the versions built from a commit of a code repository."""
         from boto3.dynamodb.conditions import Key
 
+        partition = keys.code_pk(repository, commit)
         return self._page(
-            KeyConditionExpression=Key(keys.PK).eq(keys.code_pk(repository, commit)),
+            start,
+            (keys.PK, partition),
+            KeyConditionExpression=Key(keys.PK).eq(partition),
             Limit=limit,
-            start=start,
         )
 
     def list_models(self, limit: int = 50, start: dict[str, Any] | None = None) -> Page:
@@ -369,10 +374,11 @@ class LineageRepository:
         from boto3.dynamodb.conditions import Key
 
         return self._page(
+            start,
+            (keys.MODELS_INDEX_PK, keys.MODELS_PARTITION),
             IndexName=keys.MODELS_INDEX,
             KeyConditionExpression=Key(keys.MODELS_INDEX_PK).eq(keys.MODELS_PARTITION),
             Limit=limit,
-            start=start,
         )
 
     def list_versions(
@@ -392,13 +398,24 @@ class LineageRepository:
         }
         if status:
             kwargs["FilterExpression"] = Attr("status").eq(status)
-        return self._page(start=start, **kwargs)
+        return self._page(start, (keys.PK, keys.model_pk(name)), **kwargs)
 
     def get_model(self, name: str) -> dict[str, Any] | None:
         return self._get(keys.model_pk(name), keys.MODEL_SK)
 
-    def _page(self, start: dict[str, Any] | None, **kwargs: Any) -> Page:
+    def _page(
+        self, start: dict[str, Any] | None, partition: tuple[str, str], **kwargs: Any
+    ) -> Page:
+        """One page of a Query. A start key comes from a caller's token: it must be a key of
+        the queried index inside the queried partition, else DynamoDB refuses it (a 500) or,
+        worse, the page starts somewhere else."""
         if start:
+            attribute, value = partition
+            expected = {keys.PK, keys.SK}
+            if "IndexName" in kwargs:
+                expected |= {keys.MODELS_INDEX_PK, keys.MODELS_INDEX_SK}
+            if set(start) != expected or start[attribute] != value:
+                raise InvalidPageTokenError("next_token was not issued for this listing")
             kwargs["ExclusiveStartKey"] = start
         response = self._table.query(**kwargs)
         return Page(

@@ -168,20 +168,30 @@ def _print_local_status(state: Any, as_json: bool) -> None:
 # -- packaging and pushing ----------------------------------------------------------------
 
 
-def _model_name(value: str) -> str:
+def _model_name(value: str | None) -> str | None:
     from registry.names import NAME_PATTERN
 
-    if not NAME_PATTERN.match(value):
+    if value is not None and not NAME_PATTERN.fullmatch(value):
         raise typer.BadParameter(f"{value!r}: use lowercase letters, digits and dashes (1-64)")
     return value
 
 
-def _model_version(value: str) -> str:
+def _model_version(value: str | None) -> str | None:
     from registry.names import VERSION_PATTERN
 
-    if not VERSION_PATTERN.match(value):
+    if value is not None and not VERSION_PATTERN.fullmatch(value):
         raise typer.BadParameter(f"{value!r}: use letters, digits, '.', '_' and '-' (1-64)")
     return value
+
+
+# Names and versions become URL paths: checked before any request is built, so a name with
+# '/' or '?' is a usage error, not a call to another route.
+NameArgument = Annotated[str, typer.Argument(help="model name", callback=_model_name)]
+VersionArgument = Annotated[str, typer.Argument(help="version", callback=_model_version)]
+LiveVersionArgument = Annotated[
+    str | None,
+    typer.Argument(help="default: the live version", callback=_model_version),
+]
 
 
 def _metric(value: str | None) -> str | None:
@@ -374,8 +384,8 @@ def push(
 
 @app.command()
 def pull(
-    name: str,
-    version: str,
+    name: NameArgument,
+    version: VersionArgument,
     env: EnvOption = "local",
     out: Annotated[
         Path | None, typer.Option(help="file to write (default NAME-VERSION.tar.gz)")
@@ -459,8 +469,8 @@ def serve(
 
 @app.command()
 def status(
-    name: str,
-    version: Annotated[str | None, typer.Argument(help="default: the live version")] = None,
+    name: NameArgument,
+    version: LiveVersionArgument = None,
     env: EnvOption = "local",
     watch: Annotated[bool, typer.Option("--watch", help="follow until it ends")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to watch at most")] = 600,
@@ -468,7 +478,7 @@ def status(
 ) -> None:
     """A promotion's progress and outcome; exit 1 if it was rejected."""
     from registry.repository import LineageRepository
-    from slipway.promotion import find_execution, outcome, watch_steps
+    from slipway.promotion import execution_arn_of, find_execution, outcome, watch_steps
     from slipway.target import resolve_target
 
     target = resolve_target(env)
@@ -484,6 +494,14 @@ def status(
             elif step.state == "passed":
                 console.print(f"  [green]✓[/] {step.step}")
     result = outcome(target, execution_arn)
+    registered = repository.get_version(name, version)
+    # The newest upload is what this command follows; the registry says what the version is.
+    # A failed upload under a registered version (other bytes, or garbage) is rejected
+    # itself, and leaves the version as it was.
+    earlier = registered is not None and execution_arn != execution_arn_of(
+        target, registered["execution"]
+    )
+    result["version_status"] = registered["status"] if registered else None
     pointer = repository.get_pointer(name)
     result.update(
         {"model": name, "version": version, "live_version": pointer["version"] if pointer else None}
@@ -499,6 +517,11 @@ def status(
         )
     elif result["status"] == "RUNNING":
         console.print(f"{name} {version}: promotion running ({execution_arn})")
+    elif earlier:
+        err_console.print(
+            f"[bold red]{name} {version}: this upload was rejected[/]: {result.get('reason')}; "
+            f"the version registered earlier is {result['version_status']}"
+        )
     else:
         err_console.print(f"[bold red]{name} {version}: rejected[/]: {result.get('reason')}")
     if result["status"] not in ("SUCCEEDED", "RUNNING"):
@@ -507,10 +530,12 @@ def status(
 
 @app.command()
 def invoke(
-    name: str,
+    name: NameArgument,
     data: Annotated[str, typer.Option(help="JSON body, e.g. '{\"inputs\": [[1, 2]]}', or @file")],
     env: EnvOption = "local",
-    version: Annotated[str | None, typer.Option(help="call this exact version")] = None,
+    version: Annotated[
+        str | None, typer.Option(help="call this exact version", callback=_model_version)
+    ] = None,
     stage: Annotated[Stage, typer.Option(help="the stage pointer to call")] = Stage.LIVE,
     endpoint: Annotated[str, typer.Option(help="endpoint name from cdk.json")] = "default",
     as_json: JsonOption = False,
@@ -541,8 +566,8 @@ def invoke(
 
 @app.command()
 def lineage(
-    name: Annotated[str | None, typer.Argument(help="model name")] = None,
-    version: Annotated[str | None, typer.Argument(help="default: the live version")] = None,
+    name: Annotated[str | None, typer.Argument(help="model name", callback=_model_name)] = None,
+    version: LiveVersionArgument = None,
     env: EnvOption = "local",
     dataset: Annotated[
         str | None, typer.Option(help="a dataset file or sha256: which versions used it")
@@ -618,7 +643,7 @@ def _dataset_users(env: str, dataset: str, as_json: bool) -> None:
     from slipway.invoke import call_registry
     from slipway.target import resolve_target
 
-    if SHA256_PATTERN.match(dataset):
+    if SHA256_PATTERN.fullmatch(dataset):
         digest = dataset
     elif Path(dataset).is_file():
         digest = sha256_file(Path(dataset))
@@ -642,8 +667,8 @@ ReasonOption = Annotated[str, typer.Option(help="why; recorded in the audit trai
 
 @app.command()
 def approve(
-    name: str,
-    version: str,
+    name: NameArgument,
+    version: VersionArgument,
     env: EnvOption = "local",
     reason: ReasonOption = "",
     as_json: JsonOption = False,
@@ -654,8 +679,8 @@ def approve(
 
 @app.command()
 def reject(
-    name: str,
-    version: str,
+    name: NameArgument,
+    version: VersionArgument,
     env: EnvOption = "local",
     reason: ReasonOption = "",
     as_json: JsonOption = False,
@@ -666,7 +691,10 @@ def reject(
 
 @app.command()
 def rollback(
-    name: str, env: EnvOption = "local", reason: ReasonOption = "", as_json: JsonOption = False
+    name: NameArgument,
+    env: EnvOption = "local",
+    reason: ReasonOption = "",
+    as_json: JsonOption = False,
 ) -> None:
     """Point a model's live stage back at the version that was live before."""
     _decide("POST", f"/v1/models/{name}/rollback", env, reason, as_json)
@@ -698,7 +726,7 @@ def models(env: EnvOption = "local", as_json: JsonOption = False) -> None:
 
 @app.command()
 def versions(
-    name: str,
+    name: NameArgument,
     env: EnvOption = "local",
     status: Annotated[str | None, typer.Option(help="only this status")] = None,
     as_json: JsonOption = False,

@@ -51,6 +51,12 @@ def find_execution(target: Target, name: str, version: str, wait_seconds: float 
         time.sleep(0.5)
 
 
+def execution_arn_of(target: Target, execution_name: str) -> str:
+    """The ARN of the promotion execution named ``execution_name``."""
+    machine = target.outputs["StateMachineArn"]
+    return machine.replace(":stateMachine:", ":execution:", 1) + f":{execution_name}"
+
+
 def watch_steps(
     target: Target, execution_arn: str, poll_seconds: float = 0.5, timeout_seconds: float = 600
 ) -> Iterator[StepEvent]:

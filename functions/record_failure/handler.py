@@ -45,8 +45,8 @@ def subject_of(state: PromotionState) -> tuple[str, str]:
     if (
         len(parts) == _KEY_PARTS
         and f"{parts[0]}/" == MODELS_PREFIX
-        and NAME_PATTERN.match(parts[1])
-        and VERSION_PATTERN.match(parts[2])
+        and NAME_PATTERN.fullmatch(parts[1])
+        and VERSION_PATTERN.fullmatch(parts[2])
     ):
         return parts[1], parts[2]
     # a key that names no valid model is filed under a digest of itself: audit keys stay
@@ -103,7 +103,7 @@ def _readable(event: Any) -> dict[str, Any]:
         return str(value)[:MAX_TEXT] if value is not None else default
 
     execution = text(document.get("execution_name"), "unknown-execution")
-    if not EXECUTION_PATTERN.match(execution):
+    if not EXECUTION_PATTERN.fullmatch(execution):
         execution = "unreadable-" + hashlib.sha256(execution.encode()).hexdigest()[:24]
     cause = error.get("Cause")
     return {

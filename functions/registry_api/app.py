@@ -15,13 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.exceptions import (
     DecisionConflictError,
-    InvalidPageTokenError,
     NotFoundError,
     SlipwayControlError,
 )
 from functions.registry_api import decisions, openlineage, pages
 from registry import aws, problems
 from registry.exceptions import (
+    InvalidPageTokenError,
     PointerConflictError,
     PromotionLockedError,
     RegistryError,

@@ -6,7 +6,7 @@ import base64
 import json
 from typing import Any
 
-from functions.exceptions import InvalidPageTokenError
+from registry.exceptions import InvalidPageTokenError
 
 
 def encode(key: dict[str, Any] | None) -> str | None:

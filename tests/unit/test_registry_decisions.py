@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from functions.approval.handler import request_approval
+from functions.registry_api import pages
 from functions.registry_api.handler import handler as registry
 from registry.metrics import Metric
 from registry.statuses import Stage, VersionStatus
@@ -162,3 +163,25 @@ def test_the_registry_lists_versions_built_from_a_commit(gate, bundles):
     status, body = call("GET", "/v1/code/models", query=query)
     assert status == 200, body
     assert body["versions"] == [{"model": "iris", "version": "good", "dirty": code["dirty"]}]
+
+
+def test_a_page_token_for_another_listing_is_a_bad_request(gate, bundles):
+    # GIVEN two versions of iris and a real token for its first page
+    live(gate, bundles["good"], "good")
+    live(gate, bundles["better"], "better")
+    status, first = call("GET", "/v1/models/iris/versions", query="limit=1")
+    assert status == 200 and first["next_token"]
+    assert call("GET", "/v1/models/iris/versions", query=f"next_token={first['next_token']}")[0]
+    # WHEN tokens are forged: another model's partition, keys of another index, not a key
+    forged = [
+        pages.encode({"pk": "MODEL#other", "sk": "VERSION#1"}),
+        pages.encode({"gsi1pk": "MODELS", "gsi1sk": "iris", "pk": "MODEL#iris", "sk": "MODEL"}),
+        pages.encode({"surprise": "x"}),
+        "not-base64!",
+    ]
+    for token in forged:
+        status, problem = call("GET", "/v1/models/iris/versions", query=f"next_token={token}")
+        # THEN each is a 400 problem naming the token, never a 500
+        assert status == 400 and "next_token" in problem["detail"], (token, problem)
+    status, problem = call("GET", "/v1/models", query=f"next_token={forged[0]}")
+    assert status == 400, problem

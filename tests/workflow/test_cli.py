@@ -76,7 +76,14 @@ def test_a_rejected_push_exits_1_with_the_reason(cli_env, tmp_path):
         app, ["status", "iris-cli-conflict", "1", "--env", "local", "--watch", "--json"]
     )
     assert result.exit_code == 1
-    assert "VersionConflictError" in json.loads(result.stdout)["reason"]
+    answer = json.loads(result.stdout)
+    assert "VersionConflictError" in answer["reason"]
+    # the upload was rejected, not the version: it stays live
+    assert answer["version_status"] == "live" and answer["live_version"] == "1"
+    said = runner.invoke(app, ["status", "iris-cli-conflict", "1", "--env", "local"])
+    assert said.exit_code == 1
+    said_text = " ".join(said.output.split())  # rich wraps lines
+    assert "this upload was rejected" in said_text and "registered earlier is live" in said_text
 
 
 def test_invoke_of_an_unknown_model_exits_1_with_the_problem(cli_env):
