@@ -236,10 +236,14 @@ def _numpy_dtype(column: Column) -> np.dtype[Any]:
 
 
 def _numeric_matrix(signature: Signature, rows: list[list[Any]]) -> np.ndarray:
-    """One conversion for the whole batch; a value that does not fit is located only then."""
+    """One conversion for the whole batch; a value that does not fit is located only then.
+
+    Columns of one dtype are converted together. Columns of different dtypes are converted
+    one by one, each to its own dtype, so a value is always checked against the range of the
+    column it belongs to (an int64 column holds no 2**70, a float32 one no 1e39), and then
+    the model gets them as float64s, as before.
+    """
     columns = signature.inputs
-    dtypes = {_numpy_dtype(column) for column in columns}
-    dtype = next(iter(dtypes)) if len(dtypes) == 1 else np.dtype(np.float64)
     for index, row in enumerate(rows):
         for column, value in zip(columns, row, strict=True):
             if (
@@ -248,12 +252,26 @@ def _numeric_matrix(signature: Signature, rows: list[list[Any]]) -> np.ndarray:
                 or (column.type == "int" and isinstance(value, float) and not value.is_integer())
             ):
                 check_value(index, column, value)
+    dtypes = [_numpy_dtype(column) for column in columns]
+    if len(set(dtypes)) == 1:
+        return _converted(columns, rows, dtypes[0])
+    matrix = np.empty((len(rows), len(columns)), dtype=np.float64)
+    for position, (column, dtype) in enumerate(zip(columns, dtypes, strict=True)):
+        values = [[row[position]] for row in rows]
+        matrix[:, position] = _converted([column], values, dtype)[:, 0]
+    return matrix
+
+
+def _converted(columns: list[Column], rows: list[list[Any]], dtype: np.dtype[Any]) -> np.ndarray:
+    """``rows`` as one array of ``dtype``, or the first value it cannot hold, named."""
     try:
-        with np.errstate(over="ignore"):
+        # numpy raises for a Python int out of range, but only warns when a float overflows
+        # float32 or does not fit an integer dtype: make those raise too
+        with np.errstate(over="raise", invalid="raise"):
             matrix = np.asarray(rows, dtype=dtype)
         if matrix.dtype.kind != "f" or np.isfinite(matrix).all():
             return matrix
-    except OverflowError:
+    except (OverflowError, FloatingPointError):
         pass
     _locate_unrepresentable(columns, rows, dtype)
     raise InvalidInputError(f"inputs hold a number that {np.dtype(dtype).name} cannot hold")

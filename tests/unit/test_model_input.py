@@ -164,3 +164,58 @@ def test_pandas_is_imported_only_when_a_model_takes_a_frame():
         "assert 'pandas' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+@pytest.mark.parametrize(
+    ("columns", "row", "message"),
+    [
+        (
+            [Column(name="x", type="float"), Column(name="n", type="int", dtype="int64")],
+            [1.0, 2**70],
+            r"inputs\[0\]\.n is an integer of about 22 digits: not a finite number that int64",
+        ),
+        (
+            [Column(name="x", type="float"), Column(name="n", type="int", dtype="int64")],
+            [1.0, 1e300],
+            r"inputs\[0\]\.n is 1e\+300: not a finite number that int64 can hold",
+        ),
+        (
+            [
+                Column(name="n", type="int", dtype="int32"),
+                Column(name="x", type="float", dtype="float64"),
+            ],
+            [2**40, 1.0],
+            r"inputs\[0\]\.n is 1099511627776: not a finite number that int32 can hold",
+        ),
+        (
+            [
+                Column(name="x", type="float", dtype="float32"),
+                Column(name="n", type="int", dtype="int64"),
+            ],
+            [1e39, 1],
+            r"inputs\[0\]\.x is 1e\+39: not a finite number that float32 can hold",
+        ),
+    ],
+)
+def test_columns_of_different_dtypes_are_each_checked_against_their_own(columns, row, message):
+    # GIVEN a signature whose numeric columns have different dtypes
+    mixed = signature(*columns)
+    nullable = signature(*(c.model_copy(update={"nullable": True}) for c in columns))
+    # WHEN a value fits float64 but not its own column's dtype
+    # THEN it is refused, as the nullable path refuses it too
+    with pytest.raises(InvalidInputError, match=message):
+        ModelInput.from_request(mixed, [row])
+    with pytest.raises(InvalidInputError, match=r"inputs\[0\]\.[nx]: expected"):
+        ModelInput.from_request(nullable, [row])
+
+
+def test_columns_of_different_dtypes_still_give_the_model_one_float_matrix():
+    # GIVEN [float32, int64] columns and values that fit each
+    mixed = signature(
+        Column(name="x", type="float", dtype="float32"), Column(name="n", type="int", dtype="int64")
+    )
+    # WHEN a batch arrives
+    array = ModelInput.from_request(mixed, [[1.5, 2**40], [2.0, -3]]).array
+    # THEN the model gets float64 values, every one exact
+    assert array.dtype == np.float64
+    assert array.tolist() == [[1.5, 2.0**40], [2.0, -3.0]]
