@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -88,7 +88,10 @@ def _fits(column: Column, value: Any) -> bool:
         return isinstance(value, bool)
     if kind in ("string", "category"):
         return isinstance(value, str)
-    return isinstance(value, str) and _datetime(value) is not None
+    if not isinstance(value, str):
+        return False
+    parsed = _datetime(value)
+    return parsed is not None and _within_unit(column, parsed)
 
 
 def _finite(value: float) -> bool:
@@ -99,10 +102,45 @@ def _finite(value: float) -> bool:
 
 
 def _datetime(value: str) -> datetime | None:
+    """An ISO 8601 date-time as naive UTC: a value with an offset is converted, not cut
+    ("T00:00+05:00" is 19:00 the day before); one without is taken as it is."""
     try:
-        return datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+_EPOCH = datetime(1970, 1, 1)
+_NS_LIMIT_US = (2**63 - 1) // 1000  # datetime64[ns] holds about 1677-09-21 to 2262-04-11
+
+
+def _unit(column: Column) -> str:
+    """The resolution of a datetime column's fitted dtype (``datetime64[us, UTC]``: us)."""
+    dtype = column.dtype or ""
+    if dtype.startswith("datetime64[") and dtype.endswith("]"):
+        return dtype[len("datetime64[") : -1].split(",")[0].strip()
+    return "ns"
+
+
+def _time_zone(column: Column) -> str | None:
+    """The time zone of a time-zone-aware datetime column (``datetime64[ns, UTC]``)."""
+    dtype = column.dtype or ""
+    if "," in dtype and dtype.endswith("]"):
+        return dtype[dtype.index(",") + 1 : -1].strip()
+    return None
+
+
+def _within_unit(column: Column, value: datetime) -> bool:
+    """Python's datetimes (years 1 to 9999) fit every unit from seconds to microseconds; only
+    nanoseconds hold less, and numpy wraps what does not fit instead of refusing it."""
+    if _unit(column) != "ns":
+        return True
+    delta = value - _EPOCH
+    microseconds = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return -_NS_LIMIT_US <= microseconds <= _NS_LIMIT_US
 
 
 def check_value(index: int, column: Column, value: Any) -> None:
@@ -121,7 +159,9 @@ def check_value(index: int, column: Column, value: Any) -> None:
 
 
 def _why_not(column: Column, value: Any) -> str:
-    """Why a number of the right kind still does not fit: not finite, or out of range."""
+    """Why a value of the right kind still does not fit: not finite, or out of range."""
+    if column.type == "datetime" and isinstance(value, str) and _datetime(value) is not None:
+        return f", outside what datetime64[{_unit(column)}] holds (1677-09-21 to 2262-04-11)"
     if column.type not in ("float", "int") or isinstance(value, bool):
         return ""
     if not isinstance(value, int | float):
@@ -303,9 +343,10 @@ def _object_converter(column: Column) -> Callable[[Any], Any]:
 
 
 def _naive(value: str) -> datetime:
+    """A checked date-time string as naive UTC."""
     parsed = _datetime(value)
     assert parsed is not None  # checked before
-    return parsed.replace(tzinfo=None)
+    return parsed
 
 
 def _extension(dtype: str | None) -> bool:
@@ -327,11 +368,14 @@ def _series(pd: Any, column: Column, values: list[Any]) -> Any:
             [v if v in known else None for v in values], categories=column.categories
         )
     if column.type == "datetime":
-        unit = dtype if dtype and dtype.startswith("datetime64") else "datetime64[ns]"
-        return np.array(
+        times = np.array(
             [np.datetime64("NaT") if v is None else np.datetime64(_naive(v)) for v in values],
-            dtype=unit,
+            dtype=f"datetime64[{_unit(column)}]",
         )
+        zone = _time_zone(column)
+        if zone is None:
+            return times
+        return pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(zone).array
     if _extension(dtype):
         return pd.array(values, dtype=dtype)
     if column.type == "string":

@@ -219,3 +219,52 @@ def test_columns_of_different_dtypes_still_give_the_model_one_float_matrix():
     # THEN the model gets float64 values, every one exact
     assert array.dtype == np.float64
     assert array.tolist() == [[1.5, 2.0**40], [2.0, -3.0]]
+
+
+def test_a_date_time_outside_what_nanoseconds_hold_is_refused_not_wrapped():
+    # GIVEN a model fitted on datetime64[ns] values, and one fitted on microseconds
+    ns = signature(
+        Column(name="t", type="datetime", dtype="datetime64[ns]"), model_input="dataframe"
+    )
+    us = signature(
+        Column(name="t", type="datetime", dtype="datetime64[us]"), model_input="dataframe"
+    )
+    # WHEN a request holds a date after 2262 (numpy would wrap it to 1816)
+    # THEN it is a 422 for the nanosecond model, naming the value and the range
+    with pytest.raises(
+        InvalidInputError,
+        match=r"inputs\[0\]\.t: expected an ISO 8601 date-time string, received a string "
+        r"\('9999-12-31'\), outside what datetime64\[ns\] holds \(1677-09-21 to 2262-04-11\)",
+    ):
+        ModelInput.from_request(ns, [["9999-12-31"]])
+    with pytest.raises(InvalidInputError, match=r"inputs\[1\]\.t"):
+        ModelInput.from_request(ns, [["2026-01-01"], ["1500-01-01"]])
+    # AND the microsecond model holds it as it is
+    frame = ModelInput.from_request(us, [["9999-12-31"]]).frame
+    assert str(frame["t"][0]) == "9999-12-31 00:00:00"
+
+
+def test_a_date_time_with_an_offset_is_converted_to_utc():
+    import pandas as pd
+
+    # GIVEN a model fitted on naive date-times, and one fitted on UTC ones
+    naive = signature(
+        Column(name="t", type="datetime", dtype="datetime64[ns]"), model_input="dataframe"
+    )
+    aware = signature(
+        Column(name="t", type="datetime", dtype="datetime64[ns, UTC]"), model_input="dataframe"
+    )
+    rows = [["2026-01-02T00:00+05:00"], ["2026-01-02T00:00Z"], ["2026-01-02T00:00"]]
+    # WHEN the same wall-clock time arrives with different offsets
+    naive_frame = ModelInput.from_request(naive, rows).frame
+    aware_frame = ModelInput.from_request(aware, rows).frame
+    # THEN each is converted to UTC, not cut (a value without an offset is taken as UTC)
+    assert naive_frame["t"].tolist() == [
+        pd.Timestamp("2026-01-01T19:00"),
+        pd.Timestamp("2026-01-02T00:00"),
+        pd.Timestamp("2026-01-02T00:00"),
+    ]
+    assert str(aware_frame["t"].dtype) == "datetime64[ns, UTC]"
+    assert aware_frame["t"][0] == pd.Timestamp("2026-01-01T19:00", tz="UTC")
+    array = ModelInput.from_request(naive, rows).array
+    assert array[0, 0] == np.datetime64("2026-01-01T19:00")
