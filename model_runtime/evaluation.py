@@ -16,7 +16,7 @@ from model_runtime.exceptions import (
 )
 from model_runtime.manifest import Column, Evaluation, Signature
 from model_runtime.model import LoadedModel
-from model_runtime.model_input import ModelInput
+from model_runtime.model_input import ModelInput, category_kind
 
 
 def _metric(name: str, labels: list[Any], predictions: list[Any]) -> float:
@@ -139,12 +139,13 @@ class EvaluationData:
     def _cell(self, line: int, column: Column, text: str | None) -> Any:
         if text is None:
             return None
+        # a category column's cells are what its categories are (integers, say)
+        kind = category_kind(column) if column.type == "category" else column.type
         try:
-            return _CONVERT[column.type](text)
+            return _CONVERT[kind](text)
         except ValueError:
             raise InvalidEvaluationDataError(
-                f"{self.path.name} line {line}: {column.name} is {text[:40]!r}, not "
-                f"{_KIND[column.type]}"
+                f"{self.path.name} line {line}: {column.name} is {text[:40]!r}, not {_KIND[kind]}"
             ) from None
 
 

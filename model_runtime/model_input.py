@@ -86,12 +86,63 @@ def _fits(column: Column, value: Any) -> bool:
         return info.min <= value <= info.max
     if kind == "bool":
         return isinstance(value, bool)
-    if kind in ("string", "category"):
+    if kind == "category":
+        return _of_kind(category_kind(column), value)
+    if kind == "string":
         return isinstance(value, str)
     if not isinstance(value, str):
         return False
     parsed = _datetime(value)
     return parsed is not None and _within_unit(column, parsed)
+
+
+def category_kind(column: Column) -> str:
+    """What a category column's values are, from its categories: pandas keeps integer, float
+    or bool categories as they are (``pd.Categorical([0, 1])``), so a client sends those."""
+    categories = column.categories or []
+    if categories and all(isinstance(c, bool) for c in categories):
+        return "bool"
+    if categories and all(isinstance(c, int) and not isinstance(c, bool) for c in categories):
+        return "int"
+    if categories and all(
+        isinstance(c, int | float) and not isinstance(c, bool) for c in categories
+    ):
+        return "float"
+    return "string"
+
+
+def _of_kind(kind: str, value: Any) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+        return False
+    return kind == "float" or isinstance(value, int) or value.is_integer()
+
+
+def _expected(column: Column) -> str:
+    if column.type == "category":
+        return _EXPECTED[category_kind(column)]
+    return _EXPECTED[column.type]
+
+
+def _known_category(index: int, column: Column, value: Any) -> None:
+    """A category the model never saw is refused where the column may not be missing; in a
+    nullable column it is missing to the model, as pandas makes it."""
+    if column.nullable or not column.categories or value in column.categories:
+        return
+    known = column.categories
+    shown = ", ".join(repr(c) for c in known[:_CATEGORIES_SHOWN])
+    more = f", … ({len(known)} in all)" if len(known) > _CATEGORIES_SHOWN else ""
+    raise InvalidInputError(
+        f"inputs[{index}].{column.name}: expected one of the model's categories [{shown}{more}], "
+        f"received {received(value)}, a category the model never saw (the column may not be "
+        "missing, so it cannot stand for one)"
+    )
+
+
+_CATEGORIES_SHOWN = 10
 
 
 def _finite(value: float) -> bool:
@@ -148,14 +199,16 @@ def check_value(index: int, column: Column, value: Any) -> None:
         if column.nullable:
             return
         raise InvalidInputError(
-            f"inputs[{index}].{column.name}: expected {_EXPECTED[column.type]}, received null "
+            f"inputs[{index}].{column.name}: expected {_expected(column)}, received null "
             "(the column may not be missing)"
         )
     if not _fits(column, value):
         raise InvalidInputError(
-            f"inputs[{index}].{column.name}: expected {_EXPECTED[column.type]}, "
+            f"inputs[{index}].{column.name}: expected {_expected(column)}, "
             f"received {received(value)}{_why_not(column, value)}"
         )
+    if column.type == "category":
+        _known_category(index, column, value)
 
 
 def _why_not(column: Column, value: Any) -> str:
@@ -363,7 +416,8 @@ def _series(pd: Any, column: Column, values: list[Any]) -> Any:
         if not column.categories:
             return pd.Categorical(values)
         known = set(column.categories)
-        # a category the model never saw is missing to it, as pandas would make it
+        # a category the model never saw (in a nullable column) is missing to it, as pandas
+        # would make it
         return pd.Categorical(
             [v if v in known else None for v in values], categories=column.categories
         )

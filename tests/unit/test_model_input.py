@@ -93,7 +93,9 @@ def test_missing_values_become_what_pandas_reads_from_a_csv():
         Column(name="floors", type="int", nullable=True, dtype="Int64"),
         Column(name="area", type="float", nullable=True, dtype="float64"),
         Column(name="listed", type="datetime", dtype="datetime64[ns]"),
-        Column(name="grade", type="category", dtype="category", categories=["a", "b"]),
+        Column(
+            name="grade", type="category", nullable=True, dtype="category", categories=["a", "b"]
+        ),
         model_input="dataframe",
     )
     rows = [
@@ -113,7 +115,10 @@ def test_missing_values_become_what_pandas_reads_from_a_csv():
     assert frame["city"].isna().tolist() == [False, True]
     assert frame["floors"].isna().tolist() == [False, True]
     assert math.isnan(frame["area"][1])
-    assert frame["grade"].isna().tolist() == [False, True]  # an unseen category is missing
+    assert frame["grade"].isna().tolist() == [
+        False,
+        True,
+    ]  # an unseen category is missing where the column may be
 
 
 def test_an_array_model_gets_numbers_when_every_column_is_one():
@@ -268,3 +273,44 @@ def test_a_date_time_with_an_offset_is_converted_to_utc():
     assert aware_frame["t"][0] == pd.Timestamp("2026-01-01T19:00", tz="UTC")
     array = ModelInput.from_request(naive, rows).array
     assert array[0, 0] == np.datetime64("2026-01-01T19:00")
+
+
+def test_a_category_the_model_never_saw_is_refused_where_the_column_may_not_be_missing():
+    # GIVEN a category column that may not be missing, with many categories
+    letters = [f"c{i}" for i in range(12)]
+    sig = signature(
+        Column(name="g", type="category", dtype="category", categories=letters),
+        model_input="dataframe",
+    )
+    # WHEN a request holds a category outside them
+    # THEN it is a 422 naming the value and (some of) the known categories
+    with pytest.raises(
+        InvalidInputError,
+        match=r"inputs\[1\]\.g: expected one of the model's categories \['c0', 'c1', .*'c9', "
+        r"… \(12 in all\)\], received a string \('zz'\), a category the model never saw",
+    ):
+        ModelInput.from_request(sig, [["c0"], ["zz"]])
+    assert ModelInput.from_request(sig, [["c11"]]).frame["g"].tolist() == ["c11"]
+
+
+@pytest.mark.parametrize(
+    ("categories", "good", "bad", "expected"),
+    [
+        ([0, 1, 2], 2, "2", "an integer"),
+        ([0.5, 1.5], 1.5, "1.5", "a number"),
+        ([False, True], True, 1, "true or false"),
+        (["a", "b"], "a", 0, "a string"),
+    ],
+)
+def test_a_category_takes_values_of_its_categories_own_kind(categories, good, bad, expected):
+    # GIVEN a category column whose categories are integers, floats, booleans or strings
+    sig = signature(
+        Column(name="g", type="category", dtype="category", categories=categories),
+        model_input="dataframe",
+    )
+    # WHEN a value of that kind arrives THEN the model gets it as its category
+    frame = ModelInput.from_request(sig, [[good]]).frame
+    assert frame["g"].tolist() == [good] and list(frame["g"].cat.categories) == categories
+    # AND a value of another kind is named with the kind expected
+    with pytest.raises(InvalidInputError, match=rf"inputs\[0\]\.g: expected {expected}, received"):
+        ModelInput.from_request(sig, [[bad]])
