@@ -432,6 +432,11 @@ def _series(pd: Any, column: Column, values: list[Any]) -> Any:
         return pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(zone).array
     if _extension(dtype):
         return pd.array(values, dtype=dtype)
+    if dtype == "object":
+        # what pandas reads from a CSV column of mixed or gapped Python values (True, False
+        # and blanks, say): the values themselves and NaN, never pandas' NA, which estimators
+        # fitted on NaN cannot compare ("boolean value of NA is ambiguous")
+        return np.array([np.nan if v is None else v for v in values], dtype=object)
     if column.type == "string":
         return np.array([np.nan if v is None else v for v in values], dtype=object)
     if column.type == "bool":
