@@ -177,8 +177,12 @@ def test_package_builds_each_flavor_from_the_command_line(tmp_path):
         ({"--train": "missing.csv"}, "Invalid value for '--train': file 'missing.csv' does not"),
         ({"--metric": "auc"}, "'auc' is not one of accuracy, balanced_accuracy"),
         ({"model": "missing.skops"}, "Invalid value for 'model': path 'missing.skops' does not"),
+        (
+            {"--evaluation": "evaluation.csv"},
+            "Invalid value for '--threshold': give the metric's threshold with --evaluation",
+        ),
     ],
-    ids=["name", "version", "train", "metric", "model"],
+    ids=["name", "version", "train", "metric", "model", "no-threshold"],
 )
 def test_package_refuses_bad_arguments_before_loading_anything(tmp_path, change, message):
     from examples.iris.train import HERE
@@ -191,6 +195,8 @@ def test_package_refuses_bad_arguments_before_loading_anything(tmp_path, change,
         "--metric": "accuracy",
     }
     options.update({k: v for k, v in change.items() if k.startswith("--")})
+    if "--evaluation" in change:
+        options["--evaluation"] = str(HERE / "data" / change["--evaluation"])
     model = change.get("model", str(tmp_path / "never-read.skops"))
     (tmp_path / "never-read.skops").write_bytes(b"not read: arguments fail first")
     args = ["package", model, *[part for pair in options.items() for part in pair]]
