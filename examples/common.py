@@ -4,10 +4,28 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from model_runtime.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A trainer's fitted model with the evaluation rows as it read them, so a test can hold
+    what an endpoint answers against the model's own predictions on the original DataFrame
+    (not only against the runtime's conversion of the same JSON)."""
+
+    model: Any
+    features: list[str]
+    evaluation: Any  # a pandas DataFrame
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def own_predictions(self, rows: int) -> list[Any]:
+        """The model's predictions for the first ``rows`` evaluation rows."""
+        return list(self.model.predict(self.evaluation[self.features].head(rows)).tolist())
 
 
 def example_main(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from model_runtime.csv_data import read_cells
 from model_runtime.exceptions import (
     EvaluationFailedError,
     InvalidEvaluationDataError,
@@ -16,7 +16,7 @@ from model_runtime.exceptions import (
 )
 from model_runtime.manifest import Column, Evaluation, Signature
 from model_runtime.model import LoadedModel
-from model_runtime.model_input import ModelInput
+from model_runtime.model_input import ModelInput, category_kind
 from registry.statuses import NotComparablePolicy
 
 
@@ -87,19 +87,13 @@ class EvaluationResult:
 
 
 class EvaluationData:
-    """The evaluation CSV as text cells by column name; each model reads it through its own
-    signature, so a candidate and the live model are scored on the same rows even when their
-    columns differ."""
+    """The evaluation CSV as text cells by column name (missing by pandas' rule, as when it
+    was packaged); each model reads it through its own signature, so a candidate and the live
+    model are scored on the same rows even when their columns differ."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        with open(path, newline="") as handle:
-            reader = csv.DictReader(handle)
-            self.columns = list(reader.fieldnames or [])
-            self.records = [
-                {key: (value if value != "" else None) for key, value in record.items()}
-                for record in reader
-            ]
+        self.columns, self.records = read_cells(path)
         if not self.records:
             raise InvalidEvaluationDataError(f"{path.name} has no data rows")
 
@@ -137,12 +131,13 @@ class EvaluationData:
     def _cell(self, line: int, column: Column, text: str | None) -> Any:
         if text is None:
             return None
+        # a category column's cells are what its categories are (integers, say)
+        kind = category_kind(column) if column.type == "category" else column.type
         try:
-            return _CONVERT[column.type](text)
+            return _CONVERT[kind](text)
         except ValueError:
             raise InvalidEvaluationDataError(
-                f"{self.path.name} line {line}: {column.name} is {text[:40]!r}, not "
-                f"{_KIND[column.type]}"
+                f"{self.path.name} line {line}: {column.name} is {text[:40]!r}, not {_KIND[kind]}"
             ) from None
 
 

@@ -162,6 +162,7 @@ class Evaluation(_Strict):
 
 Flavor = Literal["sklearn", "onnx", "python", "xgboost", "lightgbm"]
 FLAVORS: tuple[str, ...] = get_args(Flavor)
+FORMAT_1_FLAVORS = ("sklearn", "onnx", "python")
 
 
 class Manifest(_Strict):
@@ -184,6 +185,39 @@ class Manifest(_Strict):
         if isinstance(data, dict) and data.get("format_version") == 1:
             return {**data, "signature": _format_1_signature(data.get("signature"))}
         return data
+
+    @model_validator(mode="after")
+    def _format_1_has_only_format_1_features(self) -> Manifest:
+        """A bundle that says format 1 is read by format 1's rules: runtimes that know only
+        format 1 would misread typed, nullable or DataFrame signatures, so it may not use them."""
+        if self.format_version != 1:
+            return self
+        problems = []
+        for part, columns in (
+            ("inputs", self.signature.inputs),
+            ("outputs", self.signature.outputs),
+        ):
+            for column in columns:
+                where = f"signature.{part}.{column.name}"
+                if (
+                    column.dtype not in FORMAT_1_DTYPES
+                    or FORMAT_1_DTYPES[column.dtype] != column.type
+                ):
+                    problems.append(
+                        f"{where}: format 1 has dtypes {', '.join(FORMAT_1_DTYPES)} only, "
+                        f"not type {column.type!r} with dtype {column.dtype!r}"
+                    )
+                if column.nullable:
+                    problems.append(f"{where}: nullable columns need format_version 2")
+                if column.categories is not None:
+                    problems.append(f"{where}: categories need format_version 2")
+        if self.signature.model_input != "array":
+            problems.append("signature.model_input 'dataframe' needs format_version 2")
+        if self.flavor not in FORMAT_1_FLAVORS:
+            problems.append(f"flavor {self.flavor!r} needs format_version 2")
+        if problems:
+            raise ValueError("format_version 1: " + "; ".join(problems))
+        return self
 
     @field_validator("name")
     @classmethod

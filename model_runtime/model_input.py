@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -86,9 +86,63 @@ def _fits(column: Column, value: Any) -> bool:
         return info.min <= value <= info.max
     if kind == "bool":
         return isinstance(value, bool)
-    if kind in ("string", "category"):
+    if kind == "category":
+        return _of_kind(category_kind(column), value)
+    if kind == "string":
         return isinstance(value, str)
-    return isinstance(value, str) and _datetime(value) is not None
+    if not isinstance(value, str):
+        return False
+    parsed = _datetime(value)
+    return parsed is not None and _within_unit(column, parsed)
+
+
+def category_kind(column: Column) -> str:
+    """What a category column's values are, from its categories: pandas keeps integer, float
+    or bool categories as they are (``pd.Categorical([0, 1])``), so a client sends those."""
+    categories = column.categories or []
+    if categories and all(isinstance(c, bool) for c in categories):
+        return "bool"
+    if categories and all(isinstance(c, int) and not isinstance(c, bool) for c in categories):
+        return "int"
+    if categories and all(
+        isinstance(c, int | float) and not isinstance(c, bool) for c in categories
+    ):
+        return "float"
+    return "string"
+
+
+def _of_kind(kind: str, value: Any) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+        return False
+    return kind == "float" or isinstance(value, int) or value.is_integer()
+
+
+def _expected(column: Column) -> str:
+    if column.type == "category":
+        return _EXPECTED[category_kind(column)]
+    return _EXPECTED[column.type]
+
+
+def _known_category(index: int, column: Column, value: Any) -> None:
+    """A category the model never saw is refused where the column may not be missing; in a
+    nullable column it is missing to the model, as pandas makes it."""
+    if column.nullable or not column.categories or value in column.categories:
+        return
+    known = column.categories
+    shown = ", ".join(repr(c) for c in known[:_CATEGORIES_SHOWN])
+    more = f", … ({len(known)} in all)" if len(known) > _CATEGORIES_SHOWN else ""
+    raise InvalidInputError(
+        f"inputs[{index}].{column.name}: expected one of the model's categories [{shown}{more}], "
+        f"received {received(value)}, a category the model never saw (the column may not be "
+        "missing, so it cannot stand for one)"
+    )
+
+
+_CATEGORIES_SHOWN = 10
 
 
 def _finite(value: float) -> bool:
@@ -99,10 +153,45 @@ def _finite(value: float) -> bool:
 
 
 def _datetime(value: str) -> datetime | None:
+    """An ISO 8601 date-time as naive UTC: a value with an offset is converted, not cut
+    ("T00:00+05:00" is 19:00 the day before); one without is taken as it is."""
     try:
-        return datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+_EPOCH = datetime(1970, 1, 1)
+_NS_LIMIT_US = (2**63 - 1) // 1000  # datetime64[ns] holds about 1677-09-21 to 2262-04-11
+
+
+def _unit(column: Column) -> str:
+    """The resolution of a datetime column's fitted dtype (``datetime64[us, UTC]``: us)."""
+    dtype = column.dtype or ""
+    if dtype.startswith("datetime64[") and dtype.endswith("]"):
+        return dtype[len("datetime64[") : -1].split(",")[0].strip()
+    return "ns"
+
+
+def _time_zone(column: Column) -> str | None:
+    """The time zone of a time-zone-aware datetime column (``datetime64[ns, UTC]``)."""
+    dtype = column.dtype or ""
+    if "," in dtype and dtype.endswith("]"):
+        return dtype[dtype.index(",") + 1 : -1].strip()
+    return None
+
+
+def _within_unit(column: Column, value: datetime) -> bool:
+    """Python's datetimes (years 1 to 9999) fit every unit from seconds to microseconds; only
+    nanoseconds hold less, and numpy wraps what does not fit instead of refusing it."""
+    if _unit(column) != "ns":
+        return True
+    delta = value - _EPOCH
+    microseconds = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return -_NS_LIMIT_US <= microseconds <= _NS_LIMIT_US
 
 
 def check_value(index: int, column: Column, value: Any) -> None:
@@ -110,18 +199,22 @@ def check_value(index: int, column: Column, value: Any) -> None:
         if column.nullable:
             return
         raise InvalidInputError(
-            f"inputs[{index}].{column.name}: expected {_EXPECTED[column.type]}, received null "
+            f"inputs[{index}].{column.name}: expected {_expected(column)}, received null "
             "(the column may not be missing)"
         )
     if not _fits(column, value):
         raise InvalidInputError(
-            f"inputs[{index}].{column.name}: expected {_EXPECTED[column.type]}, "
+            f"inputs[{index}].{column.name}: expected {_expected(column)}, "
             f"received {received(value)}{_why_not(column, value)}"
         )
+    if column.type == "category":
+        _known_category(index, column, value)
 
 
 def _why_not(column: Column, value: Any) -> str:
-    """Why a number of the right kind still does not fit: not finite, or out of range."""
+    """Why a value of the right kind still does not fit: not finite, or out of range."""
+    if column.type == "datetime" and isinstance(value, str) and _datetime(value) is not None:
+        return f", outside what datetime64[{_unit(column)}] holds (1677-09-21 to 2262-04-11)"
     if column.type not in ("float", "int") or isinstance(value, bool):
         return ""
     if not isinstance(value, int | float):
@@ -236,10 +329,14 @@ def _numpy_dtype(column: Column) -> np.dtype[Any]:
 
 
 def _numeric_matrix(signature: Signature, rows: list[list[Any]]) -> np.ndarray:
-    """One conversion for the whole batch; a value that does not fit is located only then."""
+    """One conversion for the whole batch; a value that does not fit is located only then.
+
+    Columns of one dtype are converted together. Columns of different dtypes are converted
+    one by one, each to its own dtype, so a value is always checked against the range of the
+    column it belongs to (an int64 column holds no 2**70, a float32 one no 1e39), and then
+    the model gets them as float64s, as before.
+    """
     columns = signature.inputs
-    dtypes = {_numpy_dtype(column) for column in columns}
-    dtype = next(iter(dtypes)) if len(dtypes) == 1 else np.dtype(np.float64)
     for index, row in enumerate(rows):
         for column, value in zip(columns, row, strict=True):
             if (
@@ -248,12 +345,26 @@ def _numeric_matrix(signature: Signature, rows: list[list[Any]]) -> np.ndarray:
                 or (column.type == "int" and isinstance(value, float) and not value.is_integer())
             ):
                 check_value(index, column, value)
+    dtypes = [_numpy_dtype(column) for column in columns]
+    if len(set(dtypes)) == 1:
+        return _converted(columns, rows, dtypes[0])
+    matrix = np.empty((len(rows), len(columns)), dtype=np.float64)
+    for position, (column, dtype) in enumerate(zip(columns, dtypes, strict=True)):
+        values = [[row[position]] for row in rows]
+        matrix[:, position] = _converted([column], values, dtype)[:, 0]
+    return matrix
+
+
+def _converted(columns: list[Column], rows: list[list[Any]], dtype: np.dtype[Any]) -> np.ndarray:
+    """``rows`` as one array of ``dtype``, or the first value it cannot hold, named."""
     try:
-        with np.errstate(over="ignore"):
+        # numpy raises for a Python int out of range, but only warns when a float overflows
+        # float32 or does not fit an integer dtype: make those raise too
+        with np.errstate(over="raise", invalid="raise"):
             matrix = np.asarray(rows, dtype=dtype)
         if matrix.dtype.kind != "f" or np.isfinite(matrix).all():
             return matrix
-    except OverflowError:
+    except (OverflowError, FloatingPointError):
         pass
     _locate_unrepresentable(columns, rows, dtype)
     raise InvalidInputError(f"inputs hold a number that {np.dtype(dtype).name} cannot hold")
@@ -285,9 +396,10 @@ def _object_converter(column: Column) -> Callable[[Any], Any]:
 
 
 def _naive(value: str) -> datetime:
+    """A checked date-time string as naive UTC."""
     parsed = _datetime(value)
     assert parsed is not None  # checked before
-    return parsed.replace(tzinfo=None)
+    return parsed
 
 
 def _extension(dtype: str | None) -> bool:
@@ -304,18 +416,27 @@ def _series(pd: Any, column: Column, values: list[Any]) -> Any:
         if not column.categories:
             return pd.Categorical(values)
         known = set(column.categories)
-        # a category the model never saw is missing to it, as pandas would make it
+        # a category the model never saw (in a nullable column) is missing to it, as pandas
+        # would make it
         return pd.Categorical(
             [v if v in known else None for v in values], categories=column.categories
         )
     if column.type == "datetime":
-        unit = dtype if dtype and dtype.startswith("datetime64") else "datetime64[ns]"
-        return np.array(
+        times = np.array(
             [np.datetime64("NaT") if v is None else np.datetime64(_naive(v)) for v in values],
-            dtype=unit,
+            dtype=f"datetime64[{_unit(column)}]",
         )
+        zone = _time_zone(column)
+        if zone is None:
+            return times
+        return pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(zone).array
     if _extension(dtype):
         return pd.array(values, dtype=dtype)
+    if dtype == "object":
+        # what pandas reads from a CSV column of mixed or gapped Python values (True, False
+        # and blanks, say): the values themselves and NaN, never pandas' NA, which estimators
+        # fitted on NaN cannot compare ("boolean value of NA is ambiguous")
+        return np.array([np.nan if v is None else v for v in values], dtype=object)
     if column.type == "string":
         return np.array([np.nan if v is None else v for v in values], dtype=object)
     if column.type == "bool":

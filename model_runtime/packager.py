@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from model_runtime.columns import infer_columns, output_column, records
+from model_runtime.csv_data import read_frame
 from model_runtime.manifest import (
     METRICS,
     Column,
@@ -137,7 +138,7 @@ def _dataset(data: Any, role: str, staging: Path) -> tuple[Any, DatasetRef, Path
     path = Path(data)
     if not path.is_file():
         raise FileNotFoundError(f"{role} data {path} is not a file")
-    return pd.read_csv(path), describe_dataset(path, role), path
+    return read_frame(path), describe_dataset(path, role), path
 
 
 def _require_target(frame: Any, target: str, role: str) -> None:

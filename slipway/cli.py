@@ -258,7 +258,13 @@ def package(
             callback=_metric,
         ),
     ] = None,
-    threshold: Annotated[float, typer.Option(help="the metric's threshold")] = 0.0,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="the metric's threshold (required with --evaluation: the gate refuses a "
+            "bundle below it)"
+        ),
+    ] = None,
     column: Annotated[
         list[str] | None,
         typer.Option(help="a column's type where the data cannot tell: NAME=TYPE (repeatable)"),
@@ -274,6 +280,12 @@ def package(
     from model_runtime.columns import ColumnTypeError
     from model_runtime.packager import package_model
 
+    if evaluation is not None and threshold is None:
+        # no default: 0.0 would let any model through a maximised metric's gate
+        raise typer.BadParameter(
+            "give the metric's threshold with --evaluation: the gate refuses a bundle below it",
+            param_hint="'--threshold'",
+        )
     types = _column_types(column or [])
     try:
         manifest = package_model(

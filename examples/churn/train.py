@@ -18,7 +18,7 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from examples.common import example_main
+from examples.common import Fitted, example_main
 from model_runtime.manifest import Manifest
 from slipway import package_model
 
@@ -28,7 +28,8 @@ TARGET = "churned"
 NUMBERS = ["tenure_months", "support_calls", "monthly_charges", "paperless"]
 
 
-def train_and_package(out: Path, *, name: str = "churn", version: str = "1") -> Manifest:
+def fit() -> Fitted:
+    """The pipeline fitted on the training CSV as pandas reads it, with its balanced accuracy."""
     train, evaluation = pd.read_csv(TRAIN_CSV), pd.read_csv(EVALUATION_CSV)
     features = ["plan", *NUMBERS]
     model = Pipeline(
@@ -53,8 +54,12 @@ def train_and_package(out: Path, *, name: str = "churn", version: str = "1") -> 
         ]
     ).fit(train[features], train[TARGET])
     score = balanced_accuracy_score(evaluation[TARGET], model.predict(evaluation[features]))
+    return Fitted(model, features, evaluation, metrics={"balanced_accuracy": score})
+
+
+def package(fitted: Fitted, out: Path, *, name: str = "churn", version: str = "1") -> Manifest:
     return package_model(
-        model,
+        fitted.model,
         name=name,
         version=version,
         train=TRAIN_CSV,
@@ -64,10 +69,14 @@ def train_and_package(out: Path, *, name: str = "churn", version: str = "1") -> 
         threshold=0.55,
         # counts with gaps are read as floats; clients send integers (or null)
         columns={"tenure_months": "int", "support_calls": "int"},
-        metrics={"balanced_accuracy": score},
+        metrics=fitted.metrics,
         out=out,
         code_path=HERE,
     )
+
+
+def train_and_package(out: Path, *, name: str = "churn", version: str = "1") -> Manifest:
+    return package(fit(), out, name=name, version=version)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from sklearn.metrics import mean_squared_error
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from examples.common import Fitted
 from model_runtime.manifest import Manifest
 from slipway import package_model
 
@@ -56,6 +57,46 @@ def pipeline(features: list[str], max_iter: int) -> Pipeline:
     )
 
 
+def fit(*, extended: bool = False, max_iter: int = 150) -> Fitted:
+    """The pipeline fitted on the training DataFrame, with its rmse on the evaluation one."""
+    features = EXTENDED if extended else BASIC
+    train, evaluation = pd.read_csv(TRAIN_CSV), pd.read_csv(EVALUATION_CSV)
+    model = pipeline(features, max_iter).fit(train[features], train[TARGET])
+    rmse = mean_squared_error(evaluation[TARGET], model.predict(evaluation[features])) ** 0.5
+    return Fitted(
+        model,
+        features,
+        evaluation,
+        metrics={"rmse": rmse},
+        params={"features": features, "max_iter": max_iter},
+    )
+
+
+def package(
+    fitted: Fitted,
+    out: Path,
+    *,
+    name: str = "house-prices",
+    version: str = "1",
+    threshold: float = 120_000,
+) -> Manifest:
+    columns = [*fitted.features, TARGET]
+    return package_model(
+        fitted.model,
+        name=name,
+        version=version,
+        train=pd.read_csv(TRAIN_CSV)[columns],
+        evaluation=fitted.evaluation[columns],
+        target=TARGET,
+        metric="rmse",
+        threshold=threshold,
+        params=fitted.params,
+        metrics=fitted.metrics,
+        out=out,
+        code_path=HERE,
+    )
+
+
 def train_and_package(
     out: Path,
     *,
@@ -65,24 +106,8 @@ def train_and_package(
     max_iter: int = 150,
     threshold: float = 120_000,
 ) -> Manifest:
-    features = EXTENDED if extended else BASIC
-    train, evaluation = pd.read_csv(TRAIN_CSV), pd.read_csv(EVALUATION_CSV)
-    model = pipeline(features, max_iter).fit(train[features], train[TARGET])
-    rmse = mean_squared_error(evaluation[TARGET], model.predict(evaluation[features])) ** 0.5
-    return package_model(
-        model,
-        name=name,
-        version=version,
-        train=train[[*features, TARGET]],
-        evaluation=evaluation[[*features, TARGET]],
-        target=TARGET,
-        metric="rmse",
-        threshold=threshold,
-        params={"features": features, "max_iter": max_iter},
-        metrics={"rmse": rmse},
-        out=out,
-        code_path=HERE,
-    )
+    fitted = fit(extended=extended, max_iter=max_iter)
+    return package(fitted, out, name=name, version=version, threshold=threshold)
 
 
 def main() -> None:

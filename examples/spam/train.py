@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.pipeline import Pipeline
 
-from examples.common import example_main
+from examples.common import Fitted, example_main
 from model_runtime.manifest import Manifest
 from slipway import package_model
 
@@ -24,7 +24,8 @@ HERE = Path(__file__).parent
 TRAIN_CSV, EVALUATION_CSV = HERE / "data" / "train.csv", HERE / "data" / "evaluation.csv"
 
 
-def train_and_package(out: Path, *, name: str = "spam", version: str = "1") -> Manifest:
+def fit() -> Fitted:
+    """TF-IDF and a logistic regression fitted on the text column, with its macro F1."""
     train, evaluation = pd.read_csv(TRAIN_CSV), pd.read_csv(EVALUATION_CSV)
     model = Pipeline(
         [
@@ -33,8 +34,12 @@ def train_and_package(out: Path, *, name: str = "spam", version: str = "1") -> M
         ]
     ).fit(train[["text"]], train["label"])
     score = f1_score(evaluation["label"], model.predict(evaluation[["text"]]), average="macro")
+    return Fitted(model, ["text"], evaluation, metrics={"f1_macro": score})
+
+
+def package(fitted: Fitted, out: Path, *, name: str = "spam", version: str = "1") -> Manifest:
     return package_model(
-        model,
+        fitted.model,
         name=name,
         version=version,
         train=TRAIN_CSV,
@@ -43,10 +48,14 @@ def train_and_package(out: Path, *, name: str = "spam", version: str = "1") -> M
         metric="f1_macro",
         threshold=0.9,
         params={"ngram_range": [1, 2]},
-        metrics={"f1_macro": score},
+        metrics=fitted.metrics,
         out=out,
         code_path=HERE,
     )
+
+
+def train_and_package(out: Path, *, name: str = "spam", version: str = "1") -> Manifest:
+    return package(fit(), out, name=name, version=version)
 
 
 if __name__ == "__main__":

@@ -16,24 +16,30 @@ import numpy as np
 
 from model_runtime.exceptions import ForbiddenModelTypeError, ModelLoadError
 from model_runtime.flavors.compatibility import require_same_release
+from model_runtime.flavors.skops_partials import (
+    PARTIAL_TYPE,
+    SAFE_PARTIAL_FUNCTIONS,
+    unsafe_partials,
+)
 from model_runtime.manifest import Signature
 from model_runtime.model_input import ModelInput
 
 # Types skops does not trust by default but that fitted scikit-learn models commonly store
-# (tests/unit/test_skops_allow_list.py round-trips an estimator needing each).
+# (tests/unit/test_skops_allow_list.py round-trips an estimator needing each, and fails for
+# an entry no round-tripped estimator needs).
 EXTRA_TRUSTED_TYPES: frozenset[str] = frozenset(
     {
+        # a dtype kept as an object (numpy's scalars themselves skops trusts already)
         "numpy.dtype",
-        "numpy.float64",
-        "numpy.float32",
-        "numpy.int64",
-        "numpy.int32",
-        "numpy.bool_",
-        "numpy.str_",
         # trees: decision trees, random forests, extra trees, gradient boosting
         "sklearn.tree._tree.Tree",
-        # HistGradientBoosting*
+        # HistGradientBoosting*; with native categorical support it also keeps
+        # partial(check_array, ...), a partial trusted by skops_partials.py alone
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.utils.validation.check_array",
+        # IterativeImputer (scikit-learn's experimental module) and its per-feature triplets
+        "sklearn.impute._iterative.IterativeImputer",
+        "sklearn.impute._iterative._ImputerTriplet",
         # nearest neighbours (the KD tree and its metric)
         "sklearn.neighbors._kd_tree.KDTree",
         "sklearn.neighbors._ball_tree.BallTree",
@@ -75,7 +81,17 @@ def load_estimator(model_path: Path, trusted: frozenset[str] | None = None) -> A
         untrusted = sio.get_untrusted_types(file=model_path)
     except Exception as exc:
         raise ModelLoadError(f"{model_path.name} is not a readable skops file: {exc}") from None
-    forbidden = sorted(set(untrusted) - (trusted if trusted is not None else trusted_types()))
+    allowed = trusted if trusted is not None else trusted_types()
+    forbidden = sorted(set(untrusted) - allowed)
+    if PARTIAL_TYPE in forbidden:
+        # scikit-learn's own partials are trusted, no others (skops_partials.py says why)
+        unsafe = unsafe_partials(model_path)
+        forbidden.remove(PARTIAL_TYPE)
+        if unsafe:
+            forbidden.append(
+                f"{PARTIAL_TYPE} ({'; '.join(sorted(set(unsafe)))}; only partials of "
+                f"{', '.join(sorted(SAFE_PARTIAL_FUNCTIONS))} are trusted)"
+            )
     if forbidden:
         raise ForbiddenModelTypeError(
             f"{model_path.name} references types outside the allow-list: "

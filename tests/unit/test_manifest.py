@@ -66,3 +66,52 @@ def test_malformed_dataset_digest_is_refused(iris_bundle):
 def test_not_json_is_a_clear_error():
     with pytest.raises(InvalidManifestError, match="not valid JSON"):
         parse_manifest(b"{nope")
+
+
+def _format_1_manifest() -> dict:
+    path = Path(__file__).parents[1] / "data" / "iris-format1.tar.gz"
+    with tarfile.open(path) as tar:
+        return json.loads(tar.extractfile("manifest.json").read())
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            lambda m: m["signature"]["inputs"].__setitem__(
+                0, {"name": "sepal_length", "type": "float", "nullable": True, "dtype": "float64"}
+            ),
+            "signature.inputs.sepal_length: nullable columns need format_version 2",
+        ),
+        (
+            lambda m: m["signature"]["inputs"].__setitem__(
+                0, {"name": "g", "type": "category", "dtype": "category", "categories": ["a"]}
+            ),
+            "signature.inputs.g: format 1 has dtypes float64, float32, int64, int32, bool, string "
+            "only, not type 'category' with dtype 'category'; signature.inputs.g: categories need",
+        ),
+        (
+            lambda m: m["signature"]["inputs"].__setitem__(
+                0, {"name": "t", "type": "datetime", "dtype": "datetime64[ns]"}
+            ),
+            "not type 'datetime' with dtype 'datetime64[ns]'",
+        ),
+        (
+            lambda m: m["signature"].__setitem__("model_input", "dataframe"),
+            "signature.model_input 'dataframe' needs format_version 2",
+        ),
+        (lambda m: m.__setitem__("flavor", "xgboost"), "flavor 'xgboost' needs format_version 2"),
+    ],
+)
+def test_a_format_1_manifest_may_not_use_format_2_features(change, problem):
+    # GIVEN the manifest of a real format 1 bundle, which parses
+    manifest = _format_1_manifest()
+    legacy = parse_manifest(json.dumps(manifest))
+    # AND, read and written again (as the registry keeps it), still parses
+    assert parse_manifest(legacy.model_dump_json()) == legacy
+    # WHEN it is given a feature only format 2 has
+    change(manifest)
+    # THEN it is refused, naming the feature and the format it needs
+    with pytest.raises(InvalidManifestError, match="format_version 1: ") as raised:
+        parse_manifest(json.dumps(manifest))
+    assert problem in str(raised.value)

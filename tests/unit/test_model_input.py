@@ -93,7 +93,9 @@ def test_missing_values_become_what_pandas_reads_from_a_csv():
         Column(name="floors", type="int", nullable=True, dtype="Int64"),
         Column(name="area", type="float", nullable=True, dtype="float64"),
         Column(name="listed", type="datetime", dtype="datetime64[ns]"),
-        Column(name="grade", type="category", dtype="category", categories=["a", "b"]),
+        Column(
+            name="grade", type="category", nullable=True, dtype="category", categories=["a", "b"]
+        ),
         model_input="dataframe",
     )
     rows = [
@@ -113,7 +115,10 @@ def test_missing_values_become_what_pandas_reads_from_a_csv():
     assert frame["city"].isna().tolist() == [False, True]
     assert frame["floors"].isna().tolist() == [False, True]
     assert math.isnan(frame["area"][1])
-    assert frame["grade"].isna().tolist() == [False, True]  # an unseen category is missing
+    assert frame["grade"].isna().tolist() == [
+        False,
+        True,
+    ]  # an unseen category is missing where the column may be
 
 
 def test_an_array_model_gets_numbers_when_every_column_is_one():
@@ -164,3 +169,148 @@ def test_pandas_is_imported_only_when_a_model_takes_a_frame():
         "assert 'pandas' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+@pytest.mark.parametrize(
+    ("columns", "row", "message"),
+    [
+        (
+            [Column(name="x", type="float"), Column(name="n", type="int", dtype="int64")],
+            [1.0, 2**70],
+            r"inputs\[0\]\.n is an integer of about 22 digits: not a finite number that int64",
+        ),
+        (
+            [Column(name="x", type="float"), Column(name="n", type="int", dtype="int64")],
+            [1.0, 1e300],
+            r"inputs\[0\]\.n is 1e\+300: not a finite number that int64 can hold",
+        ),
+        (
+            [
+                Column(name="n", type="int", dtype="int32"),
+                Column(name="x", type="float", dtype="float64"),
+            ],
+            [2**40, 1.0],
+            r"inputs\[0\]\.n is 1099511627776: not a finite number that int32 can hold",
+        ),
+        (
+            [
+                Column(name="x", type="float", dtype="float32"),
+                Column(name="n", type="int", dtype="int64"),
+            ],
+            [1e39, 1],
+            r"inputs\[0\]\.x is 1e\+39: not a finite number that float32 can hold",
+        ),
+    ],
+)
+def test_columns_of_different_dtypes_are_each_checked_against_their_own(columns, row, message):
+    # GIVEN a signature whose numeric columns have different dtypes
+    mixed = signature(*columns)
+    nullable = signature(*(c.model_copy(update={"nullable": True}) for c in columns))
+    # WHEN a value fits float64 but not its own column's dtype
+    # THEN it is refused, as the nullable path refuses it too
+    with pytest.raises(InvalidInputError, match=message):
+        ModelInput.from_request(mixed, [row])
+    with pytest.raises(InvalidInputError, match=r"inputs\[0\]\.[nx]: expected"):
+        ModelInput.from_request(nullable, [row])
+
+
+def test_columns_of_different_dtypes_still_give_the_model_one_float_matrix():
+    # GIVEN [float32, int64] columns and values that fit each
+    mixed = signature(
+        Column(name="x", type="float", dtype="float32"), Column(name="n", type="int", dtype="int64")
+    )
+    # WHEN a batch arrives
+    array = ModelInput.from_request(mixed, [[1.5, 2**40], [2.0, -3]]).array
+    # THEN the model gets float64 values, every one exact
+    assert array.dtype == np.float64
+    assert array.tolist() == [[1.5, 2.0**40], [2.0, -3.0]]
+
+
+def test_a_date_time_outside_what_nanoseconds_hold_is_refused_not_wrapped():
+    # GIVEN a model fitted on datetime64[ns] values, and one fitted on microseconds
+    ns = signature(
+        Column(name="t", type="datetime", dtype="datetime64[ns]"), model_input="dataframe"
+    )
+    us = signature(
+        Column(name="t", type="datetime", dtype="datetime64[us]"), model_input="dataframe"
+    )
+    # WHEN a request holds a date after 2262 (numpy would wrap it to 1816)
+    # THEN it is a 422 for the nanosecond model, naming the value and the range
+    with pytest.raises(
+        InvalidInputError,
+        match=r"inputs\[0\]\.t: expected an ISO 8601 date-time string, received a string "
+        r"\('9999-12-31'\), outside what datetime64\[ns\] holds \(1677-09-21 to 2262-04-11\)",
+    ):
+        ModelInput.from_request(ns, [["9999-12-31"]])
+    with pytest.raises(InvalidInputError, match=r"inputs\[1\]\.t"):
+        ModelInput.from_request(ns, [["2026-01-01"], ["1500-01-01"]])
+    # AND the microsecond model holds it as it is
+    frame = ModelInput.from_request(us, [["9999-12-31"]]).frame
+    assert str(frame["t"][0]) == "9999-12-31 00:00:00"
+
+
+def test_a_date_time_with_an_offset_is_converted_to_utc():
+    import pandas as pd
+
+    # GIVEN a model fitted on naive date-times, and one fitted on UTC ones
+    naive = signature(
+        Column(name="t", type="datetime", dtype="datetime64[ns]"), model_input="dataframe"
+    )
+    aware = signature(
+        Column(name="t", type="datetime", dtype="datetime64[ns, UTC]"), model_input="dataframe"
+    )
+    rows = [["2026-01-02T00:00+05:00"], ["2026-01-02T00:00Z"], ["2026-01-02T00:00"]]
+    # WHEN the same wall-clock time arrives with different offsets
+    naive_frame = ModelInput.from_request(naive, rows).frame
+    aware_frame = ModelInput.from_request(aware, rows).frame
+    # THEN each is converted to UTC, not cut (a value without an offset is taken as UTC)
+    assert naive_frame["t"].tolist() == [
+        pd.Timestamp("2026-01-01T19:00"),
+        pd.Timestamp("2026-01-02T00:00"),
+        pd.Timestamp("2026-01-02T00:00"),
+    ]
+    assert str(aware_frame["t"].dtype) == "datetime64[ns, UTC]"
+    assert aware_frame["t"][0] == pd.Timestamp("2026-01-01T19:00", tz="UTC")
+    array = ModelInput.from_request(naive, rows).array
+    assert array[0, 0] == np.datetime64("2026-01-01T19:00")
+
+
+def test_a_category_the_model_never_saw_is_refused_where_the_column_may_not_be_missing():
+    # GIVEN a category column that may not be missing, with many categories
+    letters = [f"c{i}" for i in range(12)]
+    sig = signature(
+        Column(name="g", type="category", dtype="category", categories=letters),
+        model_input="dataframe",
+    )
+    # WHEN a request holds a category outside them
+    # THEN it is a 422 naming the value and (some of) the known categories
+    with pytest.raises(
+        InvalidInputError,
+        match=r"inputs\[1\]\.g: expected one of the model's categories \['c0', 'c1', .*'c9', "
+        r"… \(12 in all\)\], received a string \('zz'\), a category the model never saw",
+    ):
+        ModelInput.from_request(sig, [["c0"], ["zz"]])
+    assert ModelInput.from_request(sig, [["c11"]]).frame["g"].tolist() == ["c11"]
+
+
+@pytest.mark.parametrize(
+    ("categories", "good", "bad", "expected"),
+    [
+        ([0, 1, 2], 2, "2", "an integer"),
+        ([0.5, 1.5], 1.5, "1.5", "a number"),
+        ([False, True], True, 1, "true or false"),
+        (["a", "b"], "a", 0, "a string"),
+    ],
+)
+def test_a_category_takes_values_of_its_categories_own_kind(categories, good, bad, expected):
+    # GIVEN a category column whose categories are integers, floats, booleans or strings
+    sig = signature(
+        Column(name="g", type="category", dtype="category", categories=categories),
+        model_input="dataframe",
+    )
+    # WHEN a value of that kind arrives THEN the model gets it as its category
+    frame = ModelInput.from_request(sig, [[good]]).frame
+    assert frame["g"].tolist() == [good] and list(frame["g"].cat.categories) == categories
+    # AND a value of another kind is named with the kind expected
+    with pytest.raises(InvalidInputError, match=rf"inputs\[0\]\.g: expected {expected}, received"):
+        ModelInput.from_request(sig, [[bad]])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from examples.iris.train import train_and_package
+from registry import keys
 from slipway.cli import app
 from slipway.local.state import LocalState
 
@@ -182,8 +184,12 @@ def test_package_builds_each_flavor_from_the_command_line(tmp_path):
         ({"--train": "missing.csv"}, "Invalid value for '--train': file 'missing.csv' does not"),
         ({"--metric": "auc"}, "'auc' is not one of accuracy, balanced_accuracy"),
         ({"model": "missing.skops"}, "Invalid value for 'model': path 'missing.skops' does not"),
+        (
+            {"--evaluation": "evaluation.csv"},
+            "Invalid value for '--threshold': give the metric's threshold with --evaluation",
+        ),
     ],
-    ids=["name", "version", "train", "metric", "model"],
+    ids=["name", "version", "train", "metric", "model", "no-threshold"],
 )
 def test_package_refuses_bad_arguments_before_loading_anything(tmp_path, change, message):
     from examples.iris.train import HERE
@@ -196,6 +202,8 @@ def test_package_refuses_bad_arguments_before_loading_anything(tmp_path, change,
         "--metric": "accuracy",
     }
     options.update({k: v for k, v in change.items() if k.startswith("--")})
+    if "--evaluation" in change:
+        options["--evaluation"] = str(HERE / "data" / change["--evaluation"])
     model = change.get("model", str(tmp_path / "never-read.skops"))
     (tmp_path / "never-read.skops").write_bytes(b"not read: arguments fail first")
     args = ["package", model, *[part for pair in options.items() for part in pair]]
@@ -374,3 +382,63 @@ def test_serve_answers_over_http(tmp_path, iris_bundle):
         process.terminate()
         process.wait(timeout=30)
     assert answer.json()["outputs"] == iris_bundle[1].input_example.expected_output
+
+
+def test_pull_writes_the_registered_bytes_even_after_the_key_is_overwritten(cli_env, tmp_path):
+    # GIVEN a version pushed and live, and then other bytes uploaded at the same S3 key
+    bundle = tmp_path / "pulled.tar.gz"
+    train_and_package(bundle, name="cli-pull", version="1")
+    pushed = bundle.read_bytes()
+    run("push", str(bundle), "--env", "local")
+    assert run("status", "cli-pull", "1", "--env", "local", "--watch")["status"] == "SUCCEEDED"
+    train_and_package(bundle, name="cli-pull", version="1", c=0.01)
+    assert bundle.read_bytes() != pushed
+    cli_env.client("s3").put_object(
+        Bucket=cli_env.bucket, Key="models/cli-pull/1/bundle.tar.gz", Body=bundle.read_bytes()
+    )
+    # WHEN the version is pulled
+    out = tmp_path / "out" / "pulled.tar.gz"
+    pulled = run("pull", "cli-pull", "1", "--env", "local", "--out", str(out))
+    # THEN the file holds the registered bytes (by S3 version id), not the key's latest ones
+    assert out.read_bytes() == pushed
+    assert pulled == {
+        "bundle": str(out),
+        "digest": hashlib.sha256(pushed).hexdigest(),
+        "status": "live",
+    }
+
+
+def test_pull_refuses_bytes_that_do_not_match_the_registered_digest(cli_env, tmp_path):
+    # GIVEN a registered version whose recorded digest no longer matches its object
+    bundle = tmp_path / "tampered.tar.gz"
+    train_and_package(bundle, name="cli-pull-digest", version="1")
+    run("push", str(bundle), "--env", "local")
+    run("status", "cli-pull-digest", "1", "--env", "local", "--watch")
+    recorded = "0" * 64
+    cli_env.repository._table.update_item(
+        Key={keys.PK: keys.model_pk("cli-pull-digest"), keys.SK: keys.version_sk("1")},
+        UpdateExpression="SET bundle.digest = :digest",
+        ExpressionAttributeValues={":digest": recorded},
+    )
+    # WHEN it is pulled
+    out = tmp_path / "out" / "tampered.tar.gz"
+    result = runner.invoke(
+        app, ["pull", "cli-pull-digest", "1", "--env", "local", "--out", str(out)]
+    )
+    # THEN nothing is written, and the one-line error names both digests
+    assert result.exit_code == 1, result.output
+    actual = hashlib.sha256(bundle.read_bytes()).hexdigest()
+    assert result.stderr.strip() == (
+        f"Error: the downloaded bytes have sha256 {actual}, the registry recorded {recorded}: "
+        "nothing was written"
+    )
+    assert not out.exists() and list(out.parent.iterdir()) == []
+
+
+def test_pull_of_a_version_that_is_not_registered_exits_1_in_one_line(cli_env, tmp_path):
+    result = runner.invoke(
+        app, ["pull", "no-such-model", "3", "--env", "local", "--out", str(tmp_path / "x.tar.gz")]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "Error: no-such-model 3 is not registered in local"
+    assert not (tmp_path / "x.tar.gz").exists()
