@@ -53,13 +53,23 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 def timed(call: Any, iterations: int) -> list[float]:
+    (samples,) = timed_together([call], iterations)
+    return samples
+
+
+def timed_together(calls: list[Any], iterations: int) -> list[list[float]]:
+    """Each call timed ``iterations`` times, the calls taking turns: a drift of the machine
+    (another process, frequency scaling) then weighs on each alike, which matters when a
+    few tenths of a millisecond are measured next to a model that takes several."""
     for _ in range(min(50, iterations)):  # warm caches, JIT-less but lazy imports
-        call()
-    samples = []
+        for call in calls:
+            call()
+    samples: list[list[float]] = [[] for _ in calls]
     for _ in range(iterations):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
+        for call, into in zip(calls, samples, strict=True):
+            started = time.perf_counter()
+            call()
+            into.append((time.perf_counter() - started) * 1000)
     return samples
 
 
@@ -112,8 +122,13 @@ def lambda_overhead(
         sink = io.StringIO()
         logger.registered_handler.stream = sink
         with contextlib.redirect_stdout(sink):
-            direct = timed(lambda f=features: estimator_predict(f), iterations)
-            through = timed(lambda e=event: module.handler(e, Context()), iterations)
+            direct, through = timed_together(
+                [
+                    lambda f=features: estimator_predict(f),
+                    lambda e=event: module.handler(e, Context()),
+                ],
+                iterations,
+            )
         results[f"direct_p50_{size}"] = percentile(direct, 50)
         results[f"direct_p99_{size}"] = percentile(direct, 99)
         results[f"lambda_p50_{size}"] = percentile(through, 50)
