@@ -11,11 +11,20 @@ missing values, an array) still parse: their features are read as format-2 colum
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from model_runtime.exceptions import InvalidManifestError
+from model_runtime.url_credentials import has_credentials
 from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
 
 MANIFEST_FILE = "manifest.json"
@@ -101,15 +110,25 @@ def _format_1_signature(signature: Any) -> Any:
     return upgraded
 
 
+def _no_credentials(value: str) -> str:
+    if has_credentials(value):
+        # the value itself is not repeated: it is the secret
+        raise ValueError(
+            "carries credentials (userinfo or a secret query parameter); lineage would "
+            "publish them: record the URL without them"
+        )
+    return value
+
+
 class CodeVersion(_Strict):
-    repository: str
+    repository: Annotated[str, AfterValidator(_no_credentials)]
     commit: str
     dirty: bool
 
 
 class DatasetRef(_Strict):
     role: Literal["train", "validation", "test", "evaluation"]
-    uri: str
+    uri: Annotated[str, AfterValidator(_no_credentials)]
     sha256: str
     rows: int = Field(ge=0)
 

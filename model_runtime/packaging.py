@@ -38,6 +38,7 @@ from model_runtime.manifest import (
     Signature,
 )
 from model_runtime.model_input import ModelInput
+from model_runtime.url_credentials import scrub_credentials
 
 SKLEARN_MODEL_FILE = "model.skops"
 ONNX_MODEL_FILE = "model.onnx"
@@ -61,7 +62,7 @@ def capture_code_version(path: Path) -> CodeVersion:
     except (subprocess.CalledProcessError, FileNotFoundError):
         return CodeVersion(repository=f"file://{path.resolve()}", commit="unknown", dirty=True)
     try:
-        repository = git("remote", "get-url", "origin")
+        repository = scrub_credentials(git("remote", "get-url", "origin"))
     except subprocess.CalledProcessError:
         repository = f"file://{top}"
     return CodeVersion(repository=repository, commit=commit, dirty=dirty)
@@ -73,7 +74,7 @@ def describe_dataset(path: Path, role: str, uri: str | None = None) -> DatasetRe
         rows = max(sum(1 for _ in csv.reader(handle)) - 1, 0)
     return DatasetRef(
         role=role,  # type: ignore[arg-type]
-        uri=uri or path.resolve().as_uri(),
+        uri=scrub_credentials(uri) if uri else path.resolve().as_uri(),
         sha256=sha256_file(path),
         rows=rows,
     )
