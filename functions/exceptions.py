@@ -18,5 +18,9 @@ class DecisionConflictError(SlipwayControlError):
     """The version is not waiting for a decision, or the model has nothing to roll back to."""
 
 
+class ApprovalNotRecordedError(SlipwayControlError):
+    """The approval a promotion carries is not the one the registry recorded for it."""
+
+
 class CanaryFailedError(SlipwayControlError):
     """The candidate did worse than the limits or the stable version while it took traffic."""

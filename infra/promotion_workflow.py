@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -28,6 +29,7 @@ from infra.least_privilege import grant_read_objects, grant_table
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
 from infra.runtime_function import RuntimeFunction
 from registry.environment import (
+    APPROVAL_TOKEN_KEY,
     APPROVAL_TOPIC_ARN,
     ENDPOINT_FUNCTION,
     TABLE_NAME,
@@ -89,16 +91,28 @@ class PromotionWorkflow(Construct):
             display_name="Slipway versions awaiting approval",
             enforce_ssl=True,
         )
+        # Task tokens of waiting approvals are stored sealed with this key: WaitForApproval
+        # may only encrypt, the registry API only decrypt (registry/approval_tokens.py).
+        self.approval_token_key = kms.Key(
+            self,
+            "ApprovalTokenKey",
+            description="Slipway: seals the task tokens of versions awaiting approval",
+            enable_key_rotation=True,
+            pending_window=Duration.days(7),
+            removal_policy=RemovalPolicy.DESTROY,  # it only guards tokens of waiting versions
+        )
         settings = {
             TABLE_NAME: table.table_name,
             ENDPOINT_FUNCTION: endpoint_function.function_name,
             APPROVAL_TOPIC_ARN: self.approval_topic.topic_arn,
+            APPROVAL_TOKEN_KEY: self.approval_token_key.key_arn,
             TRUSTED_MODEL_TYPES: ",".join(options.trusted_model_types),
         }
         permissions: dict[Permission, Callable[[lambda_.Function], None]] = {
             Permission.READ_BUNDLES: lambda f: grant_read_objects(bucket, f),
             Permission.INVOKE_ENDPOINT: lambda f: endpoint_function.grant_invoke(f),
             Permission.PUBLISH_APPROVAL_REQUESTS: lambda f: self.approval_topic.grant_publish(f),
+            Permission.SEAL_APPROVAL_TOKENS: lambda f: self.approval_token_key.grant_encrypt(f),
             # GetMetricData has no resource-level permissions; CloudWatch documents "*".
             Permission.READ_SERVING_METRICS: lambda f: f.add_to_role_policy(
                 iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])
@@ -133,7 +147,9 @@ class PromotionWorkflow(Construct):
             logs=sfn.LogOptions(
                 destination=observability.log_group(self, "StateMachineLogs"),
                 level=sfn.LogLevel.ALL,
-                include_execution_data=True,
+                # not the states' input and output: the task-token step's input holds the
+                # token (Step Functions' own execution history keeps them, for operators)
+                include_execution_data=False,
             ),
         )
 

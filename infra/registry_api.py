@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -12,7 +13,7 @@ from constructs import Construct
 from infra.code_assets import ControlPlaneCode
 from infra.least_privilege import grant_table
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
-from registry.environment import TABLE_NAME
+from registry.environment import APPROVAL_TOKEN_KEY, TABLE_NAME
 from registry.workflow import GET, WRITE
 
 
@@ -30,6 +31,7 @@ class RegistryApi(Construct):
         *,
         table: dynamodb.ITable,
         state_machine: sfn.IStateMachine,
+        approval_token_key: kms.IKey,
         observability: Observability,
         control_plane_code: ControlPlaneCode,
     ) -> None:
@@ -43,11 +45,15 @@ class RegistryApi(Construct):
             layers=[control_plane_code.dependencies],
             memory_size=512,
             timeout=Duration.seconds(30),
-            environment={TABLE_NAME: table.table_name},
+            environment={
+                TABLE_NAME: table.table_name,
+                APPROVAL_TOKEN_KEY: approval_token_key.key_arn,
+            },
             description="Slipway registry API",
             **observability.function_props(self, "Function"),
         )
         grant_table(table, self.function, *GET, "dynamodb:Query", *WRITE)
+        approval_token_key.grant_decrypt(self.function)  # opens sealed task tokens
         # Task tokens are not resources IAM can scope; the actions are granted on the
         # workflow's state machine, as AWS documents for SendTask*.
         self.function.add_to_role_policy(

@@ -223,6 +223,28 @@ class LineageRepository:
             ExpressionAttributeValues={":v": version, ":e": execution},
         )
 
+    def record_approval(
+        self, name: str, version: str, execution: str, approved_by: str, reason: str
+    ) -> bool:
+        """Record who approved ``version`` in ``execution``, if it waits for that approval;
+        return whether it did. Promote acts only on an approval recorded here."""
+        return _applied_if_condition_holds(
+            self._table.update_item,
+            Key={keys.PK: keys.model_pk(name), keys.SK: keys.version_sk(version)},
+            UpdateExpression="SET #s = :approved, approved_by = :by, approved_at = :at, "
+            "approved_in = :e, approval_reason = :why REMOVE approval_token",
+            ConditionExpression="#s = :waiting AND execution = :e",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":approved": VersionStatus.APPROVED,
+                ":waiting": VersionStatus.AWAITING_APPROVAL,
+                ":by": approved_by,
+                ":at": now_iso(),
+                ":e": execution,
+                ":why": reason,
+            },
+        )
+
     def update_version(self, name: str, version: str, **attributes: Any) -> None:
         """Set attributes of an existing version item (never creates one)."""
         names = {f"#a{i}": key for i, key in enumerate(attributes)}

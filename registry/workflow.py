@@ -18,6 +18,7 @@ from typing import Any
 
 from registry.audit import AuditStep
 from registry.environment import (
+    APPROVAL_TOKEN_KEY,
     APPROVAL_TOPIC_ARN,
     ENDPOINT_FUNCTION,
     TRUSTED_MODEL_TYPES,
@@ -47,6 +48,7 @@ class Permission(StrEnum):
     READ_BUNDLES = "read-bundles"
     INVOKE_ENDPOINT = "invoke-endpoint"
     PUBLISH_APPROVAL_REQUESTS = "publish-approval-requests"
+    SEAL_APPROVAL_TOKENS = "seal-approval-tokens"
     READ_SERVING_METRICS = "read-serving-metrics"
 
 
@@ -278,8 +280,8 @@ WAIT_FOR_APPROVAL = Task(
     result="approval",
     description="a person approves or rejects through the registry",
     table_actions=WRITE,
-    permissions=(Permission.PUBLISH_APPROVAL_REQUESTS,),
-    settings=(APPROVAL_TOPIC_ARN,),
+    permissions=(Permission.PUBLISH_APPROVAL_REQUESTS, Permission.SEAL_APPROVAL_TOKENS),
+    settings=(APPROVAL_TOPIC_ARN, APPROVAL_TOKEN_KEY),
     audit=(AuditStep.APPROVAL_REQUESTED,),
     input=ApprovalRequest,
     waits_for_task_token=True,

@@ -12,8 +12,9 @@ from typing import Any
 
 from functions.observability import logger
 from registry import aws
+from registry.approval_tokens import ApprovalTokens
 from registry.audit import POLICY_ACTOR, AuditEvent, AuditOutcome, AuditStep
-from registry.environment import APPROVAL_TOPIC_ARN, required
+from registry.environment import APPROVAL_TOKEN_KEY, APPROVAL_TOPIC_ARN, required
 from registry.repository import LineageRepository
 from registry.statuses import VersionStatus
 from registry.workflow_state import Approval, ApprovalRequest, PromotionState, SmokeTestOutcome
@@ -22,10 +23,16 @@ from registry.workflow_state import Approval, ApprovalRequest, PromotionState, S
 def approve_by_policy(state: PromotionState, repository: LineageRepository) -> Approval:
     name, version = state.candidate()
     smoke_test: SmokeTestOutcome = state.require("smoke_test")
-    repository.update_version(
-        name, version, status=VersionStatus.APPROVED, smoke_test_result=smoke_test.dump()
-    )
     reason = "approval policy of this environment is 'auto'"
+    repository.update_version(
+        name,
+        version,
+        status=VersionStatus.APPROVED,
+        smoke_test_result=smoke_test.dump(),
+        approved_by=POLICY_ACTOR,
+        approved_in=state.execution_name,
+        approval_reason=reason,
+    )
     repository.record_audit(
         AuditEvent(
             name,
@@ -42,9 +49,14 @@ def approve_by_policy(state: PromotionState, repository: LineageRepository) -> A
 
 
 def request_approval_of(
-    request: ApprovalRequest, repository: LineageRepository, sns: Any, topic_arn: str
+    request: ApprovalRequest,
+    repository: LineageRepository,
+    sns: Any,
+    topic_arn: str,
+    tokens: ApprovalTokens,
 ) -> dict[str, bool]:
-    """Store the task token and announce the waiting version; the answer comes later."""
+    """Store the task token, sealed, and announce the waiting version; the answer comes
+    later, through the registry API."""
     state = request.state
     name, version = state.candidate()
     smoke_test: SmokeTestOutcome = state.require("smoke_test")
@@ -53,7 +65,7 @@ def request_approval_of(
         version,
         status=VersionStatus.AWAITING_APPROVAL,
         smoke_test_result=smoke_test.dump(),
-        approval_token=request.task_token,
+        approval_token=tokens.seal(request.task_token, name, version, state.execution_name),
     )
     sns.publish(
         TopicArn=topic_arn,
@@ -98,4 +110,5 @@ def request_approval(event: dict[str, Any], context: Any) -> dict[str, bool]:
         aws.lineage_repository(),
         aws.client("sns"),
         required(APPROVAL_TOPIC_ARN),
+        ApprovalTokens(aws.client("kms"), required(APPROVAL_TOKEN_KEY)),
     )

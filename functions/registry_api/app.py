@@ -20,6 +20,8 @@ from functions.exceptions import (
 )
 from functions.registry_api import decisions, openlineage, pages
 from registry import aws, problems
+from registry.approval_tokens import ApprovalTokens
+from registry.environment import APPROVAL_TOKEN_KEY, required
 from registry.exceptions import (
     InvalidPageTokenError,
     PointerConflictError,
@@ -46,6 +48,10 @@ def get_repository() -> LineageRepository:
 
 def get_stepfunctions() -> Any:
     return aws.client("stepfunctions")
+
+
+def get_approval_tokens() -> ApprovalTokens:
+    return ApprovalTokens(aws.client("kms"), required(APPROVAL_TOKEN_KEY))
 
 
 class Decision(BaseModel):
@@ -184,10 +190,13 @@ def decide(
     version: str = VERSION,
     repository: LineageRepository = Depends(get_repository),
     sfn: Any = Depends(get_stepfunctions),
+    tokens: ApprovalTokens = Depends(get_approval_tokens),
 ) -> dict[str, Any]:
     """Approve or reject a version waiting for manual approval."""
     decide_version = _DECISIONS[action]
-    return decide_version(repository, sfn, name, version, actor_of(request), decision.reason)
+    return decide_version(
+        repository, sfn, tokens, name, version, actor_of(request), decision.reason
+    )
 
 
 @router.post("/models/{name}/rollback")

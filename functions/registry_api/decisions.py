@@ -15,9 +15,10 @@ from botocore.exceptions import ClientError
 
 from functions.exceptions import DecisionConflictError, NotFoundError
 from functions.observability import count_decision
+from registry.approval_tokens import ApprovalTokens
 from registry.audit import AuditEvent, AuditOutcome, AuditStep
 from registry.metrics import Metric
-from registry.repository import LineageRepository, now_iso
+from registry.repository import LineageRepository
 from registry.statuses import VersionStatus
 from registry.workflow_state import Approval
 
@@ -45,25 +46,28 @@ def _send(call: Any, name: str, version: str, **kwargs: Any) -> None:
 
 
 def approve(
-    repository: LineageRepository, sfn: Any, name: str, version: str, actor: str, reason: str
+    repository: LineageRepository,
+    sfn: Any,
+    tokens: ApprovalTokens,
+    name: str,
+    version: str,
+    actor: str,
+    reason: str,
 ) -> dict[str, Any]:
-    """Resume the waiting promotion; it goes on to Promote."""
+    """Record the approval, then resume the waiting promotion; it goes on to Promote, which
+    acts only on an approval recorded here (a token used directly with SendTaskSuccess
+    brings an approval nobody recorded, and Promote refuses it)."""
     item = _awaiting(repository, name, version)
+    token = tokens.unseal(item["approval_token"], name, version, item["execution"])
+    if not repository.record_approval(name, version, item["execution"], actor, reason):
+        raise DecisionConflictError(f"{name} {version} is no longer waiting for approval")
     _send(
         sfn.send_task_success,
         name,
         version,
-        taskToken=item["approval_token"],
+        taskToken=token,
         # the answer WaitForApproval stores in the state document, in its declared shape
         output=Approval(approved_by=actor, reason=reason).model_dump_json(),
-    )
-    repository.update_version(
-        name,
-        version,
-        status=VersionStatus.APPROVED,
-        approval_token=None,
-        approved_by=actor,
-        approved_at=now_iso(),
     )
     repository.record_audit(
         AuditEvent(
@@ -80,7 +84,13 @@ def approve(
 
 
 def reject(
-    repository: LineageRepository, sfn: Any, name: str, version: str, actor: str, reason: str
+    repository: LineageRepository,
+    sfn: Any,
+    tokens: ApprovalTokens,
+    name: str,
+    version: str,
+    actor: str,
+    reason: str,
 ) -> dict[str, Any]:
     """Fail the waiting task; the workflow records the rejection and releases the lock."""
     item = _awaiting(repository, name, version)
@@ -88,7 +98,7 @@ def reject(
         sfn.send_task_failure,
         name,
         version,
-        taskToken=item["approval_token"],
+        taskToken=tokens.unseal(item["approval_token"], name, version, item["execution"]),
         error="ApprovalRejected",
         cause=f"rejected by {actor}: {reason or 'no reason given'}",
     )

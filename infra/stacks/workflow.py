@@ -77,6 +77,7 @@ class WorkflowStack(Stack):
             "RegistryApi",
             table=table,
             state_machine=state_machine,
+            approval_token_key=self.promotion_workflow.approval_token_key,
             observability=observability,
             control_plane_code=self.control_plane_code,
         )

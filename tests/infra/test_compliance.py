@@ -150,3 +150,46 @@ def test_queues_are_encrypted_and_the_rule_target_has_a_dead_letter_queue(synthe
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
     (rule,) = resources(template, "AWS::Events::Rule").values()
     assert "DeadLetterConfig" in rule["Properties"]["Targets"][0]
+
+
+def _statements_on(template: dict[str, Any], key_id: str) -> dict[str, set[str]]:
+    """kms: actions each role may take on the key ``key_id``, by the role's logical id."""
+    found: dict[str, set[str]] = {}
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if key_id not in json.dumps(statement.get("Resource")):
+                continue
+            listed = statement["Action"]
+            for role in policy["Properties"]["Roles"]:
+                found.setdefault(role["Ref"], set()).update(
+                    listed if isinstance(listed, list) else [listed]
+                )
+    return found
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_only_the_approval_step_seals_task_tokens_and_only_the_registry_opens_them(
+    synthesized, env
+):
+    template = synthesized(env).template_json
+    (key_id,) = [
+        logical
+        for logical, key in resources(template, "AWS::KMS::Key").items()
+        if "task tokens" in key["Properties"].get("Description", "")
+    ]
+    assert resources(template, "AWS::KMS::Key")[key_id]["Properties"]["EnableKeyRotation"]
+    functions = resources(template, "AWS::Lambda::Function")
+    role_of = {
+        name: f["Properties"]["Role"]["Fn::GetAtt"][0]
+        for name, f in functions.items()
+        if name.startswith(("PromotionWorkflowWaitForApproval", "RegistryApiFunction"))
+    }
+    granted = _statements_on(template, key_id)
+    decrypting = {role for role, actions in granted.items() if "kms:Decrypt" in actions}
+    encrypting = {role for role, actions in granted.items() if "kms:Encrypt" in actions}
+    (waiting,) = [r for n, r in role_of.items() if n.startswith("PromotionWorkflowWaitFor")]
+    (registry,) = [r for n, r in role_of.items() if n.startswith("RegistryApiFunction")]
+    assert encrypting == {waiting} and decrypting == {registry}
+    # the state machine's logs leave out execution data: the waiting step's input has the token
+    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    assert machine["Properties"]["LoggingConfiguration"]["IncludeExecutionData"] is False

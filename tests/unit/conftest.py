@@ -9,6 +9,7 @@ import pytest
 from moto import mock_aws
 
 from examples.iris.train import train_and_package
+from registry.environment import APPROVAL_TOKEN_KEY
 from registry.repository import LineageRepository
 from tests.conftest import create_lineage_table, renamed_iris_data
 from tests.unit.gate import BUCKET, BUNDLE_CACHE_DIR, Gate
@@ -52,6 +53,8 @@ def gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         monkeypatch.setenv("SLIPWAY_TABLE_NAME", table.name)
         monkeypatch.setenv("SLIPWAY_POINTER_CACHE_SECONDS", "0")
         monkeypatch.setenv(BUNDLE_CACHE_DIR, str(tmp_path / "cache"))
+        key = boto3.client("kms").create_key(Description="approval tokens")["KeyMetadata"]
+        monkeypatch.setenv(APPROVAL_TOKEN_KEY, key["Arn"])
         dependencies.get_model_store.cache_clear()
         evaluate.judging_store.cache_clear()
         settings.get_registry_store_settings.cache_clear()

@@ -248,7 +248,7 @@ def test_waiting_for_approval_stores_the_token_announces_and_audits(gate, bundle
     # THEN the version waits with its token, the team hears of it, and it is audited
     item = gate.repository.get_version("iris", "good")
     assert item["status"] == VersionStatus.AWAITING_APPROVAL
-    assert item["approval_token"] == "token-from-step-functions"
+    assert item["approval_token"] and "token-from-step-functions" not in item["approval_token"]
     (message,) = sqs.receive_message(QueueUrl=inbox)["Messages"]
     announced = json.loads(json.loads(message["Body"])["Message"])
     assert announced["model"] == "iris" and announced["approve"] == "slipway approve iris good"

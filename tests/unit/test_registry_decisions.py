@@ -6,21 +6,29 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from functions.approval.handler import request_approval
+from functions.exceptions import ApprovalNotRecordedError
 from functions.registry_api import pages
 from functions.registry_api.handler import handler as registry
+from registry import workflow as steps
+from registry.approval_tokens import ApprovalTokens
+from registry.audit import POLICY_ACTOR
+from registry.environment import APPROVAL_TOKEN_KEY
 from registry.metrics import Metric
 from registry.statuses import Stage, VersionStatus
-from registry.workflow_state import ApprovalRequest
+from registry.workflow_state import Approval, ApprovalRequest, PromotionState
 from tests.conftest import LambdaContext, load_event
-from tests.unit.gate import live, outcomes, smoke_tested
+from tests.unit.gate import answer, live, outcomes, run, smoke_tested
 
 CALLER = "arn:aws:sts::123456789012:assumed-role/ml-engineer/ml-engineer"  # in the event
 
@@ -73,7 +81,14 @@ def waiting(gate, bundles):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SLIPWAY_APPROVAL_TOPIC_ARN", topic)
         request_approval(ApprovalRequest.template(state.dump(), token["token"]), LambdaContext())
-    return execution
+    return Waiting(execution, state, token["token"])
+
+
+@dataclass(frozen=True)
+class Waiting:
+    execution: str  # the ARN of the execution waiting on the token
+    state: PromotionState  # the promotion's document when it began to wait
+    token: str
 
 
 def poll(read: Any, timeout: float = 10) -> Any:
@@ -99,7 +114,7 @@ def test_approving_resumes_the_execution_and_keeps_the_whole_history(gate, waiti
     # THEN the execution goes on with who approved, and the version says so
     assert status == 200, body
     assert body == {"model": "iris", "version": "good", "status": "approved", "by": CALLER}
-    described = ended(waiting)
+    described = ended(waiting.execution)
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"]) == {"approved_by": CALLER, "reason": "reviewed"}
     item = gate.repository.get_version("iris", "good")
@@ -110,12 +125,15 @@ def test_approving_resumes_the_execution_and_keeps_the_whole_history(gate, waiti
     assert history[-2:] == [("approval-requested", "awaiting-approval"), ("approval", "approved")]
     approval = gate.repository.audit_history("iris", "good")[-1]
     assert approval["actor"] == CALLER and approval["reason"] == "reviewed"
+    # AND Promote acts on that approval, recorded by the registry
+    resumed = answer(steps.WAIT_FOR_APPROVAL, waiting.state, json.loads(described["output"]))
+    assert run(steps.PROMOTE, resumed).promoted.version == "good"
 
 
 def test_rejecting_fails_the_execution_with_the_reason(gate, waiting):
     status, body = call("POST", "/v1/models/iris/versions/good/reject", {"reason": "drift"})
     assert status == 200 and body["status"] == "rejecting"
-    described = ended(waiting)
+    described = ended(waiting.execution)
     assert described["status"] == "FAILED"
     assert described["error"] == "ApprovalRejected"
     assert described["cause"] == f"rejected by {CALLER}: drift"
@@ -185,3 +203,34 @@ def test_a_page_token_for_another_listing_is_a_bad_request(gate, bundles):
         assert status == 400 and "next_token" in problem["detail"], (token, problem)
     status, problem = call("GET", "/v1/models", query=f"next_token={forged[0]}")
     assert status == 400, problem
+
+
+def test_the_stored_task_token_is_sealed_for_its_own_version(gate, waiting):
+    # GIVEN a version waiting for approval
+    sealed = gate.repository.get_version("iris", "good")["approval_token"]
+    # THEN what registry readers can read is not the token
+    assert waiting.token not in sealed
+    tokens = ApprovalTokens(boto3.client("kms"), os.environ[APPROVAL_TOKEN_KEY])
+    execution = waiting.state.execution_name
+    assert tokens.unseal(sealed, "iris", "good", execution) == waiting.token
+    # AND it opens only for the version and execution it was sealed for
+    with pytest.raises(ClientError, match="InvalidCiphertext"):
+        tokens.unseal(sealed, "iris", "other", execution)
+
+
+def test_an_approval_sent_around_the_registry_does_not_promote(gate, waiting):
+    # GIVEN someone who read the task token WHEN they call SendTaskSuccess themselves
+    forged = Approval(approved_by="arn:aws:iam::123456789012:user/mallory", reason="trust me")
+    boto3.client("stepfunctions").send_task_success(
+        taskToken=waiting.token, output=forged.model_dump_json()
+    )
+    assert ended(waiting.execution)["status"] == "SUCCEEDED"
+    resumed = answer(steps.WAIT_FOR_APPROVAL, waiting.state, forged.dump())
+    # THEN Promote refuses the approval nobody recorded, and live does not move
+    with pytest.raises(ApprovalNotRecordedError, match="did not record"):
+        run(steps.PROMOTE, resumed)
+    assert gate.repository.get_pointer("iris") is None
+    # AND neither does an approval claiming to be the policy's in a manual environment
+    policy = resumed.model_copy(update={"approval": Approval(approved_by=POLICY_ACTOR)})
+    with pytest.raises(ApprovalNotRecordedError):
+        run(steps.PROMOTE, policy)
