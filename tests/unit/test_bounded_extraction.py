@@ -67,7 +67,7 @@ def pax_comment_archive(path: Path, comment_bytes: int) -> Path:
 
 
 def extract_under_memory_limit(archive: Path, dest: Path) -> dict:
-    """Run safe_extract in a child limited to 256 MiB of address space."""
+    """Run safe_extract in a child limited to 256 MiB of address space; report its peak."""
     probe = (
         "import json, resource, sys\n"
         f"resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_LIMIT}, {MEMORY_LIMIT}))\n"
@@ -78,7 +78,9 @@ def extract_under_memory_limit(archive: Path, dest: Path) -> dict:
         "    outcome = {'error': None, 'message': ''}\n"
         "except BaseException as exc:\n"
         "    outcome = {'error': type(exc).__name__, 'message': str(exc)[:300]}\n"
-        "outcome['max_rss_bytes'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        # VmHWM belongs to this process image; ru_maxrss may carry the forking parent's peak
+        "peak = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+        "outcome['max_rss_bytes'] = int(peak.split()[1]) * 1024\n"
         "print(json.dumps(outcome))\n"
     )
     result = subprocess.run(
