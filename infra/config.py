@@ -42,6 +42,14 @@ class EndpointConfig(_Strict):
     name: str = Field(pattern=_NAME)
     memory_mb: int = Field(2048, ge=128, le=10240)
     timeout_seconds: int = Field(30, ge=1, le=900)
+    # Lambda allows 512-10240 MB of /tmp; the embedded cloud does not check the range.
+    ephemeral_storage_mb: int = Field(
+        2048,
+        ge=512,
+        le=10240,
+        description="the function's /tmp; bundles cached on disk and the largest bundle the "
+        "endpoint extracts (a little under half of it) are derived from it",
+    )
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     reserved_concurrency: int | None = Field(None, ge=1)
     provisioned_concurrency: int = Field(0, ge=0)

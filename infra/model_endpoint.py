@@ -61,6 +61,7 @@ class ModelEndpoint(Construct):
             architecture=config.architecture,
             reserved_concurrency=config.reserved_concurrency,
             extra_libraries=config.extra_libraries,
+            ephemeral_storage_mb=config.ephemeral_storage_mb,
         ).function
         grant_read_objects(bucket, self.function)
         grant_table(table, self.function, *GET)

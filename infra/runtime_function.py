@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Size
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.code_assets import runtime_image_code, runtime_zip_code
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
+
+# Read by model_runtime.serving.settings.StorageSettings (a test holds the two together);
+# its home should be registry/environment.py with the other variable names.
+EPHEMERAL_STORAGE_MB = "SLIPWAY_EPHEMERAL_STORAGE_MB"
+# The workflow's model steps judge any bundle an endpoint may hold, and Evaluate holds two
+# (candidate and live model): they get the most /tmp Lambda allows.
+JUDGING_EPHEMERAL_STORAGE_MB = 10240
 
 
 class RuntimeFunction(Construct):
@@ -28,12 +35,18 @@ class RuntimeFunction(Construct):
         architecture: str = "x86_64",
         reserved_concurrency: int | None = None,
         extra_libraries: list[str] | None = None,
+        ephemeral_storage_mb: int = JUDGING_EPHEMERAL_STORAGE_MB,
     ) -> None:
         super().__init__(scope, id_)
         common = {
             "memory_size": memory_size,
             "timeout": timeout,
-            "environment": environment or {},
+            "ephemeral_storage_size": Size.mebibytes(ephemeral_storage_mb),
+            # The code derives its disk budget and extraction cap from the same number.
+            "environment": {
+                **(environment or {}),
+                EPHEMERAL_STORAGE_MB: str(ephemeral_storage_mb),
+            },
             "description": description,
             "architecture": (
                 lambda_.Architecture.ARM_64

@@ -18,6 +18,7 @@ from model_runtime.exceptions import (
 )
 from model_runtime.extraction import ExtractionLimits, safe_extract, sha256_file
 from model_runtime.manifest import MANIFEST_FILE, Manifest, parse_manifest
+from model_runtime.serving.settings import get_storage_settings
 from registry.names import name_and_version_of_key
 
 
@@ -51,7 +52,11 @@ def open_bundle(
     expected_digest: str | None = None,
     limits: ExtractionLimits | None = None,
 ) -> OpenedBundle:
-    """Verify and extract ``archive`` into ``dest`` (which must not exist yet)."""
+    """Verify and extract ``archive`` into ``dest`` (replaced if it exists).
+
+    ``limits`` default to what this function's /tmp can hold. A bundle that fails any check
+    leaves nothing under ``dest``.
+    """
     digest = sha256_file(archive)
     if expected_digest is not None and digest != expected_digest:
         raise DigestMismatchError(
@@ -59,11 +64,15 @@ def open_bundle(
         )
     if dest.exists():
         shutil.rmtree(dest)
-    files = safe_extract(archive, dest, limits)
-    if MANIFEST_FILE not in files:
-        raise InvalidManifestError("bundle has no manifest.json at its root")
-    manifest = parse_manifest((dest / MANIFEST_FILE).read_bytes())
-    _verify_files(dest, manifest, set(files) - {MANIFEST_FILE})
+    files = safe_extract(archive, dest, limits or get_storage_settings().extraction_limits())
+    try:
+        if MANIFEST_FILE not in files:
+            raise InvalidManifestError("bundle has no manifest.json at its root")
+        manifest = parse_manifest((dest / MANIFEST_FILE).read_bytes())
+        _verify_files(dest, manifest, set(files) - {MANIFEST_FILE})
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)  # unverified files never stay on disk
+        raise
     return OpenedBundle(manifest=manifest, root=dest, digest=digest)
 
 

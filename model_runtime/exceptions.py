@@ -79,3 +79,8 @@ class PayloadTooLargeError(SlipwayRuntimeError):
 
 class ModelOutputError(SlipwayRuntimeError):
     """The model answered with values JSON cannot carry (NaN, infinity, unknown types)."""
+
+
+class ArchiveLimitExceededError(UnsafeArchiveError):
+    """The archive, one of its headers, names or members exceeds an extraction limit, or the
+    bundle is larger than the function's disk can hold; refused before the excess is read."""

@@ -1,13 +1,21 @@
 """Finding, fetching, verifying and caching the model a request asks for.
 
 Stage pointers change, so they are cached for a few seconds; version items and bundles are
-immutable, so they are cached by version and digest for the life of the container.
+immutable, so they are cached by version and digest for the life of the container — in
+memory within a byte budget, and on disk within the function's /tmp: requests for many
+exact versions would otherwise fill /tmp, after which every load fails.
+
+On disk, a model in memory keeps its extracted folder (a python-flavor model may read it);
+a model that left memory keeps only its downloaded archive, so it reloads without a
+download. Archives go first, least recently used first; then models, never the newest.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
+import shutil
 import threading
 import time
 from collections import OrderedDict
@@ -15,8 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from model_runtime.bundle import open_bundle
-from model_runtime.exceptions import DigestMismatchError, ModelNotFoundError
+from model_runtime.exceptions import (
+    ArchiveLimitExceededError,
+    DigestMismatchError,
+    ModelNotFoundError,
+)
 from model_runtime.model import LoadedModel, load_model
+from model_runtime.serving.settings import get_storage_settings
 from registry.statuses import Stage
 
 if TYPE_CHECKING:  # botocore is heavy; a store is handed a repository ready-made
@@ -44,7 +57,9 @@ class ModelStore:
         *,
         pointer_ttl_seconds: float,
         model_cache_bytes: int,
+        disk_budget_bytes: int | None = None,
     ) -> None:
+        """``disk_budget_bytes`` defaults to what this function's /tmp can hold."""
         self._repository = repository
         self._s3 = s3
         self._cache_dir = cache_dir
@@ -55,6 +70,16 @@ class ModelStore:
         # digest -> (model, bundle bytes); least recently used first
         self._models: OrderedDict[str, tuple[LoadedModel, int]] = OrderedDict()
         self._model_cache_bytes = model_cache_bytes
+        storage = get_storage_settings()
+        self._disk_budget = (
+            storage.disk_budget_bytes if disk_budget_bytes is None else disk_budget_bytes
+        )
+        self._max_bundle_bytes = min(
+            storage.extraction_limits().max_total_bytes, self._disk_budget // 2
+        )
+        # digest -> bytes on disk: downloaded archives, and extracted folders of loaded models
+        self._archives: OrderedDict[str, int] = OrderedDict()
+        self._extracted: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def pointer(self, name: str, stage: Stage) -> dict[str, Any]:
@@ -96,20 +121,60 @@ class ModelStore:
             cached = self._models.get(digest)
             if cached is not None:
                 self._models.move_to_end(digest)
+                if digest in self._archives:
+                    self._archives.move_to_end(digest)
                 return cached[0]
+            self._check_fits(bundle)
+            # Room for this bundle's archive and the most its extraction may write.
+            self._evict_disk(
+                self._disk_budget - int(bundle.get("size", 0)) - self._max_bundle_bytes
+            )
             model, size = self._load(bundle)
             self._models[digest] = (model, size)
             self._evict()
         return model
 
+    def _check_fits(self, bundle: dict[str, Any]) -> None:
+        """A bundle larger than the disk allows is refused before it is downloaded."""
+        size = int(bundle.get("size", 0))
+        if size > self._max_bundle_bytes:
+            raise ArchiveLimitExceededError(
+                f"bundle of {size} bytes exceeds the {self._max_bundle_bytes} bytes this "
+                "endpoint's /tmp can hold; give the endpoint more ephemeral_storage_mb"
+            )
+
     def _evict(self) -> None:
-        """Drop least recently used models beyond the byte budget (the newest always stays)."""
+        """Drop least recently used models beyond the memory budget, then files beyond the
+        disk budget (the newest model always stays)."""
         while len(self._models) > 1 and self.cached_bytes > self._model_cache_bytes:
-            self._models.popitem(last=False)
+            self._forget_model(next(iter(self._models)))
+        self._evict_disk(self._disk_budget)
+
+    def _evict_disk(self, budget: int) -> None:
+        newest = next(reversed(self._models), None)
+        while self.disk_bytes > budget:
+            archive = next((d for d in self._archives if d != newest), None)
+            if archive is not None:
+                self._archive_path(archive).unlink(missing_ok=True)
+                del self._archives[archive]
+            elif len(self._models) > 1:
+                self._forget_model(next(iter(self._models)))
+            else:
+                return
+
+    def _forget_model(self, digest: str) -> None:
+        del self._models[digest]
+        shutil.rmtree(self._extracted_path(digest), ignore_errors=True)
+        self._extracted.pop(digest, None)
 
     @property
     def cached_bytes(self) -> int:
         return sum(size for _, size in self._models.values())
+
+    @property
+    def disk_bytes(self) -> int:
+        """Bytes of bundles this store keeps in /tmp."""
+        return sum(self._archives.values()) + sum(self._extracted.values())
 
     @property
     def cached_versions(self) -> list[str]:
@@ -118,22 +183,51 @@ class ModelStore:
     def _load(self, bundle: dict[str, Any]) -> tuple[LoadedModel, int]:
         started = time.perf_counter()
         digest = bundle["digest"]
-        archive = self._cache_dir / "bundles" / f"{digest}.tar.gz"
-        extracted = self._cache_dir / "models" / digest
+        archive = self._archive_path(digest)
+        extracted = self._extracted_path(digest)
         while True:  # at most twice: a damaged copy in /tmp, then a fresh download
             fresh = not archive.exists()
             if fresh:
                 self._download(bundle, archive)
+            self._archives[digest] = archive.stat().st_size
+            self._archives.move_to_end(digest)
             try:
-                opened = open_bundle(archive, extracted, expected_digest=digest)
+                opened = open_bundle(
+                    archive,
+                    extracted,
+                    expected_digest=digest,
+                    limits=dataclasses.replace(
+                        get_storage_settings().extraction_limits(),
+                        max_total_bytes=self._max_bundle_bytes,
+                    ),
+                )
                 break
             except DigestMismatchError:
-                archive.unlink()  # bytes that are not the registry's never stay under its digest
+                self._drop_archive(digest)  # bytes not the registry's never stay under its digest
                 if fresh:
                     raise
-        model = load_model(opened)
+            except BaseException:
+                self._drop_archive(digest)  # a bundle that cannot be opened only takes room
+                raise
+        self._extracted[digest] = _tree_bytes(extracted)
+        try:
+            model = load_model(opened)
+        except BaseException:
+            shutil.rmtree(extracted, ignore_errors=True)
+            self._extracted.pop(digest, None)
+            raise
         size = sum((opened.root / path).stat().st_size for path in opened.manifest.files)
         return dataclasses.replace(model, load_ms=(time.perf_counter() - started) * 1000), size
+
+    def _archive_path(self, digest: str) -> Path:
+        return self._cache_dir / "bundles" / f"{digest}.tar.gz"
+
+    def _extracted_path(self, digest: str) -> Path:
+        return self._cache_dir / "models" / digest
+
+    def _drop_archive(self, digest: str) -> None:
+        self._archive_path(digest).unlink(missing_ok=True)
+        self._archives.pop(digest, None)
 
     def _download(self, bundle: dict[str, Any], archive: Path) -> None:
         """Download to a partial file and rename: a crash never leaves a half bundle."""
@@ -146,6 +240,14 @@ class ModelStore:
             ExtraArgs=version_args(bundle["s3_version_id"]),
         )
         partial.rename(archive)
+
+
+def _tree_bytes(root: Path) -> int:
+    return sum(
+        os.path.getsize(os.path.join(folder, name))
+        for folder, _, names in os.walk(root)
+        for name in names
+    )
 
 
 def version_args(s3_version_id: str) -> dict[str, str]:

@@ -13,10 +13,12 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from model_runtime.extraction import ExtractionLimits
 from registry.aws import SYNC_INVOKE_PAYLOAD_BYTES
 from registry.exceptions import MissingSettingError
 
 PREFIX = "SLIPWAY_"
+_MIB = 1024**2
 
 
 class ServingSettings(BaseSettings):
@@ -38,6 +40,29 @@ class BundleCacheSettings(BaseSettings):
 
     bundle_cache_dir: Path = Field(Path("/tmp/slipway"), description="Lambda's writable /tmp")
     model_cache_bytes: int = Field(1024**3, description="loaded models kept, by bundle size")
+
+
+class StorageSettings(BaseSettings):
+    """How large this function's /tmp is. Bundles on disk and the extraction cap are derived
+    from it, so a bundle is refused or evicted before it could fill the disk (a full /tmp
+    fails every later load). Without the variable, Lambda's default of 512 MB is assumed."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX)
+
+    # infra sets it on every runtime function from the function's own ephemeral storage
+    ephemeral_storage_mb: int = Field(512, ge=512, le=10240, description="the function's /tmp")
+
+    @property
+    def disk_budget_bytes(self) -> int:
+        """What downloaded and extracted bundles may occupy: /tmp less a reserve for the
+        runtime's and libraries' own temporary files."""
+        total = self.ephemeral_storage_mb * _MIB
+        return total - max(64 * _MIB, total // 10)
+
+    def extraction_limits(self) -> ExtractionLimits:
+        """One bundle's archive and its extracted files must fit the budget side by side."""
+        ceiling = ExtractionLimits().max_total_bytes
+        return ExtractionLimits(max_total_bytes=min(ceiling, self.disk_budget_bytes // 2))
 
 
 class RegistryStoreSettings(BundleCacheSettings):
@@ -70,6 +95,11 @@ def get_runtime_settings() -> RuntimeSettings:
 @cache
 def get_settings() -> ServingSettings:
     return ServingSettings()
+
+
+@cache
+def get_storage_settings() -> StorageSettings:
+    return StorageSettings()
 
 
 @cache

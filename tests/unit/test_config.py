@@ -92,3 +92,13 @@ def test_dedicated_endpoints_are_checked_as_a_whole():
         "dedicated endpoint 'empty' lists no models",
     ):
         assert fragment in message
+
+
+@pytest.mark.parametrize("megabytes", [256, 10241])
+def test_ephemeral_storage_outside_lambdas_range_is_refused(megabytes):
+    # GIVEN an endpoint asking for /tmp outside 512-10240 MB (the embedded cloud would take it)
+    shipped = environments()
+    shipped["local"]["endpoints"][0]["ephemeral_storage_mb"] = megabytes
+    # WHEN the environment is loaded THEN the field is named
+    with pytest.raises(ConfigError, match="ephemeral_storage_mb"):
+        load_environment(shipped, "local")

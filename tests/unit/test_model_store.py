@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from examples.iris.train import train_and_package
 from model_runtime import model_store as model_store_module
+from model_runtime.exceptions import ArchiveLimitExceededError
 from model_runtime.extraction import sha256_file
 from model_runtime.model_store import ModelStore
 from registry.repository import LineageRepository, UploadedBundle
@@ -109,3 +110,47 @@ def test_a_damaged_bundle_in_tmp_is_downloaded_again(registry, tmp_path):
     assert store.model("iris", version="1").version == "1"
     assert downloads.count("models/iris/1/bundle.tar.gz") == 2
     assert sha256_file(cached) == digest
+
+
+def test_disk_eviction_keeps_the_newest_model_and_reloads_the_rest(registry, tmp_path):
+    # GIVEN a store whose disk budget holds two bundles and a half
+    repository, s3, downloads = registry
+    probe = ModelStore(repository, s3, tmp_path / "p", pointer_ttl_seconds=5, model_cache_bytes=1)
+    probe.model("iris", version="1")
+    footprint = probe.disk_bytes
+    downloads.clear()
+    store = ModelStore(
+        repository,
+        s3,
+        tmp_path / "cache",
+        pointer_ttl_seconds=5,
+        model_cache_bytes=10**9,
+        disk_budget_bytes=footprint * 5 // 2,
+    )
+    # WHEN three versions are loaded in turn
+    for version in ("1", "2", "3"):
+        assert store.model("iris", version=version).version == version
+        # THEN the newest stays in memory with its files, within the budget
+        assert store.cached_versions[-1] == version
+        assert store.disk_bytes <= footprint * 5 // 2
+    # AND an evicted version comes back, downloaded again
+    assert store.model("iris", version="1").version == "1"
+    assert downloads.count("models/iris/1/bundle.tar.gz") == 2
+
+
+def test_a_bundle_larger_than_the_disk_is_refused_before_download(registry, tmp_path):
+    # GIVEN a store whose disk cannot hold the iris bundle
+    repository, s3, downloads = registry
+    store = ModelStore(
+        repository,
+        s3,
+        tmp_path / "cache",
+        pointer_ttl_seconds=5,
+        model_cache_bytes=10**9,
+        disk_budget_bytes=1000,
+    )
+    # WHEN it is asked for THEN it refuses by name without a download
+    with pytest.raises(ArchiveLimitExceededError, match="ephemeral_storage_mb"):
+        store.model("iris", version="1")
+    assert downloads == []
+    assert not list((tmp_path / "cache").rglob("*.tar.gz"))
