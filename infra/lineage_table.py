@@ -23,6 +23,8 @@ class LineageTable(Construct):
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             deletion_protection=retain,
+            # validated manifests and promotion locks carry their own expiry
+            time_to_live_attribute="expires_at",
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
         # Lists every model by name without a Scan (keys in registry/keys.py).

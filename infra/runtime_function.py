@@ -8,10 +8,8 @@ from constructs import Construct
 
 from infra.code_assets import runtime_image_code, runtime_zip_code
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
+from registry.environment import EPHEMERAL_STORAGE_MB
 
-# Read by model_runtime.serving.settings.StorageSettings (a test holds the two together);
-# its home should be registry/environment.py with the other variable names.
-EPHEMERAL_STORAGE_MB = "SLIPWAY_EPHEMERAL_STORAGE_MB"
 # The workflow's model steps judge any bundle an endpoint may hold, and Evaluate holds two
 # (candidate and live model): they get the most /tmp Lambda allows.
 JUDGING_EPHEMERAL_STORAGE_MB = 10240

@@ -17,7 +17,7 @@ from model_runtime.exceptions import (
     UploadKeyError,
 )
 from model_runtime.extraction import ExtractionLimits, safe_extract, sha256_file
-from model_runtime.manifest import MANIFEST_FILE, Manifest, parse_manifest
+from model_runtime.manifest import MANIFEST_FILE, MAX_MANIFEST_BYTES, Manifest, parse_manifest
 from model_runtime.serving.settings import get_storage_settings
 from registry.names import name_and_version_of_key
 
@@ -68,6 +68,10 @@ def open_bundle(
     try:
         if MANIFEST_FILE not in files:
             raise InvalidManifestError("bundle has no manifest.json at its root")
+        if (dest / MANIFEST_FILE).stat().st_size > MAX_MANIFEST_BYTES:  # before reading it
+            raise InvalidManifestError(
+                f"manifest.json is larger than the limit of {MAX_MANIFEST_BYTES} bytes"
+            )
         manifest = parse_manifest((dest / MANIFEST_FILE).read_bytes())
         _verify_files(dest, manifest, set(files) - {MANIFEST_FILE})
     except BaseException:

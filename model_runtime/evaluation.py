@@ -198,8 +198,9 @@ def evaluate(
     if live is not None:
         lacking = data.lacking([column.name for column in live.signature.inputs])
         if lacking:
+            named = lacking[:10] + ([f"... {len(lacking)} in all"] if len(lacking) > 10 else [])
             reason = (
-                f"live version {live.version} needs columns {lacking} that the evaluation data "
+                f"live version {live.version} needs columns {named} that the evaluation data "
                 "does not have"
             )
         else:

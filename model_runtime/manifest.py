@@ -140,9 +140,14 @@ class DatasetRef(_Strict):
         return value
 
 
+# Register writes the version, the model summary, the code edge and one edge per dataset in
+# one DynamoDB transaction, which holds at most 100 items.
+MAX_DATASETS = 50
+
+
 class Lineage(_Strict):
     code: CodeVersion
-    datasets: list[DatasetRef] = Field(default_factory=list)
+    datasets: list[DatasetRef] = Field(default_factory=list, max_length=MAX_DATASETS)
     params: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
     parent: str | None = None
@@ -273,12 +278,24 @@ class Manifest(_Strict):
         return self
 
 
+# What the registry keeps of a manifest must fit one DynamoDB item (400 KB) with room to
+# spare; a manifest is metadata, never data.
+MAX_MANIFEST_BYTES = 256 * 1024
+
+
 def parse_manifest(raw: bytes | str) -> Manifest:
     """Parse and validate manifest.json, reporting every problem in one message."""
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise InvalidManifestError(
+            f"manifest.json has {len(raw)} bytes; the limit is {MAX_MANIFEST_BYTES}: keep data "
+            "(large input examples, parameters) in files of the bundle"
+        )
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidManifestError(f"manifest.json is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidManifestError("manifest.json nests values too deeply") from None
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:

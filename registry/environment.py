@@ -21,6 +21,9 @@ APPROVAL_TOKEN_KEY = "SLIPWAY_APPROVAL_TOKEN_KEY"
 ENDPOINT_FUNCTION = "SLIPWAY_ENDPOINT_FUNCTION"
 SERVED_MODELS = "SLIPWAY_SERVED_MODELS"
 TRUSTED_MODEL_TYPES = "SLIPWAY_TRUSTED_MODEL_TYPES"
+# A runtime function's /tmp in MB, as infra sized it: model_runtime.serving.settings derives
+# the bundle cache's disk budget and the extraction cap from it.
+EPHEMERAL_STORAGE_MB = "SLIPWAY_EPHEMERAL_STORAGE_MB"
 # Set by Lambda itself in every function (a reserved variable), and by the embedded cloud.
 LAMBDA_REGION = "AWS_REGION"
 

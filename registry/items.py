@@ -38,6 +38,22 @@ def version_item(
     }
 
 
+def validated_manifest_item(
+    manifest: dict[str, Any], digest: str, execution: str, expires_at: int
+) -> dict[str, Any]:
+    """The manifest Validate checked, for Register to read: the workflow's state carries
+    only its digest (Step Functions' state is limited to 256 KiB; a manifest may be more)."""
+    name, version = manifest["name"], manifest["version"]
+    return {
+        keys.PK: keys.model_pk(name),
+        keys.SK: keys.validated_sk(version, digest),
+        "kind": "validated-manifest",
+        "execution": execution,
+        "manifest": json.dumps(manifest, sort_keys=True),  # one string: Decimal-free, exact
+        "expires_at": expires_at,
+    }
+
+
 def edge_items(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """Edges from each dataset (by sha256) and from the code commit to the version.
 

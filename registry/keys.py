@@ -3,6 +3,7 @@
 | item            | PK                      | SK                                   |
 | --------------- | ----------------------- | ------------------------------------ |
 | model version   | MODEL#<name>            | VERSION#<version>                    |
+| validated manifest | MODEL#<name>         | VALIDATED#<version>#<sha256>         |
 | stage pointer   | MODEL#<name>            | STAGE#<stage>                        |
 | audit event     | MODEL#<name>            | AUDIT#<version>#<execution>#<step>   |
 | promotion lock  | MODEL#<name>            | LOCK                                 |
@@ -29,6 +30,10 @@ def version_sk(version: str) -> str:
 
 
 VERSION_PREFIX = "VERSION#"
+
+
+def validated_sk(version: str, digest: str) -> str:
+    return f"VALIDATED#{version}#{digest}"
 
 
 def stage_sk(stage: Stage) -> str:

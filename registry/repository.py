@@ -6,6 +6,7 @@ or SQS) may run more than once for the same event.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from registry import items, keys
 from registry.audit import AuditEvent
 from registry.exceptions import (
     InvalidPageTokenError,
+    InvalidStateError,
     PointerConflictError,
     PromotionLockedError,
     VersionConflictError,
@@ -120,6 +122,26 @@ class LineageRepository:
                 "Versions are immutable: upload under a new version."
             ) from None
         return RegisterOutcome.REGISTERED
+
+    def put_validated_manifest(
+        self, manifest: dict[str, Any], digest: str, execution: str, ttl_seconds: int
+    ) -> None:
+        """Keep the manifest Validate checked until Register reads it (and a while after:
+        the table's TTL removes it)."""
+        expires_at = int(datetime.now(UTC).timestamp()) + ttl_seconds
+        self._table.put_item(
+            Item=items.validated_manifest_item(manifest, digest, execution, expires_at)
+        )
+
+    def validated_manifest(self, name: str, version: str, digest: str) -> dict[str, Any]:
+        """The manifest Validate checked for the bundle with ``digest``."""
+        item = self._get(keys.model_pk(name), keys.validated_sk(version, digest))
+        if item is None:
+            raise InvalidStateError(
+                f"no validated manifest of {name} {version} with sha256 {digest}: "
+                "Register runs after Validate"
+            )
+        return json.loads(item["manifest"])  # type: ignore[no-any-return]
 
     def _model_summary_update(self, name: str, version: str, at: str) -> dict[str, Any]:
         """The model's summary item, listed through the MODELS index."""

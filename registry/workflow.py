@@ -215,6 +215,7 @@ VALIDATE = Task(
     package=Package.RUNTIME,
     result="validated",
     description="safe extraction, manifest, digests, loadable model",
+    table_actions=PUT,  # the checked manifest, for Register
     permissions=(Permission.READ_BUNDLES,),
     settings=(TRUSTED_MODEL_TYPES,),
 )
@@ -261,6 +262,7 @@ SMOKE_TEST = Task(
     package=Package.RUNTIME,
     result="smoke_test",
     description="the endpoint's staging route answers the input example",
+    table_actions=GET,  # the registered input example
     permissions=(Permission.INVOKE_ENDPOINT,),
     settings=(ENDPOINT_FUNCTION,),
 )

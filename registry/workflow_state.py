@@ -11,12 +11,22 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from registry.exceptions import InvalidStateError
 from registry.statuses import ApprovalPolicy, CanaryVerdict, NotComparablePolicy, RegisterOutcome
+
+# Every text in the document has a bound, so the whole document has one: Step Functions fails
+# an execution whose state passes 256 KiB, in a way no Catch sees (a test adds them up).
+Name = Annotated[str, Field(max_length=64)]
+Version = Annotated[str, Field(max_length=64)]
+Digest = Annotated[str, Field(max_length=64, pattern=r"^[0-9a-f]{64}$")]
+Timestamp = Annotated[str, Field(max_length=40)]
+REASON_LIMIT = 2000
+Reason = Annotated[str, Field(max_length=REASON_LIMIT)]  # RecordFailure's: type and message
+ExecutionName = Annotated[str, Field(max_length=80, pattern=r"^[A-Za-z0-9_-]{1,80}$")]
 
 
 class Document(BaseModel):
@@ -71,17 +81,18 @@ class GatePolicy(Document):
 
 
 class Validated(Document):
-    name: str
-    version: str
-    digest: str
+    """The bundle Validate checked: its manifest stays in the registry, found by digest."""
+
+    name: Name
+    version: Version
+    digest: Digest
     size: int
-    manifest: dict[str, Any]
 
 
 class Registered(Document):
     outcome: RegisterOutcome
-    name: str
-    version: str
+    name: Name
+    version: Version
 
 
 class LockHeld(Document):
@@ -93,26 +104,26 @@ class LockReleased(Document):
 
 
 class EvaluationOutcome(Document):
-    metric: str
-    direction: str
+    metric: Annotated[str, Field(max_length=64)]
+    direction: Literal["maximize", "minimize"]
     value: float
     threshold: float
     rows: int
-    live_version: str | None
+    live_version: Version | None
     live_value: float | None
     margin: float
     comparable: bool = True
-    not_comparable_reason: str | None = None
+    not_comparable_reason: Annotated[str, Field(max_length=1000)] | None = None
     meets_threshold: bool
     beats_live: bool
 
 
 class Staged(Document):
-    previous_version: str | None
+    previous_version: Version | None
 
 
 class SmokeTestOutcome(Document):
-    version: str
+    version: Version
     latency_ms: float
     model_load_ms: float
     cold_start: bool
@@ -120,13 +131,13 @@ class SmokeTestOutcome(Document):
 
 
 class Approval(Document):
-    approved_by: str
-    reason: str = ""
+    approved_by: Annotated[str, Field(max_length=2048)]  # an IAM ARN
+    reason: Annotated[str, Field(max_length=1000)] = ""
 
 
 class CanaryStarted(Document):
-    stable: str | None
-    started_at: str
+    stable: Version | None
+    started_at: Timestamp
     share: float
 
 
@@ -136,22 +147,23 @@ class CanaryChecked(Document):
 
 
 class Promoted(Document):
-    name: str
-    version: str
-    previous_version: str | None
+    name: Name
+    version: Version
+    previous_version: Version | None
 
 
 class StepError(Document):
     """What a Catch stores: Step Functions' error name and its cause (Lambda's JSON)."""
 
-    Error: str | None = None
-    Cause: str | None = None
+    # Step Functions' own bounds on a task failure's error and cause
+    Error: Annotated[str, Field(max_length=256)] | None = None
+    Cause: Annotated[str, Field(max_length=32768)] | None = None
 
 
 class Failure(Document):
-    name: str
-    version: str
-    reason: str
+    name: Name
+    version: Version
+    reason: Reason
 
 
 # -- the document -------------------------------------------------------------------------
@@ -165,7 +177,7 @@ class ExecutionInput(Document):
     key: str = Field(max_length=1024)
     version_id: str = Field(max_length=1024)
     size: int
-    execution_name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    execution_name: ExecutionName
 
 
 class PromotionState(ExecutionInput):

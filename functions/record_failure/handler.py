@@ -15,17 +15,20 @@ from registry.metrics import Metric
 from registry.names import MODELS_PREFIX, NAME_PATTERN, VERSION_PATTERN
 from registry.repository import LineageRepository
 from registry.statuses import VersionStatus
-from registry.workflow_state import Failure, PromotionState, StepError
+from registry.workflow_state import REASON_LIMIT, Failure, PromotionState, StepError
 
 UNRECOGNISED_UPLOADS = "_unrecognised-uploads"
 _KEY_PARTS = 4
-MAX_TEXT = 4000  # a reason is for people; DynamoDB items and Step Functions causes are bounded
+# A reason is for people, and it travels in the state document, whose size is bounded:
+# '<type>: <message>' fits workflow_state.Reason.
+MAX_TYPE = 256
+MAX_TEXT = REASON_LIMIT - MAX_TYPE - 2
 EXECUTION_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
 def failure_reason(error: StepError | None) -> str:
     """'<ErrorType>: <message>' from a Step Functions error object (Cause is Lambda's JSON)."""
-    error_type = str((error.Error if error else None) or "UnknownError")[:MAX_TEXT]
+    error_type = str((error.Error if error else None) or "UnknownError")[:MAX_TYPE]
     cause = (error.Cause if error else None) or ""
     if not isinstance(cause, str):
         cause = json.dumps(cause, default=str)

@@ -22,7 +22,8 @@ def register(state: PromotionState, repository: LineageRepository) -> Registered
         digest=validated.digest,
         size=validated.size,
     )
-    outcome = repository.register_version(validated.manifest, bundle, state.execution_name)
+    manifest = repository.validated_manifest(validated.name, validated.version, validated.digest)
+    outcome = repository.register_version(manifest, bundle, state.execution_name)
     duplicate = outcome == RegisterOutcome.DUPLICATE
     repository.record_audit(
         AuditEvent(

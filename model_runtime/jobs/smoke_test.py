@@ -19,6 +19,8 @@ from model_runtime.serving.function_url import (
 )
 from registry import aws
 from registry.environment import ENDPOINT_FUNCTION, LAMBDA_REGION, required
+from registry.exceptions import InvalidStateError
+from registry.repository import LineageRepository
 from registry.statuses import Stage
 from registry.workflow_state import PromotionState, SmokeTestOutcome
 
@@ -97,15 +99,18 @@ def smoke_test(
 
 
 def smoke_test_candidate(
-    lambda_client: Any, function: str, state: PromotionState
+    lambda_client: Any, repository: LineageRepository, function: str, state: PromotionState
 ) -> SmokeTestOutcome:
-    validated = state.require_validated()
+    name, version = state.candidate()
+    registered = repository.get_version(name, version)
+    if registered is None:
+        raise InvalidStateError(f"{name} {version} is not registered: SmokeTest runs after Stage")
     return smoke_test(
         lambda_client,
         function,
-        validated.name,
-        validated.version,
-        validated.manifest["input_example"],
+        name,
+        version,
+        registered["input_example"],
         state.policy.smoke_test_budget_ms,
         state.policy.pointer_cache_seconds,
     )
@@ -113,5 +118,8 @@ def smoke_test_candidate(
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return smoke_test_candidate(
-        aws.client("lambda"), required(ENDPOINT_FUNCTION), PromotionState.parse(event)
+        aws.client("lambda"),
+        aws.lineage_repository(),
+        required(ENDPOINT_FUNCTION),
+        PromotionState.parse(event),
     ).dump()

@@ -14,24 +14,33 @@ from model_runtime.bundle import check_upload_matches_manifest, parse_upload_key
 from model_runtime.jobs.candidate import fetch_bundle
 from model_runtime.model import check_input_example, load_model
 from registry import aws
+from registry.repository import LineageRepository
 from registry.workflow_state import PromotionState, Validated
 
 
-def validate_upload(s3: Any, state: PromotionState) -> Validated:
-    """Download the exact object version, verify it, load it and replay its input example."""
+def validate_upload(s3: Any, repository: LineageRepository, state: PromotionState) -> Validated:
+    """Download the exact object version, verify it, load it and replay its input example;
+    keep the checked manifest in the registry for Register (the state carries its digest)."""
     parse_upload_key(state.key)
     with tempfile.TemporaryDirectory(prefix="slipway-validate-") as work:
         bundle, size = fetch_bundle(s3, state.bucket, state.key, state.version_id, Path(work))
         check_upload_matches_manifest(state.key, bundle.manifest)
         check_input_example(load_model(bundle), bundle)
+        repository.put_validated_manifest(
+            json.loads(bundle.manifest.model_dump_json()),
+            bundle.digest,
+            state.execution_name,
+            state.policy.lock_ttl_seconds,  # as long as the execution may run
+        )
         return Validated(
             name=bundle.manifest.name,
             version=bundle.manifest.version,
             digest=bundle.digest,
             size=size,
-            manifest=json.loads(bundle.manifest.model_dump_json()),
         )
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return validate_upload(aws.client("s3"), PromotionState.parse(event)).dump()
+    return validate_upload(
+        aws.client("s3"), aws.lineage_repository(), PromotionState.parse(event)
+    ).dump()

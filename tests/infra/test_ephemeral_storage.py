@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.runtime_function import EPHEMERAL_STORAGE_MB, JUDGING_EPHEMERAL_STORAGE_MB
+from infra.runtime_function import JUDGING_EPHEMERAL_STORAGE_MB
+from registry.environment import EPHEMERAL_STORAGE_MB
 from registry.workflow import PROMOTION, Package
 
 CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]

@@ -61,10 +61,13 @@ def test_a_format_1_bundle_passes_the_validate_job(uploaded_format_1):
         execution_name="iris-legacy-1-format1",
     )
     # WHEN the Validate job checks it
-    validated = validate_upload(s3, PromotionState.parse(state))
-    # THEN it is a valid bundle with its digest
+    repository = LineageRepository(create_lineage_table())
+    validated = validate_upload(s3, repository, PromotionState.parse(state))
+    # THEN it is a valid bundle with its digest, its manifest kept for Register
     assert (validated.name, validated.version) == ("iris-legacy", "1")
     assert validated.digest == sha256_file(FORMAT_1_BUNDLE)
+    kept = repository.validated_manifest("iris-legacy", "1", validated.digest)
+    assert kept["format_version"] == 1
 
 
 def test_a_live_format_1_bundle_is_served_through_the_function_url_handler(

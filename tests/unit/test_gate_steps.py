@@ -11,6 +11,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from examples.iris.train import train_and_package
 from functions.approval.handler import request_approval
 from functions.canary.handler import check_canary
 from functions.exceptions import CanaryFailedError
@@ -27,7 +28,7 @@ from registry.audit import AuditStep
 from registry.exceptions import PromotionLockedError, VersionConflictError
 from registry.metrics import NAMESPACE, Metric
 from registry.statuses import RegisterOutcome, Stage, VersionStatus
-from registry.workflow_state import ApprovalRequest, PromotionState, StepError
+from registry.workflow_state import REASON_LIMIT, ApprovalRequest, PromotionState, StepError
 from tests.conftest import LambdaContext
 from tests.unit.gate import (
     Gate,
@@ -54,7 +55,8 @@ def test_validate_judges_the_exact_object_version_uploaded(gate, bundles):
     # THEN it judged the first bytes, by their S3 version id
     assert state.validated.digest == _sha256(bundles["good"])
     assert state.validated.name == "iris" and state.validated.version == "good"
-    assert state.validated.manifest["flavor"] == "sklearn"
+    manifest = gate.repository.validated_manifest("iris", "good", state.validated.digest)
+    assert manifest["flavor"] == "sklearn"
 
 
 def test_validate_refuses_a_key_that_disagrees_with_the_manifest(gate, bundles):
@@ -82,12 +84,14 @@ def test_register_records_the_version_and_recognises_the_same_bytes_again(gate, 
     ]
 
 
-def test_register_refuses_other_bytes_under_a_registered_version(gate, bundles):
+def test_register_refuses_other_bytes_under_a_registered_version(gate, bundles, tmp_path):
+    # GIVEN iris good registered
     registered(gate, bundles["good"], "good")
-    other = run(steps.VALIDATE, uploaded(gate, bundles["good"], "good"))
-    other = other.model_copy(
-        update={"validated": other.validated.model_copy(update={"digest": "f" * 64})}
-    )
+    # WHEN another model is uploaded and validated under the same name and version
+    retrained = tmp_path / "retrained.tar.gz"
+    train_and_package(retrained, name="iris", version="good", c=0.5)
+    other = run(steps.VALIDATE, uploaded(gate, retrained, "good"))
+    # THEN Register refuses it: versions are immutable
     with pytest.raises(VersionConflictError, match="immutable"):
         run(steps.REGISTER, other)
 
@@ -180,19 +184,20 @@ def test_stage_points_staging_at_the_candidate_with_its_evaluation(gate, bundles
 def test_smoke_test_calls_the_staging_route_of_the_real_endpoint(gate, bundles):
     state = staged(gate, bundles["good"], "good")
     endpoint = gate.endpoint()
-    outcome = smoke_test_candidate(endpoint, "endpoint", state)
+    outcome = smoke_test_candidate(endpoint, gate.repository, "endpoint", state)
     assert outcome.version == "good" and outcome.budget_ms == 10000
     (call,) = endpoint.calls
     assert call["rawPath"] == "/v1/models/iris/predict"
     assert call["rawQueryString"] == "stage=staging"
-    assert json.loads(call["body"])["inputs"] == state.validated.manifest["input_example"]["inputs"]
+    example = gate.repository.get_version("iris", "good")["input_example"]
+    assert json.loads(call["body"])["inputs"] == example["inputs"]
     assert answer(steps.SMOKE_TEST, state, outcome.dump()).smoke_test == outcome
 
 
 def test_smoke_test_judges_by_the_policy_budget(gate, bundles):
     state = staged(gate, bundles["good"], "good", smoke_test_budget_ms=0.001)
     with pytest.raises(SmokeTestTooSlowError, match="budget is 0 ms"):
-        smoke_test_candidate(gate.endpoint(), "endpoint", state)
+        smoke_test_candidate(gate.endpoint(), gate.repository, "endpoint", state)
 
 
 class WrongAnswers:
@@ -215,10 +220,10 @@ class WrongAnswers:
 
 def test_smoke_test_rejects_an_answer_that_differs_from_the_input_example(gate, bundles):
     state = staged(gate, bundles["good"], "good")
-    expected = state.validated.manifest["input_example"]["expected_output"]
+    expected = gate.repository.get_version("iris", "good")["input_example"]["expected_output"]
     wrong = [(label + 1) % 3 for label in expected]
     with pytest.raises(SmokeTestFailedError, match=re.escape(f"endpoint answered {wrong}")):
-        smoke_test_candidate(WrongAnswers("good", wrong), "endpoint", state)
+        smoke_test_candidate(WrongAnswers("good", wrong), gate.repository, "endpoint", state)
 
 
 # -- approval ------------------------------------------------------------------------------
@@ -508,10 +513,10 @@ def test_record_failure_records_even_a_state_that_breaks_the_contract(gate):
     ids=["list", "null", "object-cause", "long-key", "long-execution", "huge-cause"],
 )
 def test_record_failure_records_a_reason_whatever_the_document(gate, document):
-    from functions.record_failure.handler import MAX_TEXT, handler
+    from functions.record_failure.handler import handler
 
     result = handler(document, LambdaContext())
-    assert result["reason"] and len(result["reason"]) <= 2 * MAX_TEXT + 2
+    assert result["reason"] and len(result["reason"]) <= REASON_LIMIT
     history = gate.repository.audit_history(result["name"], result["version"])
     assert [event["outcome"] for event in history] == ["rejected"]
 
@@ -535,3 +540,27 @@ def _sha256(path: Path) -> str:
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_large_manifest_goes_through_the_gate_in_a_small_state(gate, bundles, tmp_path):
+    # GIVEN a bundle whose manifest is 240 KB (parameters of a big search, say): whole, it
+    # once travelled in the state and ended the execution with States.DataLimitExceeded
+    import tarfile
+
+    opened = tmp_path / "opened"
+    with tarfile.open(bundles["good"]) as archive:
+        archive.extractall(opened, filter="data")
+    manifest = json.loads((opened / "manifest.json").read_text())
+    manifest["lineage"]["params"]["search_log"] = "x" * 240_000
+    (opened / "manifest.json").write_text(json.dumps(manifest))
+    large = tmp_path / "large.tar.gz"
+    with tarfile.open(large, "w:gz") as archive:
+        for path in sorted(opened.rglob("*")):
+            archive.add(path, arcname=str(path.relative_to(opened)), recursive=False)
+    # WHEN it is promoted by the declared workflow
+    final = live(gate, large, "good")
+    # THEN it goes live, and no state document on the way carried the manifest
+    assert final.promoted.version == "good"
+    assert len(json.dumps(final.dump())) < 8_000
+    registered = gate.repository.get_version("iris", "good")
+    assert len(registered["lineage"]["params"]["search_log"]) == 240_000

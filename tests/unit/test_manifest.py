@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from model_runtime.exceptions import InvalidManifestError
-from model_runtime.manifest import Manifest, parse_manifest
+from model_runtime.manifest import MAX_DATASETS, MAX_MANIFEST_BYTES, Manifest, parse_manifest
 
 
 def manifest_dict(iris_bundle: tuple[Path, Manifest]) -> dict:
@@ -66,6 +66,27 @@ def test_malformed_dataset_digest_is_refused(iris_bundle):
 def test_not_json_is_a_clear_error():
     with pytest.raises(InvalidManifestError, match="not valid JSON"):
         parse_manifest(b"{nope")
+
+
+def test_a_manifest_beyond_the_size_limit_is_refused_before_parsing(iris_bundle):
+    # GIVEN a manifest carrying 300 KB of parameters (it would not fit a registry item)
+    data = manifest_dict(iris_bundle)
+    data["lineage"]["params"]["padding"] = "x" * 300_000
+    # THEN it is refused by its size, with the limit named
+    with pytest.raises(InvalidManifestError, match=f"the limit is {MAX_MANIFEST_BYTES}"):
+        parse_manifest(json.dumps(data))
+
+
+def test_a_deeply_nested_manifest_is_a_manifest_error_not_a_recursion_error():
+    with pytest.raises(InvalidManifestError, match="nests values too deeply"):
+        parse_manifest("[" * 100_000 + "]" * 100_000)
+
+
+def test_more_datasets_than_one_registry_transaction_holds_are_refused(iris_bundle):
+    data = manifest_dict(iris_bundle)
+    data["lineage"]["datasets"] = data["lineage"]["datasets"][:1] * (MAX_DATASETS + 1)
+    with pytest.raises(InvalidManifestError, match=r"lineage\.datasets"):
+        parse_manifest(json.dumps(data))
 
 
 def _format_1_manifest() -> dict:

@@ -175,8 +175,8 @@ def test_rollback_without_a_previous_version_is_a_conflict(gate, bundles):
 
 
 def test_the_registry_lists_versions_built_from_a_commit(gate, bundles):
-    state = live(gate, bundles["good"], "good")
-    code = state.validated.manifest["lineage"]["code"]
+    live(gate, bundles["good"], "good")
+    code = gate.repository.get_version("iris", "good")["lineage"]["code"]
     query = urlencode({"repository": code["repository"], "commit": code["commit"]})
     status, body = call("GET", "/v1/code/models", query=query)
     assert status == 200, body

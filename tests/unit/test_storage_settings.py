@@ -7,10 +7,10 @@ import tarfile
 
 import pytest
 
-from infra.runtime_function import EPHEMERAL_STORAGE_MB
 from model_runtime.bundle import open_bundle
 from model_runtime.exceptions import ArchiveLimitExceededError
 from model_runtime.serving import settings
+from registry.environment import EPHEMERAL_STORAGE_MB
 
 _MIB = 1024**2
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 
 import pytest
 
@@ -98,3 +99,40 @@ def test_the_approval_request_template_is_the_request_model():
     request = ApprovalRequest.parse(ApprovalRequest.template(state, "token"))
     # THEN it parses as the request the approval function reads
     assert request.task_token == "token" and request.state.key == state["key"]
+
+
+STEP_FUNCTIONS_STATE_LIMIT = 256 * 1024  # bytes of a state's input or output
+BYTES_PER_CHARACTER = 6  # the worst JSON can make of one character: \u0000
+
+
+def worst_case_bytes(schema: dict, definitions: dict) -> int:
+    """The most bytes a value of this JSON schema can take; fails on anything unbounded."""
+    if "$ref" in schema:
+        return worst_case_bytes(definitions[schema["$ref"].split("/")[-1]], definitions)
+    if "anyOf" in schema:
+        return max(worst_case_bytes(option, definitions) for option in schema["anyOf"])
+    if "enum" in schema or "const" in schema:
+        values = schema.get("enum", [schema.get("const")])
+        return max(len(json.dumps(value)) for value in values)
+    kind = schema.get("type")
+    if kind == "string":
+        assert "maxLength" in schema, f"a text of the state document has no bound: {schema}"
+        return 2 + BYTES_PER_CHARACTER * schema["maxLength"]
+    if kind in ("number", "integer", "boolean", "null"):
+        return 32
+    if kind == "object" and "properties" in schema:
+        assert not schema.get("additionalProperties", False), schema
+        return 2 + sum(
+            len(name) + 4 + worst_case_bytes(value, definitions)
+            for name, value in schema["properties"].items()
+        )
+    raise AssertionError(f"the state document holds a value of unbounded size: {schema}")
+
+
+def test_the_state_document_can_never_pass_step_functions_limit():
+    # GIVEN every field of the document at its largest, every character escaped
+    schema = PromotionState.model_json_schema()
+    largest = worst_case_bytes(schema, schema.get("$defs", {}))
+    # THEN it fits the 256 KiB a Step Functions state may hold: no manifest, whatever its
+    # size, can end an execution where no Catch sees it
+    assert largest < STEP_FUNCTIONS_STATE_LIMIT, largest
