@@ -9,7 +9,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from registry.exam import Metric
+from registry.names import NAME_PATTERN
 from registry.statuses import ApprovalPolicy, NotComparablePolicy
+from registry.workflow_state import MAX_MODEL_EXAMS
 
 DEFAULT_ENVIRONMENT = "local"
 _NAME = r"^[a-z][a-z0-9-]{0,30}$"
@@ -33,6 +36,19 @@ class CanaryConfig(_Strict):
     max_error_rate: float = Field(0.01, ge=0.0, le=1.0)
     max_schema_rejection_rate: float = Field(0.05, ge=0.0, le=1.0)
     max_p99_ms: float = Field(1000.0, gt=0.0)
+
+
+class ExamConfig(_Strict):
+    """The environment's exam for a model (``exam``) or for one model (``model_exams``): a
+    manifest may only ask for a stricter bar. Unset parts are the manifest's choice."""
+
+    metric: Metric | None = Field(None, description="the metric every candidate is judged by")
+    threshold: float | None = Field(
+        None, description="the lowest score (for errors such as rmse: the highest) that passes"
+    )
+    champion_margin: float | None = Field(
+        None, ge=0.0, description="how much better than live; default: champion_margin"
+    )
 
 
 class EndpointConfig(_Strict):
@@ -116,6 +132,12 @@ class EnvironmentConfig(_Strict):
     lock_wait_seconds: int = Field(
         120, ge=5, description="how long a promotion waits for another one of the same model"
     )
+    exam: ExamConfig = ExamConfig()
+    model_exams: dict[Annotated[str, Field(pattern=NAME_PATTERN.pattern)], ExamConfig] = Field(
+        default_factory=dict,
+        max_length=MAX_MODEL_EXAMS,
+        description="exams of particular models, over the environment's exam",
+    )
     canary: CanaryConfig = CanaryConfig()
     retain_data: bool = False
     kms_key: bool = Field(False, description="encrypt artifacts with a key the environment owns")
@@ -131,6 +153,11 @@ class EnvironmentConfig(_Strict):
             problems.append(
                 f"log_retention_days must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
             )
+        exams = {"exam": self.exam} | {f"model_exams.{m}": e for m, e in self.model_exams.items()}
+        for where, exam in exams.items():
+            if exam.threshold is not None and exam.metric is None:
+                # a bar without its metric would let a manifest pick an easier metric
+                problems.append(f"{where}: a threshold needs the metric it is measured in")
         names = [endpoint.name for endpoint in self.endpoints]
         if len(set(names)) != len(names):
             problems.append(f"endpoint names must be unique, got {names}")

@@ -25,6 +25,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.code_assets import ControlPlaneCode
+from infra.gate_policy import WORKFLOW_TIMEOUT_SECONDS
 from infra.least_privilege import grant_read_objects, grant_table
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
 from infra.runtime_function import RuntimeFunction
@@ -50,7 +51,7 @@ from registry.workflow import (
 )
 from registry.workflow_state import ApprovalRequest, GatePolicy, StepError
 
-WORKFLOW_TIMEOUT = Duration.days(8)
+WORKFLOW_TIMEOUT = Duration.seconds(WORKFLOW_TIMEOUT_SECONDS)
 
 
 @dataclass(frozen=True)

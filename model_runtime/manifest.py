@@ -25,6 +25,7 @@ from pydantic import (
 
 from model_runtime.exceptions import InvalidManifestError
 from model_runtime.url_credentials import has_credentials
+from registry.exam import Metric, direction_of
 from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
 
 MANIFEST_FILE = "manifest.json"
@@ -153,27 +154,6 @@ class Lineage(_Strict):
     parent: str | None = None
 
 
-Metric = Literal[
-    "accuracy",
-    "balanced_accuracy",
-    "f1_macro",
-    "f1_weighted",
-    "precision_macro",
-    "recall_macro",
-    "rmse",
-    "mae",
-    "mape",
-    "r2",
-]
-METRICS: tuple[str, ...] = get_args(Metric)
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "mape"})
-
-
-def default_direction(metric: str) -> Literal["maximize", "minimize"]:
-    """Errors are minimised, scores maximised."""
-    return "minimize" if metric in LOWER_IS_BETTER else "maximize"
-
-
 class Evaluation(_Strict):
     """How the gate judges a candidate: a metric on a labelled CSV shipped in the bundle."""
 
@@ -182,6 +162,17 @@ class Evaluation(_Strict):
     metric: Metric
     threshold: float
     direction: Literal["maximize", "minimize"]
+
+    @model_validator(mode="after")
+    def _direction_is_the_metrics(self) -> Evaluation:
+        # the uploader does not choose which way is better: a model that always answers 0
+        # once declared accuracy 'minimize' and beat a perfect live model
+        if self.direction != direction_of(self.metric):
+            raise ValueError(
+                f"{self.metric} is {direction_of(self.metric)}d: direction must be "
+                f"{direction_of(self.metric)!r}, not {self.direction!r}"
+            )
+        return self
 
 
 Flavor = Literal["sklearn", "onnx", "python", "xgboost", "lightgbm"]

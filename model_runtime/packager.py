@@ -24,14 +24,7 @@ from typing import Any
 
 from model_runtime.columns import infer_columns, output_column, records
 from model_runtime.csv_data import read_frame
-from model_runtime.manifest import (
-    METRICS,
-    Column,
-    DatasetRef,
-    Evaluation,
-    Manifest,
-    default_direction,
-)
+from model_runtime.manifest import Column, DatasetRef, Evaluation, Manifest
 from model_runtime.packaging import (
     build_onnx_bundle,
     build_python_bundle,
@@ -39,6 +32,7 @@ from model_runtime.packaging import (
     capture_code_version,
     describe_dataset,
 )
+from registry.exam import METRICS, direction_of
 
 EVALUATION_FILE = "data/evaluation.csv"
 CLASSIFICATION_DEFAULT, REGRESSION_DEFAULT = "accuracy", "rmse"
@@ -117,7 +111,7 @@ def package_model(
                 target=target,
                 metric=chosen,  # type: ignore[arg-type]
                 threshold=threshold,
-                direction=default_direction(chosen),
+                direction=direction_of(chosen),
             )
             facts["extra_files"] = {EVALUATION_FILE: eval_file}
         return _build(kind, estimator, out, facts)

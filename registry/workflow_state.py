@@ -15,13 +15,15 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from registry.exam import Metric
 from registry.exceptions import InvalidStateError
+from registry.names import NAME_PATTERN, VERSION_PATTERN
 from registry.statuses import ApprovalPolicy, CanaryVerdict, NotComparablePolicy, RegisterOutcome
 
 # Every text in the document has a bound, so the whole document has one: Step Functions fails
 # an execution whose state passes 256 KiB, in a way no Catch sees (a test adds them up).
-Name = Annotated[str, Field(max_length=64)]
-Version = Annotated[str, Field(max_length=64)]
+Name = Annotated[str, Field(max_length=64, pattern=NAME_PATTERN.pattern)]
+Version = Annotated[str, Field(max_length=64, pattern=VERSION_PATTERN.pattern)]
 Digest = Annotated[str, Field(max_length=64, pattern=r"^[0-9a-f]{64}$")]
 Timestamp = Annotated[str, Field(max_length=40)]
 REASON_LIMIT = 2000
@@ -63,6 +65,19 @@ class CanaryPolicy(Document):
     max_p99_ms: float
 
 
+class Exam(Document):
+    """The environment's bar for a model; unset parts are the manifest's (or, for the
+    margin, the environment's ``champion_margin``)."""
+
+    metric: Metric | None = None
+    threshold: float | None = None  # the lowest score (highest error) a candidate may have
+    champion_margin: float | None = None
+
+
+# models with an exam of their own, per environment: bounded, as every part of the document
+MAX_MODEL_EXAMS = 100
+
+
 class GatePolicy(Document):
     """The environment's rules for the gate. Its values come from ``cdk.json`` (the defaults
     live in ``infra/config.py``); the state machine's first state writes them into the
@@ -71,10 +86,26 @@ class GatePolicy(Document):
     approval: ApprovalPolicy
     champion_margin: float
     champion_not_comparable: NotComparablePolicy
+    exam: Exam
+    model_exams: dict[Name, Exam] = Field(max_length=MAX_MODEL_EXAMS)
     smoke_test_budget_ms: float
     pointer_cache_seconds: float
     lock_ttl_seconds: int
     canary: CanaryPolicy
+
+    def exam_for(self, model: str) -> Exam:
+        """The model's own exam over the environment's, the margin defaulting to
+        ``champion_margin``."""
+        own = self.model_exams.get(model, Exam())
+        return Exam(
+            metric=own.metric or self.exam.metric,
+            threshold=own.threshold if own.threshold is not None else self.exam.threshold,
+            champion_margin=next(
+                m
+                for m in (own.champion_margin, self.exam.champion_margin, self.champion_margin)
+                if m is not None
+            ),
+        )
 
 
 # -- what each step answers ---------------------------------------------------------------
@@ -155,13 +186,17 @@ class Promoted(Document):
 class StepError(Document):
     """What a Catch stores: Step Functions' error name and its cause (Lambda's JSON)."""
 
-    # Step Functions' own bounds on a task failure's error and cause
-    Error: Annotated[str, Field(max_length=256)] | None = None
-    Cause: Annotated[str, Field(max_length=32768)] | None = None
+    # Step Functions' own bounds on a task failure's error and cause. A Lambda cause is the
+    # runtime's error JSON, written ASCII-only (json.dumps), so in the document each of its
+    # characters takes at most two bytes (a quote or backslash escaped).
+    Error: Annotated[str, Field(max_length=256, json_schema_extra={"x-ascii": True})] | None = None
+    Cause: Annotated[str, Field(max_length=32768, json_schema_extra={"x-ascii": True})] | None = (
+        None
+    )
 
 
 class Failure(Document):
-    name: Name
+    name: Annotated[str, Field(max_length=64)]  # a model's, or the unrecognised uploads'
     version: Version
     reason: Reason
 

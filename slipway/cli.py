@@ -195,7 +195,7 @@ LiveVersionArgument = Annotated[
 
 
 def _metric(value: str | None) -> str | None:
-    from model_runtime.manifest import METRICS
+    from registry.exam import METRICS
 
     if value is not None and value not in METRICS:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(METRICS)}")

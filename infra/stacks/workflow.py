@@ -12,32 +12,17 @@ from constructs import Construct
 
 from infra.code_assets import ControlPlaneCode
 from infra.config import EnvironmentConfig
+from infra.gate_policy import gate_policy
 from infra.ingest_pipeline import IngestPipeline
 from infra.observability_defaults import Observability
-from infra.promotion_workflow import WORKFLOW_TIMEOUT, PromotionWorkflow, WorkflowOptions
+from infra.promotion_workflow import PromotionWorkflow, WorkflowOptions
 from infra.registry_api import RegistryApi
-from registry.workflow_state import CanaryPolicy, GatePolicy
 
 
 def workflow_options(config: EnvironmentConfig) -> WorkflowOptions:
     """The environment's gate, as the state machine and its first state carry it."""
     return WorkflowOptions(
-        policy=GatePolicy(
-            approval=config.approval,
-            champion_margin=config.champion_margin,
-            champion_not_comparable=config.champion_not_comparable,
-            smoke_test_budget_ms=config.smoke_test_budget_ms,
-            pointer_cache_seconds=config.pointer_cache_seconds,
-            # a lock lives as long as the execution holding it may
-            lock_ttl_seconds=int(WORKFLOW_TIMEOUT.to_seconds()),
-            canary=CanaryPolicy(
-                share=config.canary.share,
-                bake_seconds=config.canary.bake_minutes * 60,
-                max_error_rate=config.canary.max_error_rate,
-                max_schema_rejection_rate=config.canary.max_schema_rejection_rate,
-                max_p99_ms=config.canary.max_p99_ms,
-            ),
-        ),
+        policy=gate_policy(config),
         approval_timeout_minutes=config.approval_timeout_minutes,
         lock_wait_seconds=config.lock_wait_seconds,
         trusted_model_types=tuple(config.trusted_model_types),

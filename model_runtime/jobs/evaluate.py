@@ -14,10 +14,12 @@ from typing import Any
 from model_runtime.evaluation import evaluate, require_passing
 from model_runtime.exceptions import EvaluationFailedError, ModelNotFoundError
 from model_runtime.jobs.candidate import fetch_bundle
+from model_runtime.manifest import Evaluation
 from model_runtime.model import LoadedModel, load_model
 from model_runtime.model_store import ModelSource, ModelStore
 from registry import aws
-from registry.workflow_state import EvaluationOutcome, PromotionState
+from registry.exam import stricter_bar
+from registry.workflow_state import EvaluationOutcome, Exam, PromotionState
 
 
 def live_model(store: ModelSource, name: str, candidate_version: str) -> LoadedModel | None:
@@ -39,18 +41,32 @@ def evaluate_upload(s3: Any, store: ModelSource, state: PromotionState) -> Evalu
             Path(work),
             expected_digest=validated.digest,
         )
-        spec = bundle.manifest.evaluation
-        if spec is None:
+        declared = bundle.manifest.evaluation
+        if declared is None:
             raise EvaluationFailedError(
                 "the bundle declares no evaluation; the promotion gate needs a metric, a "
                 "threshold and a labelled dataset in manifest.json 'evaluation'"
             )
+        exam = state.policy.exam_for(bundle.manifest.name)
+        spec = environment_exam(bundle.manifest.name, declared, exam)
         candidate = load_model(bundle)
         live = live_model(store, bundle.manifest.name, bundle.manifest.version)
-        margin = state.policy.champion_margin
+        margin = exam.champion_margin or 0.0  # exam_for always sets it
         result = evaluate(spec, bundle.root / spec.dataset, candidate, live, margin)
     require_passing(result, state.policy.champion_not_comparable)
     return EvaluationOutcome.parse(result.as_dict())
+
+
+def environment_exam(model: str, declared: Evaluation, exam: Exam) -> Evaluation:
+    """The evaluation the gate runs: the environment's metric, and the stricter of the
+    environment's bar and the manifest's."""
+    if exam.metric is not None and declared.metric != exam.metric:
+        raise EvaluationFailedError(
+            f"this environment judges {model} by {exam.metric}; the bundle declares "
+            f"{declared.metric}: package it with metric={exam.metric!r}"
+        )
+    threshold = stricter_bar(declared.metric, declared.threshold, exam.threshold)
+    return declared.model_copy(update={"threshold": threshold})
 
 
 @cache

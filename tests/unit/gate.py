@@ -191,7 +191,8 @@ class Gate:
 def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in changes.items():
-        merged[key] = merge(base[key], value) if isinstance(value, dict) else value
+        known = isinstance(value, dict) and isinstance(base.get(key), dict)
+        merged[key] = merge(base[key], value) if known else value
     return merged
 
 

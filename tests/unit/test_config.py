@@ -102,3 +102,33 @@ def test_ephemeral_storage_outside_lambdas_range_is_refused(megabytes):
     # WHEN the environment is loaded THEN the field is named
     with pytest.raises(ConfigError, match="ephemeral_storage_mb"):
         load_environment(shipped, "local")
+
+
+def test_an_exam_is_checked_with_the_environment():
+    # GIVEN exams with an unknown metric, a bar without its metric, a bad model name
+    entry = {
+        **environments()["dev"],
+        "exam": {"threshold": 0.9},
+        "model_exams": {"Fraud_Score": {"metric": "auc"}, "churn": {"threshold": 0.7}},
+    }
+    # THEN one error names each problem
+    with pytest.raises(ConfigError) as refused:
+        load_environment({"dev": entry}, "dev")
+    message = str(refused.value)
+    assert "model_exams.Fraud_Score.[key]: String should match pattern" in message
+    assert "model_exams.Fraud_Score.metric: Input should be 'accuracy'" in message
+    entry["model_exams"] = {"churn": {"threshold": 0.7}}
+    with pytest.raises(ConfigError) as refused:
+        load_environment({"dev": entry}, "dev")
+    assert "exam: a threshold needs the metric" in str(refused.value)
+    assert "model_exams.churn: a threshold needs the metric" in str(refused.value)
+
+
+def test_the_shipped_prod_exam_reaches_the_gate_policy():
+    from infra.gate_policy import gate_policy
+
+    policy = gate_policy(load_environment(environments(), "prod"))
+    fraud = policy.exam_for("fraud-score")
+    assert (fraud.metric, fraud.threshold, fraud.champion_margin) == ("f1_macro", 0.9, 0.01)
+    other = policy.exam_for("churn")
+    assert (other.metric, other.threshold, other.champion_margin) == (None, None, 0.005)

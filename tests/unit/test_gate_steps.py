@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from functions.exceptions import CanaryFailedError
 from functions.record_failure.handler import UNRECOGNISED_UPLOADS
 from model_runtime.exceptions import (
     EvaluationFailedError,
+    InvalidManifestError,
     SmokeTestFailedError,
     SmokeTestTooSlowError,
     UploadKeyError,
@@ -139,6 +141,52 @@ def test_evaluate_takes_the_margin_from_the_gate_policy(gate, bundles):
     state = registered(gate, bundles["better"], "better", champion_margin=0.5)
     with pytest.raises(EvaluationFailedError, match=r"by the required margin 0\.5"):
         run(steps.EVALUATE, state)
+
+
+def exam(**parts: object) -> dict[str, object]:
+    return {"metric": None, "threshold": None, "champion_margin": None, **parts}
+
+
+def test_the_environments_bar_holds_whatever_the_manifest_declares(gate, bundles):
+    # GIVEN an environment whose bar is 0.99 accuracy, and a candidate declaring 0.0
+    state = registered(gate, bundles["weak"], "weak", exam=exam(threshold=0.99))
+    # THEN the environment's bar is the one it must meet
+    with pytest.raises(EvaluationFailedError, match=r"misses the threshold \(>= 0.99\)"):
+        run(steps.EVALUATE, state)
+
+
+def test_a_manifest_may_ask_for_a_stricter_bar_than_the_environment(gate, bundles):
+    state = registered(gate, bundles["unreachable"], "unreachable", exam=exam(threshold=0.5))
+    with pytest.raises(EvaluationFailedError, match=r"misses the threshold \(>= 1.01\)"):
+        run(steps.EVALUATE, state)
+
+
+def test_a_model_judged_by_another_metric_here_is_refused(gate, bundles):
+    # GIVEN an environment that judges iris by f1_macro WHEN a candidate declares accuracy
+    policy = {"model_exams": {"iris": exam(metric="f1_macro")}}
+    state = registered(gate, bundles["good"], "good", **policy)
+    # THEN it is refused, and told which metric to package with
+    with pytest.raises(EvaluationFailedError, match=r"judges iris by f1_macro.*metric='f1_macro'"):
+        run(steps.EVALUATE, state)
+
+
+def test_a_models_own_margin_comes_before_the_environments(gate, bundles):
+    live(gate, bundles["good"], "good")
+    policy = {"champion_margin": 0.0, "model_exams": {"iris": exam(champion_margin=0.5)}}
+    state = registered(gate, bundles["better"], "better", **policy)
+    with pytest.raises(EvaluationFailedError, match=r"by the required margin 0\.5"):
+        run(steps.EVALUATE, state)
+
+
+def test_a_manifest_cannot_turn_a_score_into_an_error(gate, bundles, tmp_path):
+    # GIVEN a model that declares accuracy with direction 'minimize' (so 0 would beat 1)
+    def minimize(manifest: dict) -> None:
+        manifest["evaluation"]["direction"] = "minimize"
+
+    hostile = with_manifest(bundles["weak"], tmp_path, minimize)
+    # WHEN it is validated THEN it is refused: the direction is the metric's
+    with pytest.raises(InvalidManifestError, match="accuracy is maximized: direction must be"):
+        run(steps.VALIDATE, uploaded(gate, hostile, "weak"))
 
 
 def test_evaluate_refuses_a_candidate_live_cannot_be_compared_with_when_told_to(gate, bundles):
@@ -545,18 +593,10 @@ def _sha256(path: Path) -> str:
 def test_a_large_manifest_goes_through_the_gate_in_a_small_state(gate, bundles, tmp_path):
     # GIVEN a bundle whose manifest is 240 KB (parameters of a big search, say): whole, it
     # once travelled in the state and ended the execution with States.DataLimitExceeded
-    import tarfile
+    def pad(manifest: dict) -> None:
+        manifest["lineage"]["params"]["search_log"] = "x" * 240_000
 
-    opened = tmp_path / "opened"
-    with tarfile.open(bundles["good"]) as archive:
-        archive.extractall(opened, filter="data")
-    manifest = json.loads((opened / "manifest.json").read_text())
-    manifest["lineage"]["params"]["search_log"] = "x" * 240_000
-    (opened / "manifest.json").write_text(json.dumps(manifest))
-    large = tmp_path / "large.tar.gz"
-    with tarfile.open(large, "w:gz") as archive:
-        for path in sorted(opened.rglob("*")):
-            archive.add(path, arcname=str(path.relative_to(opened)), recursive=False)
+    large = with_manifest(bundles["good"], tmp_path, pad)
     # WHEN it is promoted by the declared workflow
     final = live(gate, large, "good")
     # THEN it goes live, and no state document on the way carried the manifest
@@ -564,3 +604,20 @@ def test_a_large_manifest_goes_through_the_gate_in_a_small_state(gate, bundles, 
     assert len(json.dumps(final.dump())) < 8_000
     registered = gate.repository.get_version("iris", "good")
     assert len(registered["lineage"]["params"]["search_log"]) == 240_000
+
+
+def with_manifest(bundle: Path, tmp_path: Path, change: Callable[[dict], None]) -> Path:
+    """A copy of ``bundle`` whose manifest ``change`` edited (files and digests untouched)."""
+    import tarfile
+
+    opened = tmp_path / "opened"
+    with tarfile.open(bundle) as archive:
+        archive.extractall(opened, filter="data")
+    manifest = json.loads((opened / "manifest.json").read_text())
+    change(manifest)
+    (opened / "manifest.json").write_text(json.dumps(manifest))
+    changed = tmp_path / "changed.tar.gz"
+    with tarfile.open(changed, "w:gz") as archive:
+        for path in sorted(opened.rglob("*")):
+            archive.add(path, arcname=str(path.relative_to(opened)), recursive=False)
+    return changed

@@ -11,6 +11,7 @@ import pytest
 
 from registry import workflow as steps
 from registry.audit import AuditStep
+from registry.names import NAME_PATTERN, VERSION_PATTERN
 from registry.workflow import PROMOTION, Choice, Condition, SucceedIf, Task, Wait, walk
 from registry.workflow_state import (
     ApprovalRequest,
@@ -103,6 +104,13 @@ def test_the_approval_request_template_is_the_request_model():
 
 STEP_FUNCTIONS_STATE_LIMIT = 256 * 1024  # bytes of a state's input or output
 BYTES_PER_CHARACTER = 6  # the worst JSON can make of one character: \u0000
+# identifiers whose patterns allow only characters JSON writes as they are
+PLAIN_PATTERNS = {
+    NAME_PATTERN.pattern,
+    VERSION_PATTERN.pattern,
+    r"^[0-9a-f]{64}$",
+    r"^[A-Za-z0-9_-]{1,80}$",
+}
 
 
 def worst_case_bytes(schema: dict, definitions: dict) -> int:
@@ -117,9 +125,17 @@ def worst_case_bytes(schema: dict, definitions: dict) -> int:
     kind = schema.get("type")
     if kind == "string":
         assert "maxLength" in schema, f"a text of the state document has no bound: {schema}"
-        return 2 + BYTES_PER_CHARACTER * schema["maxLength"]
+        plain = schema.get("pattern") in PLAIN_PATTERNS
+        per_character = 1 if plain else 2 if schema.get("x-ascii") else BYTES_PER_CHARACTER
+        return 2 + per_character * schema["maxLength"]
     if kind in ("number", "integer", "boolean", "null"):
         return 32
+    if kind == "object" and "patternProperties" in schema:  # a map with checked keys
+        assert "maxProperties" in schema, f"a map of the state document has no bound: {schema}"
+        ((pattern, values),) = schema["patternProperties"].items()
+        key = {"type": "string", "pattern": pattern, **schema.get("propertyNames", {})}
+        entry = worst_case_bytes(key, definitions) + 2 + worst_case_bytes(values, definitions)
+        return 2 + schema["maxProperties"] * entry
     if kind == "object" and "properties" in schema:
         assert not schema.get("additionalProperties", False), schema
         return 2 + sum(

@@ -1,0 +1,33 @@
+"""The environment's gate policy, as the state machine's first state writes it into every
+execution: built from the typed config alone, so it is tested without synthesizing."""
+
+from __future__ import annotations
+
+from infra.config import EnvironmentConfig
+from registry.workflow_state import CanaryPolicy, Exam, GatePolicy
+
+# A promotion may wait for approval for days; Step Functions ends it after this long.
+WORKFLOW_TIMEOUT_SECONDS = 8 * 24 * 3600
+
+
+def gate_policy(config: EnvironmentConfig) -> GatePolicy:
+    return GatePolicy(
+        approval=config.approval,
+        champion_margin=config.champion_margin,
+        champion_not_comparable=config.champion_not_comparable,
+        exam=Exam.parse(config.exam.model_dump()),
+        model_exams={
+            name: Exam.parse(exam.model_dump()) for name, exam in config.model_exams.items()
+        },
+        smoke_test_budget_ms=config.smoke_test_budget_ms,
+        pointer_cache_seconds=config.pointer_cache_seconds,
+        # a lock lives as long as the execution holding it may
+        lock_ttl_seconds=WORKFLOW_TIMEOUT_SECONDS,
+        canary=CanaryPolicy(
+            share=config.canary.share,
+            bake_seconds=config.canary.bake_minutes * 60,
+            max_error_rate=config.canary.max_error_rate,
+            max_schema_rejection_rate=config.canary.max_schema_rejection_rate,
+            max_p99_ms=config.canary.max_p99_ms,
+        ),
+    )
