@@ -76,7 +76,7 @@ def build_environment(app: cdk.App, config: EnvironmentConfig) -> SlipwayEnviron
         config=config,
         bucket=bucket,
         table=table,
-        smoke_test_endpoint=serving.endpoints["default"].function,
+        smoke_test_endpoint=serving.candidate_endpoint.function,
         observability=observability,
         description=f"Slipway {config.name}: ingest, promotion workflow, registry API",
         **common,

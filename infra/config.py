@@ -78,6 +78,10 @@ class EndpointConfig(_Strict):
     )
 
 
+# The stack output naming the candidate function, which the CLI invokes for --stage staging.
+CANDIDATE_FUNCTION_OUTPUT = "CandidateFunction"
+
+
 def endpoint_url_output(endpoint: str) -> str:
     """The stack output naming an endpoint's URL: 'fraud-score' -> 'EndpointUrlFraudScore'.
 

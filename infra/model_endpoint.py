@@ -15,9 +15,11 @@ from infra.runtime_function import RuntimeFunction
 from registry.environment import (
     POINTER_CACHE_SECONDS,
     SERVED_MODELS,
+    SERVING_ROLE,
     TABLE_NAME,
     TRUSTED_MODEL_TYPES,
 )
+from registry.statuses import ServingRole
 from registry.workflow import GET
 
 # The alias a provisioned endpoint's URL points at (not a stage, not a status).
@@ -25,9 +27,11 @@ PROVISIONED_ALIAS = "live"
 
 
 class ModelEndpoint(Construct):
-    """One serving function behind an IAM Function URL. The default endpoint answers for
-    every model; a dedicated one only for the models cdk.json gives it. With provisioned
-    concurrency the URL points at a 'live' alias that keeps warm environments ready."""
+    """One serving function. A live endpoint takes traffic behind an IAM Function URL: the
+    default one answers for every model, a dedicated one only for the models cdk.json gives
+    it, and with provisioned concurrency the URL points at a 'live' alias that keeps warm
+    environments ready. The candidate endpoint has no URL: only the smoke test invokes it,
+    and it is the only function that loads versions that have not passed the gate."""
 
     def __init__(
         self,
@@ -41,6 +45,7 @@ class ModelEndpoint(Construct):
         pointer_cache_seconds: float,
         trusted_model_types: list[str],
         observability: Observability,
+        role: ServingRole = ServingRole.LIVE,
     ) -> None:
         super().__init__(scope, id_)
         self.function = RuntimeFunction(
@@ -55,8 +60,9 @@ class ModelEndpoint(Construct):
                 POINTER_CACHE_SECONDS: str(pointer_cache_seconds),
                 SERVED_MODELS: ",".join(config.models),
                 TRUSTED_MODEL_TYPES: ",".join(trusted_model_types),
+                SERVING_ROLE: role,
             },
-            description=f"Slipway model endpoint '{config.name}'",
+            description=f"Slipway model endpoint '{config.name}' ({role})",
             observability=observability,
             architecture=config.architecture,
             reserved_concurrency=config.reserved_concurrency,
@@ -65,6 +71,9 @@ class ModelEndpoint(Construct):
         ).function
         grant_read_objects(bucket, self.function)
         grant_table(table, self.function, *GET)
+        self.function_url: lambda_.FunctionUrl | None = None
+        if role is ServingRole.CANDIDATE:
+            return
         target: lambda_.IFunction = self.function
         if config.provisioned_concurrency:
             target = self.function.add_alias(

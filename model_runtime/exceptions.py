@@ -45,6 +45,11 @@ class ModelNotFoundError(SlipwayRuntimeError):
     """No such model, version or stage pointer in the registry."""
 
 
+class CandidateOnlyError(ModelNotFoundError):
+    """A live endpoint was asked for a candidate (the staging route): only the candidate
+    function, which takes no traffic, serves those."""
+
+
 class InvalidInputError(SlipwayRuntimeError):
     """A prediction request does not fit the model's signature."""
 

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from model_runtime.bundle import open_bundle
 from model_runtime.exceptions import (
     ArchiveLimitExceededError,
+    CandidateOnlyError,
     DigestMismatchError,
     ModelNotFoundError,
 )
 from model_runtime.model import LoadedModel, load_model
 from model_runtime.serving.settings import get_storage_settings
-from registry.statuses import Stage
+from registry.statuses import WAS_LIVE, ServingRole, Stage, VersionStatus
 
 if TYPE_CHECKING:  # botocore is heavy; a store is handed a repository ready-made
     from registry.repository import LineageRepository
@@ -57,9 +58,11 @@ class ModelStore:
         *,
         pointer_ttl_seconds: float,
         model_cache_bytes: int,
+        role: ServingRole,
         disk_budget_bytes: int | None = None,
     ) -> None:
         """``disk_budget_bytes`` defaults to what this function's /tmp can hold."""
+        self._role = role
         self._repository = repository
         self._s3 = s3
         self._cache_dir = cache_dir
@@ -94,12 +97,32 @@ class ModelStore:
         return pointer
 
     def version_for_stage(self, name: str, stage: Stage) -> str:
-        """The version to serve: a live canary takes its share of requests at random."""
+        """The version to serve: a live canary takes its share of requests at random (on a
+        live endpoint, only once it was approved)."""
+        if stage is Stage.STAGING and self._role is ServingRole.LIVE:
+            raise CandidateOnlyError(
+                f"this endpoint serves live traffic; {name}'s staging version is served only "
+                "to the promotion gate, by the candidate function"
+            )
         pointer = self.pointer(name, stage)
         canary = pointer.get("canary_version")
-        if canary and self._random() < float(pointer.get("canary_weight", 0)):
+        takes_this_request = canary and self._random() < float(pointer.get("canary_weight", 0))
+        if takes_this_request and (
+            self._role is ServingRole.CANDIDATE
+            or self._passed_the_gate(name, str(canary), canary=True)
+        ):
             return str(canary)
         return str(pointer["version"])
+
+    def _passed_the_gate(self, name: str, version: str, *, canary: bool = False) -> bool:
+        """Whether a live endpoint may load ``version``: it is or was live (for rollbacks
+        and pinned clients), or it is the approved canary. A cached item that does not say
+        so is read again: its status may have moved since."""
+        allowed = WAS_LIVE | ({VersionStatus.APPROVED} if canary else set())
+        if self.version_item(name, version).get("status") in allowed:
+            return True
+        self._versions.pop((name, version), None)
+        return self.version_item(name, version).get("status") in allowed
 
     def version_item(self, name: str, version: str) -> dict[str, Any]:
         item = self._versions.get((name, version))
@@ -114,6 +137,12 @@ class ModelStore:
         self, name: str, *, stage: Stage = Stage.LIVE, version: str | None = None
     ) -> LoadedModel:
         """The loaded model for a stage (default live) or an exact version."""
+        exact_on_live = version is not None and self._role is ServingRole.LIVE
+        if exact_on_live and not self._passed_the_gate(name, str(version)):
+            raise ModelNotFoundError(
+                f"model {name!r} version {version!r} has not been live; this endpoint "
+                "serves by exact version only versions that are or were live"
+            )
         version = version or self.version_for_stage(name, stage)
         bundle = self.version_item(name, version)["bundle"]
         digest = bundle["digest"]

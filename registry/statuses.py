@@ -22,6 +22,19 @@ class VersionStatus(StrEnum):
     ROLLED_BACK = "rolled-back"
 
 
+# A version that is or was live: what a live endpoint serves by exact version.
+WAS_LIVE = frozenset({VersionStatus.LIVE, VersionStatus.ARCHIVED, VersionStatus.ROLLED_BACK})
+
+
+class ServingRole(StrEnum):
+    """What an endpoint function serves. Live endpoints take live traffic and load only
+    versions that passed the gate; the candidate function, which has no URL and takes no
+    traffic, serves the staging pointer and any registered version to the smoke test."""
+
+    LIVE = "live"
+    CANDIDATE = "candidate"
+
+
 class Stage(StrEnum):
     """The stage pointers a model has: each names the version serving that stage."""
 

@@ -553,7 +553,7 @@ def invoke(
     as_json: JsonOption = False,
 ) -> None:
     """Ask a model for a prediction through its endpoint."""
-    from slipway.invoke import call_endpoint, predict_path
+    from slipway.invoke import call_candidate, call_endpoint, predict_path
     from slipway.target import resolve_target
 
     raw = Path(data[1:]).read_text() if data.startswith("@") else data
@@ -562,9 +562,11 @@ def invoke(
     except json.JSONDecodeError as exc:
         raise CliError(f"--data is not valid JSON: {exc}") from None
     target = resolve_target(env)
-    answer = call_endpoint(
-        target, "POST", predict_path(name, version, stage), raw.encode(), endpoint
-    )
+    path = predict_path(name, version, stage)
+    if stage is Stage.STAGING:  # live endpoints serve no candidates
+        answer = call_candidate(target, "POST", path, raw.encode())
+    else:
+        answer = call_endpoint(target, "POST", path, raw.encode(), endpoint)
     if as_json:
         _emit_json({"status": answer.status, "version": answer.version, "body": answer.body})
     elif answer.status == 200:

@@ -64,6 +64,37 @@ def call_endpoint(
     return call_url(target, target.endpoint_url(endpoint) + path, method, body)
 
 
+def call_candidate(target: Target, method: str, path: str, body: bytes | None) -> Answer:
+    """Call the candidate function (staging versions): it has no URL, so the request goes
+    as a Function URL event through Lambda Invoke, as the smoke test sends it."""
+    from infra.config import CANDIDATE_FUNCTION_OUTPUT
+    from model_runtime.serving.function_url import function_url_event, http_response
+
+    path, _, query = path.partition("?")
+    event = function_url_event(
+        method=method,
+        raw_path=path,
+        raw_query=query,
+        headers={"content-type": "application/json", "user-agent": "slipway-cli"},
+        body=body or b"",
+        url_id="slipway-cli",
+        region=target.config.region,
+        account_id="self",
+    )
+    answer = target.client("lambda").invoke(
+        FunctionName=target.outputs[CANDIDATE_FUNCTION_OUTPUT], Payload=json.dumps(event).encode()
+    )
+    payload = json.loads(answer["Payload"].read() or b"null")
+    if answer.get("FunctionError"):
+        raise CliError(f"the candidate function failed: {payload}")
+    status, headers, _, raw = http_response(payload)
+    try:
+        parsed: Any = json.loads(raw or b"null")
+    except json.JSONDecodeError:
+        parsed = raw.decode(errors="replace")
+    return Answer(status, headers.get("x-model-version"), parsed)
+
+
 def call_registry(target: Target, method: str, path: str, body: Any = None) -> Any:
     """Call the registry API; its problem+json answers become CliErrors."""
     data = json.dumps(body).encode() if body is not None else None

@@ -9,9 +9,16 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.config import EnvironmentConfig, endpoint_function_output, endpoint_url_output
+from infra.config import (
+    CANDIDATE_FUNCTION_OUTPUT,
+    EndpointConfig,
+    EnvironmentConfig,
+    endpoint_function_output,
+    endpoint_url_output,
+)
 from infra.model_endpoint import ModelEndpoint
 from infra.observability_defaults import Observability
+from registry.statuses import ServingRole
 
 
 class ServingStack(Stack):
@@ -41,6 +48,36 @@ class ServingStack(Stack):
             )
             for endpoint in config.endpoints
         }
+        # Candidates are smoke-tested here, never in a function that takes live traffic: it
+        # can hold any model an endpoint of the environment can (libraries, memory, /tmp).
+        self.candidate_endpoint = ModelEndpoint(
+            self,
+            "CandidateEndpoint",
+            config=candidate_endpoint_config(config),
+            bucket=bucket,
+            table=table,
+            embedded=config.embedded,
+            pointer_cache_seconds=config.pointer_cache_seconds,
+            trusted_model_types=config.trusted_model_types,
+            observability=observability,
+            role=ServingRole.CANDIDATE,
+        )
         for name, endpoint in self.endpoints.items():
+            assert endpoint.function_url is not None  # live endpoints always have one
             CfnOutput(self, endpoint_url_output(name), value=endpoint.function_url.url)
             CfnOutput(self, endpoint_function_output(name), value=endpoint.function.function_name)
+        CfnOutput(
+            self, CANDIDATE_FUNCTION_OUTPUT, value=self.candidate_endpoint.function.function_name
+        )
+
+
+def candidate_endpoint_config(config: EnvironmentConfig) -> EndpointConfig:
+    """The candidate function's size: the largest of the environment's endpoints."""
+    endpoints = config.endpoints
+    return EndpointConfig(
+        name="candidates",
+        memory_mb=max(e.memory_mb for e in endpoints),
+        timeout_seconds=max(e.timeout_seconds for e in endpoints),
+        ephemeral_storage_mb=max(e.ephemeral_storage_mb for e in endpoints),
+        extra_libraries=config.runtime_libraries,
+    )

@@ -19,6 +19,7 @@ from model_runtime.model import LoadedModel, load_model
 from model_runtime.model_store import ModelSource, ModelStore
 from registry import aws
 from registry.exam import stricter_bar
+from registry.statuses import ServingRole
 from registry.workflow_state import EvaluationOutcome, Exam, PromotionState
 
 
@@ -83,6 +84,7 @@ def judging_store() -> ModelStore:
         settings.bundle_cache_dir,
         pointer_ttl_seconds=0,
         model_cache_bytes=settings.model_cache_bytes,
+        role=ServingRole.LIVE,  # the champion is what live traffic gets
     )
 
 

@@ -27,6 +27,7 @@ def get_model_store() -> ModelStore:
         settings.bundle_cache_dir,
         pointer_ttl_seconds=settings.pointer_cache_seconds,
         model_cache_bytes=settings.model_cache_bytes,
+        role=settings.serving_role,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from model_runtime.exceptions import (
+    CandidateOnlyError,
     InvalidInputError,
     InvalidRequestError,
     ModelNotFoundError,
@@ -22,6 +23,7 @@ from registry import problems
 SERVING_PROBLEMS: dict[type[Exception], problems.ProblemType] = {
     InvalidInputError: problems.INVALID_INPUT,
     ModelNotFoundError: problems.MODEL_NOT_FOUND,
+    CandidateOnlyError: problems.MODEL_NOT_FOUND,
     InvalidRequestError: problems.BAD_REQUEST,
     PayloadTooLargeError: problems.PAYLOAD_TOO_LARGE,
     ModelOutputError: problems.MODEL_OUTPUT,

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from model_runtime.extraction import ExtractionLimits
 from registry.aws import SYNC_INVOKE_PAYLOAD_BYTES
 from registry.exceptions import MissingSettingError
+from registry.statuses import ServingRole
 
 PREFIX = "SLIPWAY_"
 _MIB = 1024**2
@@ -71,6 +72,7 @@ class RegistryStoreSettings(BundleCacheSettings):
 
     table_name: str = Field(description="lineage table holding versions and stage pointers")
     pointer_cache_seconds: float = Field(ge=0, description="how long a stage pointer is reused")
+    serving_role: ServingRole = Field(description="live traffic, or candidates for the gate")
 
 
 class RuntimeSettings(BaseSettings):

@@ -26,6 +26,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def moto_version() -> str:
+    import moto
+
+    return str(moto.__version__)
+
+
 class EmbeddedCloud:
     """Starts moto's server in this process, with the embedded cloud's patches installed.
 
@@ -44,6 +50,7 @@ class EmbeddedCloud:
         from moto.server import ThreadedMotoServer
 
         from slipway.local import moto_patches
+        from slipway.local.loopback import loopback_only_wsgi
 
         with socket.socket() as probe:  # moto's server thread would fail silently
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -56,6 +63,13 @@ class EmbeddedCloud:
         moto_patches.install(self.executor)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
+        wsgi_server = getattr(self._server, "_server", None)  # moto's werkzeug server
+        if wsgi_server is None or not hasattr(wsgi_server, "app"):
+            raise RuntimeError(
+                f"moto {moto_version()} changed ThreadedMotoServer; the embedded cloud cannot "
+                "guard its port (slipway/local/cloud.py)"
+            )
+        wsgi_server.app = loopback_only_wsgi(wsgi_server.app)
         return self
 
     def stop(self) -> None:

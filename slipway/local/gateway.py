@@ -26,6 +26,7 @@ from model_runtime.serving.function_url import (
     http_response,
 )
 from registry.aws import SYNC_INVOKE_PAYLOAD_BYTES
+from slipway.local.loopback import FORBIDDEN, is_loopback_host
 
 # (function ARN, event) -> (payload bytes, whether the function failed)
 Invoke = Callable[[str, dict[str, Any]], tuple[bytes, bool]]
@@ -59,6 +60,9 @@ class FunctionUrlApp:
             name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
             joiner = "; " if name == "cookie" else ","  # cookies are split on ";" again
             headers[name] = f"{headers[name]}{joiner}{value}" if name in headers else value
+        if not is_loopback_host(headers.get("host")):
+            await self._reply(send, 403, {"content-type": "application/json"}, [], FORBIDDEN)
+            return
         try:
             declared = int(headers.get("content-length") or 0)
         except ValueError:

@@ -37,6 +37,7 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
     "PromotionWorkflowRecordFailureFunction": {GET, PUT, UPDATE, DELETE},
     "IngestPipelineFunction": {"states:StartExecution"},
     "Endpoint": OBJECTS | {GET},  # every endpoint, the default and dedicated ones
+    "CandidateEndpoint": OBJECTS | {GET},
     "RegistryApiFunction": {
         GET,
         QUERY,

@@ -270,6 +270,26 @@ def test_prod_declares_a_dedicated_endpoint_next_to_the_default(synthesized):
     assert {"EndpointUrlDefault", "EndpointUrlFraud"} <= set(outputs)
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_candidates_are_smoke_tested_in_a_function_that_takes_no_traffic(synthesized, env):
+    template = synthesized(env).template_json
+    functions = resources(template, "AWS::Lambda::Function")
+    roles = {
+        name: f["Properties"]["Environment"]["Variables"].get("SLIPWAY_SERVING_ROLE")
+        for name, f in functions.items()
+        if "SLIPWAY_SERVING_ROLE" in f["Properties"].get("Environment", {}).get("Variables", {})
+    }
+    (candidate,) = [name for name, role in roles.items() if role == "candidate"]
+    assert set(roles.values()) == {"live", "candidate"}
+    # no Function URL points at it: it takes no traffic
+    urls = json.dumps(resources(template, "AWS::Lambda::Url"))
+    assert candidate not in urls
+    # and the smoke test invokes it, not a live endpoint
+    smoke = [n for n in functions if n.startswith("PromotionWorkflowSmokeTestFunction")]
+    (variables,) = [functions[n]["Properties"]["Environment"]["Variables"] for n in smoke]
+    assert candidate in json.dumps(variables["SLIPWAY_ENDPOINT_FUNCTION"])
+
+
 def test_embedded_target_ships_zips_and_aws_targets_ship_the_runtime_image(synthesized):
     local = resources(synthesized("local").template_json, "AWS::Lambda::Function")
     assert {f["Properties"].get("PackageType", "Zip") for f in local.values()} == {"Zip"}
@@ -278,7 +298,8 @@ def test_embedded_target_ships_zips_and_aws_targets_ship_the_runtime_image(synth
     # the model-touching steps and the endpoint run in the same runtime image
     commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in images)
     runtime_steps = [t.handler for t in PROMOTION.tasks() if t.package == Package.RUNTIME]
-    assert commands == sorted([*runtime_steps, "model_runtime.serving.handler.handler"])
+    endpoints = ["model_runtime.serving.handler.handler"] * 2  # the live one, the candidates'
+    assert commands == sorted([*runtime_steps, *endpoints])
     # the control plane is zip code with its libraries in one layer
     zips = [f for f in dev.values() if f["Properties"].get("PackageType") != "Image"]
     assert {len(f["Properties"]["Layers"]) for f in zips} == {1}

@@ -16,6 +16,7 @@ from model_runtime.extraction import sha256_file
 from model_runtime.model_store import ModelStore
 from model_runtime.serving.handler import app
 from registry.repository import LineageRepository, UploadedBundle
+from registry.statuses import ServingRole
 from tests.conftest import create_lineage_table
 from tests.serving.test_handler import call, function_url_event
 
@@ -47,7 +48,12 @@ def six_versions(tmp_path):
             )
             repository.register_version(json.loads(manifest.model_dump_json()), uploaded, version)
         probe = ModelStore(
-            repository, s3, tmp_path / "probe", pointer_ttl_seconds=5, model_cache_bytes=10**9
+            repository,
+            s3,
+            tmp_path / "probe",
+            pointer_ttl_seconds=5,
+            model_cache_bytes=10**9,
+            role=ServingRole.CANDIDATE,
         )
         probe.model("iris", version="1")
         yield repository, s3, disk_bytes(tmp_path / "probe")
@@ -63,7 +69,8 @@ def test_exact_versions_in_turn_keep_tmp_under_the_budget_and_all_answer(six_ver
         s3,
         cache,
         pointer_ttl_seconds=5,
-        model_cache_bytes=10**9,  # memory is plenty: only the disk is short
+        model_cache_bytes=10**9,
+        role=ServingRole.CANDIDATE,  # memory is plenty: only the disk is short
         disk_budget_bytes=budget,
     )
     try:

@@ -18,6 +18,7 @@ from model_runtime.model import check_input_example, load_model
 from model_runtime.model_store import ModelStore
 from model_runtime.serving.handler import app
 from registry.repository import LineageRepository, UploadedBundle
+from registry.statuses import ServingRole
 from registry.workflow_state import PromotionState
 from tests.conftest import create_lineage_table, load_event
 from tests.serving.test_handler import call, function_url_event
@@ -83,7 +84,12 @@ def test_a_live_format_1_bundle_is_served_through_the_function_url_handler(
     repository.register_version(json.loads(bundle.manifest.model_dump_json()), uploaded, "exec-1")
     repository.promote("iris-legacy", "1", "exec-1")
     app.state.model_store = ModelStore(
-        repository, s3, tmp_path / "cache", pointer_ttl_seconds=0, model_cache_bytes=10**9
+        repository,
+        s3,
+        tmp_path / "cache",
+        pointer_ttl_seconds=0,
+        model_cache_bytes=10**9,
+        role=ServingRole.LIVE,
     )
     try:
         # WHEN its input example arrives as a Function URL request, and then a bad row

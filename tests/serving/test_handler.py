@@ -15,6 +15,7 @@ from model_runtime.extraction import sha256_file
 from model_runtime.model_store import ModelStore
 from model_runtime.serving.handler import app, handler
 from registry.repository import LineageRepository, UploadedBundle
+from registry.statuses import ServingRole
 from tests.conftest import create_lineage_table, load_event
 
 
@@ -36,7 +37,12 @@ def live_iris(iris_bundle, tmp_path):
         repository.register_version(json.loads(manifest.model_dump_json()), uploaded, "exec-1")
         repository.promote("iris", "1", "exec-1")
         store = ModelStore(
-            repository, s3, tmp_path / "cache", pointer_ttl_seconds=0, model_cache_bytes=10**9
+            repository,
+            s3,
+            tmp_path / "cache",
+            pointer_ttl_seconds=0,
+            model_cache_bytes=10**9,
+            role=ServingRole.CANDIDATE,
         )
         app.state.model_store = store
         yield manifest

@@ -24,6 +24,7 @@ from registry.environment import ENDPOINT_FUNCTION, TABLE_NAME
 from registry.executions import UploadEvent
 from registry.names import upload_key
 from registry.repository import LineageRepository
+from registry.statuses import ServingRole
 from registry.workflow import Choice, Condition, SucceedIf, Task, Workflow
 from registry.workflow_state import PromotionState
 from tests.conftest import LambdaContext, load_event
@@ -150,6 +151,7 @@ class Gate:
                 self.cache_dir,
                 pointer_ttl_seconds=0,
                 model_cache_bytes=10**9,
+                role=ServingRole.CANDIDATE,
             )
         )
 

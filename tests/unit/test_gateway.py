@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from slipway.local.gateway import FunctionUrlGateway
+from slipway.local.loopback import is_loopback_host
 
 URL = "https://abcdefghij0123456789abcdefghijkl.lambda-url.us-east-1.on.aws/"
 
@@ -131,3 +132,32 @@ def test_a_request_over_the_payload_limit_is_a_413_before_the_function_runs(serv
     answer = httpx.post(local + "/", content=binary, headers={"content-type": "image/png"})
     assert answer.status_code == 413
     assert function.events == []
+
+
+@pytest.mark.parametrize("host", ["rebind.example", "rebind.example:4751", "10.0.0.5", ""])
+def test_a_request_for_a_host_that_is_not_this_machine_is_refused(served, host):
+    # GIVEN a page that rebinds its own name to 127.0.0.1 WHEN it calls a Function URL port
+    local, function = served
+    answer = httpx.post(f"{local}/v1/models/iris/predict", json={}, headers={"host": host})
+    # THEN the gateway refuses before any function runs
+    assert answer.status_code == 403 and "loopback" in answer.json()["Message"]
+    assert function.events == []
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost:4751", True),
+        ("LOCALHOST", True),
+        ("127.0.0.1:8080", True),
+        ("127.4.5.6", True),
+        ("[::1]:4751", True),
+        ("bucket.localhost:4566", True),
+        ("localhost.rebind.example", False),
+        ("rebind.example", False),
+        ("[::2]:80", False),
+        (None, False),
+    ],
+)
+def test_loopback_host_names(host, loopback):
+    assert is_loopback_host(host) is loopback

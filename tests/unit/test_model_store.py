@@ -12,10 +12,15 @@ from moto import mock_aws
 
 from examples.iris.train import train_and_package
 from model_runtime import model_store as model_store_module
-from model_runtime.exceptions import ArchiveLimitExceededError
+from model_runtime.exceptions import (
+    ArchiveLimitExceededError,
+    CandidateOnlyError,
+    ModelNotFoundError,
+)
 from model_runtime.extraction import sha256_file
 from model_runtime.model_store import ModelStore
 from registry.repository import LineageRepository, UploadedBundle
+from registry.statuses import ServingRole, Stage, VersionStatus
 from tests.conftest import create_lineage_table
 
 
@@ -46,7 +51,14 @@ def registry(tmp_path: Path) -> Any:
 
 def test_lru_by_bytes(registry, tmp_path):
     repository, s3, _ = registry
-    one = ModelStore(repository, s3, tmp_path / "c", pointer_ttl_seconds=5, model_cache_bytes=10**9)
+    one = ModelStore(
+        repository,
+        s3,
+        tmp_path / "c",
+        pointer_ttl_seconds=5,
+        model_cache_bytes=10**9,
+        role=ServingRole.CANDIDATE,
+    )
     one.model("iris", version="1")
     size = one.cached_bytes
     # a budget for two models: the least recently used one leaves
@@ -56,6 +68,7 @@ def test_lru_by_bytes(registry, tmp_path):
         tmp_path / "c2",
         pointer_ttl_seconds=5,
         model_cache_bytes=2 * size + size // 2,
+        role=ServingRole.CANDIDATE,
     )
     store.model("iris", version="1")
     store.model("iris", version="2")
@@ -68,7 +81,12 @@ def test_lru_by_bytes(registry, tmp_path):
 def test_an_evicted_model_is_reloaded_from_tmp_without_downloading_again(registry, tmp_path):
     repository, s3, downloads = registry
     store = ModelStore(
-        repository, s3, tmp_path / "cache", pointer_ttl_seconds=5, model_cache_bytes=1
+        repository,
+        s3,
+        tmp_path / "cache",
+        pointer_ttl_seconds=5,
+        model_cache_bytes=1,
+        role=ServingRole.CANDIDATE,
     )
     store.model("iris", version="1")
     store.model("iris", version="2")  # budget of one model: 1 leaves memory, not /tmp
@@ -86,7 +104,12 @@ def test_stage_pointers_are_cached_for_their_ttl_then_read_again(registry, tmp_p
     monkeypatch.setattr(model_store_module.time, "monotonic", lambda: clock["now"])
     repository.promote("iris", "1", "execution-1")
     store = ModelStore(
-        repository, s3, tmp_path / "cache", pointer_ttl_seconds=5, model_cache_bytes=10**9
+        repository,
+        s3,
+        tmp_path / "cache",
+        pointer_ttl_seconds=5,
+        model_cache_bytes=10**9,
+        role=ServingRole.CANDIDATE,
     )
     assert store.model("iris").version == "1"
 
@@ -100,7 +123,12 @@ def test_stage_pointers_are_cached_for_their_ttl_then_read_again(registry, tmp_p
 def test_a_damaged_bundle_in_tmp_is_downloaded_again(registry, tmp_path):
     repository, s3, downloads = registry
     store = ModelStore(
-        repository, s3, tmp_path / "cache", pointer_ttl_seconds=5, model_cache_bytes=1
+        repository,
+        s3,
+        tmp_path / "cache",
+        pointer_ttl_seconds=5,
+        model_cache_bytes=1,
+        role=ServingRole.CANDIDATE,
     )
     store.model("iris", version="1")
     digest = repository.get_version("iris", "1")["bundle"]["digest"]
@@ -115,7 +143,14 @@ def test_a_damaged_bundle_in_tmp_is_downloaded_again(registry, tmp_path):
 def test_disk_eviction_keeps_the_newest_model_and_reloads_the_rest(registry, tmp_path):
     # GIVEN a store whose disk budget holds two bundles and a half
     repository, s3, downloads = registry
-    probe = ModelStore(repository, s3, tmp_path / "p", pointer_ttl_seconds=5, model_cache_bytes=1)
+    probe = ModelStore(
+        repository,
+        s3,
+        tmp_path / "p",
+        pointer_ttl_seconds=5,
+        model_cache_bytes=1,
+        role=ServingRole.CANDIDATE,
+    )
     probe.model("iris", version="1")
     footprint = probe.disk_bytes
     downloads.clear()
@@ -125,6 +160,7 @@ def test_disk_eviction_keeps_the_newest_model_and_reloads_the_rest(registry, tmp
         tmp_path / "cache",
         pointer_ttl_seconds=5,
         model_cache_bytes=10**9,
+        role=ServingRole.CANDIDATE,
         disk_budget_bytes=footprint * 5 // 2,
     )
     # WHEN three versions are loaded in turn
@@ -147,6 +183,7 @@ def test_a_bundle_larger_than_the_disk_is_refused_before_download(registry, tmp_
         tmp_path / "cache",
         pointer_ttl_seconds=5,
         model_cache_bytes=10**9,
+        role=ServingRole.CANDIDATE,
         disk_budget_bytes=1000,
     )
     # WHEN it is asked for THEN it refuses by name without a download
@@ -154,3 +191,63 @@ def test_a_bundle_larger_than_the_disk_is_refused_before_download(registry, tmp_
         store.model("iris", version="1")
     assert downloads == []
     assert not list((tmp_path / "cache").rglob("*.tar.gz"))
+
+
+def live_endpoint_store(registry: Any, tmp_path: Path) -> ModelStore:
+    repository, s3, _ = registry
+    return ModelStore(
+        repository,
+        s3,
+        tmp_path / "live",
+        pointer_ttl_seconds=0,
+        model_cache_bytes=10**9,
+        role=ServingRole.LIVE,
+    )
+
+
+def test_a_live_endpoint_serves_no_version_that_was_not_live(registry, tmp_path):
+    # GIVEN version 1 live, version 2 rejected by the gate, version 3 only registered
+    repository, _, _ = registry
+    repository.promote("iris", "1", "execution-1")
+    repository.update_version("iris", "2", status=VersionStatus.REJECTED)
+    store = live_endpoint_store(registry, tmp_path)
+    # WHEN a client asks a live endpoint for each by exact version
+    assert store.model("iris", version="1").version == "1"
+    # THEN what did not go live is not loaded: its code never runs next to live models
+    for never_live in ("2", "3"):
+        with pytest.raises(ModelNotFoundError, match="has not been live"):
+            store.model("iris", version=never_live)
+    assert store.cached_versions == ["1"]
+
+
+def test_a_live_endpoint_serves_no_staging_version(registry, tmp_path):
+    repository, _, _ = registry
+    repository.promote("iris", "1", "execution-1")
+    repository.promote("iris", "2", "execution-2", stage=Stage.STAGING)
+    with pytest.raises(CandidateOnlyError, match="served only to the promotion gate"):
+        live_endpoint_store(registry, tmp_path).model("iris", stage=Stage.STAGING)
+
+
+def test_a_version_that_was_live_stays_servable_for_rollbacks_and_pinned_clients(
+    registry, tmp_path
+):
+    repository, _, _ = registry
+    repository.promote("iris", "1", "execution-1")
+    repository.promote("iris", "2", "execution-2")  # 1 is archived now
+    assert repository.get_version("iris", "1")["status"] == VersionStatus.ARCHIVED
+    assert live_endpoint_store(registry, tmp_path).model("iris", version="1").version == "1"
+
+
+def test_a_canary_takes_live_traffic_only_once_approved(registry, tmp_path):
+    # GIVEN version 1 live and version 2 given the whole canary share, not yet approved
+    repository, _, _ = registry
+    repository.promote("iris", "1", "execution-1")
+    repository.start_canary("iris", "2", 1.0, "execution-2")
+    store = live_endpoint_store(registry, tmp_path)
+    # THEN live traffic stays on 1; once approved, 2 takes its share
+    assert store.model("iris").version == "1"
+    repository.update_version("iris", "2", status=VersionStatus.APPROVED)
+    assert store.model("iris").version == "2"
+    # AND when it goes live, a client pinning it is served (its cached item is read again)
+    repository.promote("iris", "2", "execution-2")
+    assert store.model("iris", version="2").version == "2"

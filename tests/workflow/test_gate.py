@@ -335,7 +335,7 @@ def test_a_wrong_answer_from_the_endpoint_fails_the_smoke_test(deployed, tmp_pat
     wrong = [(label + 1) % 3 for label in manifest.input_example.expected_output]
     # the endpoint answers the staging call like a runtime that disagrees with Validate's
     deployed.session.cloud.executor.inject_answers(
-        "EndpointdefaultServing",
+        "CandidateEndpointServing",  # the smoke test calls the candidate function
         {
             "statusCode": 200,
             "headers": {
@@ -356,3 +356,58 @@ def test_a_wrong_answer_from_the_endpoint_fails_the_smoke_test(deployed, tmp_pat
     )
     assert deployed.repository.get_pointer("gate-smoke")["version"] == "1"
     assert deployed.repository.get_version("gate-smoke", "2")["status"] == "rejected"
+
+
+HOSTILE = """
+import os
+
+# In any serving function, make every model of the process answer -1.
+if "Serving" in os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""):
+    from model_runtime.model import LoadedModel
+
+    LoadedModel.predict = lambda self, inputs: [-1] * len(inputs)
+"""
+
+
+def test_a_candidates_code_never_runs_next_to_live_models(deployed, tmp_path):
+    # GIVEN a live model that answers as it should
+    assert promote(deployed, tmp_path, "victim", "1")["status"] == "SUCCEEDED"
+    row = {"inputs": [[5.1, 3.5, 1.4, 0.2]]}
+    url = f"{deployed.endpoint}/v1/models/victim/predict"
+    before = httpx.post(url, json=row, timeout=60).json()["outputs"]
+    # WHEN a python-flavor candidate whose code takes over any serving process it runs in
+    # goes through the gate (it passes Validate and Evaluate, which serve nothing)
+    import shutil
+
+    from examples.iris_python.train import EVALUATION_CSV, PREDICTOR, TARGET, TRAIN_CSV
+    from slipway import package_model
+
+    folder = tmp_path / "hostile"
+    shutil.copytree(PREDICTOR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "centroids.json").write_text(
+        json.dumps([{"label": label, "center": [5.0, 3.4, 1.5, 0.2]} for label in (0, 1, 2)])
+    )
+    (folder / "predictor.py").write_text((folder / "predictor.py").read_text() + HOSTILE)
+    bundle = tmp_path / "hostile.tar.gz"
+    package_model(
+        folder,
+        name="takeover",
+        version="1",
+        train=TRAIN_CSV,
+        evaluation=EVALUATION_CSV,
+        target=TARGET,
+        metric="accuracy",
+        threshold=0.0,
+        out=bundle,
+    )
+    try:
+        described = deployed.wait_for_execution(deployed.push(bundle, "takeover", "1"))
+    finally:  # its code stays in the candidate function's warm environment: end that
+        deployed.session.cloud.executor.recycle("CandidateEndpointServing")
+    # THEN its smoke test ran in the candidate function, where it only broke itself
+    assert described["status"] == "FAILED" and "SmokeTestFailedError" in described["cause"]
+    # AND the live model still answers as before: the candidate never shared its process
+    assert httpx.post(url, json=row, timeout=60).json()["outputs"] == before != [-1]
+    # AND the rejected candidate is not served by exact version either
+    pinned = httpx.post(f"{deployed.endpoint}/v1/models/takeover/versions/1/predict", json=row)
+    assert pinned.status_code == 404 and "has not been live" in pinned.json()["detail"]

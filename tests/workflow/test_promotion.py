@@ -10,6 +10,7 @@ import tarfile
 import time
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
 
@@ -225,3 +226,16 @@ def test_a_second_version_replaces_the_first_on_the_endpoint(deployed, live_v1, 
         timeout=60,
     )
     assert old.headers["x-model-version"] == "1"
+
+
+def test_the_embedded_clouds_ports_answer_only_this_machine(deployed):
+    # GIVEN the embedded cloud's AWS endpoint and a Function URL port
+    # WHEN a page that rebinds its name to 127.0.0.1 calls them THEN both refuse
+    aws = deployed.session.cloud.endpoint_url
+    foreign = {"host": "rebind.example"}
+    assert httpx.get(f"{aws}/2015-03-31/functions", headers=foreign).status_code == 403
+    endpoint = f"{deployed.endpoint}/health"
+    assert httpx.get(endpoint, headers=foreign, timeout=60).status_code == 403
+    # AND this machine's clients are answered
+    assert boto3.client("lambda", endpoint_url=aws).list_functions()["Functions"]
+    assert httpx.get(endpoint, timeout=60).status_code == 200
