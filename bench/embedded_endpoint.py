@@ -23,8 +23,10 @@ import boto3  # noqa: E402
 
 from model_runtime.bundle import open_bundle  # noqa: E402
 from registry import keys  # noqa: E402
+from registry.environment import POINTER_CACHE_SECONDS, SERVING_ROLE, TABLE_NAME  # noqa: E402
 from registry.names import upload_key  # noqa: E402
 from registry.repository import LineageRepository, UploadedBundle  # noqa: E402
+from registry.statuses import ServingRole  # noqa: E402
 from slipway.local.cloud import REGION  # noqa: E402
 from slipway.local.session import LocalSession  # noqa: E402
 
@@ -71,7 +73,11 @@ def serve_live(session: LocalSession, bundle: Path) -> str:
         Timeout=30,
         MemorySize=1024,
         Environment={
-            "Variables": {"SLIPWAY_TABLE_NAME": TABLE, "SLIPWAY_POINTER_CACHE_SECONDS": "5"}
+            "Variables": {
+                TABLE_NAME: TABLE,
+                POINTER_CACHE_SECONDS: "5",
+                SERVING_ROLE: ServingRole.LIVE,
+            }
         },
     )
     url = lambda_client.create_function_url_config(FunctionName=FUNCTION, AuthType="AWS_IAM")[
