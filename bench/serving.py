@@ -187,42 +187,66 @@ def server(command: list[str], url: str, env: dict[str, str] | None = None) -> A
         log.close()
 
 
-def http_figures(
-    url: str, body: dict[str, Any], iterations: int, seconds: float, clients: int
-) -> dict[str, float]:
-    payload = json.dumps(body).encode()
+def latencies(
+    targets: dict[str, tuple[str, dict[str, Any]]], iterations: int
+) -> dict[str, dict[str, float]]:
+    """p50 and p99 of each server (url, body), one keep-alive client each, the servers
+    taking turns request by request: drift of the machine weighs on all of them alike."""
     headers = {"content-type": "application/json"}
-    with httpx.Client(timeout=120) as client:
+    with contextlib.ExitStack() as stack:
+        calls = []
+        for url, body in targets.values():
+            client = stack.enter_context(httpx.Client(timeout=120))
+            payload = json.dumps(body).encode()
 
-        def call() -> None:
-            response = client.post(url, content=payload, headers=headers)
-            response.raise_for_status()
+            def call(c: httpx.Client = client, u: str = url, p: bytes = payload) -> None:
+                c.post(u, content=p, headers=headers).raise_for_status()
 
-        samples = timed(call, iterations)
-    done = [0] * clients
-    stop = time.monotonic() + seconds
-
-    def worker(index: int) -> None:
-        with httpx.Client(timeout=120) as own:
-            while time.monotonic() < stop:
-                own.post(url, content=payload, headers=headers).raise_for_status()
-                done[index] += 1
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+            calls.append(call)
+        samples = timed_together(calls, iterations)
     return {
-        "p50": percentile(samples, 50),
-        "p99": percentile(samples, 99),
-        "rps": sum(done) / seconds,
+        name: {"p50": percentile(taken, 50), "p99": percentile(taken, 99)}
+        for name, taken in zip(targets, samples, strict=True)
     }
 
 
-def mlflow_figures(
-    mlflow_python: Path, iterations: int, seconds: float, clients: int
+def throughputs(
+    targets: dict[str, tuple[str, dict[str, Any]]], seconds: float, clients: int
 ) -> dict[str, float]:
+    """Requests per second of each server under ``clients`` concurrent clients, in windows
+    of one second, the servers taking turns until each had ``seconds``."""
+    headers = {"content-type": "application/json"}
+    done = dict.fromkeys(targets, 0)
+    for _ in range(max(int(seconds), 1)):
+        for name, (url, body) in targets.items():
+            payload = json.dumps(body).encode()
+            stop = time.monotonic() + 1.0
+            counts = [0] * clients
+
+            def worker(
+                index: int,
+                u: str = url,
+                p: bytes = payload,
+                until: float = stop,
+                tally: list[int] = counts,
+            ) -> None:
+                with httpx.Client(timeout=120) as own:
+                    while time.monotonic() < until:
+                        own.post(u, content=p, headers=headers).raise_for_status()
+                        tally[index] += 1
+
+            threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            done[name] += sum(counts)
+    return {name: count / max(int(seconds), 1) for name, count in done.items()}
+
+
+@contextlib.contextmanager
+def mlflow_server(mlflow_python: Path) -> Any:
+    """``mlflow models serve`` of the same iris pipeline: (url, body)."""
     model_dir = Path(tempfile.mkdtemp()) / "mlflow-iris"
     subprocess.run(
         [
@@ -256,32 +280,25 @@ def mlflow_figures(
         "PATH": f"{mlflow_python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     with server(command, f"http://127.0.0.1:{port}/ping", env):
-        return http_figures(
-            f"http://127.0.0.1:{port}/invocations", body, iterations, seconds, clients
-        )
+        yield f"http://127.0.0.1:{port}/invocations", body
 
 
-def slipway_figures(
-    bundle: Path, iterations: int, seconds: float, clients: int
-) -> dict[str, float]:
+@contextlib.contextmanager
+def slipway_server(bundle: Path) -> Any:
+    """``slipway serve`` of the bundle: (url, body)."""
     port = 8791
     command = [sys.executable, "-m", "slipway.cli", "serve", str(bundle), "--port", str(port)]
     with server(command, f"http://127.0.0.1:{port}/health"):
-        return http_figures(
-            f"http://127.0.0.1:{port}/v1/models/iris/predict",
-            {"inputs": [ROWS[0]]},
-            iterations,
-            seconds,
-            clients,
-        )
+        yield f"http://127.0.0.1:{port}/v1/models/iris/predict", {"inputs": [ROWS[0]]}
 
 
 # -- 3. the embedded cloud: local gateway + executor, against slipway serve -----------------
 
 
-def embedded_figures(bundle: Path, iterations: int) -> dict[str, float]:
-    """p50/p99 of the same model called through the embedded cloud's Function URL gateway:
-    uvicorn -> Function URL event -> Lambda backend -> warm worker -> Mangum -> FastAPI.
+@contextlib.contextmanager
+def embedded_server(bundle: Path) -> Any:
+    """The same model through the embedded cloud's Function URL gateway: uvicorn -> Function
+    URL event -> Lambda backend -> warm worker -> Mangum -> FastAPI: (url, body).
 
     The embedded cloud runs in a process of its own, as `slipway local up` runs it, with the
     endpoint function created directly (no CDK deploy) and the bundle registered and live, as
@@ -296,9 +313,7 @@ def embedded_figures(bundle: Path, iterations: int) -> dict[str, float]:
         url = process.stdout.readline().strip()
         if not url.startswith("http"):
             raise RuntimeError(f"the embedded endpoint did not start (said {url!r})")
-        return http_figures(
-            f"{url}/v1/models/iris/predict", {"inputs": [ROWS[0]]}, iterations, 1, 1
-        )
+        yield f"{url}/v1/models/iris/predict", {"inputs": [ROWS[0]]}
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -349,8 +364,20 @@ def main() -> None:
     train_and_package(bundle, name="iris", version="1")
     console = Console(width=120)
 
-    slipway_http = slipway_figures(bundle, args.iterations, args.seconds, args.clients)
-    embedded = embedded_figures(bundle, args.iterations)
+    with contextlib.ExitStack() as servers:
+        targets = {
+            "slipway": servers.enter_context(slipway_server(bundle)),
+            "embedded": servers.enter_context(embedded_server(bundle)),
+        }
+        if not args.only_embedded:
+            targets["mlflow"] = servers.enter_context(mlflow_server(args.mlflow_python))
+        http = latencies(targets, args.iterations)
+        if not args.only_embedded:
+            rps = throughputs(
+                {k: targets[k] for k in ("slipway", "mlflow")}, args.seconds, args.clients
+            )
+            http["slipway"]["rps"], http["mlflow"]["rps"] = rps["slipway"], rps["mlflow"]
+    slipway_http, embedded = http["slipway"], http["embedded"]
     table = Table(title="the same model over HTTP with a keep-alive client, 1 row (ms)")
     for column in ("server", "p50", "p99"):
         table.add_column(column)
@@ -373,7 +400,7 @@ def main() -> None:
     package_house(house, version="1", extended=True)
     frame_overhead = lambda_overhead(house, args.iterations, house_rows, sizes=(1,))
     frame_cold = cold_starts(house, args.cold_runs)
-    mlflow_http = mlflow_figures(args.mlflow_python, args.iterations, args.seconds, args.clients)
+    mlflow_http = http["mlflow"]
     cold = cold_starts(bundle, args.cold_runs)
     cold_slipway, cold_bare = cold["slipway"], cold["bare"]
 
