@@ -45,7 +45,7 @@ class ModelEndpoint(Construct):
         pointer_cache_seconds: float,
         trusted_model_types: list[str],
         observability: Observability,
-        role: ServingRole = ServingRole.LIVE,
+        role: ServingRole,
     ) -> None:
         super().__init__(scope, id_)
         self.function = RuntimeFunction(

@@ -34,33 +34,28 @@ class ServingStack(Stack):
         **kwargs: Any,
     ):
         super().__init__(scope, id_, **kwargs)
-        self.endpoints = {
-            endpoint.name: ModelEndpoint(
+
+        def endpoint(id_: str, endpoint_config: EndpointConfig, role: ServingRole) -> ModelEndpoint:
+            return ModelEndpoint(
                 self,
-                f"Endpoint-{endpoint.name}",
-                config=endpoint,
+                id_,
+                config=endpoint_config,
                 bucket=bucket,
                 table=table,
                 embedded=config.embedded,
                 pointer_cache_seconds=config.pointer_cache_seconds,
                 trusted_model_types=config.trusted_model_types,
                 observability=observability,
+                role=role,
             )
-            for endpoint in config.endpoints
+
+        self.endpoints = {
+            e.name: endpoint(f"Endpoint-{e.name}", e, ServingRole.LIVE) for e in config.endpoints
         }
         # Candidates are smoke-tested here, never in a function that takes live traffic: it
         # can hold any model an endpoint of the environment can (libraries, memory, /tmp).
-        self.candidate_endpoint = ModelEndpoint(
-            self,
-            "CandidateEndpoint",
-            config=candidate_endpoint_config(config),
-            bucket=bucket,
-            table=table,
-            embedded=config.embedded,
-            pointer_cache_seconds=config.pointer_cache_seconds,
-            trusted_model_types=config.trusted_model_types,
-            observability=observability,
-            role=ServingRole.CANDIDATE,
+        self.candidate_endpoint = endpoint(
+            "CandidateEndpoint", candidate_endpoint_config(config), ServingRole.CANDIDATE
         )
         for name, endpoint in self.endpoints.items():
             assert endpoint.function_url is not None  # live endpoints always have one
