@@ -70,6 +70,11 @@ class EndpointConfig(_Strict):
     reserved_concurrency: int | None = Field(None, ge=1)
     provisioned_concurrency: int = Field(0, ge=0)
     models: list[str] = Field(default_factory=list)
+    allow_python: bool = Field(
+        False,
+        description="run python-flavor bundles, whose own code then runs in this endpoint's "
+        "process next to its other models; other endpoints refuse them",
+    )
     extra_libraries: list[Annotated[str, Field(pattern=_PINNED)]] = Field(
         default_factory=list,
         description="pinned libraries (name==version) installed into this endpoint's image "

@@ -19,6 +19,12 @@ def gate_policy(config: EnvironmentConfig) -> GatePolicy:
         model_exams={
             name: Exam.parse(exam.model_dump()) for name, exam in config.model_exams.items()
         },
+        python_on_default=next(e.allow_python for e in config.endpoints if e.name == "default"),
+        python_on_dedicated={
+            model: endpoint.allow_python
+            for endpoint in config.endpoints
+            for model in endpoint.models
+        },
         smoke_test_budget_ms=config.smoke_test_budget_ms,
         pointer_cache_seconds=config.pointer_cache_seconds,
         # a lock lives as long as the execution holding it may

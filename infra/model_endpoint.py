@@ -13,6 +13,7 @@ from infra.least_privilege import grant_read_objects, grant_table
 from infra.observability_defaults import Observability
 from infra.runtime_function import RuntimeFunction
 from registry.environment import (
+    ALLOW_PYTHON,
     POINTER_CACHE_SECONDS,
     SERVED_MODELS,
     SERVING_ROLE,
@@ -61,6 +62,8 @@ class ModelEndpoint(Construct):
                 SERVED_MODELS: ",".join(config.models),
                 TRUSTED_MODEL_TYPES: ",".join(trusted_model_types),
                 SERVING_ROLE: role,
+                # the candidate function runs whatever the gate smoke-tests; it serves nobody
+                ALLOW_PYTHON: str(config.allow_python or role is ServingRole.CANDIDATE).lower(),
             },
             description=f"Slipway model endpoint '{config.name}' ({role})",
             observability=observability,

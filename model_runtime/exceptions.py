@@ -74,6 +74,10 @@ class SmokeTestTooSlowError(SlipwayRuntimeError):
     """The endpoint loaded or answered slower than the environment's budget."""
 
 
+class PythonFlavorNotAllowedError(SlipwayRuntimeError):
+    """A python-flavor bundle for a model whose endpoint does not run bundles' own code."""
+
+
 class IncompatibleBundleError(SlipwayRuntimeError):
     """The bundle was built with library versions this runtime cannot honour."""
 

@@ -28,6 +28,7 @@ from model_runtime.exceptions import (
     CandidateOnlyError,
     DigestMismatchError,
     ModelNotFoundError,
+    PythonFlavorNotAllowedError,
 )
 from model_runtime.model import LoadedModel, load_model
 from model_runtime.serving.settings import get_storage_settings
@@ -59,10 +60,13 @@ class ModelStore:
         pointer_ttl_seconds: float,
         model_cache_bytes: int,
         role: ServingRole,
+        allow_python: bool = True,
         disk_budget_bytes: int | None = None,
     ) -> None:
-        """``disk_budget_bytes`` defaults to what this function's /tmp can hold."""
+        """``disk_budget_bytes`` defaults to what this function's /tmp can hold;
+        ``allow_python`` False refuses python-flavor bundles (their code would run here)."""
         self._role = role
+        self._allow_python = allow_python
         self._repository = repository
         self._s3 = s3
         self._cache_dir = cache_dir
@@ -144,7 +148,13 @@ class ModelStore:
                 "serves by exact version only versions that are or were live"
             )
         version = version or self.version_for_stage(name, stage)
-        bundle = self.version_item(name, version)["bundle"]
+        item = self.version_item(name, version)
+        if item.get("flavor") == "python" and not self._allow_python:
+            raise PythonFlavorNotAllowedError(
+                f"{name} {version} is a python-flavor model; this endpoint does not run "
+                "bundles' own code (allow_python in cdk.json)"
+            )
+        bundle = item["bundle"]
         digest = bundle["digest"]
         with self._lock:
             cached = self._models.get(digest)

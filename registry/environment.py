@@ -21,6 +21,7 @@ APPROVAL_TOKEN_KEY = "SLIPWAY_APPROVAL_TOKEN_KEY"
 ENDPOINT_FUNCTION = "SLIPWAY_ENDPOINT_FUNCTION"
 SERVED_MODELS = "SLIPWAY_SERVED_MODELS"
 SERVING_ROLE = "SLIPWAY_SERVING_ROLE"
+ALLOW_PYTHON = "SLIPWAY_ALLOW_PYTHON"
 TRUSTED_MODEL_TYPES = "SLIPWAY_TRUSTED_MODEL_TYPES"
 # A runtime function's /tmp in MB, as infra sized it: model_runtime.serving.settings derives
 # the bundle cache's disk budget and the extraction cap from it.

@@ -88,10 +88,17 @@ class GatePolicy(Document):
     champion_not_comparable: NotComparablePolicy
     exam: Exam
     model_exams: dict[Name, Exam] = Field(max_length=MAX_MODEL_EXAMS)
+    # whether the endpoint serving a model runs python-flavor bundles: the default endpoint's
+    # answer, and each model of a dedicated endpoint with its endpoint's
+    python_on_default: bool
+    python_on_dedicated: dict[Name, bool] = Field(max_length=MAX_MODEL_EXAMS)
     smoke_test_budget_ms: float
     pointer_cache_seconds: float
     lock_ttl_seconds: int
     canary: CanaryPolicy
+
+    def allows_python(self, model: str) -> bool:
+        return self.python_on_dedicated.get(model, self.python_on_default)
 
     def exam_for(self, model: str) -> Exam:
         """The model's own exam over the environment's, the margin defaulting to

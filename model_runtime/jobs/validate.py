@@ -11,11 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from model_runtime.bundle import check_upload_matches_manifest, parse_upload_key
+from model_runtime.exceptions import PythonFlavorNotAllowedError
 from model_runtime.jobs.candidate import fetch_bundle
+from model_runtime.manifest import Manifest
 from model_runtime.model import check_input_example, load_model
 from registry import aws
 from registry.repository import LineageRepository
 from registry.workflow_state import PromotionState, Validated
+
+
+def refuse_python_where_not_allowed(manifest: Manifest, state: PromotionState) -> None:
+    if manifest.flavor == "python" and not state.policy.allows_python(manifest.name):
+        raise PythonFlavorNotAllowedError(
+            f"{manifest.name} is a python-flavor bundle, whose own code would run in its "
+            "endpoint's process; the endpoint that serves it does not allow that: give the "
+            "model an endpoint with allow_python in cdk.json, or package another flavor"
+        )
 
 
 def validate_upload(s3: Any, repository: LineageRepository, state: PromotionState) -> Validated:
@@ -25,6 +36,8 @@ def validate_upload(s3: Any, repository: LineageRepository, state: PromotionStat
     with tempfile.TemporaryDirectory(prefix="slipway-validate-") as work:
         bundle, size = fetch_bundle(s3, state.bucket, state.key, state.version_id, Path(work))
         check_upload_matches_manifest(state.key, bundle.manifest)
+        # before anything loads it: refused code never runs, not even here
+        refuse_python_where_not_allowed(bundle.manifest, state)
         check_input_example(load_model(bundle), bundle)
         repository.put_validated_manifest(
             json.loads(bundle.manifest.model_dump_json()),

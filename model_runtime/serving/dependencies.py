@@ -28,6 +28,7 @@ def get_model_store() -> ModelStore:
         pointer_ttl_seconds=settings.pointer_cache_seconds,
         model_cache_bytes=settings.model_cache_bytes,
         role=settings.serving_role,
+        allow_python=settings.allow_python,
     )
 
 

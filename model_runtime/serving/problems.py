@@ -15,6 +15,7 @@ from model_runtime.exceptions import (
     ModelNotFoundError,
     ModelOutputError,
     PayloadTooLargeError,
+    PythonFlavorNotAllowedError,
     SlipwayRuntimeError,
 )
 from model_runtime.serving.metrics import logger
@@ -27,6 +28,7 @@ SERVING_PROBLEMS: dict[type[Exception], problems.ProblemType] = {
     InvalidRequestError: problems.BAD_REQUEST,
     PayloadTooLargeError: problems.PAYLOAD_TOO_LARGE,
     ModelOutputError: problems.MODEL_OUTPUT,
+    PythonFlavorNotAllowedError: problems.MODEL_UNAVAILABLE,
 }
 
 _MEANING = {

@@ -73,6 +73,7 @@ class RegistryStoreSettings(BundleCacheSettings):
     table_name: str = Field(description="lineage table holding versions and stage pointers")
     pointer_cache_seconds: float = Field(ge=0, description="how long a stage pointer is reused")
     serving_role: ServingRole = Field(description="live traffic, or candidates for the gate")
+    allow_python: bool = Field(description="whether python-flavor bundles run here")
 
 
 class RuntimeSettings(BaseSettings):

@@ -281,6 +281,17 @@ def test_candidates_are_smoke_tested_in_a_function_that_takes_no_traffic(synthes
     }
     (candidate,) = [name for name, role in roles.items() if role == "candidate"]
     assert set(roles.values()) == {"live", "candidate"}
+    # it runs whatever the gate smoke-tests; live endpoints run python bundles as cdk.json says
+    allowed = {
+        name: functions[name]["Properties"]["Environment"]["Variables"]["SLIPWAY_ALLOW_PYTHON"]
+        for name in roles
+    }
+    assert allowed[candidate] == "true"
+    default_allows = next(
+        e.get("allow_python", False) for e in CONTEXT[env]["endpoints"] if e["name"] == "default"
+    )
+    (default,) = [n for n in roles if n.startswith("Endpointdefault")]
+    assert allowed[default] == str(default_allows).lower()
     # no Function URL points at it: it takes no traffic
     urls = json.dumps(resources(template, "AWS::Lambda::Url"))
     assert candidate not in urls

@@ -132,3 +132,16 @@ def test_the_shipped_prod_exam_reaches_the_gate_policy():
     assert (fraud.metric, fraud.threshold, fraud.champion_margin) == ("f1_macro", 0.9, 0.01)
     other = policy.exam_for("churn")
     assert (other.metric, other.threshold, other.champion_margin) == (None, None, 0.005)
+
+
+def test_python_bundles_run_only_where_an_endpoint_allows_them():
+    from infra.gate_policy import gate_policy
+
+    local = gate_policy(load_environment(environments(), "local"))
+    prod = gate_policy(load_environment(environments(), "prod"))
+    assert local.allows_python("anything")  # the embedded cloud runs the python example
+    assert not prod.allows_python("churn") and not prod.allows_python("fraud-score")
+    entry = {**environments()["prod"]}
+    entry["endpoints"] = [{**e, "allow_python": e["name"] == "fraud"} for e in entry["endpoints"]]
+    dedicated = gate_policy(load_environment({"prod": entry}, "prod"))
+    assert dedicated.allows_python("fraud-score") and not dedicated.allows_python("churn")

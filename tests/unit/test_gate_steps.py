@@ -20,6 +20,7 @@ from functions.record_failure.handler import UNRECOGNISED_UPLOADS
 from model_runtime.exceptions import (
     EvaluationFailedError,
     InvalidManifestError,
+    PythonFlavorNotAllowedError,
     SmokeTestFailedError,
     SmokeTestTooSlowError,
     UploadKeyError,
@@ -59,6 +60,48 @@ def test_validate_judges_the_exact_object_version_uploaded(gate, bundles):
     assert state.validated.name == "iris" and state.validated.version == "good"
     manifest = gate.repository.validated_manifest("iris", "good", state.validated.digest)
     assert manifest["flavor"] == "sklearn"
+
+
+def test_a_python_bundle_for_an_endpoint_that_runs_no_bundle_code_is_refused_unrun(gate, tmp_path):
+    # GIVEN a python-flavor bundle whose code leaves a mark when it runs
+    import shutil
+
+    from examples.iris_python.train import EVALUATION_CSV, PREDICTOR, TARGET, TRAIN_CSV
+    from slipway import package_model
+
+    marker = tmp_path / "ran"
+    folder = tmp_path / "predictor"
+    shutil.copytree(PREDICTOR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "centroids.json").write_text(
+        json.dumps([{"label": label, "center": [5.8, 3.0, 3.7, 1.2]} for label in (0, 1, 2)])
+    )
+    code = (folder / "predictor.py").read_text()
+    (folder / "predictor.py").write_text(f"{code}\nPath({str(marker)!r}).touch()\n")
+    hostile = tmp_path / "python.tar.gz"
+    package_model(
+        folder,
+        name="iris",
+        version="py",
+        train=TRAIN_CSV,
+        evaluation=EVALUATION_CSV,
+        target=TARGET,
+        metric="accuracy",
+        threshold=0.0,
+        out=hostile,
+    )
+    marker.unlink()  # packaging ran it once, to compute the expected output
+    # WHEN the environment's default endpoint does not run bundles' code
+    state = uploaded(gate, hostile, "py", python_on_default=False)
+    # THEN Validate refuses it before loading it, naming the setting: its code never ran
+    with pytest.raises(PythonFlavorNotAllowedError, match=r"allow_python in cdk\.json"):
+        run(steps.VALIDATE, state)
+    assert not marker.exists()
+    # AND where the model's endpoint allows it, the same bundle passes
+    allowed = uploaded(gate, hostile, "py", python_on_dedicated={"iris": True})
+    allowed = allowed.model_copy(
+        update={"policy": allowed.policy.model_copy(update={"python_on_default": False})}
+    )
+    assert run(steps.VALIDATE, allowed).validated.version == "py"
 
 
 def test_validate_refuses_a_key_that_disagrees_with_the_manifest(gate, bundles):

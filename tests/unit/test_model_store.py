@@ -16,6 +16,7 @@ from model_runtime.exceptions import (
     ArchiveLimitExceededError,
     CandidateOnlyError,
     ModelNotFoundError,
+    PythonFlavorNotAllowedError,
 )
 from model_runtime.extraction import sha256_file
 from model_runtime.model_store import ModelStore
@@ -251,3 +252,30 @@ def test_a_canary_takes_live_traffic_only_once_approved(registry, tmp_path):
     # AND when it goes live, a client pinning it is served (its cached item is read again)
     repository.promote("iris", "2", "execution-2")
     assert store.model("iris", version="2").version == "2"
+
+
+def test_an_endpoint_that_runs_no_bundle_code_refuses_a_python_model(registry, tmp_path):
+    # GIVEN a live python-flavor version
+    from examples.iris_python.train import train_and_package as package_python
+
+    repository, s3, downloads = registry
+    path = tmp_path / "py.tar.gz"
+    manifest = package_python(path, name="iris", version="py")
+    key = "models/iris/py/bundle.tar.gz"
+    s3.put_object(Bucket="artifacts", Key=key, Body=path.read_bytes())
+    uploaded = UploadedBundle("artifacts", key, "null", sha256_file(path), path.stat().st_size)
+    repository.register_version(json.loads(manifest.model_dump_json()), uploaded, "py")
+    repository.promote("iris", "py", "execution-py")
+    # WHEN an endpoint that does not allow python is asked for it THEN it refuses, unloaded
+    store = ModelStore(
+        repository,
+        s3,
+        tmp_path / "strict",
+        pointer_ttl_seconds=0,
+        model_cache_bytes=10**9,
+        role=ServingRole.LIVE,
+        allow_python=False,
+    )
+    with pytest.raises(PythonFlavorNotAllowedError, match="allow_python"):
+        store.model("iris")
+    assert downloads == [] and store.cached_versions == []
