@@ -32,7 +32,7 @@ from registry.exceptions import PromotionLockedError, VersionConflictError
 from registry.metrics import NAMESPACE, Metric
 from registry.statuses import RegisterOutcome, Stage, VersionStatus
 from registry.workflow_state import REASON_LIMIT, ApprovalRequest, PromotionState, StepError
-from tests.conftest import LambdaContext
+from tests.conftest import LambdaContext, python_bundle_with
 from tests.unit.gate import (
     Gate,
     answer,
@@ -64,31 +64,8 @@ def test_validate_judges_the_exact_object_version_uploaded(gate, bundles):
 
 def test_a_python_bundle_for_an_endpoint_that_runs_no_bundle_code_is_refused_unrun(gate, tmp_path):
     # GIVEN a python-flavor bundle whose code leaves a mark when it runs
-    import shutil
-
-    from examples.iris_python.train import EVALUATION_CSV, PREDICTOR, TARGET, TRAIN_CSV
-    from slipway import package_model
-
     marker = tmp_path / "ran"
-    folder = tmp_path / "predictor"
-    shutil.copytree(PREDICTOR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "centroids.json").write_text(
-        json.dumps([{"label": label, "center": [5.8, 3.0, 3.7, 1.2]} for label in (0, 1, 2)])
-    )
-    code = (folder / "predictor.py").read_text()
-    (folder / "predictor.py").write_text(f"{code}\nPath({str(marker)!r}).touch()\n")
-    hostile = tmp_path / "python.tar.gz"
-    package_model(
-        folder,
-        name="iris",
-        version="py",
-        train=TRAIN_CSV,
-        evaluation=EVALUATION_CSV,
-        target=TARGET,
-        metric="accuracy",
-        threshold=0.0,
-        out=hostile,
-    )
+    hostile = python_bundle_with(tmp_path, "iris", "py", f"Path({str(marker)!r}).touch()")
     marker.unlink()  # packaging ran it once, to compute the expected output
     # WHEN the environment's default endpoint does not run bundles' code
     state = uploaded(gate, hostile, "py", python_on_default=False)

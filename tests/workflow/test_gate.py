@@ -13,7 +13,7 @@ import pytest
 
 from examples.iris.train import train_and_package
 from registry import workflow as steps
-from tests.conftest import renamed_iris_data
+from tests.conftest import python_bundle_with, renamed_iris_data
 
 
 def rejection_reason(deployed, name: str, version: str) -> str:
@@ -377,29 +377,7 @@ def test_a_candidates_code_never_runs_next_to_live_models(deployed, tmp_path):
     before = httpx.post(url, json=row, timeout=60).json()["outputs"]
     # WHEN a python-flavor candidate whose code takes over any serving process it runs in
     # goes through the gate (it passes Validate and Evaluate, which serve nothing)
-    import shutil
-
-    from examples.iris_python.train import EVALUATION_CSV, PREDICTOR, TARGET, TRAIN_CSV
-    from slipway import package_model
-
-    folder = tmp_path / "hostile"
-    shutil.copytree(PREDICTOR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "centroids.json").write_text(
-        json.dumps([{"label": label, "center": [5.0, 3.4, 1.5, 0.2]} for label in (0, 1, 2)])
-    )
-    (folder / "predictor.py").write_text((folder / "predictor.py").read_text() + HOSTILE)
-    bundle = tmp_path / "hostile.tar.gz"
-    package_model(
-        folder,
-        name="takeover",
-        version="1",
-        train=TRAIN_CSV,
-        evaluation=EVALUATION_CSV,
-        target=TARGET,
-        metric="accuracy",
-        threshold=0.0,
-        out=bundle,
-    )
+    bundle = python_bundle_with(tmp_path, "takeover", "1", HOSTILE)
     try:
         described = deployed.wait_for_execution(deployed.push(bundle, "takeover", "1"))
     finally:  # its code stays in the candidate function's warm environment: end that
