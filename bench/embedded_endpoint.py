@@ -23,7 +23,12 @@ import boto3  # noqa: E402
 
 from model_runtime.bundle import open_bundle  # noqa: E402
 from registry import keys  # noqa: E402
-from registry.environment import POINTER_CACHE_SECONDS, SERVING_ROLE, TABLE_NAME  # noqa: E402
+from registry.environment import (  # noqa: E402
+    ALLOW_PYTHON,
+    POINTER_CACHE_SECONDS,
+    SERVING_ROLE,
+    TABLE_NAME,
+)
 from registry.names import upload_key  # noqa: E402
 from registry.repository import LineageRepository, UploadedBundle  # noqa: E402
 from registry.statuses import ServingRole  # noqa: E402
@@ -77,6 +82,7 @@ def serve_live(session: LocalSession, bundle: Path) -> str:
                 TABLE_NAME: TABLE,
                 POINTER_CACHE_SECONDS: "5",
                 SERVING_ROLE: ServingRole.LIVE,
+                ALLOW_PYTHON: "false",
             }
         },
     )
