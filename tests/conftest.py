@@ -159,28 +159,15 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Syn
 
 def python_bundle_with(tmp_path: Path, name: str, version: str, extra_code: str) -> Path:
     """The python example's predictor with ``extra_code`` appended (a hostile uploader's),
-    packaged as ``name`` ``version`` with no bar of its own."""
+    packaged as ``name`` ``version`` by the example's own trainer."""
     import shutil
 
-    from examples.iris_python.train import EVALUATION_CSV, PREDICTOR, TARGET, TRAIN_CSV
-    from slipway import package_model
+    from examples.iris_python.train import PREDICTOR, train_and_package
 
     folder = tmp_path / f"{name}-{version}-predictor"
     shutil.copytree(PREDICTOR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    centroids = [{"label": label, "center": [5.8, 3.0, 3.7, 1.2]} for label in (0, 1, 2)]
-    (folder / "centroids.json").write_text(json.dumps(centroids))
     code = (folder / "predictor.py").read_text()
     (folder / "predictor.py").write_text(f"{code}\n{extra_code}\n")
     bundle = tmp_path / f"{name}-{version}.tar.gz"
-    package_model(
-        folder,
-        name=name,
-        version=version,
-        train=TRAIN_CSV,
-        evaluation=EVALUATION_CSV,
-        target=TARGET,
-        metric="accuracy",
-        threshold=0.0,
-        out=bundle,
-    )
+    train_and_package(bundle, name=name, version=version, predictor=folder)
     return bundle

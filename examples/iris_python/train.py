@@ -19,7 +19,10 @@ from slipway import package_model
 PREDICTOR = Path(__file__).parent / "predictor"
 
 
-def train_and_package(out: Path, *, name: str = "iris-python", version: str = "1") -> Manifest:
+def train_and_package(
+    out: Path, *, name: str = "iris-python", version: str = "1", predictor: Path = PREDICTOR
+) -> Manifest:
+    """Fit the centroids and bundle them with ``predictor`` (a folder with predictor.py)."""
     x_train, y_train = read_csv(TRAIN_CSV)
     centroids = [
         {"label": int(label), "center": x_train[y_train == label].mean(axis=0).tolist()}
@@ -27,7 +30,7 @@ def train_and_package(out: Path, *, name: str = "iris-python", version: str = "1
     ]
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work) / "predictor"
-        shutil.copytree(PREDICTOR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(predictor, folder, ignore=shutil.ignore_patterns("__pycache__"))
         (folder / "centroids.json").write_text(json.dumps(centroids, indent=2))
         return package_model(
             folder,

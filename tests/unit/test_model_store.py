@@ -25,6 +25,16 @@ from registry.statuses import ServingRole, Stage, VersionStatus
 from tests.conftest import create_lineage_table
 
 
+def register(repository: LineageRepository, s3: Any, path: Path, manifest: Any) -> None:
+    """Upload a bundle to its key and register it, as the workflow would."""
+    key = f"models/{manifest.name}/{manifest.version}/bundle.tar.gz"
+    s3.put_object(Bucket="artifacts", Key=key, Body=path.read_bytes())
+    uploaded = UploadedBundle("artifacts", key, "null", sha256_file(path), path.stat().st_size)
+    repository.register_version(
+        json.loads(manifest.model_dump_json()), uploaded, f"execution-{manifest.version}"
+    )
+
+
 @pytest.fixture
 def registry(tmp_path: Path) -> Any:
     """Three registered iris versions in moto's S3 and DynamoDB, and a GetObject counter."""
@@ -41,12 +51,7 @@ def registry(tmp_path: Path) -> Any:
         for version in ("1", "2", "3"):
             path = tmp_path / f"{version}.tar.gz"
             manifest = train_and_package(path, name="iris", version=version, c=float(version))
-            key = f"models/iris/{version}/bundle.tar.gz"
-            s3.put_object(Bucket="artifacts", Key=key, Body=path.read_bytes())
-            uploaded = UploadedBundle(
-                "artifacts", key, "null", sha256_file(path), path.stat().st_size
-            )
-            repository.register_version(json.loads(manifest.model_dump_json()), uploaded, version)
+            register(repository, s3, path, manifest)
         yield repository, s3, downloads
 
 
@@ -261,10 +266,7 @@ def test_an_endpoint_that_runs_no_bundle_code_refuses_a_python_model(registry, t
     repository, s3, downloads = registry
     path = tmp_path / "py.tar.gz"
     manifest = package_python(path, name="iris", version="py")
-    key = "models/iris/py/bundle.tar.gz"
-    s3.put_object(Bucket="artifacts", Key=key, Body=path.read_bytes())
-    uploaded = UploadedBundle("artifacts", key, "null", sha256_file(path), path.stat().st_size)
-    repository.register_version(json.loads(manifest.model_dump_json()), uploaded, "py")
+    register(repository, s3, path, manifest)
     repository.promote("iris", "py", "execution-py")
     # WHEN an endpoint that does not allow python is asked for it THEN it refuses, unloaded
     store = ModelStore(
