@@ -94,6 +94,14 @@ def safe_extract(archive: Path, dest: Path, limits: ExtractionLimits | None = No
     return written
 
 
+def _make_folder(folder: Path, member: str) -> None:
+    # a file 'a' and then a member 'a/b' (or the other way round): a clash, not an OS error
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UnsafeArchiveError(f"member {member!r} is both a folder and a file") from None
+
+
 def _extract(reader: _TarReader, root: Path, limits: ExtractionLimits) -> list[str]:
     root = root.resolve()
     written: list[str] = []
@@ -105,7 +113,7 @@ def _extract(reader: _TarReader, root: Path, limits: ExtractionLimits) -> list[s
         if root not in target.parents:
             raise UnsafeArchiveError(f"member {member.name!r} resolves outside the bundle")
         if member.is_dir:
-            target.mkdir(parents=True, exist_ok=True)
+            _make_folder(target, member.name)
             continue
         if relative.as_posix() in written or target.exists():
             raise UnsafeArchiveError(f"member {member.name!r} appears twice")
@@ -115,7 +123,9 @@ def _extract(reader: _TarReader, root: Path, limits: ExtractionLimits) -> list[s
                 f"archive expands beyond the limit of {limits.max_total_bytes} bytes: "
                 f"member {member.name!r} declares {member.size} bytes"
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(target.parent, member.name)
+        if target.is_dir():
+            raise UnsafeArchiveError(f"member {member.name!r} is both a folder and a file")
         with open(target, "xb") as out:
             for chunk in reader.data(member):
                 out.write(chunk)

@@ -231,3 +231,23 @@ def test_archives_tarfile_writes_extract_in_every_format(tmp_path, form):
     for name, content in files.items():
         assert (tmp_path / "bundle" / name).read_bytes() == content
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "ok.tar.gz"]
+
+
+@pytest.mark.parametrize(
+    "names", [["a", "a/a"], ["a/a", "a"]], ids=["file-then-folder", "folder-then-file"]
+)
+def test_a_name_that_is_both_a_file_and_a_folder_is_refused_by_name(tmp_path, names):
+    # GIVEN an archive holding 'a' as a file and as a folder (hypothesis found it raised OSError)
+    import io
+    import tarfile
+
+    archive = tmp_path / "clash.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    # THEN it is an UnsafeArchiveError, and nothing is left behind
+    with pytest.raises(UnsafeArchiveError):
+        safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
