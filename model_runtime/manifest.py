@@ -10,7 +10,6 @@ missing values, an array) still parse: their features are read as format-2 colum
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -24,6 +23,7 @@ from pydantic import (
 )
 
 from model_runtime.exceptions import InvalidManifestError
+from model_runtime.strict_json import StrictJsonError, load_strict_json
 from model_runtime.url_credentials import has_credentials
 from registry.exam import Metric, direction_of
 from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
@@ -282,11 +282,9 @@ def parse_manifest(raw: bytes | str) -> Manifest:
             "(large input examples, parameters) in files of the bundle"
         )
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidManifestError(f"manifest.json is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise InvalidManifestError("manifest.json nests values too deeply") from None
+        data = load_strict_json(raw)
+    except StrictJsonError as exc:
+        raise InvalidManifestError(f"manifest.json: {exc}") from None
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:

@@ -3,25 +3,31 @@ classes, since the native model files keep raw scores, not the labels a client w
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from model_runtime.exceptions import ModelLoadError
+from model_runtime.strict_json import StrictJsonError, load_strict_json
 
 SIDECAR = "model-options.json"
+MAX_SIDECAR_BYTES = 64 * 1024  # a task and a list of classes; anything larger is not options
 
 
 def read_options(bundle_root: Path) -> dict[str, Any]:
     path = bundle_root / SIDECAR
     if not path.is_file():
         raise ModelLoadError(f"the bundle has no {SIDECAR} (task and classes of the model)")
+    size = path.stat().st_size
+    if size > MAX_SIDECAR_BYTES:
+        raise ModelLoadError(f"{SIDECAR} has {size} bytes; the limit is {MAX_SIDECAR_BYTES}")
     try:
-        options = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelLoadError(f"{SIDECAR} is not JSON: {exc}") from None
+        options = load_strict_json(path.read_bytes())
+    except StrictJsonError as exc:
+        raise ModelLoadError(f"{SIDECAR}: {exc}") from None
+    if not isinstance(options, dict):
+        raise ModelLoadError(f"{SIDECAR} must be a JSON object")
     if options.get("task") not in ("classification", "regression"):
         raise ModelLoadError(f"{SIDECAR}: task must be 'classification' or 'regression'")
     return options

@@ -16,6 +16,7 @@ from model_runtime.serving.dependencies import model_store
 from model_runtime.serving.metrics import Served, Traffic
 from model_runtime.serving.problems import problem_responses
 from model_runtime.serving.settings import get_settings
+from model_runtime.strict_json import StrictJsonError, load_strict_json
 from registry.names import NAME_PATTERN, VERSION_PATTERN
 from registry.statuses import Stage
 
@@ -41,10 +42,10 @@ async def predict_request(request: Request) -> PredictRequest:
             "(Lambda's synchronous payload): send fewer rows per request"
         )
     try:
-        parsed = PredictRequest.model_validate_json(body)
+        parsed = PredictRequest.model_validate(load_strict_json(body))
+    except StrictJsonError as exc:
+        raise InvalidRequestError(f"request body: {exc}") from None
     except ValidationError as exc:
-        if any(error["type"] == "json_invalid" for error in exc.errors()):
-            raise InvalidRequestError("request body is not valid JSON") from None
         raise InvalidRequestError(describe_validation_error("request body", exc)) from None
     if len(parsed.inputs) > settings.max_batch_rows:
         raise PayloadTooLargeError(

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from model_runtime.bundle import open_bundle
-from model_runtime.exceptions import IncompatibleBundleError
+from model_runtime.exceptions import IncompatibleBundleError, ModelLoadError
 from model_runtime.flavors.compatibility import installed_version
+from model_runtime.flavors.native_boosting import SIDECAR
 from model_runtime.model import check_input_example, load_model
 from slipway import package_model
 from tests.unit.test_flavors import rewrite_manifest
@@ -168,3 +169,24 @@ def test_a_bundle_of_another_patch_release_loads(
     # WHEN it is loaded THEN it serves its input example
     bundle = open_bundle(other, tmp_path / "x")
     check_input_example(load_model(bundle), bundle)
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        (b"[1, 2]", "must be a JSON object"),
+        (b'{"task": "regression", "task": "classification"}', "'task' appears twice"),
+        (b'{"classes": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}", "limit is"),
+        (b"[" * 20_000 + b"]" * 20_000, "nest too deeply"),
+    ],
+)
+def test_a_sidecar_that_is_not_plain_options_is_a_load_error(
+    options, problem, lightgbm_classifier_bundle, tmp_path
+):
+    # GIVEN a real bundle whose model-options.json is hostile or malformed
+    _, path = lightgbm_classifier_bundle
+    bundle = open_bundle(path, tmp_path / "opened")
+    (bundle.root / SIDECAR).write_bytes(options)
+    # WHEN it is loaded THEN the refusal names the sidecar's problem, not a Python error
+    with pytest.raises(ModelLoadError, match=re.escape(problem)):
+        load_model(bundle)

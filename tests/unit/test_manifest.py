@@ -78,8 +78,16 @@ def test_a_manifest_beyond_the_size_limit_is_refused_before_parsing(iris_bundle)
 
 
 def test_a_deeply_nested_manifest_is_a_manifest_error_not_a_recursion_error():
-    with pytest.raises(InvalidManifestError, match="nests values too deeply"):
+    with pytest.raises(InvalidManifestError, match="nest too deeply"):
         parse_manifest("[" * 100_000 + "]" * 100_000)
+
+
+def test_a_key_given_twice_is_refused_rather_than_one_of_them_chosen(iris_bundle):
+    # GIVEN a manifest whose "evaluation" appears twice: a viewer may show the first, json the last
+    text = json.dumps(manifest_dict(iris_bundle))
+    text = text[:-1] + ', "evaluation": {"metric": "accuracy", "threshold": 0.0}}'
+    with pytest.raises(InvalidManifestError, match="'evaluation' appears twice"):
+        parse_manifest(text)
 
 
 def test_more_datasets_than_one_registry_transaction_holds_are_refused(iris_bundle):
