@@ -3,11 +3,17 @@ execution: built from the typed config alone, so it is tested without synthesizi
 
 from __future__ import annotations
 
-from infra.config import EnvironmentConfig
-from registry.workflow_state import CanaryPolicy, Exam, GatePolicy
+from infra.config import EndpointConfig, EnvironmentConfig
+from registry.workflow_state import CanaryPolicy, Exam, GatePolicy, ServingEndpoint
 
 # A promotion may wait for approval for days; Step Functions ends it after this long.
 WORKFLOW_TIMEOUT_SECONDS = 8 * 24 * 3600
+
+
+def serving_endpoint(endpoint: EndpointConfig) -> ServingEndpoint:
+    return ServingEndpoint(
+        allow_python=endpoint.allow_python, ephemeral_storage_mb=endpoint.ephemeral_storage_mb
+    )
 
 
 def gate_policy(config: EnvironmentConfig) -> GatePolicy:
@@ -19,9 +25,9 @@ def gate_policy(config: EnvironmentConfig) -> GatePolicy:
         model_exams={
             name: Exam.parse(exam.model_dump()) for name, exam in config.model_exams.items()
         },
-        python_on_default=next(e.allow_python for e in config.endpoints if e.name == "default"),
-        python_on_dedicated={
-            model: endpoint.allow_python
+        default_endpoint=next(serving_endpoint(e) for e in config.endpoints if e.name == "default"),
+        dedicated_endpoints={
+            model: serving_endpoint(endpoint)
             for endpoint in config.endpoints
             for model in endpoint.models
         },

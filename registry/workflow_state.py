@@ -78,6 +78,14 @@ class Exam(Document):
 MAX_MODEL_EXAMS = 100
 
 
+class ServingEndpoint(Document):
+    """What the gate must know of the endpoint that will serve a model, so a version that
+    endpoint would refuse fails at Validate rather than at the smoke test."""
+
+    allow_python: bool
+    ephemeral_storage_mb: int = Field(ge=512, le=10240)
+
+
 class GatePolicy(Document):
     """The environment's rules for the gate. Its values come from ``cdk.json`` (the defaults
     live in ``infra/config.py``); the state machine's first state writes them into the
@@ -88,17 +96,16 @@ class GatePolicy(Document):
     champion_not_comparable: NotComparablePolicy
     exam: Exam
     model_exams: dict[Name, Exam] = Field(max_length=MAX_MODEL_EXAMS)
-    # whether the endpoint serving a model runs python-flavor bundles: the default endpoint's
-    # answer, and each model of a dedicated endpoint with its endpoint's
-    python_on_default: bool
-    python_on_dedicated: dict[Name, bool] = Field(max_length=MAX_MODEL_EXAMS)
+    # the endpoint serving a model: the default one, or the dedicated one listing the model
+    default_endpoint: ServingEndpoint
+    dedicated_endpoints: dict[Name, ServingEndpoint] = Field(max_length=MAX_MODEL_EXAMS)
     smoke_test_budget_ms: float
     pointer_cache_seconds: float
     lock_ttl_seconds: int
     canary: CanaryPolicy
 
-    def allows_python(self, model: str) -> bool:
-        return self.python_on_dedicated.get(model, self.python_on_default)
+    def endpoint_for(self, model: str) -> ServingEndpoint:
+        return self.dedicated_endpoints.get(model, self.default_endpoint)
 
     def exam_for(self, model: str) -> Exam:
         """The model's own exam over the environment's, the margin defaulting to

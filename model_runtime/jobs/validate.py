@@ -15,13 +15,14 @@ from model_runtime.exceptions import PythonFlavorNotAllowedError
 from model_runtime.jobs.candidate import fetch_bundle
 from model_runtime.manifest import Manifest
 from model_runtime.model import check_input_example, load_model
+from model_runtime.serving.settings import StorageSettings
 from registry import aws
 from registry.repository import LineageRepository
 from registry.workflow_state import PromotionState, Validated
 
 
 def refuse_python_where_not_allowed(manifest: Manifest, state: PromotionState) -> None:
-    if manifest.flavor == "python" and not state.policy.allows_python(manifest.name):
+    if manifest.flavor == "python" and not state.policy.endpoint_for(manifest.name).allow_python:
         raise PythonFlavorNotAllowedError(
             f"{manifest.name} is a python-flavor bundle, whose own code would run in its "
             "endpoint's process; the endpoint that serves it does not allow that: give the "
@@ -32,9 +33,18 @@ def refuse_python_where_not_allowed(manifest: Manifest, state: PromotionState) -
 def validate_upload(s3: Any, repository: LineageRepository, state: PromotionState) -> Validated:
     """Download the exact object version, verify it, load it and replay its input example;
     keep the checked manifest in the registry for Register (the state carries its digest)."""
-    parse_upload_key(state.key)
+    name, _ = parse_upload_key(state.key)
+    endpoint = state.policy.endpoint_for(name)
     with tempfile.TemporaryDirectory(prefix="slipway-validate-") as work:
-        bundle, size = fetch_bundle(s3, state.bucket, state.key, state.version_id, Path(work))
+        bundle, size = fetch_bundle(
+            s3,
+            state.bucket,
+            state.key,
+            state.version_id,
+            Path(work),
+            # a bundle its endpoint could not hold fails here, not at the smoke test
+            serving_storage=StorageSettings(ephemeral_storage_mb=endpoint.ephemeral_storage_mb),
+        )
         check_upload_matches_manifest(state.key, bundle.manifest)
         # before anything loads it: refused code never runs, not even here
         refuse_python_where_not_allowed(bundle.manifest, state)

@@ -65,6 +65,11 @@ class StorageSettings(BaseSettings):
         ceiling = ExtractionLimits().max_total_bytes
         return ExtractionLimits(max_total_bytes=min(ceiling, self.disk_budget_bytes // 2))
 
+    @property
+    def max_bundle_bytes(self) -> int:
+        """The largest archive the function takes (it is extracted next to itself)."""
+        return self.extraction_limits().max_total_bytes
+
 
 class RegistryStoreSettings(BundleCacheSettings):
     """Where a deployed endpoint finds versions and bundles, and how long it trusts a

@@ -139,9 +139,11 @@ def test_python_bundles_run_only_where_an_endpoint_allows_them():
 
     local = gate_policy(load_environment(environments(), "local"))
     prod = gate_policy(load_environment(environments(), "prod"))
-    assert local.allows_python("anything")  # the embedded cloud runs the python example
-    assert not prod.allows_python("churn") and not prod.allows_python("fraud-score")
+    assert local.endpoint_for("anything").allow_python  # the embedded cloud runs the example
+    assert not prod.endpoint_for("churn").allow_python
+    assert not prod.endpoint_for("fraud-score").allow_python
     entry = {**environments()["prod"]}
     entry["endpoints"] = [{**e, "allow_python": e["name"] == "fraud"} for e in entry["endpoints"]]
     dedicated = gate_policy(load_environment({"prod": entry}, "prod"))
-    assert dedicated.allows_python("fraud-score") and not dedicated.allows_python("churn")
+    assert dedicated.endpoint_for("fraud-score").allow_python
+    assert not dedicated.endpoint_for("churn").allow_python

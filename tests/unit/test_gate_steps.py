@@ -3,6 +3,7 @@ against moto in this process: the gate's decisions in seconds, without the embed
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from examples.iris.train import train_and_package
 from functions.approval.handler import request_approval
@@ -18,6 +20,7 @@ from functions.canary.handler import check_canary
 from functions.exceptions import CanaryFailedError
 from functions.record_failure.handler import UNRECOGNISED_UPLOADS
 from model_runtime.exceptions import (
+    ArchiveLimitExceededError,
     EvaluationFailedError,
     InvalidManifestError,
     PythonFlavorNotAllowedError,
@@ -26,6 +29,7 @@ from model_runtime.exceptions import (
     UploadKeyError,
 )
 from model_runtime.jobs.smoke_test import smoke_test_candidate
+from model_runtime.serving.settings import StorageSettings
 from registry import workflow as steps
 from registry.audit import AuditStep
 from registry.exceptions import PromotionLockedError, VersionConflictError
@@ -68,17 +72,38 @@ def test_a_python_bundle_for_an_endpoint_that_runs_no_bundle_code_is_refused_unr
     hostile = python_bundle_with(tmp_path, "iris", "py", f"Path({str(marker)!r}).touch()")
     marker.unlink()  # packaging ran it once, to compute the expected output
     # WHEN the environment's default endpoint does not run bundles' code
-    state = uploaded(gate, hostile, "py", python_on_default=False)
+    state = uploaded(gate, hostile, "py", default_endpoint={"allow_python": False})
     # THEN Validate refuses it before loading it, naming the setting: its code never ran
     with pytest.raises(PythonFlavorNotAllowedError, match=r"allow_python in cdk\.json"):
         run(steps.VALIDATE, state)
     assert not marker.exists()
     # AND where the model's endpoint allows it, the same bundle passes
-    allowed = uploaded(gate, hostile, "py", python_on_dedicated={"iris": True})
-    allowed = allowed.model_copy(
-        update={"policy": allowed.policy.model_copy(update={"python_on_default": False})}
+    allowed = uploaded(
+        gate,
+        hostile,
+        "py",
+        default_endpoint={"allow_python": False},
+        dedicated_endpoints={"iris": {"allow_python": True, "ephemeral_storage_mb": 512}},
     )
     assert run(steps.VALIDATE, allowed).validated.version == "py"
+
+
+def test_a_bundle_larger_than_its_endpoint_holds_is_refused_before_it_is_downloaded(gate, tmp_path):
+    # GIVEN an upload just over what a 512 MB /tmp endpoint takes (not even an archive: any
+    # download or extraction would fail differently)
+    limit = StorageSettings(ephemeral_storage_mb=512).max_bundle_bytes
+    upload = tmp_path / "big.tar.gz"
+    with upload.open("wb") as out:
+        out.truncate(limit + 1)
+    # (botocore's default CRC32 chunked upload makes moto take ~40 s over 225 MB)
+    fast = boto3.client("s3", config=Config(request_checksum_calculation="when_required"))
+    big = dataclasses.replace(gate, s3=fast)
+    state = uploaded(big, upload, "big", default_endpoint={"ephemeral_storage_mb": 512})
+    # THEN Validate refuses it by its size, naming the setting that would make room
+    with pytest.raises(
+        ArchiveLimitExceededError, match=rf"exceeds the {limit} bytes.*ephemeral_storage_mb"
+    ):
+        run(steps.VALIDATE, state)
 
 
 def test_validate_refuses_a_key_that_disagrees_with_the_manifest(gate, bundles):
