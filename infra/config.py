@@ -115,6 +115,11 @@ class EnvironmentConfig(_Strict):
     approval_timeout_minutes: int = Field(
         1440, ge=1, le=525600, description="a waiting version is rejected after this long"
     )
+    separation_of_duties: bool = Field(
+        False,
+        description="every upload is declared under its uploader's identity (slipway push "
+        "does it) and another person approves it; needs approval 'manual'",
+    )
     champion_margin: float = Field(
         0.0, ge=0.0, description="how much better than live a candidate's metric must be"
     )
@@ -162,6 +167,8 @@ class EnvironmentConfig(_Strict):
             problems.append(
                 f"log_retention_days must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
             )
+        if self.separation_of_duties and self.approval != ApprovalPolicy.MANUAL:
+            problems.append("separation_of_duties needs approval 'manual': nobody approves 'auto'")
         exams = {"exam": self.exam} | {f"model_exams.{m}": e for m, e in self.model_exams.items()}
         for where, exam in exams.items():
             if exam.threshold is not None and exam.metric is None:

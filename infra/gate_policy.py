@@ -19,6 +19,7 @@ def serving_endpoint(endpoint: EndpointConfig) -> ServingEndpoint:
 def gate_policy(config: EnvironmentConfig) -> GatePolicy:
     return GatePolicy(
         approval=config.approval,
+        separation_of_duties=config.separation_of_duties,
         champion_margin=config.champion_margin,
         champion_not_comparable=config.champion_not_comparable,
         exam=Exam.parse(config.exam.model_dump()),

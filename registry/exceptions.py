@@ -31,3 +31,16 @@ class InvalidPageTokenError(RegistryError):
 
 class MissingSettingError(RegistryError):
     """A function was deployed without an environment variable its code needs."""
+
+
+class UploadNotDeclaredError(RegistryError):
+    """Uploaded bytes nobody declared (where duties are separated), or other bytes than a
+    version's declaration names."""
+
+
+class UploadDeclarationConflictError(RegistryError):
+    """A version is declared already, by someone else or for other bytes, or registered."""
+
+
+class SelfApprovalError(RegistryError):
+    """The uploader of a version tried to approve it where the environment forbids that."""

@@ -16,7 +16,11 @@ def to_dynamo(value: Any) -> Any:
 
 
 def version_item(
-    manifest: dict[str, Any], bundle: dict[str, Any], execution: str, at: str
+    manifest: dict[str, Any],
+    bundle: dict[str, Any],
+    execution: str,
+    at: str,
+    uploaded_by: str | None = None,
 ) -> dict[str, Any]:
     name, version = manifest["name"], manifest["version"]
     return {
@@ -28,6 +32,7 @@ def version_item(
         "status": VersionStatus.REGISTERED,
         "registered_at": at,
         "execution": execution,
+        "uploaded_by": uploaded_by,  # None: nobody declared the upload (registry/uploads.py)
         "bundle": to_dynamo(bundle),
         "flavor": manifest["flavor"],
         "signature": to_dynamo(manifest["signature"]),

@@ -4,6 +4,7 @@
 | --------------- | ----------------------- | ------------------------------------ |
 | model version   | MODEL#<name>            | VERSION#<version>                    |
 | validated manifest | MODEL#<name>         | VALIDATED#<version>#<sha256>         |
+| upload declaration | MODEL#<name>         | UPLOAD#<version>                     |
 | stage pointer   | MODEL#<name>            | STAGE#<stage>                        |
 | audit event     | MODEL#<name>            | AUDIT#<version>#<execution>#<step>   |
 | promotion lock  | MODEL#<name>            | LOCK                                 |
@@ -34,6 +35,10 @@ VERSION_PREFIX = "VERSION#"
 
 def validated_sk(version: str, digest: str) -> str:
     return f"VALIDATED#{version}#{digest}"
+
+
+def upload_sk(version: str) -> str:
+    return f"UPLOAD#{version}"
 
 
 def stage_sk(stage: Stage) -> str:

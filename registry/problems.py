@@ -36,6 +36,7 @@ class ProblemType:
 
 
 BAD_REQUEST = ProblemType(400, "bad-request", "Malformed request")
+FORBIDDEN = ProblemType(403, "forbidden", "The caller may not do this")
 NOT_FOUND = ProblemType(404, "not-found", "Not found")
 MODEL_NOT_FOUND = ProblemType(404, "model-not-found", "Model not found")
 CONFLICT = ProblemType(409, "conflict", "The request conflicts with the registry's state")

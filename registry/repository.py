@@ -21,11 +21,13 @@ from registry.exceptions import (
     InvalidStateError,
     PointerConflictError,
     PromotionLockedError,
+    UploadDeclarationConflictError,
     VersionConflictError,
     VersionNotRegisteredError,
 )
 from registry.items import to_dynamo
 from registry.statuses import RegisterOutcome, Stage, VersionStatus
+from registry.uploads import DECLARATION_TTL_SECONDS, declaration_is_current
 
 
 def now_iso() -> str:
@@ -82,7 +84,11 @@ class LineageRepository:
     # -- writes ---------------------------------------------------------------------------
 
     def register_version(
-        self, manifest: dict[str, Any], bundle: UploadedBundle, execution: str
+        self,
+        manifest: dict[str, Any],
+        bundle: UploadedBundle,
+        execution: str,
+        uploaded_by: str | None = None,
     ) -> RegisterOutcome:
         """Create the immutable version item with its edges; say whether it is new.
 
@@ -91,7 +97,7 @@ class LineageRepository:
         """
         name, version = manifest["name"], manifest["version"]
         at = now_iso()
-        new_version = items.version_item(manifest, bundle.__dict__, execution, at)
+        new_version = items.version_item(manifest, bundle.__dict__, execution, at, uploaded_by)
         edges = items.edge_items(manifest)
         transaction = [
             {
@@ -122,6 +128,57 @@ class LineageRepository:
                 "Versions are immutable: upload under a new version."
             ) from None
         return RegisterOutcome.REGISTERED
+
+    def declare_upload(self, name: str, version: str, digest: str, actor: str) -> dict[str, Any]:
+        """Record that ``actor`` is about to upload the bundle with ``digest`` as this
+        version. The same declaration again is answered as before; another person's, or
+        other bytes, or a version already registered, is a conflict."""
+        registered = self.get_version(name, version)
+        if registered is not None:
+            same = registered["bundle"]["digest"] == digest
+            raise UploadDeclarationConflictError(
+                f"{name} {version} is registered already "
+                + (
+                    "with these bytes: nothing to upload"
+                    if same
+                    else f"with sha256 {registered['bundle']['digest']}; versions are "
+                    "immutable: package this model as a new version"
+                )
+            )
+        at = datetime.now(UTC)
+        item = {
+            keys.PK: keys.model_pk(name),
+            keys.SK: keys.upload_sk(version),
+            "kind": "upload",
+            "name": name,
+            "version": version,
+            "digest": digest,
+            "declared_by": actor,
+            "declared_at": at.isoformat(),
+            "expires_at": int(at.timestamp()) + DECLARATION_TTL_SECONDS,
+        }
+        if _applied_if_condition_holds(
+            self._table.put_item,
+            Item=item,
+            # absent, expired (TTL deletes late), or the same person's same bytes again
+            ConditionExpression="attribute_not_exists(pk) OR expires_at < :now "
+            "OR (digest = :digest AND declared_by = :actor)",
+            ExpressionAttributeValues={
+                ":now": int(at.timestamp()),
+                ":digest": digest,
+                ":actor": actor,
+            },
+        ):
+            return item
+        existing = self.upload_declaration(name, version) or {}
+        raise UploadDeclarationConflictError(
+            f"{name} {version} is declared already by {existing.get('declared_by')} with "
+            f"sha256 {existing.get('digest')}: declare a new version"
+        )
+
+    def upload_declaration(self, name: str, version: str) -> dict[str, Any] | None:
+        item = self._get(keys.model_pk(name), keys.upload_sk(version))
+        return item if declaration_is_current(item) else None
 
     def put_validated_manifest(
         self, manifest: dict[str, Any], digest: str, execution: str, ttl_seconds: int

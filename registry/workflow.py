@@ -215,7 +215,8 @@ VALIDATE = Task(
     package=Package.RUNTIME,
     result="validated",
     description="safe extraction, manifest, digests, loadable model",
-    table_actions=PUT,  # the checked manifest, for Register
+    # the upload's declaration; the checked manifest, for Register
+    table_actions=(*GET, *PUT),
     permissions=(Permission.READ_BUNDLES,),
     settings=(TRUSTED_MODEL_TYPES,),
 )

@@ -19,6 +19,7 @@ from registry.exam import Metric
 from registry.exceptions import InvalidStateError
 from registry.names import NAME_PATTERN, VERSION_PATTERN
 from registry.statuses import ApprovalPolicy, CanaryVerdict, NotComparablePolicy, RegisterOutcome
+from registry.uploads import MAX_IDENTITY_CHARS
 
 # Every text in the document has a bound, so the whole document has one: Step Functions fails
 # an execution whose state passes 256 KiB, in a way no Catch sees (a test adds them up).
@@ -92,6 +93,8 @@ class GatePolicy(Document):
     document, so every step of one execution judges by the same rules."""
 
     approval: ApprovalPolicy
+    # every upload declared under its uploader's identity, who may not approve it
+    separation_of_duties: bool
     champion_margin: float
     champion_not_comparable: NotComparablePolicy
     exam: Exam
@@ -132,6 +135,8 @@ class Validated(Document):
     version: Version
     digest: Digest
     size: int
+    # who declared these bytes (registry/uploads.py); None where nobody did
+    uploaded_by: str | None = Field(None, max_length=MAX_IDENTITY_CHARS)
 
 
 class Registered(Document):

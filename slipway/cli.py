@@ -362,31 +362,48 @@ def push(
     env: EnvOption = "local",
     as_json: JsonOption = False,
 ) -> None:
-    """Verify a bundle locally, then upload it; the upload starts its promotion."""
+    """Verify a bundle locally, declare it under your identity, then upload it; the upload
+    starts its promotion."""
     import tempfile
 
     from model_runtime.bundle import open_bundle
     from model_runtime.exceptions import SlipwayRuntimeError
     from registry.executions import UploadEvent, execution_name
     from registry.names import upload_key
+    from slipway.invoke import call_registry
     from slipway.target import resolve_target
 
     if not bundle.is_file():
         raise CliError(f"{bundle} does not exist")
     with tempfile.TemporaryDirectory() as work:
         try:
-            manifest = open_bundle(bundle, Path(work) / "bundle").manifest
+            opened = open_bundle(bundle, Path(work) / "bundle")
         except SlipwayRuntimeError as exc:
             raise CliError(f"{bundle} is not a valid bundle: {exc}") from None
+    manifest = opened.manifest
     target = resolve_target(env)
+    # who uploads these bytes: S3's event names only the account (registry/uploads.py)
+    declared = call_registry(
+        target,
+        "PUT",
+        f"/v1/models/{manifest.name}/versions/{manifest.version}/upload",
+        {"sha256": opened.digest},
+    )
     key = upload_key(manifest.name, manifest.version)
     bucket = target.outputs["ArtifactBucketName"]
     version_id = _upload(target.client("s3"), bundle, bucket, key, quiet=as_json)
     execution = execution_name(UploadEvent(bucket, key, version_id, bundle.stat().st_size))
-    result = {"bucket": bucket, "key": key, "s3_version_id": version_id, "execution": execution}
+    result = {
+        "bucket": bucket,
+        "key": key,
+        "s3_version_id": version_id,
+        "execution": execution,
+        "declared_by": declared["declared_by"],
+    }
     if as_json:
         _emit_json(result)
         return
+    console.print(f"declared by {declared['declared_by']}")
     console.print(f"uploaded s3://{bucket}/{key} (object version {version_id})")
     console.print(f"promotion: {execution}")
     console.print(

@@ -66,6 +66,8 @@ def request_approval_of(
         status=VersionStatus.AWAITING_APPROVAL,
         smoke_test_result=smoke_test.dump(),
         approval_token=tokens.seal(request.task_token, name, version, state.execution_name),
+        # the registry API enforces it when someone answers
+        separation_of_duties=state.policy.separation_of_duties,
     )
     sns.publish(
         TopicArn=topic_arn,

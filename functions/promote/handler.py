@@ -10,6 +10,7 @@ from registry.audit import AuditEvent, AuditOutcome, AuditStep
 from registry.aws import lineage_repository
 from registry.metrics import Metric
 from registry.repository import LineageRepository
+from registry.uploads import require_other_approver
 from registry.workflow_state import Approval, Promoted, PromotionState
 
 
@@ -27,6 +28,10 @@ def require_recorded_approval(state: PromotionState, repository: LineageReposito
             f"{name} {version} carries an approval by {approval.approved_by!r} that the "
             "registry did not record for this promotion; approvals go through the registry "
             "API (slipway approve)"
+        )
+    if state.policy.separation_of_duties:
+        require_other_approver(
+            state.require_validated().uploaded_by, approval.approved_by, name, version
         )
 
 

@@ -23,7 +23,9 @@ def register(state: PromotionState, repository: LineageRepository) -> Registered
         size=validated.size,
     )
     manifest = repository.validated_manifest(validated.name, validated.version, validated.digest)
-    outcome = repository.register_version(manifest, bundle, state.execution_name)
+    outcome = repository.register_version(
+        manifest, bundle, state.execution_name, uploaded_by=validated.uploaded_by
+    )
     duplicate = outcome == RegisterOutcome.DUPLICATE
     repository.record_audit(
         AuditEvent(
@@ -36,7 +38,11 @@ def register(state: PromotionState, repository: LineageRepository) -> Registered
             if duplicate
             else "version registered with its lineage",
         ),
-        detail={"digest": bundle.digest, "s3_version_id": bundle.s3_version_id},
+        detail={
+            "digest": bundle.digest,
+            "s3_version_id": bundle.s3_version_id,
+            "uploaded_by": validated.uploaded_by,
+        },
     )
     return Registered(outcome=outcome, name=validated.name, version=validated.version)
 

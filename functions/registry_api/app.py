@@ -27,6 +27,8 @@ from registry.exceptions import (
     PointerConflictError,
     PromotionLockedError,
     RegistryError,
+    SelfApprovalError,
+    UploadDeclarationConflictError,
     VersionConflictError,
     VersionNotRegisteredError,
 )
@@ -178,6 +180,32 @@ def models_built_from_code(
     }
 
 
+class UploadDeclaration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sha256: str = Field(pattern=SHA256_PATTERN.pattern)
+
+
+@router.put("/models/{name}/versions/{version}/upload")
+def declare_upload(
+    request: Request,
+    declaration: UploadDeclaration,
+    name: str = NAME,
+    version: str = VERSION,
+    repository: LineageRepository = Depends(get_repository),
+) -> dict[str, Any]:
+    """Declare, under the caller's identity, the bundle about to be uploaded as this
+    version (``slipway push`` does it first): the gate attributes those bytes to the
+    caller, and refuses other bytes under the version."""
+    item = repository.declare_upload(name, version, declaration.sha256, actor_of(request))
+    return {
+        "model": name,
+        "version": version,
+        "sha256": item["digest"],
+        "declared_by": item["declared_by"],
+        "declared_at": item["declared_at"],
+    }
+
+
 _DECISIONS = {"approve": decisions.approve, "reject": decisions.reject}
 
 
@@ -217,6 +245,8 @@ REGISTRY_PROBLEMS: dict[type[Exception], problems.ProblemType] = {
     VersionNotRegisteredError: problems.CONFLICT,
     VersionConflictError: problems.CONFLICT,
     PromotionLockedError: problems.CONFLICT,
+    UploadDeclarationConflictError: problems.CONFLICT,
+    SelfApprovalError: problems.FORBIDDEN,
 }
 
 

@@ -20,6 +20,7 @@ from registry.audit import AuditEvent, AuditOutcome, AuditStep
 from registry.metrics import Metric
 from registry.repository import LineageRepository
 from registry.statuses import VersionStatus
+from registry.uploads import require_other_approver
 from registry.workflow_state import Approval
 
 
@@ -58,6 +59,8 @@ def approve(
     acts only on an approval recorded here (a token used directly with SendTaskSuccess
     brings an approval nobody recorded, and Promote refuses it)."""
     item = _awaiting(repository, name, version)
+    if item.get("separation_of_duties"):
+        require_other_approver(item.get("uploaded_by"), actor, name, version)
     token = tokens.unseal(item["approval_token"], name, version, item["execution"])
     if not repository.record_approval(name, version, item["execution"], actor, reason):
         raise DecisionConflictError(f"{name} {version} is no longer waiting for approval")

@@ -18,6 +18,7 @@ from model_runtime.model import check_input_example, load_model
 from model_runtime.serving.settings import StorageSettings
 from registry import aws
 from registry.repository import LineageRepository
+from registry.uploads import attributed_uploader
 from registry.workflow_state import PromotionState, Validated
 
 
@@ -46,6 +47,13 @@ def validate_upload(s3: Any, repository: LineageRepository, state: PromotionStat
             serving_storage=StorageSettings(ephemeral_storage_mb=endpoint.ephemeral_storage_mb),
         )
         check_upload_matches_manifest(state.key, bundle.manifest)
+        uploaded_by = attributed_uploader(
+            repository.upload_declaration(name, bundle.manifest.version),
+            name,
+            bundle.manifest.version,
+            bundle.digest,
+            required=state.policy.separation_of_duties,
+        )
         # before anything loads it: refused code never runs, not even here
         refuse_python_where_not_allowed(bundle.manifest, state)
         check_input_example(load_model(bundle), bundle)
@@ -60,6 +68,7 @@ def validate_upload(s3: Any, repository: LineageRepository, state: PromotionStat
             version=bundle.manifest.version,
             digest=bundle.digest,
             size=size,
+            uploaded_by=uploaded_by,
         )
 
 

@@ -22,7 +22,7 @@ OBJECTS = {"s3:GetObject", "s3:GetObjectVersion"}
 # What each function's code calls, by construct path; the synthesized policies must hold
 # exactly this (X-Ray and the SQS event source's own actions aside).
 EXPECTED_ACTIONS: dict[str, set[str]] = {
-    "PromotionWorkflowValidateFunction": OBJECTS | {PUT},
+    "PromotionWorkflowValidateFunction": OBJECTS | {GET, PUT},
     "PromotionWorkflowEvaluateFunction": OBJECTS | {GET},
     "PromotionWorkflowSmokeTestFunction": {"lambda:InvokeFunction", GET},
     "PromotionWorkflowRegisterFunction": {GET, PUT, UPDATE},

@@ -147,3 +147,11 @@ def test_python_bundles_run_only_where_an_endpoint_allows_them():
     dedicated = gate_policy(load_environment({"prod": entry}, "prod"))
     assert dedicated.endpoint_for("fraud-score").allow_python
     assert not dedicated.endpoint_for("churn").allow_python
+
+
+def test_separation_of_duties_needs_a_person_to_approve():
+    entry = {**environments()["dev"], "separation_of_duties": True, "approval": "auto"}
+    with pytest.raises(ConfigError, match="separation_of_duties needs approval 'manual'"):
+        load_environment({"dev": entry}, "dev")
+    prod = load_environment(environments(), "prod")
+    assert prod.separation_of_duties and prod.approval == "manual"

@@ -28,11 +28,16 @@ from model_runtime.exceptions import (
     SmokeTestTooSlowError,
     UploadKeyError,
 )
+from model_runtime.extraction import sha256_file
 from model_runtime.jobs.smoke_test import smoke_test_candidate
 from model_runtime.serving.settings import StorageSettings
 from registry import workflow as steps
 from registry.audit import AuditStep
-from registry.exceptions import PromotionLockedError, VersionConflictError
+from registry.exceptions import (
+    PromotionLockedError,
+    UploadNotDeclaredError,
+    VersionConflictError,
+)
 from registry.metrics import NAMESPACE, Metric
 from registry.statuses import RegisterOutcome, Stage, VersionStatus
 from registry.workflow_state import REASON_LIMIT, ApprovalRequest, PromotionState, StepError
@@ -104,6 +109,38 @@ def test_a_bundle_larger_than_its_endpoint_holds_is_refused_before_it_is_downloa
         ArchiveLimitExceededError, match=rf"exceeds the {limit} bytes.*ephemeral_storage_mb"
     ):
         run(steps.VALIDATE, state)
+
+
+ALICE = "arn:aws:sts::123456789012:assumed-role/ml-engineer/alice"
+SEPARATED = {"approval": "manual", "separation_of_duties": True}
+
+
+def test_a_declared_upload_is_attributed_to_its_declarer_through_register(gate, bundles):
+    # GIVEN alice declared the bytes of iris good before uploading them
+    gate.repository.declare_upload("iris", "good", sha256_file(bundles["good"]), ALICE)
+    # WHEN the gate validates and registers them THEN the version names her as its uploader
+    state = run(steps.VALIDATE, uploaded(gate, bundles["good"], "good", **SEPARATED))
+    assert state.validated.uploaded_by == ALICE
+    run(steps.REGISTER, state)
+    assert gate.repository.get_version("iris", "good")["uploaded_by"] == ALICE
+
+
+def test_bytes_other_than_the_declared_ones_are_refused_naming_the_declaration(gate, bundles):
+    # GIVEN alice declared iris good; someone uploads other bytes under it first
+    gate.repository.declare_upload("iris", "good", "0" * 64, ALICE)
+    # THEN they are refused whatever the environment requires, naming the declared digest
+    for policy in ({}, SEPARATED):
+        with pytest.raises(UploadNotDeclaredError, match=f"declared by {ALICE} with sha256 0000"):
+            run(steps.VALIDATE, uploaded(gate, bundles["good"], "good", **policy))
+
+
+def test_an_undeclared_upload_is_refused_only_where_duties_are_separated(gate, bundles):
+    with pytest.raises(UploadNotDeclaredError, match="slipway push"):
+        run(steps.VALIDATE, uploaded(gate, bundles["good"], "good", **SEPARATED))
+    # elsewhere it goes on, its uploader unknown
+    assert (
+        run(steps.VALIDATE, uploaded(gate, bundles["good"], "good")).validated.uploaded_by is None
+    )
 
 
 def test_validate_refuses_a_key_that_disagrees_with_the_manifest(gate, bundles):

@@ -8,7 +8,11 @@ import pytest
 from moto import mock_aws
 
 from registry.audit import AuditEvent, AuditOutcome, AuditStep
-from registry.exceptions import VersionConflictError, VersionNotRegisteredError
+from registry.exceptions import (
+    UploadDeclarationConflictError,
+    VersionConflictError,
+    VersionNotRegisteredError,
+)
 from registry.repository import LineageRepository, UploadedBundle
 from tests.conftest import create_lineage_table
 
@@ -56,6 +60,42 @@ def test_other_bytes_under_a_registered_version_are_refused(repository, manifest
     with pytest.raises(VersionConflictError, match="immutable"):
         repository.register_version(manifest, bundle("b" * 64), "exec-2")
     assert repository.get_version("iris", "1")["bundle"]["digest"] == "a" * 64
+
+
+ALICE = "arn:aws:sts::123456789012:assumed-role/ml-engineer/alice"
+BOB = "arn:aws:sts::123456789012:assumed-role/ml-engineer/bob"
+
+
+def test_an_upload_declaration_is_kept_once_and_answered_again_to_its_author(repository):
+    first = repository.declare_upload("iris", "2", "a" * 64, ALICE)
+    assert (first["digest"], first["declared_by"]) == ("a" * 64, ALICE)
+    # the same person's same declaration again (a retried `slipway push`): the same answer
+    assert repository.declare_upload("iris", "2", "a" * 64, ALICE)["declared_by"] == ALICE
+    # another person, or other bytes: refused, naming who declared what
+    for actor, digest in ((BOB, "a" * 64), (ALICE, "b" * 64)):
+        with pytest.raises(UploadDeclarationConflictError, match=f"declared already by {ALICE}"):
+            repository.declare_upload("iris", "2", digest, actor)
+    assert repository.upload_declaration("iris", "2")["declared_by"] == ALICE
+
+
+def test_a_registered_version_takes_no_declaration(repository, manifest):
+    repository.register_version(manifest, bundle(), "exec-1", uploaded_by=ALICE)
+    assert repository.get_version("iris", "1")["uploaded_by"] == ALICE
+    with pytest.raises(UploadDeclarationConflictError, match="with these bytes: nothing to"):
+        repository.declare_upload("iris", "1", "a" * 64, BOB)
+    with pytest.raises(UploadDeclarationConflictError, match="immutable"):
+        repository.declare_upload("iris", "1", "b" * 64, BOB)
+
+
+def test_an_expired_declaration_counts_as_none_before_dynamodb_deletes_it(repository):
+    repository.declare_upload("iris", "3", "a" * 64, ALICE)
+    key = {"pk": "MODEL#iris", "sk": "UPLOAD#3"}
+    repository._table.update_item(
+        Key=key, UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": 1}
+    )
+    assert repository.upload_declaration("iris", "3") is None
+    # and the version number is free again, for anyone
+    assert repository.declare_upload("iris", "3", "b" * 64, BOB)["declared_by"] == BOB
 
 
 def test_promote_moves_the_pointer_and_archives_the_previous_version(repository, manifest):

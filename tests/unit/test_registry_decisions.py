@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 import os
 import time
@@ -24,6 +25,7 @@ from registry import workflow as steps
 from registry.approval_tokens import ApprovalTokens
 from registry.audit import POLICY_ACTOR
 from registry.environment import APPROVAL_TOKEN_KEY
+from registry.exceptions import SelfApprovalError
 from registry.metrics import Metric
 from registry.statuses import Stage, VersionStatus
 from registry.workflow_state import Approval, ApprovalRequest, PromotionState
@@ -33,9 +35,12 @@ from tests.unit.gate import answer, live, outcomes, run, smoke_tested
 CALLER = "arn:aws:sts::123456789012:assumed-role/ml-engineer/ml-engineer"  # in the event
 
 
-def call(method: str, path: str, body: Any = None, query: str = "") -> tuple[int, Any]:
+def call(
+    method: str, path: str, body: Any = None, query: str = "", caller: str = CALLER
+) -> tuple[int, Any]:
     """The registry API's answer to a Function URL request, as Lambda runs it."""
     event = copy.deepcopy(load_event("function_url_predict.json"))
+    event["requestContext"]["authorizer"]["iam"]["userArn"] = caller
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     event["requestContext"]["http"]["method"] = method
     event["rawQueryString"] = query
@@ -53,6 +58,10 @@ def call(method: str, path: str, body: Any = None, query: str = "") -> tuple[int
 @pytest.fixture
 def waiting(gate, bundles):
     """iris 'good' awaiting approval, its token from a real execution that waits on it."""
+    return wait_for_approval(gate, bundles)
+
+
+def wait_for_approval(gate: Any, bundles: dict[str, Any], **policy: Any) -> Waiting:
     from slipway.local.moto_patches import keep_task_failure_causes
 
     keep_task_failure_causes()  # as the embedded cloud does: AWS keeps a failure's cause
@@ -77,7 +86,7 @@ def waiting(gate, bundles):
     execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
     token = json.loads(poll(lambda: sqs.receive_message(QueueUrl=inbox).get("Messages"))[0]["Body"])
     topic = boto3.client("sns").create_topic(Name="approvals")["TopicArn"]
-    state = smoke_tested(gate, bundles["good"], "good", approval="manual")
+    state = smoke_tested(gate, bundles["good"], "good", approval="manual", **policy)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SLIPWAY_APPROVAL_TOPIC_ARN", topic)
         request_approval(ApprovalRequest.template(state.dump(), token["token"]), LambdaContext())
@@ -128,6 +137,44 @@ def test_approving_resumes_the_execution_and_keeps_the_whole_history(gate, waiti
     # AND Promote acts on that approval, recorded by the registry
     resumed = answer(steps.WAIT_FOR_APPROVAL, waiting.state, json.loads(described["output"]))
     assert run(steps.PROMOTE, resumed).promoted.version == "good"
+
+
+OTHER = "arn:aws:sts::123456789012:assumed-role/ml-reviewer/rita"
+
+
+def test_the_uploader_may_not_approve_where_duties_are_separated(gate, bundles):
+    # GIVEN the caller declared iris good, uploaded it, and it waits for approval
+    digest = hashlib.sha256(bundles["good"].read_bytes()).hexdigest()
+    status, declared = call("PUT", "/v1/models/iris/versions/good/upload", {"sha256": digest})
+    assert status == 200 and declared["declared_by"] == CALLER
+    waiting = wait_for_approval(gate, bundles, separation_of_duties=True)
+    assert gate.repository.get_version("iris", "good")["uploaded_by"] == CALLER
+    # WHEN the uploader approves it THEN the registry refuses, and the version still waits
+    status, problem = call("POST", "/v1/models/iris/versions/good/approve", {"reason": "mine"})
+    assert status == 403 and "another person approves it" in problem["detail"], problem
+    assert gate.repository.get_version("iris", "good")["status"] == "awaiting-approval"
+    # AND another person's approval goes through, and Promote acts on it
+    status, body = call(
+        "POST", "/v1/models/iris/versions/good/approve", {"reason": "reviewed"}, caller=OTHER
+    )
+    assert status == 200 and body["by"] == OTHER
+    output = json.loads(ended(waiting.execution)["output"])
+    resumed = answer(steps.WAIT_FOR_APPROVAL, waiting.state, output)
+    assert run(steps.PROMOTE, resumed).promoted.version == "good"
+
+
+def test_promote_refuses_an_uploader_approval_recorded_around_the_rule(gate, bundles):
+    # GIVEN an approval by the uploader in the registry, written past the API's check
+    digest = hashlib.sha256(bundles["good"].read_bytes()).hexdigest()
+    gate.repository.declare_upload("iris", "good", digest, CALLER)
+    waiting = wait_for_approval(gate, bundles, separation_of_duties=True)
+    execution = gate.repository.get_version("iris", "good")["execution"]
+    assert gate.repository.record_approval("iris", "good", execution, CALLER, "")
+    resumed = answer(steps.WAIT_FOR_APPROVAL, waiting.state, {"approved_by": CALLER})
+    # THEN Promote refuses it, and live does not move
+    with pytest.raises(SelfApprovalError, match="another person approves it"):
+        run(steps.PROMOTE, resumed)
+    assert gate.repository.get_pointer("iris") is None
 
 
 def test_rejecting_fails_the_execution_with_the_reason(gate, waiting):

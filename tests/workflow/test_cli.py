@@ -15,6 +15,7 @@ from examples.iris.train import train_and_package
 from registry import keys
 from slipway.cli import app
 from slipway.local.state import LocalState
+from slipway.target import resolve_target
 
 runner = CliRunner()
 
@@ -45,6 +46,7 @@ def test_push_watch_invoke_and_trace_a_model(cli_env, tmp_path):
 
     pushed = run("push", str(bundle), "--env", "local")
     assert pushed["key"] == "models/iris-cli/1/bundle.tar.gz"
+    assert pushed["declared_by"] == "local"  # no SigV4 authorizer on the embedded cloud
 
     status = run("status", "iris-cli", "1", "--env", "local", "--watch", "--timeout", "120")
     assert status["status"] == "SUCCEEDED"
@@ -57,6 +59,7 @@ def test_push_watch_invoke_and_trace_a_model(cli_env, tmp_path):
     assert answer["body"]["outputs"] == manifest.input_example.expected_output
 
     lineage = run("lineage", "iris-cli", "1", "--env", "local")
+    assert lineage["version"]["uploaded_by"] == "local"
     datasets = lineage["version"]["lineage"]["datasets"]
     assert [d["sha256"] for d in datasets] == [d.sha256 for d in manifest.lineage.datasets]
     assert [event["outcome"] for event in lineage["audit"]] == [
@@ -72,14 +75,28 @@ def test_a_rejected_push_exits_1_with_the_reason(cli_env, tmp_path):
     train_and_package(bundle, name="iris-cli-conflict", version="1")
     run("push", str(bundle), "--env", "local")
     run("status", "iris-cli-conflict", "1", "--env", "local", "--watch")
+    # the same bytes again: the declaration says there is nothing to upload
+    again = runner.invoke(app, ["push", str(bundle), "--env", "local"])
+    assert again.exit_code == 1
+    assert "with these bytes: nothing to upload" in " ".join(again.output.split())
+    # other bytes under the registered version: refused before uploading...
     train_and_package(bundle, name="iris-cli-conflict", version="1", c=0.01)
-    run("push", str(bundle), "--env", "local")
+    refused = runner.invoke(app, ["push", str(bundle), "--env", "local"])
+    assert refused.exit_code == 1 and "versions are immutable" in " ".join(refused.output.split())
+    # ...and uploaded around the CLI, rejected by the gate with the reason
+    target = resolve_target("local")
+    target.client("s3").upload_file(
+        str(bundle),
+        target.outputs["ArtifactBucketName"],
+        "models/iris-cli-conflict/1/bundle.tar.gz",
+    )
     result = runner.invoke(
         app, ["status", "iris-cli-conflict", "1", "--env", "local", "--watch", "--json"]
     )
     assert result.exit_code == 1
     answer = json.loads(result.stdout)
-    assert "VersionConflictError" in answer["reason"]
+    # (Validate refuses them already: they are not the bytes the version's declaration names)
+    assert answer["reason"].startswith("UploadNotDeclaredError: iris-cli-conflict 1 was declared")
     # the upload was rejected, not the version: it stays live
     assert answer["version_status"] == "live" and answer["live_version"] == "1"
     said = runner.invoke(app, ["status", "iris-cli-conflict", "1", "--env", "local"])
