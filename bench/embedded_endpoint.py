@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
+import httpx  # noqa: E402
 
 from model_runtime.bundle import open_bundle  # noqa: E402
 from registry import keys  # noqa: E402
@@ -33,6 +34,7 @@ from registry.names import upload_key  # noqa: E402
 from registry.repository import LineageRepository, UploadedBundle  # noqa: E402
 from registry.statuses import ServingRole  # noqa: E402
 from slipway.local.cloud import REGION  # noqa: E402
+from slipway.local.credentials import SigV4Auth  # noqa: E402
 from slipway.local.session import LocalSession  # noqa: E402
 
 BUCKET, TABLE, FUNCTION = "bench-artifacts", "bench-lineage", "bench-endpoint"
@@ -43,8 +45,8 @@ def serve_live(session: LocalSession, bundle: Path) -> str:
     options = {
         "endpoint_url": session.cloud.endpoint_url,
         "region_name": REGION,
-        "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",
+        "aws_access_key_id": session.cloud.credentials.access_key_id,
+        "aws_secret_access_key": session.cloud.credentials.secret_access_key,
     }
     s3 = boto3.client("s3", **options)
     s3.create_bucket(Bucket=BUCKET)
@@ -94,7 +96,13 @@ def serve_live(session: LocalSession, bundle: Path) -> str:
 
 def main() -> None:
     with LocalSession() as session:
-        print(serve_live(session, Path(sys.argv[1])), flush=True)
+        url = serve_live(session, Path(sys.argv[1]))
+        # the gateway answers only requests signed with this start's key: the URL, then a
+        # signed Authorization header for its predict route (the key is what it checks)
+        request = httpx.Request("POST", f"{url}/v1/models/iris/predict")
+        signed = next(SigV4Auth(session.cloud.credentials).auth_flow(request))
+        print(url, flush=True)
+        print(signed.headers["Authorization"], flush=True)
         sys.stdin.read()  # until the benchmark closes it (or ends)
 
 

@@ -189,21 +189,24 @@ def server(command: list[str], url: str, env: dict[str, str] | None = None) -> A
         log.close()
 
 
+# a server to measure: its predict URL, the request body, headers it needs (a signature)
+Target = tuple[str, dict[str, Any], dict[str, str]]
+
+
 class KeepAliveClient:
     """One keep-alive connection over the standard library: httpx spends about half a
     millisecond of its own per request, a third of what a fast server takes, and would
     blur the servers' difference."""
 
-    def __init__(self, url: str, body: dict[str, Any]) -> None:
+    def __init__(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> None:
         parts = urlsplit(url)
         self._connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
         self._path = parts.path
         self._payload = json.dumps(body).encode()
+        self._headers = {"content-type": "application/json", **headers}
 
     def post(self) -> None:
-        self._connection.request(
-            "POST", self._path, body=self._payload, headers={"content-type": "application/json"}
-        )
+        self._connection.request("POST", self._path, body=self._payload, headers=self._headers)
         response = self._connection.getresponse()
         response.read()
         if response.status != 200:
@@ -213,12 +216,10 @@ class KeepAliveClient:
         self._connection.close()
 
 
-def latencies(
-    targets: dict[str, tuple[str, dict[str, Any]]], iterations: int
-) -> dict[str, dict[str, float]]:
-    """p50 and p99 of each server (url, body), one keep-alive client each, the servers
-    taking turns request by request: drift of the machine weighs on all of them alike."""
-    clients = [KeepAliveClient(url, body) for url, body in targets.values()]
+def latencies(targets: dict[str, Target], iterations: int) -> dict[str, dict[str, float]]:
+    """p50 and p99 of each server (url, body, headers), one keep-alive client each, the
+    servers taking turns request by request: drift of the machine weighs on all alike."""
+    clients = [KeepAliveClient(*target) for target in targets.values()]
     try:
         samples = timed_together([client.post for client in clients], iterations)
     finally:
@@ -230,25 +231,22 @@ def latencies(
     }
 
 
-def throughputs(
-    targets: dict[str, tuple[str, dict[str, Any]]], seconds: float, clients: int
-) -> dict[str, float]:
+def throughputs(targets: dict[str, Target], seconds: float, clients: int) -> dict[str, float]:
     """Requests per second of each server under ``clients`` concurrent clients, in windows
     of one second, the servers taking turns until each had ``seconds``."""
     done = dict.fromkeys(targets, 0)
     for _ in range(max(int(seconds), 1)):
-        for name, (url, body) in targets.items():
+        for name, target in targets.items():
             stop = time.monotonic() + 1.0
             counts = [0] * clients
 
             def worker(
                 index: int,
-                u: str = url,
-                b: dict[str, Any] = body,
+                t: Target = target,
                 until: float = stop,
                 tally: list[int] = counts,
             ) -> None:
-                own = KeepAliveClient(u, b)
+                own = KeepAliveClient(*t)
                 try:
                     while time.monotonic() < until:
                         own.post()
@@ -301,7 +299,7 @@ def mlflow_server(mlflow_python: Path) -> Any:
         "PATH": f"{mlflow_python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     with server(command, f"http://127.0.0.1:{port}/ping", env):
-        yield f"http://127.0.0.1:{port}/invocations", body
+        yield f"http://127.0.0.1:{port}/invocations", body, {}
 
 
 @contextlib.contextmanager
@@ -310,7 +308,7 @@ def slipway_server(bundle: Path) -> Any:
     port = 8791
     command = [sys.executable, "-m", "slipway.cli", "serve", str(bundle), "--port", str(port)]
     with server(command, f"http://127.0.0.1:{port}/health"):
-        yield f"http://127.0.0.1:{port}/v1/models/iris/predict", {"inputs": [ROWS[0]]}
+        yield f"http://127.0.0.1:{port}/v1/models/iris/predict", {"inputs": [ROWS[0]]}, {}
 
 
 # -- 3. the embedded cloud: local gateway + executor, against slipway serve -----------------
@@ -334,7 +332,8 @@ def embedded_server(bundle: Path) -> Any:
         url = process.stdout.readline().strip()
         if not url.startswith("http"):
             raise RuntimeError(f"the embedded endpoint did not start (said {url!r})")
-        yield f"{url}/v1/models/iris/predict", {"inputs": [ROWS[0]]}
+        signed = {"authorization": process.stdout.readline().strip()}
+        yield f"{url}/v1/models/iris/predict", {"inputs": [ROWS[0]]}, signed
     finally:
         process.terminate()
         process.wait(timeout=30)

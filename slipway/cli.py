@@ -75,6 +75,28 @@ def local_status(as_json: JsonOption = False) -> None:
     _print_local_status(state, as_json)
 
 
+@local_app.command("env")
+def local_env() -> None:
+    """Print the embedded cloud's per-start key as shell exports: after
+    `eval "$(slipway local env)"`, `curl --aws-sigv4 aws:amz:us-east-1:lambda --user
+    "$SLIPWAY_LOCAL_ACCESS_KEY_ID:$SLIPWAY_LOCAL_SECRET_ACCESS_KEY"` reaches its endpoints."""
+    from slipway.local.cloud import REGION
+    from slipway.local.state import LocalState
+
+    state = LocalState.load()
+    if state is None or not state.is_alive():
+        raise CliError("the embedded cloud is not running; start it with `slipway local up`")
+    # names of their own: exported as AWS_*, they would shadow the shell's real profile
+    exports = {
+        "SLIPWAY_LOCAL_ACCESS_KEY_ID": state.access_key_id,
+        "SLIPWAY_LOCAL_SECRET_ACCESS_KEY": state.secret_access_key,
+        "SLIPWAY_LOCAL_ENDPOINT_URL": state.endpoint_url,
+        "SLIPWAY_LOCAL_REGION": REGION,
+    }
+    for key, value in exports.items():
+        typer.echo(f"export {key}={value}")
+
+
 @local_app.command("logs")
 def local_logs(
     function: Annotated[

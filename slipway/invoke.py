@@ -1,4 +1,5 @@
-"""Calling Slipway's Function URLs: SigV4-signed in AWS, plain HTTP on the local gateway."""
+"""Calling Slipway's Function URLs, SigV4-signed: in AWS with your credentials, on the
+embedded cloud with its per-start key."""
 
 from __future__ import annotations
 
@@ -33,14 +34,14 @@ def call_url(
     target: Target, url: str, method: str, body: bytes | None = None, timeout: float = 60
 ) -> Answer:
     headers = {"content-type": "application/json"} if body is not None else {}
-    if not target.is_local:
-        credentials = target.session.get_credentials()
-        if credentials is None:
-            raise CliError("no AWS credentials found; configure a profile or AWS_PROFILE")
-        request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
-        region = target.config.region
-        SigV4Auth(credentials.get_frozen_credentials(), "lambda", region).add_auth(request)
-        headers = dict(request.headers.items())
+    # the embedded cloud's gateways check the signature's key too (local/credentials.py)
+    credentials = target.session.get_credentials()
+    if credentials is None:
+        raise CliError("no AWS credentials found; configure a profile or AWS_PROFILE")
+    request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
+    region = target.config.region
+    SigV4Auth(credentials.get_frozen_credentials(), "lambda", region).add_auth(request)
+    headers = dict(request.headers.items())
     try:
         response = httpx.request(method, url, content=body, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:

@@ -13,7 +13,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.config import ConfigError, EnvironmentConfig, endpoint_url_output, load_environment
 from slipway.errors import CliError
-from slipway.local.cloud import CREDENTIALS
 from slipway.local.state import LocalState
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,9 +42,8 @@ class Target:
     def session(self) -> boto3.Session:
         if self.local_state is not None:
             return boto3.Session(
-                aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                aws_session_token=CREDENTIALS["AWS_SESSION_TOKEN"],
+                aws_access_key_id=self.local_state.access_key_id,
+                aws_secret_access_key=self.local_state.secret_access_key,
                 region_name=self.config.region,
             )
         return boto3.Session(region_name=self.config.region)

@@ -7,17 +7,11 @@ import socket
 import tempfile
 from pathlib import Path
 
+from slipway.local.credentials import LocalCredentials
 from slipway.local.executor import LocalExecutor
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_REGION": REGION,
-    "AWS_DEFAULT_REGION": REGION,
-}
 
 
 def free_port() -> int:
@@ -39,18 +33,24 @@ class EmbeddedCloud:
     path-style template URLs whose host contains it.
     """
 
-    def __init__(self, port: int | None = None, work_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        work_dir: Path | None = None,
+        credentials: LocalCredentials | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.endpoint_url = f"http://localhost:{self.port}"
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="slipway-cloud-"))
-        self.executor = LocalExecutor(self.work_dir, self.endpoint_url)
+        self.credentials = credentials or LocalCredentials.generate()
+        self.executor = LocalExecutor(self.work_dir, self.endpoint_url, self.credentials)
         self._server = None
 
     def start(self) -> EmbeddedCloud:
         from moto.server import ThreadedMotoServer
 
         from slipway.local import moto_patches
-        from slipway.local.loopback import loopback_only_wsgi
+        from slipway.local.loopback import guarded_wsgi
 
         with socket.socket() as probe:  # moto's server thread would fail silently
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -60,7 +60,7 @@ class EmbeddedCloud:
                 raise OSError(f"port {self.port} is in use") from None
         # Step Functions' interpreter reaches Lambda through this port.
         os.environ["MOTO_PORT"] = str(self.port)
-        moto_patches.install(self.executor)
+        moto_patches.install(self.executor, self.credentials)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         wsgi_server = getattr(self._server, "_server", None)  # moto's werkzeug server
@@ -69,7 +69,9 @@ class EmbeddedCloud:
                 f"moto {moto_version()} changed ThreadedMotoServer; the embedded cloud cannot "
                 "guard its port (slipway/local/cloud.py)"
             )
-        wsgi_server.app = loopback_only_wsgi(wsgi_server.app)
+        wsgi_server.app = guarded_wsgi(
+            wsgi_server.app, self.credentials, moto_patches.issued_by_sts
+        )
         return self
 
     def stop(self) -> None:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -22,6 +23,8 @@ def _reachable(endpoint_url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{endpoint_url}/moto-api/", timeout=2):
             return True
+    except urllib.error.HTTPError:
+        return True  # it answers: unsigned requests are refused (credentials.py)
     except OSError:
         return False
 
@@ -70,6 +73,7 @@ def deploy(state: LocalState, directory: Path | None = None) -> LocalState:
     try:
         outputs = deploy_environment(
             state.endpoint_url,
+            state.credentials,
             environment="local",
             outputs_file=directory / "outputs.json",
             log=directory / "cdk.log",

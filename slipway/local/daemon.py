@@ -11,6 +11,7 @@ import signal
 import threading
 from pathlib import Path
 
+from slipway.local.credentials import LocalCredentials
 from slipway.local.session import LocalSession
 from slipway.local.state import DEFAULT_PORT, LocalState, state_dir
 
@@ -21,7 +22,13 @@ def main() -> None:
     parser.add_argument("--state-dir", type=Path, default=state_dir())
     args = parser.parse_args()
     directory: Path = args.state_dir
-    state = LocalState(pid=os.getpid(), endpoint_url=f"http://localhost:{args.port}")
+    credentials = LocalCredentials.generate()
+    state = LocalState(
+        pid=os.getpid(),
+        endpoint_url=f"http://localhost:{args.port}",
+        access_key_id=credentials.access_key_id,
+        secret_access_key=credentials.secret_access_key,
+    )
 
     def routes_changed(routes: dict[str, str]) -> None:
         state.routes = routes
@@ -32,6 +39,7 @@ def main() -> None:
         work_dir=directory / "work",
         on_routes_changed=routes_changed,
         first_gateway_port=args.port + 1,
+        credentials=credentials,
     ).start()
     state.save(directory)
     stopped = threading.Event()

@@ -7,7 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from slipway.local.cloud import ACCOUNT_ID, CREDENTIALS, REGION
+from slipway.local.cloud import ACCOUNT_ID, REGION
+from slipway.local.credentials import LocalCredentials
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -21,9 +22,10 @@ def cdk_command() -> list[str]:
     return [str(local_cli)] if local_cli.exists() else ["npx", "--no-install", "cdk"]
 
 
-def cdk_environment(endpoint_url: str) -> dict[str, str]:
+def cdk_environment(endpoint_url: str, credentials: LocalCredentials) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update(CREDENTIALS)
+    env.update(credentials.environment())
+    env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = REGION
     env["AWS_ENDPOINT_URL"] = endpoint_url
     env["JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION"] = "1"
     env["CDK_DISABLE_VERSION_CHECK"] = "1"
@@ -31,11 +33,13 @@ def cdk_environment(endpoint_url: str) -> dict[str, str]:
     return env
 
 
-def run_cdk(args: list[str], endpoint_url: str, log: Path | None = None) -> str:
+def run_cdk(
+    args: list[str], endpoint_url: str, credentials: LocalCredentials, log: Path | None = None
+) -> str:
     result = subprocess.run(
         [*cdk_command(), *args],
         cwd=REPO_ROOT,
-        env=cdk_environment(endpoint_url),
+        env=cdk_environment(endpoint_url, credentials),
         capture_output=True,
         text=True,
         check=False,
@@ -53,6 +57,7 @@ def run_cdk(args: list[str], endpoint_url: str, log: Path | None = None) -> str:
 
 def deploy_environment(
     endpoint_url: str,
+    credentials: LocalCredentials,
     *,
     environment: str = "local",
     app: str | None = None,
@@ -65,7 +70,7 @@ def deploy_environment(
     """
     app_args = ["--app", app] if app else []
     common = [*app_args, "-c", f"env={environment}", "--no-notices", "--no-color"]
-    run_cdk(["bootstrap", f"aws://{ACCOUNT_ID}/{REGION}", *common], endpoint_url, log)
+    run_cdk(["bootstrap", f"aws://{ACCOUNT_ID}/{REGION}", *common], endpoint_url, credentials, log)
     # --method direct: moto reports stack outputs for CreateStack/UpdateStack, not change sets.
     run_cdk(
         [
@@ -80,6 +85,7 @@ def deploy_environment(
             *common,
         ],
         endpoint_url,
+        credentials,
         log,
     )
     by_stack = json.loads(outputs_file.read_text())

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from slipway.local.credentials import LocalCredentials
+
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 
 
@@ -51,7 +53,13 @@ class Invocation:
 class _Worker:
     """One execution environment: a process that imported the function's code once."""
 
-    def __init__(self, spec: FunctionSpec, code_dir: Path, endpoint_url: str) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        code_dir: Path,
+        endpoint_url: str,
+        credentials: LocalCredentials,
+    ) -> None:
         self.spec = spec
         self._fingerprint = _fingerprint(spec)
         # one log stream per execution environment, named as Lambda names them
@@ -60,9 +68,7 @@ class _Worker:
         env.update(
             {
                 "AWS_ENDPOINT_URL": endpoint_url,
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_SESSION_TOKEN": "testing",
+                **credentials.environment(),  # as Lambda hands a function its role's
                 "AWS_REGION": spec.region,
                 "AWS_DEFAULT_REGION": spec.region,
                 "AWS_LAMBDA_FUNCTION_NAME": spec.name,
@@ -207,9 +213,10 @@ def _fingerprint(spec: FunctionSpec) -> tuple[Any, ...]:
 class LocalExecutor:
     """Keeps one warm worker per function and replaces it when code or settings change."""
 
-    def __init__(self, work_dir: Path, endpoint_url: str) -> None:
+    def __init__(self, work_dir: Path, endpoint_url: str, credentials: LocalCredentials) -> None:
         self._work_dir = work_dir
         self._endpoint_url = endpoint_url
+        self._credentials = credentials
         self._workers: dict[str, _Worker] = {}
         self._lock = threading.Lock()
         self._injected: dict[str, list[Invocation]] = {}
@@ -266,7 +273,7 @@ class LocalExecutor:
             if worker is None or not worker.matches(spec):
                 if worker is not None:
                     threading.Thread(target=worker.retire, daemon=True).start()
-                worker = _Worker(spec, self._code_dir(spec), self._endpoint_url)
+                worker = _Worker(spec, self._code_dir(spec), self._endpoint_url, self._credentials)
                 self._workers[spec.arn] = worker
             return worker
 

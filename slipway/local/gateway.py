@@ -26,6 +26,7 @@ from model_runtime.serving.function_url import (
     http_response,
 )
 from registry.aws import SYNC_INVOKE_PAYLOAD_BYTES
+from slipway.local.credentials import UNSIGNED, LocalCredentials
 from slipway.local.loopback import FORBIDDEN, is_loopback_host
 
 # (function ARN, event) -> (payload bytes, whether the function failed)
@@ -44,9 +45,16 @@ class FunctionUrlApp:
     """The ASGI app serving one Function URL."""
 
     def __init__(
-        self, invoke: Invoke, function_url: str, function_arn: str, region: str, account_id: str
+        self,
+        invoke: Invoke,
+        function_url: str,
+        function_arn: str,
+        region: str,
+        account_id: str,
+        credentials: LocalCredentials,
     ) -> None:
         self._invoke = invoke
+        self._credentials = credentials
         self._url_id = url_id_of(function_url)
         self._arn = function_arn
         self._region = region
@@ -62,6 +70,12 @@ class FunctionUrlApp:
             headers[name] = f"{headers[name]}{joiner}{value}" if name in headers else value
         if not is_loopback_host(headers.get("host")):
             await self._reply(send, 403, {"content-type": "application/json"}, [], FORBIDDEN)
+            return
+        # AWS_IAM auth as the real Function URL has it, down to the key (see credentials.py)
+        if not self._credentials.signed(
+            headers.get("authorization"), scope["query_string"].decode("latin-1")
+        ):
+            await self._reply(send, 403, {"content-type": "application/json"}, [], UNSIGNED)
             return
         try:
             declared = int(headers.get("content-length") or 0)
@@ -169,8 +183,11 @@ class _Server:
 class FunctionUrlGateway:
     """Serves every Function URL it is told about on a port of its own."""
 
-    def __init__(self, invoke: Invoke, *, region: str, account_id: str) -> None:
+    def __init__(
+        self, invoke: Invoke, *, region: str, account_id: str, credentials: LocalCredentials
+    ) -> None:
         self._invoke = invoke
+        self._credentials = credentials
         self._region = region
         self._account_id = account_id
         self._servers: dict[str, _Server] = {}
@@ -180,7 +197,12 @@ class FunctionUrlGateway:
         if function_url in self.routes:
             return self.routes[function_url]
         app = FunctionUrlApp(
-            self._invoke, function_url, function_arn, self._region, self._account_id
+            self._invoke,
+            function_url,
+            function_arn,
+            self._region,
+            self._account_id,
+            self._credentials,
         )
         server = _Server(app, port)
         self._servers[function_url] = server

@@ -41,7 +41,9 @@ from moto.s3 import models as s3_models
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.parser import models as sfn_parser_models
+from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
 
+from slipway.local.credentials import LocalCredentials
 from slipway.local.executor import FunctionSpec, Invocation, LocalExecutor
 
 _installed: dict[str, Any] = {}
@@ -54,6 +56,7 @@ class MotoPatchError(RuntimeError):
 
 # (owner, attribute, the parameter names the patch was written against; None: not callable)
 TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
+    (sfn_boto_client, "boto_client_for", ("region", "service", "state_credentials")),
     (sfn_models, "stepfunctions_backends", None),
     (sfn_parser_models, "stepfunctions_parser_backends", None),
     (
@@ -153,6 +156,80 @@ def moto_internal(owner: Any, attribute: str, parameters: tuple[str, ...] | None
                 f"patch was written for {parameters} (slipway/local/moto_patches.py)"
             )
     return target
+
+
+# moto's Step Functions interpreter calls the server (Lambda, SQS, SNS, DynamoDB tasks) with
+# a client signed "ak"; the embedded cloud answers only its per-start key. These modules took
+# the factory by name when they were imported, so each gets the replacement.
+_INTERPRETER_CLIENT_USERS = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+    "state_task_service_aws_sdk",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+    "state_task_service_dynamodb",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+    "state_task_service_events",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sqs",
+)
+_interpreter_credentials: dict[str, LocalCredentials] = {}
+
+
+def _sign_interpreter_calls(credentials: LocalCredentials) -> None:
+    import importlib
+
+    import boto3
+    from botocore.config import Config
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    _interpreter_credentials["current"] = credentials
+    original = _target(sfn_boto_client, "boto_client_for")
+    if getattr(original, "signs_with_local_key", False):
+        return
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # as moto's own, but signed with this start's key
+        key = _interpreter_credentials["current"]
+        endpoint = {}
+        if not botocore_stubber.enabled:  # in-process mocks need no endpoint
+            endpoint["endpoint_url"] = f"http://localhost:{moto_server_port()}"
+        return boto3.client(
+            service_name=service,
+            region_name=region,
+            aws_access_key_id=key.access_key_id,
+            aws_secret_access_key=key.secret_access_key,
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            ),
+            **endpoint,
+        )
+
+    boto_client_for.signs_with_local_key = True  # type: ignore[attr-defined]
+    sfn_boto_client.boto_client_for = boto_client_for
+    for name in _INTERPRETER_CLIENT_USERS:
+        module = importlib.import_module(name)
+        if getattr(module, "boto_client_for", None) is not original:
+            raise MotoPatchError(
+                f"moto {moto.__version__}: {name} no longer takes boto_client_for by name; "
+                "the embedded cloud's patch for it (slipway/local/moto_patches.py) must follow"
+            )
+        module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+
+
+def issued_by_sts(access_key_id: str) -> bool:
+    """Whether this cloud's STS issued the key (AssumeRole, answered only to key holders)."""
+    from moto.sts.models import sts_backends
+
+    from slipway.local.cloud import ACCOUNT_ID
+
+    backend = sts_backends[ACCOUNT_ID]["aws"]
+    return backend.get_assumed_role_from_access_key(access_key_id) is not None
 
 
 def check_targets() -> None:
@@ -444,12 +521,14 @@ def _patch_lambda_invoke(executor: LocalExecutor) -> None:
     lambda_models.LambdaFunction._invoke_lambda = invoke_locally  # type: ignore[method-assign]
 
 
-def install(executor: LocalExecutor) -> None:
-    """Apply every patch once per process; later calls only swap the executor."""
+def install(executor: LocalExecutor, credentials: LocalCredentials) -> None:
+    """Apply every patch once per process; later calls only swap the executor and the
+    credentials."""
     if not _installed:
         check_targets()
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     _patch_lambda_invoke(executor)
+    _sign_interpreter_calls(credentials)
     if _installed:
         return
     sfn_models.stepfunctions_backends = sfn_parser_models.stepfunctions_parser_backends  # type: ignore[assignment]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from slipway.local.cloud import ACCOUNT_ID, REGION, EmbeddedCloud
+from slipway.local.credentials import LocalCredentials
 from slipway.local.gateway import FunctionUrlGateway
 
 RoutesChanged = Callable[[dict[str, str]], None]
@@ -22,8 +23,9 @@ class LocalSession:
         work_dir: Path | None = None,
         on_routes_changed: RoutesChanged | None = None,
         first_gateway_port: int = 0,
+        credentials: LocalCredentials | None = None,
     ) -> None:
-        self.cloud = EmbeddedCloud(port=port, work_dir=work_dir)
+        self.cloud = EmbeddedCloud(port=port, work_dir=work_dir, credentials=credentials)
         self._on_routes_changed = on_routes_changed
         self._next_port = first_gateway_port
         self._stop = threading.Event()
@@ -38,7 +40,9 @@ class LocalSession:
         def invoke(function_arn: str, event: dict[str, Any]) -> tuple[bytes, bool]:
             return invoke_function(ACCOUNT_ID, REGION, function_arn, event)
 
-        self.gateway = FunctionUrlGateway(invoke, region=REGION, account_id=ACCOUNT_ID)
+        self.gateway = FunctionUrlGateway(
+            invoke, region=REGION, account_id=ACCOUNT_ID, credentials=self.cloud.credentials
+        )
         self._watcher = threading.Thread(target=self._watch_function_urls, daemon=True)
         self._watcher.start()
         return self

@@ -7,6 +7,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from slipway.local.credentials import LocalCredentials
+
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_STATE_DIR = REPO_ROOT / ".slipway" / "local"
 DEFAULT_PORT = 4750
@@ -20,8 +22,15 @@ def state_dir() -> Path:
 class LocalState:
     pid: int
     endpoint_url: str
+    # this start's key (credentials.py): the file is readable by its owner only
+    access_key_id: str = ""
+    secret_access_key: str = ""
     routes: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def credentials(self) -> LocalCredentials:
+        return LocalCredentials(self.access_key_id, self.secret_access_key)
 
     @classmethod
     def path(cls, directory: Path | None = None) -> Path:
@@ -38,7 +47,10 @@ class LocalState:
         path = self.path(directory)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(asdict(self), indent=2))
+        partial.unlink(missing_ok=True)
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(json.dumps(asdict(self), indent=2))
         partial.replace(path)
 
     def is_alive(self) -> bool:

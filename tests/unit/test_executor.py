@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from slipway.local.credentials import LocalCredentials
 from slipway.local.executor import FunctionSpec, LocalExecutor
 
 
@@ -36,7 +37,7 @@ def function(source: str, *, timeout: float = 3, name: str = "f") -> FunctionSpe
 
 @pytest.fixture
 def executor(tmp_path: Path):
-    running = LocalExecutor(tmp_path, "http://localhost:1")
+    running = LocalExecutor(tmp_path, "http://localhost:1", LocalCredentials.generate())
     yield running
     running.stop()
 

@@ -12,10 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
+from slipway.local.credentials import LocalCredentials, SigV4Auth
 from slipway.local.gateway import FunctionUrlGateway
 from slipway.local.loopback import is_loopback_host
 
 URL = "https://abcdefghij0123456789abcdefghijkl.lambda-url.us-east-1.on.aws/"
+KEY = LocalCredentials.generate()  # this "start's" key
+SIGNED = httpx.Client(auth=SigV4Auth(KEY))
 
 
 class Function:
@@ -35,7 +38,9 @@ class Function:
 @pytest.fixture
 def served() -> Iterator[tuple[str, Function]]:
     function = Function()
-    gateway = FunctionUrlGateway(function, region="us-east-1", account_id="123456789012")
+    gateway = FunctionUrlGateway(
+        function, region="us-east-1", account_id="123456789012", credentials=KEY
+    )
     local = gateway.serve(URL, "arn:aws:lambda:us-east-1:123456789012:function:f")
     try:
         yield local, function
@@ -45,7 +50,7 @@ def served() -> Iterator[tuple[str, Function]]:
 
 def test_a_request_becomes_a_function_url_event(served):
     local, function = served
-    answer = httpx.post(
+    answer = SIGNED.post(
         f"{local}/v1/models/iris/predict?stage=staging&x=1&x=2",
         content=b'{"inputs": [[1]]}',
         headers=[("content-type", "application/json"), ("cookie", "a=1"), ("cookie", "b=2")],
@@ -61,7 +66,7 @@ def test_a_request_becomes_a_function_url_event(served):
 
 def test_a_binary_body_arrives_base64_encoded(served):
     local, function = served
-    httpx.post(
+    SIGNED.post(
         local + "/", content=b"\xff\x00", headers={"content-type": "application/octet-stream"}
     )
     assert base64.b64decode(function.events[0]["body"]) == b"\xff\x00"
@@ -76,7 +81,7 @@ def test_the_answer_becomes_the_http_response(served):
         "body": base64.b64encode(b'{"ok": true}').decode(),
         "isBase64Encoded": True,
     }
-    answer = httpx.get(local + "/health")
+    answer = SIGNED.get(local + "/health")
     assert answer.status_code == 201 and answer.json() == {"ok": True}
     assert answer.headers["x-model-version"] == "3"
     assert answer.headers["set-cookie"] == "s=1; Path=/"
@@ -106,7 +111,7 @@ def test_the_answer_becomes_the_http_response(served):
 def test_an_answer_http_cannot_carry_is_a_502(served, bad_answer):
     local, function = served
     function.answer = bad_answer
-    answer = httpx.get(local + "/")
+    answer = SIGNED.get(local + "/")
     assert answer.status_code == 502
     assert answer.json() == {"Message": "Internal Server Error"}
 
@@ -114,22 +119,22 @@ def test_an_answer_http_cannot_carry_is_a_502(served, bad_answer):
 def test_a_failed_function_is_a_502(served):
     local, function = served
     function.failed = True
-    assert httpx.get(local + "/").status_code == 502
+    assert SIGNED.get(local + "/").status_code == 502
 
 
 def test_an_answer_over_the_payload_limit_is_a_502(served):
     local, function = served
     function.answer = {"statusCode": 200, "body": "x" * (6 * 1024 * 1024 + 1)}
-    assert httpx.get(local + "/").status_code == 502
+    assert SIGNED.get(local + "/").status_code == 502
 
 
 def test_a_request_over_the_payload_limit_is_a_413_before_the_function_runs(served):
     local, function = served
     too_big = b"x" * (6 * 1024 * 1024 + 1)
-    assert httpx.post(local + "/", content=too_big).status_code == 413
+    assert SIGNED.post(local + "/", content=too_big).status_code == 413
     # binary bodies grow by a third when base64-encoded into the event
     binary = b"\xff" * (5 * 1024 * 1024)
-    answer = httpx.post(local + "/", content=binary, headers={"content-type": "image/png"})
+    answer = SIGNED.post(local + "/", content=binary, headers={"content-type": "image/png"})
     assert answer.status_code == 413
     assert function.events == []
 
@@ -138,10 +143,32 @@ def test_a_request_over_the_payload_limit_is_a_413_before_the_function_runs(serv
 def test_a_request_for_a_host_that_is_not_this_machine_is_refused(served, host):
     # GIVEN a page that rebinds its own name to 127.0.0.1 WHEN it calls a Function URL port
     local, function = served
-    answer = httpx.post(f"{local}/v1/models/iris/predict", json={}, headers={"host": host})
+    answer = SIGNED.post(f"{local}/v1/models/iris/predict", json={}, headers={"host": host})
     # THEN the gateway refuses before any function runs
     assert answer.status_code == 403 and "loopback" in answer.json()["Message"]
     assert function.events == []
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [None, SigV4Auth(LocalCredentials.generate())],
+    ids=["unsigned", "another key"],
+)
+def test_a_request_without_this_starts_key_is_refused(served, auth):
+    # GIVEN a local process that cannot read the state dir, so does not know the key
+    local, function = served
+    answer = httpx.post(f"{local}/v1/models/iris/predict", json={}, auth=auth)
+    # THEN the gateway refuses before any function runs, as AWS_IAM auth would
+    assert answer.status_code == 403 and "signed with the key" in answer.json()["Message"]
+    assert function.events == []
+
+
+def test_the_key_is_found_in_a_header_or_a_presigned_query():
+    header = f"AWS4-HMAC-SHA256 Credential={KEY.access_key_id}/20261203/us-east-1/lambda/aws4"
+    assert KEY.signed(header)
+    assert KEY.signed(None, f"X-Amz-Credential={KEY.access_key_id}%2F20261203%2Fus-east-1")
+    assert not KEY.signed(header.replace(KEY.access_key_id, "SLWY0000000000000000"))
+    assert not KEY.signed("Bearer x") and not KEY.signed(None, "X-Amz-Credential=")
 
 
 @pytest.mark.parametrize(

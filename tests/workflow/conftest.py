@@ -16,9 +16,10 @@ import pytest
 from registry.repository import LineageRepository
 from registry.workflow import PROMOTION, SetPolicy
 from registry.workflow_state import GatePolicy
-from slipway.local.cloud import CREDENTIALS, REGION
+from slipway.local.cloud import REGION
 from slipway.local.deploy import deploy_environment
 from slipway.local.session import LocalSession
+from tests.workflow.signed_http import local_http
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -29,12 +30,13 @@ class DeployedLocal:
     outputs: dict[str, str]
 
     def client(self, service: str) -> Any:
+        key = self.session.cloud.credentials
         return boto3.client(
             service,
             endpoint_url=self.session.cloud.endpoint_url,
             region_name=REGION,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=key.access_key_id,
+            aws_secret_access_key=key.secret_access_key,
         )
 
     @property
@@ -47,8 +49,8 @@ class DeployedLocal:
             "dynamodb",
             endpoint_url=self.session.cloud.endpoint_url,
             region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=self.session.cloud.credentials.access_key_id,
+            aws_secret_access_key=self.session.cloud.credentials.secret_access_key,
         )
         return LineageRepository(dynamodb.Table(self.outputs["LineageTableName"]))
 
@@ -151,9 +153,11 @@ class DeployedLocal:
 def deployed(synthesized, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedLocal]:
     work = tmp_path_factory.mktemp("embedded-cloud")
     session = LocalSession(work_dir=work / "cloud").start()
+    local_http.credentials = session.cloud.credentials
     try:
         outputs = deploy_environment(
             session.cloud.endpoint_url,
+            session.cloud.credentials,
             app=str(synthesized("local").outdir),
             outputs_file=work / "outputs.json",
             log=work / "cdk.log",

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from examples.iris.train import train_and_package
 from registry import keys
 from slipway.cli import app
+from slipway.local.credentials import LocalCredentials, SigV4Auth
 from slipway.local.state import LocalState
 from slipway.target import resolve_target
 
@@ -26,6 +27,8 @@ def cli_env(deployed, tmp_path, monkeypatch):
     state = LocalState(
         pid=os.getpid(),
         endpoint_url=deployed.session.cloud.endpoint_url,
+        access_key_id=deployed.session.cloud.credentials.access_key_id,
+        secret_access_key=deployed.session.cloud.credentials.secret_access_key,
         routes=deployed.session.refresh_routes(),
         outputs=deployed.outputs,
     )
@@ -361,8 +364,19 @@ def test_local_up_status_and_down_run_the_daemon_and_the_real_cdk_deploy(tmp_pat
         assert up["endpoints"]["default"].startswith("http://localhost:")
         status = run("local", "status")
         assert status["pid"] == up["pid"]
-        health = httpx.get(f"{status['endpoints']['default']}/health", timeout=30)
-        assert health.json() == {"status": "ok"}
+        # the per-start key lives in a state file only its owner reads, and signs requests
+        state_file = tmp_path / "local" / "state.json"
+        assert state_file.stat().st_mode & 0o077 == 0
+        env = runner.invoke(app, ["local", "env"])
+        exports = dict(
+            line.removeprefix("export ").split("=", 1) for line in env.stdout.splitlines()
+        )
+        key = LocalCredentials(
+            exports["SLIPWAY_LOCAL_ACCESS_KEY_ID"], exports["SLIPWAY_LOCAL_SECRET_ACCESS_KEY"]
+        )
+        url = f"{status['endpoints']['default']}/health"
+        assert httpx.get(url, auth=SigV4Auth(key), timeout=30).json() == {"status": "ok"}
+        assert httpx.get(url, timeout=30).status_code == 403
     finally:
         result = runner.invoke(app, ["local", "down"])
     assert result.exit_code == 0 and "stopped" in result.stdout

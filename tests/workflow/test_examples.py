@@ -8,13 +8,13 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-import httpx
 import pandas as pd
 import pytest
 
 from model_runtime.bundle import open_bundle
 from model_runtime.columns import records
 from model_runtime.model import load_model, outputs_match
+from tests.workflow.signed_http import local_http
 
 EXAMPLES = {
     "house": ("examples.house_prices.train", "house-prices"),
@@ -55,7 +55,7 @@ def test_an_example_goes_live_and_answers_as_the_local_model(deployed, tmp_path,
     local = load_model(open_bundle(bundle, tmp_path / "local"))
     # WHEN its evaluation rows are sent to the endpoint as JSON records
     rows = rows_of(module, tmp_path / "local", manifest)
-    answer = httpx.post(
+    answer = local_http.post(
         f"{deployed.endpoint}/v1/models/{name}/predict", json={"inputs": rows}, timeout=120
     )
     # THEN it answers as the bundle loaded locally does

@@ -8,12 +8,12 @@ import re
 import threading
 import time
 
-import httpx
 import pytest
 
 from examples.iris.train import train_and_package
 from registry import workflow as steps
 from tests.conftest import python_bundle_with, renamed_iris_data
+from tests.workflow.signed_http import local_http
 
 
 def rejection_reason(deployed, name: str, version: str) -> str:
@@ -97,7 +97,7 @@ def test_manual_approval_then_approve(manual_approval, tmp_path):
     assert {"model": "gate-approve", "version": "1"}.items() <= announced[-1].items()
     assert deployed.repository.get_pointer("gate-approve") is None
     # approve through the registry API
-    answer = httpx.post(
+    answer = local_http.post(
         f"{deployed.registry}/v1/models/gate-approve/versions/1/approve",
         json={"reason": "looks good"},
         timeout=60,
@@ -115,7 +115,7 @@ def test_manual_approval_then_approve(manual_approval, tmp_path):
     outcomes = [e["outcome"] for e in deployed.repository.audit_history("gate-approve", "1")]
     assert outcomes == ["registered", "staged", "awaiting-approval", "approved", "live"]
     # a decision on a version that no longer waits is a conflict, not a silent success
-    again = httpx.post(
+    again = local_http.post(
         f"{deployed.registry}/v1/models/gate-approve/versions/1/approve", json={}, timeout=60
     )
     assert again.status_code == 409
@@ -125,7 +125,7 @@ def test_manual_approval_then_approve(manual_approval, tmp_path):
 def test_manual_approval_then_reject(manual_approval, tmp_path):
     deployed = manual_approval
     execution = start_manual(deployed, tmp_path, "gate-reject", "1")
-    answer = httpx.post(
+    answer = local_http.post(
         f"{deployed.registry}/v1/models/gate-reject/versions/1/reject",
         json={"reason": "drift in the training window"},
         timeout=60,
@@ -159,7 +159,7 @@ def test_approval_timeout_rejects(manual_approval, tmp_path):
 def test_manual_rollback_through_the_registry_api(deployed, tmp_path):
     assert promote(deployed, tmp_path, "gate-rollback", "1")["status"] == "SUCCEEDED"
     assert promote(deployed, tmp_path, "gate-rollback", "2", c=0.9)["status"] == "SUCCEEDED"
-    answer = httpx.post(
+    answer = local_http.post(
         f"{deployed.registry}/v1/models/gate-rollback/rollback",
         json={"reason": "complaints from the fraud team"},
         timeout=60,
@@ -221,11 +221,11 @@ def test_a_transient_lambda_error_is_retried(deployed, tmp_path):
 def test_registry_api_reads(deployed, tmp_path, iris_bundle):
     assert promote(deployed, tmp_path, "gate-reads", "1")["status"] == "SUCCEEDED"
     registry = deployed.registry
-    models = httpx.get(f"{registry}/v1/models", params={"limit": 1}, timeout=60).json()
+    models = local_http.get(f"{registry}/v1/models", params={"limit": 1}, timeout=60).json()
     assert len(models["models"]) == 1 and models["next_token"]
     names, token = [], None
     while True:
-        page = httpx.get(
+        page = local_http.get(
             f"{registry}/v1/models",
             params={"limit": 2, "next_token": token} if token else {"limit": 2},
             timeout=60,
@@ -235,20 +235,22 @@ def test_registry_api_reads(deployed, tmp_path, iris_bundle):
         if not token:
             break
     assert "gate-reads" in names and names == sorted(names)
-    version = httpx.get(f"{registry}/v1/models/gate-reads/versions/1", timeout=60).json()
+    version = local_http.get(f"{registry}/v1/models/gate-reads/versions/1", timeout=60).json()
     assert version["status"] == "live"
     assert [e["outcome"] for e in version["audit"]] == ["registered", "staged", "approved", "live"]
     assert "approval_token" not in version
-    live = httpx.get(
+    live = local_http.get(
         f"{registry}/v1/models/gate-reads/versions", params={"status": "live"}, timeout=60
     ).json()
     assert [v["version"] for v in live["versions"]] == ["1"]
     train_sha = version["lineage"]["datasets"][0]["sha256"]
-    users = httpx.get(f"{registry}/v1/datasets/{train_sha}/models", timeout=60).json()
+    users = local_http.get(f"{registry}/v1/datasets/{train_sha}/models", timeout=60).json()
     assert {"model": "gate-reads", "version": "1", "role": "train", "live": True}.items() <= next(
         u for u in users["versions"] if u["model"] == "gate-reads"
     ).items()
-    events = httpx.get(f"{registry}/v1/models/gate-reads/versions/1/openlineage", timeout=60).json()
+    events = local_http.get(
+        f"{registry}/v1/models/gate-reads/versions/1/openlineage", timeout=60
+    ).json()
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     assert (
         events[1]["outputs"][0]["facets"]["version"]["datasetVersion"]
@@ -257,10 +259,12 @@ def test_registry_api_reads(deployed, tmp_path, iris_bundle):
     assert {i["facets"]["version"]["datasetVersion"] for i in events[0]["inputs"]} == {
         d["sha256"] for d in version["lineage"]["datasets"]
     }
-    missing = httpx.get(f"{registry}/v1/models/nope/versions/1", timeout=60)
+    missing = local_http.get(f"{registry}/v1/models/nope/versions/1", timeout=60)
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
-    bad_token = httpx.get(f"{registry}/v1/models", params={"next_token": "garbage"}, timeout=60)
+    bad_token = local_http.get(
+        f"{registry}/v1/models", params={"next_token": "garbage"}, timeout=60
+    )
     assert bad_token.status_code == 400
 
 
@@ -294,7 +298,7 @@ def test_a_canary_that_rejects_live_traffic_is_rolled_back(deployed, tmp_path):
             )["status"]
             == "RUNNING"
         ):
-            answer = httpx.post(
+            answer = local_http.post(
                 f"{deployed.endpoint}/v1/models/gate-canary/predict",
                 json={"inputs": [record]},
                 timeout=60,
@@ -374,7 +378,7 @@ def test_a_candidates_code_never_runs_next_to_live_models(deployed, tmp_path):
     assert promote(deployed, tmp_path, "victim", "1")["status"] == "SUCCEEDED"
     row = {"inputs": [[5.1, 3.5, 1.4, 0.2]]}
     url = f"{deployed.endpoint}/v1/models/victim/predict"
-    before = httpx.post(url, json=row, timeout=60).json()["outputs"]
+    before = local_http.post(url, json=row, timeout=60).json()["outputs"]
     # WHEN a python-flavor candidate whose code takes over any serving process it runs in
     # goes through the gate (it passes Validate and Evaluate, which serve nothing)
     bundle = python_bundle_with(tmp_path, "takeover", "1", HOSTILE)
@@ -385,7 +389,7 @@ def test_a_candidates_code_never_runs_next_to_live_models(deployed, tmp_path):
     # THEN its smoke test ran in the candidate function, where it only broke itself
     assert described["status"] == "FAILED" and "SmokeTestFailedError" in described["cause"]
     # AND the live model still answers as before: the candidate never shared its process
-    assert httpx.post(url, json=row, timeout=60).json()["outputs"] == before != [-1]
+    assert local_http.post(url, json=row, timeout=60).json()["outputs"] == before != [-1]
     # AND the rejected candidate is not served by exact version either
-    pinned = httpx.post(f"{deployed.endpoint}/v1/models/takeover/versions/1/predict", json=row)
+    pinned = local_http.post(f"{deployed.endpoint}/v1/models/takeover/versions/1/predict", json=row)
     assert pinned.status_code == 404 and "has not been live" in pinned.json()["detail"]

@@ -13,10 +13,13 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from examples.iris.train import train_and_package
 from model_runtime.extraction import sha256_file
 from registry.executions import UploadEvent, execution_name
+from slipway.local.credentials import LocalCredentials, SigV4Auth
+from tests.workflow.signed_http import local_http
 
 
 def name_of_execution(deployed, key: str, version_id: str, size: int) -> str:
@@ -68,7 +71,7 @@ def test_upload_is_validated_registered_promoted_and_served(deployed, live_v1):
     assert item["smoke_test_result"]["version"] == "1"
     assert deployed.repository.get_pointer("iris", "staging")["version"] == "1"
     # the endpoint answers over HTTP with the model's own prediction for its input example
-    response = httpx.post(
+    response = local_http.post(
         f"{deployed.endpoint}/v1/models/iris/predict",
         content=json.dumps({"inputs": manifest.input_example.inputs}),
         timeout=60,
@@ -209,7 +212,7 @@ def test_a_second_version_replaces_the_first_on_the_endpoint(deployed, live_v1, 
     # the endpoint caches pointers for a few seconds; within that the old version may answer
     deadline = time.monotonic() + 15
     while True:
-        answer = httpx.post(
+        answer = local_http.post(
             f"{deployed.endpoint}/v1/models/iris/predict",
             content=json.dumps({"inputs": manifest.input_example.inputs}),
             timeout=60,
@@ -220,7 +223,7 @@ def test_a_second_version_replaces_the_first_on_the_endpoint(deployed, live_v1, 
     assert answer.headers["x-model-version"] == "4"
     assert answer.json()["outputs"] == manifest.input_example.expected_output
     # the exact-version route still serves version 1
-    old = httpx.post(
+    old = local_http.post(
         f"{deployed.endpoint}/v1/models/iris/versions/1/predict",
         content=json.dumps({"inputs": manifest.input_example.inputs}),
         timeout=60,
@@ -233,9 +236,30 @@ def test_the_embedded_clouds_ports_answer_only_this_machine(deployed):
     # WHEN a page that rebinds its name to 127.0.0.1 calls them THEN both refuse
     aws = deployed.session.cloud.endpoint_url
     foreign = {"host": "rebind.example"}
-    assert httpx.get(f"{aws}/2015-03-31/functions", headers=foreign).status_code == 403
+    assert local_http.get(f"{aws}/2015-03-31/functions", headers=foreign).status_code == 403
     endpoint = f"{deployed.endpoint}/health"
-    assert httpx.get(endpoint, headers=foreign, timeout=60).status_code == 403
-    # AND this machine's clients are answered
-    assert boto3.client("lambda", endpoint_url=aws).list_functions()["Functions"]
-    assert httpx.get(endpoint, timeout=60).status_code == 200
+    assert local_http.get(endpoint, headers=foreign, timeout=60).status_code == 403
+    # AND this machine's clients are answered, when they sign with this start's key
+    assert deployed.client("lambda").list_functions()["Functions"]
+    assert local_http.get(endpoint, timeout=60).status_code == 200
+
+
+def test_the_embedded_cloud_answers_only_its_per_start_key(deployed):
+    aws, endpoint = deployed.session.cloud.endpoint_url, f"{deployed.endpoint}/health"
+    # GIVEN a local process that does not know the key: unsigned, or signed with another
+    stranger = boto3.client(
+        "lambda",
+        endpoint_url=aws,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    # THEN the moto endpoint and the Function URL ports refuse it
+    with pytest.raises(ClientError) as refused:
+        stranger.list_functions()
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert httpx.get(f"{aws}/2015-03-31/functions", timeout=60).status_code == 403
+    unsigned = httpx.get(endpoint, timeout=60)
+    assert unsigned.status_code == 403 and "signed with the key" in unsigned.text
+    other = LocalCredentials.generate()
+    assert httpx.get(endpoint, auth=SigV4Auth(other), timeout=60).status_code == 403
