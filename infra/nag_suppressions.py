@@ -32,7 +32,9 @@ STACK_SUPPRESSIONS = [
         "lineage table's indexes (table/index/*), Lambda ARNs with version qualifiers that "
         "Step Functions invokes (function:*), KMS data-key actions on the environment's own "
         "key, and services without resource-level permissions: X-Ray trace segments, "
-        "CloudWatch GetMetricData, and the log delivery APIs Step Functions logging uses",
+        "CloudWatch GetMetricData, and the log delivery APIs Step Functions logging uses; and "
+        "the executions of the environment's own state machine, which AcquireLock describes "
+        "to learn whether a lock's holder still runs (execution names are not known before)",
         applies_to=[
             "Action::s3:GetObject*",
             "Action::s3:GetBucket*",
@@ -48,6 +50,10 @@ STACK_SUPPRESSIONS = [
             _regex(
                 r"^Resource::(<LineageTable[0-9A-F]+\.Arn>|"
                 r"slipway-[a-z0-9-]+-data:ExportsOutputFnGetAttLineageTable\w+)\/index\/\*$"
+            ),
+            _regex(
+                r"^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:"
+                r"execution:slipway-[a-z0-9-]+-promotion:\*$"
             ),
             _regex(
                 r"^Resource::(<[A-Za-z0-9]+Function[A-Za-z0-9]*\.Arn>|"

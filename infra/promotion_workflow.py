@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -49,7 +49,7 @@ from registry.workflow import (
     Wait,
     Workflow,
 )
-from registry.workflow_state import ApprovalRequest, GatePolicy, StepError
+from registry.workflow_state import ApprovalRequest, GatePolicy, LockRequest, StepError
 
 WORKFLOW_TIMEOUT = Duration.seconds(WORKFLOW_TIMEOUT_SECONDS)
 
@@ -58,6 +58,9 @@ WORKFLOW_TIMEOUT = Duration.seconds(WORKFLOW_TIMEOUT_SECONDS)
 class WorkflowOptions:
     """What the environment decides about the state machine itself (infra/config.py)."""
 
+    # named, so a step may be granted its executions without referring to the state machine
+    # (which refers to the step's function: a cycle)
+    state_machine_name: str
     policy: GatePolicy
     approval_timeout_minutes: int
     lock_wait_seconds: int
@@ -118,6 +121,19 @@ class PromotionWorkflow(Construct):
             Permission.READ_SERVING_METRICS: lambda f: f.add_to_role_policy(
                 iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])
             ),
+            Permission.DESCRIBE_EXECUTIONS: lambda f: f.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["states:DescribeExecution"],
+                    resources=[
+                        Stack.of(self).format_arn(
+                            service="states",
+                            resource="execution",
+                            resource_name=f"{options.state_machine_name}:*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    ],
+                )
+            ),
         }
         self.functions: dict[str, lambda_.Function] = {}
         for task in workflow.tasks():
@@ -140,6 +156,7 @@ class PromotionWorkflow(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
+            state_machine_name=options.state_machine_name,
             definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=WORKFLOW_TIMEOUT,
@@ -260,10 +277,19 @@ class PromotionWorkflow(Construct):
                 ),
             )
             return state
+        payload = None
+        if task.input is LockRequest:  # the state, and the ARN of the execution running it
+            payload = sfn.TaskInput.from_object(
+                LockRequest.template(
+                    state=sfn.JsonPath.entire_payload,
+                    execution_arn=sfn.JsonPath.string_at("$$.Execution.Id"),
+                )
+            )
         state = tasks.LambdaInvoke(
             self,
             task.state,
             lambda_function=function,
+            payload=payload,
             payload_response_only=True,
             result_path=task.result_path,
             retry_on_service_exceptions=False,

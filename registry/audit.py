@@ -25,6 +25,8 @@ class AuditStep(StrEnum):
     PROMOTE = "promote"
     REJECT = "reject"
     ROLLBACK = "rollback"
+    LOCK = "lock"  # a lock taken over from an execution that ended without releasing it
+    UNLOCK = "unlock"  # a lock released by hand (slipway unlock) after its holder ended
 
 
 class AuditOutcome(StrEnum):
@@ -39,6 +41,8 @@ class AuditOutcome(StrEnum):
     LIVE = "live"
     REJECTED = "rejected"
     ROLLED_BACK = "rolled-back"
+    TAKEN_OVER = "taken-over"
+    RELEASED = "released"
 
 
 @dataclass(frozen=True)

@@ -336,12 +336,26 @@ class LineageRepository:
             ExpressionAttributeValues=values,
         )
 
-    def acquire_lock(self, name: str, version: str, execution: str, ttl_seconds: int) -> None:
+    def acquire_lock(
+        self,
+        name: str,
+        version: str,
+        execution: str,
+        ttl_seconds: int,
+        execution_arn: str | None = None,
+        take_over_from: str | None = None,
+    ) -> None:
         """Hold the model's promotion lock; re-entrant for the same execution.
 
-        An expired lock (its holder died without releasing) may be taken over.
+        An expired lock may be taken over, and so may one held by ``take_over_from``, an
+        execution the caller found ended (the condition makes sure it still holds it).
         """
         now = datetime.now(UTC).timestamp()
+        condition = "attribute_not_exists(pk) OR execution = :me OR expires_at < :now"
+        values: dict[str, Any] = {":me": execution, ":now": int(now)}
+        if take_over_from is not None:
+            condition += " OR execution = :ended"
+            values[":ended"] = take_over_from
         try:
             self._table.put_item(
                 Item={
@@ -349,23 +363,27 @@ class LineageRepository:
                     keys.SK: keys.LOCK_SK,
                     "kind": "lock",
                     "execution": execution,
+                    "execution_arn": execution_arn,
                     "version": version,
                     "acquired_at": now_iso(),
                     "expires_at": int(now + ttl_seconds),
                 },
-                ConditionExpression="attribute_not_exists(pk) OR execution = :me "
-                "OR expires_at < :now",
-                ExpressionAttributeValues={":me": execution, ":now": int(now)},
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            holder = self._get(keys.model_pk(name), keys.LOCK_SK) or {}
+            holder = self.lock_holder(name) or {}
             raise PromotionLockedError(
                 f"another promotion of {name} is in progress (version "
                 f"{holder.get('version', '?')}, execution {holder.get('execution', '?')}); "
                 "this one waits for it, then gives up"
             ) from None
+
+    def lock_holder(self, name: str) -> dict[str, Any] | None:
+        """The model's lock item, if any execution holds it."""
+        return self._get(keys.model_pk(name), keys.LOCK_SK)
 
     def release_lock(self, name: str, execution: str) -> bool:
         """Release the lock if this execution holds it; return whether it did."""

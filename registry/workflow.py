@@ -28,6 +28,7 @@ from registry.statuses import ApprovalPolicy, RegisterOutcome
 from registry.workflow_state import (
     ApprovalRequest,
     Document,
+    LockRequest,
     PromotionState,
     StepError,
     field_model,
@@ -50,6 +51,7 @@ class Permission(StrEnum):
     PUBLISH_APPROVAL_REQUESTS = "publish-approval-requests"
     SEAL_APPROVAL_TOKENS = "seal-approval-tokens"
     READ_SERVING_METRICS = "read-serving-metrics"
+    DESCRIBE_EXECUTIONS = "describe-executions"  # of this workflow: does a lock's holder run?
 
 
 # The DynamoDB calls behind the repository's methods. TransactWriteItems has no IAM action
@@ -236,6 +238,9 @@ ACQUIRE_LOCK = Task(
     result="lock",
     description="one promotion per model at a time",
     table_actions=(*GET, *PUT),
+    permissions=(Permission.DESCRIBE_EXECUTIONS,),
+    audit=(AuditStep.LOCK,),
+    input=LockRequest,
     wait_while=(PromotionLockedError.__name__,),
 )
 EVALUATE = Task(

@@ -271,6 +271,22 @@ class PromotionState(ExecutionInput):
         return value
 
 
+# The ARN Step Functions gives a standard workflow's execution ($$.Execution.Id).
+EXECUTION_ARN_PATTERN = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]{1,80}:[^:]{1,80}$"
+
+
+class LockRequest(Document):
+    """What AcquireLock's function receives: the state and its own execution's ARN, which
+    the lock keeps so a later promotion can ask whether the holder still runs."""
+
+    state: PromotionState
+    execution_arn: str = Field(max_length=2048, pattern=EXECUTION_ARN_PATTERN)
+
+    @staticmethod
+    def template(state: Any, execution_arn: Any) -> dict[str, Any]:
+        return {"state": state, "execution_arn": execution_arn}
+
+
 class ApprovalRequest(Document):
     """What WaitForApproval's function receives: the state and the token to resume it."""
 

@@ -753,6 +753,58 @@ def rollback(
     _decide("POST", f"/v1/models/{name}/rollback", env, reason, as_json)
 
 
+@app.command()
+def unlock(name: NameArgument, env: EnvOption = "local", as_json: JsonOption = False) -> None:
+    """Release a model's promotion lock whose holder no longer runs (stopped, or failed past
+    its failure handler); refused while the holder runs. Audited."""
+    from registry.audit import AuditEvent, AuditOutcome, AuditStep
+    from registry.lock_holders import holder_status
+    from registry.repository import LineageRepository
+    from slipway.target import resolve_target
+
+    target = resolve_target(env)
+    repository = LineageRepository(target.table())
+    holder = repository.lock_holder(name)
+    if holder is None:
+        raise CliError(f"no promotion of {name} holds its lock in {env}")
+    if not holder.get("execution_arn"):  # a lock written before locks kept their holder's ARN
+        machine = target.outputs["StateMachineArn"]
+        arn = machine.replace(":stateMachine:", ":execution:") + f":{holder['execution']}"
+        holder = {**holder, "execution_arn": arn}
+    status = holder_status(target.client("stepfunctions"), holder)
+    if status == "RUNNING":
+        raise CliError(
+            f"the lock of {name} is held by execution {holder['execution']} (version "
+            f"{holder.get('version', '?')}), which is running: let it end, or stop it with "
+            f"`aws stepfunctions stop-execution --execution-arn {holder['execution_arn']}`"
+        )
+    released = repository.release_lock(name, holder["execution"])
+    if released:
+        actor = target.client("sts").get_caller_identity()["Arn"]
+        repository.record_audit(
+            AuditEvent(
+                name,
+                str(holder.get("version", "?")),
+                holder["execution"],
+                AuditStep.UNLOCK,
+                AuditOutcome.RELEASED,
+                f"released with slipway unlock: its holder ended {status}",
+                actor,
+            )
+        )
+    result = {
+        "model": name,
+        "released": released,
+        "holder": holder["execution"],
+        "holder_status": status,
+    }
+    if as_json:
+        _emit_json(result)
+        return
+    said = "released" if released else "was released meanwhile"
+    console.print(f"lock of {name} {said} (holder {holder['execution']}, {status})")
+
+
 def _decide(method: str, path: str, env: str, reason: str, as_json: bool) -> None:
     from slipway.invoke import call_registry
     from slipway.target import resolve_target

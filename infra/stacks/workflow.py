@@ -22,6 +22,7 @@ from infra.registry_api import RegistryApi
 def workflow_options(config: EnvironmentConfig) -> WorkflowOptions:
     """The environment's gate, as the state machine and its first state carry it."""
     return WorkflowOptions(
+        state_machine_name=f"slipway-{config.name}-promotion",
         policy=gate_policy(config),
         approval_timeout_minutes=config.approval_timeout_minutes,
         lock_wait_seconds=config.lock_wait_seconds,

@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import moto
@@ -82,6 +83,7 @@ TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
         ("self", "instance", "incoming_params"),
     ),
     (sfn_responses.StepFunctionResponse, "send_task_failure", ("self",)),
+    (sfn_parser_models.StepFunctionsParserBackend, "stop_execution", ("self", "execution_arn")),
     (
         sfn_parser_models.StepFunctionsParserBackend,
         "send_task_failure",
@@ -390,6 +392,28 @@ _failure_cause: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 
+def abort_stopped_executions() -> None:
+    """moto's interpreter notices a StopExecution only when its current state ends, so an
+    execution waiting for a task token stays RUNNING for good; AWS reports ABORTED at once.
+    The stopped execution is marked so (its worker stops later, as before). Idempotent."""
+    from moto.stepfunctions.parser.api import ExecutionStatus
+
+    backend_cls = sfn_parser_models.StepFunctionsParserBackend
+    stop = _target(backend_cls, "stop_execution")
+    if getattr(stop, "_slipway_aborts", False):
+        return
+
+    def stop_execution(self: Any, execution_arn: str) -> Any:
+        execution = stop(self, execution_arn)
+        if execution.exec_status == ExecutionStatus.RUNNING:
+            execution.exec_status = ExecutionStatus.ABORTED
+            execution.stop_date = execution.stop_date or datetime.now(UTC)
+        return execution
+
+    stop_execution._slipway_aborts = True  # type: ignore[attr-defined]
+    backend_cls.stop_execution = stop_execution  # type: ignore[method-assign]
+
+
 def keep_task_failure_causes() -> None:
     """moto's response handler reads ``error`` but not ``cause``; its backend takes both.
     The handler is wrapped to carry the request's cause to the backend call it makes.
@@ -535,6 +559,7 @@ def install(executor: LocalExecutor, credentials: LocalCredentials) -> None:
     _patch_s3_bucket()
     _patch_stack_update_parameters()
     keep_task_failure_causes()
+    abort_stopped_executions()
     teach_percentile_statistics()
     for cached in ("get_model_list", "get_model_map", "get_name_type_map"):
         _target(cfn_parsing, cached).cache_clear()  # FunctionUrlResource joins the models

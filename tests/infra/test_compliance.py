@@ -26,7 +26,7 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
     "PromotionWorkflowEvaluateFunction": OBJECTS | {GET},
     "PromotionWorkflowSmokeTestFunction": {"lambda:InvokeFunction", GET},
     "PromotionWorkflowRegisterFunction": {GET, PUT, UPDATE},
-    "PromotionWorkflowAcquireLockFunction": {GET, PUT},
+    "PromotionWorkflowAcquireLockFunction": {GET, PUT, "states:DescribeExecution"},
     "PromotionWorkflowReleaseLockFunction": {DELETE},
     "PromotionWorkflowStageFunction": {GET, PUT, UPDATE},
     "PromotionWorkflowStartCanaryFunction": {GET, PUT, UPDATE},

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 from mangum import Mangum
 
 from functions.ingest.executions import execution_input
@@ -26,7 +27,7 @@ from registry.names import upload_key
 from registry.repository import LineageRepository
 from registry.statuses import ServingRole
 from registry.workflow import Choice, Condition, SucceedIf, Task, Workflow
-from registry.workflow_state import PromotionState
+from registry.workflow_state import LockRequest, PromotionState
 from tests.conftest import LambdaContext, load_event
 
 BUCKET = "slipway-unit-artifacts"
@@ -51,13 +52,48 @@ def run(task: Task, state: PromotionState) -> PromotionState:
     only the settings the task declares (as infra deploys it); store its answer. The audit
     events it writes must be the ones it declares."""
     before = _audit_steps()
+    payload: dict[str, Any] = state.dump()
+    if task.input is LockRequest:  # as the state machine builds it, for a running execution
+        payload = LockRequest.template(payload, running_execution(state.execution_name))
     with declared_environment(task):
-        output = resolve(task.handler)(state.dump(), LambdaContext())
+        output = resolve(task.handler)(payload, LambdaContext())
     written = _audit_steps() - before
     assert {step for _, step in written} <= set(task.audit), (
         f"{task.state} wrote audit events {sorted(written)}; it declares {task.audit}"
     )
     return answer(task, state, output)
+
+
+def running_execution(name: str) -> str:
+    """The ARN of a real execution named ``name`` in moto that runs until stopped (it waits
+    for a task token nobody sends): what holds a lock while a promotion is in flight."""
+    sfn = boto3.client("stepfunctions")
+    machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    machine = machines.get("lock-holders")
+    if machine is None:
+        queue = boto3.client("sqs").create_queue(QueueName="lock-holders")["QueueUrl"]
+        definition = {
+            "StartAt": "Hold",
+            "States": {
+                "Hold": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": queue, "MessageBody": {"t.$": "$$.Task.Token"}},
+                    "End": True,
+                }
+            },
+        }
+        machine = sfn.create_state_machine(
+            name="lock-holders",
+            definition=json.dumps(definition),
+            roleArn="arn:aws:iam::123456789012:role/holders",
+        )["stateMachineArn"]
+    try:
+        return str(
+            sfn.start_execution(stateMachineArn=machine, name=name, input="{}")["executionArn"]
+        )
+    except sfn.exceptions.ExecutionAlreadyExists:
+        return machine.replace(":stateMachine:", ":execution:") + f":{name}"
 
 
 @contextmanager

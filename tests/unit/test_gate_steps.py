@@ -41,6 +41,7 @@ from registry.exceptions import (
 from registry.metrics import NAMESPACE, Metric
 from registry.statuses import RegisterOutcome, Stage, VersionStatus
 from registry.workflow_state import REASON_LIMIT, ApprovalRequest, PromotionState, StepError
+from slipway.local.moto_patches import abort_stopped_executions
 from tests.conftest import LambdaContext, python_bundle_with
 from tests.unit.gate import (
     Gate,
@@ -50,6 +51,7 @@ from tests.unit.gate import (
     outcomes,
     registered,
     run,
+    running_execution,
     smoke_tested,
     staged,
     uploaded,
@@ -193,6 +195,28 @@ def test_the_promotion_lock_is_reentrant_for_its_holder_and_refuses_others(gate,
     assert run(steps.RELEASE_LOCK, first).unlock.released
     assert not run(steps.RELEASE_LOCK, first).unlock.released  # released once
     assert run(steps.ACQUIRE_LOCK, second).lock.held
+
+
+def test_a_lock_whose_holder_ended_is_taken_over_and_audited(gate, bundles):
+    # GIVEN iris good holds the lock, and its execution is stopped before it releases it
+    first = registered(gate, bundles["good"], "good")
+    second = registered(gate, bundles["better"], "better")
+    run(steps.ACQUIRE_LOCK, first)
+    holder = gate.repository.lock_holder("iris")
+    assert holder["execution_arn"] == running_execution(first.execution_name)
+    with pytest.raises(PromotionLockedError):  # while it runs, the lock is its own
+        run(steps.ACQUIRE_LOCK, second)
+    abort_stopped_executions()  # as the embedded cloud has it: AWS reports ABORTED at once
+    boto3.client("stepfunctions").stop_execution(executionArn=holder["execution_arn"])
+    # WHEN the next version asks for the lock THEN it gets it, saying from whom and why
+    assert run(steps.ACQUIRE_LOCK, second).lock.held
+    assert gate.repository.lock_holder("iris")["execution"] == second.execution_name
+    (event,) = [e for e in gate.repository.audit_history("iris", "better") if e["step"] == "lock"]
+    assert event["outcome"] == "taken-over"
+    assert f"from execution {first.execution_name}" in event["reason"]
+    assert "ended ABORTED" in event["reason"]
+    # AND the stopped holder can no longer release what it lost
+    assert not run(steps.RELEASE_LOCK, first).unlock.released
 
 
 # -- Evaluate ------------------------------------------------------------------------------

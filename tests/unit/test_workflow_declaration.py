@@ -11,11 +11,13 @@ import pytest
 
 from registry import workflow as steps
 from registry.audit import AuditStep
+from registry.exceptions import InvalidStateError
 from registry.names import NAME_PATTERN, VERSION_PATTERN
 from registry.workflow import PROMOTION, Choice, Condition, SucceedIf, Task, Wait, walk
 from registry.workflow_state import (
     ApprovalRequest,
     Document,
+    LockRequest,
     PromotionState,
     StepError,
     field_model,
@@ -62,8 +64,9 @@ def test_a_declaration_naming_a_missing_field_fails_at_once():
 def test_no_two_steps_write_the_same_audit_event():
     written = [step for task in PROMOTION.tasks() for step in task.audit]
     assert len(written) == len(set(written)), written
-    # the registry's decisions write the others: a person's approval and a rollback
-    assert set(AuditStep) == {*written, AuditStep.APPROVAL, AuditStep.ROLLBACK}
+    # the registry's decisions write the others: a person's approval and a rollback, and an
+    # operator's `slipway unlock`
+    assert set(AuditStep) == {*written, AuditStep.APPROVAL, AuditStep.ROLLBACK, AuditStep.UNLOCK}
 
 
 def test_steps_that_touch_the_table_are_told_which_one():
@@ -89,7 +92,12 @@ def test_the_task_token_step_receives_an_approval_request_and_only_it_does():
     waiting = [task for task in PROMOTION.tasks() if task.waits_for_task_token]
     assert waiting == [steps.WAIT_FOR_APPROVAL]
     assert steps.WAIT_FOR_APPROVAL.input is ApprovalRequest
-    assert {task.input for task in PROMOTION.tasks() if task not in waiting} == {PromotionState}
+    # AcquireLock receives the state with its own execution's ARN; every other the state
+    assert steps.ACQUIRE_LOCK.input is LockRequest
+    others = {
+        task.input for task in PROMOTION.tasks() if task not in (*waiting, steps.ACQUIRE_LOCK)
+    }
+    assert others == {PromotionState}
     with pytest.raises(ValueError, match="receives an ApprovalRequest"):
         dataclasses.replace(steps.WAIT_FOR_APPROVAL, input=PromotionState)
 
@@ -100,6 +108,15 @@ def test_the_approval_request_template_is_the_request_model():
     request = ApprovalRequest.parse(ApprovalRequest.template(state, "token"))
     # THEN it parses as the request the approval function reads
     assert request.task_token == "token" and request.state.key == state["key"]
+
+
+def test_the_lock_request_template_is_the_request_model():
+    state = load_event("promotion_state_start.json")
+    arn = "arn:aws:states:eu-west-1:123456789012:execution:slipway-prod-promotion:iris-1-abc"
+    request = LockRequest.parse(LockRequest.template(state, arn))
+    assert request.execution_arn == arn and request.state.key == state["key"]
+    with pytest.raises(InvalidStateError, match="execution_arn"):
+        LockRequest.parse(LockRequest.template(state, "arn:aws:lambda:eu-west-1:1:function:x"))
 
 
 STEP_FUNCTIONS_STATE_LIMIT = 256 * 1024  # bytes of a state's input or output

@@ -4,14 +4,18 @@ the version's status and the recorded reason."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
 
 import pytest
+from typer.testing import CliRunner
 
 from examples.iris.train import train_and_package
 from registry import workflow as steps
+from slipway.cli import app
+from slipway.local.state import LocalState
 from tests.conftest import python_bundle_with, renamed_iris_data
 from tests.workflow.signed_http import local_http
 
@@ -120,6 +124,52 @@ def test_manual_approval_then_approve(manual_approval, tmp_path):
     )
     assert again.status_code == 409
     assert "not waiting for approval" in again.json()["detail"]
+
+
+def test_a_stopped_promotion_does_not_keep_the_lock(manual_approval, tmp_path, monkeypatch):
+    deployed = manual_approval
+    # GIVEN a version waiting for approval, holding its model's lock
+    first = start_manual(deployed, tmp_path, "gate-stopped", "1")
+    holder = deployed.repository.lock_holder("gate-stopped")
+    assert holder["execution"] == first and holder["execution_arn"].endswith(f":{first}")
+    # WHEN an operator stops its execution (RecordFailure never runs: the lock stays)
+    sfn = deployed.client("stepfunctions")
+    sfn.stop_execution(executionArn=holder["execution_arn"])
+    assert deployed.wait_for_execution(first)["status"] == "ABORTED"
+    assert deployed.repository.lock_holder("gate-stopped")["execution"] == first
+    # THEN the next version takes the lock over at once, and says from whom
+    start_manual(deployed, tmp_path, "gate-stopped", "2")
+    taken = [
+        e
+        for e in deployed.repository.audit_history("gate-stopped", "2")
+        if e["outcome"] == "taken-over"
+    ]
+    assert taken and f"from execution {first}" in taken[0]["reason"]
+    # AND `slipway unlock` refuses to release the lock of a running holder
+    state = LocalState(
+        pid=os.getpid(),
+        endpoint_url=deployed.session.cloud.endpoint_url,
+        access_key_id=deployed.session.cloud.credentials.access_key_id,
+        secret_access_key=deployed.session.cloud.credentials.secret_access_key,
+        routes=deployed.session.refresh_routes(),
+        outputs=deployed.outputs,
+    )
+    state.save(tmp_path)
+    monkeypatch.setenv("SLIPWAY_LOCAL_DIR", str(tmp_path))
+    refused = CliRunner().invoke(app, ["unlock", "gate-stopped", "--env", "local"])
+    assert refused.exit_code == 1 and "which is running" in " ".join(refused.output.split())
+    # ...and releases it, audited, once that holder is stopped too
+    second = deployed.repository.lock_holder("gate-stopped")
+    sfn.stop_execution(executionArn=second["execution_arn"])
+    released = CliRunner().invoke(app, ["unlock", "gate-stopped", "--env", "local", "--json"])
+    assert released.exit_code == 0, released.output
+    assert json.loads(released.stdout)["holder_status"] == "ABORTED"
+    assert deployed.repository.lock_holder("gate-stopped") is None
+    events = deployed.repository.audit_history("gate-stopped", "2")
+    assert [(e["step"], e["outcome"]) for e in events if "lock" in e["step"]] == [
+        ("lock", "taken-over"),
+        ("unlock", "released"),
+    ]
 
 
 def test_manual_approval_then_reject(manual_approval, tmp_path):
