@@ -10,6 +10,10 @@ class InvalidEventError(SlipwayControlError):
     """An event does not have the shape this handler consumes."""
 
 
+class InvalidRequestError(SlipwayControlError):
+    """A request body is not what the route takes (not JSON, a key repeated, a bad field)."""
+
+
 class NotFoundError(SlipwayControlError):
     """No such model, version or dataset in the registry."""
 

@@ -23,10 +23,10 @@ from pydantic import (
 )
 
 from model_runtime.exceptions import InvalidManifestError
-from model_runtime.strict_json import StrictJsonError, load_strict_json
 from model_runtime.url_credentials import has_credentials
 from registry.exam import Metric, direction_of
 from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
+from registry.strict_json import StrictJsonError, load_strict_json
 
 MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 2

@@ -131,8 +131,10 @@ class LineageRepository:
 
     def declare_upload(self, name: str, version: str, digest: str, actor: str) -> dict[str, Any]:
         """Record that ``actor`` is about to upload the bundle with ``digest`` as this
-        version. The same declaration again is answered as before; another person's, or
-        other bytes, or a version already registered, is a conflict."""
+        version. The same declaration again is answered as before, unchanged; the same
+        person may declare other bytes (a bundle refused, fixed, pushed again) until the
+        version is registered; another person's declaration, or a registered version, is a
+        conflict."""
         registered = self.get_version(name, version)
         if registered is not None:
             same = registered["bundle"]["digest"] == digest
@@ -145,6 +147,9 @@ class LineageRepository:
                     "immutable: package this model as a new version"
                 )
             )
+        current = self.upload_declaration(name, version)
+        if current is not None and (current["declared_by"], current["digest"]) == (actor, digest):
+            return current  # a retried push: nothing to write
         at = datetime.now(UTC)
         item = {
             keys.PK: keys.model_pk(name),
@@ -160,14 +165,10 @@ class LineageRepository:
         if _applied_if_condition_holds(
             self._table.put_item,
             Item=item,
-            # absent, expired (TTL deletes late), or the same person's same bytes again
-            ConditionExpression="attribute_not_exists(pk) OR expires_at < :now "
-            "OR (digest = :digest AND declared_by = :actor)",
-            ExpressionAttributeValues={
-                ":now": int(at.timestamp()),
-                ":digest": digest,
-                ":actor": actor,
-            },
+            # absent, expired (TTL deletes late), or the same person's
+            ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now "
+            "OR declared_by = :actor",
+            ExpressionAttributeValues={":now": int(at.timestamp()), ":actor": actor},
         ):
             return item
         existing = self.upload_declaration(name, version) or {}

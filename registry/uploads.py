@@ -10,14 +10,16 @@ uploader may not approve their own version.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from registry.exceptions import SelfApprovalError, UploadNotDeclaredError
 
-# A declaration waits for its upload at most as long as a promotion may run: longer, and
-# it blocks its version number for nothing.
-DECLARATION_TTL_SECONDS = 8 * 24 * 3600
+# `slipway push` uploads right after declaring, and Validate reads the declaration within
+# minutes (SQS retries included); a day is ample, and bounds how long a declaration nobody
+# uploads keeps its version number from other people.
+DECLARATION_TTL_SECONDS = 24 * 3600
 # An IAM ARN is at most 2048 characters; anything longer is not an identity.
 MAX_IDENTITY_CHARS = 2048
 
@@ -60,9 +62,20 @@ def attributed_uploader(
     return str(declaration["declared_by"])
 
 
+_ASSUMED_ROLE = re.compile(r"arn:aws[a-z-]*:sts::(\d{12}):assumed-role/[^/]+/(.+)")
+
+
+def person_of(arn: str) -> str:
+    """Who an IAM ARN stands for. An assumed role's session is the person, whichever role
+    they took: IAM Identity Center names every session after its user, so one person's
+    uploader and approver permission sets (two roles) are still one person."""
+    session = _ASSUMED_ROLE.fullmatch(arn)
+    return f"{session.group(1)}:session/{session.group(2)}" if session else arn
+
+
 def require_other_approver(uploaded_by: str | None, approver: str, name: str, version: str) -> None:
     """Four eyes: whoever uploaded a version does not also approve it."""
-    if uploaded_by is not None and uploaded_by == approver:
+    if uploaded_by is not None and person_of(uploaded_by) == person_of(approver):
         raise SelfApprovalError(
             f"{approver} uploaded {name} {version}; this environment separates duties, so "
             "another person approves it"

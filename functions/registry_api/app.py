@@ -11,10 +11,11 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions.exceptions import (
     DecisionConflictError,
+    InvalidRequestError,
     NotFoundError,
     SlipwayControlError,
 )
@@ -35,6 +36,7 @@ from registry.exceptions import (
 from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
 from registry.repository import LineageRepository
 from registry.statuses import Stage, VersionStatus
+from registry.strict_json import StrictJsonError, load_strict_json
 
 NAME = Path(pattern=NAME_PATTERN.pattern)
 VERSION = Path(pattern=VERSION_PATTERN.pattern)
@@ -185,12 +187,25 @@ class UploadDeclaration(BaseModel):
     sha256: str = Field(pattern=SHA256_PATTERN.pattern)
 
 
+async def strict_declaration(request: Request) -> UploadDeclaration:
+    """The body, read so that a repeated key is refused rather than "the last one wins"."""
+    try:
+        return UploadDeclaration.model_validate(load_strict_json(await request.body()))
+    except StrictJsonError as exc:
+        raise InvalidRequestError(f"request body: {exc}") from None
+    except ValidationError as exc:
+        problems_found = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidRequestError(f"request body: {problems_found}") from None
+
+
 @router.put("/models/{name}/versions/{version}/upload")
 def declare_upload(
     request: Request,
-    declaration: UploadDeclaration,
     name: str = NAME,
     version: str = VERSION,
+    declaration: UploadDeclaration = Depends(strict_declaration),
     repository: LineageRepository = Depends(get_repository),
 ) -> dict[str, Any]:
     """Declare, under the caller's identity, the bundle about to be uploaded as this
@@ -239,6 +254,7 @@ def rollback(
 
 REGISTRY_PROBLEMS: dict[type[Exception], problems.ProblemType] = {
     NotFoundError: problems.NOT_FOUND,
+    InvalidRequestError: problems.BAD_REQUEST,
     DecisionConflictError: problems.CONFLICT,
     InvalidPageTokenError: problems.BAD_REQUEST,
     PointerConflictError: problems.CONFLICT,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from model_runtime.exceptions import ModelLoadError
-from model_runtime.strict_json import StrictJsonError, load_strict_json
+from registry.strict_json import StrictJsonError, load_strict_json
 
 SIDECAR = "model-options.json"
 MAX_SIDECAR_BYTES = 64 * 1024  # a task and a list of classes; anything larger is not options

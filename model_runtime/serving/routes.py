@@ -16,9 +16,9 @@ from model_runtime.serving.dependencies import model_store
 from model_runtime.serving.metrics import Served, Traffic
 from model_runtime.serving.problems import problem_responses
 from model_runtime.serving.settings import get_settings
-from model_runtime.strict_json import StrictJsonError, load_strict_json
 from registry.names import NAME_PATTERN, VERSION_PATTERN
 from registry.statuses import Stage
+from registry.strict_json import StrictJsonError, load_strict_json
 
 router = APIRouter()
 _process = {"cold": True}  # the first request this process serves is a cold start

@@ -35,8 +35,12 @@ def start_daemon(port: int = DEFAULT_PORT, directory: Path | None = None) -> Loc
     state = LocalState.load(directory)
     if state is not None and state.is_alive() and _reachable(state.endpoint_url):
         return state
-    directory.mkdir(parents=True, exist_ok=True)
-    log = open(directory / "daemon.log", "a")  # noqa: SIM115 - handed to the child process
+    # the state dir holds the per-start key, and its log the requests: its owner's only
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    descriptor = os.open(directory / "daemon.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.chmod(directory / "daemon.log", 0o600)  # a log made before this rule
+    log = os.fdopen(descriptor, "a")  # handed to the child process
     process = subprocess.Popen(
         [
             sys.executable,

@@ -1,10 +1,10 @@
 """The embedded cloud's per-start credentials: only who can read its state dir may call it.
 
 Every start makes a new access key. The moto endpoint and every Function URL gateway answer
-only requests signed with it (SigV4's ``Credential=<key>/...``, in the Authorization header
-or a presigned URL's query); the CLI reads it from the state file, which only its owner may
-read. The signature itself is not verified, as moto does not verify it: the key is the
-secret, and it never leaves this machine.
+only requests signed with it: SigV4's ``Credential=<key>/...`` in the Authorization header
+or a presigned URL's query, or S3's SigV2 ``AWSAccessKeyId``. The CLI reads it from the state
+file, which only its owner may read. The signature itself is not verified, as moto does not
+verify it: the key is the secret, and it never leaves this machine.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ class LocalCredentials:
         key = key_of(authorization, query)
         if key is None:
             return False
-        return hmac.compare_digest(key, self.access_key_id) or (issued is not None and issued(key))
+        mine = hmac.compare_digest(key.encode(), self.access_key_id.encode())
+        return mine or (issued is not None and issued(key))
 
 
 def key_of(authorization: str | None, query: str = "") -> str | None:
@@ -61,9 +62,11 @@ def key_of(authorization: str | None, query: str = "") -> str | None:
     found = _CREDENTIAL.search(authorization or "")
     if found:
         return found.group(1)
-    if "X-Amz-Credential" in query:
-        credential = parse_qs(query).get("X-Amz-Credential", [""])[0]
-        return credential.split("/", 1)[0] or None
+    if "X-Amz-Credential" in query or "AWSAccessKeyId" in query:
+        parsed = parse_qs(query)
+        credential = parsed.get("X-Amz-Credential", [""])[0].split("/", 1)[0]
+        # S3's presigned URLs from a default client are SigV2: the key is a parameter itself
+        return credential or parsed.get("AWSAccessKeyId", [""])[0] or None
     return None
 
 

@@ -6,6 +6,7 @@ python -m slipway.local.daemon --port 4750 --state-dir .slipway/local
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import threading
@@ -17,6 +18,8 @@ from slipway.local.state import DEFAULT_PORT, LocalState, state_dir
 
 
 def main() -> None:
+    # werkzeug logs each request line, presigned URLs' credentials included: errors only
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--state-dir", type=Path, default=state_dir())

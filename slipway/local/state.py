@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -45,9 +46,9 @@ class LocalState:
 
     def save(self, directory: Path | None = None) -> None:
         path = self.path(directory)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.unlink(missing_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # a name of its own per write: the daemon's threads and the CLI save concurrently
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(json.dumps(asdict(self), indent=2))

@@ -172,6 +172,7 @@ def test_describe_model(live_iris):
             "'sepal_length' appears twice",
         ),
         ("/v1/models/iris/predict", "[" * 200_000 + "]" * 200_000, "", 400, "nest too deeply"),
+        ("/v1/models/iris/predict", '{"inputs": [[' + "1" * 5000 + "]]}", "", 400, "digits"),
         ("/v1/models/iris/predict", '{"rows": []}', "", 400, "unknown field"),
         ("/v1/models/iris/predict", '{"inputs": []}', "", 400, "inputs"),
         ("/v1/models/Bad_Name/predict", '{"inputs": [[1, 2, 3, 4]]}', "", 400, "name"),

@@ -163,10 +163,40 @@ def test_a_request_without_this_starts_key_is_refused(served, auth):
     assert function.events == []
 
 
+def test_a_key_that_is_not_ascii_is_refused_not_an_error():
+    assert not KEY.signed(None, "X-Amz-Credential=%C3%A9/x")
+    assert not KEY.signed("AWS4-HMAC-SHA256 Credential=\u00e9/x")
+
+
+def test_several_writers_of_the_state_file_never_collide(tmp_path):
+    import threading
+
+    from slipway.local.state import LocalState
+
+    errors: list[BaseException] = []
+
+    def save_often() -> None:
+        try:
+            for _ in range(100):
+                LocalState(pid=1, endpoint_url="http://localhost:1").save(tmp_path)
+        except BaseException as exc:
+            errors.append(exc)
+
+    writers = [threading.Thread(target=save_often) for _ in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert errors == [] and LocalState.load(tmp_path) is not None
+    assert (tmp_path / "state.json").stat().st_mode & 0o077 == 0
+
+
 def test_the_key_is_found_in_a_header_or_a_presigned_query():
     header = f"AWS4-HMAC-SHA256 Credential={KEY.access_key_id}/20261203/us-east-1/lambda/aws4"
     assert KEY.signed(header)
     assert KEY.signed(None, f"X-Amz-Credential={KEY.access_key_id}%2F20261203%2Fus-east-1")
+    # S3's presigned URLs from a default client are SigV2
+    assert KEY.signed(None, f"AWSAccessKeyId={KEY.access_key_id}&Signature=x&Expires=1")
     assert not KEY.signed(header.replace(KEY.access_key_id, "SLWY0000000000000000"))
     assert not KEY.signed("Bearer x") and not KEY.signed(None, "X-Amz-Credential=")
 

@@ -66,15 +66,15 @@ ALICE = "arn:aws:sts::123456789012:assumed-role/ml-engineer/alice"
 BOB = "arn:aws:sts::123456789012:assumed-role/ml-engineer/bob"
 
 
-def test_an_upload_declaration_is_kept_once_and_answered_again_to_its_author(repository):
+def test_an_upload_declaration_is_kept_for_its_author(repository):
     first = repository.declare_upload("iris", "2", "a" * 64, ALICE)
     assert (first["digest"], first["declared_by"]) == ("a" * 64, ALICE)
     # the same person's same declaration again (a retried `slipway push`): the same answer
     assert repository.declare_upload("iris", "2", "a" * 64, ALICE)["declared_by"] == ALICE
-    # another person, or other bytes: refused, naming who declared what
-    for actor, digest in ((BOB, "a" * 64), (ALICE, "b" * 64)):
+    # another person: refused, naming who declared what
+    for digest in ("a" * 64, "b" * 64):
         with pytest.raises(UploadDeclarationConflictError, match=f"declared already by {ALICE}"):
-            repository.declare_upload("iris", "2", digest, actor)
+            repository.declare_upload("iris", "2", digest, BOB)
     assert repository.upload_declaration("iris", "2")["declared_by"] == ALICE
 
 
@@ -146,3 +146,17 @@ def test_versions_built_from_a_commit_are_listed_by_their_code_edges(repository,
     page = repository.code_users(code["repository"], code["commit"])
     assert [(edge["name"], edge["version"]) for edge in page.items] == [("iris", "1")]
     assert repository.code_users(code["repository"], "another-commit").items == []
+
+
+def test_the_same_declaration_again_changes_nothing_and_its_author_may_fix_the_bytes(repository):
+    first = repository.declare_upload("iris", "4", "a" * 64, ALICE)
+    again = repository.declare_upload("iris", "4", "a" * 64, ALICE)
+    assert (again["declared_at"], again["expires_at"]) == (
+        first["declared_at"],
+        first["expires_at"],
+    )
+    # a bundle refused at Validate, fixed and pushed again by its author: allowed
+    fixed = repository.declare_upload("iris", "4", "b" * 64, ALICE)
+    assert fixed["digest"] == "b" * 64
+    with pytest.raises(UploadDeclarationConflictError, match=f"declared already by {ALICE}"):
+        repository.declare_upload("iris", "4", "b" * 64, BOB)

@@ -36,7 +36,12 @@ CALLER = "arn:aws:sts::123456789012:assumed-role/ml-engineer/ml-engineer"  # in 
 
 
 def call(
-    method: str, path: str, body: Any = None, query: str = "", caller: str = CALLER
+    method: str,
+    path: str,
+    body: Any = None,
+    query: str = "",
+    caller: str = CALLER,
+    raw: str | None = None,
 ) -> tuple[int, Any]:
     """The registry API's answer to a Function URL request, as Lambda runs it."""
     event = copy.deepcopy(load_event("function_url_predict.json"))
@@ -44,7 +49,9 @@ def call(
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     event["requestContext"]["http"]["method"] = method
     event["rawQueryString"] = query
-    if body is None:
+    if raw is not None:
+        event["body"] = raw
+    elif body is None:
         event.pop("body", None)
     else:
         event["body"] = json.dumps(body)
@@ -161,6 +168,13 @@ def test_the_uploader_may_not_approve_where_duties_are_separated(gate, bundles):
     output = json.loads(ended(waiting.execution)["output"])
     resumed = answer(steps.WAIT_FOR_APPROVAL, waiting.state, output)
     assert run(steps.PROMOTE, resumed).promoted.version == "good"
+
+
+def test_a_declaration_body_with_a_repeated_key_is_a_bad_request(gate):
+    body = '{"sha256": "' + "c" * 64 + '", "sha256": "' + "d" * 64 + '"}'
+    status, problem = call("PUT", "/v1/models/iris/versions/9/upload", raw=body)
+    assert status == 400 and "'sha256' appears twice" in problem["detail"]
+    assert gate.repository.upload_declaration("iris", "9") is None
 
 
 def test_promote_refuses_an_uploader_approval_recorded_around_the_rule(gate, bundles):

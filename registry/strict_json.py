@@ -35,3 +35,5 @@ def load_strict_json(raw: bytes | str) -> Any:
         raise StrictJsonError(f"not valid JSON: {exc}") from None
     except RecursionError:
         raise StrictJsonError("values nest too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise StrictJsonError(f"not valid JSON: {exc}") from None
