@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from registry.approvers import APPROVER_PATTERN, MAX_APPROVERS
 from registry.exam import Metric
 from registry.names import NAME_PATTERN
 from registry.statuses import ApprovalPolicy, NotComparablePolicy
@@ -114,6 +115,12 @@ class EnvironmentConfig(_Strict):
     approval: ApprovalPolicy = ApprovalPolicy.AUTO
     approval_timeout_minutes: int = Field(
         1440, ge=1, le=525600, description="a waiting version is rejected after this long"
+    )
+    approvers: list[Annotated[str, Field(pattern=APPROVER_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=MAX_APPROVERS,
+        description="IAM ARN patterns (* and ? as wildcards) of who may approve, reject and "
+        "roll back; empty: anyone who may call the registry",
     )
     separation_of_duties: bool = Field(
         False,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -13,7 +15,7 @@ from constructs import Construct
 from infra.code_assets import ControlPlaneCode
 from infra.least_privilege import grant_table
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
-from registry.environment import APPROVAL_TOKEN_KEY, TABLE_NAME
+from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, TABLE_NAME
 from registry.workflow import GET, WRITE
 
 
@@ -34,6 +36,7 @@ class RegistryApi(Construct):
         approval_token_key: kms.IKey,
         observability: Observability,
         control_plane_code: ControlPlaneCode,
+        approvers: tuple[str, ...],
     ) -> None:
         super().__init__(scope, id_)
         self.function = lambda_.Function(
@@ -48,6 +51,7 @@ class RegistryApi(Construct):
             environment={
                 TABLE_NAME: table.table_name,
                 APPROVAL_TOKEN_KEY: approval_token_key.key_arn,
+                APPROVERS: json.dumps(list(approvers)),
             },
             description="Slipway registry API",
             **observability.function_props(self, "Function"),

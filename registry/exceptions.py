@@ -42,5 +42,9 @@ class UploadDeclarationConflictError(RegistryError):
     """A version is declared already, by someone else or for other bytes, or registered."""
 
 
+class NotAnApproverError(RegistryError):
+    """A decision (approve, reject, roll back) from someone the environment does not list."""
+
+
 class SelfApprovalError(RegistryError):
     """The uploader of a version tried to approve it where the environment forbids that."""

@@ -22,9 +22,11 @@ from functions.exceptions import (
 from functions.registry_api import decisions, openlineage, pages
 from registry import aws, problems
 from registry.approval_tokens import ApprovalTokens
-from registry.environment import APPROVAL_TOKEN_KEY, required
+from registry.approvers import parse_approvers, require_approver
+from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, required
 from registry.exceptions import (
     InvalidPageTokenError,
+    NotAnApproverError,
     PointerConflictError,
     PromotionLockedError,
     RegistryError,
@@ -52,6 +54,10 @@ def get_repository() -> LineageRepository:
 
 def get_stepfunctions() -> Any:
     return aws.client("stepfunctions")
+
+
+def get_approvers() -> tuple[str, ...]:
+    return parse_approvers(required(APPROVERS))
 
 
 def get_approval_tokens() -> ApprovalTokens:
@@ -234,8 +240,10 @@ def decide(
     repository: LineageRepository = Depends(get_repository),
     sfn: Any = Depends(get_stepfunctions),
     tokens: ApprovalTokens = Depends(get_approval_tokens),
+    approvers: tuple[str, ...] = Depends(get_approvers),
 ) -> dict[str, Any]:
     """Approve or reject a version waiting for manual approval."""
+    require_approver(actor_of(request), approvers)
     decide_version = _DECISIONS[action]
     return decide_version(
         repository, sfn, tokens, name, version, actor_of(request), decision.reason
@@ -248,7 +256,9 @@ def rollback(
     decision: Decision,
     name: str = NAME,
     repository: LineageRepository = Depends(get_repository),
+    approvers: tuple[str, ...] = Depends(get_approvers),
 ) -> dict[str, Any]:
+    require_approver(actor_of(request), approvers)
     return decisions.rollback(repository, name, actor_of(request), decision.reason)
 
 
@@ -263,6 +273,7 @@ REGISTRY_PROBLEMS: dict[type[Exception], problems.ProblemType] = {
     PromotionLockedError: problems.CONFLICT,
     UploadDeclarationConflictError: problems.CONFLICT,
     SelfApprovalError: problems.FORBIDDEN,
+    NotAnApproverError: problems.FORBIDDEN,
 }
 
 

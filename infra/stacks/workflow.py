@@ -66,6 +66,7 @@ class WorkflowStack(Stack):
             approval_token_key=self.promotion_workflow.approval_token_key,
             observability=observability,
             control_plane_code=self.control_plane_code,
+            approvers=tuple(config.approvers),
         )
         self.ingest_pipeline = IngestPipeline(
             self,

@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from examples.iris.train import train_and_package
-from registry.environment import APPROVAL_TOKEN_KEY
+from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS
 from registry.repository import LineageRepository
 from tests.conftest import create_lineage_table, renamed_iris_data
 from tests.unit.gate import BUCKET, BUNDLE_CACHE_DIR, Gate
@@ -55,6 +55,7 @@ def gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         monkeypatch.setenv(BUNDLE_CACHE_DIR, str(tmp_path / "cache"))
         key = boto3.client("kms").create_key(Description="approval tokens")["KeyMetadata"]
         monkeypatch.setenv(APPROVAL_TOKEN_KEY, key["Arn"])
+        monkeypatch.setenv(APPROVERS, "[]")  # as infra sets it where cdk.json lists none
         dependencies.get_model_store.cache_clear()
         evaluate.judging_store.cache_clear()
         settings.get_registry_store_settings.cache_clear()

@@ -155,3 +155,11 @@ def test_separation_of_duties_needs_a_person_to_approve():
         load_environment({"dev": entry}, "dev")
     prod = load_environment(environments(), "prod")
     assert prod.separation_of_duties and prod.approval == "manual"
+
+
+def test_approvers_are_arn_patterns():
+    entry = {**environments()["prod"], "approvers": ["arn:aws:sts::*:assumed-role/Approver/*"]}
+    assert load_environment({"prod": entry}, "prod").approvers == entry["approvers"]
+    entry["approvers"] = ["alice"]
+    with pytest.raises(ConfigError, match="approvers"):
+        load_environment({"prod": entry}, "prod")

@@ -24,7 +24,7 @@ from functions.registry_api.handler import handler as registry
 from registry import workflow as steps
 from registry.approval_tokens import ApprovalTokens
 from registry.audit import POLICY_ACTOR
-from registry.environment import APPROVAL_TOKEN_KEY
+from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS
 from registry.exceptions import SelfApprovalError
 from registry.metrics import Metric
 from registry.statuses import Stage, VersionStatus
@@ -168,6 +168,20 @@ def test_the_uploader_may_not_approve_where_duties_are_separated(gate, bundles):
     output = json.loads(ended(waiting.execution)["output"])
     resumed = answer(steps.WAIT_FOR_APPROVAL, waiting.state, output)
     assert run(steps.PROMOTE, resumed).promoted.version == "good"
+
+
+def test_only_the_listed_approvers_decide(gate, waiting, monkeypatch):
+    # GIVEN an environment whose cdk.json lists its approvers' role, and a caller outside it
+    monkeypatch.setenv(APPROVERS, json.dumps([f"{OTHER.rsplit('/', 1)[0]}/*"]))
+    path = "/v1/models/iris/versions/good/approve"
+    # WHEN the caller approves, rejects or rolls back THEN the registry refuses, unchanged
+    for route in (path, path.replace("approve", "reject"), "/v1/models/iris/rollback"):
+        status, problem = call("POST", route, {"reason": "mine"})
+        assert status == 403 and "not among this environment's approvers" in problem["detail"]
+    assert gate.repository.get_version("iris", "good")["status"] == "awaiting-approval"
+    # AND a listed approver's decision goes through
+    status, body = call("POST", path, {"reason": "reviewed"}, caller=OTHER)
+    assert status == 200 and body["by"] == OTHER
 
 
 def test_a_declaration_body_with_a_repeated_key_is_a_bad_request(gate):
