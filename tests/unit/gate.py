@@ -64,30 +64,39 @@ def run(task: Task, state: PromotionState) -> PromotionState:
     return answer(task, state, output)
 
 
+def token_waiting_machine(name: str) -> tuple[str, str]:
+    """A state machine whose one task sends its task token to an SQS queue and waits for
+    it: its executions run until someone answers or stops them. (machine ARN, queue URL);
+    made once per moto backend."""
+    sfn = boto3.client("stepfunctions")
+    queue = boto3.client("sqs").create_queue(QueueName=name)["QueueUrl"]
+    machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    if name in machines:
+        return machines[name], queue
+    definition = {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}},
+                "End": True,
+            }
+        },
+    }
+    machine = sfn.create_state_machine(
+        name=name,
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/gate",
+    )["stateMachineArn"]
+    return machine, queue
+
+
 def running_execution(name: str) -> str:
     """The ARN of a real execution named ``name`` in moto that runs until stopped (it waits
     for a task token nobody sends): what holds a lock while a promotion is in flight."""
     sfn = boto3.client("stepfunctions")
-    machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
-    machine = machines.get("lock-holders")
-    if machine is None:
-        queue = boto3.client("sqs").create_queue(QueueName="lock-holders")["QueueUrl"]
-        definition = {
-            "StartAt": "Hold",
-            "States": {
-                "Hold": {
-                    "Type": "Task",
-                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                    "Parameters": {"QueueUrl": queue, "MessageBody": {"t.$": "$$.Task.Token"}},
-                    "End": True,
-                }
-            },
-        }
-        machine = sfn.create_state_machine(
-            name="lock-holders",
-            definition=json.dumps(definition),
-            roleArn="arn:aws:iam::123456789012:role/holders",
-        )["stateMachineArn"]
+    machine, _ = token_waiting_machine("lock-holders")
     try:
         return str(
             sfn.start_execution(stateMachineArn=machine, name=name, input="{}")["executionArn"]

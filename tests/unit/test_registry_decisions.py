@@ -30,7 +30,14 @@ from registry.metrics import Metric
 from registry.statuses import Stage, VersionStatus
 from registry.workflow_state import Approval, ApprovalRequest, PromotionState
 from tests.conftest import LambdaContext, load_event
-from tests.unit.gate import answer, live, outcomes, run, smoke_tested
+from tests.unit.gate import (
+    answer,
+    live,
+    outcomes,
+    run,
+    smoke_tested,
+    token_waiting_machine,
+)
 
 CALLER = "arn:aws:sts::123456789012:assumed-role/ml-engineer/ml-engineer"  # in the event
 
@@ -73,23 +80,7 @@ def wait_for_approval(gate: Any, bundles: dict[str, Any], **policy: Any) -> Wait
 
     keep_task_failure_causes()  # as the embedded cloud does: AWS keeps a failure's cause
     sfn, sqs = boto3.client("stepfunctions"), boto3.client("sqs")
-    inbox = sqs.create_queue(QueueName="tokens")["QueueUrl"]
-    definition = {
-        "StartAt": "WaitForApproval",
-        "States": {
-            "WaitForApproval": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                "Parameters": {"QueueUrl": inbox, "MessageBody": {"token.$": "$$.Task.Token"}},
-                "End": True,
-            }
-        },
-    }
-    machine = sfn.create_state_machine(
-        name="gate",
-        definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/gate",
-    )["stateMachineArn"]
+    machine, inbox = token_waiting_machine("gate")
     execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
     token = json.loads(poll(lambda: sqs.receive_message(QueueUrl=inbox).get("Messages"))[0]["Body"])
     topic = boto3.client("sns").create_topic(Name="approvals")["TopicArn"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -19,6 +20,7 @@ from registry.workflow_state import GatePolicy
 from slipway.local.cloud import REGION
 from slipway.local.deploy import deploy_environment
 from slipway.local.session import LocalSession
+from slipway.local.state import LocalState
 from tests.workflow.signed_http import local_http
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -147,6 +149,20 @@ class DeployedLocal:
                 return described
             time.sleep(0.25)
         raise AssertionError(f"execution {execution_name} did not end in {timeout} s")
+
+
+def point_cli_at(deployed: DeployedLocal, directory: Path, monkeypatch: Any) -> None:
+    """Make the CLI find the test's embedded cloud: its state file, as the daemon writes it."""
+    key = deployed.session.cloud.credentials
+    LocalState(
+        pid=os.getpid(),
+        endpoint_url=deployed.session.cloud.endpoint_url,
+        access_key_id=key.access_key_id,
+        secret_access_key=key.secret_access_key,
+        routes=deployed.session.refresh_routes(),
+        outputs=deployed.outputs,
+    ).save(directory)
+    monkeypatch.setenv("SLIPWAY_LOCAL_DIR", str(directory))
 
 
 @pytest.fixture(scope="package")

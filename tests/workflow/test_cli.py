@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import httpx
@@ -15,8 +14,8 @@ from examples.iris.train import train_and_package
 from registry import keys
 from slipway.cli import app
 from slipway.local.credentials import LocalCredentials, SigV4Auth
-from slipway.local.state import LocalState
 from slipway.target import resolve_target
+from tests.workflow.conftest import point_cli_at
 
 runner = CliRunner()
 
@@ -24,16 +23,7 @@ runner = CliRunner()
 @pytest.fixture
 def cli_env(deployed, tmp_path, monkeypatch):
     """Point the CLI's state file at the test's embedded cloud."""
-    state = LocalState(
-        pid=os.getpid(),
-        endpoint_url=deployed.session.cloud.endpoint_url,
-        access_key_id=deployed.session.cloud.credentials.access_key_id,
-        secret_access_key=deployed.session.cloud.credentials.secret_access_key,
-        routes=deployed.session.refresh_routes(),
-        outputs=deployed.outputs,
-    )
-    state.save(tmp_path)
-    monkeypatch.setenv("SLIPWAY_LOCAL_DIR", str(tmp_path))
+    point_cli_at(deployed, tmp_path, monkeypatch)
     return deployed
 
 

@@ -4,7 +4,6 @@ the version's status and the recorded reason."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -15,8 +14,8 @@ from typer.testing import CliRunner
 from examples.iris.train import train_and_package
 from registry import workflow as steps
 from slipway.cli import app
-from slipway.local.state import LocalState
 from tests.conftest import python_bundle_with, renamed_iris_data
+from tests.workflow.conftest import point_cli_at
 from tests.workflow.signed_http import local_http
 
 
@@ -146,16 +145,7 @@ def test_a_stopped_promotion_does_not_keep_the_lock(manual_approval, tmp_path, m
     ]
     assert taken and f"from execution {first}" in taken[0]["reason"]
     # AND `slipway unlock` refuses to release the lock of a running holder
-    state = LocalState(
-        pid=os.getpid(),
-        endpoint_url=deployed.session.cloud.endpoint_url,
-        access_key_id=deployed.session.cloud.credentials.access_key_id,
-        secret_access_key=deployed.session.cloud.credentials.secret_access_key,
-        routes=deployed.session.refresh_routes(),
-        outputs=deployed.outputs,
-    )
-    state.save(tmp_path)
-    monkeypatch.setenv("SLIPWAY_LOCAL_DIR", str(tmp_path))
+    point_cli_at(deployed, tmp_path, monkeypatch)
     refused = CliRunner().invoke(app, ["unlock", "gate-stopped", "--env", "local"])
     assert refused.exit_code == 1 and "which is running" in " ".join(refused.output.split())
     # ...and releases it, audited, once that holder is stopped too
