@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -351,13 +351,16 @@ def _print_manifest_summary(manifest: Any, out: Path, as_json: bool) -> None:
         console.print(f"  gate: {spec.metric} on {spec.dataset}, threshold {spec.threshold}")
 
 
+UPLOAD_PART_BYTES = 8 * 1024**2  # single PUT below, multipart above (S3: 5 MiB-5 GiB parts)
+
+
 def _upload(s3: Any, bundle: Path, bucket: str, key: str, quiet: bool) -> str:
-    """Upload with a progress bar (multipart past 8 MiB); return the new object version."""
-    from boto3.s3.transfer import TransferConfig
+    """Upload with a progress bar; return the object version this upload wrote (the answer
+    of its own PUT or CompleteMultipartUpload: asking S3 for the newest version afterwards
+    would name another push's when two run at once)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     size = bundle.stat().st_size
-    config = TransferConfig(multipart_threshold=8 * 1024**2, multipart_chunksize=8 * 1024**2)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -367,15 +370,36 @@ def _upload(s3: Any, bundle: Path, bucket: str, key: str, quiet: bool) -> str:
         disable=quiet,
     ) as progress:
         task = progress.add_task(f"uploading {bundle.name}", total=size)
-        s3.upload_file(
-            str(bundle),
-            bucket,
-            key,
-            Config=config,
-            Callback=lambda sent: progress.advance(task, sent),
+        if size <= UPLOAD_PART_BYTES:
+            answer = s3.put_object(Bucket=bucket, Key=key, Body=bundle.read_bytes())
+            progress.advance(task, size)
+        else:
+            answer = _multipart_upload(s3, bundle, bucket, key, lambda n: progress.advance(task, n))
+    return str(answer.get("VersionId") or "null")
+
+
+def _multipart_upload(
+    s3: Any, bundle: Path, bucket: str, key: str, sent: Callable[[int], None]
+) -> dict[str, Any]:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    try:
+        parts = []
+        with bundle.open("rb") as source:
+            while chunk := source.read(UPLOAD_PART_BYTES):
+                number = len(parts) + 1
+                etag = s3.upload_part(
+                    Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=chunk
+                )["ETag"]
+                parts.append({"ETag": etag, "PartNumber": number})
+                sent(len(chunk))
+        return dict(
+            s3.complete_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
+            )
         )
-    # upload_file hides the response; the object we just wrote is the newest version
-    return str(s3.head_object(Bucket=bucket, Key=key).get("VersionId") or "null")
+    except BaseException:
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)  # no orphan parts
+        raise
 
 
 @app.command()
