@@ -139,7 +139,7 @@ class LineageRepository:
         if registered is not None:
             same = registered["bundle"]["digest"] == digest
             raise UploadDeclarationConflictError(
-                f"{name} {version} is registered already "
+                f"{name} {version} is registered already ({registered.get('status')}) "
                 + (
                     "with these bytes: nothing to upload"
                     if same

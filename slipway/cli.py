@@ -553,7 +553,14 @@ def status(
 ) -> None:
     """A promotion's progress and outcome; exit 1 if it was rejected."""
     from registry.repository import LineageRepository
-    from slipway.promotion import execution_arn_of, find_execution, outcome, watch_steps
+    from registry.statuses import VersionStatus
+    from slipway.promotion import (
+        PromotionResult,
+        execution_arn_of,
+        find_execution,
+        outcome,
+        watch_steps,
+    )
     from slipway.target import resolve_target
 
     target = resolve_target(env)
@@ -583,8 +590,20 @@ def status(
     )
     if result["status"] == "SUCCEEDED":
         result["endpoint"] = target.endpoint_url() + f"/v1/models/{name}/predict"
+    # the same bytes again end "already registered"; what counts is what the version is
+    rejected_before = (
+        result.get("result") == PromotionResult.ALREADY_REGISTERED
+        and result["version_status"] == VersionStatus.REJECTED
+    )
+    if rejected_before:
+        result["reason"] = (registered or {}).get("rejection_reason")
     if as_json:
         _emit_json(result)
+    elif rejected_before:
+        err_console.print(
+            f"[bold red]{name} {version}: already registered, and rejected[/]: "
+            f"{result['reason']}; package the model again under a new version"
+        )
     elif result["status"] == "SUCCEEDED":
         console.print(
             f"[bold green]{name} {version}: {result['result']}[/]; live version is "
@@ -599,7 +618,7 @@ def status(
         )
     else:
         err_console.print(f"[bold red]{name} {version}: rejected[/]: {result.get('reason')}")
-    if result["status"] not in ("SUCCEEDED", "RUNNING"):
+    if result["status"] not in ("SUCCEEDED", "RUNNING") or rejected_before:
         raise typer.Exit(1)
 
 

@@ -63,6 +63,37 @@ def test_push_watch_invoke_and_trace_a_model(cli_env, tmp_path):
     ]
 
 
+def test_the_same_bytes_as_a_rejected_version_are_reported_rejected_not_green(cli_env, tmp_path):
+    # GIVEN a version the gate rejected (it cannot reach its own bar)
+    bundle = tmp_path / "unreachable.tar.gz"
+    train_and_package(bundle, name="iris-cli-rejected", version="1", threshold=1.01)
+    run("push", str(bundle), "--env", "local")
+    first = runner.invoke(app, ["status", "iris-cli-rejected", "1", "--env", "local", "--watch"])
+    assert first.exit_code == 1
+    # WHEN the same bytes are uploaded again (around the CLI, which refuses them already)
+    again = runner.invoke(app, ["push", str(bundle), "--env", "local"])
+    assert again.exit_code == 1 and "(rejected)" in " ".join(again.output.split())
+    target = resolve_target("local")
+    target.client("s3").upload_file(
+        str(bundle),
+        target.outputs["ArtifactBucketName"],
+        "models/iris-cli-rejected/1/bundle.tar.gz",
+    )
+    # THEN status says the version is rejected, with the reason, and exits 1 (not a green
+    # "already registered")
+    result = runner.invoke(
+        app, ["status", "iris-cli-rejected", "1", "--env", "local", "--watch", "--json"]
+    )
+    assert result.exit_code == 1
+    answer = json.loads(result.stdout)
+    assert (answer["result"], answer["version_status"]) == ("already registered", "rejected")
+    assert "threshold" in answer["reason"] or "1.01" in answer["reason"]
+    said = runner.invoke(app, ["status", "iris-cli-rejected", "1", "--env", "local"])
+    assert said.exit_code == 1 and "already registered, and rejected" in " ".join(
+        said.output.split()
+    )
+
+
 def test_a_rejected_push_exits_1_with_the_reason(cli_env, tmp_path):
     bundle = tmp_path / "conflict.tar.gz"
     train_and_package(bundle, name="iris-cli-conflict", version="1")
