@@ -251,11 +251,12 @@ class LineageRepository:
         if stage == Stage.LIVE:
             transaction.append(self._set_status(name, version, VersionStatus.LIVE, at))
             transaction.extend(self._set_edges_live(name, candidate, True))
-            if previous is not None:
+            # a pointer to a version that is not registered (a damaged item) is replaced, and
+            # no status is written for it: an update of a missing item would create one
+            replaced = self.get_version(name, previous) if previous is not None else None
+            if replaced is not None:
                 transaction.append(self._set_status(name, previous, VersionStatus.ARCHIVED, at))
-                replaced = self.get_version(name, previous)
-                if replaced is not None:
-                    transaction.extend(self._set_edges_live(name, replaced, False))
+                transaction.extend(self._set_edges_live(name, replaced, False))
         try:
             self._client.transact_write_items(TransactItems=transaction)
         except ClientError as exc:
@@ -421,6 +422,8 @@ class LineageRepository:
                 "TableName": self._table.name,
                 "Key": {keys.PK: keys.model_pk(name), keys.SK: keys.version_sk(version)},
                 "UpdateExpression": "SET #status = :status, status_changed_at = :at",
+                # only a version that exists: if it went meanwhile, the promotion retries
+                "ConditionExpression": "attribute_exists(pk)",
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": {":status": status, ":at": at},
             }

@@ -111,6 +111,19 @@ def test_promote_moves_the_pointer_and_archives_the_previous_version(repository,
     assert repository.promote("iris", "2", "exec-2") == "1"
 
 
+def test_a_pointer_to_a_missing_version_is_replaced_without_making_a_phantom(repository, manifest):
+    # GIVEN a damaged live pointer: it names version 999, which is not registered
+    repository.register_version(manifest, bundle(), "exec-1")
+    repository._table.put_item(
+        Item={"pk": "MODEL#iris", "sk": "STAGE#live", "kind": "pointer", "version": "999"}
+    )
+    # WHEN a registered version is promoted THEN live moves to it, and no VERSION#999 appears
+    assert repository.promote("iris", "1", "exec-1") == "999"
+    assert repository.get_pointer("iris")["version"] == "1"
+    assert repository.get_version("iris", "999") is None
+    assert [v["version"] for v in repository.list_versions("iris").items] == ["1"]
+
+
 def test_promote_refuses_an_unregistered_version(repository):
     with pytest.raises(VersionNotRegisteredError):
         repository.promote("iris", "9", "exec-9")
