@@ -43,6 +43,7 @@ from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.parser import models as sfn_parser_models
 from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
+from moto.stepfunctions.parser.backend import execution as sfn_execution
 
 from slipway.local.credentials import LocalCredentials
 from slipway.local.executor import FunctionSpec, Invocation, LocalExecutor
@@ -84,6 +85,7 @@ TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
     ),
     (sfn_responses.StepFunctionResponse, "send_task_failure", ("self",)),
     (sfn_parser_models.StepFunctionsParserBackend, "stop_execution", ("self", "execution_arn")),
+    (sfn_execution.BaseExecutionWorkerCommunication, "_reflect_execution_status", ("self",)),
     (
         sfn_parser_models.StepFunctionsParserBackend,
         "send_task_failure",
@@ -394,24 +396,35 @@ _failure_cause: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 def abort_stopped_executions() -> None:
     """moto's interpreter notices a StopExecution only when its current state ends, so an
-    execution waiting for a task token stays RUNNING for good; AWS reports ABORTED at once.
-    The stopped execution is marked so (its worker stops later, as before). Idempotent."""
+    execution waiting for a task token stays RUNNING for good, and when its worker does end
+    it may report FAILED; AWS reports ABORTED at once, and for good. The stopped execution
+    is marked so, and its worker's own report cannot undo that. Idempotent."""
     from moto.stepfunctions.parser.api import ExecutionStatus
 
     backend_cls = sfn_parser_models.StepFunctionsParserBackend
     stop = _target(backend_cls, "stop_execution")
     if getattr(stop, "_slipway_aborts", False):
         return
+    reflect = _target(sfn_execution.BaseExecutionWorkerCommunication, "_reflect_execution_status")
 
     def stop_execution(self: Any, execution_arn: str) -> Any:
         execution = stop(self, execution_arn)
         if execution.exec_status == ExecutionStatus.RUNNING:
+            execution.slipway_stopped = True
             execution.exec_status = ExecutionStatus.ABORTED
             execution.stop_date = execution.stop_date or datetime.now(UTC)
         return execution
 
+    def reflect_execution_status(self: Any) -> None:
+        reflect(self)
+        if getattr(self.execution, "slipway_stopped", False):
+            self.execution.exec_status = ExecutionStatus.ABORTED
+
     stop_execution._slipway_aborts = True  # type: ignore[attr-defined]
     backend_cls.stop_execution = stop_execution  # type: ignore[method-assign]
+    sfn_execution.BaseExecutionWorkerCommunication._reflect_execution_status = (  # type: ignore[method-assign]
+        reflect_execution_status
+    )
 
 
 def keep_task_failure_causes() -> None:
