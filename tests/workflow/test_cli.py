@@ -63,6 +63,18 @@ def test_push_watch_invoke_and_trace_a_model(cli_env, tmp_path):
     ]
 
 
+def upload_around_the_cli_and_watch(bundle: Path, name: str, version: str) -> dict:
+    """Upload with S3 alone (no declaration), then what `status --watch` answers: it must
+    exit 1."""
+    target = resolve_target("local")
+    target.client("s3").upload_file(
+        str(bundle), target.outputs["ArtifactBucketName"], f"models/{name}/{version}/bundle.tar.gz"
+    )
+    result = runner.invoke(app, ["status", name, version, "--env", "local", "--watch", "--json"])
+    assert result.exit_code == 1, result.output
+    return json.loads(result.stdout)
+
+
 def test_the_same_bytes_as_a_rejected_version_are_reported_rejected_not_green(cli_env, tmp_path):
     # GIVEN a version the gate rejected (it cannot reach its own bar)
     bundle = tmp_path / "unreachable.tar.gz"
@@ -73,19 +85,9 @@ def test_the_same_bytes_as_a_rejected_version_are_reported_rejected_not_green(cl
     # WHEN the same bytes are uploaded again (around the CLI, which refuses them already)
     again = runner.invoke(app, ["push", str(bundle), "--env", "local"])
     assert again.exit_code == 1 and "(rejected)" in " ".join(again.output.split())
-    target = resolve_target("local")
-    target.client("s3").upload_file(
-        str(bundle),
-        target.outputs["ArtifactBucketName"],
-        "models/iris-cli-rejected/1/bundle.tar.gz",
-    )
     # THEN status says the version is rejected, with the reason, and exits 1 (not a green
     # "already registered")
-    result = runner.invoke(
-        app, ["status", "iris-cli-rejected", "1", "--env", "local", "--watch", "--json"]
-    )
-    assert result.exit_code == 1
-    answer = json.loads(result.stdout)
+    answer = upload_around_the_cli_and_watch(bundle, "iris-cli-rejected", "1")
     assert (answer["result"], answer["version_status"]) == ("already registered", "rejected")
     assert "threshold" in answer["reason"] or "1.01" in answer["reason"]
     said = runner.invoke(app, ["status", "iris-cli-rejected", "1", "--env", "local"])
@@ -108,17 +110,7 @@ def test_a_rejected_push_exits_1_with_the_reason(cli_env, tmp_path):
     refused = runner.invoke(app, ["push", str(bundle), "--env", "local"])
     assert refused.exit_code == 1 and "versions are immutable" in " ".join(refused.output.split())
     # ...and uploaded around the CLI, rejected by the gate with the reason
-    target = resolve_target("local")
-    target.client("s3").upload_file(
-        str(bundle),
-        target.outputs["ArtifactBucketName"],
-        "models/iris-cli-conflict/1/bundle.tar.gz",
-    )
-    result = runner.invoke(
-        app, ["status", "iris-cli-conflict", "1", "--env", "local", "--watch", "--json"]
-    )
-    assert result.exit_code == 1
-    answer = json.loads(result.stdout)
+    answer = upload_around_the_cli_and_watch(bundle, "iris-cli-conflict", "1")
     # (Validate refuses them already: they are not the bytes the version's declaration names)
     assert answer["reason"].startswith("UploadNotDeclaredError: iris-cli-conflict 1 was declared")
     # the upload was rejected, not the version: it stays live
