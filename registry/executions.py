@@ -44,3 +44,8 @@ def is_execution_of(execution: str, name: str, version: str) -> bool:
     """Whether an execution name was made by :func:`execution_name` for (name, version)."""
     prefix = execution_label(name, version) + "-"
     return execution.startswith(prefix) and len(execution) == len(prefix) + DIGEST_CHARS
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN Step Functions gives the standard workflow execution ``name``."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"

@@ -803,6 +803,7 @@ def unlock(name: NameArgument, env: EnvOption = "local", as_json: JsonOption = F
     from registry.audit import AuditEvent, AuditOutcome, AuditStep
     from registry.lock_holders import holder_status
     from registry.repository import LineageRepository
+    from slipway.promotion import execution_arn_of
     from slipway.target import resolve_target
 
     target = resolve_target(env)
@@ -811,9 +812,7 @@ def unlock(name: NameArgument, env: EnvOption = "local", as_json: JsonOption = F
     if holder is None:
         raise CliError(f"no promotion of {name} holds its lock in {env}")
     if not holder.get("execution_arn"):  # a lock written before locks kept their holder's ARN
-        machine = target.outputs["StateMachineArn"]
-        arn = machine.replace(":stateMachine:", ":execution:") + f":{holder['execution']}"
-        holder = {**holder, "execution_arn": arn}
+        holder = {**holder, "execution_arn": execution_arn_of(target, holder["execution"])}
     status = holder_status(target.client("stepfunctions"), holder)
     if status == "RUNNING":
         raise CliError(

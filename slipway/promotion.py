@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from registry.executions import is_execution_of
+from registry.executions import execution_arn, is_execution_of
 from registry.workflow import PROMOTE
 from slipway.errors import CliError
 from slipway.target import Target
@@ -53,8 +53,7 @@ def find_execution(target: Target, name: str, version: str, wait_seconds: float 
 
 def execution_arn_of(target: Target, execution_name: str) -> str:
     """The ARN of the promotion execution named ``execution_name``."""
-    machine = target.outputs["StateMachineArn"]
-    return machine.replace(":stateMachine:", ":execution:", 1) + f":{execution_name}"
+    return execution_arn(target.outputs["StateMachineArn"], execution_name)
 
 
 def watch_steps(

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificati
 from botocore.exceptions import ClientError
 
 from functions.exceptions import InvalidEventError
-from registry.executions import UploadEvent, execution_name
+from registry.executions import UploadEvent, execution_arn, execution_name
 from registry.workflow_state import ExecutionInput
 
 
@@ -47,5 +47,5 @@ def start_promotion(sfn: Any, state_machine_arn: str, upload: UploadEvent) -> st
         # A finished execution with this name means the event was handled before.
         if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
             raise
-        return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        return execution_arn(state_machine_arn, name)
     return str(response["executionArn"])

@@ -22,7 +22,7 @@ from model_runtime.serving.app import create_app
 from registry import aws
 from registry import workflow as steps
 from registry.environment import ENDPOINT_FUNCTION, TABLE_NAME
-from registry.executions import UploadEvent
+from registry.executions import UploadEvent, execution_arn
 from registry.names import upload_key
 from registry.repository import LineageRepository
 from registry.statuses import ServingRole
@@ -102,7 +102,7 @@ def running_execution(name: str) -> str:
             sfn.start_execution(stateMachineArn=machine, name=name, input="{}")["executionArn"]
         )
     except sfn.exceptions.ExecutionAlreadyExists:
-        return machine.replace(":stateMachine:", ":execution:") + f":{name}"
+        return execution_arn(machine, name)
 
 
 @contextmanager

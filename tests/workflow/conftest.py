@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from registry.executions import execution_arn
 from registry.repository import LineageRepository
 from registry.workflow import PROMOTION, SetPolicy
 from registry.workflow_state import GatePolicy
@@ -135,10 +136,7 @@ class DeployedLocal:
     def wait_for_execution(self, execution_name: str, timeout: float = 120) -> dict[str, Any]:
         """The execution's description once it has ended."""
         sfn = self.client("stepfunctions")
-        arn = (
-            self.outputs["StateMachineArn"].replace(":stateMachine:", ":execution:")
-            + f":{execution_name}"
-        )
+        arn = execution_arn(self.outputs["StateMachineArn"], execution_name)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

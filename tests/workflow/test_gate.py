@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from examples.iris.train import train_and_package
 from registry import workflow as steps
+from registry.executions import execution_arn
 from slipway.cli import app
 from tests.conftest import python_bundle_with, renamed_iris_data
 from tests.workflow.conftest import point_cli_at
@@ -331,10 +332,7 @@ def test_a_canary_that_rejects_live_traffic_is_rolled_back(deployed, tmp_path):
         served_by_candidate = 0
         while (
             deployed.client("stepfunctions").describe_execution(
-                executionArn=deployed.outputs["StateMachineArn"].replace(
-                    ":stateMachine:", ":execution:"
-                )
-                + f":{execution}"
+                executionArn=execution_arn(deployed.outputs["StateMachineArn"], execution)
             )["status"]
             == "RUNNING"
         ):
