@@ -140,7 +140,7 @@ class _Worker:
                             if not pending:
                                 selector.unregister(self._requests)
                         elif key.fd == self._logs.fd:
-                            lines = self._logs.read_lines()
+                            lines = _platform_lines_apart(self._logs.read_lines(), request_id)
                             reported = reported or any(line.startswith(report) for line in lines)
                             logs.extend(lines)
                         else:
@@ -199,6 +199,21 @@ class _LineReader:
             raise EOFError
         *lines, self._partial = (self._partial + data).split(b"\n")
         return [line.decode(errors="replace") for line in lines]
+
+
+def _platform_lines_apart(lines: list[str], request_id: str) -> list[str]:
+    """Put the worker's START/END/REPORT lines on lines of their own: a function thread
+    that was half-way through a line when the invocation ended shares its line with them."""
+    apart: list[str] = []
+    for line in lines:
+        for kind in ("START", "END", "REPORT"):
+            marker = f"{kind} RequestId: {request_id}"
+            at = line.find(marker)
+            if at > 0:
+                apart.append(line[:at])
+                line = line[at:]
+        apart.append(line)
+    return apart
 
 
 def _fingerprint(spec: FunctionSpec) -> tuple[Any, ...]:

@@ -55,6 +55,13 @@ def _load_handler(handler: str) -> Any:
     return getattr(module, function_name)
 
 
+def _platform_line(line: str) -> None:
+    """Write one of Lambda's own log lines in a single write, so that a function thread
+    printing at the same moment cannot split it (it may still precede it on one line)."""
+    sys.stderr.flush()
+    os.write(2, f"{line}\n".encode())
+
+
 def main() -> None:
     code_dir, handler_name = Path(sys.argv[1]), sys.argv[2]
     answers = os.fdopen(os.dup(1), "w", buffering=1)
@@ -79,7 +86,7 @@ def main() -> None:
     for line in requests:
         request = json.loads(line)
         request_id = request["request_id"]
-        print(f"START RequestId: {request_id} Version: $LATEST", file=sys.stderr, flush=True)
+        _platform_line(f"START RequestId: {request_id} Version: $LATEST")
         started = time.monotonic()
         if init_error is not None:
             answer = {"ok": False, "payload": init_error, "init_failed": True}
@@ -99,12 +106,8 @@ def main() -> None:
                     },
                 }
         elapsed_ms = (time.monotonic() - started) * 1000
-        print(f"END RequestId: {request_id}", file=sys.stderr, flush=True)
-        print(
-            f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms",
-            file=sys.stderr,
-            flush=True,
-        )
+        _platform_line(f"END RequestId: {request_id}")
+        _platform_line(f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms")
         try:
             encoded = json.dumps({"request_id": request_id, **answer})
         except Exception as exc:  # TypeError, ValueError, RecursionError: not JSON

@@ -126,3 +126,19 @@ def test_a_value_json_cannot_carry_is_a_marshal_error_and_the_worker_lives_on(ex
 def test_the_function_reads_an_empty_standard_input(executor):
     spec = function("import sys\ndef handler(event, context):\n    return sys.stdin.read()\n")
     assert answer(executor.invoke(spec, {})) == ""
+
+
+def test_a_function_writing_half_lines_in_the_background_still_gets_its_answer(executor):
+    # a background thread that never ends its line: the platform's REPORT line lands in
+    # the middle of the function's own output, as it can whenever two threads print
+    spec = function(
+        "import sys, threading, time\n"
+        "def chatter():\n"
+        "    while True:\n        sys.stderr.write('.')\n"
+        "threading.Thread(target=chatter, daemon=True).start()\n"
+        "def handler(event, context):\n    return 'ok'\n"
+    )
+    results = [executor.invoke(spec, {}) for _ in range(20)]
+    assert [answer(r) for r in results] == ["ok"] * 20
+    platform = [line for line in results[-1].logs.splitlines() if "RequestId:" in line]
+    assert [line.split()[0] for line in platform] == ["START", "END", "REPORT"]
