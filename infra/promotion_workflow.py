@@ -33,11 +33,14 @@ from registry.environment import (
     APPROVAL_TOKEN_KEY,
     APPROVAL_TOPIC_ARN,
     ENDPOINT_FUNCTION,
+    SANDBOX_FUNCTION,
     TABLE_NAME,
     TRUSTED_MODEL_TYPES,
 )
 from registry.workflow import (
     PROMOTION,
+    SANDBOX_HANDLER,
+    SANDBOX_TIMEOUT_SECONDS,
     Choice,
     Condition,
     Node,
@@ -105,7 +108,21 @@ class PromotionWorkflow(Construct):
             pending_window=Duration.days(7),
             removal_policy=RemovalPolicy.DESTROY,  # it only guards tokens of waiting versions
         )
+        # python-flavor bundles' own code runs here for Validate and Evaluate, whose roles
+        # read every bundle and write the registry; this one is granted nothing
+        self.sandbox_function = RuntimeFunction(
+            self,
+            "PythonSandboxFunction",
+            handler=SANDBOX_HANDLER,
+            embedded=embedded,
+            memory_size=2048,
+            timeout=Duration.seconds(SANDBOX_TIMEOUT_SECONDS),
+            description="Slipway python sandbox: runs a bundle's own code, with no rights",
+            observability=observability,
+            extra_libraries=list(options.runtime_libraries),
+        ).function
         settings = {
+            SANDBOX_FUNCTION: self.sandbox_function.function_name,
             TABLE_NAME: table.table_name,
             ENDPOINT_FUNCTION: endpoint_function.function_name,
             APPROVAL_TOPIC_ARN: self.approval_topic.topic_arn,
@@ -115,6 +132,7 @@ class PromotionWorkflow(Construct):
         permissions: dict[Permission, Callable[[lambda_.Function], None]] = {
             Permission.READ_BUNDLES: lambda f: grant_read_objects(bucket, f),
             Permission.INVOKE_ENDPOINT: lambda f: endpoint_function.grant_invoke(f),
+            Permission.RUN_BUNDLE_CODE: lambda f: self.sandbox_function.grant_invoke(f),
             Permission.PUBLISH_APPROVAL_REQUESTS: lambda f: self.approval_topic.grant_publish(f),
             Permission.SEAL_APPROVAL_TOKENS: lambda f: self.approval_token_key.grant_encrypt(f),
             # GetMetricData has no resource-level permissions; CloudWatch documents "*".

@@ -93,3 +93,8 @@ class ModelOutputError(SlipwayRuntimeError):
 class ArchiveLimitExceededError(UnsafeArchiveError):
     """The archive, one of its headers, names or members exceeds an extraction limit, or the
     bundle is larger than the function's disk can hold; refused before the excess is read."""
+
+
+class SandboxFailedError(SlipwayRuntimeError):
+    """The python sandbox could not run a bundle's code, or answered something else than
+    one output per row (the bundle's code, or the sandbox function itself, failed)."""

@@ -17,6 +17,12 @@ from registry.repository import LineageRepository
 def client(service: str) -> Any:
     import boto3
 
+    if service == "s3":
+        from botocore.config import Config
+
+        # presigned URLs too are SigV4 (botocore presigns SigV2 by default, which S3
+        # refuses for buckets created since 2020)
+        return boto3.client("s3", config=Config(signature_version="s3v4"))
     return boto3.client(service)  # type: ignore[call-overload]
 
 

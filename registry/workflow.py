@@ -21,6 +21,7 @@ from registry.environment import (
     APPROVAL_TOKEN_KEY,
     APPROVAL_TOPIC_ARN,
     ENDPOINT_FUNCTION,
+    SANDBOX_FUNCTION,
     TRUSTED_MODEL_TYPES,
 )
 from registry.exceptions import PointerConflictError, PromotionLockedError
@@ -52,7 +53,13 @@ class Permission(StrEnum):
     SEAL_APPROVAL_TOKENS = "seal-approval-tokens"
     READ_SERVING_METRICS = "read-serving-metrics"
     DESCRIBE_EXECUTIONS = "describe-executions"  # of this workflow: does a lock's holder run?
+    RUN_BUNDLE_CODE = "run-bundle-code"  # in the python sandbox, which has no rights
 
+
+# The python sandbox is no step of its own: Validate and Evaluate call it (RUN_BUNDLE_CODE)
+# to run a python-flavor bundle's code where no right of theirs is within reach.
+SANDBOX_HANDLER = "model_runtime.jobs.sandbox.handler"
+SANDBOX_TIMEOUT_SECONDS = 300
 
 # The DynamoDB calls behind the repository's methods. TransactWriteItems has no IAM action
 # of its own: each Put/Update in it is authorised as PutItem/UpdateItem.
@@ -219,8 +226,8 @@ VALIDATE = Task(
     description="safe extraction, manifest, digests, loadable model",
     # the upload's declaration; the checked manifest, for Register
     table_actions=(*GET, *PUT),
-    permissions=(Permission.READ_BUNDLES,),
-    settings=(TRUSTED_MODEL_TYPES,),
+    permissions=(Permission.READ_BUNDLES, Permission.RUN_BUNDLE_CODE),
+    settings=(TRUSTED_MODEL_TYPES, SANDBOX_FUNCTION),
 )
 REGISTER = Task(
     state="Register",
@@ -250,8 +257,8 @@ EVALUATE = Task(
     result="evaluation",
     description="metric vs threshold and vs the live model",
     table_actions=GET,
-    permissions=(Permission.READ_BUNDLES,),
-    settings=(TRUSTED_MODEL_TYPES,),
+    permissions=(Permission.READ_BUNDLES, Permission.RUN_BUNDLE_CODE),
+    settings=(TRUSTED_MODEL_TYPES, SANDBOX_FUNCTION),
 )
 STAGE = Task(
     state="Stage",

@@ -1,4 +1,4 @@
-"""Fetching the uploaded bundle a workflow step judges: the exact S3 object version."""
+"""The uploaded bundle a workflow step judges: the exact S3 object version, and its model."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Any
 
 from model_runtime.bundle import OpenedBundle, open_bundle
 from model_runtime.exceptions import ArchiveLimitExceededError
+from model_runtime.model import LoadedModel, load_model
 from model_runtime.model_store import version_args
+from model_runtime.sandboxed_model import BundleObject, Sandbox, sandboxed_model
 from model_runtime.serving.settings import StorageSettings
 
 
@@ -39,3 +41,15 @@ def fetch_bundle(
     s3.download_file(bucket, key, str(archive), ExtraArgs=version_args(version_id))
     bundle = open_bundle(archive, work / "bundle", expected_digest=expected_digest, limits=limits)
     return bundle, archive.stat().st_size
+
+
+def model_to_judge(
+    bundle: OpenedBundle, where: BundleObject, sandbox: Sandbox, s3: Any
+) -> LoadedModel:
+    """The bundle's model: loaded here, or, for a python-flavor bundle, whose own code must
+    not run in the gate's process, predicting in the sandbox."""
+    manifest = bundle.manifest
+    if manifest.flavor == "python":
+        signature = manifest.signature
+        return sandboxed_model(sandbox, s3, where, manifest.name, manifest.version, signature)
+    return load_model(bundle)

@@ -13,28 +13,46 @@ from typing import Any
 
 from model_runtime.evaluation import evaluate, require_passing
 from model_runtime.exceptions import EvaluationFailedError, ModelNotFoundError
-from model_runtime.jobs.candidate import fetch_bundle
-from model_runtime.manifest import Evaluation
-from model_runtime.model import LoadedModel, load_model
+from model_runtime.jobs.candidate import fetch_bundle, model_to_judge
+from model_runtime.manifest import Evaluation, Signature
+from model_runtime.model import LoadedModel
 from model_runtime.model_store import ModelSource, ModelStore
+from model_runtime.sandboxed_model import (
+    BundleObject,
+    DeployedSandbox,
+    Sandbox,
+    sandboxed_model,
+)
 from registry import aws
 from registry.exam import stricter_bar
-from registry.statuses import ServingRole
+from registry.statuses import ServingRole, Stage
 from registry.workflow_state import EvaluationOutcome, Exam, PromotionState
 
 
-def live_model(store: ModelSource, name: str, candidate_version: str) -> LoadedModel | None:
+def live_model(
+    store: ModelSource, sandbox: Sandbox, s3: Any, name: str, candidate_version: str
+) -> LoadedModel | None:
+    """The champion: the version the live pointer names (a python-flavor one runs in the
+    sandbox, as the candidate does)."""
     try:
-        model = store.model(name)
+        version = str(store.pointer(name, Stage.LIVE)["version"])
     except ModelNotFoundError:
         return None
-    return None if model.version == candidate_version else model
+    if version == candidate_version:
+        return None
+    item = store.version_item(name, version)
+    if item.get("flavor") == "python":
+        signature = Signature.model_validate(item["signature"])
+        return sandboxed_model(sandbox, s3, BundleObject.of_version(item), name, version, signature)
+    return store.model(name, version=version)
 
 
-def evaluate_upload(s3: Any, store: ModelSource, state: PromotionState) -> EvaluationOutcome:
+def evaluate_upload(
+    s3: Any, store: ModelSource, state: PromotionState, sandbox: Sandbox
+) -> EvaluationOutcome:
     validated = state.require_validated()
     with tempfile.TemporaryDirectory(prefix="slipway-evaluate-") as work:
-        bundle, _ = fetch_bundle(
+        bundle, size = fetch_bundle(
             s3,
             state.bucket,
             state.key,
@@ -50,8 +68,9 @@ def evaluate_upload(s3: Any, store: ModelSource, state: PromotionState) -> Evalu
             )
         exam = state.policy.exam_for(bundle.manifest.name)
         spec = environment_exam(bundle.manifest.name, declared, exam)
-        candidate = load_model(bundle)
-        live = live_model(store, bundle.manifest.name, bundle.manifest.version)
+        where = BundleObject(state.bucket, state.key, state.version_id, bundle.digest, size)
+        candidate = model_to_judge(bundle, where, sandbox, s3)
+        live = live_model(store, sandbox, s3, bundle.manifest.name, bundle.manifest.version)
         margin = exam.champion_margin or 0.0  # exam_for always sets it
         result = evaluate(spec, bundle.root / spec.dataset, candidate, live, margin)
     require_passing(result, state.policy.champion_not_comparable)
@@ -89,4 +108,6 @@ def judging_store() -> ModelStore:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return evaluate_upload(aws.client("s3"), judging_store(), PromotionState.parse(event)).dump()
+    return evaluate_upload(
+        aws.client("s3"), judging_store(), PromotionState.parse(event), DeployedSandbox()
+    ).dump()

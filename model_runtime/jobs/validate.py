@@ -12,9 +12,10 @@ from typing import Any
 
 from model_runtime.bundle import check_upload_matches_manifest, parse_upload_key
 from model_runtime.exceptions import PythonFlavorNotAllowedError
-from model_runtime.jobs.candidate import fetch_bundle
+from model_runtime.jobs.candidate import fetch_bundle, model_to_judge
 from model_runtime.manifest import Manifest
-from model_runtime.model import check_input_example, load_model
+from model_runtime.model import check_input_example
+from model_runtime.sandboxed_model import BundleObject, DeployedSandbox, Sandbox
 from model_runtime.serving.settings import StorageSettings
 from registry import aws
 from registry.repository import LineageRepository
@@ -31,9 +32,12 @@ def refuse_python_where_not_allowed(manifest: Manifest, state: PromotionState) -
         )
 
 
-def validate_upload(s3: Any, repository: LineageRepository, state: PromotionState) -> Validated:
-    """Download the exact object version, verify it, load it and replay its input example;
-    keep the checked manifest in the registry for Register (the state carries its digest)."""
+def validate_upload(
+    s3: Any, repository: LineageRepository, state: PromotionState, sandbox: Sandbox
+) -> Validated:
+    """Download the exact object version, verify it, load it and replay its input example
+    (a python-flavor bundle's code runs in the ``sandbox``, not here); keep the checked
+    manifest in the registry for Register (the state carries its digest)."""
     name, _ = parse_upload_key(state.key)
     endpoint = state.policy.endpoint_for(name)
     with tempfile.TemporaryDirectory(prefix="slipway-validate-") as work:
@@ -56,7 +60,8 @@ def validate_upload(s3: Any, repository: LineageRepository, state: PromotionStat
         )
         # before anything loads it: refused code never runs, not even here
         refuse_python_where_not_allowed(bundle.manifest, state)
-        check_input_example(load_model(bundle), bundle)
+        where = BundleObject(state.bucket, state.key, state.version_id, bundle.digest, size)
+        check_input_example(model_to_judge(bundle, where, sandbox, s3), bundle)
         repository.put_validated_manifest(
             json.loads(bundle.manifest.model_dump_json()),
             bundle.digest,
@@ -74,5 +79,5 @@ def validate_upload(s3: Any, repository: LineageRepository, state: PromotionStat
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return validate_upload(
-        aws.client("s3"), aws.lineage_repository(), PromotionState.parse(event)
+        aws.client("s3"), aws.lineage_repository(), PromotionState.parse(event), DeployedSandbox()
     ).dump()

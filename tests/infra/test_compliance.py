@@ -22,8 +22,10 @@ OBJECTS = {"s3:GetObject", "s3:GetObjectVersion"}
 # What each function's code calls, by construct path; the synthesized policies must hold
 # exactly this (X-Ray and the SQS event source's own actions aside).
 EXPECTED_ACTIONS: dict[str, set[str]] = {
-    "PromotionWorkflowValidateFunction": OBJECTS | {GET, PUT},
-    "PromotionWorkflowEvaluateFunction": OBJECTS | {GET},
+    "PromotionWorkflowValidateFunction": OBJECTS | {GET, PUT, "lambda:InvokeFunction"},
+    "PromotionWorkflowEvaluateFunction": OBJECTS | {GET, "lambda:InvokeFunction"},
+    # runs python-flavor bundles' own code: no right at all besides its logs and traces
+    "PromotionWorkflowPythonSandboxFunction": set(),
     "PromotionWorkflowSmokeTestFunction": {"lambda:InvokeFunction", GET},
     "PromotionWorkflowRegisterFunction": {GET, PUT, UPDATE},
     "PromotionWorkflowAcquireLockFunction": {GET, PUT, "states:DescribeExecution"},
@@ -100,6 +102,26 @@ def test_each_function_role_holds_exactly_what_its_code_calls(synthesized, env):
         assert granted == EXPECTED_ACTIONS[match[0]], logical_id
         checked.add(match[0])
     assert checked == set(EXPECTED_ACTIONS)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_only_validate_and_evaluate_may_run_bundle_code_in_the_sandbox(synthesized, env):
+    template = synthesized(env).template_json
+    (sandbox,) = [k for k in resources(template, "AWS::Lambda::Function") if "PythonSandbox" in k]
+    callers = set()
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if sandbox in json.dumps(statement.get("Resource")):
+                callers |= {role["Ref"] for role in policy["Properties"]["Roles"]}
+    validate_and_evaluate = {
+        function["Properties"]["Role"]["Fn::GetAtt"][0]
+        for k, function in resources(template, "AWS::Lambda::Function").items()
+        if k.startswith(("PromotionWorkflowValidate", "PromotionWorkflowEvaluate"))
+    }
+    assert callers == validate_and_evaluate and len(callers) == 2
+    # and no resource policy lets anyone else (a Function URL, another account) call it
+    permissions = resources(template, "AWS::Lambda::Permission").values()
+    assert not [p for p in permissions if sandbox in json.dumps(p["Properties"]["FunctionName"])]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -11,7 +11,16 @@ from aws_cdk.assertions import Match
 
 from infra.config import EnvironmentConfig
 from registry import workflow as steps
-from registry.workflow import PROMOTION, Choice, Package, SucceedIf, Task, Wait, walk
+from registry.workflow import (
+    PROMOTION,
+    SANDBOX_HANDLER,
+    Choice,
+    Package,
+    SucceedIf,
+    Task,
+    Wait,
+    walk,
+)
 from registry.workflow_state import ApprovalRequest, GatePolicy, StepError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -309,6 +318,7 @@ def test_embedded_target_ships_zips_and_aws_targets_ship_the_runtime_image(synth
     # the model-touching steps and the endpoint run in the same runtime image
     commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in images)
     runtime_steps = [t.handler for t in PROMOTION.tasks() if t.package == Package.RUNTIME]
+    runtime_steps.append(SANDBOX_HANDLER)  # the python sandbox the judging steps call
     endpoints = ["model_runtime.serving.handler.handler"] * 2  # the live one, the candidates'
     assert commands == sorted([*runtime_steps, *endpoints])
     # the control plane is zip code with its libraries in one layer

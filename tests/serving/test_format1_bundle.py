@@ -16,6 +16,7 @@ from model_runtime.extraction import sha256_file
 from model_runtime.jobs.validate import validate_upload
 from model_runtime.model import check_input_example, load_model
 from model_runtime.model_store import ModelStore
+from model_runtime.sandboxed_model import DeployedSandbox
 from model_runtime.serving.handler import app
 from registry.repository import LineageRepository, UploadedBundle
 from registry.statuses import ServingRole
@@ -63,7 +64,8 @@ def test_a_format_1_bundle_passes_the_validate_job(uploaded_format_1):
     )
     # WHEN the Validate job checks it
     repository = LineageRepository(create_lineage_table())
-    validated = validate_upload(s3, repository, PromotionState.parse(state))
+    # (a scikit-learn bundle: the python sandbox is never called)
+    validated = validate_upload(s3, repository, PromotionState.parse(state), DeployedSandbox())
     # THEN it is a valid bundle with its digest, its manifest kept for Register
     assert (validated.name, validated.version) == ("iris-legacy", "1")
     assert validated.digest == sha256_file(FORMAT_1_BUNDLE)

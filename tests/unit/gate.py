@@ -34,6 +34,43 @@ BUCKET = "slipway-unit-artifacts"
 BUNDLE_CACHE_DIR = "SLIPWAY_BUNDLE_CACHE_DIR"
 
 
+class ForkedLambda:
+    """The python sandbox's handler run in a fork of this process, answering as Lambda's
+    Invoke does (moto runs functions only in Docker). The fork keeps moto's in-process mock,
+    which answers the presigned URL the handler fetches; and what the handler does to its own
+    process (adopting orphans, refusing to be traced) stays out of the test run's."""
+
+    def __init__(self, remaining_ms: int = 30_000) -> None:
+        self.remaining_ms = remaining_ms  # what the function's context says is left
+
+    def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
+        context = LambdaContext()
+        context.get_remaining_time_in_millis = lambda: self.remaining_ms  # type: ignore[method-assign]
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the fork: answer, and never return into pytest
+            try:
+                os.close(read_end)
+                from model_runtime.jobs.sandbox import handler
+
+                try:
+                    result: Any = {"payload": handler(json.loads(Payload), context)}
+                except Exception as exc:  # Lambda reports an unhandled error so
+                    result = {"error": {"errorType": type(exc).__name__, "errorMessage": str(exc)}}
+                with os.fdopen(write_end, "w") as out:
+                    out.write(json.dumps(result))
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end) as answer_pipe:
+            answer = json.loads(answer_pipe.read() or '{"error": {"errorType": "Crashed"}}')
+        os.waitpid(pid, 0)
+        if "error" in answer:
+            payload = io.BytesIO(json.dumps(answer["error"]).encode())
+            return {"Payload": payload, "FunctionError": "Unhandled"}
+        return {"Payload": io.BytesIO(json.dumps(answer["payload"]).encode())}
+
+
 def resolve(dotted: str) -> Callable[..., Any]:
     """The function a step's declared handler names."""
     module, _, name = dotted.rpartition(".")

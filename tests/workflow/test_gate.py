@@ -431,3 +431,39 @@ def test_a_candidates_code_never_runs_next_to_live_models(deployed, tmp_path):
     # AND the rejected candidate is not served by exact version either
     pinned = local_http.post(f"{deployed.endpoint}/v1/models/takeover/versions/1/predict", json=row)
     assert pinned.status_code == 404 and "has not been live" in pinned.json()["detail"]
+
+
+WRITES_TO_THE_REGISTRY = """
+import os
+
+# Wherever this runs with a table and credentials, write to the registry and say where.
+if os.environ.get("SLIPWAY_TABLE_NAME") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
+    import boto3
+
+    boto3.resource("dynamodb").Table(os.environ["SLIPWAY_TABLE_NAME"]).put_item(
+        Item={"pk": "MODEL#written-by-a-bundle", "sk": os.environ["AWS_LAMBDA_FUNCTION_NAME"]}
+    )
+"""
+
+
+def test_a_python_candidate_is_judged_without_the_judges_rights(deployed, tmp_path):
+    # GIVEN a python-flavor bundle whose code writes to the registry wherever it can
+    bundle = python_bundle_with(tmp_path, "sandboxed", "1", WRITES_TO_THE_REGISTRY)
+    # WHEN it goes through the gate of the embedded cloud
+    described = deployed.wait_for_execution(deployed.push(bundle, "sandboxed", "1"))
+    deployed.session.cloud.executor.recycle("CandidateEndpointServing")
+    # THEN Validate and Evaluate judged it on its answers (it passed them)...
+    history = deployed.client("stepfunctions").get_execution_history(
+        executionArn=described["executionArn"], maxResults=1000
+    )["events"]
+    entered = {
+        e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")
+    }
+    assert {"Validate", "Evaluate", "Stage"} <= entered
+    # AND its code never ran where the judges' credentials and table were: it wrote nothing
+    # from Validate or Evaluate (the candidate endpoint's smoke test is another matter)
+    written = deployed.repository._table.query(
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": "MODEL#written-by-a-bundle"},
+    )["Items"]
+    assert not [item for item in written if "Validate" in item["sk"] or "Evaluate" in item["sk"]]

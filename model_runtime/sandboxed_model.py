@@ -1,0 +1,148 @@
+"""A python-flavor model the gate judges without running its code in the gate's process.
+
+The rows go to the python sandbox (``model_runtime/jobs/sandbox.py``) in batches that fit a
+synchronous Lambda payload, with a presigned URL of the exact object version; what comes
+back is checked here, one JSON value per row, and scored by the caller like any model's
+predictions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Protocol
+
+from model_runtime.exceptions import ModelLoadError, SandboxFailedError
+from model_runtime.manifest import Signature
+from model_runtime.model import LoadedModel
+from model_runtime.model_input import ModelInput
+from registry.environment import SANDBOX_FUNCTION, required
+from registry.strict_json import StrictJsonError, load_strict_json
+from registry.workflow import SANDBOX_TIMEOUT_SECONDS
+
+# Rows per sandbox request, in JSON bytes: Lambda's synchronous payload is 6 MB, and the
+# request also carries the presigned URL.
+BATCH_BYTES = 4 * 1024 * 1024
+URL_SECONDS = 900  # a presigned URL outlives the request it is made for, not much more
+
+
+class Sandbox(Protocol):
+    def run(self, request: dict[str, Any]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class LambdaSandbox:
+    """The sandbox function, invoked synchronously."""
+
+    lambda_client: Any
+    function: str
+
+    def run(self, request: dict[str, Any]) -> Any:
+        answer = self.lambda_client.invoke(
+            FunctionName=self.function, Payload=json.dumps(request).encode()
+        )
+        payload = answer["Payload"].read()
+        if answer.get("FunctionError"):
+            raise SandboxFailedError(f"the python sandbox failed: {payload[:500]!r}")
+        try:
+            return load_strict_json(payload)
+        except StrictJsonError as exc:
+            raise SandboxFailedError(f"the python sandbox answered no JSON: {exc}") from None
+
+
+@dataclass(frozen=True)
+class DeployedSandbox:
+    """The sandbox function this step was deployed with, found when first needed (only
+    python-flavor bundles need it)."""
+
+    def run(self, request: dict[str, Any]) -> Any:
+        return LambdaSandbox(sandbox_client(), required(SANDBOX_FUNCTION)).run(request)
+
+
+@cache
+def sandbox_client() -> Any:
+    """A Lambda client that waits as long as the sandbox may run."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("lambda", config=Config(read_timeout=SANDBOX_TIMEOUT_SECONDS + 15))
+
+
+@dataclass(frozen=True)
+class BundleObject:
+    """Where a registered or uploaded bundle's exact bytes are."""
+
+    bucket: str
+    key: str
+    version_id: str
+    digest: str
+    size: int
+
+    @classmethod
+    def of_version(cls, item: dict[str, Any]) -> BundleObject:
+        """The bundle of a registered version's item."""
+        bundle = item["bundle"]
+        return cls(
+            bucket=bundle["bucket"],
+            key=bundle["key"],
+            version_id=bundle["s3_version_id"],
+            digest=bundle["digest"],
+            size=int(bundle["size"]),
+        )
+
+
+def sandboxed_model(
+    sandbox: Sandbox, s3: Any, bundle: BundleObject, name: str, version: str, signature: Signature
+) -> LoadedModel:
+    """A model whose predictions come from the sandbox."""
+    from model_runtime.model_store import version_args
+
+    url = s3.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": bundle.bucket, "Key": bundle.key, **version_args(bundle.version_id)},
+        ExpiresIn=URL_SECONDS,
+    )
+    reference = {"url": url, "digest": bundle.digest, "size": bundle.size}
+    who = f"{name} {version}"
+
+    def predict(model_input: ModelInput) -> list[Any]:
+        outputs: list[Any] = []
+        for batch in batches(model_input.rows):
+            answer = sandbox.run({"bundle": reference, "rows": batch})
+            outputs.extend(checked_outputs(who, answer, len(batch)))
+        return outputs
+
+    return LoadedModel(
+        name=name, version=version, digest=bundle.digest, signature=signature, _predict=predict
+    )
+
+
+def batches(rows: list[list[Any]], limit: int = BATCH_BYTES) -> list[list[list[Any]]]:
+    """Consecutive rows, each batch at most ``limit`` bytes of JSON (a larger row alone)."""
+    out: list[list[list[Any]]] = [[]]
+    size = 0
+    for row in rows:
+        row_bytes = len(json.dumps(row)) + 2  # and the ", " between rows
+        if out[-1] and size + row_bytes > limit:
+            out.append([])
+            size = 0
+        out[-1].append(row)
+        size += row_bytes
+    return out
+
+
+def checked_outputs(who: str, answer: Any, rows: int) -> list[Any]:
+    """One output per row, or the bundle code's failure named; anything else is the
+    sandbox's fault."""
+    if isinstance(answer, dict) and set(answer) == {"error"} and isinstance(answer["error"], dict):
+        error = answer["error"]
+        kind, message = str(error.get("type", "Error"))[:100], str(error.get("message", ""))
+        raise ModelLoadError(f"{who}'s own code failed in the python sandbox: {kind}: {message}")
+    if not (isinstance(answer, dict) and set(answer) == {"outputs"}):
+        raise SandboxFailedError(f"the python sandbox's answer for {who} has no outputs")
+    outputs = answer["outputs"]
+    if not isinstance(outputs, list) or len(outputs) != rows:
+        count = len(outputs) if isinstance(outputs, list) else "no list of"
+        raise SandboxFailedError(f"{who} answered {count} outputs for {rows} rows")
+    return outputs
