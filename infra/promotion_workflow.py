@@ -133,6 +133,16 @@ class PromotionWorkflow(Construct):
             Permission.READ_BUNDLES: lambda f: grant_read_objects(bucket, f),
             Permission.INVOKE_ENDPOINT: lambda f: endpoint_function.grant_invoke(f),
             Permission.RUN_BUNDLE_CODE: lambda f: self.sandbox_function.grant_invoke(f),
+            # a new configuration is the one way to end the environments a candidate ran in
+            Permission.RENEW_ENDPOINT_ENVIRONMENTS: lambda f: f.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "lambda:GetFunctionConfiguration",
+                        "lambda:UpdateFunctionConfiguration",
+                    ],
+                    resources=[endpoint_function.function_arn],
+                )
+            ),
             Permission.PUBLISH_APPROVAL_REQUESTS: lambda f: self.approval_topic.grant_publish(f),
             Permission.SEAL_APPROVAL_TOKENS: lambda f: self.approval_token_key.grant_encrypt(f),
             # GetMetricData has no resource-level permissions; CloudWatch documents "*".

@@ -54,6 +54,7 @@ class Permission(StrEnum):
     READ_SERVING_METRICS = "read-serving-metrics"
     DESCRIBE_EXECUTIONS = "describe-executions"  # of this workflow: does a lock's holder run?
     RUN_BUNDLE_CODE = "run-bundle-code"  # in the python sandbox, which has no rights
+    RENEW_ENDPOINT_ENVIRONMENTS = "renew-endpoint-environments"  # after python candidates
 
 
 # The python sandbox is no step of its own: Validate and Evaluate call it (RUN_BUNDLE_CODE)
@@ -276,7 +277,7 @@ SMOKE_TEST = Task(
     result="smoke_test",
     description="the endpoint's staging route answers the input example",
     table_actions=GET,  # the registered input example
-    permissions=(Permission.INVOKE_ENDPOINT,),
+    permissions=(Permission.INVOKE_ENDPOINT, Permission.RENEW_ENDPOINT_ENVIRONMENTS),
     settings=(ENDPOINT_FUNCTION,),
 )
 AUTO_APPROVE = Task(

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from model_runtime.exceptions import SmokeTestFailedError, SmokeTestTooSlowError
+from model_runtime.lambda_environments import discard_environments
 from model_runtime.model import outputs_match
 from model_runtime.serving.function_url import (
     InvalidFunctionResponse,
@@ -105,15 +106,20 @@ def smoke_test_candidate(
     registered = repository.get_version(name, version)
     if registered is None:
         raise InvalidStateError(f"{name} {version} is not registered: SmokeTest runs after Stage")
-    return smoke_test(
-        lambda_client,
-        function,
-        name,
-        version,
-        registered["input_example"],
-        state.policy.smoke_test_budget_ms,
-        state.policy.pointer_cache_seconds,
-    )
+    try:
+        return smoke_test(
+            lambda_client,
+            function,
+            name,
+            version,
+            registered["input_example"],
+            state.policy.smoke_test_budget_ms,
+            state.policy.pointer_cache_seconds,
+        )
+    finally:
+        if registered.get("flavor") == "python":
+            # its code stays in the environments that served it: none serves another request
+            discard_environments(lambda_client, function, generation=state.execution_name)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

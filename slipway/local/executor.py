@@ -254,15 +254,6 @@ class LocalExecutor:
         with self._lock:
             self._injected.setdefault(function_name_part, []).extend([canned] * count)
 
-    def recycle(self, function_name_part: str) -> None:
-        """End the warm workers of matching functions, as Lambda ends an execution
-        environment: the next invocation starts a fresh one."""
-        with self._lock:
-            ended = [arn for arn, w in self._workers.items() if function_name_part in w.spec.name]
-            retiring = [self._workers.pop(arn) for arn in ended]
-        for worker in retiring:
-            worker.stop()
-
     def _injected_answer(self, spec: FunctionSpec) -> Invocation | None:
         with self._lock:
             for part, pending in self._injected.items():

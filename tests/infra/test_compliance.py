@@ -26,7 +26,12 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
     "PromotionWorkflowEvaluateFunction": OBJECTS | {GET, "lambda:InvokeFunction"},
     # runs python-flavor bundles' own code: no right at all besides its logs and traces
     "PromotionWorkflowPythonSandboxFunction": set(),
-    "PromotionWorkflowSmokeTestFunction": {"lambda:InvokeFunction", GET},
+    "PromotionWorkflowSmokeTestFunction": {
+        "lambda:InvokeFunction",
+        "lambda:GetFunctionConfiguration",
+        "lambda:UpdateFunctionConfiguration",
+        GET,
+    },
     "PromotionWorkflowRegisterFunction": {GET, PUT, UPDATE},
     "PromotionWorkflowAcquireLockFunction": {GET, PUT, "states:DescribeExecution"},
     "PromotionWorkflowReleaseLockFunction": {DELETE},

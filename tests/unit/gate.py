@@ -190,19 +190,39 @@ def holds(condition: Condition, state: PromotionState) -> bool:
 @dataclass
 class InProcessEndpoint:
     """Lambda Invoke of the endpoint function, answered by the real serving app in this
-    process (moto runs function code only in Docker)."""
+    process (moto runs function code only in Docker). Its one environment is the app and its
+    store; a configuration update starts a fresh one, as Lambda does."""
 
-    store: ModelStore
+    new_store: Callable[[], ModelStore]
     calls: list[dict[str, Any]] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
+    environments: int = 0
 
     def __post_init__(self) -> None:
-        self._handler = Mangum(create_app(self.store), lifespan="off")
+        self._start_environment()
+
+    def _start_environment(self) -> None:
+        self._handler = Mangum(create_app(self.new_store()), lifespan="off")
+        self.environments += 1
 
     def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
         event = json.loads(Payload)
         self.calls.append(event)
         answer = self._handler(event, LambdaContext())
         return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
+
+    def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:
+        return {
+            "Environment": {"Variables": dict(self.variables)},
+            "LastUpdateStatus": "Successful",
+        }
+
+    def update_function_configuration(
+        self, FunctionName: str, Environment: dict[str, Any]
+    ) -> dict[str, Any]:
+        self.variables = dict(Environment["Variables"])
+        self._start_environment()
+        return self.get_function_configuration(FunctionName)
 
 
 @dataclass
@@ -227,7 +247,7 @@ class Gate:
 
     def endpoint(self) -> InProcessEndpoint:
         return InProcessEndpoint(
-            ModelStore(
+            lambda: ModelStore(
                 self.repository,
                 self.s3,
                 self.cache_dir,

@@ -30,6 +30,7 @@ from model_runtime.exceptions import (
 )
 from model_runtime.extraction import sha256_file
 from model_runtime.jobs.smoke_test import smoke_test_candidate
+from model_runtime.lambda_environments import GENERATION
 from model_runtime.serving.settings import StorageSettings
 from registry import workflow as steps
 from registry.audit import AuditStep
@@ -52,6 +53,7 @@ from tests.unit.gate import (
     registered,
     run,
     running_execution,
+    smoke_test_with,
     smoke_tested,
     staged,
     uploaded,
@@ -346,6 +348,19 @@ def test_smoke_test_calls_the_staging_route_of_the_real_endpoint(gate, bundles):
     example = gate.repository.get_version("iris", "good")["input_example"]
     assert json.loads(call["body"])["inputs"] == example["inputs"]
     assert answer(steps.SMOKE_TEST, state, outcome.dump()).smoke_test == outcome
+
+
+def test_a_python_candidates_smoke_test_ends_the_environments_it_ran_in(gate, bundles, tmp_path):
+    # GIVEN the candidate function, and a scikit-learn candidate smoke-tested there
+    endpoint = gate.endpoint()
+    smoke_test_with(endpoint, staged(gate, bundles["good"], "good"))
+    assert endpoint.environments == 1  # nothing of a bundle's own code ran in it
+    # WHEN a python-flavor candidate is smoke-tested there
+    state = staged(gate, python_bundle_with(tmp_path, "iris", "py", ""), "py")
+    smoke_test_with(endpoint, state)
+    # THEN the function got a new configuration: the next request starts a fresh environment
+    assert endpoint.environments == 2
+    assert endpoint.variables[GENERATION] == state.execution_name
 
 
 def test_smoke_test_judges_by_the_policy_budget(gate, bundles):

@@ -420,12 +420,11 @@ def test_a_candidates_code_never_runs_next_to_live_models(deployed, tmp_path):
     # WHEN a python-flavor candidate whose code takes over any serving process it runs in
     # goes through the gate (it passes Validate and Evaluate, which serve nothing)
     bundle = python_bundle_with(tmp_path, "takeover", "1", HOSTILE)
-    try:
-        described = deployed.wait_for_execution(deployed.push(bundle, "takeover", "1"))
-    finally:  # its code stays in the candidate function's warm environment: end that
-        deployed.session.cloud.executor.recycle("CandidateEndpointServing")
+    described = deployed.wait_for_execution(deployed.push(bundle, "takeover", "1"))
     # THEN its smoke test ran in the candidate function, where it only broke itself
     assert described["status"] == "FAILED" and "SmokeTestFailedError" in described["cause"]
+    # AND not the candidates after it: the environments it ran in serve nobody else
+    assert promote(deployed, tmp_path, "victim", "2")["status"] == "SUCCEEDED"
     # AND the live model still answers as before: the candidate never shared its process
     assert local_http.post(url, json=row, timeout=60).json()["outputs"] == before != [-1]
     # AND the rejected candidate is not served by exact version either
@@ -451,7 +450,6 @@ def test_a_python_candidate_is_judged_without_the_judges_rights(deployed, tmp_pa
     bundle = python_bundle_with(tmp_path, "sandboxed", "1", WRITES_TO_THE_REGISTRY)
     # WHEN it goes through the gate of the embedded cloud
     described = deployed.wait_for_execution(deployed.push(bundle, "sandboxed", "1"))
-    deployed.session.cloud.executor.recycle("CandidateEndpointServing")
     # THEN Validate and Evaluate judged it on its answers (it passed them)...
     history = deployed.client("stepfunctions").get_execution_history(
         executionArn=described["executionArn"], maxResults=1000
