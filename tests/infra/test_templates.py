@@ -319,7 +319,9 @@ def test_embedded_target_ships_zips_and_aws_targets_ship_the_runtime_image(synth
     commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in images)
     runtime_steps = [t.handler for t in PROMOTION.tasks() if t.package == Package.RUNTIME]
     runtime_steps.append(SANDBOX_HANDLER)  # the python sandbox the judging steps call
-    endpoints = ["model_runtime.serving.handler.handler"] * 2  # the live one, the candidates'
+    # each live endpoint of dev's cdk.json, and the candidates' function
+    serving = len(CONTEXT["dev"]["endpoints"]) + 1
+    endpoints = ["model_runtime.serving.handler.handler"] * serving
     assert commands == sorted([*runtime_steps, *endpoints])
     # the control plane is zip code with its libraries in one layer
     zips = [f for f in dev.values() if f["Properties"].get("PackageType") != "Image"]

@@ -140,6 +140,10 @@ def test_python_bundles_run_only_where_an_endpoint_allows_them():
     local = gate_policy(load_environment(environments(), "local"))
     prod = gate_policy(load_environment(environments(), "prod"))
     assert local.endpoint_for("anything").allow_python  # the embedded cloud runs the example
+    # dev approves automatically: python runs only on its endpoint for the python example
+    dev = gate_policy(load_environment(environments(), "dev"))
+    assert dev.endpoint_for("iris-python").allow_python
+    assert not dev.endpoint_for("churn").allow_python
     assert not prod.endpoint_for("churn").allow_python
     assert not prod.endpoint_for("fraud-score").allow_python
     entry = {**environments()["prod"]}
