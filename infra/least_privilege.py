@@ -7,9 +7,11 @@ their own list per function.
 
 from __future__ import annotations
 
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from constructs import Construct
 
 
 def grant_table(table: dynamodb.ITable, grantee: iam.IGrantable, *actions: str) -> None:
@@ -26,3 +28,14 @@ def grant_read_objects(bucket: s3.IBucket, grantee: iam.IGrantable) -> None:
     )
     if bucket.encryption_key is not None:
         bucket.encryption_key.grant_decrypt(grantee)
+
+
+def executions_of(scope: Construct, state_machine_name: str) -> str:
+    """The ARNs of every execution of a state machine, by its name (the machine's own ARN
+    would make the grantee depend on the machine, which may depend on the grantee)."""
+    return Stack.of(scope).format_arn(
+        service="states",
+        resource="execution",
+        resource_name=f"{state_machine_name}:*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )

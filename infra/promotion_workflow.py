@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -26,7 +26,7 @@ from constructs import Construct
 
 from infra.code_assets import ControlPlaneCode
 from infra.gate_policy import WORKFLOW_TIMEOUT_SECONDS
-from infra.least_privilege import grant_read_objects, grant_table
+from infra.least_privilege import executions_of, grant_read_objects, grant_table
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
 from infra.runtime_function import RuntimeFunction
 from registry.environment import (
@@ -152,14 +152,7 @@ class PromotionWorkflow(Construct):
             Permission.DESCRIBE_EXECUTIONS: lambda f: f.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["states:DescribeExecution"],
-                    resources=[
-                        Stack.of(self).format_arn(
-                            service="states",
-                            resource="execution",
-                            resource_name=f"{options.state_machine_name}:*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    ],
+                    resources=[executions_of(self, options.state_machine_name)],
                 )
             ),
         }

@@ -13,7 +13,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.code_assets import ControlPlaneCode
-from infra.least_privilege import grant_table
+from infra.least_privilege import executions_of, grant_table
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
 from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, TABLE_NAME
 from registry.workflow import GET, WRITE
@@ -33,6 +33,7 @@ class RegistryApi(Construct):
         *,
         table: dynamodb.ITable,
         state_machine: sfn.IStateMachine,
+        state_machine_name: str,
         approval_token_key: kms.IKey,
         observability: Observability,
         control_plane_code: ControlPlaneCode,
@@ -64,6 +65,13 @@ class RegistryApi(Construct):
             iam.PolicyStatement(
                 actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
                 resources=[state_machine.state_machine_arn],
+            )
+        )
+        # a rollback stops the promotion in flight, after asking whether it still runs
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:StopExecution"],
+                resources=[executions_of(self, state_machine_name)],
             )
         )
         self.function_url = self.function.add_function_url(

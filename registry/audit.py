@@ -25,6 +25,7 @@ class AuditStep(StrEnum):
     PROMOTE = "promote"
     REJECT = "reject"
     ROLLBACK = "rollback"
+    CANCEL = "cancel"  # a promotion stopped by a rollback
     LOCK = "lock"  # a lock taken over from an execution that ended without releasing it
     UNLOCK = "unlock"  # a lock released by hand (slipway unlock) after its holder ended
 
@@ -41,6 +42,7 @@ class AuditOutcome(StrEnum):
     LIVE = "live"
     REJECTED = "rejected"
     ROLLED_BACK = "rolled-back"
+    CANCELLED = "cancelled"
     TAKEN_OVER = "taken-over"
     RELEASED = "released"
 

@@ -48,3 +48,8 @@ class NotAnApproverError(RegistryError):
 
 class SelfApprovalError(RegistryError):
     """The uploader of a version tried to approve it where the environment forbids that."""
+
+
+class LockLostError(RegistryError):
+    """This promotion no longer holds its model's lock: a rollback (or an operator) took it
+    and cancelled the promotion, which must not move the live pointer any more."""

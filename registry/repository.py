@@ -19,6 +19,7 @@ from registry.audit import AuditEvent
 from registry.exceptions import (
     InvalidPageTokenError,
     InvalidStateError,
+    LockLostError,
     PointerConflictError,
     PromotionLockedError,
     UploadDeclarationConflictError,
@@ -26,7 +27,7 @@ from registry.exceptions import (
     VersionNotRegisteredError,
 )
 from registry.items import to_dynamo
-from registry.statuses import RegisterOutcome, Stage, VersionStatus
+from registry.statuses import IN_FLIGHT, RegisterOutcome, Stage, VersionStatus
 from registry.uploads import DECLARATION_TTL_SECONDS, declaration_is_current
 
 
@@ -222,12 +223,22 @@ class LineageRepository:
         }
 
     def promote(
-        self, name: str, version: str, execution: str, stage: Stage = Stage.LIVE
+        self,
+        name: str,
+        version: str,
+        execution: str,
+        stage: Stage = Stage.LIVE,
+        *,
+        holding_lock: bool = False,
+        replaced_status: VersionStatus = VersionStatus.ARCHIVED,
     ) -> str | None:
         """Move the stage pointer to ``version``; return the version it pointed to before.
 
         The pointer only moves from the value read a moment ago (optimistic lock), so two
         promotions can never interleave silently. Moving to where it already is is a no-op.
+        With ``holding_lock``, it moves only while ``execution`` holds the model's lock, in
+        the same transaction: a promotion whose lock a rollback took moves nothing
+        (:class:`LockLostError`). The version it replaces gets ``replaced_status``.
         """
         candidate = self.get_version(name, version)
         if candidate is None:
@@ -248,6 +259,9 @@ class LineageRepository:
         transaction: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table.name, "Item": pointer, **condition}},
         ]
+        if holding_lock:
+            self._require_lock(name, execution)
+            transaction.append(self._lock_check(name, execution))
         if stage == Stage.LIVE:
             transaction.append(self._set_status(name, version, VersionStatus.LIVE, at))
             transaction.extend(self._set_edges_live(name, candidate, True))
@@ -255,17 +269,38 @@ class LineageRepository:
             # no status is written for it: an update of a missing item would create one
             replaced = self.get_version(name, previous) if previous is not None else None
             if replaced is not None:
-                transaction.append(self._set_status(name, previous, VersionStatus.ARCHIVED, at))
+                transaction.append(self._set_status(name, previous, replaced_status, at))
                 transaction.extend(self._set_edges_live(name, replaced, False))
         try:
             self._client.transact_write_items(TransactItems=transaction)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                if holding_lock:
+                    self._require_lock(name, execution)
                 raise PointerConflictError(
                     f"the {stage} pointer of {name} moved during promotion; retry"
                 ) from None
             raise
         return previous
+
+    def _lock_check(self, name: str, execution: str) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {
+                "TableName": self._table.name,
+                "Key": {keys.PK: keys.model_pk(name), keys.SK: keys.LOCK_SK},
+                "ConditionExpression": "execution = :holder",
+                "ExpressionAttributeValues": {":holder": execution},
+            }
+        }
+
+    def _require_lock(self, name: str, execution: str) -> None:
+        holder = self.lock_holder(name)
+        if holder is None or holder.get("execution") != execution:
+            taken_by = holder.get("execution") if holder else "nobody"
+            raise LockLostError(
+                f"this promotion of {name} ({execution}) no longer holds the model's lock "
+                f"(now held by {taken_by}): it was cancelled, and moves nothing"
+            )
 
     def start_canary(self, name: str, version: str, weight: float, execution: str) -> str | None:
         """Let ``version`` take ``weight`` of live traffic; return the stable version.
@@ -276,19 +311,35 @@ class LineageRepository:
         pointer = self.get_pointer(name)
         if pointer is None:
             return None
-        self._table.update_item(
-            Key={keys.PK: keys.model_pk(name), keys.SK: keys.stage_sk(Stage.LIVE)},
-            UpdateExpression="SET canary_version = :v, canary_weight = :w, canary_started_at = :at"
-            ", canary_execution = :e",
-            ConditionExpression="version = :stable",
-            ExpressionAttributeValues={
-                ":v": version,
-                ":w": to_dynamo(weight),
-                ":at": now_iso(),
-                ":e": execution,
-                ":stable": pointer["version"],
-            },
-        )
+        self._require_lock(name, execution)
+        start = {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {keys.PK: keys.model_pk(name), keys.SK: keys.stage_sk(Stage.LIVE)},
+                "UpdateExpression": "SET canary_version = :v, canary_weight = :w, "
+                "canary_started_at = :at, canary_execution = :e",
+                "ConditionExpression": "version = :stable",
+                "ExpressionAttributeValues": {
+                    ":v": version,
+                    ":w": to_dynamo(weight),
+                    ":at": now_iso(),
+                    ":e": execution,
+                    ":stable": pointer["version"],
+                },
+            }
+        }
+        try:
+            # only while this promotion holds the lock: a cancelled one starts no canary
+            self._client.transact_write_items(
+                TransactItems=[start, self._lock_check(name, execution)]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                self._require_lock(name, execution)
+                raise PointerConflictError(
+                    f"the live pointer of {name} moved while its canary started; retry"
+                ) from None
+            raise
         return str(pointer["version"])
 
     def clear_canary(self, name: str, version: str, execution: str) -> bool:
@@ -336,6 +387,46 @@ class LineageRepository:
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
+        )
+
+    def cancel_version(
+        self, name: str, version: str, execution: str, actor: str, reason: str
+    ) -> bool:
+        """Mark a version whose promotion ``execution`` was stopped by a person as cancelled;
+        only while that promotion is under way (a version that went live stays live)."""
+        in_flight = {f":s{i}": status for i, status in enumerate(sorted(IN_FLIGHT))}
+        return _applied_if_condition_holds(
+            self._table.update_item,
+            Key={keys.PK: keys.model_pk(name), keys.SK: keys.version_sk(version)},
+            UpdateExpression="SET #status = :cancelled, cancelled_by = :by, "
+            "cancel_reason = :why, status_changed_at = :at",
+            ConditionExpression=f"execution = :e AND #status IN ({', '.join(in_flight)})",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":cancelled": VersionStatus.CANCELLED,
+                ":by": actor,
+                ":why": reason,
+                ":at": now_iso(),
+                ":e": execution,
+                **in_flight,
+            },
+        )
+
+    def reject_version(self, name: str, version: str, execution: str, reason: str) -> bool:
+        """Mark the version ``execution`` registered as rejected, unless a person cancelled
+        its promotion first (that is what happened to it)."""
+        return _applied_if_condition_holds(
+            self._table.update_item,
+            Key={keys.PK: keys.model_pk(name), keys.SK: keys.version_sk(version)},
+            UpdateExpression="SET #status = :rejected, rejection_reason = :why",
+            ConditionExpression="execution = :e AND #status <> :cancelled",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":rejected": VersionStatus.REJECTED,
+                ":why": reason,
+                ":e": execution,
+                ":cancelled": VersionStatus.CANCELLED,
+            },
         )
 
     def acquire_lock(
@@ -522,6 +613,17 @@ class LineageRepository:
         if status:
             kwargs["FilterExpression"] = Attr("status").eq(status)
         return self._page(start, (keys.PK, keys.model_pk(name)), **kwargs)
+
+    def all_versions(self, name: str, status: VersionStatus) -> list[dict[str, Any]]:
+        """Every version of a model with ``status``, however many pages that takes."""
+        found: list[dict[str, Any]] = []
+        start = None
+        while True:
+            page = self.list_versions(name, status=status, limit=500, start=start)
+            found.extend(page.items)
+            if page.next_key is None:
+                return found
+            start = page.next_key
 
     def get_model(self, name: str) -> dict[str, Any] | None:
         return self._get(keys.model_pk(name), keys.MODEL_SK)

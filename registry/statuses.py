@@ -20,10 +20,21 @@ class VersionStatus(StrEnum):
     ARCHIVED = "archived"
     REJECTED = "rejected"
     ROLLED_BACK = "rolled-back"
+    CANCELLED = "cancelled"  # its promotion was stopped by a person (a rollback)
 
 
 # A version that is or was live: what a live endpoint serves by exact version.
 WAS_LIVE = frozenset({VersionStatus.LIVE, VersionStatus.ARCHIVED, VersionStatus.ROLLED_BACK})
+# A version whose promotion is still under way: the statuses a cancellation may replace.
+IN_FLIGHT = frozenset(
+    {
+        VersionStatus.REGISTERED,
+        VersionStatus.STAGED,
+        VersionStatus.AWAITING_APPROVAL,
+        VersionStatus.APPROVED,
+        VersionStatus.REJECTED,  # written a moment ago by the promotion being cancelled
+    }
+)
 
 
 class ServingRole(StrEnum):

@@ -616,6 +616,11 @@ def status(
             f"[bold red]{name} {version}: this upload was rejected[/]: {result.get('reason')}; "
             f"the version registered earlier is {result['version_status']}"
         )
+    elif result["version_status"] == VersionStatus.CANCELLED:
+        err_console.print(
+            f"[bold red]{name} {version}: cancelled[/] by {(registered or {}).get('cancelled_by')}"
+            f": {(registered or {}).get('cancel_reason') or 'no reason given'}"
+        )
     else:
         err_console.print(f"[bold red]{name} {version}: rejected[/]: {result.get('reason')}")
     if result["status"] not in ("SUCCEEDED", "RUNNING") or rejected_before:
@@ -790,10 +795,20 @@ def rollback(
     name: NameArgument,
     env: EnvOption = "local",
     reason: ReasonOption = "",
+    to: Annotated[
+        str | None,
+        typer.Option(
+            help="a version that was live; default: the last good one before",
+            callback=_model_version,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Point a model's live stage back at the version that was live before."""
-    _decide("POST", f"/v1/models/{name}/rollback", env, reason, as_json)
+    """Point a model's live stage back at the last good version live before the current one
+    (never one rolled back from), or at --to; a promotion of the model in flight is
+    cancelled, recorded with who did it."""
+    body = {"reason": reason, **({"to": to} if to is not None else {})}
+    _decide("POST", f"/v1/models/{name}/rollback", env, reason, as_json, body)
 
 
 @app.command()
@@ -847,11 +862,18 @@ def unlock(name: NameArgument, env: EnvOption = "local", as_json: JsonOption = F
     console.print(f"lock of {name} {said} (holder {holder['execution']}, {status})")
 
 
-def _decide(method: str, path: str, env: str, reason: str, as_json: bool) -> None:
+def _decide(
+    method: str,
+    path: str,
+    env: str,
+    reason: str,
+    as_json: bool,
+    body: dict[str, Any] | None = None,
+) -> None:
     from slipway.invoke import call_registry
     from slipway.target import resolve_target
 
-    answer = call_registry(resolve_target(env), method, path, {"reason": reason})
+    answer = call_registry(resolve_target(env), method, path, body or {"reason": reason})
     if as_json:
         _emit_json(answer)
     else:

@@ -38,7 +38,8 @@ def require_recorded_approval(state: PromotionState, repository: LineageReposito
 def promote_live_pointer(state: PromotionState, repository: LineageRepository) -> Promoted:
     require_recorded_approval(state, repository)
     name, version = state.candidate()
-    previous = repository.promote(name, version, state.execution_name)
+    # only while this promotion holds the lock: one a rollback cancelled moves nothing
+    previous = repository.promote(name, version, state.execution_name, holding_lock=True)
     repository.record_audit(
         AuditEvent(
             name=name,

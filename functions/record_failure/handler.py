@@ -14,7 +14,6 @@ from registry.exceptions import InvalidStateError
 from registry.metrics import Metric
 from registry.names import MODELS_PREFIX, NAME_PATTERN, VERSION_PATTERN
 from registry.repository import LineageRepository
-from registry.statuses import VersionStatus
 from registry.workflow_state import REASON_LIMIT, Failure, PromotionState, StepError
 
 UNRECOGNISED_UPLOADS = "_unrecognised-uploads"
@@ -62,11 +61,8 @@ def record_failure(state: PromotionState, repository: LineageRepository) -> Fail
     reason = failure_reason(state.error)
     name, version = subject_of(state)
     execution = state.execution_name
-    registered = repository.get_version(name, version)
-    if registered is not None and registered["execution"] == execution:
-        repository.update_version(
-            name, version, status=VersionStatus.REJECTED, rejection_reason=reason
-        )
+    # only the version this execution registered, and not one a person cancelled meanwhile
+    repository.reject_version(name, version, execution, reason)
     repository.clear_canary(name, version, execution)
     repository.release_lock(name, execution)
     repository.record_audit(

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from functions.exceptions import (
     DecisionConflictError,
@@ -26,6 +26,7 @@ from registry.approvers import parse_approvers, require_approver
 from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, required
 from registry.exceptions import (
     InvalidPageTokenError,
+    LockLostError,
     NotAnApproverError,
     PointerConflictError,
     PromotionLockedError,
@@ -67,6 +68,17 @@ def get_approval_tokens() -> ApprovalTokens:
 class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field("", max_length=1000)
+
+
+class RollbackDecision(Decision):
+    to: str | None = Field(None, description="a version that was live; default: the last good")
+
+    @field_validator("to")
+    @classmethod
+    def _a_version(cls, value: str | None) -> str | None:
+        if value is not None and not VERSION_PATTERN.fullmatch(value):
+            raise ValueError(f"{value[:80]!r} is not a version")
+        return value
 
 
 def actor_of(request: Request) -> str:
@@ -253,13 +265,17 @@ def decide(
 @router.post("/models/{name}/rollback")
 def rollback(
     request: Request,
-    decision: Decision,
+    decision: RollbackDecision,
     name: str = NAME,
     repository: LineageRepository = Depends(get_repository),
+    sfn: Any = Depends(get_stepfunctions),
     approvers: tuple[str, ...] = Depends(get_approvers),
 ) -> dict[str, Any]:
+    """Live goes back to the last good version before the current one, or to ``to``; a
+    promotion in flight is cancelled."""
     require_approver(actor_of(request), approvers)
-    return decisions.rollback(repository, name, actor_of(request), decision.reason)
+    actor = actor_of(request)
+    return decisions.rollback(repository, sfn, name, actor, decision.reason, decision.to)
 
 
 REGISTRY_PROBLEMS: dict[type[Exception], problems.ProblemType] = {
@@ -268,6 +284,7 @@ REGISTRY_PROBLEMS: dict[type[Exception], problems.ProblemType] = {
     DecisionConflictError: problems.CONFLICT,
     InvalidPageTokenError: problems.BAD_REQUEST,
     PointerConflictError: problems.CONFLICT,
+    LockLostError: problems.CONFLICT,
     VersionNotRegisteredError: problems.CONFLICT,
     VersionConflictError: problems.CONFLICT,
     PromotionLockedError: problems.CONFLICT,

@@ -3,11 +3,13 @@
 Approve and reject resume the waiting execution through its stored task token; Step
 Functions then promotes or records the rejection, so the workflow stays the only writer of
 the live pointer during a promotion. Rollback moves the live pointer directly, because it
-must work when no promotion is running.
+must work when no promotion is running; it takes the model's promotion lock to do so, and
+cancels the promotion that held it.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -17,9 +19,11 @@ from functions.exceptions import DecisionConflictError, NotFoundError
 from functions.observability import count_decision
 from registry.approval_tokens import ApprovalTokens
 from registry.audit import AuditEvent, AuditOutcome, AuditStep
+from registry.exceptions import PromotionLockedError
+from registry.lock_holders import holder_status
 from registry.metrics import Metric
 from registry.repository import LineageRepository
-from registry.statuses import VersionStatus
+from registry.statuses import WAS_LIVE, VersionStatus
 from registry.uploads import require_other_approver
 from registry.workflow_state import Approval
 
@@ -109,36 +113,133 @@ def reject(
     return {"model": name, "version": version, "status": "rejecting", "by": actor}
 
 
-def rollback(repository: LineageRepository, name: str, actor: str, reason: str) -> dict[str, Any]:
-    """Point live back at the version that was live before the current one."""
-    pointer = repository.get_pointer(name)
-    if pointer is None:
-        raise NotFoundError(f"model {name!r} has no live version")
-    current, previous = pointer["version"], pointer.get("previous_version")
-    if not previous:
-        raise DecisionConflictError(
-            f"{name} {current} is the first live version; nothing to roll back to"
-        )
-    operation = f"rollback-{uuid.uuid4().hex[:12]}"
-    repository.promote(name, previous, operation)
-    repository.update_version(
-        name,
-        current,
-        status=VersionStatus.ROLLED_BACK,
-        rollback_reason=reason,
-        rolled_back_by=actor,
-    )
-    repository.record_audit(
-        AuditEvent(
+# A rollback holds the model's lock for as long as it may take, no longer.
+ROLLBACK_LOCK_SECONDS = 300
+ROLLBACK_PREFIX = "rollback-"
+
+
+def rollback(
+    repository: LineageRepository,
+    sfn: Any,
+    name: str,
+    actor: str,
+    reason: str,
+    to: str | None = None,
+) -> dict[str, Any]:
+    """Point live back at the last good version live before the current one, or at ``to``
+    (any version that was live). A promotion of the model in flight is cancelled first: the
+    rollback takes its lock, so it can move no pointer afterwards, and stops its execution."""
+    operation = f"{ROLLBACK_PREFIX}{uuid.uuid4().hex[:12]}"
+    cancelled = _take_the_lock(repository, sfn, name, operation, actor, reason)
+    try:
+        pointer = repository.get_pointer(name)
+        if pointer is None:
+            raise NotFoundError(f"model {name!r} has no live version")
+        current = str(pointer["version"])
+        target = rollback_target(repository, name, current, to)
+        repository.promote(
             name,
-            current,
+            target,
             operation,
-            AuditStep.ROLLBACK,
-            AuditOutcome.ROLLED_BACK,
-            f"live pointer moved back to {previous}: {reason or 'no reason given'}",
-            actor,
-        ),
-        detail={"from": current, "to": previous},
-    )
+            holding_lock=True,
+            replaced_status=VersionStatus.ROLLED_BACK,
+        )
+        repository.update_version(name, current, rollback_reason=reason, rolled_back_by=actor)
+        repository.record_audit(
+            AuditEvent(
+                name,
+                current,
+                operation,
+                AuditStep.ROLLBACK,
+                AuditOutcome.ROLLED_BACK,
+                f"live pointer moved back to {target}: {reason or 'no reason given'}",
+                actor,
+            ),
+            detail={"from": current, "to": target, "cancelled": cancelled},
+        )
+    finally:
+        repository.release_lock(name, operation)
     count_decision(Metric.ROLLBACKS, name)
-    return {"model": name, "live_version": previous, "rolled_back": current, "by": actor}
+    return {
+        "model": name,
+        "live_version": target,
+        "rolled_back": current,
+        "cancelled": cancelled,
+        "by": actor,
+    }
+
+
+def rollback_target(repository: LineageRepository, name: str, current: str, to: str | None) -> str:
+    """``to`` if it was live; else the version most recently replaced by a promotion: the
+    last good one before ``current`` (a version rolled back from is never chosen again)."""
+    if to is not None:
+        item = repository.get_version(name, to)
+        if item is None:
+            raise NotFoundError(f"{name} {to} is not registered")
+        if to == current:
+            raise DecisionConflictError(f"{name} {to} is already live")
+        if item.get("status") not in WAS_LIVE:
+            raise DecisionConflictError(
+                f"{name} {to} has never been live (status {item.get('status')}); a rollback "
+                "goes only to versions that were"
+            )
+        return to
+    earlier = repository.all_versions(name, VersionStatus.ARCHIVED)
+    if not earlier:
+        raise DecisionConflictError(
+            f"{name} has no good version live before {current} to roll back to (versions "
+            "rolled back from are not chosen again; name one with --to)"
+        )
+    latest = max(earlier, key=lambda item: str(item.get("status_changed_at", "")))
+    return str(latest["version"])
+
+
+def _take_the_lock(
+    repository: LineageRepository, sfn: Any, name: str, operation: str, actor: str, reason: str
+) -> str | None:
+    """Hold the model's promotion lock for ``operation``; stop the promotion that held it,
+    if one runs, and cancel its version. Returns the cancelled version."""
+    for _ in range(3):  # the lock may change hands while we look
+        holder = repository.lock_holder(name)
+        rolling_back = holder and str(holder.get("execution", "")).startswith(ROLLBACK_PREFIX)
+        if rolling_back and int(holder.get("expires_at", 0)) > time.time():  # type: ignore[union-attr]
+            raise DecisionConflictError(f"another rollback of {name} is in progress")
+        try:
+            repository.acquire_lock(
+                name,
+                "rollback",
+                operation,
+                ROLLBACK_LOCK_SECONDS,
+                take_over_from=holder["execution"] if holder else None,
+            )
+        except PromotionLockedError:
+            continue
+        break
+    else:
+        raise DecisionConflictError(f"the lock of {name} keeps changing hands; try again")
+    if holder is None or holder_status(sfn, holder) != "RUNNING":
+        return None
+    try:
+        sfn.stop_execution(
+            executionArn=holder["execution_arn"],
+            error="Slipway.Cancelled",
+            cause=f"cancelled by {actor}: {name} was rolled back ({reason or 'no reason given'})",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ExecutionDoesNotExist":
+            raise
+    version = str(holder.get("version", ""))
+    if repository.cancel_version(name, version, holder["execution"], actor, reason):
+        repository.record_audit(
+            AuditEvent(
+                name,
+                version,
+                holder["execution"],
+                AuditStep.CANCEL,
+                AuditOutcome.CANCELLED,
+                f"promotion stopped by a rollback of {name}: {reason or 'no reason given'}",
+                actor,
+            )
+        )
+        return version
+    return None

@@ -45,6 +45,7 @@ class WorkflowStack(Stack):
         **kwargs: Any,
     ):
         super().__init__(scope, id_, **kwargs)
+        options = workflow_options(config)
         self.control_plane_code = ControlPlaneCode(self, "ControlPlaneCode")
         self.promotion_workflow = PromotionWorkflow(
             self,
@@ -54,7 +55,7 @@ class WorkflowStack(Stack):
             endpoint_function=smoke_test_endpoint,
             embedded=config.embedded,
             observability=observability,
-            options=workflow_options(config),
+            options=options,
             control_plane_code=self.control_plane_code,
         )
         state_machine = self.promotion_workflow.state_machine
@@ -63,6 +64,7 @@ class WorkflowStack(Stack):
             "RegistryApi",
             table=table,
             state_machine=state_machine,
+            state_machine_name=options.state_machine_name,
             approval_token_key=self.promotion_workflow.approval_token_key,
             observability=observability,
             control_plane_code=self.control_plane_code,

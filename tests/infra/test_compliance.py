@@ -52,6 +52,9 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
         UPDATE,
         "states:SendTaskSuccess",
         "states:SendTaskFailure",
+        # a rollback stops the promotion in flight
+        "states:DescribeExecution",
+        "states:StopExecution",
     },
 }
 IGNORED_PREFIXES = ("xray:", "sqs:", "kms:")

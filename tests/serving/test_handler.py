@@ -229,6 +229,7 @@ def test_a_live_canary_takes_its_share(live_iris, iris_bundle):
     item = repository.get_version("iris", "1")
     bundle = UploadedBundle(**item["bundle"])
     repository.register_version(second, bundle, "exec-2")
+    repository.acquire_lock("iris", "2", "promotion-of-2", ttl_seconds=60)  # as it does
     repository.start_canary("iris", "2", 0.25, "promotion-of-2")
     draws = iter([0.1, 0.9])
     store._random = lambda: next(draws)

@@ -329,8 +329,13 @@ def registered(gate: Gate, bundle: Path, version: str, **policy: Any) -> Promoti
     return run(steps.REGISTER, run(steps.VALIDATE, uploaded(gate, bundle, version, **policy)))
 
 
+def locked(gate: Gate, bundle: Path, version: str, **policy: Any) -> PromotionState:
+    """Registered, and holding the model's lock, as the workflow is from AcquireLock on."""
+    return run(steps.ACQUIRE_LOCK, registered(gate, bundle, version, **policy))
+
+
 def staged(gate: Gate, bundle: Path, version: str, **policy: Any) -> PromotionState:
-    return run(steps.STAGE, run(steps.EVALUATE, registered(gate, bundle, version, **policy)))
+    return run(steps.STAGE, run(steps.EVALUATE, locked(gate, bundle, version, **policy)))
 
 
 def smoke_tested(gate: Gate, bundle: Path, version: str, **policy: Any) -> PromotionState:

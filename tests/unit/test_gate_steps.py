@@ -353,7 +353,7 @@ def test_smoke_test_calls_the_staging_route_of_the_real_endpoint(gate, bundles):
 def test_a_python_candidates_smoke_test_ends_the_environments_it_ran_in(gate, bundles, tmp_path):
     # GIVEN the candidate function, and a scikit-learn candidate smoke-tested there
     endpoint = gate.endpoint()
-    smoke_test_with(endpoint, staged(gate, bundles["good"], "good"))
+    run(steps.RELEASE_LOCK, smoke_test_with(endpoint, staged(gate, bundles["good"], "good")))
     assert endpoint.environments == 1  # nothing of a bundle's own code ran in it
     # WHEN a python-flavor candidate is smoke-tested there
     state = staged(gate, python_bundle_with(tmp_path, "iris", "py", ""), "py")

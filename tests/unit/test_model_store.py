@@ -248,6 +248,7 @@ def test_a_canary_takes_live_traffic_only_once_approved(registry, tmp_path):
     # GIVEN version 1 live and version 2 given the whole canary share, not yet approved
     repository, _, _ = registry
     repository.promote("iris", "1", "execution-1")
+    repository.acquire_lock("iris", "2", "execution-2", ttl_seconds=60)  # as its promotion does
     repository.start_canary("iris", "2", 1.0, "execution-2")
     store = live_endpoint_store(registry, tmp_path)
     # THEN live traffic stays on 1; once approved, 2 takes its share

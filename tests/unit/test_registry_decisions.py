@@ -17,6 +17,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from examples.iris.train import train_and_package
 from functions.approval.handler import request_approval
 from functions.exceptions import ApprovalNotRecordedError
 from functions.registry_api import pages
@@ -25,18 +26,21 @@ from registry import workflow as steps
 from registry.approval_tokens import ApprovalTokens
 from registry.audit import POLICY_ACTOR
 from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS
-from registry.exceptions import SelfApprovalError
+from registry.exceptions import LockLostError, SelfApprovalError
 from registry.metrics import Metric
 from registry.statuses import Stage, VersionStatus
 from registry.workflow_state import Approval, ApprovalRequest, PromotionState
+from slipway.local.moto_patches import abort_stopped_executions
 from tests.conftest import LambdaContext, load_event
 from tests.unit.gate import (
     answer,
+    approved,
     live,
     outcomes,
     run,
     smoke_tested,
     token_waiting_machine,
+    uploaded,
 )
 
 CALLER = "arn:aws:sts::123456789012:assumed-role/ml-engineer/ml-engineer"  # in the event
@@ -224,7 +228,13 @@ def test_rollback_points_live_back_and_records_who_and_why(gate, bundles, capsys
     status, body = call("POST", "/v1/models/iris/rollback", {"reason": "complaints"})
     # THEN live is the version before, and who and why are recorded, the rollback counted
     assert status == 200, body
-    assert body == {"model": "iris", "live_version": "good", "rolled_back": "better", "by": CALLER}
+    assert body == {
+        "model": "iris",
+        "live_version": "good",
+        "rolled_back": "better",
+        "cancelled": None,  # no promotion was in flight
+        "by": CALLER,
+    }
     assert gate.repository.get_pointer("iris", Stage.LIVE)["version"] == "good"
     rolled = gate.repository.get_version("iris", "better")
     assert rolled["status"] == VersionStatus.ROLLED_BACK and rolled["rolled_back_by"] == CALLER
@@ -237,7 +247,75 @@ def test_rollback_without_a_previous_version_is_a_conflict(gate, bundles):
     assert call("POST", "/v1/models/iris/rollback", {})[0] == 404  # nothing live yet
     live(gate, bundles["good"], "good")
     status, problem = call("POST", "/v1/models/iris/rollback", {})
-    assert status == 409 and "nothing to roll back to" in problem["detail"]
+    assert status == 409 and "no good version live before good" in problem["detail"]
+
+
+def test_rollbacks_go_back_through_good_versions_and_never_toggle(gate, bundles, tmp_path):
+    # GIVEN three versions that went live in turn
+    third = tmp_path / "third.tar.gz"
+    train_and_package(third, name="iris", version="third", c=0.9)
+    for bundle, version in ((bundles["good"], "good"), (bundles["better"], "better")):
+        live(gate, bundle, version)
+    live(gate, third, "third")
+
+    def rollback(**body: Any) -> tuple[int, Any]:
+        return call("POST", "/v1/models/iris/rollback", {"reason": "drill", **body})
+
+    # WHEN the model is rolled back again and again THEN each goes one good version back,
+    # never to a version rolled back from (three rollbacks once gave v1, v2, v1)
+    assert rollback()[1]["live_version"] == "better"
+    assert rollback()[1]["live_version"] == "good"
+    status, problem = rollback()
+    assert status == 409 and "no good version live before good" in problem["detail"]
+    # AND a version that was live can be chosen by name, even one rolled back from
+    assert rollback(to="third")[1] == {
+        "model": "iris",
+        "live_version": "third",
+        "rolled_back": "good",
+        "cancelled": None,
+        "by": CALLER,
+    }
+    assert gate.repository.get_version("iris", "good")["status"] == VersionStatus.ROLLED_BACK
+    # AND never one that was not, nor something that is not a version
+    run(steps.REGISTER, run(steps.VALIDATE, uploaded(gate, bundles["weak"], "weak")))
+    status, problem = rollback(to="weak")
+    assert status == 409 and "has never been live (status registered)" in problem["detail"]
+    assert rollback(to="good\n")[0] == 400
+    assert gate.repository.lock_holder("iris") is None
+
+
+def test_a_rollback_cancels_the_promotion_in_flight_which_then_moves_nothing(
+    gate, bundles, tmp_path
+):
+    abort_stopped_executions()  # as the embedded cloud has it: AWS reports ABORTED at once
+    # GIVEN two versions that went live, and a third approved, about to start its canary
+    live(gate, bundles["good"], "good")
+    live(gate, bundles["better"], "better")
+    third = tmp_path / "third.tar.gz"
+    train_and_package(third, name="iris", version="third", c=0.9)
+    in_flight = approved(gate, third, "third")
+    execution = gate.repository.lock_holder("iris")["execution_arn"]
+    # WHEN someone rolls the model back
+    status, body = call("POST", "/v1/models/iris/rollback", {"reason": "bad week"})
+    # THEN live goes back, and the promotion in flight is cancelled: stopped, recorded by whom
+    assert status == 200, body
+    assert (body["live_version"], body["cancelled"]) == ("good", "third")
+    sfn = boto3.client("stepfunctions")
+    assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+    cancelled = gate.repository.get_version("iris", "third")
+    assert cancelled["status"] == VersionStatus.CANCELLED
+    assert (cancelled["cancelled_by"], cancelled["cancel_reason"]) == (CALLER, "bad week")
+    assert outcomes(gate.repository, "iris", "third")[-1] == ("cancel", "cancelled")
+    # AND the steps it had in flight when it was stopped move nothing any more
+    for step in (steps.START_CANARY, steps.PROMOTE):
+        with pytest.raises(LockLostError, match="no longer holds the model's lock"):
+            run(step, in_flight)
+    assert gate.repository.get_pointer("iris")["version"] == "good"
+    assert gate.repository.get_pointer("iris").get("canary_version") is None
+    # AND its failure handler, had it run, would not call it rejected
+    run(steps.RECORD_FAILURE, in_flight)
+    assert gate.repository.get_version("iris", "third")["status"] == VersionStatus.CANCELLED
+    assert gate.repository.lock_holder("iris") is None
 
 
 def test_the_registry_lists_versions_built_from_a_commit(gate, bundles):

@@ -64,9 +64,11 @@ def test_a_declaration_naming_a_missing_field_fails_at_once():
 def test_no_two_steps_write_the_same_audit_event():
     written = [step for task in PROMOTION.tasks() for step in task.audit]
     assert len(written) == len(set(written)), written
-    # the registry's decisions write the others: a person's approval and a rollback, and an
+    # the registry's decisions write the others: a person's approval, a rollback and the
+    # promotion it cancels, and an
     # operator's `slipway unlock`
-    assert set(AuditStep) == {*written, AuditStep.APPROVAL, AuditStep.ROLLBACK, AuditStep.UNLOCK}
+    decided = {AuditStep.APPROVAL, AuditStep.ROLLBACK, AuditStep.CANCEL, AuditStep.UNLOCK}
+    assert set(AuditStep) == {*written, *decided}
 
 
 def test_steps_that_touch_the_table_are_told_which_one():

@@ -263,7 +263,7 @@ def test_listing_tracing_and_decisions(cli_env, tmp_path):
     # decisions the registry refuses are errors with the reason, exit code 1
     result = runner.invoke(app, ["rollback", "cli-listed", "--env", "local"])
     assert result.exit_code == 1
-    assert "nothing to roll back to" in result.stderr
+    assert "no good version live before 1 to roll back to" in result.stderr
     result = runner.invoke(app, ["approve", "cli-listed", "1", "--env", "local"])
     assert result.exit_code == 1 and "not waiting for approval" in result.stderr
 

@@ -465,3 +465,38 @@ def test_a_python_candidate_is_judged_without_the_judges_rights(deployed, tmp_pa
         ExpressionAttributeValues={":pk": "MODEL#written-by-a-bundle"},
     )["Items"]
     assert not [item for item in written if "Validate" in item["sk"] or "Evaluate" in item["sk"]]
+
+
+def test_a_rollback_during_a_canary_cancels_the_promotion_for_good(deployed, tmp_path, monkeypatch):
+    # GIVEN v1 then v2 live, and v3 in its canary bake
+    for version, c in (("1", 1.0), ("2", 0.9)):
+        assert promote(deployed, tmp_path, "gate-cancel", version, c=c)["status"] == "SUCCEEDED"
+    bundle = tmp_path / "cancel-3.tar.gz"
+    train_and_package(bundle, name="gate-cancel", version="3", c=0.9)
+    with deployed.gate_policy(canary={"share": 1.0, "bake_seconds": 15}):
+        execution = deployed.push(bundle, "gate-cancel", "3")
+        deadline = time.monotonic() + 60
+        while (deployed.repository.get_pointer("gate-cancel") or {}).get("canary_version") != "3":
+            assert time.monotonic() < deadline, "the canary never started"
+            time.sleep(0.2)
+        # WHEN someone rolls the model back during the bake
+        point_cli_at(deployed, tmp_path, monkeypatch)
+        rolled = CliRunner().invoke(
+            app, ["rollback", "gate-cancel", "--reason", "v2 misbehaves", "--json"]
+        )
+        # THEN live goes back to v1 and v3's promotion is cancelled: stopped, recorded
+        assert rolled.exit_code == 0, rolled.output
+        answer = json.loads(rolled.stdout)
+        assert (answer["live_version"], answer["cancelled"]) == ("1", "3")
+        described = deployed.wait_for_execution(execution)
+    assert described["status"] == "ABORTED"
+    # AND once its bake would have ended, v3 has not gone live (it once did, 50 s later)
+    time.sleep(16)
+    pointer = deployed.repository.get_pointer("gate-cancel")
+    assert pointer["version"] == "1" and not pointer.get("canary_version")
+    assert deployed.repository.get_version("gate-cancel", "3")["status"] == "cancelled"
+    assert deployed.repository.get_version("gate-cancel", "2")["status"] == "rolled-back"
+    assert deployed.repository.lock_holder("gate-cancel") is None
+    status = CliRunner().invoke(app, ["status", "gate-cancel", "3"])
+    assert status.exit_code == 1 and "gate-cancel 3: cancelled" in status.output
+    assert "v2 misbehaves" in " ".join(status.output.split())
