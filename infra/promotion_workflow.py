@@ -34,6 +34,7 @@ from registry.environment import (
     APPROVAL_TOPIC_ARN,
     ENDPOINT_FUNCTION,
     SANDBOX_FUNCTION,
+    SANDBOX_SCRATCH,
     TABLE_NAME,
     TRUSTED_MODEL_TYPES,
 )
@@ -117,6 +118,9 @@ class PromotionWorkflow(Construct):
             embedded=embedded,
             memory_size=2048,
             timeout=Duration.seconds(SANDBOX_TIMEOUT_SECONDS),
+            # in AWS the function's whole /tmp is scratch, emptied around every request; the
+            # embedded cloud's functions share the machine's, so there it keeps a folder
+            environment={} if embedded else {SANDBOX_SCRATCH: "/tmp"},
             description="Slipway python sandbox: runs a bundle's own code, with no rights",
             observability=observability,
             extra_libraries=list(options.runtime_libraries),
@@ -342,7 +346,9 @@ class PromotionWorkflow(Construct):
             handler=task.handler,
             embedded=embedded,
             memory_size=2048,
-            timeout=Duration.minutes(5),
+            # longer than the python sandbox may take, more than once (Evaluate: candidate
+            # and champion, in batches), so a slow bundle ends in a named refusal
+            timeout=Duration.minutes(15),
             environment=environment,
             description=f"{task.state} step: {task.description}",
             observability=self._observability,

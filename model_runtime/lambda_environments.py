@@ -11,6 +11,7 @@ variable means no environment that ran the candidate serves another request.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,27 +19,36 @@ from botocore.exceptions import ClientError
 from model_runtime.exceptions import SmokeTestFailedError
 
 GENERATION = "SLIPWAY_ENVIRONMENT_GENERATION"
+RETRIED = ("ResourceConflictException", "PreconditionFailedException")
 UPDATE_SECONDS = 120  # an update without a VPC completes in seconds
 
 
-def discard_environments(lambda_client: Any, function: str, generation: str) -> None:
-    """Give ``function`` a new generation and wait until new requests get fresh environments."""
+def discard_environments(lambda_client: Any, function: str) -> None:
+    """Give ``function`` a new generation and wait until new requests get fresh environments.
+
+    The variables are read and written back with the revision read (a deploy in between is
+    not reverted: the update is refused and made again on the new revision)."""
     deadline = time.monotonic() + UPDATE_SECONDS
     while True:
-        variables = (
-            lambda_client.get_function_configuration(FunctionName=function)
-            .get("Environment", {})
-            .get("Variables", {})
+        configuration = lambda_client.get_function_configuration(FunctionName=function)
+        environment = configuration.get("Environment") or {}
+        if environment.get("Error"):
+            raise SmokeTestFailedError(
+                f"cannot renew {function}'s environments: its variables cannot be read "
+                f"({environment['Error'].get('Message', environment['Error'])})"
+            )
+        variables = {**environment.get("Variables", {}), GENERATION: uuid.uuid4().hex}
+        revision = (
+            {"RevisionId": configuration["RevisionId"]} if "RevisionId" in configuration else {}
         )
         try:
             lambda_client.update_function_configuration(
-                FunctionName=function,
-                Environment={"Variables": {**variables, GENERATION: generation}},
+                FunctionName=function, Environment={"Variables": variables}, **revision
             )
             break
         except ClientError as exc:
-            # another update (another smoke test's) is in progress: wait for it, then ours
-            if exc.response["Error"]["Code"] != "ResourceConflictException":
+            # another update (a deploy, another smoke test's) came first: wait, then ours
+            if exc.response["Error"]["Code"] not in RETRIED:
                 raise
             _wait_a_little(deadline, function)
     while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,9 +69,12 @@ def outputs_match(actual: list[Any], expected: list[Any]) -> bool:
                 return False
         elif isinstance(got, float) or isinstance(want, float):
             try:
-                if abs(float(got) - float(want)) > FLOAT_TOLERANCE * max(1.0, abs(float(want))):
-                    return False
+                got_number, want_number = float(got), float(want)
             except (TypeError, ValueError):
+                return False
+            if not (math.isfinite(got_number) and math.isfinite(want_number)):
+                return False  # NaN is no number: "within tolerance" of anything, were it
+            if abs(got_number - want_number) > FLOAT_TOLERANCE * max(1.0, abs(want_number)):
                 return False
         elif got != want:
             return False

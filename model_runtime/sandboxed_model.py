@@ -109,8 +109,7 @@ def sandboxed_model(
     def predict(model_input: ModelInput) -> list[Any]:
         outputs: list[Any] = []
         for batch in batches(model_input.rows):
-            answer = sandbox.run({"bundle": reference, "rows": batch})
-            outputs.extend(checked_outputs(who, answer, len(batch)))
+            outputs.extend(predicted(sandbox, reference, who, batch))
         return outputs
 
     return LoadedModel(
@@ -120,6 +119,8 @@ def sandboxed_model(
 
 def batches(rows: list[list[Any]], limit: int = BATCH_BYTES) -> list[list[list[Any]]]:
     """Consecutive rows, each batch at most ``limit`` bytes of JSON (a larger row alone)."""
+    if not rows:
+        return []
     out: list[list[list[Any]]] = [[]]
     size = 0
     for row in rows:
@@ -132,17 +133,40 @@ def batches(rows: list[list[Any]], limit: int = BATCH_BYTES) -> list[list[list[A
     return out
 
 
-def checked_outputs(who: str, answer: Any, rows: int) -> list[Any]:
-    """One output per row, or the bundle code's failure named; anything else is the
-    sandbox's fault."""
+def predicted(
+    sandbox: Sandbox, reference: dict[str, Any], who: str, rows: list[list[Any]]
+) -> list[Any]:
+    """The sandbox's outputs for ``rows``; a batch whose answer is too large for a Lambda
+    response is asked for again in halves."""
+    envelope = sandbox.run({"bundle": reference, "rows": rows})
+    refused = envelope.get("refused") if isinstance(envelope, dict) else None
+    if isinstance(refused, dict) and refused.get("type") == "AnswerTooLarge" and len(rows) > 1:
+        half = len(rows) // 2
+        first = predicted(sandbox, reference, who, rows[:half])
+        return first + predicted(sandbox, reference, who, rows[half:])
+    return checked_outputs(who, envelope, len(rows))
+
+
+def checked_outputs(who: str, envelope: Any, rows: int) -> list[Any]:
+    """One output per row, or the failure named: the bundle's code's, or the sandbox's."""
+    if isinstance(envelope, dict) and isinstance(envelope.get("refused"), dict):
+        refused = envelope["refused"]
+        kind, message = str(refused.get("type"))[:100], str(refused.get("message"))[:2000]
+        if refused.get("by_bundle") is True:
+            raise ModelLoadError(f"{who}'s own code failed in the python sandbox: {message}")
+        raise SandboxFailedError(f"the python sandbox could not judge {who}: {kind}: {message}")
+    answer = envelope.get("answer") if isinstance(envelope, dict) else None
+    # what follows is what the bundle's code answered: anything at all
     if isinstance(answer, dict) and set(answer) == {"error"} and isinstance(answer["error"], dict):
         error = answer["error"]
         kind, message = str(error.get("type", "Error"))[:100], str(error.get("message", ""))
-        raise ModelLoadError(f"{who}'s own code failed in the python sandbox: {kind}: {message}")
+        raise ModelLoadError(
+            f"{who}'s own code failed in the python sandbox: {kind}: {message[:2000]}"
+        )
     if not (isinstance(answer, dict) and set(answer) == {"outputs"}):
-        raise SandboxFailedError(f"the python sandbox's answer for {who} has no outputs")
+        raise ModelLoadError(f"{who}'s code answered something else than its outputs")
     outputs = answer["outputs"]
     if not isinstance(outputs, list) or len(outputs) != rows:
         count = len(outputs) if isinstance(outputs, list) else "no list of"
-        raise SandboxFailedError(f"{who} answered {count} outputs for {rows} rows")
+        raise ModelLoadError(f"{who} answered {count} outputs for {rows} rows")
     return outputs

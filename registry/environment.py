@@ -22,6 +22,8 @@ APPROVERS = "SLIPWAY_APPROVERS"  # a JSON list of ARN patterns (registry/approve
 ENDPOINT_FUNCTION = "SLIPWAY_ENDPOINT_FUNCTION"
 # The function that runs python-flavor bundles' own code for Validate and Evaluate.
 SANDBOX_FUNCTION = "SLIPWAY_SANDBOX_FUNCTION"
+# Where the sandbox runs requests: infra sets /tmp in AWS (emptied around each request).
+SANDBOX_SCRATCH = "SLIPWAY_SANDBOX_SCRATCH"
 SERVED_MODELS = "SLIPWAY_SERVED_MODELS"
 SERVING_ROLE = "SLIPWAY_SERVING_ROLE"
 ALLOW_PYTHON = "SLIPWAY_ALLOW_PYTHON"

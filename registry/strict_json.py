@@ -1,4 +1,5 @@
-"""JSON that means one thing: a repeated key is an error, not "the last one wins".
+"""JSON that means one thing: a repeated key is an error, not "the last one wins", and
+NaN and Infinity, which Python writes but JSON does not have, are refused.
 
 Two readers of one document (a reviewer's viewer and the gate, a client library and the
 endpoint) may disagree on which duplicate counts; refusing duplicates removes the question.
@@ -25,10 +26,14 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+def _no_constant(name: str) -> Any:
+    raise StrictJsonError(f"{name} is not a JSON value (JSON has no NaN or infinity)")
+
+
 def load_strict_json(raw: bytes | str) -> Any:
     """Parse ``raw``; every problem is a :class:`StrictJsonError` with a readable message."""
     try:
-        return json.loads(raw, object_pairs_hook=_unique_keys)
+        return json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except StrictJsonError:
         raise
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -1,13 +1,14 @@
 """One sandboxed request, in a process of its own: open the bundle, load it, predict.
 
-Run by ``model_runtime.jobs.sandbox`` as ``python -m model_runtime.jobs.sandbox_child WORK``
-with the fetched archive and the request in WORK; writes WORK/answer.json. Whatever the
-bundle's code does here ends with this process and its folder.
+Run by ``model_runtime.jobs.sandbox`` as ``python -P -s -m model_runtime.jobs.sandbox_child
+WORK FD`` with the fetched archive and the request in WORK; writes its answer to the pipe FD.
+Whatever the bundle's code does here ends with this process and its folder.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ def answer(work: Path) -> dict[str, Any]:
         return {"error": {"type": type(exc).__name__, "message": f"{stage}: {exc}"[:2000]}}
 
 
-def main(work: Path) -> None:
+def main(work: Path, answer_fd: int) -> None:
     result = answer(work)
     try:
         encoded = json.dumps(result, allow_nan=False)
@@ -45,8 +46,9 @@ def main(work: Path) -> None:
         encoded = json.dumps(
             {"error": {"type": "ModelOutputError", "message": f"outputs are not JSON: {exc}"}}
         )
-    (work / "answer.json").write_text(encoded)
+    with os.fdopen(answer_fd, "w") as pipe:
+        pipe.write(encoded)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), int(sys.argv[2]))

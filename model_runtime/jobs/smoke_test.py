@@ -6,6 +6,7 @@ FastAPI and the model store exactly as a client's request would.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
@@ -106,7 +107,8 @@ def smoke_test_candidate(
     registered = repository.get_version(name, version)
     if registered is None:
         raise InvalidStateError(f"{name} {version} is not registered: SmokeTest runs after Stage")
-    try:
+
+    def run() -> SmokeTestOutcome:
         return smoke_test(
             lambda_client,
             function,
@@ -116,10 +118,18 @@ def smoke_test_candidate(
             state.policy.smoke_test_budget_ms,
             state.policy.pointer_cache_seconds,
         )
-    finally:
-        if registered.get("flavor") == "python":
-            # its code stays in the environments that served it: none serves another request
-            discard_environments(lambda_client, function, generation=state.execution_name)
+
+    if registered.get("flavor") != "python":
+        return run()
+    # its code stays in the environments that served it: none may serve another request
+    try:
+        outcome = run()
+    except Exception:
+        with contextlib.suppress(Exception):  # the smoke test's own failure is the reason
+            discard_environments(lambda_client, function)
+        raise
+    discard_environments(lambda_client, function)
+    return outcome
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -102,8 +102,8 @@ def test_a_bundle_that_answers_too_few_outputs_or_fails_is_refused_by_name(gate,
         "failing",
         f"if {IN_SANDBOX}:\n    raise RuntimeError('centroids.json is corrupt')",
     )
-    # THEN an answer without one output per row is the sandbox's refusal
-    with pytest.raises(SandboxFailedError, match=r"iris silent answered 0 outputs for 3 rows"):
+    # THEN an answer without one output per row is the bundle's failure
+    with pytest.raises(ModelLoadError, match=r"iris silent answered 0 outputs for 3 rows"):
         run(steps.VALIDATE, uploaded(gate, silent, "silent"))
     # AND the code's own failure is named, with its message
     with pytest.raises(ModelLoadError, match=r"iris failing's own code failed.*corrupt"):
@@ -123,10 +123,11 @@ def test_a_bundle_that_does_not_answer_in_time_is_stopped(gate, tmp_path):
     slow = python_bundle_with(
         tmp_path, "iris", "slow", f"import time\nif {IN_SANDBOX}:\n    time.sleep(120)"
     )
-    sandbox = LambdaSandbox(ForkedLambda(remaining_ms=5_000), "sandbox")
+    sandbox = LambdaSandbox(ForkedLambda(remaining_ms=10_000), "sandbox")
     started = time.monotonic()
     answer = sandbox.run({"bundle": presigned(gate, slow, "slow"), "rows": [[5.1, 3.5, 1.4, 0.2]]})
-    assert answer["error"]["type"] == "Timeout" and time.monotonic() - started < 10
+    assert answer["refused"]["type"] == "Timeout" and answer["refused"]["by_bundle"] is True
+    assert time.monotonic() - started < 10  # within the function's own time
 
 
 def test_the_sandbox_runs_only_the_bytes_it_was_sent_for(gate, bundles, tmp_path):
@@ -134,11 +135,12 @@ def test_the_sandbox_runs_only_the_bytes_it_was_sent_for(gate, bundles, tmp_path
     sandbox = LambdaSandbox(ForkedLambda(), "sandbox")
     rows = [[5.1, 3.5, 1.4, 0.2]]
     reference = presigned(gate, bundle, "py")
-    assert sandbox.run({"bundle": reference, "rows": rows}) == {"outputs": [0]}
+    assert sandbox.run({"bundle": reference, "rows": rows}) == {"answer": {"outputs": [0]}}
     other = {**reference, "digest": sha256_file(bundles["good"])}
-    refused = sandbox.run({"bundle": other, "rows": rows})["error"]
+    refused = sandbox.run({"bundle": other, "rows": rows})["refused"]
     assert refused["type"] == "BundleNotFetched" and "not the bundle's" in refused["message"]
-    shorter = sandbox.run({"bundle": {**reference, "size": 100}, "rows": rows})["error"]
+    assert refused["by_bundle"] is False  # the sandbox's refusal, not the uploader's fault
+    shorter = sandbox.run({"bundle": {**reference, "size": 100}, "rows": rows})["refused"]
     assert "more than the 100 bytes expected" in shorter["message"]
     # AND a request that is not one is refused before anything runs
     with pytest.raises(SandboxFailedError, match="ValidationError"):
@@ -151,6 +153,7 @@ def test_rows_travel_in_batches_that_fit_a_lambda_payload():
     assert [row for batch in split for row in batch] == rows
     assert all(len(json.dumps(batch)) <= 10_000 for batch in split) and len(split) > 10
     assert batches([["y" * 50_000]], limit=10_000) == [[["y" * 50_000]]]  # alone, as it is
+    assert batches([]) == []
 
 
 def test_the_sandbox_function_is_found_only_when_a_python_bundle_needs_it(monkeypatch):
