@@ -33,7 +33,25 @@ class _Strict(BaseModel):
 
 class CanaryConfig(_Strict):
     share: float = Field(0.1, ge=0.0, le=1.0, description="share of live traffic for a candidate")
-    bake_minutes: int = Field(10, ge=0, le=1440)
+    # A canary is checked every few seconds, each check a few events of the execution's
+    # history, which Step Functions caps at 25,000: six hours at most.
+    bake_minutes: int = Field(10, ge=0, le=360)
+    min_requests: int = Field(
+        20, ge=1, le=10_000_000, description="client requests to the candidate before judging"
+    )
+    max_bake_minutes: int = Field(
+        60, ge=0, le=360, description="how long a canary may wait for min_requests, then fails"
+    )
+
+    @model_validator(mode="after")
+    def _waits_at_least_its_bake(self) -> CanaryConfig:
+        if self.max_bake_minutes < self.bake_minutes:
+            raise ValueError(
+                f"max_bake_minutes ({self.max_bake_minutes}) is shorter than bake_minutes "
+                f"({self.bake_minutes})"
+            )
+        return self
+
     max_error_rate: float = Field(0.01, ge=0.0, le=1.0)
     max_schema_rejection_rate: float = Field(0.05, ge=0.0, le=1.0)
     max_p99_ms: float = Field(1000.0, gt=0.0)

@@ -39,6 +39,8 @@ def gate_policy(config: EnvironmentConfig) -> GatePolicy:
         canary=CanaryPolicy(
             share=config.canary.share,
             bake_seconds=config.canary.bake_minutes * 60,
+            min_requests=config.canary.min_requests,
+            max_bake_seconds=config.canary.max_bake_minutes * 60,
             max_error_rate=config.canary.max_error_rate,
             max_schema_rejection_rate=config.canary.max_schema_rejection_rate,
             max_p99_ms=config.canary.max_p99_ms,

@@ -42,6 +42,7 @@ from registry.workflow import (
     PROMOTION,
     SANDBOX_HANDLER,
     SANDBOX_TIMEOUT_SECONDS,
+    WAIT_INTERVAL_SECONDS,
     Choice,
     Condition,
     Node,
@@ -326,11 +327,13 @@ class PromotionWorkflow(Construct):
             backoff_rate=2.0,
         )
         if task.wait_while:
-            # Someone else goes first (another promotion of the model): wait, then fail clearly.
+            # Not yet (another promotion goes first, the canary still bakes): look again
+            # every few seconds; the step fails clearly once its own deadline passed.
+            at_most = task.wait_at_most_seconds or self._options.lock_wait_seconds
             state.add_retry(
                 errors=list(task.wait_while),
-                interval=Duration.seconds(5),
-                max_attempts=max(self._options.lock_wait_seconds // 5, 1),
+                interval=Duration.seconds(WAIT_INTERVAL_SECONDS),
+                max_attempts=max(at_most // WAIT_INTERVAL_SECONDS, 1),
                 backoff_rate=1.0,
             )
         return state

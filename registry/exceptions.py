@@ -53,3 +53,8 @@ class SelfApprovalError(RegistryError):
 class LockLostError(RegistryError):
     """This promotion no longer holds its model's lock: a rollback (or an operator) took it
     and cancelled the promotion, which must not move the live pointer any more."""
+
+
+class CanaryStillBakingError(RegistryError):
+    """The canary has not baked long enough, or had too few requests, to be judged: the
+    workflow checks again a few seconds later (a Retry on this name), until its deadline."""

@@ -24,7 +24,11 @@ from registry.environment import (
     SANDBOX_FUNCTION,
     TRUSTED_MODEL_TYPES,
 )
-from registry.exceptions import PointerConflictError, PromotionLockedError
+from registry.exceptions import (
+    CanaryStillBakingError,
+    PointerConflictError,
+    PromotionLockedError,
+)
 from registry.statuses import ApprovalPolicy, RegisterOutcome
 from registry.workflow_state import (
     ApprovalRequest,
@@ -62,6 +66,12 @@ class Permission(StrEnum):
 SANDBOX_HANDLER = "model_runtime.jobs.sandbox.handler"
 SANDBOX_TIMEOUT_SECONDS = 300
 
+# A step that waits (for the lock, for a canary's bake) looks again this often. A canary may
+# wait for its minimum number of requests up to its policy's max_bake_seconds, which cdk.json
+# bounds by MAX_BAKE_SECONDS.
+WAIT_INTERVAL_SECONDS = 5
+MAX_BAKE_SECONDS = 6 * 3600  # each check adds events to the execution's history (<= 25,000)
+
 # The DynamoDB calls behind the repository's methods. TransactWriteItems has no IAM action
 # of its own: each Put/Update in it is authorised as PutItem/UpdateItem.
 GET = ("dynamodb:GetItem",)
@@ -98,7 +108,10 @@ class Task:
     settings: tuple[str, ...] = ()  # environment variables the code reads, besides the table
     audit: tuple[AuditStep, ...] = ()  # the audit events the step writes
     waits_for_task_token: bool = False
-    wait_while: tuple[str, ...] = ()  # errors meaning "someone else first": retried for long
+    wait_while: tuple[str, ...] = ()  # errors meaning "not yet": retried every few seconds
+    # how long at most (None: the environment's lock wait); the step itself ends the wait
+    # earlier, by failing clearly, when it knows its own deadline
+    wait_at_most_seconds: int | None = None
 
     def __post_init__(self) -> None:
         field_model(self.result)  # a result field that does not exist fails at import
@@ -311,7 +324,8 @@ START_CANARY = Task(
     table_actions=(*GET, *WRITE),
     audit=(AuditStep.CANARY_START,),
 )
-BAKE_CANARY = Wait(state="BakeCanary", seconds_path=json_path("policy", "canary", "bake_seconds"))
+# Until the first check: none when there is nothing to compare with (StartCanary says).
+BAKE_CANARY = Wait(state="BakeCanary", seconds_path=json_path("canary", "first_check_seconds"))
 CHECK_CANARY = Task(
     state="CheckCanary",
     handler="functions.canary.handler.check",
@@ -321,6 +335,9 @@ CHECK_CANARY = Task(
     table_actions=PUT,
     permissions=(Permission.READ_SERVING_METRICS,),
     audit=(AuditStep.CANARY_CHECK,),
+    # checked every few seconds while it bakes: it fails early with enough bad requests
+    wait_while=(CanaryStillBakingError.__name__,),
+    wait_at_most_seconds=MAX_BAKE_SECONDS,
 )
 PROMOTE = Task(
     state="Promote",

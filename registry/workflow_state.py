@@ -60,7 +60,9 @@ class Document(BaseModel):
 
 class CanaryPolicy(Document):
     share: float
-    bake_seconds: int
+    bake_seconds: int  # the least time a canary takes live traffic before it may pass
+    min_requests: int = 1  # client requests to the candidate before it is judged at all
+    max_bake_seconds: int = 3600  # how long it may wait for them; then it fails
     max_error_rate: float
     max_schema_rejection_rate: float
     max_p99_ms: float
@@ -189,6 +191,7 @@ class CanaryStarted(Document):
     stable: Version | None
     started_at: Timestamp
     share: float
+    first_check_seconds: int = 0  # none when there is nothing to compare with
 
 
 class CanaryChecked(Document):

@@ -12,8 +12,10 @@ from functions.exceptions import CanaryFailedError
 from functions.observability import logger
 from registry import aws
 from registry.audit import AuditEvent, AuditOutcome, AuditStep
+from registry.exceptions import CanaryStillBakingError
 from registry.repository import LineageRepository
 from registry.statuses import CanaryVerdict
+from registry.workflow import WAIT_INTERVAL_SECONDS
 from registry.workflow_state import CanaryChecked, CanaryPolicy, CanaryStarted, PromotionState
 
 
@@ -21,6 +23,8 @@ def start_canary(state: PromotionState, repository: LineageRepository) -> Canary
     name, version = state.candidate()
     share = state.policy.canary.share
     stable = repository.start_canary(name, version, share, state.execution_name)
+    # no bake at all when there is nothing to compare with
+    first_check = min(state.policy.canary.bake_seconds, WAIT_INTERVAL_SECONDS) if stable else 0
     reason = (
         f"{share:.0%} of live traffic goes to {version}; {stable} keeps the rest"
         if stable
@@ -36,7 +40,12 @@ def start_canary(state: PromotionState, repository: LineageRepository) -> Canary
             reason,
         )
     )
-    return CanaryStarted(stable=stable, started_at=datetime.now(UTC).isoformat(), share=share)
+    return CanaryStarted(
+        stable=stable,
+        started_at=datetime.now(UTC).isoformat(),
+        share=share,
+        first_check_seconds=first_check,
+    )
 
 
 def limits_of(policy: CanaryPolicy) -> CanaryLimits:
@@ -60,18 +69,37 @@ def check_canary(
     cloudwatch: Any,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> CanaryChecked:
-    """Raise CanaryFailedError with every problem; the workflow then restores the pointer."""
+    """Judge the canary once it baked its time and had enough client requests, or at once
+    when enough requests already show a problem. Until then CanaryStillBakingError: the
+    workflow looks again a few seconds later. CanaryFailedError with every problem; the
+    workflow then restores the pointer."""
     name, version = state.candidate()
     canary: CanaryStarted = state.require("canary")
     if not canary.stable:
         return CanaryChecked(verdict=CanaryVerdict.SKIPPED)
+    policy = state.policy.canary
     started, ended = datetime.fromisoformat(canary.started_at), now()
+    elapsed = (ended - started).total_seconds()
     stats = serving_stats(cloudwatch, name, version, started, ended)
     stable = serving_stats(cloudwatch, name, canary.stable, started, ended)
-    problems = canary_problems(stats, stable, limits_of(state.policy.canary))
+    problems = canary_problems(stats, stable, limits_of(policy))
     summary = f"{describe(stats)} to {version}, {describe(stable)} to {canary.stable}"
-    if problems:
-        raise CanaryFailedError(f"canary of {version} failed ({summary}): " + "; ".join(problems))
+    enough = stats.invocations >= policy.min_requests
+    if problems and enough:
+        early = f" early, after {elapsed:.0f} s" if elapsed < policy.bake_seconds else ""
+        raise CanaryFailedError(
+            f"canary of {version} failed{early} ({summary}): " + "; ".join(problems)
+        )
+    if elapsed < policy.bake_seconds or not enough:
+        if elapsed >= policy.max_bake_seconds:
+            raise CanaryFailedError(
+                f"canary of {version} had {stats.invocations:.0f} client requests in "
+                f"{elapsed:.0f} s; it needs {policy.min_requests} to be judged "
+                "(canary min_requests and max_bake_minutes in cdk.json)"
+            )
+        raise CanaryStillBakingError(
+            f"canary of {version} after {elapsed:.0f} s of {policy.bake_seconds} s: {summary}"
+        )
     repository.record_audit(
         AuditEvent(
             name,

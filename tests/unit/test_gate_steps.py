@@ -35,6 +35,7 @@ from model_runtime.serving.settings import StorageSettings
 from registry import workflow as steps
 from registry.audit import AuditStep
 from registry.exceptions import (
+    CanaryStillBakingError,
     PromotionLockedError,
     UploadNotDeclaredError,
     VersionConflictError,
@@ -433,8 +434,10 @@ def test_waiting_for_approval_stores_the_token_announces_and_audits(gate, bundle
 
 
 def test_a_canary_without_a_live_version_is_skipped(gate, bundles):
-    state = run(steps.START_CANARY, approved(gate, bundles["good"], "good"))
+    canary = {"canary": {"share": 0.5, "bake_seconds": 1800}}
+    state = run(steps.START_CANARY, approved(gate, bundles["good"], "good", **canary))
     assert state.canary.stable is None
+    assert state.canary.first_check_seconds == 0  # no 30 idle minutes: nothing to compare
     assert run(steps.CHECK_CANARY, state).canary_check.verdict == "skipped"
     assert ("canary-start", "skipped") in outcomes(gate.repository, "iris", "good")
 
@@ -527,6 +530,50 @@ def test_a_canary_is_judged_on_traffic_from_its_start_only(gate, bundles, cloudw
             boto3.client("cloudwatch"),
             now=lambda: started + timedelta(minutes=1),
         )
+
+
+def checked_after(state: PromotionState, gate: Gate, seconds: float):
+    started = datetime.fromisoformat(state.canary.started_at)
+    later = started + timedelta(seconds=seconds)
+    return check_canary(state, gate.repository, boto3.client("cloudwatch"), now=lambda: later)
+
+
+WAITING = {"share": 0.5, "bake_seconds": 60, "min_requests": 20, "max_bake_seconds": 600}
+
+
+def test_a_canary_is_judged_only_after_its_bake_and_its_minimum_of_requests(
+    gate, bundles, cloudwatch_percentiles
+):
+    live(gate, bundles["good"], "good")
+    state = run(steps.START_CANARY, approved(gate, bundles["better"], "better", canary=WAITING))
+    assert state.canary.first_check_seconds == 5  # checked every few seconds from then on
+    started = datetime.fromisoformat(state.canary.started_at)
+    put_serving_metrics("better", requests=5, errors=0, at=started + timedelta(seconds=1))
+    put_serving_metrics("good", requests=5, errors=0, at=started + timedelta(seconds=1))
+    # WHEN it is checked before its bake ended, or after it with 5 of 20 requests
+    # THEN it is not judged yet (one request once made a canary pass)
+    for seconds in (30, 120):
+        with pytest.raises(CanaryStillBakingError, match="5 requests"):
+            checked_after(state, gate, seconds)
+    # AND past its longest bake without enough requests it fails, saying what it lacked
+    with pytest.raises(CanaryFailedError, match="5 client requests in 601 s; it needs 20"):
+        checked_after(state, gate, 601)
+    # AND with enough requests after its bake, it passes
+    put_serving_metrics("better", requests=20, errors=0, at=started + timedelta(seconds=2))
+    assert checked_after(state, gate, 120).verdict == "passed"
+
+
+def test_a_canary_failing_on_enough_requests_fails_before_its_bake_ends(
+    gate, bundles, cloudwatch_percentiles
+):
+    live(gate, bundles["good"], "good")
+    bake = {**WAITING, "bake_seconds": 1800, "max_error_rate": 0.01}
+    state = run(steps.START_CANARY, approved(gate, bundles["better"], "better", canary=bake))
+    started = datetime.fromisoformat(state.canary.started_at)
+    put_serving_metrics("better", requests=20, errors=20, at=started + timedelta(seconds=1))
+    put_serving_metrics("good", requests=20, errors=0, at=started + timedelta(seconds=1))
+    with pytest.raises(CanaryFailedError, match=r"failed early, after 10 s .*error rate 100.0%"):
+        checked_after(state, gate, 10)
 
 
 # -- Promote, ReleaseLock, RecordFailure ---------------------------------------------------

@@ -20,6 +20,13 @@ from tests.workflow.conftest import point_cli_at
 from tests.workflow.signed_http import local_http
 
 
+def wait_for_canary(deployed, name: str, version: str) -> None:
+    deadline = time.monotonic() + 60
+    while (deployed.repository.get_pointer(name) or {}).get("canary_version") != version:
+        assert time.monotonic() < deadline, "the canary never started"
+        time.sleep(0.2)
+
+
 def rejection_reason(deployed, name: str, version: str) -> str:
     events = [
         e for e in deployed.repository.audit_history(name, version) if e["outcome"] == "rejected"
@@ -318,10 +325,7 @@ def test_a_canary_that_rejects_live_traffic_is_rolled_back(deployed, tmp_path):
     with deployed.gate_policy(canary={"share": 1.0, "bake_seconds": 12}):
         execution = deployed.push(bundle, "gate-canary", "2")
         # WHEN v2 takes the live traffic during its canary, and clients send v1's records
-        deadline = time.monotonic() + 60
-        while (deployed.repository.get_pointer("gate-canary") or {}).get("canary_version") != "2":
-            assert time.monotonic() < deadline, "the canary never started"
-            time.sleep(0.2)
+        wait_for_canary(deployed, "gate-canary", "2")
         record = dict(
             zip(
                 ["sepal_length", "sepal_width", "petal_length", "petal_width"],
@@ -359,15 +363,36 @@ def test_a_canary_that_rejects_live_traffic_is_rolled_back(deployed, tmp_path):
     assert deployed.repository.get_version("gate-canary", "1")["status"] == "live"
 
 
-def test_a_healthy_canary_is_promoted(deployed, tmp_path):
+def test_a_healthy_canary_is_promoted_once_clients_used_it(deployed, tmp_path):
     assert promote(deployed, tmp_path, "gate-canary-ok", "1")["status"] == "SUCCEEDED"
-    with deployed.gate_policy(canary={"share": 0.5, "bake_seconds": 2}):
-        described = promote(deployed, tmp_path, "gate-canary-ok", "2", c=0.9)
-    assert described["status"] == "SUCCEEDED"
+    bundle = tmp_path / "canary-ok-2.tar.gz"
+    train_and_package(bundle, name="gate-canary-ok", version="2", c=0.9)
+    policy = {"share": 1.0, "bake_seconds": 2, "min_requests": 5, "max_bake_seconds": 60}
+    with deployed.gate_policy(canary=policy):
+        execution = deployed.push(bundle, "gate-canary-ok", "2")
+        wait_for_canary(deployed, "gate-canary-ok", "2")
+        url = f"{deployed.endpoint}/v1/models/gate-canary-ok/predict"
+        for _ in range(8):  # clients, all served by the candidate (share 1.0)
+            assert local_http.post(url, json={"inputs": [[5.1, 3.5, 1.4, 0.2]]}).status_code == 200
+        described = deployed.wait_for_execution(execution)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
     pointer = deployed.repository.get_pointer("gate-canary-ok")
     assert pointer["version"] == "2" and "canary_version" not in pointer
-    steps = [e["step"] for e in deployed.repository.audit_history("gate-canary-ok", "2")]
-    assert "canary-start" in steps and "canary-check" in steps
+    events = deployed.repository.audit_history("gate-canary-ok", "2")
+    (passed,) = [e["reason"] for e in events if e["step"] == "canary-check"]
+    assert passed.startswith("canary passed: 8 requests")
+
+
+def test_a_canary_nobody_calls_is_not_promoted(deployed, tmp_path):
+    # GIVEN a canary that needs 3 client requests, and waits at most 6 s for them
+    assert promote(deployed, tmp_path, "gate-canary-idle", "1")["status"] == "SUCCEEDED"
+    policy = {"share": 0.5, "bake_seconds": 1, "min_requests": 3, "max_bake_seconds": 6}
+    with deployed.gate_policy(canary=policy):
+        described = promote(deployed, tmp_path, "gate-canary-idle", "2", c=0.9)
+    # THEN with no client at all it fails, saying why (it once passed on the smoke test)
+    assert described["status"] == "FAILED"
+    assert "it needs 3 to be judged" in described["cause"]
+    assert deployed.repository.get_pointer("gate-canary-idle")["version"] == "1"
 
 
 def test_a_wrong_answer_from_the_endpoint_fails_the_smoke_test(deployed, tmp_path):
@@ -475,10 +500,7 @@ def test_a_rollback_during_a_canary_cancels_the_promotion_for_good(deployed, tmp
     train_and_package(bundle, name="gate-cancel", version="3", c=0.9)
     with deployed.gate_policy(canary={"share": 1.0, "bake_seconds": 15}):
         execution = deployed.push(bundle, "gate-cancel", "3")
-        deadline = time.monotonic() + 60
-        while (deployed.repository.get_pointer("gate-cancel") or {}).get("canary_version") != "3":
-            assert time.monotonic() < deadline, "the canary never started"
-            time.sleep(0.2)
+        wait_for_canary(deployed, "gate-cancel", "3")
         # WHEN someone rolls the model back during the bake
         point_cli_at(deployed, tmp_path, monkeypatch)
         rolled = CliRunner().invoke(
