@@ -28,3 +28,8 @@ class ApprovalNotRecordedError(SlipwayControlError):
 
 class CanaryFailedError(SlipwayControlError):
     """The candidate did worse than the limits or the stable version while it took traffic."""
+
+
+class BundleDeletedError(SlipwayControlError):
+    """The registered bytes of the candidate are no longer in the bucket: it cannot go live
+    (an endpoint could never load it)."""

@@ -32,6 +32,7 @@ from model_runtime.exceptions import (
 )
 from model_runtime.model import LoadedModel, load_model
 from model_runtime.serving.settings import get_storage_settings
+from registry.s3_versions import version_args
 from registry.statuses import WAS_LIVE, ServingRole, Stage, VersionStatus
 
 if TYPE_CHECKING:  # botocore is heavy; a store is handed a repository ready-made
@@ -287,8 +288,3 @@ def _tree_bytes(root: Path) -> int:
         for folder, _, names in os.walk(root)
         for name in names
     )
-
-
-def version_args(s3_version_id: str) -> dict[str, str]:
-    """Objects in an unversioned bucket report the version id "null", which S3 won't take."""
-    return {"VersionId": s3_version_id} if s3_version_id and s3_version_id != "null" else {}

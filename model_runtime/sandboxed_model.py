@@ -96,7 +96,7 @@ def sandboxed_model(
     sandbox: Sandbox, s3: Any, bundle: BundleObject, name: str, version: str, signature: Signature
 ) -> LoadedModel:
     """A model whose predictions come from the sandbox."""
-    from model_runtime.model_store import version_args
+    from registry.s3_versions import version_args
 
     url = s3.generate_presigned_url(
         "get_object",

@@ -342,6 +342,16 @@ class LineageRepository:
             raise
         return str(pointer["version"])
 
+    def clear_staging(self, name: str, version: str) -> bool:
+        """Drop the staging pointer if it still names ``version`` (one that will not go live):
+        nothing is staged then, rather than a rejected or cancelled version."""
+        return _applied_if_condition_holds(
+            self._table.delete_item,
+            Key={keys.PK: keys.model_pk(name), keys.SK: keys.stage_sk(Stage.STAGING)},
+            ConditionExpression="version = :v",
+            ExpressionAttributeValues={":v": version},
+        )
+
     def clear_canary(self, name: str, version: str, execution: str) -> bool:
         """Stop routing traffic to ``version`` if it is the live pointer's canary and
         ``execution`` started it: another upload under the same version number (a failed

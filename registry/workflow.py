@@ -346,6 +346,7 @@ PROMOTE = Task(
     result="promoted",
     description="the live pointer moves to the candidate",
     table_actions=(*GET, *WRITE),
+    permissions=(Permission.READ_BUNDLES,),  # the registered bundle is still in the bucket
     audit=(AuditStep.PROMOTE,),
 )
 RELEASE_LOCK = Task(

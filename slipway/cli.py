@@ -472,8 +472,8 @@ def pull(
     import hashlib
     import tempfile
 
-    from model_runtime.model_store import version_args
     from registry.repository import LineageRepository
+    from registry.s3_versions import version_args
     from slipway.target import resolve_target
 
     target = resolve_target(env)

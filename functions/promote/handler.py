@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.exceptions import ApprovalNotRecordedError
+from botocore.exceptions import ClientError
+
+from functions.exceptions import ApprovalNotRecordedError, BundleDeletedError
 from functions.observability import count_decision, logger
+from registry import aws
 from registry.audit import AuditEvent, AuditOutcome, AuditStep
 from registry.aws import lineage_repository
 from registry.metrics import Metric
 from registry.repository import LineageRepository
+from registry.s3_versions import version_args
 from registry.uploads import require_other_approver
 from registry.workflow_state import Approval, Promoted, PromotionState
 
@@ -35,9 +39,31 @@ def require_recorded_approval(state: PromotionState, repository: LineageReposito
         )
 
 
-def promote_live_pointer(state: PromotionState, repository: LineageRepository) -> Promoted:
+def require_bundle_in_bucket(
+    s3: Any, repository: LineageRepository, name: str, version: str
+) -> None:
+    """The exact object version registered must still exist: a version whose bundle was
+    deleted while it was in the gate would go live and fail every request."""
+    bundle = (repository.get_version(name, version) or {}).get("bundle") or {}
+    try:
+        s3.head_object(
+            Bucket=bundle["bucket"], Key=bundle["key"], **version_args(bundle["s3_version_id"])
+        )
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code in ("404", "NoSuchKey", "NoSuchVersion", "405", "MethodNotAllowed"):
+            raise BundleDeletedError(
+                f"the bundle of {name} {version} (s3://{bundle['bucket']}/{bundle['key']}, "
+                f"version {bundle['s3_version_id']}) was deleted from the bucket after it was "
+                "registered; it cannot go live: upload it again under a new version"
+            ) from None
+        raise
+
+
+def promote_live_pointer(state: PromotionState, repository: LineageRepository, s3: Any) -> Promoted:
     require_recorded_approval(state, repository)
     name, version = state.candidate()
+    require_bundle_in_bucket(s3, repository, name, version)
     # only while this promotion holds the lock: one a rollback cancelled moves nothing
     previous = repository.promote(name, version, state.execution_name, holding_lock=True)
     repository.record_audit(
@@ -57,4 +83,6 @@ def promote_live_pointer(state: PromotionState, repository: LineageRepository) -
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return promote_live_pointer(PromotionState.parse(event), lineage_repository()).dump()
+    return promote_live_pointer(
+        PromotionState.parse(event), lineage_repository(), aws.client("s3")
+    ).dump()

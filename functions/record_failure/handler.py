@@ -57,14 +57,17 @@ def subject_of(state: PromotionState) -> tuple[str, str]:
 
 
 def record_failure(state: PromotionState, repository: LineageRepository) -> Failure:
-    """Audit the rejection, mark the version, stop its canary, release the lock."""
+    """Audit the rejection, mark the version, stop its canary, release the lock, and leave
+    nothing staged that will not go live."""
     reason = failure_reason(state.error)
     name, version = subject_of(state)
     execution = state.execution_name
     # only the version this execution registered, and not one a person cancelled meanwhile
     repository.reject_version(name, version, execution, reason)
     repository.clear_canary(name, version, execution)
-    repository.release_lock(name, execution)
+    if repository.release_lock(name, execution):
+        # it held the lock, so the staging pointer, if it names the version, is its own
+        repository.clear_staging(name, version)
     repository.record_audit(
         AuditEvent(
             name=name,

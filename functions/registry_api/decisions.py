@@ -229,6 +229,7 @@ def _take_the_lock(
         if exc.response["Error"]["Code"] != "ExecutionDoesNotExist":
             raise
     version = str(holder.get("version", ""))
+    repository.clear_staging(name, version)
     if repository.cancel_version(name, version, holder["execution"], actor, reason):
         repository.record_audit(
             AuditEvent(

@@ -8,9 +8,9 @@ from typing import Any
 from model_runtime.bundle import OpenedBundle, open_bundle
 from model_runtime.exceptions import ArchiveLimitExceededError
 from model_runtime.model import LoadedModel, load_model
-from model_runtime.model_store import version_args
 from model_runtime.sandboxed_model import BundleObject, Sandbox, sandboxed_model
 from model_runtime.serving.settings import StorageSettings
+from registry.s3_versions import version_args
 
 
 def fetch_bundle(

@@ -40,7 +40,7 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
     "PromotionWorkflowCheckCanaryFunction": {PUT, "cloudwatch:GetMetricData"},
     "PromotionWorkflowAutoApproveFunction": {PUT, UPDATE},
     "PromotionWorkflowWaitForApprovalFunction": {PUT, UPDATE, "sns:Publish"},
-    "PromotionWorkflowPromoteFunction": {GET, PUT, UPDATE},
+    "PromotionWorkflowPromoteFunction": OBJECTS | {GET, PUT, UPDATE},
     "PromotionWorkflowRecordFailureFunction": {GET, PUT, UPDATE, DELETE},
     "IngestPipelineFunction": {"states:StartExecution"},
     "Endpoint": OBJECTS | {GET},  # every endpoint, the default and dedicated ones

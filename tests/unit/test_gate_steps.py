@@ -17,7 +17,7 @@ from botocore.config import Config
 from examples.iris.train import train_and_package
 from functions.approval.handler import request_approval
 from functions.canary.handler import check_canary
-from functions.exceptions import CanaryFailedError
+from functions.exceptions import BundleDeletedError, CanaryFailedError
 from functions.record_failure.handler import UNRECOGNISED_UPLOADS
 from model_runtime.exceptions import (
     ArchiveLimitExceededError,
@@ -46,6 +46,7 @@ from registry.workflow_state import REASON_LIMIT, ApprovalRequest, PromotionStat
 from slipway.local.moto_patches import abort_stopped_executions
 from tests.conftest import LambdaContext, python_bundle_with
 from tests.unit.gate import (
+    BUCKET,
     Gate,
     answer,
     approved,
@@ -579,6 +580,16 @@ def test_a_canary_failing_on_enough_requests_fails_before_its_bake_ends(
 # -- Promote, ReleaseLock, RecordFailure ---------------------------------------------------
 
 
+def test_a_candidate_whose_bundle_was_deleted_in_the_gate_does_not_go_live(gate, bundles):
+    # GIVEN an approved candidate whose registered object version was deleted meanwhile
+    state = approved(gate, bundles["good"], "good")
+    gate.s3.delete_object(Bucket=BUCKET, Key=state.key, VersionId=state.version_id)
+    # THEN Promote refuses it, saying so; nothing is live
+    with pytest.raises(BundleDeletedError, match="was deleted from the bucket"):
+        run(steps.PROMOTE, state)
+    assert gate.repository.get_pointer("iris") is None
+
+
 def decisions_counted(capsys: pytest.CaptureFixture[str], metric: Metric) -> list[dict]:
     """The embedded-metric-format lines a step printed that count ``metric``."""
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
@@ -653,6 +664,8 @@ def test_record_failure_rejects_the_version_takes_its_traffic_and_frees_the_mode
     assert item["rejection_reason"] == state.failure.reason
     pointer = gate.repository.get_pointer("iris")
     assert pointer["version"] == "good" and "canary_version" not in pointer
+    # AND nothing is staged: staging named the rejected candidate (finding 10)
+    assert gate.repository.get_pointer("iris", Stage.STAGING) is None
     assert outcomes(gate.repository, "iris", "better")[-1] == ("reject", "rejected")
     (counted,) = decisions_counted(capsys, Metric.REJECTIONS)
     assert (counted["model"], counted["error"]) == ("iris", "CanaryFailedError")

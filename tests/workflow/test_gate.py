@@ -71,7 +71,8 @@ def test_a_smoke_test_over_budget_is_rejected_and_live_stays(deployed, tmp_path)
     assert "budget is 0 ms" in described["cause"]
     assert deployed.repository.get_pointer("gate-slow")["version"] == "1"
     # the candidate reached staging (that is where it was smoke-tested), never live
-    assert deployed.repository.get_pointer("gate-slow", "staging")["version"] == "2"
+    # it was smoke-tested on staging; rejected, it is staged no more (nothing is)
+    assert deployed.repository.get_pointer("gate-slow", "staging") is None
     assert deployed.repository.get_version("gate-slow", "2")["status"] == "rejected"
 
 
