@@ -162,8 +162,10 @@ class PromotionWorkflow(Construct):
             ),
         }
         self.functions: dict[str, lambda_.Function] = {}
+        by_handler: dict[str, lambda_.Function] = {}
         for task in workflow.tasks():
-            if task.state in self.functions:
+            if task.handler in by_handler:  # two states of one step (ReleaseLock's)
+                self.functions[task.state] = by_handler[task.handler]
                 continue
             environment = {name: settings[name] for name in task.settings}
             if task.uses_table:
@@ -177,7 +179,7 @@ class PromotionWorkflow(Construct):
                 grant_table(table, function, *task.table_actions)
             for permission in task.permissions:
                 permissions[permission](function)
-            self.functions[task.state] = function
+            self.functions[task.state] = by_handler[task.handler] = function
 
         self.state_machine = sfn.StateMachine(
             self,
@@ -214,6 +216,17 @@ class PromotionWorkflow(Construct):
                 cause_path=workflow.failure_cause,
             )
         )
+        # RecordFailure failing must not keep the lock (8 days): release it, then fail
+        release = self._task(workflow.on_unrecorded_failure).next(
+            sfn.Fail(
+                self,
+                workflow.unrecorded,
+                error="PromotionFailedUnrecorded",
+                cause="the failure handler failed; the model's lock was released, the "
+                "version's status may not say why (see the execution history)",
+            )
+        )
+        record_failure.add_catch(release, errors=["States.ALL"], result_path=workflow.error_path)
         self._record_failure = record_failure
         return self._chain(workflow.nodes, sfn.Succeed(self, workflow.succeeded))
 

@@ -192,6 +192,9 @@ Node = Task | Choice | SucceedIf | Wait | SetPolicy
 class Workflow:
     nodes: tuple[Node, ...]
     on_failure: Task  # every task's catch-all leads here
+    # when the failure handler itself fails: at least the lock is released, then it fails
+    on_unrecorded_failure: Task
+    unrecorded: str  # the Fail state after on_unrecorded_failure
     failed: str  # the Fail state after on_failure
     failure_cause: str  # the path of the reason the Fail state reports
     succeeded: str  # the Succeed state after the last node
@@ -209,13 +212,15 @@ class Workflow:
         return json_path(self.error)
 
     def tasks(self) -> list[Task]:
-        """Every task, in declaration order, the failure handler last."""
-        return [*(node for node in walk(self.nodes) if isinstance(node, Task)), self.on_failure]
+        """Every task, in declaration order, the failure handlers last."""
+        declared = [node for node in walk(self.nodes) if isinstance(node, Task)]
+        return [*declared, self.on_failure, self.on_unrecorded_failure]
 
     def state_names(self) -> list[str]:
         names = [node.state for node in walk(self.nodes)]
         names += [n.end for n in walk(self.nodes) if isinstance(n, SucceedIf)]
         names += [self.on_failure.state, self.failed, self.succeeded, self.task_timed_out]
+        names += [self.on_unrecorded_failure.state, self.unrecorded]
         return names
 
     def task(self, state: str) -> Task:
@@ -357,6 +362,14 @@ RELEASE_LOCK = Task(
     description="the next promotion of the model may start",
     table_actions=DELETE,
 )
+RELEASE_LOCK_UNRECORDED = Task(
+    state="ReleaseLockUnrecorded",
+    handler=RELEASE_LOCK.handler,  # the same function as ReleaseLock
+    package=Package.CONTROL_PLANE,
+    result="unlock",
+    description="RecordFailure itself failed: the model's lock is released all the same",
+    table_actions=DELETE,
+)
 RECORD_FAILURE = Task(
     state="RecordFailure",
     handler="functions.record_failure.handler.handler",
@@ -399,6 +412,8 @@ PROMOTION = Workflow(
         RELEASE_LOCK,
     ),
     on_failure=RECORD_FAILURE,
+    on_unrecorded_failure=RELEASE_LOCK_UNRECORDED,
+    unrecorded="FailedUnrecorded",
     failed="Rejected",
     failure_cause=json_path("failure", "reason"),
     succeeded="Live",

@@ -56,6 +56,10 @@ def acquire_lock(request: LockRequest, repository: LineageRepository, sfn: Any) 
 
 
 def release_lock(state: PromotionState, repository: LineageRepository) -> LockReleased:
+    """Release this execution's lock; an execution that failed before it knew its model
+    (Validate) never held one."""
+    if state.validated is None:
+        return LockReleased(released=False)
     name, _ = state.candidate()
     return LockReleased(released=repository.release_lock(name, state.execution_name))
 

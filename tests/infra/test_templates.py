@@ -208,8 +208,15 @@ def test_every_task_retries_transient_errors_and_ends_in_a_recorded_failure(synt
         "CausePath": PROMOTION.failure_cause,
     }
     assert asl_path(states, failure) == [failure, PROMOTION.failed]
+    # the failure handler failing still releases the lock, then fails
+    unrecorded = PROMOTION.on_unrecorded_failure.state
+    assert states[failure]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": PROMOTION.error_path, "Next": unrecorded}
+    ]
+    assert asl_path(states, unrecorded) == [unrecorded, PROMOTION.unrecorded]
+    assert states[PROMOTION.unrecorded]["Type"] == "Fail"
     for task in PROMOTION.tasks():
-        if task is PROMOTION.on_failure:
+        if task in (PROMOTION.on_failure, PROMOTION.on_unrecorded_failure):
             continue
         state = states[task.state]
         assert state["Catch"][-1] == {

@@ -52,6 +52,19 @@ def test_a_candidate_below_its_threshold_is_rejected(deployed, tmp_path):
     assert deployed.repository.get_pointer("gate-threshold", "staging") is None
 
 
+def test_a_failure_handler_that_fails_does_not_keep_the_lock(deployed, tmp_path):
+    # GIVEN a candidate that fails Evaluate after taking the lock, and a failure handler
+    # that fails too (the lock once stayed for the workflow's 8 days)
+    deployed.session.cloud.executor.inject_faults(
+        "PromotionWorkflowRecordFailure", "Runtime.UnhandledError", count=1
+    )
+    described = promote(deployed, tmp_path, "gate-unrecorded", "1", threshold=1.01)
+    # THEN the execution fails saying so, and the lock is free for the next version
+    assert described["status"] == "FAILED" and "lock was released" in described["cause"]
+    assert deployed.repository.lock_holder("gate-unrecorded") is None
+    assert promote(deployed, tmp_path, "gate-unrecorded", "2")["status"] == "SUCCEEDED"
+
+
 def test_a_candidate_worse_than_live_is_rejected(deployed, tmp_path):
     assert promote(deployed, tmp_path, "gate-champion", "1")["status"] == "SUCCEEDED"
     # a heavily regularised model: it passes its own (low) threshold but loses to live
