@@ -71,6 +71,19 @@ class ForkedLambda:
         return {"Payload": io.BytesIO(json.dumps(answer["payload"]).encode())}
 
 
+def sandbox_reference(gate: Gate, bundle: Path, key: str) -> dict[str, Any]:
+    """What Validate sends the python sandbox for ``bundle``: a presigned URL of the object
+    version just uploaded (under x/<key>), its digest and size."""
+    from model_runtime.extraction import sha256_file
+
+    response = gate.s3.put_object(Bucket=BUCKET, Key=f"x/{key}", Body=bundle.read_bytes())
+    url = gate.s3.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": BUCKET, "Key": f"x/{key}", "VersionId": response["VersionId"]},
+    )
+    return {"url": url, "digest": sha256_file(bundle), "size": bundle.stat().st_size}
+
+
 def resolve(dotted: str) -> Callable[..., Any]:
     """The function a step's declared handler names."""
     module, _, name = dotted.rpartition(".")

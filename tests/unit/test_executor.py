@@ -58,14 +58,19 @@ def test_a_worker_printing_while_it_imports_takes_a_large_event(executor):
     assert time.monotonic() - started < 3
 
 
-def test_output_after_the_invocation_ended_does_not_fail_it(executor):
-    spec = function(
-        "import threading, time\n"
+def chatty_function(statement: str) -> FunctionSpec:
+    """A function answering 'ok' while a background thread runs ``statement`` forever."""
+    return function(
+        "import sys, threading, time\n"
         "def chatter():\n"
-        "    while True:\n        print('heartbeat', flush=True); time.sleep(0.002)\n"
+        f"    while True:\n        {statement}\n"
         "threading.Thread(target=chatter, daemon=True).start()\n"
         "def handler(event, context):\n    return 'ok'\n"
     )
+
+
+def test_output_after_the_invocation_ended_does_not_fail_it(executor):
+    spec = chatty_function("print('heartbeat', flush=True); time.sleep(0.002)")
     results = [executor.invoke(spec, {}) for _ in range(30)]
     assert [answer(r) for r in results] == ["ok"] * 30
 
@@ -131,13 +136,7 @@ def test_the_function_reads_an_empty_standard_input(executor):
 def test_a_function_writing_half_lines_in_the_background_still_gets_its_answer(executor):
     # a background thread that never ends its line: the platform's REPORT line lands in
     # the middle of the function's own output, as it can whenever two threads print
-    spec = function(
-        "import sys, threading, time\n"
-        "def chatter():\n"
-        "    while True:\n        sys.stderr.write('.')\n"
-        "threading.Thread(target=chatter, daemon=True).start()\n"
-        "def handler(event, context):\n    return 'ok'\n"
-    )
+    spec = chatty_function("sys.stderr.write('.')")
     results = [executor.invoke(spec, {}) for _ in range(20)]
     assert [answer(r) for r in results] == ["ok"] * 20
     platform = [line for line in results[-1].logs.splitlines() if "RequestId:" in line]

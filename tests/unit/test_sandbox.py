@@ -17,7 +17,7 @@ from model_runtime.extraction import sha256_file
 from model_runtime.sandboxed_model import LambdaSandbox, batches
 from registry import workflow as steps
 from tests.conftest import python_bundle_with
-from tests.unit.gate import BUCKET, ForkedLambda, live, run, uploaded
+from tests.unit.gate import ForkedLambda, live, run, sandbox_reference, uploaded
 
 IN_SANDBOX = "'slipway-sandbox-' in __import__('os').environ.get('HOME', '')"
 
@@ -110,22 +110,15 @@ def test_a_bundle_that_answers_too_few_outputs_or_fails_is_refused_by_name(gate,
         run(steps.VALIDATE, uploaded(gate, failing, "failing"))
 
 
-def presigned(gate, bundle: Path, version: str) -> dict:
-    response = gate.s3.put_object(Bucket=BUCKET, Key=f"x/{version}", Body=bundle.read_bytes())
-    url = gate.s3.generate_presigned_url(
-        "get_object",
-        Params={"Bucket": BUCKET, "Key": f"x/{version}", "VersionId": response["VersionId"]},
-    )
-    return {"url": url, "digest": sha256_file(bundle), "size": bundle.stat().st_size}
-
-
 def test_a_bundle_that_does_not_answer_in_time_is_stopped(gate, tmp_path):
     slow = python_bundle_with(
         tmp_path, "iris", "slow", f"import time\nif {IN_SANDBOX}:\n    time.sleep(120)"
     )
     sandbox = LambdaSandbox(ForkedLambda(remaining_ms=10_000), "sandbox")
     started = time.monotonic()
-    answer = sandbox.run({"bundle": presigned(gate, slow, "slow"), "rows": [[5.1, 3.5, 1.4, 0.2]]})
+    answer = sandbox.run(
+        {"bundle": sandbox_reference(gate, slow, "slow"), "rows": [[5.1, 3.5, 1.4, 0.2]]}
+    )
     assert answer["refused"]["type"] == "Timeout" and answer["refused"]["by_bundle"] is True
     assert time.monotonic() - started < 10  # within the function's own time
 
@@ -134,7 +127,7 @@ def test_the_sandbox_runs_only_the_bytes_it_was_sent_for(gate, bundles, tmp_path
     bundle = python_bundle_with(tmp_path, "iris", "py", "")
     sandbox = LambdaSandbox(ForkedLambda(), "sandbox")
     rows = [[5.1, 3.5, 1.4, 0.2]]
-    reference = presigned(gate, bundle, "py")
+    reference = sandbox_reference(gate, bundle, "py")
     assert sandbox.run({"bundle": reference, "rows": rows}) == {"answer": {"outputs": [0]}}
     other = {**reference, "digest": sha256_file(bundles["good"])}
     refused = sandbox.run({"bundle": other, "rows": rows})["refused"]

@@ -17,12 +17,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from model_runtime.exceptions import ModelLoadError, SmokeTestFailedError
-from model_runtime.extraction import sha256_file
 from model_runtime.lambda_environments import GENERATION, discard_environments
 from model_runtime.model import outputs_match
 from model_runtime.sandboxed_model import LambdaSandbox, batches, predicted
 from tests.conftest import LambdaContext, python_bundle_with
-from tests.unit.gate import BUCKET, ForkedLambda
+from tests.unit.gate import ForkedLambda, sandbox_reference
 
 IN_SANDBOX = "'slipway-sandbox-' in __import__('os').environ.get('HOME', '')"
 ROW = [5.1, 3.5, 1.4, 0.2]  # iris: class 0
@@ -107,15 +106,6 @@ def warm(tmp_path):
         sandbox.close()
 
 
-def reference(gate, bundle: Path, key: str) -> dict:
-    response = gate.s3.put_object(Bucket=BUCKET, Key=f"x/{key}", Body=bundle.read_bytes())
-    url = gate.s3.generate_presigned_url(
-        "get_object",
-        Params={"Bucket": BUCKET, "Key": f"x/{key}", "VersionId": response["VersionId"]},
-    )
-    return {"url": url, "digest": sha256_file(bundle), "size": bundle.stat().st_size}
-
-
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -178,7 +168,7 @@ def test_no_process_of_one_request_outlives_it_to_judge_the_next(gate, warm, tmp
     )
     hostile = python_bundle_with(tmp_path, "iris", "hostile", code)
     victim = python_bundle_with(tmp_path, "iris", "victim", "")  # another uploader's
-    refs = reference(gate, hostile, "h"), reference(gate, victim, "v")
+    refs = sandbox_reference(gate, hostile, "h"), sandbox_reference(gate, victim, "v")
     sandbox = warm()
     try:
         first = sandbox.invoke({"bundle": refs[0], "rows": [ROW]})
@@ -207,7 +197,7 @@ def test_a_process_that_keeps_forking_anew_does_not_outlive_its_request(gate, wa
         f"        open({str(beat)!r}, 'w').write(str(time.time()))\n"
         "    os._exit(0)\n",
     )
-    ref = reference(gate, runner, "r")  # before the fork: moto's state is the fork's copy
+    ref = sandbox_reference(gate, runner, "r")  # before the fork: moto's state is the fork's copy
     answer = warm().invoke({"bundle": ref, "rows": [ROW]})
     assert answer["payload"] == {"answer": {"outputs": [0]}}
     time.sleep(1.5)
@@ -225,7 +215,7 @@ def test_a_process_holding_the_answer_pipe_open_does_not_hold_up_the_answer(gate
         "    if os.fork() == 0:\n        os.setsid(); time.sleep(300)\n"
         "    os._exit(0)\n",
     )
-    ref = reference(gate, holder, "p")
+    ref = sandbox_reference(gate, holder, "p")
     answer = warm(remaining_ms=20_000).invoke({"bundle": ref, "rows": [ROW]}, timeout=30)
     assert answer is not None and answer["seconds"] < 10, answer
     assert answer["payload"] == {"answer": {"outputs": [0]}}
@@ -243,7 +233,7 @@ def test_nothing_a_request_writes_is_left_for_the_next(gate, warm, tmp_path):
         "    os.makedirs(os.path.join(top, 'locked', 'in'))\n"
         "    os.chmod(os.path.join(top, 'locked'), 0)\n",
     )
-    ref = reference(gate, filler, "fill")
+    ref = sandbox_reference(gate, filler, "fill")
     sandbox = warm()
     sandbox.invoke({"bundle": ref, "rows": [ROW]})
     # THEN the sandbox's scratch folder is empty again
@@ -264,7 +254,7 @@ def test_the_time_limit_counts_the_download(gate, warm, tmp_path, monkeypatch):
     slow = python_bundle_with(
         tmp_path, "iris", "slow", f"import time\nif {IN_SANDBOX}:\n    time.sleep(120)"
     )
-    ref = reference(gate, slow, "s")
+    ref = sandbox_reference(gate, slow, "s")
     answer = warm(remaining_ms=12_000).invoke({"bundle": ref, "rows": [ROW]})
     assert answer["payload"]["refused"]["type"] == "Timeout"
     assert answer["seconds"] < 12, f"answered after {answer['seconds']:.1f} s of 12 s"
@@ -283,7 +273,7 @@ def test_outputs_larger_than_a_response_are_asked_for_in_halves(gate, tmp_path, 
         "    Predictor.predict = lambda s, rows: [[0.9733333333333334, 0.0266, 0.0] for r in rows]",
     )
     sandbox = LambdaSandbox(ForkedLambda(), "sandbox")
-    ref = reference(gate, wordy, "w")
+    ref = sandbox_reference(gate, wordy, "w")
     rows = [[1.5, 2.5, 3.5, 4.5]] * 400
     outputs = [
         output
@@ -303,7 +293,7 @@ def test_nan_from_a_bundle_is_its_failure_and_never_a_match(gate, tmp_path):
     )
     sandbox = LambdaSandbox(ForkedLambda(), "sandbox")
     with pytest.raises(ModelLoadError, match=r"not JSON.*NaN"):
-        predicted(sandbox, reference(gate, nan, "n"), "iris nan", [ROW])
+        predicted(sandbox, sandbox_reference(gate, nan, "n"), "iris nan", [ROW])
     assert not outputs_match([float("nan")], [0]) and not outputs_match([0.0], [float("nan")])
 
 
