@@ -10,7 +10,7 @@ from enum import StrEnum
 
 
 class VersionStatus(StrEnum):
-    """Where a version is in its life; ``docs/lineage.md`` draws the transitions."""
+    """Where a version is in its life; ``docs/lifecycle.md`` draws the transitions."""
 
     REGISTERED = "registered"
     STAGED = "staged"

@@ -57,6 +57,7 @@ class _Worker:
         self,
         spec: FunctionSpec,
         code_dir: Path,
+        tmp_dir: Path,
         endpoint_url: str,
         credentials: LocalCredentials,
     ) -> None:
@@ -81,6 +82,10 @@ class _Worker:
                 "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
                 "SLIPWAY_LOCAL_FUNCTION_ARN": spec.arn,
                 "PYTHONUNBUFFERED": "1",
+                # each function its own /tmp, as in Lambda: two functions (or two clouds on
+                # one machine) never extract bundles into each other's folders
+                "TMPDIR": str(tmp_dir),
+                "SLIPWAY_BUNDLE_CACHE_DIR": str(tmp_dir / "slipway"),
                 **spec.environment,
             }
         )
@@ -279,7 +284,11 @@ class LocalExecutor:
             if worker is None or not worker.matches(spec):
                 if worker is not None:
                     threading.Thread(target=worker.retire, daemon=True).start()
-                worker = _Worker(spec, self._code_dir(spec), self._endpoint_url, self._credentials)
+                tmp_dir = self._work_dir / "tmp" / spec.name
+                tmp_dir.mkdir(parents=True, exist_ok=True)
+                worker = _Worker(
+                    spec, self._code_dir(spec), tmp_dir, self._endpoint_url, self._credentials
+                )
                 self._workers[spec.arn] = worker
             return worker
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import signal
 import threading
 import time
 import zipfile
@@ -141,3 +143,39 @@ def test_a_function_writing_half_lines_in_the_background_still_gets_its_answer(e
     assert [answer(r) for r in results] == ["ok"] * 20
     platform = [line for line in results[-1].logs.splitlines() if "RequestId:" in line]
     assert [line.split()[0] for line in platform] == ["START", "END", "REPORT"]
+
+
+def test_a_worker_that_dies_fails_its_invocation_at_once_and_the_next_gets_a_fresh_one(
+    executor,
+):
+    spec = function(
+        "import os\ndef handler(event, context):\n"
+        "    if event.get('die'):\n        os._exit(9)\n    return os.getpid()\n",
+        timeout=30,
+    )
+    first = answer(executor.invoke(spec, {}))
+    # WHEN the worker dies during an invocation THEN that invocation fails at once
+    started = time.monotonic()
+    died = executor.invoke(spec, {"die": True})
+    assert died.errored and answer(died)["errorType"] == "Runtime.ExitError"
+    assert time.monotonic() - started < 5  # not at the function's 30 s timeout
+    # AND the next one gets a fresh worker
+    second = answer(executor.invoke(spec, {}))
+    assert second != first
+    # AND a worker killed between invocations is replaced as well
+    os.kill(second, signal.SIGKILL)
+    time.sleep(0.2)
+    third = executor.invoke(spec, {})
+    assert not third.errored and answer(third) not in (first, second)
+
+
+def test_each_function_has_a_temporary_folder_of_its_own(executor):
+    source = (
+        "import os, tempfile\ndef handler(event, context):\n"
+        "    return [tempfile.gettempdir(), os.environ['SLIPWAY_BUNDLE_CACHE_DIR']]\n"
+    )
+    first = answer(executor.invoke(function(source, name="first"), {}))
+    second = answer(executor.invoke(function(source, name="second"), {}))
+    # as each Lambda function has its own /tmp: no two extract bundles into one folder
+    assert first != second and all(Path(folder).is_dir() for folder in (first[0], second[0]))
+    assert first[1].startswith(first[0]) and second[1].startswith(second[0])
