@@ -41,6 +41,7 @@ class AuditOutcome(StrEnum):
     PASSED = "passed"
     LIVE = "live"
     REJECTED = "rejected"
+    FAILED = "failed"
     ROLLED_BACK = "rolled-back"
     CANCELLED = "cancelled"
     TAKEN_OVER = "taken-over"

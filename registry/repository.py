@@ -422,9 +422,16 @@ class LineageRepository:
             },
         )
 
-    def reject_version(self, name: str, version: str, execution: str, reason: str) -> bool:
-        """Mark the version ``execution`` registered as rejected, unless a person cancelled
-        its promotion first (that is what happened to it)."""
+    def reject_version(
+        self,
+        name: str,
+        version: str,
+        execution: str,
+        reason: str,
+        status: VersionStatus = VersionStatus.REJECTED,
+    ) -> bool:
+        """Mark the version ``execution`` registered as rejected (or failed), unless a person
+        cancelled its promotion first (that is what happened to it)."""
         return _applied_if_condition_holds(
             self._table.update_item,
             Key={keys.PK: keys.model_pk(name), keys.SK: keys.version_sk(version)},
@@ -432,7 +439,7 @@ class LineageRepository:
             ConditionExpression="execution = :e AND #status <> :cancelled",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
-                ":rejected": VersionStatus.REJECTED,
+                ":rejected": status,
                 ":why": reason,
                 ":e": execution,
                 ":cancelled": VersionStatus.CANCELLED,

@@ -21,6 +21,7 @@ class VersionStatus(StrEnum):
     REJECTED = "rejected"
     ROLLED_BACK = "rolled-back"
     CANCELLED = "cancelled"  # its promotion was stopped by a person (a rollback)
+    FAILED = "failed"  # its promotion broke down (infrastructure, not a verdict on it)
 
 
 # A version that is or was live: what a live endpoint serves by exact version.

@@ -591,18 +591,17 @@ def status(
     if result["status"] == "SUCCEEDED":
         result["endpoint"] = target.endpoint_url() + f"/v1/models/{name}/predict"
     # the same bytes again end "already registered"; what counts is what the version is
-    rejected_before = (
-        result.get("result") == PromotionResult.ALREADY_REGISTERED
-        and result["version_status"] == VersionStatus.REJECTED
-    )
+    rejected_before = result.get("result") == PromotionResult.ALREADY_REGISTERED and result[
+        "version_status"
+    ] in (VersionStatus.REJECTED, VersionStatus.FAILED)
     if rejected_before:
         result["reason"] = (registered or {}).get("rejection_reason")
     if as_json:
         _emit_json(result)
     elif rejected_before:
         err_console.print(
-            f"[bold red]{name} {version}: already registered, and rejected[/]: "
-            f"{result['reason']}; package the model again under a new version"
+            f"[bold red]{name} {version}: already registered, and {result['version_status']}[/]"
+            f": {result['reason']}; package the model again under a new version"
         )
     elif result["status"] == "SUCCEEDED":
         console.print(
@@ -620,6 +619,11 @@ def status(
         err_console.print(
             f"[bold red]{name} {version}: cancelled[/] by {(registered or {}).get('cancelled_by')}"
             f": {(registered or {}).get('cancel_reason') or 'no reason given'}"
+        )
+    elif result["version_status"] == VersionStatus.FAILED:
+        err_console.print(
+            f"[bold red]{name} {version}: failed[/] (an infrastructure error, not a verdict on "
+            f"the model): {result.get('reason')}"
         )
     else:
         err_console.print(f"[bold red]{name} {version}: rejected[/]: {result.get('reason')}")

@@ -14,6 +14,8 @@ from registry.exceptions import InvalidStateError
 from registry.metrics import Metric
 from registry.names import MODELS_PREFIX, NAME_PATTERN, VERSION_PATTERN
 from registry.repository import LineageRepository
+from registry.statuses import VersionStatus
+from registry.verdicts import is_verdict
 from registry.workflow_state import REASON_LIMIT, Failure, PromotionState, StepError
 
 UNRECOGNISED_UPLOADS = "_unrecognised-uploads"
@@ -57,13 +59,16 @@ def subject_of(state: PromotionState) -> tuple[str, str]:
 
 
 def record_failure(state: PromotionState, repository: LineageRepository) -> Failure:
-    """Audit the rejection, mark the version, stop its canary, release the lock, and leave
-    nothing staged that will not go live."""
+    """Audit the rejection, mark the version rejected (a verdict) or failed (anything else),
+    stop its canary, release the lock, and leave nothing staged that will not go live."""
     reason = failure_reason(state.error)
     name, version = subject_of(state)
     execution = state.execution_name
+    error_type = (state.error.Error if state.error else None) or "UnknownError"
+    verdict = is_verdict(error_type)
+    status = VersionStatus.REJECTED if verdict else VersionStatus.FAILED
     # only the version this execution registered, and not one a person cancelled meanwhile
-    repository.reject_version(name, version, execution, reason)
+    repository.reject_version(name, version, execution, reason, status)
     repository.clear_canary(name, version, execution)
     if repository.release_lock(name, execution):
         # it held the lock, so the staging pointer, if it names the version, is its own
@@ -74,12 +79,11 @@ def record_failure(state: PromotionState, repository: LineageRepository) -> Fail
             version=version,
             execution=execution,
             step=AuditStep.REJECT,
-            outcome=AuditOutcome.REJECTED,
+            outcome=AuditOutcome.REJECTED if verdict else AuditOutcome.FAILED,
             reason=reason,
         ),
         detail={"bucket": state.bucket, "key": state.key, "s3_version_id": state.version_id},
     )
-    error_type = (state.error.Error if state.error else None) or "UnknownError"
     count_decision(Metric.REJECTIONS, name, version=version, error=error_type)
     return Failure(name=name, version=version, reason=reason)
 

@@ -707,6 +707,37 @@ def test_record_failure_before_validate_files_the_reason_under_the_key(gate, bun
     assert outcomes(gate.repository, "iris", "9") == [("reject", "rejected")]
 
 
+def test_an_infrastructure_failure_is_failed_not_a_verdict(gate, bundles):
+    # GIVEN two registered versions whose promotions end: one by a verdict, one by a fault
+    judged = run(steps.ACQUIRE_LOCK, registered(gate, bundles["good"], "good"))
+    run(steps.RECORD_FAILURE, failed(judged, "EvaluationFailedError", "accuracy 0.5 misses"))
+    run(steps.RELEASE_LOCK, judged)
+    broken = run(steps.ACQUIRE_LOCK, registered(gate, bundles["better"], "better"))
+    run(steps.RECORD_FAILURE, failed(broken, "Lambda.ServiceException", "throttled"))
+    # THEN the verdict rejects its version, and the fault only fails the other
+    assert gate.repository.get_version("iris", "good")["status"] == VersionStatus.REJECTED
+    item = gate.repository.get_version("iris", "better")
+    assert item["status"] == VersionStatus.FAILED
+    assert item["rejection_reason"] == "Lambda.ServiceException: throttled"
+    assert outcomes(gate.repository, "iris", "better")[-1] == ("reject", "failed")
+
+
+def test_every_verdict_is_an_error_the_gate_raises_or_the_workflow_names():
+    import functions.exceptions
+    import model_runtime.exceptions
+    import registry.exceptions
+    from registry.verdicts import VERDICT_ERRORS
+
+    raised = {
+        name
+        for module in (model_runtime.exceptions, functions.exceptions, registry.exceptions)
+        for name, value in vars(module).items()
+        if isinstance(value, type) and issubclass(value, Exception)
+    }
+    named = {"ApprovalRejected", steps.PROMOTION.task_timed_out_error}
+    assert VERDICT_ERRORS - raised == named  # no typo stands for a verdict
+
+
 def test_record_failure_of_a_key_outside_models_is_filed_as_unrecognised(gate, bundles):
     state = gate.upload(bundles["good"], "iris", "1").model_copy(update={"key": "elsewhere/x"})
     state = run(steps.RECORD_FAILURE, failed(state, "UploadKeyError", "not a bundle key"))
@@ -747,7 +778,7 @@ def test_record_failure_records_a_reason_whatever_the_document(gate, document):
     result = handler(document, LambdaContext())
     assert result["reason"] and len(result["reason"]) <= REASON_LIMIT
     history = gate.repository.audit_history(result["name"], result["version"])
-    assert [event["outcome"] for event in history] == ["rejected"]
+    assert [event["outcome"] for event in history] == ["failed"]  # no verdict on a model
 
 
 def test_a_rejected_reason_reads_the_lambda_error_message_or_plain_text(gate, bundles):

@@ -265,6 +265,24 @@ def test_two_versions_uploaded_together_are_decided_one_at_a_time(deployed, tmp_
     assert deployed.repository.get_pointer("gate-together")["previous_version"] == first[2]
 
 
+def test_a_fault_that_outlasts_the_retries_fails_the_version_not_rejects_it(
+    deployed, tmp_path, monkeypatch
+):
+    # GIVEN Evaluate's function faulting more often than the workflow retries it
+    deployed.session.cloud.executor.inject_faults(
+        "PromotionWorkflowEvaluate", "Lambda.ServiceException", count=4
+    )
+    described = promote(deployed, tmp_path, "gate-faulty", "1")
+    # THEN the version is failed (an infrastructure error), not rejected (a verdict)
+    assert described["status"] == "FAILED"
+    item = deployed.repository.get_version("gate-faulty", "1")
+    assert item["status"] == "failed" and item["rejection_reason"].startswith("Lambda.")
+    point_cli_at(deployed, tmp_path, monkeypatch)
+    status = CliRunner().invoke(app, ["status", "gate-faulty", "1"])
+    assert status.exit_code == 1 and "gate-faulty 1: failed" in status.output
+    assert "not a verdict" in " ".join(status.output.split())
+
+
 def test_a_transient_lambda_error_is_retried(deployed, tmp_path):
     deployed.session.cloud.executor.inject_faults(
         "PromotionWorkflowRegister", "Lambda.ServiceException", count=1
