@@ -15,7 +15,7 @@ from constructs import Construct
 from infra.code_assets import ControlPlaneCode
 from infra.least_privilege import executions_of, grant_table
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
-from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, TABLE_NAME
+from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, STATE_MACHINE_ARN, TABLE_NAME
 from registry.workflow import GET, WRITE
 
 
@@ -53,6 +53,7 @@ class RegistryApi(Construct):
                 TABLE_NAME: table.table_name,
                 APPROVAL_TOKEN_KEY: approval_token_key.key_arn,
                 APPROVERS: json.dumps(list(approvers)),
+                STATE_MACHINE_ARN: state_machine.state_machine_arn,  # retries of failed ones
             },
             description="Slipway registry API",
             **observability.function_props(self, "Function"),
@@ -63,7 +64,11 @@ class RegistryApi(Construct):
         # workflow's state machine, as AWS documents for SendTask*.
         self.function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                actions=[
+                    "states:SendTaskSuccess",
+                    "states:SendTaskFailure",
+                    "states:StartExecution",  # a failed version's gate, run again
+                ],
                 resources=[state_machine.state_machine_arn],
             )
         )

@@ -26,6 +26,7 @@ class AuditStep(StrEnum):
     REJECT = "reject"
     ROLLBACK = "rollback"
     CANCEL = "cancel"  # a promotion stopped by a rollback
+    RETRY = "retry"  # a failed version's gate run again by a person
     LOCK = "lock"  # a lock taken over from an execution that ended without releasing it
     UNLOCK = "unlock"  # a lock released by hand (slipway unlock) after its holder ended
 
@@ -44,6 +45,7 @@ class AuditOutcome(StrEnum):
     FAILED = "failed"
     ROLLED_BACK = "rolled-back"
     CANCELLED = "cancelled"
+    RETRIED = "retried"
     TAKEN_OVER = "taken-over"
     RELEASED = "released"
 

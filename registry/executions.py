@@ -35,6 +35,17 @@ def execution_name(upload: UploadEvent) -> str:
     return f"{label}-{digest}"
 
 
+def retry_execution_name(upload: UploadEvent, attempt: int) -> str:
+    """The name of the ``attempt``-th retry of an upload's promotion: another pure function
+    of the upload, in the same shape (``slipway status`` finds it like the first)."""
+    digest = hashlib.sha256(
+        f"{upload.bucket}\n{upload.key}\n{upload.version_id}\nretry {attempt}".encode()
+    ).hexdigest()[:DIGEST_CHARS]
+    parts = upload.key.split("/")
+    label = execution_label(parts[1], parts[2]) if len(parts) >= 3 else "upload"
+    return f"{label}-{digest}"
+
+
 def execution_label(name: str, version: str) -> str:
     """The readable prefix of every execution name for (name, version)."""
     return _UNSAFE.sub("-", f"{name}-{version}")[:50].strip("-")

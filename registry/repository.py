@@ -122,6 +122,8 @@ class LineageRepository:
             if existing["execution"] == execution:
                 return RegisterOutcome.REGISTERED
             if existing["bundle"]["digest"] == bundle.digest:
+                if self._resume_retry(name, version, execution):
+                    return RegisterOutcome.REGISTERED  # a failed version, run again
                 return RegisterOutcome.DUPLICATE
             raise VersionConflictError(
                 f"{name} {version} is already registered with sha256 "
@@ -129,6 +131,50 @@ class LineageRepository:
                 "Versions are immutable: upload under a new version."
             ) from None
         return RegisterOutcome.REGISTERED
+
+    def _resume_retry(self, name: str, version: str, execution: str) -> bool:
+        """A failed version whose retry a person asked for, under ``execution``, goes
+        through the gate again as this execution's."""
+        return _applied_if_condition_holds(
+            self._table.update_item,
+            Key={keys.PK: keys.model_pk(name), keys.SK: keys.version_sk(version)},
+            UpdateExpression="SET #status = :registered, execution = :e, "
+            "status_changed_at = :at REMOVE rejection_reason",
+            ConditionExpression="#status = :failed AND retry_execution = :e",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":registered": VersionStatus.REGISTERED,
+                ":failed": VersionStatus.FAILED,
+                ":e": execution,
+                ":at": now_iso(),
+            },
+        )
+
+    def request_retry(
+        self, name: str, version: str, execution: str, attempt: int, actor: str, reason: str
+    ) -> bool:
+        """Record that ``actor`` retries a failed version as its ``attempt``-th retry, run
+        by ``execution``; refused unless it is failed and nobody asked for this attempt."""
+        return _applied_if_condition_holds(
+            self._table.update_item,
+            Key={keys.PK: keys.model_pk(name), keys.SK: keys.version_sk(version)},
+            UpdateExpression="SET retry_execution = :e, retries = :n, retried_by = :by, "
+            "retry_reason = :why",
+            # not while a retry is under way: one is pending until its Register resumes the
+            # version, and a retry that failed again is the version's execution
+            ConditionExpression="#status = :failed AND "
+            "(attribute_not_exists(retries) OR retries = :previous) AND "
+            "(attribute_not_exists(retry_execution) OR retry_execution = execution)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":e": execution,
+                ":n": attempt,
+                ":previous": attempt - 1,
+                ":by": actor,
+                ":why": reason,
+                ":failed": VersionStatus.FAILED,
+            },
+        )
 
     def declare_upload(self, name: str, version: str, digest: str, actor: str) -> dict[str, Any]:
         """Record that ``actor`` is about to upload the bundle with ``digest`` as this

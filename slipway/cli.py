@@ -816,6 +816,19 @@ def rollback(
 
 
 @app.command()
+def retry(
+    name: NameArgument,
+    version: VersionArgument,
+    env: EnvOption = "local",
+    reason: ReasonOption = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Run the gate again for a version that failed (an infrastructure error, not a verdict
+    on the model), on the same uploaded bytes; audited. Follow it with `slipway status`."""
+    _decide("POST", f"/v1/models/{name}/versions/{version}/retry", env, reason, as_json)
+
+
+@app.command()
 def unlock(name: NameArgument, env: EnvOption = "local", as_json: JsonOption = False) -> None:
     """Release a model's promotion lock whose holder no longer runs (stopped, or failed past
     its failure handler); refused while the holder runs. Audited."""

@@ -37,10 +37,13 @@ def execution_input(upload: UploadEvent) -> ExecutionInput:
     )
 
 
-def start_promotion(sfn: Any, state_machine_arn: str, upload: UploadEvent) -> str:
-    """Start the execution for ``upload`` (or find the one already started); return its ARN."""
+def start_promotion(
+    sfn: Any, state_machine_arn: str, upload: UploadEvent, name: str | None = None
+) -> str:
+    """Start the execution for ``upload`` (or find the one already started); return its ARN.
+    ``name`` is the upload's own execution name unless given (a retry's)."""
     payload = execution_input(upload).model_dump_json()
-    name = execution_name(upload)
+    name = name or execution_name(upload)
     try:
         response = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload)
     except ClientError as exc:

@@ -23,7 +23,7 @@ from functions.registry_api import decisions, openlineage, pages
 from registry import aws, problems
 from registry.approval_tokens import ApprovalTokens
 from registry.approvers import parse_approvers, require_approver
-from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, required
+from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, STATE_MACHINE_ARN, required
 from registry.exceptions import (
     InvalidPageTokenError,
     LockLostError,
@@ -240,6 +240,25 @@ def declare_upload(
 
 
 _DECISIONS = {"approve": decisions.approve, "reject": decisions.reject}
+
+
+# before the {action} route below, which would take "retry" for an action it does not know
+@router.post("/models/{name}/versions/{version}/retry")
+def retry(
+    request: Request,
+    decision: Decision,
+    name: str = NAME,
+    version: str = VERSION,
+    repository: LineageRepository = Depends(get_repository),
+    sfn: Any = Depends(get_stepfunctions),
+    approvers: tuple[str, ...] = Depends(get_approvers),
+) -> dict[str, Any]:
+    """Run the gate again for a version that failed (not one rejected by a verdict)."""
+    require_approver(actor_of(request), approvers)
+    machine = required(STATE_MACHINE_ARN)
+    return decisions.retry(
+        repository, sfn, machine, name, version, actor_of(request), decision.reason
+    )
 
 
 @router.post("/models/{name}/versions/{version}/{action}")

@@ -16,10 +16,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.exceptions import DecisionConflictError, NotFoundError
+from functions.ingest.executions import start_promotion
 from functions.observability import count_decision
 from registry.approval_tokens import ApprovalTokens
 from registry.audit import AuditEvent, AuditOutcome, AuditStep
 from registry.exceptions import PromotionLockedError
+from registry.executions import UploadEvent, retry_execution_name
 from registry.lock_holders import holder_status
 from registry.metrics import Metric
 from registry.repository import LineageRepository
@@ -244,3 +246,46 @@ def _take_the_lock(
         )
         return version
     return None
+
+
+def retry(
+    repository: LineageRepository,
+    sfn: Any,
+    state_machine_arn: str,
+    name: str,
+    version: str,
+    actor: str,
+    reason: str,
+) -> dict[str, Any]:
+    """Run the gate again for a version that failed (an infrastructure error), on the same
+    object version; a version rejected by a verdict is not retried."""
+    item = repository.get_version(name, version)
+    if item is None:
+        raise NotFoundError(f"{name} {version} is not registered")
+    if item.get("status") != VersionStatus.FAILED:
+        raise DecisionConflictError(
+            f"{name} {version} is {item.get('status')}: only a failed version is retried (a "
+            "rejected one was judged: package the model again under a new version)"
+        )
+    bundle = item["bundle"]
+    upload = UploadEvent(
+        bundle["bucket"], bundle["key"], bundle["s3_version_id"], int(bundle["size"])
+    )
+    attempt = int(item.get("retries", 0)) + 1
+    execution = retry_execution_name(upload, attempt)
+    if not repository.request_retry(name, version, execution, attempt, actor, reason):
+        raise DecisionConflictError(f"{name} {version} is being retried already")
+    start_promotion(sfn, state_machine_arn, upload, name=execution)
+    repository.record_audit(
+        AuditEvent(
+            name,
+            version,
+            execution,
+            AuditStep.RETRY,
+            AuditOutcome.RETRIED,
+            f"gate run again (retry {attempt}): {reason or 'no reason given'}",
+            actor,
+        ),
+        detail={"failed_execution": item["execution"]},
+    )
+    return {"model": name, "version": version, "execution": execution, "by": actor}

@@ -52,6 +52,7 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
         UPDATE,
         "states:SendTaskSuccess",
         "states:SendTaskFailure",
+        "states:StartExecution",  # a failed version, retried
         # a rollback stops the promotion in flight
         "states:DescribeExecution",
         "states:StopExecution",

@@ -71,6 +71,14 @@ class ForkedLambda:
         return {"Payload": io.BytesIO(json.dumps(answer["payload"]).encode())}
 
 
+def failed(state: PromotionState, error: str, message: str) -> PromotionState:
+    """The state as a step's Catch leaves it: the error Step Functions caught."""
+    from registry.workflow_state import StepError
+
+    cause = json.dumps({"errorType": error, "errorMessage": message})
+    return state.model_copy(update={"error": StepError(Error=error, Cause=cause)})
+
+
 def sandbox_reference(gate: Gate, bundle: Path, key: str) -> dict[str, Any]:
     """What Validate sends the python sandbox for ``bundle``: a presigned URL of the object
     version just uploaded (under x/<key>), its digest and size."""

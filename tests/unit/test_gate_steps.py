@@ -50,6 +50,7 @@ from tests.unit.gate import (
     Gate,
     answer,
     approved,
+    failed,
     live,
     outcomes,
     registered,
@@ -631,11 +632,6 @@ def test_a_duplicate_upload_ends_the_workflow_as_already_registered(gate, bundle
     _, passed = gate.walk(steps.PROMOTION, uploaded(gate, bundles["good"], "good"))
     # THEN the workflow ends successfully right after Register
     assert passed[-2:] == [steps.NEW_VERSION.state, steps.NEW_VERSION.end]
-
-
-def failed(state: PromotionState, error: str, message: str) -> PromotionState:
-    cause = json.dumps({"errorType": error, "errorMessage": message})
-    return state.model_copy(update={"error": StepError(Error=error, Cause=cause)})
 
 
 def test_record_failure_rejects_the_version_takes_its_traffic_and_frees_the_model(

@@ -25,8 +25,9 @@ from functions.registry_api.handler import handler as registry
 from registry import workflow as steps
 from registry.approval_tokens import ApprovalTokens
 from registry.audit import POLICY_ACTOR
-from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS
+from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, STATE_MACHINE_ARN
 from registry.exceptions import LockLostError, SelfApprovalError
+from registry.executions import execution_arn
 from registry.metrics import Metric
 from registry.statuses import Stage, VersionStatus
 from registry.workflow_state import Approval, ApprovalRequest, PromotionState
@@ -35,8 +36,10 @@ from tests.conftest import LambdaContext, load_event
 from tests.unit.gate import (
     answer,
     approved,
+    failed,
     live,
     outcomes,
+    registered,
     run,
     smoke_tested,
     token_waiting_machine,
@@ -378,3 +381,34 @@ def test_an_approval_sent_around_the_registry_does_not_promote(gate, waiting):
     policy = resumed.model_copy(update={"approval": Approval(approved_by=POLICY_ACTOR)})
     with pytest.raises(ApprovalNotRecordedError):
         run(steps.PROMOTE, policy)
+
+
+def test_a_failed_version_is_retried_on_its_own_bytes_and_a_rejected_one_is_not(
+    gate, bundles, monkeypatch
+):
+    machine, _ = token_waiting_machine("retried-promotions")
+    monkeypatch.setenv(STATE_MACHINE_ARN, machine)
+    # GIVEN a version whose promotion broke down (not a verdict)
+    broken = run(steps.ACQUIRE_LOCK, registered(gate, bundles["good"], "good"))
+    run(steps.RECORD_FAILURE, failed(broken, "Lambda.ServiceException", "throttled"))
+    # WHEN an approver retries it
+    status, body = call("POST", "/v1/models/iris/versions/good/retry", {"reason": "it passed"})
+    # THEN a new execution runs the gate on the same object version, audited
+    assert status == 200, body
+    described = boto3.client("stepfunctions").describe_execution(
+        executionArn=execution_arn(machine, body["execution"])
+    )
+    assert json.loads(described["input"])["version_id"] == broken.version_id
+    assert outcomes(gate.repository, "iris", "good")[-1] == ("retry", "retried")
+    # AND while it runs, no second one starts
+    assert call("POST", "/v1/models/iris/versions/good/retry", {})[0] == 409
+    # AND its Register takes the version up again instead of calling it a duplicate
+    again = run(steps.REGISTER, broken.model_copy(update={"execution_name": body["execution"]}))
+    assert again.registered.outcome == "registered"
+    item = gate.repository.get_version("iris", "good")
+    assert (item["status"], item["execution"]) == ("registered", body["execution"])
+    # AND a version rejected by a verdict is not retried: its bytes were judged
+    judged = run(steps.ACQUIRE_LOCK, registered(gate, bundles["better"], "better"))
+    run(steps.RECORD_FAILURE, failed(judged, "EvaluationFailedError", "misses the threshold"))
+    status, problem = call("POST", "/v1/models/iris/versions/better/retry", {})
+    assert status == 409 and "only a failed version is retried" in problem["detail"]

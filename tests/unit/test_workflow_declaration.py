@@ -65,9 +65,14 @@ def test_no_two_steps_write_the_same_audit_event():
     written = [step for task in PROMOTION.tasks() for step in task.audit]
     assert len(written) == len(set(written)), written
     # the registry's decisions write the others: a person's approval, a rollback and the
-    # promotion it cancels, and an
-    # operator's `slipway unlock`
-    decided = {AuditStep.APPROVAL, AuditStep.ROLLBACK, AuditStep.CANCEL, AuditStep.UNLOCK}
+    # promotion it cancels, a retry, and an operator's `slipway unlock`
+    decided = {
+        AuditStep.APPROVAL,
+        AuditStep.ROLLBACK,
+        AuditStep.CANCEL,
+        AuditStep.RETRY,
+        AuditStep.UNLOCK,
+    }
     assert set(AuditStep) == {*written, *decided}
 
 

@@ -281,6 +281,15 @@ def test_a_fault_that_outlasts_the_retries_fails_the_version_not_rejects_it(
     status = CliRunner().invoke(app, ["status", "gate-faulty", "1"])
     assert status.exit_code == 1 and "gate-faulty 1: failed" in status.output
     assert "not a verdict" in " ".join(status.output.split())
+    # AND once the fault is over, the same bytes go through the gate again: it goes live
+    retried = CliRunner().invoke(
+        app, ["retry", "gate-faulty", "1", "--reason", "the throttle is over", "--json"]
+    )
+    assert retried.exit_code == 0, retried.output
+    again = deployed.wait_for_execution(json.loads(retried.stdout)["execution"])
+    assert again["status"] == "SUCCEEDED", again.get("cause")
+    assert deployed.repository.get_pointer("gate-faulty")["version"] == "1"
+    assert CliRunner().invoke(app, ["status", "gate-faulty", "1"]).exit_code == 0
 
 
 def test_a_transient_lambda_error_is_retried(deployed, tmp_path):
