@@ -27,19 +27,18 @@ class UploadEvent:
 
 def execution_name(upload: UploadEvent) -> str:
     """A readable name that is a pure function of (bucket, key, version id)."""
-    digest = hashlib.sha256(
-        f"{upload.bucket}\n{upload.key}\n{upload.version_id}".encode()
-    ).hexdigest()[:DIGEST_CHARS]
-    parts = upload.key.split("/")
-    label = execution_label(parts[1], parts[2]) if len(parts) >= 3 else "upload"
-    return f"{label}-{digest}"
+    return _named(upload, "")
 
 
 def retry_execution_name(upload: UploadEvent, attempt: int) -> str:
     """The name of the ``attempt``-th retry of an upload's promotion: another pure function
     of the upload, in the same shape (``slipway status`` finds it like the first)."""
+    return _named(upload, f"\nretry {attempt}")
+
+
+def _named(upload: UploadEvent, salt: str) -> str:
     digest = hashlib.sha256(
-        f"{upload.bucket}\n{upload.key}\n{upload.version_id}\nretry {attempt}".encode()
+        f"{upload.bucket}\n{upload.key}\n{upload.version_id}{salt}".encode()
     ).hexdigest()[:DIGEST_CHARS]
     parts = upload.key.split("/")
     label = execution_label(parts[1], parts[2]) if len(parts) >= 3 else "upload"
