@@ -926,7 +926,9 @@ def versions(
         _emit_json(rows)
         return
     for row in rows:
-        console.print(f"{row['version']}: {row['status']} (registered {row['registered_at']})")
+        line = f"{row.get('version', '?')}: {row.get('status', '?')}"
+        line += f" (registered {row['registered_at']})" if "registered_at" in row else ""
+        console.print(line + (f" [damaged: {row['damaged']}]" if "damaged" in row else ""))
 
 
 def _all_pages(target: Any, path: str, key: str, params: dict[str, str]) -> list[Any]:

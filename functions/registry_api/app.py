@@ -36,6 +36,7 @@ from registry.exceptions import (
     VersionConflictError,
     VersionNotRegisteredError,
 )
+from registry.keys import VERSION_PREFIX
 from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
 from registry.repository import LineageRepository
 from registry.statuses import Stage, VersionStatus
@@ -126,9 +127,24 @@ def list_versions(
 ) -> dict[str, Any]:
     page = repository.list_versions(name, status, limit, pages.decode(next_token))
     return {
-        "versions": [_public(i) for i in page.items],
+        "versions": [_public_version(i) for i in page.items],
         "next_token": pages.encode(page.next_key),
     }
+
+
+# What every version item has; an item without one of them is damaged, and said to be so.
+VERSION_FIELDS = ("version", "status", "registered_at", "bundle")
+
+
+def _public_version(item: dict[str, Any]) -> dict[str, Any]:
+    """A version as listed; a damaged item (written by hand, or by an old bug) is listed
+    with what it lacks instead of failing the whole listing."""
+    public = _public(item)
+    missing = [field for field in VERSION_FIELDS if field not in item]
+    if missing:
+        public.setdefault("version", str(item.get("sk", "")).removeprefix(VERSION_PREFIX))
+        public["damaged"] = f"the item lacks {', '.join(missing)}"
+    return public
 
 
 def _version(repository: LineageRepository, name: str, version: str) -> dict[str, Any]:

@@ -137,6 +137,11 @@ def rollback(
         pointer = repository.get_pointer(name)
         if pointer is None:
             raise NotFoundError(f"model {name!r} has no live version")
+        if not pointer.get("version"):
+            raise DecisionConflictError(
+                f"the live pointer of {name} is damaged (it names no version): repair or "
+                f"delete the item MODEL#{name} / STAGE#live in the table, then roll back"
+            )
         current = str(pointer["version"])
         target = rollback_target(repository, name, current, to)
         repository.promote(

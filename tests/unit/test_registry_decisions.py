@@ -412,3 +412,22 @@ def test_a_failed_version_is_retried_on_its_own_bytes_and_a_rejected_one_is_not(
     run(steps.RECORD_FAILURE, failed(judged, "EvaluationFailedError", "misses the threshold"))
     status, problem = call("POST", "/v1/models/iris/versions/better/retry", {})
     assert status == 409 and "only a failed version is retried" in problem["detail"]
+
+
+def test_damaged_items_are_named_instead_of_failing_the_registry(gate, bundles):
+    # GIVEN a good version, and items damaged by hand or by an old bug: a version item with
+    # nothing but a status, and a live pointer that names no version
+    live(gate, bundles["good"], "good")
+    table = gate.repository._table
+    table.put_item(Item={"pk": "MODEL#iris", "sk": "VERSION#999", "status": "archived"})
+    # WHEN the versions are listed THEN every version is, the damaged one saying so
+    status, body = call("GET", "/v1/models/iris/versions")
+    assert status == 200, body
+    listed = {v["version"]: v for v in body["versions"]}
+    assert "damaged" not in listed["good"]
+    assert listed["999"]["damaged"] == "the item lacks version, registered_at, bundle"
+    # AND a rollback over a damaged pointer is refused, saying what to repair (was a 500)
+    table.put_item(Item={"pk": "MODEL#iris", "sk": "STAGE#live", "kind": "pointer"})
+    status, problem = call("POST", "/v1/models/iris/rollback", {"reason": "x"})
+    assert status == 409 and "live pointer of iris is damaged" in problem["detail"]
+    assert gate.repository.lock_holder("iris") is None
