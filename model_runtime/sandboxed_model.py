@@ -18,6 +18,8 @@ from model_runtime.manifest import Signature
 from model_runtime.model import LoadedModel
 from model_runtime.model_input import ModelInput
 from registry.environment import SANDBOX_FUNCTION, required
+from registry.repository import UploadedBundle
+from registry.s3_versions import version_args
 from registry.strict_json import StrictJsonError, load_strict_json
 from registry.workflow import SANDBOX_TIMEOUT_SECONDS
 
@@ -69,38 +71,13 @@ def sandbox_client() -> Any:
     return boto3.client("lambda", config=Config(read_timeout=SANDBOX_TIMEOUT_SECONDS + 15))
 
 
-@dataclass(frozen=True)
-class BundleObject:
-    """Where a registered or uploaded bundle's exact bytes are."""
-
-    bucket: str
-    key: str
-    version_id: str
-    digest: str
-    size: int
-
-    @classmethod
-    def of_version(cls, item: dict[str, Any]) -> BundleObject:
-        """The bundle of a registered version's item."""
-        bundle = item["bundle"]
-        return cls(
-            bucket=bundle["bucket"],
-            key=bundle["key"],
-            version_id=bundle["s3_version_id"],
-            digest=bundle["digest"],
-            size=int(bundle["size"]),
-        )
-
-
 def sandboxed_model(
-    sandbox: Sandbox, s3: Any, bundle: BundleObject, name: str, version: str, signature: Signature
+    sandbox: Sandbox, s3: Any, bundle: UploadedBundle, name: str, version: str, signature: Signature
 ) -> LoadedModel:
     """A model whose predictions come from the sandbox."""
-    from registry.s3_versions import version_args
-
     url = s3.generate_presigned_url(
         "get_object",
-        Params={"Bucket": bundle.bucket, "Key": bundle.key, **version_args(bundle.version_id)},
+        Params={"Bucket": bundle.bucket, "Key": bundle.key, **version_args(bundle.s3_version_id)},
         ExpiresIn=URL_SECONDS,
     )
     reference = {"url": url, "digest": bundle.digest, "size": bundle.size}

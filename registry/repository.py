@@ -306,7 +306,6 @@ class LineageRepository:
             {"Put": {"TableName": self._table.name, "Item": pointer, **condition}},
         ]
         if holding_lock:
-            self._require_lock(name, execution)
             transaction.append(self._lock_check(name, execution))
         if stage == Stage.LIVE:
             transaction.append(self._set_status(name, version, VersionStatus.LIVE, at))
@@ -357,7 +356,6 @@ class LineageRepository:
         pointer = self.get_pointer(name)
         if pointer is None:
             return None
-        self._require_lock(name, execution)
         start = {
             "Update": {
                 "TableName": self._table.name,

@@ -18,14 +18,13 @@ from registry.uploads import require_other_approver
 from registry.workflow_state import Approval, Promoted, PromotionState
 
 
-def require_recorded_approval(state: PromotionState, repository: LineageRepository) -> None:
+def require_recorded_approval(state: PromotionState, item: dict[str, Any]) -> None:
     """The approval in the state must be the one the registry recorded for this execution.
 
     Approvals are recorded by AutoApprove or by the registry API, before the execution
     resumes; an approval sent straight to Step Functions with the task token is not."""
     name, version = state.candidate()
     approval: Approval = state.require("approval")
-    item = repository.get_version(name, version) or {}
     recorded = (item.get("approved_by"), item.get("approved_in"))
     if recorded != (approval.approved_by, state.execution_name):
         raise ApprovalNotRecordedError(
@@ -39,12 +38,10 @@ def require_recorded_approval(state: PromotionState, repository: LineageReposito
         )
 
 
-def require_bundle_in_bucket(
-    s3: Any, repository: LineageRepository, name: str, version: str
-) -> None:
+def require_bundle_in_bucket(s3: Any, item: dict[str, Any], name: str, version: str) -> None:
     """The exact object version registered must still exist: a version whose bundle was
     deleted while it was in the gate would go live and fail every request."""
-    bundle = (repository.get_version(name, version) or {}).get("bundle") or {}
+    bundle = item["bundle"]
     try:
         s3.head_object(
             Bucket=bundle["bucket"], Key=bundle["key"], **version_args(bundle["s3_version_id"])
@@ -61,9 +58,10 @@ def require_bundle_in_bucket(
 
 
 def promote_live_pointer(state: PromotionState, repository: LineageRepository, s3: Any) -> Promoted:
-    require_recorded_approval(state, repository)
     name, version = state.candidate()
-    require_bundle_in_bucket(s3, repository, name, version)
+    item = repository.get_version(name, version) or {}  # read once, for both checks
+    require_recorded_approval(state, item)  # an item without the approval fails here
+    require_bundle_in_bucket(s3, item, name, version)
     # only while this promotion holds the lock: one a rollback cancelled moves nothing
     previous = repository.promote(name, version, state.execution_name, holding_lock=True)
     repository.record_audit(

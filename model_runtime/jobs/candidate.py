@@ -8,8 +8,9 @@ from typing import Any
 from model_runtime.bundle import OpenedBundle, open_bundle
 from model_runtime.exceptions import ArchiveLimitExceededError
 from model_runtime.model import LoadedModel, load_model
-from model_runtime.sandboxed_model import BundleObject, Sandbox, sandboxed_model
+from model_runtime.sandboxed_model import Sandbox, sandboxed_model
 from model_runtime.serving.settings import StorageSettings
+from registry.repository import UploadedBundle
 from registry.s3_versions import version_args
 
 
@@ -44,7 +45,7 @@ def fetch_bundle(
 
 
 def model_to_judge(
-    bundle: OpenedBundle, where: BundleObject, sandbox: Sandbox, s3: Any
+    bundle: OpenedBundle, where: UploadedBundle, sandbox: Sandbox, s3: Any
 ) -> LoadedModel:
     """The bundle's model: loaded here, or, for a python-flavor bundle, whose own code must
     not run in the gate's process, predicting in the sandbox."""

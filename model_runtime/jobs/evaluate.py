@@ -18,13 +18,13 @@ from model_runtime.manifest import Evaluation, Signature
 from model_runtime.model import LoadedModel
 from model_runtime.model_store import ModelSource, ModelStore
 from model_runtime.sandboxed_model import (
-    BundleObject,
     DeployedSandbox,
     Sandbox,
     sandboxed_model,
 )
 from registry import aws
 from registry.exam import stricter_bar
+from registry.repository import UploadedBundle
 from registry.statuses import ServingRole, Stage
 from registry.workflow_state import EvaluationOutcome, Exam, PromotionState
 
@@ -43,7 +43,9 @@ def live_model(
     item = store.version_item(name, version)
     if item.get("flavor") == "python":
         signature = Signature.model_validate(item["signature"])
-        return sandboxed_model(sandbox, s3, BundleObject.of_version(item), name, version, signature)
+        return sandboxed_model(
+            sandbox, s3, UploadedBundle(**item["bundle"]), name, version, signature
+        )
     return store.model(name, version=version)
 
 
@@ -68,7 +70,7 @@ def evaluate_upload(
             )
         exam = state.policy.exam_for(bundle.manifest.name)
         spec = environment_exam(bundle.manifest.name, declared, exam)
-        where = BundleObject(state.bucket, state.key, state.version_id, bundle.digest, size)
+        where = UploadedBundle(state.bucket, state.key, state.version_id, bundle.digest, size)
         candidate = model_to_judge(bundle, where, sandbox, s3)
         live = live_model(store, sandbox, s3, bundle.manifest.name, bundle.manifest.version)
         margin = exam.champion_margin or 0.0  # exam_for always sets it

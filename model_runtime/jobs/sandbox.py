@@ -249,11 +249,10 @@ def run_child(work: Path, deadline: float) -> Any:
         os.close(answer_end)
     try:
         received = _read_answer(answers, child, deadline)
-    finally:
+    finally:  # run_in_sandbox kills whatever else is left
         os.close(answers)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child.pid, signal.SIGKILL)
-        kill_descendants()
     try:
         return load_strict_json(received)
     except StrictJsonError as exc:

@@ -15,10 +15,10 @@ from model_runtime.exceptions import PythonFlavorNotAllowedError
 from model_runtime.jobs.candidate import fetch_bundle, model_to_judge
 from model_runtime.manifest import Manifest
 from model_runtime.model import check_input_example
-from model_runtime.sandboxed_model import BundleObject, DeployedSandbox, Sandbox
+from model_runtime.sandboxed_model import DeployedSandbox, Sandbox
 from model_runtime.serving.settings import StorageSettings
 from registry import aws
-from registry.repository import LineageRepository
+from registry.repository import LineageRepository, UploadedBundle
 from registry.uploads import attributed_uploader
 from registry.workflow_state import PromotionState, Validated
 
@@ -60,7 +60,7 @@ def validate_upload(
         )
         # before anything loads it: refused code never runs, not even here
         refuse_python_where_not_allowed(bundle.manifest, state)
-        where = BundleObject(state.bucket, state.key, state.version_id, bundle.digest, size)
+        where = UploadedBundle(state.bucket, state.key, state.version_id, bundle.digest, size)
         check_input_example(model_to_judge(bundle, where, sandbox, s3), bundle)
         repository.put_validated_manifest(
             json.loads(bundle.manifest.model_dump_json()),
