@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from registry.approvers import APPROVER_PATTERN, MAX_APPROVERS
 from registry.exam import Metric
 from registry.names import NAME_PATTERN
-from registry.statuses import ApprovalPolicy, NotComparablePolicy
+from registry.statuses import ApprovalPolicy, LinePolicy, NotComparablePolicy
 from registry.workflow_state import MAX_MODEL_EXAMS
 
 DEFAULT_ENVIRONMENT = "local"
@@ -20,6 +20,9 @@ _NAME = r"^[a-z][a-z0-9-]{0,30}$"
 _PINNED = r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*$"  # name==version
 _TYPE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"  # module.Name
 # The retention periods CloudWatch Logs accepts.
+# A version may wait in line for its model's lock this long at most: a day less than the
+# workflow's timeout (infra/gate_policy.py), which leaves the gate a day after the wait.
+MAX_LOCK_WAIT_SECONDS = 7 * 24 * 3600
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 
 
@@ -169,7 +172,16 @@ class EnvironmentConfig(_Strict):
         "for models with types of the team's own; each is code the endpoint will import",
     )
     lock_wait_seconds: int = Field(
-        120, ge=5, description="how long a promotion waits for another one of the same model"
+        MAX_LOCK_WAIT_SECONDS,
+        ge=5,
+        le=MAX_LOCK_WAIT_SECONDS,
+        description="how long a promotion waits in line for the ones of the same model "
+        "ahead of it (an approval may take days); then it fails",
+    )
+    lock_policy: LinePolicy = Field(
+        LinePolicy.LATEST_WINS,
+        description="when several versions of a model wait for its lock: 'latest-wins' "
+        "(the newest goes next, older waiting ones are superseded) or 'queue' (each in turn)",
     )
     exam: ExamConfig = ExamConfig()
     model_exams: dict[Annotated[str, Field(pattern=NAME_PATTERN.pattern)], ExamConfig] = Field(

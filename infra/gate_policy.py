@@ -36,6 +36,7 @@ def gate_policy(config: EnvironmentConfig) -> GatePolicy:
         pointer_cache_seconds=config.pointer_cache_seconds,
         # a lock lives as long as the execution holding it may
         lock_ttl_seconds=WORKFLOW_TIMEOUT_SECONDS,
+        lock_policy=config.lock_policy,
         canary=CanaryPolicy(
             share=config.canary.share,
             bake_seconds=config.canary.bake_minutes * 60,

@@ -39,3 +39,18 @@ def executions_of(scope: Construct, state_machine_name: str) -> str:
         resource_name=f"{state_machine_name}:*",
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )
+
+
+# Step Functions' SendTask* actions support no resource-level permissions: the Service
+# Authorization Reference lists no resource type for them, and a statement scoped to a
+# state machine's ARN is denied (aws-cdk discussion #26401). The task token is the scope:
+# only whoever read a token can answer it, and the tokens of approvals are sealed.
+TASK_RESPONSE_ACTIONS = ("states:SendTaskSuccess", "states:SendTaskFailure")
+
+
+def grant_task_responses(grantee: iam.IGrantable) -> None:
+    """Answer task tokens (SendTaskSuccess, SendTaskFailure), on "*", the one resource IAM
+    accepts for them."""
+    iam.Grant.add_to_principal(
+        grantee=grantee, actions=list(TASK_RESPONSE_ACTIONS), resource_arns=["*"]
+    )

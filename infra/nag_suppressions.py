@@ -32,7 +32,8 @@ STACK_SUPPRESSIONS = [
         "lineage table's indexes (table/index/*), Lambda ARNs with version qualifiers that "
         "Step Functions invokes (function:*), KMS data-key actions on the environment's own "
         "key, and services without resource-level permissions: X-Ray trace segments, "
-        "CloudWatch GetMetricData, and the log delivery APIs Step Functions logging uses; and "
+        "CloudWatch GetMetricData, Step Functions' SendTaskSuccess and SendTaskFailure (the task "
+        "token scopes them), and the log delivery APIs Step Functions logging uses; and "
         "the executions of the environment's own state machine, which AcquireLock describes "
         "to learn whether a lock's holder still runs (execution names are not known before)",
         applies_to=[

@@ -26,7 +26,12 @@ from constructs import Construct
 
 from infra.code_assets import ControlPlaneCode
 from infra.gate_policy import WORKFLOW_TIMEOUT_SECONDS
-from infra.least_privilege import executions_of, grant_read_objects, grant_table
+from infra.least_privilege import (
+    executions_of,
+    grant_read_objects,
+    grant_table,
+    grant_task_responses,
+)
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
 from infra.runtime_function import RuntimeFunction
 from registry.environment import (
@@ -39,6 +44,7 @@ from registry.environment import (
     TRUSTED_MODEL_TYPES,
 )
 from registry.workflow import (
+    LOCK_RECHECK_SECONDS,
     PROMOTION,
     SANDBOX_HANDLER,
     SANDBOX_TIMEOUT_SECONDS,
@@ -51,6 +57,7 @@ from registry.workflow import (
     SetPolicy,
     SucceedIf,
     Task,
+    TokenWait,
     Wait,
     Workflow,
 )
@@ -160,6 +167,7 @@ class PromotionWorkflow(Construct):
                     resources=[executions_of(self, options.state_machine_name)],
                 )
             ),
+            Permission.HAND_OVER_LOCKS: grant_task_responses,
         }
         self.functions: dict[str, lambda_.Function] = {}
         by_handler: dict[str, lambda_.Function] = {}
@@ -276,16 +284,18 @@ class PromotionWorkflow(Construct):
     def _caught_task(self, task: Task) -> tasks.LambdaInvoke:
         """A task whose every failure ends in the failure handler, with its reason."""
         state = self._task(task)
-        if task.waits_for_task_token:
+        if task.token_wait is not None:
+            wait = task.token_wait
+            minutes = (
+                self._options.lock_wait_seconds // 60
+                if wait.rearmed
+                else self._options.approval_timeout_minutes
+            )
             timed_out = sfn.Pass(
                 self,
-                self._workflow.task_timed_out,
+                wait.timed_out_state,
                 result=sfn.Result.from_object(
-                    StepError(
-                        Error=self._workflow.task_timed_out_error,
-                        Cause="no one approved or rejected the version within "
-                        f"{self._options.approval_timeout_minutes} minutes",
-                    ).dump()
+                    StepError(Error=wait.error, Cause=wait.cause.format(minutes=minutes)).dump()
                 ),
                 result_path=self._workflow.error_path,
             ).next(self._record_failure)
@@ -298,58 +308,76 @@ class PromotionWorkflow(Construct):
         return state
 
     def _task(self, task: Task) -> tasks.LambdaInvoke:
-        function = self.functions[task.state]
-        if task.waits_for_task_token:
-            state = tasks.LambdaInvoke(
-                self,
-                task.state,
-                lambda_function=function,
-                integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-                payload=sfn.TaskInput.from_object(
-                    ApprovalRequest.template(
-                        state=sfn.JsonPath.entire_payload, task_token=sfn.JsonPath.task_token
-                    )
-                ),
-                result_path=task.result_path,
-                task_timeout=sfn.Timeout.duration(
-                    Duration.minutes(self._options.approval_timeout_minutes)
-                ),
-            )
-            return state
-        payload = None
-        if task.input is LockRequest:  # the state, and the ARN of the execution running it
-            payload = sfn.TaskInput.from_object(
-                LockRequest.template(
-                    state=sfn.JsonPath.entire_payload,
-                    execution_arn=sfn.JsonPath.string_at("$$.Execution.Id"),
-                )
-            )
+        if task.token_wait is not None:
+            return self._token_task(task, task.token_wait)
         state = tasks.LambdaInvoke(
             self,
             task.state,
-            lambda_function=function,
-            payload=payload,
+            lambda_function=self.functions[task.state],
             payload_response_only=True,
             result_path=task.result_path,
             retry_on_service_exceptions=False,
         )
+        self._retry_transient_errors(state)
+        if task.wait_while:
+            # Not yet (the canary still bakes): look again every few seconds; the step
+            # fails clearly once its own deadline passed.
+            state.add_retry(
+                errors=list(task.wait_while),
+                interval=Duration.seconds(WAIT_INTERVAL_SECONDS),
+                max_attempts=max(task.wait_at_most_seconds // WAIT_INTERVAL_SECONDS, 1),
+                backoff_rate=1.0,
+            )
+        return state
+
+    def _token_task(self, task: Task, wait: TokenWait) -> tasks.LambdaInvoke:
+        """A step answered through its task token: by a person (approval), or by the
+        promotion whose turn ends (the lock). A re-armed wait nobody answered is begun
+        again, with a new token, until the environment's lock wait is over."""
+        token = sfn.JsonPath.task_token
+        if task.input is LockRequest:
+            payload = LockRequest.template(
+                state=sfn.JsonPath.entire_payload,
+                execution_arn=sfn.JsonPath.string_at("$$.Execution.Id"),
+                started_at=sfn.JsonPath.string_at("$$.Execution.StartTime"),
+                task_token=token,
+            )
+        else:
+            payload = ApprovalRequest.template(state=sfn.JsonPath.entire_payload, task_token=token)
+        lock_wait = self._options.lock_wait_seconds
+        one_wait = min(LOCK_RECHECK_SECONDS, lock_wait)
+        timeout = (
+            Duration.seconds(one_wait)
+            if wait.rearmed
+            else Duration.minutes(self._options.approval_timeout_minutes)
+        )
+        state = tasks.LambdaInvoke(
+            self,
+            task.state,
+            lambda_function=self.functions[task.state],
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object(payload),
+            result_path=task.result_path,
+            task_timeout=sfn.Timeout.duration(timeout),
+            retry_on_service_exceptions=False,
+        )
+        self._retry_transient_errors(state)
+        if wait.rearmed:
+            state.add_retry(
+                errors=["States.Timeout"],
+                interval=Duration.seconds(1),
+                max_attempts=lock_wait // one_wait - 1,  # the waits add up to lock_wait
+                backoff_rate=1.0,
+            )
+        return state
+
+    def _retry_transient_errors(self, state: tasks.LambdaInvoke) -> None:
         state.add_retry(
             errors=list(self._workflow.transient_errors),
             interval=Duration.seconds(1),
             max_attempts=3,
             backoff_rate=2.0,
         )
-        if task.wait_while:
-            # Not yet (another promotion goes first, the canary still bakes): look again
-            # every few seconds; the step fails clearly once its own deadline passed.
-            at_most = task.wait_at_most_seconds or self._options.lock_wait_seconds
-            state.add_retry(
-                errors=list(task.wait_while),
-                interval=Duration.seconds(WAIT_INTERVAL_SECONDS),
-                max_attempts=max(at_most // WAIT_INTERVAL_SECONDS, 1),
-                backoff_rate=1.0,
-            )
-        return state
 
     # -- functions --------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.code_assets import ControlPlaneCode
-from infra.least_privilege import executions_of, grant_table
+from infra.least_privilege import executions_of, grant_table, grant_task_responses
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
 from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, STATE_MACHINE_ARN, TABLE_NAME
 from registry.workflow import GET, WRITE
@@ -60,18 +60,10 @@ class RegistryApi(Construct):
         )
         grant_table(table, self.function, *GET, "dynamodb:Query", *WRITE)
         approval_token_key.grant_decrypt(self.function)  # opens sealed task tokens
-        # Task tokens are not resources IAM can scope; the actions are granted on the
-        # workflow's state machine, as AWS documents for SendTask*.
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "states:SendTaskSuccess",
-                    "states:SendTaskFailure",
-                    "states:StartExecution",  # a failed version's gate, run again
-                ],
-                resources=[state_machine.state_machine_arn],
-            )
-        )
+        # approvals answer their sealed tokens; a rollback hands the lock to the next in line
+        grant_task_responses(self.function)
+        # a failed version's gate, run again
+        state_machine.grant_start_execution(self.function)
         # a rollback stops the promotion in flight, after asking whether it still runs
         self.function.add_to_role_policy(
             iam.PolicyStatement(

@@ -28,7 +28,14 @@ class AuditStep(StrEnum):
     CANCEL = "cancel"  # a promotion stopped by a rollback
     RETRY = "retry"  # a failed version's gate run again by a person
     LOCK = "lock"  # a lock taken over from an execution that ended without releasing it
+    WAIT = "wait"  # a promotion that found the lock held and waits in line
     UNLOCK = "unlock"  # a lock released by hand (slipway unlock) after its holder ended
+
+
+# Written about an execution whose turn ended without releasing its lock, by whoever ends a
+# turn next (or sees the execution end): several steps may write it, and it is one event,
+# keyed by that execution.
+ABOUT_ENDED_HOLDERS = frozenset({AuditStep.UNLOCK})
 
 
 class AuditOutcome(StrEnum):
@@ -48,6 +55,8 @@ class AuditOutcome(StrEnum):
     RETRIED = "retried"
     TAKEN_OVER = "taken-over"
     RELEASED = "released"
+    WAITING = "waiting"
+    SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,11 @@ class PromotionLockedError(RegistryError):
     """Another promotion of the same model holds the lock; retried, then reported."""
 
 
+class VersionSupersededError(RegistryError):
+    """A newer version of the model went ahead while this one waited for the lock, and the
+    environment's policy is latest-wins: this one will not go live."""
+
+
 class InvalidStateError(RegistryError):
     """A workflow step received a state document that does not follow the contract."""
 

@@ -8,6 +8,7 @@
 | stage pointer   | MODEL#<name>            | STAGE#<stage>                        |
 | audit event     | MODEL#<name>            | AUDIT#<version>#<execution>#<step>   |
 | promotion lock  | MODEL#<name>            | LOCK                                 |
+| waiting for it  | MODEL#<name>            | WAITING#<execution>                  |
 | model summary   | MODEL#<name>            | MODEL   (GSI gsi1: MODELS / <name>)  |
 | dataset edge    | DATASET#<sha256>        | MODEL#<name>#VERSION#<version>       |
 | code edge       | CODE#<repository>@<commit> | MODEL#<name>#VERSION#<version>    |
@@ -46,6 +47,13 @@ def stage_sk(stage: Stage) -> str:
 
 
 LOCK_SK = "LOCK"
+WAITING_PREFIX = "WAITING#"
+
+
+def waiting_sk(execution: str) -> str:
+    return f"{WAITING_PREFIX}{execution}"
+
+
 MODEL_SK = "MODEL"
 MODELS_INDEX = "gsi1"
 MODELS_INDEX_PK = "gsi1pk"

@@ -7,6 +7,7 @@ or SQS) may run more than once for the same event.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -133,18 +134,19 @@ class LineageRepository:
         return RegisterOutcome.REGISTERED
 
     def _resume_retry(self, name: str, version: str, execution: str) -> bool:
-        """A failed version whose retry a person asked for, under ``execution``, goes
-        through the gate again as this execution's."""
+        """A failed (or superseded) version whose retry a person asked for, under
+        ``execution``, goes through the gate again as this execution's."""
         return _applied_if_condition_holds(
             self._table.update_item,
             Key={keys.PK: keys.model_pk(name), keys.SK: keys.version_sk(version)},
             UpdateExpression="SET #status = :registered, execution = :e, "
             "status_changed_at = :at REMOVE rejection_reason",
-            ConditionExpression="#status = :failed AND retry_execution = :e",
+            ConditionExpression="#status IN (:failed, :superseded) AND retry_execution = :e",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":registered": VersionStatus.REGISTERED,
                 ":failed": VersionStatus.FAILED,
+                ":superseded": VersionStatus.SUPERSEDED,
                 ":e": execution,
                 ":at": now_iso(),
             },
@@ -153,8 +155,9 @@ class LineageRepository:
     def request_retry(
         self, name: str, version: str, execution: str, attempt: int, actor: str, reason: str
     ) -> bool:
-        """Record that ``actor`` retries a failed version as its ``attempt``-th retry, run
-        by ``execution``; refused unless it is failed and nobody asked for this attempt."""
+        """Record that ``actor`` retries a failed (or superseded) version as its
+        ``attempt``-th retry, run by ``execution``; refused unless it is one and nobody asked
+        for this attempt."""
         return _applied_if_condition_holds(
             self._table.update_item,
             Key={keys.PK: keys.model_pk(name), keys.SK: keys.version_sk(version)},
@@ -162,7 +165,7 @@ class LineageRepository:
             "retry_reason = :why",
             # not while a retry is under way: one is pending until its Register resumes the
             # version, and a retry that failed again is the version's execution
-            ConditionExpression="#status = :failed AND "
+            ConditionExpression="#status IN (:failed, :superseded) AND "
             "(attribute_not_exists(retries) OR retries = :previous) AND "
             "(attribute_not_exists(retry_execution) OR retry_execution = execution)",
             ExpressionAttributeNames={"#status": "status"},
@@ -173,6 +176,7 @@ class LineageRepository:
                 ":by": actor,
                 ":why": reason,
                 ":failed": VersionStatus.FAILED,
+                ":superseded": VersionStatus.SUPERSEDED,
             },
         )
 
@@ -473,20 +477,30 @@ class LineageRepository:
         execution: str,
         reason: str,
         status: VersionStatus = VersionStatus.REJECTED,
+        only_from: frozenset[VersionStatus] | None = None,
     ) -> bool:
-        """Mark the version ``execution`` registered as rejected (or failed), unless a person
-        cancelled its promotion first (that is what happened to it)."""
+        """Mark the version ``execution`` registered as rejected (or failed, superseded),
+        unless a person cancelled its promotion first (that is what happened to it), or,
+        with ``only_from``, unless its status is none of those."""
+        condition = "execution = :e AND #status <> :cancelled"
+        values: dict[str, Any] = {":cancelled": VersionStatus.CANCELLED}
+        if only_from is not None:
+            allowed = {f":from{i}": str(s) for i, s in enumerate(sorted(only_from))}
+            condition += f" AND #status IN ({', '.join(allowed)})"
+            values.update(allowed)
         return _applied_if_condition_holds(
             self._table.update_item,
             Key={keys.PK: keys.model_pk(name), keys.SK: keys.version_sk(version)},
-            UpdateExpression="SET #status = :rejected, rejection_reason = :why",
-            ConditionExpression="execution = :e AND #status <> :cancelled",
+            UpdateExpression="SET #status = :rejected, rejection_reason = :why, "
+            "status_changed_at = :at",
+            ConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":rejected": status,
                 ":why": reason,
                 ":e": execution,
-                ":cancelled": VersionStatus.CANCELLED,
+                ":at": now_iso(),
+                **values,
             },
         )
 
@@ -539,14 +553,113 @@ class LineageRepository:
         """The model's lock item, if any execution holds it."""
         return self._get(keys.model_pk(name), keys.LOCK_SK)
 
-    def release_lock(self, name: str, execution: str) -> bool:
-        """Release the lock if this execution holds it; return whether it did."""
+    def release_lock(self, name: str, execution: str, grant: str | None = None) -> bool:
+        """Release the lock if this execution holds it (under ``grant``, when given: the
+        hand-over that wrote it); return whether it did."""
+        condition, values = "execution = :me", {":me": execution}
+        if grant is not None:
+            condition, values = condition + " AND grant_id = :grant", {**values, ":grant": grant}
         return _applied_if_condition_holds(
             self._table.delete_item,
             Key={keys.PK: keys.model_pk(name), keys.SK: keys.LOCK_SK},
-            ConditionExpression="execution = :me",
-            ExpressionAttributeValues={":me": execution},
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
         )
+
+    # -- the line of promotions waiting for the lock (registry/promotion_line.py) ----------
+
+    def join_line(self, name: str, waiter: dict[str, Any], ttl_seconds: int) -> None:
+        """Wait for the model's lock: one item per waiting execution. Joining again (the
+        workflow re-arms a wait that nobody answered) replaces the task token only."""
+        self._table.put_item(
+            Item=to_dynamo(
+                {
+                    keys.PK: keys.model_pk(name),
+                    keys.SK: keys.waiting_sk(waiter["execution"]),
+                    "kind": "waiting",
+                    **waiter,
+                    "joined_at": now_iso(),
+                    "expires_at": int(datetime.now(UTC).timestamp() + ttl_seconds),
+                }
+            )
+        )
+
+    def waiting_line(self, name: str) -> list[dict[str, Any]]:
+        """Every execution waiting for the model's lock (read consistently: who goes next is
+        decided on it)."""
+        return self._query(keys.model_pk(name), keys.WAITING_PREFIX, consistent=True)
+
+    def leave_line(self, name: str, execution: str, task_token: str | None = None) -> bool:
+        """Take an execution out of the line (only while it waits with ``task_token``, when
+        given); return whether it was there."""
+        condition, values = "attribute_exists(pk)", {}
+        if task_token is not None:
+            condition, values = "task_token = :token", {":token": task_token}
+        return _applied_if_condition_holds(
+            self._table.delete_item,
+            Key={keys.PK: keys.model_pk(name), keys.SK: keys.waiting_sk(execution)},
+            ConditionExpression=condition,
+            **({"ExpressionAttributeValues": values} if values else {}),
+        )
+
+    def hand_lock_to(self, name: str, waiter: dict[str, Any], ttl_seconds: int) -> str | None:
+        """Give the free lock to a waiting execution and take it out of the line, in one
+        transaction; return the grant's id (None: the lock was taken, or the waiter left)."""
+        grant = uuid.uuid4().hex
+        now = datetime.now(UTC).timestamp()
+        lock = {
+            keys.PK: keys.model_pk(name),
+            keys.SK: keys.LOCK_SK,
+            "kind": "lock",
+            "execution": waiter["execution"],
+            "execution_arn": waiter["execution_arn"],
+            "version": waiter["version"],
+            "started_at": waiter["started_at"],
+            "acquired_at": now_iso(),
+            "expires_at": int(now + ttl_seconds),
+            "grant_id": grant,
+        }
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table.name,
+                            "Item": to_dynamo(lock),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": self._table.name,
+                            "Key": {
+                                keys.PK: keys.model_pk(name),
+                                keys.SK: keys.waiting_sk(waiter["execution"]),
+                            },
+                            "ConditionExpression": "task_token = :token",
+                            "ExpressionAttributeValues": {":token": waiter["task_token"]},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            return None
+        return grant
+
+    def regrant_lock(self, name: str, execution: str) -> str | None:
+        """A new grant id for the lock ``execution`` holds (it asks again: a hand-over whose
+        token it no longer waited with must not release the lock afterwards)."""
+        grant = uuid.uuid4().hex
+        applied = _applied_if_condition_holds(
+            self._table.update_item,
+            Key={keys.PK: keys.model_pk(name), keys.SK: keys.LOCK_SK},
+            UpdateExpression="SET grant_id = :grant",
+            ConditionExpression="execution = :me",
+            ExpressionAttributeValues={":grant": grant, ":me": execution},
+        )
+        return grant if applied else None
 
     def _set_edges_live(
         self, name: str, version_item: dict[str, Any], live: bool
@@ -713,12 +826,13 @@ class LineageRepository:
         item = self._table.get_item(Key={keys.PK: pk, keys.SK: sk}, ConsistentRead=True).get("Item")
         return from_dynamo(item) if item else None
 
-    def _query(self, pk: str, sk_prefix: str) -> list[dict[str, Any]]:
+    def _query(self, pk: str, sk_prefix: str, consistent: bool = False) -> list[dict[str, Any]]:
         from boto3.dynamodb.conditions import Key
 
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key(keys.PK).eq(pk) & Key(keys.SK).begins_with(sk_prefix)
+            "KeyConditionExpression": Key(keys.PK).eq(pk) & Key(keys.SK).begins_with(sk_prefix),
+            "ConsistentRead": consistent,
         }
         while True:
             page = self._table.query(**kwargs)

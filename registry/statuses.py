@@ -22,6 +22,7 @@ class VersionStatus(StrEnum):
     ROLLED_BACK = "rolled-back"
     CANCELLED = "cancelled"  # its promotion was stopped by a person (a rollback)
     FAILED = "failed"  # its promotion broke down (infrastructure, not a verdict on it)
+    SUPERSEDED = "superseded"  # a newer version of the model went ahead of it (latest-wins)
 
 
 # A version that is or was live: what a live endpoint serves by exact version.
@@ -34,6 +35,28 @@ IN_FLIGHT = frozenset(
         VersionStatus.AWAITING_APPROVAL,
         VersionStatus.APPROVED,
         VersionStatus.REJECTED,  # written a moment ago by the promotion being cancelled
+    }
+)
+
+
+class LinePolicy(StrEnum):
+    """Who goes next when several promotions of one model wait for its lock."""
+
+    QUEUE = "queue"  # each in turn, the oldest first
+    LATEST_WINS = "latest-wins"  # the newest; the older waiting ones are superseded
+
+
+# A version whose promotion ended without a verdict on it: a person may run its gate again
+# on the same bytes (slipway retry).
+RETRYABLE = frozenset({VersionStatus.FAILED, VersionStatus.SUPERSEDED})
+# A version whose promotion has not decided it yet: what an execution that ended without
+# saying why (stopped by hand, timed out, its failure handler failed) leaves it in.
+UNDECIDED = frozenset(
+    {
+        VersionStatus.REGISTERED,
+        VersionStatus.STAGED,
+        VersionStatus.AWAITING_APPROVAL,
+        VersionStatus.APPROVED,
     }
 )
 

@@ -4,11 +4,15 @@ A verdict (the bundle is unsafe, misses its bar, fails its smoke test or canary,
 rejected it) makes the version *rejected*: those bytes will never pass this gate. Anything
 else (a throttle, a killed worker, a timeout, the lock wait running out) is an
 infrastructure failure: the version is *failed*, and says so, for it says nothing about the
-model. The names are the error names Step Functions reports: the gate's exception classes
+model. A version that a newer one went ahead of is *superseded*. The names are the error
+names Step Functions reports: the gate's exception classes
 (a unit test checks each is one) and the workflow's own.
 """
 
 from __future__ import annotations
+
+from registry.audit import AuditOutcome
+from registry.statuses import VersionStatus
 
 VERDICT_ERRORS = frozenset(
     {
@@ -45,5 +49,19 @@ VERDICT_ERRORS = frozenset(
 )
 
 
+# Neither a verdict nor a breakdown: a newer version went ahead (policy latest-wins).
+SUPERSEDED_ERRORS = frozenset({"VersionSupersededError"})
+
+
 def is_verdict(error_type: str | None) -> bool:
     return error_type in VERDICT_ERRORS
+
+
+def ending_of(error_type: str | None) -> tuple[VersionStatus, AuditOutcome]:
+    """The status a promotion that ended with ``error_type`` leaves its version in, and the
+    audit outcome that says so."""
+    if error_type in SUPERSEDED_ERRORS:
+        return VersionStatus.SUPERSEDED, AuditOutcome.SUPERSEDED
+    if is_verdict(error_type):
+        return VersionStatus.REJECTED, AuditOutcome.REJECTED
+    return VersionStatus.FAILED, AuditOutcome.FAILED

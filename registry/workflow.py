@@ -27,7 +27,6 @@ from registry.environment import (
 from registry.exceptions import (
     CanaryStillBakingError,
     PointerConflictError,
-    PromotionLockedError,
 )
 from registry.statuses import ApprovalPolicy, RegisterOutcome
 from registry.workflow_state import (
@@ -57,6 +56,8 @@ class Permission(StrEnum):
     SEAL_APPROVAL_TOKENS = "seal-approval-tokens"
     READ_SERVING_METRICS = "read-serving-metrics"
     DESCRIBE_EXECUTIONS = "describe-executions"  # of this workflow: does a lock's holder run?
+    # answer the tokens of promotions waiting for a lock (the lock is theirs, or superseded)
+    HAND_OVER_LOCKS = "hand-over-locks"
     RUN_BUNDLE_CODE = "run-bundle-code"  # in the python sandbox, which has no rights
     RENEW_ENDPOINT_ENVIRONMENTS = "renew-endpoint-environments"  # after python candidates
 
@@ -65,6 +66,10 @@ class Permission(StrEnum):
 # to run a python-flavor bundle's code where no right of theirs is within reach.
 SANDBOX_HANDLER = "model_runtime.jobs.sandbox.handler"
 SANDBOX_TIMEOUT_SECONDS = 300
+
+# A promotion waiting in line for its model's lock is woken by the one whose turn ends; a
+# wait nobody answered (a hand-over lost to a crash) is re-armed this often, and looks again.
+LOCK_RECHECK_SECONDS = 15 * 60
 
 # A step that waits (for the lock, for a canary's bake) looks again this often. A canary may
 # wait for its minimum number of requests up to its policy's max_bake_seconds, which cdk.json
@@ -78,6 +83,10 @@ GET = ("dynamodb:GetItem",)
 PUT = ("dynamodb:PutItem",)
 WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 DELETE = ("dynamodb:DeleteItem",)
+QUERY = ("dynamodb:Query",)
+# Ending a turn hands the lock on: the lock and the line are read and written, the next
+# promotion's token answered, and a holder that ended is asked about.
+HAND_OVER = (*GET, *WRITE, *DELETE, *QUERY)
 
 # Errors worth retrying on any step: Lambda's own transient faults and a pointer that moved
 # under us (the repository's optimistic lock).
@@ -91,11 +100,25 @@ TRANSIENT_ERRORS = (
 
 
 @dataclass(frozen=True)
+class TokenWait:
+    """How a step that waits for a task token ends when nobody answers in time: a Pass
+    state records ``error`` with ``cause`` ({minutes}: the wait's length) for the failure
+    handler. A ``rearmed`` wait is begun again every LOCK_RECHECK_SECONDS until the
+    environment's lock wait is over; any other lasts the approval timeout."""
+
+    timed_out_state: str
+    error: str
+    cause: str
+    rearmed: bool = False
+
+
+@dataclass(frozen=True)
 class Task:
     """A state that runs one function and stores its answer in the state document.
 
     The function receives ``input``: the whole state document, or, for a step that waits for
-    a task token, an :class:`ApprovalRequest` wrapping it with the token."""
+    a task token, a request wrapping it with the token (``ApprovalRequest``,
+    ``LockRequest``); such a step's answer is what the token is answered with."""
 
     state: str
     handler: str
@@ -107,19 +130,25 @@ class Task:
     permissions: tuple[Permission, ...] = ()
     settings: tuple[str, ...] = ()  # environment variables the code reads, besides the table
     audit: tuple[AuditStep, ...] = ()  # the audit events the step writes
-    waits_for_task_token: bool = False
+    token_wait: TokenWait | None = None
     wait_while: tuple[str, ...] = ()  # errors meaning "not yet": retried every few seconds
-    # how long at most (None: the environment's lock wait); the step itself ends the wait
-    # earlier, by failing clearly, when it knows its own deadline
-    wait_at_most_seconds: int | None = None
+    # how long at most; the step itself ends the wait earlier, by failing clearly, when it
+    # knows its own deadline
+    wait_at_most_seconds: int = 0
 
     def __post_init__(self) -> None:
         field_model(self.result)  # a result field that does not exist fails at import
-        if self.waits_for_task_token != (self.input is ApprovalRequest):
+        if bool(self.wait_while) != (self.wait_at_most_seconds > 0):
+            raise ValueError(f"{self.state}: a step that waits says for how long at most")
+        if self.waits_for_task_token != ("task_token" in getattr(self.input, "model_fields", {})):
             raise ValueError(
-                f"{self.state}: a step waiting for a task token receives an ApprovalRequest, "
-                "and only such a step does"
+                f"{self.state}: a step waiting for a task token receives a request with the "
+                "token, and only such a step does"
             )
+
+    @property
+    def waits_for_task_token(self) -> bool:
+        return self.token_wait is not None
 
     @property
     def result_path(self) -> str:
@@ -198,8 +227,6 @@ class Workflow:
     failed: str  # the Fail state after on_failure
     failure_cause: str  # the path of the reason the Fail state reports
     succeeded: str  # the Succeed state after the last node
-    task_timed_out: str  # the state a task-token wait goes to when nobody answers
-    task_timed_out_error: str = "ApprovalTimedOut"
     transient_errors: tuple[str, ...] = field(default=TRANSIENT_ERRORS)
     error: str = "error"  # where a Catch stores the failed step's StepError
 
@@ -219,7 +246,8 @@ class Workflow:
     def state_names(self) -> list[str]:
         names = [node.state for node in walk(self.nodes)]
         names += [n.end for n in walk(self.nodes) if isinstance(n, SucceedIf)]
-        names += [self.on_failure.state, self.failed, self.succeeded, self.task_timed_out]
+        names += [self.on_failure.state, self.failed, self.succeeded]
+        names += [t.token_wait.timed_out_state for t in self.tasks() if t.token_wait]
         names += [self.on_unrecorded_failure.state, self.unrecorded]
         return names
 
@@ -262,12 +290,17 @@ ACQUIRE_LOCK = Task(
     handler="functions.promotion_lock.handler.acquire",
     package=Package.CONTROL_PLANE,
     result="lock",
-    description="one promotion per model at a time",
-    table_actions=(*GET, *PUT),
-    permissions=(Permission.DESCRIBE_EXECUTIONS,),
-    audit=(AuditStep.LOCK,),
+    description="one promotion per model at a time; the others wait in line",
+    table_actions=HAND_OVER,
+    permissions=(Permission.DESCRIBE_EXECUTIONS, Permission.HAND_OVER_LOCKS),
+    audit=(AuditStep.LOCK, AuditStep.UNLOCK, AuditStep.WAIT),
     input=LockRequest,
-    wait_while=(PromotionLockedError.__name__,),
+    token_wait=TokenWait(
+        timed_out_state="LockWaitTimedOut",
+        error="LockWaitTimedOut",
+        cause="the promotions ahead of it kept the model's lock for more than {minutes} minutes",
+        rearmed=True,
+    ),
 )
 EVALUATE = Task(
     state="Evaluate",
@@ -318,7 +351,11 @@ WAIT_FOR_APPROVAL = Task(
     settings=(APPROVAL_TOPIC_ARN, APPROVAL_TOKEN_KEY),
     audit=(AuditStep.APPROVAL_REQUESTED,),
     input=ApprovalRequest,
-    waits_for_task_token=True,
+    token_wait=TokenWait(
+        timed_out_state="ApprovalTimedOut",
+        error="ApprovalTimedOut",
+        cause="no one approved or rejected the version within {minutes} minutes",
+    ),
 )
 START_CANARY = Task(
     state="StartCanary",
@@ -359,8 +396,10 @@ RELEASE_LOCK = Task(
     handler="functions.promotion_lock.handler.release",
     package=Package.CONTROL_PLANE,
     result="unlock",
-    description="the next promotion of the model may start",
-    table_actions=DELETE,
+    description="the next promotion of the model in line goes on",
+    table_actions=HAND_OVER,
+    permissions=(Permission.DESCRIBE_EXECUTIONS, Permission.HAND_OVER_LOCKS),
+    audit=(AuditStep.UNLOCK,),
 )
 RELEASE_LOCK_UNRECORDED = Task(
     state="ReleaseLockUnrecorded",
@@ -368,16 +407,19 @@ RELEASE_LOCK_UNRECORDED = Task(
     package=Package.CONTROL_PLANE,
     result="unlock",
     description="RecordFailure itself failed: the model's lock is released all the same",
-    table_actions=DELETE,
+    table_actions=HAND_OVER,
+    permissions=(Permission.DESCRIBE_EXECUTIONS, Permission.HAND_OVER_LOCKS),
+    audit=(AuditStep.UNLOCK,),
 )
 RECORD_FAILURE = Task(
     state="RecordFailure",
     handler="functions.record_failure.handler.handler",
     package=Package.CONTROL_PLANE,
     result="failure",
-    description="the reason recorded, the candidate's traffic taken back, the lock released",
-    table_actions=(*GET, *WRITE, *DELETE),
-    audit=(AuditStep.REJECT,),
+    description="the reason recorded, the candidate's traffic taken back, the lock handed on",
+    table_actions=HAND_OVER,
+    permissions=(Permission.DESCRIBE_EXECUTIONS, Permission.HAND_OVER_LOCKS),
+    audit=(AuditStep.REJECT, AuditStep.UNLOCK),
 )
 
 NEW_VERSION = SucceedIf(
@@ -417,5 +459,4 @@ PROMOTION = Workflow(
     failed="Rejected",
     failure_cause=json_path("failure", "reason"),
     succeeded="Live",
-    task_timed_out="ApprovalTimedOut",
 )

@@ -18,7 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from registry.exam import Metric
 from registry.exceptions import InvalidStateError
 from registry.names import NAME_PATTERN, VERSION_PATTERN
-from registry.statuses import ApprovalPolicy, CanaryVerdict, NotComparablePolicy, RegisterOutcome
+from registry.statuses import (
+    ApprovalPolicy,
+    CanaryVerdict,
+    LinePolicy,
+    NotComparablePolicy,
+    RegisterOutcome,
+)
 from registry.uploads import MAX_IDENTITY_CHARS
 
 # Every text in the document has a bound, so the whole document has one: Step Functions fails
@@ -107,6 +113,8 @@ class GatePolicy(Document):
     smoke_test_budget_ms: float
     pointer_cache_seconds: float
     lock_ttl_seconds: int
+    # who goes next when several versions wait for the model's lock
+    lock_policy: LinePolicy = LinePolicy.LATEST_WINS
     canary: CanaryPolicy
 
     def endpoint_for(self, model: str) -> ServingEndpoint:
@@ -274,20 +282,33 @@ class PromotionState(ExecutionInput):
         return value
 
 
+# A bound on a task token (older API models say 1,024 characters, newer ones 2,048).
+TASK_TOKEN_LIMIT = 2048
+
 # The ARN Step Functions gives a standard workflow's execution ($$.Execution.Id).
 EXECUTION_ARN_PATTERN = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]{1,80}:[^:]{1,80}$"
 
 
 class LockRequest(Document):
-    """What AcquireLock's function receives: the state and its own execution's ARN, which
-    the lock keeps so a later promotion can ask whether the holder still runs."""
+    """What AcquireLock's function receives: the state, its own execution's ARN (the lock
+    keeps it, so a later promotion can ask whether the holder still runs) and start (the
+    order of the line), and the token that answers it when the lock is its own."""
 
     state: PromotionState
     execution_arn: str = Field(max_length=2048, pattern=EXECUTION_ARN_PATTERN)
+    started_at: str = Field(max_length=64)
+    task_token: str = Field(max_length=TASK_TOKEN_LIMIT)
 
     @staticmethod
-    def template(state: Any, execution_arn: Any) -> dict[str, Any]:
-        return {"state": state, "execution_arn": execution_arn}
+    def template(
+        state: Any, execution_arn: Any, started_at: Any, task_token: Any
+    ) -> dict[str, Any]:
+        return {
+            "state": state,
+            "execution_arn": execution_arn,
+            "started_at": started_at,
+            "task_token": task_token,
+        }
 
 
 class ApprovalRequest(Document):

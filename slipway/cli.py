@@ -551,7 +551,8 @@ def status(
     timeout: Annotated[float, typer.Option(help="seconds to watch at most")] = 600,
     as_json: JsonOption = False,
 ) -> None:
-    """A promotion's progress and outcome; exit 1 if it was rejected."""
+    """A promotion's progress and outcome; exit 1 unless it is live or still running
+    (rejected, failed, superseded, cancelled)."""
     from registry.repository import LineageRepository
     from registry.statuses import VersionStatus
     from slipway.promotion import (
@@ -593,7 +594,7 @@ def status(
     # the same bytes again end "already registered"; what counts is what the version is
     rejected_before = result.get("result") == PromotionResult.ALREADY_REGISTERED and result[
         "version_status"
-    ] in (VersionStatus.REJECTED, VersionStatus.FAILED)
+    ] in (VersionStatus.REJECTED, VersionStatus.FAILED, VersionStatus.SUPERSEDED)
     if rejected_before:
         result["reason"] = (registered or {}).get("rejection_reason")
     if as_json:
@@ -623,7 +624,13 @@ def status(
     elif result["version_status"] == VersionStatus.FAILED:
         err_console.print(
             f"[bold red]{name} {version}: failed[/] (an infrastructure error, not a verdict on "
-            f"the model): {result.get('reason')}"
+            f"the model): {result.get('reason')}; `slipway retry {name} {version}` runs its "
+            "gate again"
+        )
+    elif result["version_status"] == VersionStatus.SUPERSEDED:
+        err_console.print(
+            f"[bold red]{name} {version}: superseded[/]: {result.get('reason')}; `slipway "
+            f"retry {name} {version}` runs its gate again"
         )
     else:
         err_console.print(f"[bold red]{name} {version}: rejected[/]: {result.get('reason')}")
@@ -824,7 +831,8 @@ def retry(
     as_json: JsonOption = False,
 ) -> None:
     """Run the gate again for a version that failed (an infrastructure error, not a verdict
-    on the model), on the same uploaded bytes; audited. Follow it with `slipway status`."""
+    on the model) or was superseded, on the same uploaded bytes; audited. Follow it with
+    `slipway status`."""
     _decide("POST", f"/v1/models/{name}/versions/{version}/retry", env, reason, as_json)
 
 
@@ -834,6 +842,7 @@ def unlock(name: NameArgument, env: EnvOption = "local", as_json: JsonOption = F
     its failure handler); refused while the holder runs. Audited."""
     from registry.audit import AuditEvent, AuditOutcome, AuditStep
     from registry.lock_holders import holder_status
+    from registry.promotion_line import PromotionLine
     from registry.repository import LineageRepository
     from slipway.promotion import execution_arn_of
     from slipway.target import resolve_target
@@ -845,7 +854,8 @@ def unlock(name: NameArgument, env: EnvOption = "local", as_json: JsonOption = F
         raise CliError(f"no promotion of {name} holds its lock in {env}")
     if not holder.get("execution_arn"):  # a lock written before locks kept their holder's ARN
         holder = {**holder, "execution_arn": execution_arn_of(target, holder["execution"])}
-    status = holder_status(target.client("stepfunctions"), holder)
+    sfn = target.client("stepfunctions")
+    status = holder_status(sfn, holder)
     if status == "RUNNING":
         raise CliError(
             f"the lock of {name} is held by execution {holder['execution']} (version "
@@ -866,17 +876,21 @@ def unlock(name: NameArgument, env: EnvOption = "local", as_json: JsonOption = F
                 actor,
             )
         )
+    handed_to = PromotionLine(repository, sfn).hand_over(name)  # the next in line goes on
     result = {
         "model": name,
         "released": released,
         "holder": holder["execution"],
         "holder_status": status,
+        "handed_to": handed_to,
     }
     if as_json:
         _emit_json(result)
         return
     said = "released" if released else "was released meanwhile"
     console.print(f"lock of {name} {said} (holder {holder['execution']}, {status})")
+    if handed_to:
+        console.print(f"handed to the next in line: execution {handed_to}")
 
 
 def _decide(

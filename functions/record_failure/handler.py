@@ -8,14 +8,15 @@ import re
 from typing import Any
 
 from functions.observability import count_decision, logger
-from registry.audit import AuditEvent, AuditOutcome, AuditStep
+from registry import aws
+from registry.audit import AuditEvent, AuditStep
 from registry.aws import lineage_repository
 from registry.exceptions import InvalidStateError
 from registry.metrics import Metric
 from registry.names import MODELS_PREFIX, NAME_PATTERN, VERSION_PATTERN
+from registry.promotion_endings import end_promotion
 from registry.repository import LineageRepository
-from registry.statuses import VersionStatus
-from registry.verdicts import is_verdict
+from registry.verdicts import ending_of
 from registry.workflow_state import REASON_LIMIT, Failure, PromotionState, StepError
 
 UNRECOGNISED_UPLOADS = "_unrecognised-uploads"
@@ -58,28 +59,23 @@ def subject_of(state: PromotionState) -> tuple[str, str]:
     return UNRECOGNISED_UPLOADS, hashlib.sha256(state.key.encode()).hexdigest()[:32]
 
 
-def record_failure(state: PromotionState, repository: LineageRepository) -> Failure:
-    """Audit the rejection, mark the version rejected (a verdict) or failed (anything else),
-    stop its canary, release the lock, and leave nothing staged that will not go live."""
+def record_failure(state: PromotionState, repository: LineageRepository, sfn: Any) -> Failure:
+    """Audit the ending, mark the version rejected (a verdict), superseded or failed
+    (anything else), stop its canary, leave nothing staged that will not go live, and hand
+    the lock to the next in line."""
     reason = failure_reason(state.error)
     name, version = subject_of(state)
     execution = state.execution_name
     error_type = (state.error.Error if state.error else None) or "UnknownError"
-    verdict = is_verdict(error_type)
-    status = VersionStatus.REJECTED if verdict else VersionStatus.FAILED
-    # only the version this execution registered, and not one a person cancelled meanwhile
-    repository.reject_version(name, version, execution, reason, status)
-    repository.clear_canary(name, version, execution)
-    if repository.release_lock(name, execution):
-        # it held the lock, so the staging pointer, if it names the version, is its own
-        repository.clear_staging(name, version)
+    status, outcome = ending_of(error_type)
+    end_promotion(repository, sfn, name, version, execution, reason, status)
     repository.record_audit(
         AuditEvent(
             name=name,
             version=version,
             execution=execution,
             step=AuditStep.REJECT,
-            outcome=AuditOutcome.REJECTED if verdict else AuditOutcome.FAILED,
+            outcome=outcome,
             reason=reason,
         ),
         detail={"bucket": state.bucket, "key": state.key, "s3_version_id": state.version_id},
@@ -97,7 +93,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # recorded, so keep whatever of it is readable.
         logger.exception("recording a failure whose state does not fit the contract")
         state = PromotionState.model_construct(**_readable(event))
-    return record_failure(state, lineage_repository()).dump()
+    return record_failure(state, lineage_repository(), aws.client("stepfunctions")).dump()
 
 
 def _readable(event: Any) -> dict[str, Any]:

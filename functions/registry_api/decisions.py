@@ -24,8 +24,9 @@ from registry.exceptions import PromotionLockedError
 from registry.executions import UploadEvent, retry_execution_name
 from registry.lock_holders import holder_status
 from registry.metrics import Metric
+from registry.promotion_line import PromotionLine
 from registry.repository import LineageRepository
-from registry.statuses import WAS_LIVE, VersionStatus
+from registry.statuses import RETRYABLE, WAS_LIVE, VersionStatus
 from registry.uploads import require_other_approver
 from registry.workflow_state import Approval
 
@@ -165,7 +166,9 @@ def rollback(
             detail={"from": current, "to": target, "cancelled": cancelled},
         )
     finally:
-        repository.release_lock(name, operation)
+        # the next version waiting in line goes on (its promotion judges it against the
+        # version live now)
+        PromotionLine(repository, sfn).leave(name, operation)
     count_decision(Metric.ROLLBACKS, name)
     return {
         "model": name,
@@ -262,15 +265,16 @@ def retry(
     actor: str,
     reason: str,
 ) -> dict[str, Any]:
-    """Run the gate again for a version that failed (an infrastructure error), on the same
-    object version; a version rejected by a verdict is not retried."""
+    """Run the gate again for a version that failed (an infrastructure error) or was
+    superseded, on the same object version; a version rejected by a verdict is not retried."""
     item = repository.get_version(name, version)
     if item is None:
         raise NotFoundError(f"{name} {version} is not registered")
-    if item.get("status") != VersionStatus.FAILED:
+    if item.get("status") not in RETRYABLE:
         raise DecisionConflictError(
-            f"{name} {version} is {item.get('status')}: only a failed version is retried (a "
-            "rejected one was judged: package the model again under a new version)"
+            f"{name} {version} is {item.get('status')}: only a failed or superseded version "
+            "is retried (a rejected one was judged: package the model again under a new "
+            "version)"
         )
     bundle = item["bundle"]
     upload = UploadEvent(

@@ -12,6 +12,7 @@ from constructs import Construct
 
 from infra.code_assets import ControlPlaneCode
 from infra.config import EnvironmentConfig
+from infra.execution_end_watch import ExecutionEndWatch
 from infra.gate_policy import gate_policy
 from infra.ingest_pipeline import IngestPipeline
 from infra.observability_defaults import Observability
@@ -78,10 +79,24 @@ class WorkflowStack(Stack):
             observability=observability,
             control_plane_code=self.control_plane_code,
         )
+        self.execution_end_watch = ExecutionEndWatch(
+            self,
+            "ExecutionEndWatch",
+            table=table,
+            state_machine=state_machine,
+            state_machine_name=options.state_machine_name,
+            observability=observability,
+            control_plane_code=self.control_plane_code,
+        )
         CfnOutput(self, "Environment", value=config.name)
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
         CfnOutput(self, "RegistryUrl", value=self.registry_api.function_url.url)
         CfnOutput(self, "ApprovalTopicArn", value=self.promotion_workflow.approval_topic.topic_arn)
         CfnOutput(
             self, "IngestDeadLetterQueueUrl", value=self.ingest_pipeline.dead_letter_queue.queue_url
+        )
+        CfnOutput(
+            self,
+            "ExecutionEndedDeadLetterQueueUrl",
+            value=self.execution_end_watch.dead_letter_queue.queue_url,
         )

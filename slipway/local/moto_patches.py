@@ -26,6 +26,7 @@ import inspect
 import json
 import logging
 import math
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,7 @@ from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudwatch import models as cloudwatch_models
 from moto.core.common_models import CloudFormationModel
 from moto.core.config import default_user_config
+from moto.events import models as events_models
 from moto.logs import models as logs_models
 from moto.s3 import models as s3_models
 from moto.stepfunctions import models as sfn_models
@@ -92,6 +94,9 @@ TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
         ("self", "task_token", "error", "cause"),
     ),
     (cloudwatch_models.Statistics, "get_statistics_for_type", ("self", "stat")),
+    (events_models, "events_backends", None),
+    (events_models.EventsBackend, "put_events", ("self", "events")),
+    (events_models.Rule, "send_to_targets", ("self", "original_event", "transform_input")),
     (cloudwatch_models.Statistics, "metric_single_values_list", None),
     (cloudwatch_models.CloudWatchBackend, "put_metric_data", ("self", "namespace", "metric_data")),
     (cloudwatch_models, "cloudwatch_backends", None),
@@ -398,7 +403,8 @@ def abort_stopped_executions() -> None:
     """moto's interpreter notices a StopExecution only when its current state ends, so an
     execution waiting for a task token stays RUNNING for good, and when its worker does end
     it may report FAILED; AWS reports ABORTED at once, and for good. The stopped execution
-    is marked so, and its worker's own report cannot undo that. Idempotent."""
+    is marked so, and its worker's own report cannot undo that. Either way, the end is
+    announced on EventBridge, as AWS does (:func:`announce_end`). Idempotent."""
     from moto.stepfunctions.parser.api import ExecutionStatus
 
     backend_cls = sfn_parser_models.StepFunctionsParserBackend
@@ -413,18 +419,84 @@ def abort_stopped_executions() -> None:
             execution.slipway_stopped = True
             execution.exec_status = ExecutionStatus.ABORTED
             execution.stop_date = execution.stop_date or datetime.now(UTC)
+            announce_end(execution)
         return execution
 
     def reflect_execution_status(self: Any) -> None:
         reflect(self)
         if getattr(self.execution, "slipway_stopped", False):
             self.execution.exec_status = ExecutionStatus.ABORTED
+        announce_end(self.execution)
 
     stop_execution._slipway_aborts = True  # type: ignore[attr-defined]
     backend_cls.stop_execution = stop_execution  # type: ignore[method-assign]
     sfn_execution.BaseExecutionWorkerCommunication._reflect_execution_status = (  # type: ignore[method-assign]
         reflect_execution_status
     )
+
+
+def status_change_event(execution: Any) -> dict[str, Any]:
+    """The "Step Functions Execution Status Change" event AWS puts on the default bus when
+    a standard workflow's execution ends (as PutEvents takes it)."""
+
+    def millis(moment: Any) -> int | None:
+        return int(moment.timestamp() * 1000) if moment is not None else None
+
+    status = str(getattr(execution.exec_status, "value", execution.exec_status))
+    detail = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine.arn,
+        "name": execution.name,
+        "status": status,
+        "startDate": millis(execution.start_date),
+        "stopDate": millis(execution.stop_date),
+        "input": json.dumps(execution.input_data, separators=(",", ":")),
+        "inputDetails": {"included": True},
+        "output": None,
+        "outputDetails": None,
+        "error": execution.error,
+        "cause": execution.cause,
+    }
+    return {
+        "Source": "aws.states",
+        "DetailType": "Step Functions Execution Status Change",
+        "Detail": json.dumps(detail),
+        "Resources": [execution.exec_arn],
+        "EventBusName": "default",
+    }
+
+
+def announce_end(execution: Any) -> None:
+    """Put the ended execution's status change on EventBridge, once, from another thread
+    (AWS delivers it asynchronously; a rule's target may call back into this cloud)."""
+    if getattr(execution, "slipway_announced", False):
+        return
+    execution.slipway_announced = True
+    event = status_change_event(execution)
+    backend = _target(events_models, "events_backends")[execution.account_id][execution.region_name]
+
+    def put() -> None:
+        try:
+            backend.put_events([event])
+        except Exception:  # best effort, as in AWS: AcquireLock does not depend on it
+            _log.exception("could not announce the end of %s", execution.exec_arn)
+
+    threading.Thread(target=put, name="announce-execution-end", daemon=True).start()
+
+
+def honour_disabled_rules() -> None:
+    """moto's EventBridge delivers events to a rule's targets whatever its state; AWS
+    delivers nothing to a DISABLED rule. Idempotent."""
+    send = _target(events_models.Rule, "send_to_targets")
+    if getattr(send, "_slipway_honours_state", False):
+        return
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if self.state == "ENABLED":
+            send(self, original_event, transform_input)
+
+    send_to_targets._slipway_honours_state = True  # type: ignore[attr-defined]
+    events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
 
 
 def keep_task_failure_causes() -> None:
@@ -573,6 +645,7 @@ def install(executor: LocalExecutor, credentials: LocalCredentials) -> None:
     _patch_stack_update_parameters()
     keep_task_failure_causes()
     abort_stopped_executions()
+    honour_disabled_rules()
     teach_percentile_statistics()
     for cached in ("get_model_list", "get_model_map", "get_name_type_map"):
         _target(cfn_parsing, cached).cache_clear()  # FunctionUrlResource joins the models

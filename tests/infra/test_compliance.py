@@ -21,6 +21,19 @@ GET, PUT, UPDATE, DELETE, QUERY = (
 OBJECTS = {"s3:GetObject", "s3:GetObjectVersion"}
 # What each function's code calls, by construct path; the synthesized policies must hold
 # exactly this (X-Ray and the SQS event source's own actions aside).
+# ending a turn hands the model's lock to the next in line (registry/promotion_line.py):
+# the lock and the line read and written, the holder asked about, the next one's token
+# answered (or failed, when it is superseded)
+HAND_OVER = {
+    GET,
+    PUT,
+    UPDATE,
+    DELETE,
+    QUERY,
+    "states:DescribeExecution",
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
+}
 EXPECTED_ACTIONS: dict[str, set[str]] = {
     "PromotionWorkflowValidateFunction": OBJECTS | {GET, PUT, "lambda:InvokeFunction"},
     "PromotionWorkflowEvaluateFunction": OBJECTS | {GET, "lambda:InvokeFunction"},
@@ -33,16 +46,17 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
         GET,
     },
     "PromotionWorkflowRegisterFunction": {GET, PUT, UPDATE},
-    "PromotionWorkflowAcquireLockFunction": {GET, PUT, "states:DescribeExecution"},
-    "PromotionWorkflowReleaseLockFunction": {DELETE},
+    "PromotionWorkflowAcquireLockFunction": HAND_OVER,
+    "PromotionWorkflowReleaseLockFunction": HAND_OVER,
     "PromotionWorkflowStageFunction": {GET, PUT, UPDATE},
     "PromotionWorkflowStartCanaryFunction": {GET, PUT, UPDATE},
     "PromotionWorkflowCheckCanaryFunction": {PUT, "cloudwatch:GetMetricData"},
     "PromotionWorkflowAutoApproveFunction": {PUT, UPDATE},
     "PromotionWorkflowWaitForApprovalFunction": {PUT, UPDATE, "sns:Publish"},
     "PromotionWorkflowPromoteFunction": OBJECTS | {GET, PUT, UPDATE},
-    "PromotionWorkflowRecordFailureFunction": {GET, PUT, UPDATE, DELETE},
+    "PromotionWorkflowRecordFailureFunction": HAND_OVER,
     "IngestPipelineFunction": {"states:StartExecution"},
+    "ExecutionEndWatchFunction": HAND_OVER,
     "Endpoint": OBJECTS | {GET},  # every endpoint, the default and dedicated ones
     "CandidateEndpoint": OBJECTS | {GET},
     "RegistryApiFunction": {
@@ -180,8 +194,10 @@ def test_queues_are_encrypted_and_the_rule_target_has_a_dead_letter_queue(synthe
     template = synthesized(env).template_json
     for queue in resources(template, "AWS::SQS::Queue").values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
-    (rule,) = resources(template, "AWS::Events::Rule").values()
-    assert "DeadLetterConfig" in rule["Properties"]["Targets"][0]
+    rules = resources(template, "AWS::Events::Rule").values()
+    assert len(rules) == 2  # uploads, and ended executions
+    for rule in rules:
+        assert "DeadLetterConfig" in rule["Properties"]["Targets"][0]
 
 
 def _statements_on(template: dict[str, Any], key_id: str) -> dict[str, set[str]]:
@@ -225,3 +241,19 @@ def test_only_the_approval_step_seals_task_tokens_and_only_the_registry_opens_th
     # the state machine's logs leave out execution data: the waiting step's input has the token
     (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
     assert machine["Properties"]["LoggingConfiguration"]["IncludeExecutionData"] is False
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_task_tokens_are_answered_under_the_only_resource_iam_accepts(synthesized, env):
+    # SendTask* have no resource-level permissions: scoped to a state machine they are
+    # denied in AWS (moto does not check IAM); the token is what scopes them
+    template = synthesized(env).template_json
+    found = 0
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            listed = statement["Action"]
+            actions = set(listed if isinstance(listed, list) else [listed])
+            if actions & {"states:SendTaskSuccess", "states:SendTaskFailure"}:
+                found += 1
+                assert statement["Resource"] == "*", statement
+    assert found >= 5  # AcquireLock, ReleaseLock, RecordFailure, the end watch, the registry

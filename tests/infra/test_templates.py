@@ -21,7 +21,7 @@ from registry.workflow import (
     Wait,
     walk,
 )
-from registry.workflow_state import ApprovalRequest, GatePolicy, StepError
+from registry.workflow_state import ApprovalRequest, GatePolicy, LockRequest, StepError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ["local", "dev", "staging", "prod"]
@@ -225,13 +225,39 @@ def test_every_task_retries_transient_errors_and_ends_in_a_recorded_failure(synt
             "Next": failure,
         }, task.state
         retries = state.get("Retry", [])
-        if not task.waits_for_task_token:
-            assert retries[0]["ErrorEquals"] == list(PROMOTION.transient_errors)
+        assert retries[0]["ErrorEquals"] == list(PROMOTION.transient_errors)
         assert all("States.ALL" not in r["ErrorEquals"] for r in retries)
-    # a second promotion of the same model waits for the lock, then fails clearly
-    lock_retry = states[steps.ACQUIRE_LOCK.state]["Retry"][-1]
-    assert lock_retry["ErrorEquals"] == ["PromotionLockedError"]
-    assert lock_retry["MaxAttempts"] * lock_retry["IntervalSeconds"] >= 60
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_promotion_waits_in_line_for_the_lock_as_long_as_the_environment_says(synthesized, env):
+    states = state_machine_definition(synthesized(env).template_json)["States"]
+    acquire = states[steps.ACQUIRE_LOCK.state]
+    # answered through its token (by the promotion whose turn ends), with its start's order
+    assert acquire["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
+    template = LockRequest.template(
+        state="$",
+        execution_arn="$$.Execution.Id",
+        started_at="$$.Execution.StartTime",
+        task_token="$$.Task.Token",
+    )
+    assert acquire["Parameters"]["Payload"] == {f"{k}.$": v for k, v in template.items()}
+    # a wait nobody answered is re-armed (a lost hand-over costs one recheck, no more)...
+    assert acquire["TimeoutSeconds"] <= steps.LOCK_RECHECK_SECONDS
+    (rearm,) = [r for r in acquire["Retry"] if r["ErrorEquals"] == ["States.Timeout"]]
+    waited = acquire["TimeoutSeconds"] * (1 + rearm["MaxAttempts"])
+    wait = CONTEXT[env].get(
+        "lock_wait_seconds", EnvironmentConfig.model_fields["lock_wait_seconds"].default
+    )
+    assert wait - acquire["TimeoutSeconds"] < waited <= wait
+    # ...for days by default: longer than an approval may take and a canary may bake
+    assert EnvironmentConfig.model_fields["lock_wait_seconds"].default >= 7 * 24 * 3600
+    # ...then it fails, saying why; and the history of the longest wait stays bounded
+    assert rearm["MaxAttempts"] * 10 < 25_000  # a few events per re-armed wait
+    (timed_out,) = [c for c in acquire["Catch"] if c["ErrorEquals"] == ["States.Timeout"]]
+    reason = StepError.parse(states[timed_out["Next"]]["Result"])
+    assert reason.Error == "LockWaitTimedOut" and "lock for more than" in reason.Cause
+    assert states[timed_out["Next"]]["Next"] == PROMOTION.on_failure.state
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -260,14 +286,16 @@ def test_manual_approval_waits_for_a_task_token_with_a_timeout(synthesized, env)
         EnvironmentConfig.model_fields["approval_timeout_minutes"].default,
     )
     assert wait["TimeoutSeconds"] == 60 * timeout
+    token_wait = steps.WAIT_FOR_APPROVAL.token_wait
     assert wait["Catch"][0] == {
         "ErrorEquals": ["States.Timeout"],
         "ResultPath": PROMOTION.error_path,
-        "Next": PROMOTION.task_timed_out,
+        "Next": token_wait.timed_out_state,
     }
-    assert states[PROMOTION.task_timed_out]["Next"] == PROMOTION.on_failure.state
-    timed_out = StepError.parse(states[PROMOTION.task_timed_out]["Result"])
-    assert timed_out.Error == PROMOTION.task_timed_out_error
+    assert states[token_wait.timed_out_state]["Next"] == PROMOTION.on_failure.state
+    timed_out = StepError.parse(states[token_wait.timed_out_state]["Result"])
+    assert timed_out.Error == "ApprovalTimedOut"
+    assert timed_out.Cause == f"no one approved or rejected the version within {timeout} minutes"
     # the function receives an ApprovalRequest: the whole document and the token
     template = ApprovalRequest.template(state="$", task_token="$$.Task.Token")
     assert wait["Parameters"]["Payload"] == {f"{k}.$": v for k, v in template.items()}

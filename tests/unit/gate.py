@@ -7,6 +7,7 @@ import importlib
 import io
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from registry.names import upload_key
 from registry.repository import LineageRepository
 from registry.statuses import ServingRole
 from registry.workflow import Choice, Condition, SucceedIf, Task, Workflow
-from registry.workflow_state import LockRequest, PromotionState
+from registry.workflow_state import ExecutionInput, LockRequest, PromotionState
 from tests.conftest import LambdaContext, load_event
 
 BUCKET = "slipway-unit-artifacts"
@@ -111,37 +112,94 @@ def run(task: Task, state: PromotionState) -> PromotionState:
     events it writes must be the ones it declares."""
     before = _audit_steps()
     payload: dict[str, Any] = state.dump()
+    holder = None
     if task.input is LockRequest:  # as the state machine builds it, for a running execution
-        payload = LockRequest.template(payload, running_execution(state.execution_name))
+        started_with = {field: payload[field] for field in ExecutionInput.model_fields}
+        holder = running_execution(state.execution_name, started_with)
+        payload = lock_request(payload, holder)
     with declared_environment(task):
         output = resolve(task.handler)(payload, LambdaContext())
     written = _audit_steps() - before
     assert {step for _, step in written} <= set(task.audit), (
         f"{task.state} wrote audit events {sorted(written)}; it declares {task.audit}"
     )
+    if holder is not None:  # the step is answered through its task token
+        output = token_answer(holder)
     return answer(task, state, output)
 
 
-def token_waiting_machine(name: str) -> tuple[str, str]:
-    """A state machine whose one task sends its task token to an SQS queue and waits for
-    it: its executions run until someone answers or stops them. (machine ARN, queue URL);
-    made once per moto backend."""
+class StillWaiting(AssertionError):
+    """A step answered through its task token has no answer (yet): it waits in line."""
+
+
+class TokenFailed(Exception):
+    """A step's task token was answered with a failure (SendTaskFailure)."""
+
+    def __init__(self, error: str, cause: str) -> None:
+        super().__init__(f"{error}: {cause}")
+        self.error, self.cause = error, cause
+
+
+def lock_request(state: dict[str, Any], holder: str) -> dict[str, Any]:
+    """AcquireLock's request for the running execution ``holder``, with the token of its
+    first wait, as the state machine fills it in."""
+    sfn = boto3.client("stepfunctions")
+    started = sfn.describe_execution(executionArn=holder)["startDate"]
+    return LockRequest.template(state, holder, started.isoformat(), lock_token(holder))
+
+
+def _history(arn: str) -> list[dict[str, Any]]:
+    return boto3.client("stepfunctions").get_execution_history(executionArn=arn)["events"]  # type: ignore[no-any-return]
+
+
+def lock_token(arn: str) -> str:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for event in _history(arn):
+            if event["type"] == "TaskScheduled":
+                body = json.loads(event["taskScheduledEventDetails"]["parameters"])["MessageBody"]
+                if body.get("wait") == "Lock":
+                    return str(body["token"])
+        time.sleep(0.05)
+    raise AssertionError(f"{arn} never waited for its lock token")
+
+
+def token_answer(arn: str, within: float = 3.0) -> Any:
+    """What the first wait of the execution ``arn`` was answered with: its output, or
+    TokenFailed; StillWaiting when nobody answered it within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for event in _history(arn):
+            if event["type"] == "TaskSucceeded":
+                return json.loads(event["taskSucceededEventDetails"]["output"])
+            if event["type"] == "TaskFailed":
+                details = event["taskFailedEventDetails"]
+                raise TokenFailed(details.get("error", ""), details.get("cause", ""))
+        time.sleep(0.05)
+    raise StillWaiting(f"nobody answered the lock token of {arn}")
+
+
+def token_waiting_machine(name: str, waits: tuple[str, ...] = ("Wait",)) -> tuple[str, str]:
+    """A state machine whose tasks (``waits``, in turn) each send their task token to an
+    SQS queue and wait for it: its executions run until someone answers the last one or
+    stops them. (machine ARN, queue URL); made once per moto backend."""
     sfn = boto3.client("stepfunctions")
     queue = boto3.client("sqs").create_queue(QueueName=name)["QueueUrl"]
     machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
     if name in machines:
         return machines[name], queue
-    definition = {
-        "StartAt": "Wait",
-        "States": {
-            "Wait": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}},
-                "End": True,
-            }
-        },
-    }
+    states: dict[str, Any] = {}
+    for at, wait in enumerate(waits):
+        body = {"token.$": "$$.Task.Token", "wait": wait}
+        states[wait] = {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl": queue, "MessageBody": body},
+            # each answer kept apart when there are several; a single one is the output
+            **({"ResultPath": f"$.{wait.lower()}"} if len(waits) > 1 else {}),
+            **({"Next": waits[at + 1]} if at + 1 < len(waits) else {"End": True}),
+        }
+    definition = {"StartAt": waits[0], "States": states}
     machine = sfn.create_state_machine(
         name=name,
         definition=json.dumps(definition),
@@ -150,14 +208,17 @@ def token_waiting_machine(name: str) -> tuple[str, str]:
     return machine, queue
 
 
-def running_execution(name: str) -> str:
+def running_execution(name: str, input_document: dict[str, Any] | None = None) -> str:
     """The ARN of a real execution named ``name`` in moto that runs until stopped (it waits
     for a task token nobody sends): what holds a lock while a promotion is in flight."""
     sfn = boto3.client("stepfunctions")
-    machine, _ = token_waiting_machine("lock-holders")
+    # it waits for its lock (AcquireLock's token), then for good
+    machine, _ = token_waiting_machine("lock-holders", waits=("Lock", "Hold"))
     try:
         return str(
-            sfn.start_execution(stateMachineArn=machine, name=name, input="{}")["executionArn"]
+            sfn.start_execution(
+                stateMachineArn=machine, name=name, input=json.dumps(input_document or {})
+            )["executionArn"]
         )
     except sfn.exceptions.ExecutionAlreadyExists:
         return execution_arn(machine, name)

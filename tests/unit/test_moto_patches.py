@@ -54,3 +54,45 @@ def test_a_moto_lambda_function_and_its_url_have_every_attribute_the_patches_rea
     url = function.url_config
     missing = [a for a in moto_patches.FUNCTION_URL_CONFIG_ATTRIBUTES if not hasattr(url, a)]
     assert not missing, f"moto's FunctionUrlConfig no longer has {missing}"
+
+
+@mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+def test_an_ended_execution_is_announced_on_eventbridge_unless_its_rule_is_disabled():
+    # as AWS does: a status change event on the default bus; nothing for a disabled rule
+    import json
+
+    from tests.unit.gate import token_waiting_machine
+
+    moto_patches.abort_stopped_executions()
+    moto_patches.honour_disabled_rules()
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    queue = sqs.create_queue(QueueName="ended")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    pattern = {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["ABORTED"]},
+    }
+    events.put_rule(Name="ended", EventPattern=json.dumps(pattern))
+    events.put_targets(
+        Rule="ended", Targets=[{"Id": "q", "Arn": queue_arn["Attributes"]["QueueArn"]}]
+    )
+    machine, _ = token_waiting_machine("announced")
+    sfn = boto3.client("stepfunctions")
+
+    def stopped(name: str) -> list[dict]:
+        arn = sfn.start_execution(stateMachineArn=machine, name=name, input='{"key": "k"}')[
+            "executionArn"
+        ]
+        sfn.stop_execution(executionArn=arn)
+        received = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=2).get("Messages", [])
+        return [json.loads(m["Body"]) for m in received]
+
+    (event,) = stopped("first")
+    assert event["detail-type"] == "Step Functions Execution Status Change"
+    assert event["source"] == "aws.states" and event["resources"][0].endswith(":first")
+    detail = event["detail"]
+    assert (detail["name"], detail["status"]) == ("first", "ABORTED")
+    assert detail["stateMachineArn"] == machine and json.loads(detail["input"]) == {"key": "k"}
+    events.disable_rule(Name="ended")
+    assert stopped("second") == []

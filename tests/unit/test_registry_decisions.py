@@ -411,7 +411,7 @@ def test_a_failed_version_is_retried_on_its_own_bytes_and_a_rejected_one_is_not(
     judged = run(steps.ACQUIRE_LOCK, registered(gate, bundles["better"], "better"))
     run(steps.RECORD_FAILURE, failed(judged, "EvaluationFailedError", "misses the threshold"))
     status, problem = call("POST", "/v1/models/iris/versions/better/retry", {})
-    assert status == 409 and "only a failed version is retried" in problem["detail"]
+    assert status == 409 and "only a failed or superseded version is retried" in problem["detail"]
 
 
 def test_damaged_items_are_named_instead_of_failing_the_registry(gate, bundles):

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from registry import workflow as steps
-from registry.audit import AuditStep
+from registry.audit import ABOUT_ENDED_HOLDERS, AuditStep
 from registry.exceptions import InvalidStateError
 from registry.names import NAME_PATTERN, VERSION_PATTERN
 from registry.workflow import PROMOTION, Choice, Condition, SucceedIf, Task, Wait, walk
@@ -62,7 +62,12 @@ def test_a_declaration_naming_a_missing_field_fails_at_once():
 
 
 def test_no_two_steps_write_the_same_audit_event():
-    written = [step for task in PROMOTION.tasks() for step in task.audit]
+    written = [
+        step
+        for task in PROMOTION.tasks()
+        for step in task.audit
+        if step not in ABOUT_ENDED_HOLDERS  # keyed by the ended holder, one event whoever writes
+    ]
     assert len(written) == len(set(written)), written
     # the registry's decisions write the others: a person's approval, a rollback and the
     # promotion it cancels, a retry, and an operator's `slipway unlock`
@@ -73,7 +78,7 @@ def test_no_two_steps_write_the_same_audit_event():
         AuditStep.RETRY,
         AuditStep.UNLOCK,
     }
-    assert set(AuditStep) == {*written, *decided}
+    assert set(AuditStep) == {*written, *decided, *ABOUT_ENDED_HOLDERS}
 
 
 def test_steps_that_touch_the_table_are_told_which_one():
@@ -95,18 +100,21 @@ def test_a_caught_error_lands_in_a_typed_field_of_the_document():
         dataclasses.replace(PROMOTION, error="failure")
 
 
-def test_the_task_token_step_receives_an_approval_request_and_only_it_does():
+def test_the_task_token_steps_receive_their_token_and_only_they_do():
     waiting = [task for task in PROMOTION.tasks() if task.waits_for_task_token]
-    assert waiting == [steps.WAIT_FOR_APPROVAL]
+    assert waiting == [steps.ACQUIRE_LOCK, steps.WAIT_FOR_APPROVAL]
     assert steps.WAIT_FOR_APPROVAL.input is ApprovalRequest
-    # AcquireLock receives the state with its own execution's ARN; every other the state
+    # AcquireLock receives the state with its own execution's ARN and start, and its token
     assert steps.ACQUIRE_LOCK.input is LockRequest
-    others = {
-        task.input for task in PROMOTION.tasks() if task not in (*waiting, steps.ACQUIRE_LOCK)
-    }
+    others = {task.input for task in PROMOTION.tasks() if task not in waiting}
     assert others == {PromotionState}
-    with pytest.raises(ValueError, match="receives an ApprovalRequest"):
+    with pytest.raises(ValueError, match="receives a request with the token"):
         dataclasses.replace(steps.WAIT_FOR_APPROVAL, input=PromotionState)
+    with pytest.raises(ValueError, match="receives a request with the token"):
+        dataclasses.replace(steps.PROMOTE, input=ApprovalRequest)
+    # each wait that nobody answers ends in its own state, naming its own error
+    timed_out = [task.token_wait.timed_out_state for task in waiting if task.token_wait]
+    assert len(set(timed_out)) == len(waiting) and set(timed_out) <= set(PROMOTION.state_names())
 
 
 def test_the_approval_request_template_is_the_request_model():
@@ -120,10 +128,14 @@ def test_the_approval_request_template_is_the_request_model():
 def test_the_lock_request_template_is_the_request_model():
     state = load_event("promotion_state_start.json")
     arn = "arn:aws:states:eu-west-1:123456789012:execution:slipway-prod-promotion:iris-1-abc"
-    request = LockRequest.parse(LockRequest.template(state, arn))
+    started = "2026-12-03T10:00:00.000Z"
+    request = LockRequest.parse(LockRequest.template(state, arn, started, "token"))
     assert request.execution_arn == arn and request.state.key == state["key"]
+    assert request.started_at == started and request.task_token == "token"
     with pytest.raises(InvalidStateError, match="execution_arn"):
-        LockRequest.parse(LockRequest.template(state, "arn:aws:lambda:eu-west-1:1:function:x"))
+        LockRequest.parse(
+            LockRequest.template(state, "arn:aws:lambda:eu-west-1:1:function:x", started, "t")
+        )
 
 
 STEP_FUNCTIONS_STATE_LIMIT = 256 * 1024  # bytes of a state's input or output

@@ -119,6 +119,30 @@ class DeployedLocal:
 
         return self.state_machine(change)
 
+    @contextmanager
+    def execution_end_events_lost(self) -> Iterator[None]:
+        """No rule sees executions end (Step Functions delivers those events on a
+        best-effort basis): what is left to the next promotion and to operators."""
+        events = self.client("events")
+        (rule,) = [r["Name"] for r in events.list_rules()["Rules"] if "EndedRule" in r["Name"]]
+        events.disable_rule(Name=rule)
+        try:
+            yield
+        finally:
+            events.enable_rule(Name=rule)
+
+    def wait_for_audit(
+        self, name: str, version: str, step: str, timeout: float = 60
+    ) -> dict[str, Any]:
+        """The version's audit event of ``step``, once it is written."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [e for e in self.repository.audit_history(name, version) if e["step"] == step]
+            if found:
+                return found[-1]
+            time.sleep(0.25)
+        raise AssertionError(f"{name} {version} has no {step!r} audit event")
+
     def wait_for_status(self, name: str, version: str, status: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

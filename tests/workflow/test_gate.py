@@ -147,41 +147,129 @@ def test_manual_approval_then_approve(manual_approval, tmp_path):
     assert "not waiting for approval" in again.json()["detail"]
 
 
-def test_a_stopped_promotion_does_not_keep_the_lock(manual_approval, tmp_path, monkeypatch):
+def push_version(deployed, tmp_path, name: str, version: str, **training) -> str:
+    bundle = tmp_path / f"{name}-{version}.tar.gz"
+    train_and_package(bundle, name=name, version=version, **training)
+    return deployed.push(bundle, name, version)
+
+
+def test_a_version_pushed_while_another_awaits_approval_waits_its_turn(manual_approval, tmp_path):
+    # (finding 2: it was rejected after a 120 s lock wait)
     deployed = manual_approval
-    # GIVEN a version waiting for approval, holding its model's lock
-    first = start_manual(deployed, tmp_path, "gate-stopped", "1")
-    holder = deployed.repository.lock_holder("gate-stopped")
-    assert holder["execution"] == first and holder["execution_arn"].endswith(f":{first}")
-    # WHEN an operator stops its execution (RecordFailure never runs: the lock stays)
-    sfn = deployed.client("stepfunctions")
-    sfn.stop_execution(executionArn=holder["execution_arn"])
-    assert deployed.wait_for_execution(first)["status"] == "ABORTED"
-    assert deployed.repository.lock_holder("gate-stopped")["execution"] == first
-    # THEN the next version takes the lock over at once, and says from whom
-    start_manual(deployed, tmp_path, "gate-stopped", "2")
-    taken = [
-        e
-        for e in deployed.repository.audit_history("gate-stopped", "2")
-        if e["outcome"] == "taken-over"
-    ]
-    assert taken and f"from execution {first}" in taken[0]["reason"]
-    # AND `slipway unlock` refuses to release the lock of a running holder
+    # GIVEN version 1 waiting for a person's approval, holding the model's lock
+    first = start_manual(deployed, tmp_path, "gate-line", "1")
+    # WHEN version 2 is pushed THEN it waits in line, saying behind whom
+    second = push_version(deployed, tmp_path, "gate-line", "2", c=0.9)
+    waiting = deployed.wait_for_audit("gate-line", "2", "wait")
+    assert "version 1" in waiting["reason"] and first in waiting["reason"]
+    assert deployed.repository.get_version("gate-line", "2")["status"] == "registered"
+    # AND once version 1 is approved and live, version 2 goes through the gate
+    answer = local_http.post(
+        f"{deployed.registry}/v1/models/gate-line/versions/1/approve", json={}, timeout=60
+    )
+    assert answer.status_code == 200, answer.text
+    assert deployed.wait_for_execution(first)["status"] == "SUCCEEDED"
+    deployed.wait_for_status("gate-line", "2", "awaiting-approval")
+    assert deployed.repository.lock_holder("gate-line")["execution"] == second
+
+
+def test_versions_pushed_together_the_newest_goes_live_the_others_are_superseded(
+    manual_approval, tmp_path, monkeypatch
+):
+    # (finding 6: ten pushed at once each went live for a moment, the last one was not v10)
+    deployed = manual_approval
+    first = start_manual(deployed, tmp_path, "gate-newest", "1")
+    executions = {}
+    for version in ("2", "3", "4"):  # one after another: each starts after the one before
+        executions[version] = push_version(deployed, tmp_path, "gate-newest", version, c=0.9)
+        deployed.wait_for_status("gate-newest", version, "registered")
+        deployed.wait_for_audit("gate-newest", version, "wait")
+    # THEN the older waiting ones are superseded at once, naming the one that goes ahead
+    for version in ("2", "3"):
+        described = deployed.wait_for_execution(executions[version])
+        assert described["status"] == "FAILED"
+        assert described["cause"].startswith("VersionSupersededError: version ")
+        assert deployed.repository.get_version("gate-newest", version)["status"] == "superseded"
+    # AND `slipway status` says so, and exits non-zero
     point_cli_at(deployed, tmp_path, monkeypatch)
-    refused = CliRunner().invoke(app, ["unlock", "gate-stopped", "--env", "local"])
-    assert refused.exit_code == 1 and "which is running" in " ".join(refused.output.split())
-    # ...and releases it, audited, once that holder is stopped too
-    second = deployed.repository.lock_holder("gate-stopped")
-    sfn.stop_execution(executionArn=second["execution_arn"])
-    released = CliRunner().invoke(app, ["unlock", "gate-stopped", "--env", "local", "--json"])
-    assert released.exit_code == 0, released.output
-    assert json.loads(released.stdout)["holder_status"] == "ABORTED"
-    assert deployed.repository.lock_holder("gate-stopped") is None
-    events = deployed.repository.audit_history("gate-stopped", "2")
-    assert [(e["step"], e["outcome"]) for e in events if "lock" in e["step"]] == [
-        ("lock", "taken-over"),
-        ("unlock", "released"),
-    ]
+    said = CliRunner().invoke(app, ["status", "gate-newest", "2", "--env", "local", "--json"])
+    assert said.exit_code == 1, said.output
+    assert json.loads(said.stdout)["version_status"] == "superseded"
+    # AND when version 1 is approved, version 4 follows it through the gate to live
+    for version, execution in (("1", first), ("4", executions["4"])):
+        deployed.wait_for_status("gate-newest", version, "awaiting-approval")
+        answer = local_http.post(
+            f"{deployed.registry}/v1/models/gate-newest/versions/{version}/approve",
+            json={},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        assert deployed.wait_for_execution(execution)["status"] == "SUCCEEDED"
+    assert deployed.repository.get_pointer("gate-newest")["version"] == "4"
+    assert deployed.repository.lock_holder("gate-newest") is None
+
+
+def test_a_stopped_promotion_frees_the_lock_at_once(manual_approval, tmp_path):
+    # (finding 1: the lock stayed for the workflow's 8 days)
+    deployed = manual_approval
+    # GIVEN version 1 waiting for approval, holding the lock, and version 2 in line
+    first = start_manual(deployed, tmp_path, "gate-stopped", "1")
+    second = push_version(deployed, tmp_path, "gate-stopped", "2", c=0.9)
+    deployed.wait_for_audit("gate-stopped", "2", "wait")
+    # WHEN an operator stops the holder's execution (RecordFailure never runs)
+    sfn = deployed.client("stepfunctions")
+    holder = deployed.repository.lock_holder("gate-stopped")
+    assert holder["execution"] == first
+    sfn.stop_execution(executionArn=holder["execution_arn"])
+    # THEN its end releases the lock: version 1 failed, saying why; version 2 goes on
+    deployed.wait_for_status("gate-stopped", "1", "failed", timeout=30)
+    item = deployed.repository.get_version("gate-stopped", "1")
+    assert item["rejection_reason"].startswith("ExecutionEnded: its execution ended ABORTED")
+    deployed.wait_for_status("gate-stopped", "2", "awaiting-approval", timeout=60)
+    assert deployed.repository.lock_holder("gate-stopped")["execution"] == second
+    released = deployed.wait_for_audit("gate-stopped", "1", "unlock")
+    assert released["reason"] == "released when its execution ended ABORTED"
+
+
+def test_a_lock_whose_end_nobody_announced_is_taken_over(manual_approval, tmp_path, monkeypatch):
+    deployed = manual_approval
+    with deployed.execution_end_events_lost():
+        # GIVEN a version waiting for approval whose execution is stopped, unannounced
+        first = start_manual(deployed, tmp_path, "gate-unannounced", "1")
+        holder = deployed.repository.lock_holder("gate-unannounced")
+        assert holder["execution"] == first and holder["execution_arn"].endswith(f":{first}")
+        sfn = deployed.client("stepfunctions")
+        sfn.stop_execution(executionArn=holder["execution_arn"])
+        assert deployed.wait_for_execution(first)["status"] == "ABORTED"
+        assert deployed.repository.lock_holder("gate-unannounced")["execution"] == first
+        # THEN the next version takes the lock over at once, and says from whom
+        start_manual(deployed, tmp_path, "gate-unannounced", "2")
+        taken = [
+            e
+            for e in deployed.repository.audit_history("gate-unannounced", "2")
+            if e["outcome"] == "taken-over"
+        ]
+        assert taken and f"from execution {first}" in taken[0]["reason"]
+        # AND the version it took over from says it failed
+        assert deployed.repository.get_version("gate-unannounced", "1")["status"] == "failed"
+        # AND `slipway unlock` refuses to release the lock of a running holder
+        point_cli_at(deployed, tmp_path, monkeypatch)
+        refused = CliRunner().invoke(app, ["unlock", "gate-unannounced", "--env", "local"])
+        assert refused.exit_code == 1 and "which is running" in " ".join(refused.output.split())
+        # ...and releases it, audited, once that holder is stopped too
+        second = deployed.repository.lock_holder("gate-unannounced")
+        sfn.stop_execution(executionArn=second["execution_arn"])
+        released = CliRunner().invoke(
+            app, ["unlock", "gate-unannounced", "--env", "local", "--json"]
+        )
+        assert released.exit_code == 0, released.output
+        assert json.loads(released.stdout)["holder_status"] == "ABORTED"
+        assert deployed.repository.lock_holder("gate-unannounced") is None
+        events = deployed.repository.audit_history("gate-unannounced", "2")
+        assert [(e["step"], e["outcome"]) for e in events if "lock" in e["step"]] == [
+            ("lock", "taken-over"),
+            ("unlock", "released"),
+        ]
 
 
 def test_manual_approval_then_reject(manual_approval, tmp_path):
@@ -237,6 +325,12 @@ def test_manual_rollback_through_the_registry_api(deployed, tmp_path):
 
 
 def test_two_versions_uploaded_together_are_decided_one_at_a_time(deployed, tmp_path):
+    # with the policy `queue` both go through the gate, in turn (latest-wins: see above)
+    with deployed.gate_policy(lock_policy="queue"):
+        one_at_a_time(deployed, tmp_path)
+
+
+def one_at_a_time(deployed, tmp_path) -> None:
     bundles = {}
     for version, c in (("1", 1.0), ("2", 0.8)):
         bundles[version] = tmp_path / f"together-{version}.tar.gz"
