@@ -27,7 +27,8 @@ class Monitoring(Construct):
         endpoints: dict[str, lambda_.Function],
         endpoint_timeouts_ms: dict[str, int],
         state_machine: sfn.StateMachine,
-        ingest_dead_letter_queue: sqs.IQueue,
+        # each dead-letter queue by a name for its alarm: what failed five times waits there
+        dead_letter_queues: dict[str, sqs.IQueue],
         canary_check: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, id_)
@@ -54,14 +55,13 @@ class Monitoring(Construct):
                 0.8 * endpoint_timeouts_ms[name],
                 f"endpoint {name} p99 duration is over 80% of its timeout",
             )
-        self._alarm(
-            "IngestDeadLetters",
-            ingest_dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=FIVE_MINUTES
-            ),
-            1,
-            "uploads are waiting in the ingest dead-letter queue",
-        )
+        for name, queue in dead_letter_queues.items():
+            self._alarm(
+                f"{name}DeadLetters",
+                queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES),
+                1,
+                f"events wait in the {name} dead-letter queue (slipway dlq list)",
+            )
         self._alarm(
             "PromotionsFailed",
             state_machine.metric_failed(period=FIVE_MINUTES),
@@ -80,7 +80,7 @@ class Monitoring(Construct):
             1,
             "a canary failed its check and was rolled back",
         )
-        self.dashboard = self._dashboard(environment, state_machine, ingest_dead_letter_queue)
+        self.dashboard = self._dashboard(environment, state_machine, dead_letter_queues)
 
     def _alarm(
         self, id_: str, metric: cloudwatch.IMetric, threshold: float, description: str
@@ -98,7 +98,10 @@ class Monitoring(Construct):
         self.alarms.append(alarm)
 
     def _dashboard(
-        self, environment: str, state_machine: sfn.StateMachine, dead_letters: sqs.IQueue
+        self,
+        environment: str,
+        state_machine: sfn.StateMachine,
+        dead_letters: dict[str, sqs.IQueue],
     ) -> cloudwatch.Dashboard:
         def per_model(metric: Metric, statistic: str, label: str) -> cloudwatch.GraphWidget:
             # SEARCH finds every (model, version) the endpoints have reported, however many
@@ -144,9 +147,12 @@ class Monitoring(Construct):
                 width=12,
             ),
             cloudwatch.GraphWidget(
-                title="Ingest dead-letter queue depth",
+                title="Dead-letter queue depth",
                 left=[
-                    dead_letters.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES)
+                    queue.metric_approximate_number_of_messages_visible(
+                        period=FIVE_MINUTES, label=name
+                    )
+                    for name, queue in dead_letters.items()
                 ],
                 width=12,
             ),

@@ -799,6 +799,10 @@ class LineageRepository:
                 return found
             start = page.next_key
 
+    def every_version(self, name: str) -> list[dict[str, Any]]:
+        """Every version item of a model, whatever its status or shape (slipway doctor)."""
+        return self._query(keys.model_pk(name), keys.VERSION_PREFIX)
+
     def get_model(self, name: str) -> dict[str, Any] | None:
         return self._get(keys.model_pk(name), keys.MODEL_SK)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.tree import Tree
 
 from registry.statuses import Stage
+from slipway.dead_letters import QUEUES as DEAD_LETTER_QUEUES
 from slipway.errors import CliError
 
 app = typer.Typer(
@@ -27,11 +29,22 @@ local_app = typer.Typer(
     no_args_is_help=True, help="The embedded cloud on this machine.", rich_markup_mode=None
 )
 app.add_typer(local_app, name="local")
+dlq_app = typer.Typer(
+    no_args_is_help=True,
+    help="The dead-letter queues: events that failed five times.",
+    rich_markup_mode=None,
+)
+app.add_typer(dlq_app, name="dlq")
 console = Console()
 err_console = Console(stderr=True)
 
 EnvOption = Annotated[str, typer.Option("--env", "-e", help="environment from cdk.json")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+# typer offers an Enum's values as the choices of an argument
+DeadLetterQueueName = StrEnum(  # type: ignore[misc]
+    "DeadLetterQueueName",
+    {queue.name.replace("-", "_"): queue.name for queue in DEAD_LETTER_QUEUES},
+)
 
 
 def _emit_json(value: Any) -> None:
@@ -891,6 +904,91 @@ def unlock(name: NameArgument, env: EnvOption = "local", as_json: JsonOption = F
     console.print(f"lock of {name} {said} (holder {holder['execution']}, {status})")
     if handed_to:
         console.print(f"handed to the next in line: execution {handed_to}")
+
+
+@app.command()
+def doctor(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="one model (default: every model)", callback=_model_name),
+    ] = None,
+    env: EnvOption = "local",
+    as_json: JsonOption = False,
+) -> None:
+    """Find what is inconsistent in the registry (a pointer to a missing version, two live
+    versions, a stale lock, a version whose promotion ended undecided) and say what repairs
+    it; exit 1 when anything is found. Reads only."""
+    from registry.doctor import Doctor
+    from registry.repository import LineageRepository
+    from slipway.promotion import execution_arn_of
+    from slipway.target import resolve_target
+
+    target = resolve_target(env)
+    repository = LineageRepository(target.table())
+    examiner = Doctor(
+        repository, target.client("stepfunctions"), lambda e: execution_arn_of(target, e)
+    )
+    names = [name] if name else [m["name"] for m in _all_models(repository)]
+    findings = [finding for model in names for finding in examiner.examine(model)]
+    if as_json:
+        _emit_json({"models": len(names), "findings": [f.dump() for f in findings]})
+    elif not findings:
+        console.print(f"[green]{len(names)} model(s) examined in {env}: nothing inconsistent[/]")
+    else:
+        for finding in findings:
+            err_console.print(f"[bold red]{finding.model}: {finding.problem}[/]: {finding.detail}")
+            err_console.print(f"  fix: {finding.remedy}")
+    if findings:
+        raise typer.Exit(1)
+
+
+def _all_models(repository: Any) -> list[dict[str, Any]]:
+    models, start = [], None
+    while True:
+        page = repository.list_models(limit=100, start=start)
+        models.extend(page.items)
+        if page.next_key is None:
+            return models
+        start = page.next_key
+
+
+@dlq_app.command("list")
+def dlq_list(env: EnvOption = "local", as_json: JsonOption = False) -> None:
+    """How many events wait in each dead-letter queue, and what the first ones are about;
+    exit 1 when any waits."""
+    from slipway.dead_letters import dead_letters
+    from slipway.target import resolve_target
+
+    target = resolve_target(env)
+    found = dead_letters(target.client("sqs"), target.outputs)
+    if as_json:
+        _emit_json(found)
+    else:
+        for queue in found:
+            console.print(f"{queue['queue']}: {queue['messages']} waiting")
+            for message in queue["first"]:
+                console.print(f"  {message['id']}  {message['about']}")
+    if any(queue["messages"] for queue in found):
+        raise typer.Exit(1)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    queue: Annotated[DeadLetterQueueName, typer.Argument(help="which dead-letter queue")],
+    env: EnvOption = "local",
+    as_json: JsonOption = False,
+) -> None:
+    """Send the events of a dead-letter queue back to the queue they came from, once the
+    cause is fixed (every handler is idempotent)."""
+    from slipway.dead_letters import redrive
+    from slipway.target import resolve_target
+
+    target = resolve_target(env)
+    moved = redrive(target.client("sqs"), target.outputs, queue.value)
+    if as_json:
+        _emit_json({"queue": queue.value, "moved": moved})
+    else:
+        console.print(f"{queue.value}: {moved} events sent back")
 
 
 def _decide(

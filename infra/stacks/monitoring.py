@@ -33,7 +33,10 @@ class MonitoringStack(Stack):
             endpoints={name: e.function for name, e in serving.endpoints.items()},
             endpoint_timeouts_ms={e.name: e.timeout_seconds * 1000 for e in config.endpoints},
             state_machine=workflow.promotion_workflow.state_machine,
-            ingest_dead_letter_queue=workflow.ingest_pipeline.dead_letter_queue,
+            dead_letter_queues={
+                "Ingest": workflow.ingest_pipeline.dead_letter_queue,
+                "ExecutionEnded": workflow.execution_end_watch.dead_letter_queue,
+            },
             canary_check=workflow.promotion_workflow.function_of(CHECK_CANARY),
         )
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.alarm_topic.topic_arn)

@@ -95,8 +95,10 @@ class WorkflowStack(Stack):
         CfnOutput(
             self, "IngestDeadLetterQueueUrl", value=self.ingest_pipeline.dead_letter_queue.queue_url
         )
+        CfnOutput(self, "IngestQueueUrl", value=self.ingest_pipeline.queue.queue_url)
         CfnOutput(
             self,
             "ExecutionEndedDeadLetterQueueUrl",
             value=self.execution_end_watch.dead_letter_queue.queue_url,
         )
+        CfnOutput(self, "ExecutionEndedQueueUrl", value=self.execution_end_watch.queue.queue_url)

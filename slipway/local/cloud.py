@@ -9,6 +9,7 @@ from pathlib import Path
 
 from slipway.local.credentials import LocalCredentials
 from slipway.local.executor import LocalExecutor
+from slipway.local.queue_poller import QueuePoller
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -45,6 +46,7 @@ class EmbeddedCloud:
         self.credentials = credentials or LocalCredentials.generate()
         self.executor = LocalExecutor(self.work_dir, self.endpoint_url, self.credentials)
         self._server = None
+        self.poller: QueuePoller | None = None
 
     def start(self) -> EmbeddedCloud:
         from moto.server import ThreadedMotoServer
@@ -61,6 +63,8 @@ class EmbeddedCloud:
         # Step Functions' interpreter reaches Lambda through this port.
         os.environ["MOTO_PORT"] = str(self.port)
         moto_patches.install(self.executor, self.credentials)
+        self.poller = QueuePoller(ACCOUNT_ID, REGION).start()
+        moto_patches.poll_event_sources(self.poller)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         wsgi_server = getattr(self._server, "_server", None)  # moto's werkzeug server
@@ -75,6 +79,8 @@ class EmbeddedCloud:
         return self
 
     def stop(self) -> None:
+        if self.poller is not None:
+            self.poller.stop()
         self.executor.stop()
         if self._server is not None:
             self._server.stop()

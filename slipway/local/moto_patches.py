@@ -41,6 +41,7 @@ from moto.core.config import default_user_config
 from moto.events import models as events_models
 from moto.logs import models as logs_models
 from moto.s3 import models as s3_models
+from moto.sqs import models as sqs_models
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.parser import models as sfn_parser_models
@@ -95,6 +96,7 @@ TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
     ),
     (cloudwatch_models.Statistics, "get_statistics_for_type", ("self", "stat")),
     (events_models, "events_backends", None),
+    (sqs_models.Queue, "add_message", ("self", "message")),
     (events_models.EventsBackend, "put_events", ("self", "events")),
     (events_models.Rule, "send_to_targets", ("self", "original_event", "transform_input")),
     (cloudwatch_models.Statistics, "metric_single_values_list", None),
@@ -482,6 +484,38 @@ def announce_end(execution: Any) -> None:
             _log.exception("could not announce the end of %s", execution.exec_arn)
 
     threading.Thread(target=put, name="announce-execution-end", daemon=True).start()
+
+
+_pollers: dict[str, Any] = {}
+_inline_delivery_off = threading.Lock()
+
+
+def poll_event_sources(poller: Any) -> None:
+    """Messages sent to a queue with an event source mapping are left in the queue for
+    ``poller`` (slipway/local/queue_poller.py), which is woken, instead of being handed to
+    the function inside SendMessage and deleted whatever it answered. Idempotent; a later
+    call swaps the poller."""
+    _pollers["active"] = poller
+    add = _target(sqs_models.Queue, "add_message")
+    if getattr(add, "_slipway_polled", False):
+        return
+
+    def add_message(self: Any, message: Any) -> None:
+        # moto delivers inline to the mappings the queue lists: it lists none meanwhile
+        # (the poller reads Lambda's own list of mappings)
+        with _inline_delivery_off:
+            mappings = self.lambda_event_source_mappings
+            self.lambda_event_source_mappings = {}
+            try:
+                add(self, message)
+            finally:
+                self.lambda_event_source_mappings = mappings
+        active = _pollers.get("active")
+        if active is not None:
+            active.wake(self.queue_arn)
+
+    add_message._slipway_polled = True  # type: ignore[attr-defined]
+    sqs_models.Queue.add_message = add_message  # type: ignore[method-assign]
 
 
 def honour_disabled_rules() -> None:

@@ -24,8 +24,14 @@ def test_every_alarm_pages_the_environments_topic(synthesized, env):
     template = synthesized(env).template_json
     found = alarms(template)
     endpoints = [e["name"] for e in CONTEXT["environments"][env]["endpoints"]]
-    # three per endpoint, plus DLQ depth, failed and timed-out promotions, and the canary
-    assert len(found) == 3 * len(endpoints) + 4
+    # three per endpoint, plus two DLQ depths (uploads, ended executions), failed and
+    # timed-out promotions, and the canary
+    assert len(found) == 3 * len(endpoints) + 5
+    dead_letters = [k for k in found if "DeadLetters" in k]
+    assert {k.split("DeadLetters")[0] for k in dead_letters} == {
+        "MonitoringIngest",
+        "MonitoringExecutionEnded",
+    }
     for properties in found.values():
         (action,) = properties["AlarmActions"]
         assert action["Ref"].startswith("MonitoringAlarmTopic")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -486,3 +487,71 @@ def test_pull_of_a_version_that_is_not_registered_exits_1_in_one_line(cli_env, t
     assert result.exit_code == 1
     assert result.stderr.strip() == "Error: no-such-model 3 is not registered in local"
     assert not (tmp_path / "x.tar.gz").exists()
+
+
+def test_an_event_that_keeps_failing_reaches_the_dead_letter_queue_and_can_be_redriven(
+    cli_env, tmp_path
+):
+    # (finding 11: moto deleted every message whatever the function answered, so nothing
+    # ever reached a dead-letter queue)
+    deployed = cli_env
+    sqs = deployed.client("sqs")
+    queue = deployed.outputs["IngestQueueUrl"]
+    before = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["VisibilityTimeout"])
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "1"})
+    try:
+        # GIVEN an event ingest cannot read, and a real upload, in the same queue
+        sqs.send_message(QueueUrl=queue, MessageBody='{"detail": "not an S3 event"}')
+        bundle = tmp_path / "dlq.tar.gz"
+        train_and_package(bundle, name="iris-dlq", version="1")
+        execution = deployed.push(bundle, "iris-dlq", "1")
+        # THEN the upload is promoted once, and the bad event, after five receives, waits
+        # in the dead-letter queue
+        assert deployed.wait_for_execution(execution)["status"] == "SUCCEEDED"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            waiting = runner.invoke(app, ["dlq", "list", "--env", "local", "--json"])
+            (ingest,) = [q for q in json.loads(waiting.stdout) if q["queue"] == "ingest"]
+            if ingest["messages"]:
+                break
+            time.sleep(0.5)
+        assert waiting.exit_code == 1 and ingest["messages"] == 1, waiting.stdout
+        assert ingest["first"][0]["about"].startswith("unreadable message")
+        assert len(deployed.executions("iris-dlq-1")) == 1
+    finally:
+        sqs.set_queue_attributes(QueueUrl=queue, Attributes=before["Attributes"])
+    # AND a redrive sends it back to the queue it came from
+    assert run("dlq", "redrive", "ingest", "--env", "local") == {"queue": "ingest", "moved": 1}
+    dead = sqs.get_queue_attributes(
+        QueueUrl=deployed.outputs["IngestDeadLetterQueueUrl"],
+        AttributeNames=["ApproximateNumberOfMessages"],
+    )
+    assert dead["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_doctor_names_what_is_inconsistent_and_exits_1(cli_env, tmp_path):
+    deployed = cli_env
+    bundle = tmp_path / "doctor.tar.gz"
+    train_and_package(bundle, name="iris-doctor", version="1")
+    assert (
+        deployed.wait_for_execution(deployed.push(bundle, "iris-doctor", "1"))["status"]
+        == "SUCCEEDED"
+    )
+    assert run("doctor", "iris-doctor", "--env", "local") == {"models": 1, "findings": []}
+    # a lock left by an execution Step Functions no longer knows
+    gone = deployed.outputs["StateMachineArn"].replace(":stateMachine:", ":execution:")
+    deployed.repository._table.put_item(
+        Item={
+            keys.PK: keys.model_pk("iris-doctor"),
+            keys.SK: keys.LOCK_SK,
+            "execution": "long-gone",
+            "execution_arn": f"{gone}:long-gone",
+            "version": "2",
+            "expires_at": 4102444800,
+        }
+    )
+    said = runner.invoke(app, ["doctor", "iris-doctor", "--env", "local"])
+    assert said.exit_code == 1
+    text = " ".join(said.output.split())
+    assert "iris-doctor: stale-lock" in text and "slipway unlock iris-doctor" in text
+    assert run("unlock", "iris-doctor", "--env", "local")["holder_status"] == "GONE"
