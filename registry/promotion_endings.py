@@ -12,7 +12,7 @@ from typing import Any
 
 from registry.promotion_line import PromotionLine
 from registry.repository import LineageRepository
-from registry.statuses import VersionStatus
+from registry.statuses import UNDECIDED, WAS_LIVE, VersionStatus
 
 
 def end_promotion(
@@ -23,13 +23,14 @@ def end_promotion(
     execution: str,
     reason: str,
     status: VersionStatus,
-    only_from: frozenset[VersionStatus] | None = None,
 ) -> bool:
-    """Returns whether the version's status was written (only the version ``execution``
-    registered, never one a person cancelled, and with ``only_from`` only from those)."""
-    written = repository.reject_version(name, version, execution, reason, status, only_from)
+    """Returns whether the version's status was written: only the version ``execution``
+    registered, and only while it is undecided. A version a person cancelled says so, and
+    one that went live stays live (its promotion may fail after Promote, in ReleaseLock)."""
+    written = repository.reject_version(name, version, execution, reason, status, UNDECIDED)
     repository.clear_canary(name, version, execution)
-    if (repository.lock_holder(name) or {}).get("execution") == execution:
+    held = (repository.lock_holder(name) or {}).get("execution") == execution
+    if held and (repository.get_version(name, version) or {}).get("status") not in WAS_LIVE:
         # it holds the lock, so the staging pointer, if it names the version, is its own
         repository.clear_staging(name, version)
     PromotionLine(repository, sfn).leave(name, execution)

@@ -30,7 +30,7 @@ from registry.names import name_and_version_of_key
 from registry.promotion_endings import end_promotion
 from registry.promotion_line import PromotionLine
 from registry.repository import LineageRepository
-from registry.statuses import UNDECIDED, VersionStatus
+from registry.statuses import VersionStatus
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -59,7 +59,6 @@ def close_ended_execution(detail: dict[str, Any], repository: LineageRepository,
             execution,
             f"ExecutionEnded: its execution ended {status} before the gate decided",
             VersionStatus.FAILED,
-            only_from=UNDECIDED,
         )
     else:  # ReleaseLock ran; were it lost, the line goes on all the same
         PromotionLine(repository, sfn).leave(name, execution)

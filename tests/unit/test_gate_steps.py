@@ -831,3 +831,17 @@ def with_manifest(bundle: Path, tmp_path: Path, change: Callable[[dict], None]) 
         for path in sorted(opened.rglob("*")):
             archive.add(path, arcname=str(path.relative_to(opened)), recursive=False)
     return changed
+
+
+def test_a_failure_after_promote_leaves_the_live_version_live(gate, bundles):
+    # GIVEN a version the workflow promoted, whose ReleaseLock then fails past its retries
+    state = run(steps.ACQUIRE_LOCK, approved(gate, bundles["good"], "good"))
+    state = run(steps.PROMOTE, state)
+    assert gate.repository.get_version("iris", "good")["status"] == VersionStatus.LIVE
+    # WHEN RecordFailure runs for that failure
+    run(steps.RECORD_FAILURE, failed(state, "Lambda.ServiceException", "throttled"))
+    # THEN the version stays live (the pointer serves it), staged, and the lock is free
+    assert gate.repository.get_version("iris", "good")["status"] == VersionStatus.LIVE
+    assert gate.repository.get_pointer("iris")["version"] == "good"
+    assert gate.repository.get_pointer("iris", Stage.STAGING)["version"] == "good"
+    assert gate.repository.lock_holder("iris") is None
