@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 
 EXAMPLES := iris onnx python house spam churn xgboost
 
-.PHONY: docs $(addprefix example-,$(EXAMPLES)) bench-serving bench-registry setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
+.PHONY: soak docs $(addprefix example-,$(EXAMPLES)) bench-serving bench-registry setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -39,6 +39,11 @@ docs: setup
 
 test-unit test-infra test-serving test-workflow: setup
 	$(BIN)/pytest -m $(subst test-,,$@)
+
+# Minutes of concurrent pushes, killed workers and a stopped execution while clients call
+# the endpoint; prints the figures docs/performance.md records.
+soak: setup
+	$(BIN)/pytest -m soak tests/soak -s
 
 synth: setup
 	npx cdk synth -c env=$(ENV) --quiet

@@ -9,6 +9,7 @@
 | audit event     | MODEL#<name>            | AUDIT#<version>#<execution>#<step>   |
 | promotion lock  | MODEL#<name>            | LOCK                                 |
 | waiting for it  | MODEL#<name>            | WAITING#<execution>                  |
+| newest arrival  | MODEL#<name>            | NEWEST                               |
 | model summary   | MODEL#<name>            | MODEL   (GSI gsi1: MODELS / <name>)  |
 | dataset edge    | DATASET#<sha256>        | MODEL#<name>#VERSION#<version>       |
 | code edge       | CODE#<repository>@<commit> | MODEL#<name>#VERSION#<version>    |
@@ -48,6 +49,7 @@ def stage_sk(stage: Stage) -> str:
 
 LOCK_SK = "LOCK"
 WAITING_PREFIX = "WAITING#"
+NEWEST_SK = "NEWEST"
 
 
 def waiting_sk(execution: str) -> str:

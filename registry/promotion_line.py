@@ -6,7 +6,9 @@ rollback, ``slipway unlock``, the rule that sees an execution end) hands the loc
 next in line and answers its token, so a waiting version goes on as soon as the lock is
 free, however long the one before it took (an approval may take a day). Which one is next is
 the environment's policy: ``queue``, the oldest promotion first, or ``latest-wins``, the
-newest, the older ones in line being *superseded*.
+newest, the older ones in line being *superseded*. Under latest-wins the newest promotion to
+reach the lock is recorded, and the record only moves forward: an older one arriving later
+(its Validate was slower) is superseded too, even after the newer one's turn ended.
 
 Every wait has an end, even if a hand-over is lost (a crash between release and hand-over,
 an event Step Functions delivers only on a best-effort basis): the workflow re-arms a wait
@@ -17,6 +19,7 @@ a lock whose holder ended. Order is by the execution's start, then its name.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -28,6 +31,8 @@ from registry.exceptions import VersionSupersededError
 from registry.lock_holders import holder_status
 from registry.repository import LineageRepository
 from registry.statuses import UNDECIDED, LinePolicy, VersionStatus
+
+logger = logging.getLogger(__name__)
 
 # Step Functions' answers for a token nobody waits with any more: its task timed out (the
 # wait is re-armed with a new token), or its execution ended.
@@ -55,6 +60,10 @@ class Waiter:
 
     def item(self) -> dict[str, Any]:
         return asdict(self)
+
+    def claim(self, name: str) -> tuple[str, str, str, str]:
+        """The arguments of ``claim_newest`` for this waiter."""
+        return name, self.execution, self.version, self.started_at
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Waiter:
@@ -95,13 +104,17 @@ class PromotionLine:
         if mine and self._repository.regrant_lock(name, me.execution) is not None:
             self._answer(me)
             return
-        if me.policy == LinePolicy.LATEST_WINS:
-            self._refuse_if_newer_exists(name, me, holder, self._line(name))
+        latest_wins = me.policy == LinePolicy.LATEST_WINS
+        if latest_wins:  # a newer promotion reached the lock, now or before: it goes ahead
+            self._refuse_if_newer(name, me, self._repository.claim_newest(*me.claim(name)))
         self._repository.join_line(name, me.item(), me.lock_ttl_seconds)
         line = self._line(name)
-        if me.policy == LinePolicy.LATEST_WINS:
+        if latest_wins:
             # a look after joining: of two that arrive together, the later one sees both
-            self._refuse_if_newer_exists(name, me, holder, line, joined=True)
+            newest = self._repository.newest_arrival(name)
+            if newest is not None and newest["execution"] != me.execution:
+                self._repository.leave_line(name, me.execution, me.task_token)
+                self._refuse_if_newer(name, me, newest)
             for older in line:
                 if older.order < me.order:
                     self._supersede(name, older, me)
@@ -126,7 +139,12 @@ class PromotionLine:
         line, and hand the lock on. Returns whether it held the lock. Idempotent."""
         released = self._repository.release_lock(name, execution)
         self._repository.leave_line(name, execution)
-        self.hand_over(name)
+        try:
+            self.hand_over(name)
+        except Exception:
+            # the turn is over whatever happens to the next one's: a hand-over that broke
+            # down is made by the next one's re-armed wait, or by the execution-ended rule
+            logger.exception("handing the lock of %s on failed", name)
         return released
 
     def hand_over(self, name: str) -> str | None:
@@ -140,6 +158,14 @@ class PromotionLine:
             head = next_in_line(line)
             if holder_status(self._sfn, head.item()) != "RUNNING":  # stopped while it waited
                 self._repository.leave_line(name, head.execution, head.task_token)
+                continue
+            newest = self._repository.newest_arrival(name)
+            if (
+                head.policy == LinePolicy.LATEST_WINS
+                and newest is not None
+                and (newest["started_at"], newest["execution"]) > head.order
+            ):  # a newer one reached the lock while this one waited (and was not told)
+                self._supersede(name, head, newest)
                 continue
             grant = self._repository.hand_lock_to(name, head.item(), head.lock_ttl_seconds)
             if grant is None:  # someone else took the lock, or the waiter left meanwhile
@@ -214,34 +240,24 @@ class PromotionLine:
         self._repository.clear_canary(name, version, execution)
         self._repository.clear_staging(name, version)
 
-    def _refuse_if_newer_exists(
-        self,
-        name: str,
-        me: Waiter,
-        holder: dict[str, Any] | None,
-        line: list[Waiter],
-        joined: bool = False,
-    ) -> None:
-        newer = [w.version for w in line if w.order > me.order]
-        if holder is not None and holder.get("started_at", "") > me.started_at:
-            newer.append(str(holder.get("version", "?")))
-        if not newer:
+    @staticmethod
+    def _refuse_if_newer(name: str, me: Waiter, newer: dict[str, Any] | None) -> None:
+        if newer is None or newer["execution"] == me.execution:
             return
-        if joined:
-            self._repository.leave_line(name, me.execution, me.task_token)
         raise VersionSupersededError(
-            f"version {newer[0]} of {name} was pushed after {me.version} and goes ahead of "
-            "it (lock policy latest-wins)"
+            f"version {newer.get('version', '?')} of {name} was pushed after {me.version} and "
+            "goes ahead of it (lock policy latest-wins)"
         )
 
-    def _supersede(self, name: str, older: Waiter, by: Waiter) -> None:
+    def _supersede(self, name: str, older: Waiter, by: Waiter | dict[str, Any]) -> None:
         if not self._repository.leave_line(name, older.execution, older.task_token):
             return  # it left, or re-armed its wait: it will see ``by`` when it looks again
+        version = by.version if isinstance(by, Waiter) else by.get("version", "?")
         self._send(
             "send_task_failure",
             taskToken=older.task_token,
             error=VersionSupersededError.__name__,
-            cause=f"version {by.version} of {name} was pushed after {older.version} and "
+            cause=f"version {version} of {name} was pushed after {older.version} and "
             "goes ahead of it (lock policy latest-wins)",
         )
 

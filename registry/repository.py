@@ -584,6 +584,32 @@ class LineageRepository:
             )
         )
 
+    def claim_newest(
+        self, name: str, execution: str, version: str, started_at: str
+    ) -> dict[str, Any] | None:
+        """Record ``execution`` as the newest promotion of the model to reach its lock,
+        unless a newer one (a later start; the same start, a greater name) did; return that
+        newer one, or None. The record only ever moves forward: latest-wins judges every
+        arrival by it, whenever it comes."""
+        applied = _applied_if_condition_holds(
+            self._table.put_item,
+            Item={
+                keys.PK: keys.model_pk(name),
+                keys.SK: keys.NEWEST_SK,
+                "kind": "newest-arrival",
+                "execution": execution,
+                "version": version,
+                "started_at": started_at,
+            },
+            ConditionExpression="attribute_not_exists(pk) OR started_at < :s OR "
+            "(started_at = :s AND execution <= :e)",
+            ExpressionAttributeValues={":s": started_at, ":e": execution},
+        )
+        return None if applied else self.newest_arrival(name)
+
+    def newest_arrival(self, name: str) -> dict[str, Any] | None:
+        return self._get(keys.model_pk(name), keys.NEWEST_SK)
+
     def waiting_line(self, name: str) -> list[dict[str, Any]]:
         """Every execution waiting for the model's lock (read consistently: who goes next is
         decided on it)."""

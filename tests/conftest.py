@@ -20,7 +20,13 @@ EVENTS = Path(__file__).parent / "events"
 settings.register_profile("slipway", deadline=None, derandomize=False)
 settings.load_profile("slipway")
 
-_MARKERS = {"unit": "unit", "infra": "infra", "serving": "serving", "workflow": "workflow"}
+_MARKERS = {
+    "unit": "unit",
+    "infra": "infra",
+    "serving": "serving",
+    "workflow": "workflow",
+    "soak": "soak",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

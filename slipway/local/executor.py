@@ -112,6 +112,10 @@ class _Worker:
     def alive(self) -> bool:
         return self._process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        return int(self._process.pid)
+
     def invoke(self, event: Any) -> Invocation:
         """Send one invocation and read until its answer and its REPORT line have arrived.
 
@@ -301,6 +305,12 @@ class LocalExecutor:
             with contextlib.suppress(OSError):  # another thread got there first
                 staging.rename(target)
         return target
+
+    def worker_pids(self) -> dict[str, int]:
+        """The process of each function's live worker, by function name: what a fault test
+        kills to see the embedded cloud (and the workflow) survive it."""
+        with self._lock:
+            return {w.spec.name: w.pid for w in self._workers.values() if w.alive}
 
     def stop(self) -> None:
         with self._lock:

@@ -126,3 +126,50 @@ def test_a_waiter_asking_again_keeps_its_place_and_a_lost_hand_over_is_found(gat
     assert token_answer(second.execution_arn) == {"held": True}
     (event,) = [e for e in gate.repository.audit_history("iris", "2") if e["step"] == "lock"]
     assert event["outcome"] == "taken-over" and "ended ABORTED" in event["reason"]
+
+
+def test_an_older_version_arriving_after_a_newer_one_finished_its_turn_is_superseded(gate, line):
+    # (a slow Validate: version 2, started later, reached the lock first and went live)
+    older, newer = waiter("1", 1), waiter("2", 2)
+    line.arrive("iris", newer)
+    assert token_answer(newer.execution_arn) == {"held": True}
+    line.leave("iris", newer.execution)
+    with pytest.raises(VersionSupersededError, match="version 2 of iris was pushed after 1"):
+        line.arrive("iris", older)
+    assert holder(gate) is None and gate.repository.waiting_line("iris") == []
+
+
+def test_an_older_arrival_overtaken_while_it_joins_the_line_is_superseded(gate, line, monkeypatch):
+    # version 1 finds the lock free; before it joins the line, version 2 takes the lock
+    older, newer = waiter("1", 1), waiter("2", 2)
+    join = gate.repository.join_line
+
+    def join_after_the_newer_took_the_lock(name, item, ttl):
+        if item["execution"] == older.execution:
+            line.arrive("iris", newer)
+            assert holder(gate) == newer.execution
+        return join(name, item, ttl)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(gate.repository, "join_line", join_after_the_newer_took_the_lock)
+        with pytest.raises(VersionSupersededError):
+            line.arrive("iris", older)
+    assert [w["version"] for w in gate.repository.waiting_line("iris")] == []
+    line.leave("iris", newer.execution)
+    assert holder(gate) is None  # nobody older is handed the lock after version 2
+
+
+def test_a_hand_over_that_breaks_down_does_not_fail_the_turn_that_ends(gate, line, monkeypatch):
+    first, second = waiter("1", 1, LinePolicy.QUEUE), waiter("2", 2, LinePolicy.QUEUE)
+    line.arrive("iris", first)
+    line.arrive("iris", second)
+
+    def throttled(*args, **kwargs):
+        raise RuntimeError("throttled")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(gate.repository, "hand_lock_to", throttled)
+        assert line.leave("iris", first.execution)  # released, whatever the next one's fate
+    assert holder(gate) is None
+    line.arrive("iris", second)  # its re-armed wait finds the lock free
+    assert token_answer(second.execution_arn) == {"held": True}

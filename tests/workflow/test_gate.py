@@ -209,6 +209,62 @@ def test_versions_pushed_together_the_newest_goes_live_the_others_are_superseded
     assert deployed.repository.lock_holder("gate-newest") is None
 
 
+def slow_to_the_lock(version: str):
+    """A change of the state machine: the steps before AcquireLock take 25 s longer for
+    uploads of ``version`` (a big bundle, a slow Validate, Lambda's retries)."""
+
+    def change(definition: dict) -> None:
+        states = definition["States"]
+        (new_version,) = [
+            n
+            for n, s in states.items()
+            if s.get("Type") == "Choice" and s.get("Default") == steps.ACQUIRE_LOCK.state
+        ]
+        states[new_version]["Default"] = "Slow?"
+        states["Slow?"] = {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.key",
+                    "StringMatches": f"*/{version}/bundle.tar.gz",
+                    "Next": "Slow",
+                }
+            ],
+            "Default": steps.ACQUIRE_LOCK.state,
+        }
+        states["Slow"] = {"Type": "Wait", "Seconds": 25, "Next": steps.ACQUIRE_LOCK.state}
+
+    return change
+
+
+def test_an_older_version_reaching_the_lock_after_a_newer_one_went_live_is_superseded(
+    deployed, tmp_path
+):
+    # (finding 6, the slow way: the older version's Validate took longer)
+    name = "gate-late"
+    with deployed.state_machine(slow_to_the_lock("1")):
+        first = push_version(deployed, tmp_path, name, "1")
+        deployed.wait_for_status(name, "1", "registered")
+        time.sleep(1)
+        second = push_version(deployed, tmp_path, name, "2")  # started later: the newest
+        assert deployed.wait_for_execution(second, timeout=300)["status"] == "SUCCEEDED"
+        described = deployed.wait_for_execution(first, timeout=300)
+    assert described["status"] == "FAILED"
+    assert described["cause"].startswith("VersionSupersededError: version 2 of gate-late")
+    assert deployed.repository.get_pointer(name)["version"] == "2"
+    assert deployed.repository.get_version(name, "1")["status"] == "superseded"
+
+
+def test_a_release_that_fails_after_promote_leaves_the_version_live(deployed, tmp_path):
+    deployed.session.cloud.executor.inject_faults(
+        "PromotionWorkflowReleaseLock", "Runtime.UnhandledError", count=1
+    )
+    deployed.wait_for_execution(push_version(deployed, tmp_path, "gate-release", "1"))
+    assert deployed.repository.get_pointer("gate-release")["version"] == "1"
+    assert deployed.repository.get_version("gate-release", "1")["status"] == "live"
+    assert deployed.repository.lock_holder("gate-release") is None
+
+
 def test_a_stopped_promotion_frees_the_lock_at_once(manual_approval, tmp_path):
     # (finding 1: the lock stayed for the workflow's 8 days)
     deployed = manual_approval
