@@ -190,7 +190,12 @@ def test_concurrent_pushes_under_faults_end_consistent(deployed, tmp_path):
         "versions_pushed": len(pushed),
         "workers_killed": len(kills),
         "executions_stopped": len(stopped),
-        "statuses": statuses,
+        # a version killed before Register has no version item: its upload failed
+        "executions": {
+            status: sum(1 for e in ended.values() if e["status"] == status)
+            for status in sorted({e["status"] for e in ended.values()})
+        },
+        "version_statuses": statuses,
         "settled_seconds": round(settled_in, 1),
         "total_seconds": round(time.monotonic() - began, 1),
         "client_requests": len(latencies),
