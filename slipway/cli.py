@@ -57,23 +57,47 @@ def _emit_json(value: Any) -> None:
 @local_app.command("up")
 def local_up(
     port: Annotated[int, typer.Option(help="port of the embedded AWS endpoint")] = 4750,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="start empty: forget what the last down kept")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Start the embedded cloud and deploy env=local into it with the CDK CLI."""
+    """Start the embedded cloud and deploy env=local into it with the CDK CLI; the models,
+    versions and artifacts the last `local down` kept are put back, unless --fresh."""
+    from slipway.local import snapshot
     from slipway.local.control import deploy, start_daemon
+    from slipway.local.state import LocalState, state_dir
+    from slipway.target import resolve_target
 
+    running = LocalState.load(state_dir())
+    started = running is None or not running.is_alive()
     with console.status("starting the embedded cloud…"):
         state = start_daemon(port)
     with console.status(f"deploying env=local into {state.endpoint_url} with cdk deploy…"):
         state = deploy(state)
-    _print_local_status(state, as_json)
+    restored = None
+    if fresh:
+        snapshot.discard(state_dir())
+    elif started and snapshot.exists(state_dir()):  # into a cloud that was just started
+        with console.status("putting back what the last `local down` kept…"):
+            restored = snapshot.restore(resolve_target("local"), state_dir())
+    _print_local_status(state, as_json, restored)
 
 
 @local_app.command("down")
 def local_down() -> None:
-    """Stop the embedded cloud (its state is lost)."""
+    """Stop the embedded cloud; its registry and artifacts are kept for the next `local up`
+    (promotions in flight are not)."""
+    from slipway.local import snapshot
     from slipway.local.control import stop_daemon
+    from slipway.local.state import LocalState, state_dir
+    from slipway.target import resolve_target
 
+    state = LocalState.load(state_dir())
+    if state is not None and state.is_alive() and state.outputs:
+        with console.status("keeping the registry and the artifacts…"):
+            kept = snapshot.save(resolve_target("local"), state_dir())
+        console.print(f"kept {kept['items']} registry items and {kept['objects']} objects")
     console.print("stopped" if stop_daemon() else "the embedded cloud was not running")
 
 
@@ -173,7 +197,7 @@ def _streams_newest_first(logs: Any, group: str) -> Iterator[str]:
         return
 
 
-def _print_local_status(state: Any, as_json: bool) -> None:
+def _print_local_status(state: Any, as_json: bool, restored: dict[str, int] | None = None) -> None:
     endpoints = {
         key.removeprefix("EndpointUrl").lower(): state.routes.get(url, "(not served)")
         for key, url in state.outputs.items()
@@ -188,9 +212,15 @@ def _print_local_status(state: Any, as_json: bool) -> None:
                 "endpoints": endpoints,
                 "registry": registry,
                 "outputs": state.outputs,
+                **({"restored": restored} if restored is not None else {}),
             }
         )
         return
+    if restored is not None:
+        console.print(
+            f"put back what the last `local down` kept: {restored['items']} registry items, "
+            f"{restored['objects']} objects (start empty with --fresh)"
+        )
     console.print(f"embedded cloud: [bold]{state.endpoint_url}[/] (pid {state.pid})")
     for name, url in endpoints.items():
         console.print(f"endpoint {name}: [bold green]{url}[/]")

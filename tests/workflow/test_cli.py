@@ -391,10 +391,38 @@ def test_local_up_status_and_down_run_the_daemon_and_the_real_cdk_deploy(tmp_pat
         url = f"{status['endpoints']['default']}/health"
         assert httpx.get(url, auth=SigV4Auth(key), timeout=30).json() == {"status": "ok"}
         assert httpx.get(url, timeout=30).status_code == 403
+        # a model promoted before `down`...
+        bundle = tmp_path / "kept.tar.gz"
+        manifest = train_and_package(bundle, name="iris-kept", version="1")
+        run("push", str(bundle), "--env", "local")
+        status = run("status", "iris-kept", "1", "--env", "local", "--watch", "--timeout", "120")
+        assert status["status"] == "SUCCEEDED"
     finally:
         result = runner.invoke(app, ["local", "down"])
     assert result.exit_code == 0 and "stopped" in result.stdout
+    assert "kept" in result.stdout and "objects" in result.stdout
     assert runner.invoke(app, ["local", "status"]).exit_code == 1
+    # ...is there after the next `up` (finding 11: down/up lost every model), and serves
+    try:
+        up = run("local", "up", "--port", str(free_port()))
+        assert up["restored"]["objects"] >= 1
+        (kept,) = run("versions", "iris-kept", "--env", "local")
+        assert (kept["version"], kept["status"]) == ("1", "live")
+        body = json.dumps({"inputs": manifest.input_example.inputs})
+        answer = run("invoke", "iris-kept", "--env", "local", "--data", body)
+        assert answer["status"] == 200, answer
+        assert answer["body"]["outputs"] == manifest.input_example.expected_output
+        # the registered bytes are the restored object's: pull checks the digest
+        run("pull", "iris-kept", "1", "--env", "local", "--out", str(tmp_path / "pulled.tar.gz"))
+    finally:
+        assert runner.invoke(app, ["local", "down"]).exit_code == 0
+    # AND --fresh starts empty
+    try:
+        up = run("local", "up", "--port", str(free_port()), "--fresh")
+        assert "restored" not in up
+        assert run("models", "--env", "local") == []
+    finally:
+        assert runner.invoke(app, ["local", "down"]).exit_code == 0
 
 
 def test_serve_answers_over_http(tmp_path, iris_bundle):
