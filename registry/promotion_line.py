@@ -22,6 +22,7 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -37,6 +38,12 @@ logger = logging.getLogger(__name__)
 # Step Functions' answers for a token nobody waits with any more: its task timed out (the
 # wait is re-armed with a new token), or its execution ended.
 TOKEN_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+# For this long after a grant the lock is its holder's without asking Step Functions, whose
+# DescribeExecution is eventually consistent (a just-started execution may not be found
+# yet); after it, the holder's liveness is asked. A waiter that Step Functions does not find
+# within this long of its start is not taken for gone either.
+LOCK_LEASE_SECONDS = 300
+ENDED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # A hand-over gives up after this many waiters turned out gone; the next turn's end (or a
 # re-armed wait) goes on from there.
 MAX_HAND_OVERS = 25
@@ -101,7 +108,7 @@ class PromotionLine:
         holder = self._running_holder(name, taker=me)
         mine = holder is not None and holder["execution"] == me.execution
         # it asks again (a retried invocation, a re-armed wait) while it holds the lock
-        if mine and self._repository.regrant_lock(name, me.execution) is not None:
+        if mine and self._repository.regrant_lock(name, me.execution, LOCK_LEASE_SECONDS):
             self._answer(me)
             return
         latest_wins = me.policy == LinePolicy.LATEST_WINS
@@ -156,9 +163,9 @@ class PromotionLine:
             if not line:
                 return None
             head = next_in_line(line)
-            if holder_status(self._sfn, head.item()) != "RUNNING":  # stopped while it waited
+            if self._ended(holder_status(self._sfn, head.item()), head.started_at):
                 self._repository.leave_line(name, head.execution, head.task_token)
-                continue
+                continue  # stopped while it waited
             newest = self._repository.newest_arrival(name)
             if (
                 head.policy == LinePolicy.LATEST_WINS
@@ -167,7 +174,9 @@ class PromotionLine:
             ):  # a newer one reached the lock while this one waited (and was not told)
                 self._supersede(name, head, newest)
                 continue
-            grant = self._repository.hand_lock_to(name, head.item(), head.lock_ttl_seconds)
+            grant = self._repository.hand_lock_to(
+                name, head.item(), head.lock_ttl_seconds, LOCK_LEASE_SECONDS
+            )
             if grant is None:  # someone else took the lock, or the waiter left meanwhile
                 continue
             if self._answer(head):
@@ -188,12 +197,14 @@ class PromotionLine:
         holder = self._repository.lock_holder(name)
         if holder is None:
             return None
+        if int(holder.get("lease_until", 0)) > time.time():
+            return holder  # within its lease
         status = holder_status(self._sfn, holder)
         if status is None:  # a holder Step Functions cannot be asked about (a rollback)
             if int(holder.get("expires_at", 0)) > time.time():
                 return holder
             status = "EXPIRED"
-        elif status == "RUNNING":
+        elif not self._ended(status, str(holder.get("started_at", ""))):
             return holder
         if not self._repository.release_lock(name, holder["execution"]):
             return self._repository.lock_holder(name)  # it changed hands meanwhile
@@ -222,6 +233,20 @@ class PromotionLine:
             )
         self._repository.record_audit(event)
         return None
+
+    @staticmethod
+    def _ended(status: str | None, started_at: str) -> bool:
+        """Whether an execution with this status ended: it says so, or Step Functions has
+        not known it for longer than a just-started execution may go unseen."""
+        if status in ENDED:
+            return True
+        if status != "GONE":
+            return False
+        try:
+            started = datetime.fromisoformat(started_at).timestamp()
+        except ValueError:
+            return True  # no start to go by
+        return time.time() - started > LOCK_LEASE_SECONDS
 
     def _close_ended(self, name: str, holder: dict[str, Any], status: str) -> None:
         """What a holder that ended without its last steps left: its version still under

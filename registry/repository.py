@@ -628,9 +628,12 @@ class LineageRepository:
             **({"ExpressionAttributeValues": values} if values else {}),
         )
 
-    def hand_lock_to(self, name: str, waiter: dict[str, Any], ttl_seconds: int) -> str | None:
+    def hand_lock_to(
+        self, name: str, waiter: dict[str, Any], ttl_seconds: int, lease_seconds: int
+    ) -> str | None:
         """Give the free lock to a waiting execution and take it out of the line, in one
-        transaction; return the grant's id (None: the lock was taken, or the waiter left)."""
+        transaction; return the grant's id (None: the lock was taken, or the waiter left).
+        For ``lease_seconds`` the lock is the holder's without asking whether it runs."""
         grant = uuid.uuid4().hex
         now = datetime.now(UTC).timestamp()
         lock = {
@@ -643,6 +646,7 @@ class LineageRepository:
             "started_at": waiter["started_at"],
             "acquired_at": now_iso(),
             "expires_at": int(now + ttl_seconds),
+            "lease_until": int(now + lease_seconds),
             "grant_id": grant,
         }
         try:
@@ -674,16 +678,18 @@ class LineageRepository:
             return None
         return grant
 
-    def regrant_lock(self, name: str, execution: str) -> str | None:
-        """A new grant id for the lock ``execution`` holds (it asks again: a hand-over whose
-        token it no longer waited with must not release the lock afterwards)."""
+    def regrant_lock(self, name: str, execution: str, lease_seconds: int) -> str | None:
+        """A new grant id, and a renewed lease, for the lock ``execution`` holds (it asks
+        again: a hand-over whose token it no longer waited with must not release the lock
+        afterwards)."""
         grant = uuid.uuid4().hex
+        lease = int(datetime.now(UTC).timestamp() + lease_seconds)
         applied = _applied_if_condition_holds(
             self._table.update_item,
             Key={keys.PK: keys.model_pk(name), keys.SK: keys.LOCK_SK},
-            UpdateExpression="SET grant_id = :grant",
+            UpdateExpression="SET grant_id = :grant, lease_until = :lease",
             ConditionExpression="execution = :me",
-            ExpressionAttributeValues={":grant": grant, ":me": execution},
+            ExpressionAttributeValues={":grant": grant, ":me": execution, ":lease": lease},
         )
         return grant if applied else None
 

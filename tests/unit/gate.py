@@ -435,3 +435,15 @@ def live(gate: Gate, bundle: Path, version: str) -> PromotionState:
     final, passed = gate.walk(steps.PROMOTION, uploaded(gate, bundle, version), runners)
     assert passed[-1] == steps.PROMOTION.succeeded, passed
     return final
+
+
+def lease_ended(repository: LineageRepository, name: str) -> None:
+    """Time passes: the model's lock is past its lease (registry/promotion_line.py), so its
+    holder's liveness is asked before anyone takes it over."""
+    from registry import keys
+
+    repository._table.update_item(
+        Key={keys.PK: keys.model_pk(name), keys.SK: keys.LOCK_SK},
+        UpdateExpression="SET lease_until = :past",
+        ExpressionAttributeValues={":past": 0},
+    )

@@ -51,6 +51,7 @@ from tests.unit.gate import (
     answer,
     approved,
     failed,
+    lease_ended,
     live,
     outcomes,
     registered,
@@ -213,6 +214,7 @@ def test_a_lock_whose_holder_ended_is_taken_over_and_audited(gate, bundles):
         run(steps.ACQUIRE_LOCK, second)
     abort_stopped_executions()  # as the embedded cloud has it: AWS reports ABORTED at once
     boto3.client("stepfunctions").stop_execution(executionArn=holder["execution_arn"])
+    lease_ended(gate.repository, "iris")
     # WHEN the next version asks for the lock THEN it gets it, saying from whom and why
     assert run(steps.ACQUIRE_LOCK, second).lock.held
     assert gate.repository.lock_holder("iris")["execution"] == second.execution_name

@@ -13,7 +13,14 @@ from registry.exceptions import VersionSupersededError
 from registry.promotion_line import PromotionLine, Waiter
 from registry.statuses import LinePolicy
 from slipway.local.moto_patches import abort_stopped_executions, keep_task_failure_causes
-from tests.unit.gate import StillWaiting, TokenFailed, lock_token, running_execution, token_answer
+from tests.unit.gate import (
+    StillWaiting,
+    TokenFailed,
+    lease_ended,
+    lock_token,
+    running_execution,
+    token_answer,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -120,7 +127,12 @@ def test_a_waiter_asking_again_keeps_its_place_and_a_lost_hand_over_is_found(gat
     boto3.client("stepfunctions").stop_execution(executionArn=first.execution_arn)
     with pytest.raises(StillWaiting):
         token_answer(second.execution_arn, within=0.5)
-    # WHEN the waiting promotion's wait is re-armed (the workflow does it every 15 min)
+    # WHEN its wait is re-armed within the holder's lease, the lock stays the holder's
+    line.arrive("iris", second)
+    with pytest.raises(StillWaiting):
+        token_answer(second.execution_arn, within=0.5)
+    # AND when it is re-armed past the lease (the workflow re-arms every 15 min)
+    lease_ended(gate.repository, "iris")
     line.arrive("iris", second)
     # THEN it takes the lock over, audited
     assert token_answer(second.execution_arn) == {"held": True}

@@ -16,6 +16,7 @@ from registry import workflow as steps
 from registry.executions import execution_arn
 from slipway.cli import app
 from tests.conftest import python_bundle_with, renamed_iris_data
+from tests.unit.gate import lease_ended
 from tests.workflow.conftest import point_cli_at
 from tests.workflow.signed_http import local_http
 
@@ -298,6 +299,7 @@ def test_a_lock_whose_end_nobody_announced_is_taken_over(manual_approval, tmp_pa
         sfn.stop_execution(executionArn=holder["execution_arn"])
         assert deployed.wait_for_execution(first)["status"] == "ABORTED"
         assert deployed.repository.lock_holder("gate-unannounced")["execution"] == first
+        lease_ended(deployed.repository, "gate-unannounced")  # 5 minutes later
         # THEN the next version takes the lock over at once, and says from whom
         start_manual(deployed, tmp_path, "gate-unannounced", "2")
         taken = [
