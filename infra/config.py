@@ -20,9 +20,10 @@ _NAME = r"^[a-z][a-z0-9-]{0,30}$"
 _PINNED = r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*$"  # name==version
 _TYPE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"  # module.Name
 # The retention periods CloudWatch Logs accepts.
-# A version may wait in line for its model's lock this long at most: a day less than the
-# workflow's timeout (infra/gate_policy.py), which leaves the gate a day after the wait.
-MAX_LOCK_WAIT_SECONDS = 7 * 24 * 3600
+# A promotion may wait for approval for days; Step Functions ends it after this long. Its
+# waits must fit: in line for the lock, for approval, for a canary's requests, and the steps.
+WORKFLOW_TIMEOUT_SECONDS = 8 * 24 * 3600
+GATE_STEPS_SECONDS = 6 * 3600  # what the gate's own steps may take, retries included
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 
 
@@ -171,12 +172,12 @@ class EnvironmentConfig(_Strict):
         description="skops types (module.Name) trusted beyond Slipway's curated allow-list, "
         "for models with types of the team's own; each is code the endpoint will import",
     )
-    lock_wait_seconds: int = Field(
-        MAX_LOCK_WAIT_SECONDS,
+    lock_wait_seconds: int | None = Field(
+        None,
         ge=5,
-        le=MAX_LOCK_WAIT_SECONDS,
         description="how long a promotion waits in line for the ones of the same model "
-        "ahead of it (an approval may take days); then it fails",
+        "ahead of it (an approval may take days), then fails; default: what the workflow's "
+        "8 days leave after the approval timeout, the longest bake and the steps",
     )
     lock_policy: LinePolicy = Field(
         LinePolicy.LATEST_WINS,
@@ -197,12 +198,39 @@ class EnvironmentConfig(_Strict):
         default_factory=lambda: [EndpointConfig(name="default")], min_length=1
     )
 
+    @property
+    def lock_wait(self) -> int:
+        """How long a version may wait in line: as set, or what the workflow's timeout
+        leaves after the approval timeout, the longest bake and the steps."""
+        if self.lock_wait_seconds is not None:
+            return self.lock_wait_seconds
+        return (
+            WORKFLOW_TIMEOUT_SECONDS
+            - self.approval_timeout_minutes * 60
+            - self.canary.max_bake_minutes * 60
+            - GATE_STEPS_SECONDS
+        )
+
     @model_validator(mode="after")
     def _consistent(self) -> EnvironmentConfig:
         problems = []
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             problems.append(
                 f"log_retention_days must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
+            )
+        others = (
+            self.approval_timeout_minutes * 60
+            + self.canary.max_bake_minutes * 60
+            + GATE_STEPS_SECONDS
+        )
+        if others + (self.lock_wait_seconds or 300) > WORKFLOW_TIMEOUT_SECONDS:
+            problems.append(
+                f"lock_wait_seconds ({self.lock_wait_seconds or 'at least 300'}), "
+                f"approval_timeout_minutes ({self.approval_timeout_minutes}), the canary's "
+                f"max_bake_minutes ({self.canary.max_bake_minutes}) and "
+                f"{GATE_STEPS_SECONDS // 3600} h for the steps add up to more than the "
+                f"workflow's {WORKFLOW_TIMEOUT_SECONDS // 86400} days: a version would be "
+                "timed out before its gate decided"
             )
         if self.separation_of_duties and self.approval != ApprovalPolicy.MANUAL:
             problems.append("separation_of_duties needs approval 'manual': nobody approves 'auto'")

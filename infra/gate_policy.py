@@ -3,11 +3,8 @@ execution: built from the typed config alone, so it is tested without synthesizi
 
 from __future__ import annotations
 
-from infra.config import EndpointConfig, EnvironmentConfig
+from infra.config import WORKFLOW_TIMEOUT_SECONDS, EndpointConfig, EnvironmentConfig
 from registry.workflow_state import CanaryPolicy, Exam, GatePolicy, ServingEndpoint
-
-# A promotion may wait for approval for days; Step Functions ends it after this long.
-WORKFLOW_TIMEOUT_SECONDS = 8 * 24 * 3600
 
 
 def serving_endpoint(endpoint: EndpointConfig) -> ServingEndpoint:

@@ -16,7 +16,7 @@ from infra.code_assets import ControlPlaneCode
 from infra.least_privilege import executions_of, grant_table, grant_task_responses
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
 from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, STATE_MACHINE_ARN, TABLE_NAME
-from registry.workflow import GET, WRITE
+from registry.workflow import HAND_OVER
 
 
 class RegistryApi(Construct):
@@ -58,7 +58,9 @@ class RegistryApi(Construct):
             description="Slipway registry API",
             **observability.function_props(self, "Function"),
         )
-        grant_table(table, self.function, *GET, "dynamodb:Query", *WRITE)
+        # a rollback takes the model's lock, drops a cancelled staging pointer, and hands
+        # the lock on when it is done: the same reads and writes as every turn's end
+        grant_table(table, self.function, *HAND_OVER)
         approval_token_key.grant_decrypt(self.function)  # opens sealed task tokens
         # approvals answer their sealed tokens; a rollback hands the lock to the next in line
         grant_task_responses(self.function)

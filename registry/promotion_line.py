@@ -163,9 +163,11 @@ class PromotionLine:
             if not line:
                 return None
             head = next_in_line(line)
-            if self._ended(holder_status(self._sfn, head.item()), head.started_at):
-                self._repository.leave_line(name, head.execution, head.task_token)
-                continue  # stopped while it waited
+            status = holder_status(self._sfn, head.item())
+            if self._ended(status, head.started_at):  # stopped while it waited, unannounced
+                if self._repository.leave_line(name, head.execution, head.task_token):
+                    self._close_ended(name, head.item(), str(status))
+                continue
             newest = self._repository.newest_arrival(name)
             if (
                 head.policy == LinePolicy.LATEST_WINS
@@ -249,7 +251,7 @@ class PromotionLine:
         return time.time() - started > LOCK_LEASE_SECONDS
 
     def _close_ended(self, name: str, holder: dict[str, Any], status: str) -> None:
-        """What a holder that ended without its last steps left: its version still under
+        """What a holder (or a waiter) that ended without its last steps left: its version under
         way, its canary, its staging pointer (as RecordFailure would have closed them)."""
         version, execution = str(holder.get("version", "")), str(holder["execution"])
         if status == "SUCCEEDED" or not version or holder.get("execution_arn") is None:

@@ -95,6 +95,7 @@ def redrive(sqs: Any, outputs: dict[str, str], name: str) -> int:
             QueueUrl=dead_letter_url,
             MaxNumberOfMessages=min(10, waiting - moved),
             VisibilityTimeout=60,
+            WaitTimeSeconds=1,  # a short poll may answer nothing while messages wait
         ).get("Messages", [])
         if not batch:
             break

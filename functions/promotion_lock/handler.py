@@ -8,6 +8,7 @@ timed out, failed past its failure handler) is taken over, audited.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from functions.observability import logger
@@ -16,6 +17,15 @@ from registry.aws import lineage_repository
 from registry.promotion_line import PromotionLine, Waiter
 from registry.repository import LineageRepository
 from registry.workflow_state import LockReleased, LockRequest, PromotionState
+
+
+def comparable_time(moment: str) -> str:
+    """An ISO 8601 time as UTC with milliseconds, always the same width: the line compares
+    start times as strings ("...:01Z" would sort after "...:01.192Z")."""
+    parsed = datetime.fromisoformat(moment)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def acquire_lock(request: LockRequest, repository: LineageRepository, sfn: Any) -> None:
@@ -27,7 +37,7 @@ def acquire_lock(request: LockRequest, repository: LineageRepository, sfn: Any) 
         execution=state.execution_name,
         execution_arn=request.execution_arn,
         version=version,
-        started_at=request.started_at,
+        started_at=comparable_time(request.started_at),
         task_token=request.task_token,
         policy=state.policy.lock_policy,
         lock_ttl_seconds=state.policy.lock_ttl_seconds,

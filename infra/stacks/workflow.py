@@ -26,7 +26,7 @@ def workflow_options(config: EnvironmentConfig) -> WorkflowOptions:
         state_machine_name=f"slipway-{config.name}-promotion",
         policy=gate_policy(config),
         approval_timeout_minutes=config.approval_timeout_minutes,
-        lock_wait_seconds=config.lock_wait_seconds,
+        lock_wait_seconds=config.lock_wait,
         trusted_model_types=tuple(config.trusted_model_types),
         runtime_libraries=tuple(config.runtime_libraries),
     )

@@ -64,6 +64,7 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
         QUERY,
         PUT,
         UPDATE,
+        DELETE,  # a rollback releases the lock it took and hands it on
         "states:SendTaskSuccess",
         "states:SendTaskFailure",
         "states:StartExecution",  # a failed version, retried
@@ -194,10 +195,27 @@ def test_queues_are_encrypted_and_the_rule_target_has_a_dead_letter_queue(synthe
     template = synthesized(env).template_json
     for queue in resources(template, "AWS::SQS::Queue").values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
-    rules = resources(template, "AWS::Events::Rule").values()
+    rules = resources(template, "AWS::Events::Rule")
     assert len(rules) == 2  # uploads, and ended executions
-    for rule in rules:
-        assert "DeadLetterConfig" in rule["Properties"]["Targets"][0]
+    policies = list(resources(template, "AWS::SQS::QueuePolicy").values())
+    for rule_id, rule in rules.items():
+        (target,) = rule["Properties"]["Targets"]
+        assert "DeadLetterConfig" in target
+        # EventBridge may send to the queue only for this rule (moto does not check it)
+        queue = target["Arn"]["Fn::GetAtt"][0]
+        allowed = [
+            statement
+            for policy in policies
+            if {"Ref": queue} in policy["Properties"]["Queues"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if statement.get("Principal") == {"Service": "events.amazonaws.com"}
+        ]
+        assert allowed, rule_id
+        for statement in allowed:
+            assert "sqs:SendMessage" in statement["Action"]
+            assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+                "Fn::GetAtt": [rule_id, "Arn"]
+            }
 
 
 def _statements_on(template: dict[str, Any], key_id: str) -> dict[str, set[str]]:

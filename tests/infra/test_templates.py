@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from infra.config import EnvironmentConfig
+from infra.config import WORKFLOW_TIMEOUT_SECONDS, EnvironmentConfig
 from registry import workflow as steps
 from registry.workflow import (
     PROMOTION,
@@ -246,12 +246,17 @@ def test_a_promotion_waits_in_line_for_the_lock_as_long_as_the_environment_says(
     assert acquire["TimeoutSeconds"] <= steps.LOCK_RECHECK_SECONDS
     (rearm,) = [r for r in acquire["Retry"] if r["ErrorEquals"] == ["States.Timeout"]]
     waited = acquire["TimeoutSeconds"] * (1 + rearm["MaxAttempts"])
-    wait = CONTEXT[env].get(
-        "lock_wait_seconds", EnvironmentConfig.model_fields["lock_wait_seconds"].default
+    config = EnvironmentConfig.model_validate({"name": env, **CONTEXT[env]})
+    assert config.lock_wait - acquire["TimeoutSeconds"] < waited <= config.lock_wait
+    # ...for days by default (what the workflow's timeout leaves after the approval
+    # timeout, the longest bake and the steps), and always within that timeout
+    assert config.lock_wait >= 6 * 24 * 3600
+    assert (
+        config.lock_wait
+        + config.approval_timeout_minutes * 60
+        + config.canary.max_bake_minutes * 60
+        < WORKFLOW_TIMEOUT_SECONDS
     )
-    assert wait - acquire["TimeoutSeconds"] < waited <= wait
-    # ...for days by default: longer than an approval may take and a canary may bake
-    assert EnvironmentConfig.model_fields["lock_wait_seconds"].default >= 7 * 24 * 3600
     # ...then it fails, saying why; and the history of the longest wait stays bounded
     assert rearm["MaxAttempts"] * 10 < 25_000  # a few events per re-armed wait
     (timed_out,) = [c for c in acquire["Catch"] if c["ErrorEquals"] == ["States.Timeout"]]

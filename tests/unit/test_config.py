@@ -167,3 +167,17 @@ def test_approvers_are_arn_patterns():
     entry["approvers"] = ["alice"]
     with pytest.raises(ConfigError, match="approvers"):
         load_environment({"prod": entry}, "prod")
+
+
+def test_the_waits_of_a_promotion_must_fit_in_the_workflows_timeout():
+    from infra.config import WORKFLOW_TIMEOUT_SECONDS, ConfigError, EnvironmentConfig
+
+    base = {"name": "prod", "account": "111111111111", "region": "eu-west-1"}
+    # by default the lock wait is what the 8 days leave
+    config = EnvironmentConfig.model_validate(base)
+    waits = (config.approval_timeout_minutes + config.canary.max_bake_minutes) * 60
+    assert 6 * 86400 < config.lock_wait < WORKFLOW_TIMEOUT_SECONDS - waits
+    # an approval timeout or a lock wait that would outlast the workflow is refused
+    for changes in ({"approval_timeout_minutes": 10 * 1440}, {"lock_wait_seconds": 8 * 86400}):
+        with pytest.raises((ConfigError, ValueError), match="add up to more than the workflow"):
+            EnvironmentConfig.model_validate({**base, **changes})

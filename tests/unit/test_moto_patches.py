@@ -61,7 +61,7 @@ def test_an_ended_execution_is_announced_on_eventbridge_unless_its_rule_is_disab
     # as AWS does: a status change event on the default bus; nothing for a disabled rule
     import json
 
-    from tests.unit.gate import token_waiting_machine
+    from tests.unit.gate import lock_token, token_waiting_machine
 
     moto_patches.abort_stopped_executions()
     moto_patches.honour_disabled_rules()
@@ -77,13 +77,14 @@ def test_an_ended_execution_is_announced_on_eventbridge_unless_its_rule_is_disab
     events.put_targets(
         Rule="ended", Targets=[{"Id": "q", "Arn": queue_arn["Attributes"]["QueueArn"]}]
     )
-    machine, _ = token_waiting_machine("announced")
+    machine, _ = token_waiting_machine("announced", waits=("Lock",))
     sfn = boto3.client("stepfunctions")
 
     def stopped(name: str) -> list[dict]:
         arn = sfn.start_execution(stateMachineArn=machine, name=name, input='{"key": "k"}')[
             "executionArn"
         ]
+        lock_token(arn)  # it runs, waiting for its first token (moto cannot stop it sooner)
         sfn.stop_execution(executionArn=arn)
         received = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=2).get("Messages", [])
         return [json.loads(m["Body"]) for m in received]
@@ -96,3 +97,5 @@ def test_an_ended_execution_is_announced_on_eventbridge_unless_its_rule_is_disab
     assert detail["stateMachineArn"] == machine and json.loads(detail["input"]) == {"key": "k"}
     events.disable_rule(Name="ended")
     assert stopped("second") == []
+    events.enable_rule(Name="ended")  # and enabled again, it delivers again
+    assert [e["detail"]["name"] for e in stopped("third")] == ["third"]

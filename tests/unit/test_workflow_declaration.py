@@ -188,3 +188,11 @@ def test_the_state_document_can_never_pass_step_functions_limit():
     # THEN it fits the 256 KiB a Step Functions state may hold: no manifest, whatever its
     # size, can end an execution where no Catch sees it
     assert largest < STEP_FUNCTIONS_STATE_LIMIT, largest
+
+
+def test_start_times_compare_as_strings_in_one_width():
+    from functions.promotion_lock.handler import comparable_time
+
+    whole, fraction = comparable_time("2026-12-03T10:00:01Z"), "2026-12-03T10:00:01.192Z"
+    assert whole == "2026-12-03T10:00:01.000+00:00"
+    assert whole < comparable_time(fraction) < comparable_time("2026-12-03T10:00:02+00:00")
