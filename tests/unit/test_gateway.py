@@ -218,3 +218,29 @@ def test_the_key_is_found_in_a_header_or_a_presigned_query():
 )
 def test_loopback_host_names(host, loopback):
     assert is_loopback_host(host) is loopback
+
+
+def test_a_function_url_holds_128_pending_connections(monkeypatch):
+    # (finding 11: the default backlog of 5 reset the clients after the sixth of 20
+    # connecting at once) nobody accepts here, so every connection waits in the backlog
+    import socket
+    import threading
+
+    from slipway.local import gateway
+
+    accepting = threading.Event()
+    monkeypatch.setattr(
+        gateway.uvicorn.Server, "run", lambda self, sockets=None: accepting.wait(30)
+    )
+    server = gateway._Server(lambda scope, receive, send: None, 0)  # type: ignore[arg-type]
+    clients = []
+    try:
+        for _ in range(128):
+            client = socket.create_connection(("127.0.0.1", server.port), timeout=2)
+            clients.append(client)
+        assert len(clients) == 128
+    finally:
+        for client in clients:
+            client.close()
+        accepting.set()
+        server.stop()
