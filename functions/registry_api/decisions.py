@@ -229,6 +229,10 @@ def _take_the_lock(
         raise DecisionConflictError(f"the lock of {name} keeps changing hands; try again")
     if holder is None or holder_status(sfn, holder) != "RUNNING":
         return None
+    # the version says it was cancelled before its execution stops: whatever sees the
+    # execution end (the execution-ended rule) finds it decided, and leaves it so
+    version = str(holder.get("version", ""))
+    cancelled = repository.cancel_version(name, version, holder["execution"], actor, reason)
     try:
         sfn.stop_execution(
             executionArn=holder["execution_arn"],
@@ -238,9 +242,8 @@ def _take_the_lock(
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ExecutionDoesNotExist":
             raise
-    version = str(holder.get("version", ""))
     repository.clear_staging(name, version)
-    if repository.cancel_version(name, version, holder["execution"], actor, reason):
+    if cancelled:
         repository.record_audit(
             AuditEvent(
                 name,
