@@ -32,6 +32,7 @@ from registry.exceptions import VersionSupersededError
 from registry.lock_holders import holder_status
 from registry.repository import LineageRepository
 from registry.statuses import UNDECIDED, LinePolicy, VersionStatus
+from registry.verdicts import ended_undecided
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +261,7 @@ class PromotionLine:
             name,
             version,
             execution,
-            f"ExecutionEnded: its execution ended {status} before the gate decided",
+            ended_undecided(status),
             VersionStatus.FAILED,
             only_from=UNDECIDED,
         )

@@ -65,3 +65,9 @@ def ending_of(error_type: str | None) -> tuple[VersionStatus, AuditOutcome]:
     if is_verdict(error_type):
         return VersionStatus.REJECTED, AuditOutcome.REJECTED
     return VersionStatus.FAILED, AuditOutcome.FAILED
+
+
+def ended_undecided(status: str) -> str:
+    """The reason a version gets when its execution ended (stopped by hand, timed out, its
+    failure handler failed) before the gate decided it: not a verdict, a failure."""
+    return f"ExecutionEnded: its execution ended {status} before the gate decided"

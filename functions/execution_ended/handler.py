@@ -31,6 +31,7 @@ from registry.promotion_endings import end_promotion
 from registry.promotion_line import PromotionLine
 from registry.repository import LineageRepository
 from registry.statuses import VersionStatus
+from registry.verdicts import ended_undecided
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -49,15 +50,15 @@ def close_ended_execution(detail: dict[str, Any], repository: LineageRepository,
         return "not a model upload"
     name, version = subject
     held = (repository.lock_holder(name) or {}).get("execution") == execution
-    ended_undecided = False
+    marked_failed = False
     if status != "SUCCEEDED":
-        ended_undecided = end_promotion(
+        marked_failed = end_promotion(
             repository,
             sfn,
             name,
             version,
             execution,
-            f"ExecutionEnded: its execution ended {status} before the gate decided",
+            ended_undecided(status),
             VersionStatus.FAILED,
         )
     else:  # ReleaseLock ran; were it lost, the line goes on all the same
@@ -74,7 +75,7 @@ def close_ended_execution(detail: dict[str, Any], repository: LineageRepository,
             )
         )
     return f"{name} {version}: lock {'released' if held else 'not held'}, " + (
-        "marked failed" if ended_undecided else "status unchanged"
+        "marked failed" if marked_failed else "status unchanged"
     )
 
 
