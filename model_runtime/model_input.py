@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -305,11 +305,11 @@ class ModelInput:
         import pandas as pd
 
         columns = list(zip(*self.rows, strict=True)) if self.rows else []
-        data = {
-            column.name: _series(pd, column, list(values))
+        arrays = [
+            _series(pd, column, list(values))
             for column, values in zip(self.signature.inputs, columns, strict=True)
-        }
-        return pd.DataFrame(data, copy=False)
+        ]
+        return _frame_of(pd, [column.name for column in self.signature.inputs], arrays)
 
 
 def _plain_numbers(signature: Signature) -> bool:
@@ -431,17 +431,63 @@ def _series(pd: Any, column: Column, values: list[Any]) -> Any:
             return times
         return pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(zone).array
     if _extension(dtype):
-        return pd.array(values, dtype=dtype)
+        return pd.array(values, dtype=_pandas_dtype(dtype))
     if dtype == "object":
         # what pandas reads from a CSV column of mixed or gapped Python values (True, False
         # and blanks, say): the values themselves and NaN, never pandas' NA, which estimators
         # fitted on NaN cannot compare ("boolean value of NA is ambiguous")
         return np.array([np.nan if v is None else v for v in values], dtype=object)
     if column.type == "string":
-        return np.array([np.nan if v is None else v for v in values], dtype=object)
+        # no fitted dtype recorded: pandas' default for text, as a CSV would give
+        return pd.array(values, dtype=_pandas_dtype("str"))
     if column.type == "bool":
-        return pd.array(values, dtype="boolean") if column.nullable else np.array(values, bool)
+        return (
+            pd.array(values, dtype=_pandas_dtype("boolean"))
+            if column.nullable
+            else np.array(values, bool)
+        )
     if column.nullable or column.type == "float":
         floats = dtype if dtype in _NUMPY_NUMERIC and np.dtype(dtype).kind == "f" else "float64"
         return np.array([np.nan if v is None else v for v in values], dtype=floats)
     return np.array(values, dtype=dtype if dtype in _NUMPY_NUMERIC else "int64")
+
+
+def _frame_of(pd: Any, names: list[str], arrays: list[Any]) -> Any:
+    """The DataFrame ``pd.DataFrame(dict(zip(names, arrays)))`` would build, built from its
+    blocks: numpy columns of one dtype share a 2-D block, each pandas array is a block.
+
+    ``pd.DataFrame`` infers and checks every column again, which made a one-row frame cost
+    more than the rest of a request (bench/serving.py); the columns here are already of their
+    final dtype and length, which is all ``create_dataframe_from_blocks`` asks.
+    """
+    from pandas.api.internals import create_dataframe_from_blocks
+
+    by_dtype: dict[np.dtype[Any], list[int]] = {}
+    blocks: list[tuple[Any, np.ndarray]] = []
+    for position, values in enumerate(arrays):
+        if isinstance(values, np.ndarray):
+            by_dtype.setdefault(values.dtype, []).append(position)
+        else:
+            blocks.append((values, np.array([position], dtype=np.intp)))
+    for positions in by_dtype.values():
+        stacked = np.stack([arrays[p] for p in positions])  # (columns, rows), as blocks are
+        blocks.append((stacked, np.array(positions, dtype=np.intp)))
+    rows = len(arrays[0]) if arrays else 0
+    return create_dataframe_from_blocks(blocks, pd.RangeIndex(rows), _column_index(tuple(names)))
+
+
+@lru_cache(maxsize=64)
+def _pandas_dtype(name: str) -> Any:
+    """A dtype by name, looked up once: pandas searches its registry on every lookup."""
+    from pandas.api.types import pandas_dtype
+
+    return pandas_dtype(name)
+
+
+@lru_cache(maxsize=256)
+def _column_index(names: tuple[str, ...]) -> Any:
+    """A signature's column labels (an Index infers its dtype each time it is built, which
+    cost a third of the frame); Index objects are immutable, so frames can share one."""
+    import pandas as pd
+
+    return pd.Index(names)

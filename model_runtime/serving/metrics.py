@@ -12,6 +12,9 @@ like live rejections of the stable version while a canary is judged.
 
 from __future__ import annotations
 
+import json
+import sys
+import time
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -39,19 +42,44 @@ class Served(NamedTuple):
     traffic: Traffic
 
 
+_REQUEST_METRICS = [
+    {"Name": Metric.INVOCATIONS.value, "Unit": MetricUnit.Count.value},
+    {"Name": Metric.ERRORS.value, "Unit": MetricUnit.Count.value},
+    {"Name": Metric.SCHEMA_REJECTIONS.value, "Unit": MetricUnit.Count.value},
+    {"Name": Metric.LATENCY.value, "Unit": MetricUnit.Milliseconds.value},
+]
+_LIVE_DIMENSIONS = [[Dimension.MODEL.value, Dimension.VERSION.value]]
+_OTHER_DIMENSIONS = [[Dimension.MODEL.value, Dimension.VERSION.value, Dimension.TRAFFIC.value]]
+
+
 def emit_request_metrics(served: Served, status: int, latency_ms: float) -> None:
-    # Ephemeral: an isolated blob per request, safe when uvicorn serves requests concurrently.
-    metrics = EphemeralMetrics(namespace=NAMESPACE)
-    metrics.add_dimension(Dimension.MODEL, served.model)
-    metrics.add_dimension(Dimension.VERSION, served.version)
-    if served.traffic is not Traffic.LIVE:
-        metrics.add_dimension(Dimension.TRAFFIC, served.traffic.value)
-    metrics.add_metric(Metric.INVOCATIONS, MetricUnit.Count, 1)
-    metrics.add_metric(Metric.ERRORS, MetricUnit.Count, 1 if status >= 500 else 0)
-    metrics.add_metric(Metric.SCHEMA_REJECTIONS, MetricUnit.Count, 1 if status == 422 else 0)
-    metrics.add_metric(Metric.LATENCY, MetricUnit.Milliseconds, round(latency_ms, 3))
-    metrics.add_metadata("status", status)
-    metrics.flush_metrics()
+    """The EMF line Powertools' ``EphemeralMetrics`` writes for these metrics (a unit test
+    compares the two), written directly: building it through Powertools cost 85 µs a request,
+    a tenth of the whole request path (bench/serving.py). One line per request, so requests
+    served concurrently by uvicorn never share a blob."""
+    live = served.traffic is Traffic.LIVE
+    blob: dict[str, object] = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": _LIVE_DIMENSIONS if live else _OTHER_DIMENSIONS,
+                    "Metrics": _REQUEST_METRICS,
+                }
+            ],
+        },
+        Dimension.MODEL.value: served.model,
+        Dimension.VERSION.value: served.version,
+    }
+    if not live:
+        blob[Dimension.TRAFFIC.value] = served.traffic.value
+    blob["status"] = status
+    blob[Metric.INVOCATIONS.value] = [1.0]
+    blob[Metric.ERRORS.value] = [1.0 if status >= 500 else 0.0]
+    blob[Metric.SCHEMA_REJECTIONS.value] = [1.0 if status == 422 else 0.0]
+    blob[Metric.LATENCY.value] = [float(round(latency_ms, 3))]
+    sys.stdout.write(json.dumps(blob, separators=(",", ":")) + "\n")
 
 
 def emit_cold_start(function_name: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from model_runtime.serving.metrics import Served, Traffic, emit_request_metrics
 from slipway.local.emf import metric_data_from_logs
 
@@ -36,3 +38,31 @@ def test_staging_and_pinned_traffic_stay_out_of_the_live_series(capsys):
     traffic = {d["Dimensions"][2]["Value"] for d in data if d["MetricName"] == "Invocations"}
     assert traffic == {"staging", "pinned"}
     assert all(len(d["Dimensions"]) == 3 for d in data)
+
+
+@pytest.mark.parametrize(
+    ("traffic", "status"),
+    [(Traffic.LIVE, 200), (Traffic.LIVE, 503), (Traffic.STAGING, 422), (Traffic.PINNED, 200)],
+)
+def test_the_request_line_is_the_one_powertools_writes(capsys, traffic, status):
+    # GIVEN the blob Powertools' EphemeralMetrics builds for one request's metrics
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    metrics = EphemeralMetrics(namespace="Slipway")
+    metrics.add_dimension("model", "iris")
+    metrics.add_dimension("version", "3")
+    if traffic is not Traffic.LIVE:
+        metrics.add_dimension("traffic", traffic.value)
+    metrics.add_metric("Invocations", MetricUnit.Count, 1)
+    metrics.add_metric("Errors", MetricUnit.Count, 1 if status >= 500 else 0)
+    metrics.add_metric("SchemaRejections", MetricUnit.Count, 1 if status == 422 else 0)
+    metrics.add_metric("Latency", MetricUnit.Milliseconds, round(12.3456, 3))  # as the endpoint did
+    metrics.add_metadata("status", status)
+    metrics.flush_metrics()
+    powertools = json.loads(capsys.readouterr().out)
+    # WHEN the endpoint writes its own
+    emit_request_metrics(Served("iris", "3", traffic), status, 12.3456)
+    ours = json.loads(capsys.readouterr().out)
+    # THEN they are the same, key order included, but for the time
+    assert abs(ours["_aws"].pop("Timestamp") - powertools["_aws"].pop("Timestamp")) < 5000
+    assert list(ours) == list(powertools) and ours == powertools

@@ -314,3 +314,61 @@ def test_a_category_takes_values_of_its_categories_own_kind(categories, good, ba
     # AND a value of another kind is named with the kind expected
     with pytest.raises(InvalidInputError, match=rf"inputs\[0\]\.g: expected {expected}, received"):
         ModelInput.from_request(sig, [[bad]])
+
+
+def test_the_frame_is_the_one_pandas_would_build_from_the_same_columns():
+    # GIVEN a signature of every kind of column, numpy dtypes interleaved so that columns of
+    # one dtype share a block out of order
+    import pandas as pd
+
+    from model_runtime.model_input import _series
+
+    columns = [
+        Column(name="area", type="float", dtype="float64"),
+        Column(name="rooms", type="int", dtype="int64"),
+        Column(name="city", type="string", nullable=True, dtype="str"),
+        Column(name="depth", type="float", nullable=True, dtype="float32"),
+        Column(name="floors", type="int", nullable=True, dtype="Int64"),
+        Column(name="price", type="float", dtype="float64"),
+        Column(name="garage", type="bool", dtype="bool"),
+        Column(name="pool", type="bool", nullable=True, dtype="boolean"),
+        Column(name="note", type="string", nullable=True, dtype="object"),
+        Column(name="grade", type="category", dtype="category", categories=["a", "b"]),
+        Column(name="listed", type="datetime", dtype="datetime64[ns]"),
+        Column(name="sold", type="datetime", nullable=True, dtype="datetime64[ns, UTC]"),
+        Column(name="year", type="int", dtype="int64"),
+        Column(name="text", type="string"),
+    ]
+    sig = signature(*columns, model_input="dataframe")
+    rows = [
+        [80.5, 3, "Oslo", 1.5, 2, 1e6, True, None, "ok", "a", "2026-01-02", None, 1990, "y"],
+        [
+            60.0,
+            2,
+            None,
+            None,
+            None,
+            2e5,
+            False,
+            True,
+            None,
+            "b",
+            "2026-02-03T04:05",
+            "2026-03-01",
+            2001,
+            "x",
+        ],
+    ]
+    # WHEN the request becomes a frame
+    frame = ModelInput.from_request(sig, rows).frame
+    # THEN it equals the frame pandas builds from the same columns, dtypes, index and all
+    arrays = [_series(pd, column, [row[i] for row in rows]) for i, column in enumerate(columns)]
+    expected = pd.DataFrame(
+        {c.name: pd.Series(a, dtype=a.dtype) for c, a in zip(columns, arrays, strict=True)}
+    )
+    assert str(frame["note"].dtype) == "object"  # as fitted, not inferred as pandas' str
+    pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+    assert list(frame.columns) == [column.name for column in columns]
+    # AND it behaves like one: selection, rows, copies
+    pd.testing.assert_frame_equal(frame[["year", "area"]], expected[["year", "area"]])
+    assert frame.iloc[1]["year"] == 2001 and frame.copy().equals(expected)
