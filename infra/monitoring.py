@@ -3,9 +3,10 @@ dashboard of models and promotions built from the endpoints' embedded-metric-for
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -34,6 +35,26 @@ class Monitoring(Construct):
         super().__init__(scope, id_)
         self.alarm_topic = sns.Topic(
             self, "AlarmTopic", display_name=f"Slipway {environment} alarms", enforce_ssl=True
+        )
+        # enforce_ssl gives the topic a policy of its own, which replaces SNS's default one
+        # (publish allowed to the account's own sources): without this statement every alarm
+        # action fails with "not authorized to perform: SNS:Publish". Scoped to this
+        # account's alarms, against the confused deputy.
+        stack = Stack.of(self)
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:"
+                        f"{stack.account}:alarm:*"
+                    },
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
+            )
         )
         self.alarms: list[cloudwatch.Alarm] = []
         for name, function in endpoints.items():

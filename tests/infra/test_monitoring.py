@@ -70,3 +70,31 @@ def test_the_dashboard_shows_models_promotions_and_dead_letters(synthesized, env
         "ApproximateNumberOfMessagesVisible",
     ):
         assert expected in body, expected
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_cloudwatch_may_publish_to_the_alarm_topic_only_for_this_accounts_alarms(synthesized, env):
+    # an SNS topic with a policy of its own (enforce_ssl makes one) loses SNS's default
+    # policy: unless the policy lets CloudWatch publish, no alarm ever reaches anyone
+    resources = synthesized(env).template_json["Resources"]
+    (policy,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::SNS::TopicPolicy"
+        and r["Properties"]["Topics"][0]["Ref"].startswith("MonitoringAlarmTopic")
+    ]
+    statements = policy["PolicyDocument"]["Statement"]
+    (publish,) = [
+        s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert publish["Effect"] == "Allow" and publish["Action"] == "sns:Publish"
+    assert publish["Resource"]["Ref"].startswith("MonitoringAlarmTopic")
+    account, region = (
+        CONTEXT["environments"][env]["account"],
+        CONTEXT["environments"][env]["region"],
+    )
+    source = json.dumps(publish["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert f":cloudwatch:{region}:{account}:alarm:*" in source
+    assert publish["Condition"]["StringEquals"] == {"aws:SourceAccount": account}
+    # and the TLS-only deny is still there
+    assert any(s["Effect"] == "Deny" and "aws:SecureTransport" in json.dumps(s) for s in statements)
