@@ -47,7 +47,7 @@ class IngestPipeline(Construct):
             observability=observability,
             control_plane_code=control_plane_code,
             # a flood of uploads must not starve the account of Lambda concurrency
-            reserved_concurrency=10,
+            max_concurrency=10,
         )
         self.rule, self.queue, self.function = parts.rule, parts.queue, parts.function
         self.dead_letter_queue = parts.dead_letter_queue

@@ -45,7 +45,7 @@ def queued_rule(
     environment: dict[str, str],
     observability: Observability,
     control_plane_code: ControlPlaneCode,
-    reserved_concurrency: int | None = None,
+    max_concurrency: int | None = None,
 ) -> QueuedRule:
     """The rule, queues and function, made as children of ``scope`` (ids DeadLetterQueue,
     Queue, ``rule_id`` and Function)."""
@@ -86,10 +86,14 @@ def queued_rule(
         memory_size=256,
         description=function_description,
         environment=environment,
-        reserved_concurrent_executions=reserved_concurrency,
         **observability.function_props(scope, "Function"),
     )
     function.add_event_source(
-        sources.SqsEventSource(queue, batch_size=10, report_batch_item_failures=True)
+        # max_concurrency caps the event source, not the function: reserving concurrency
+        # instead would fail the deploy on an account whose quota is still 10 (Lambda keeps
+        # 10 unreserved), and an SQS source ignores reserved concurrency when it scales
+        sources.SqsEventSource(
+            queue, batch_size=10, report_batch_item_failures=True, max_concurrency=max_concurrency
+        )
     )
     return QueuedRule(rule, queue, dead_letter_queue, function)

@@ -466,3 +466,26 @@ def test_each_package_holds_its_layers_and_nothing_above(synthesized):
             assert top == {"registry", "functions"}, handler
         elif handler.startswith("model_runtime."):
             assert top == {"registry", "model_runtime"}, handler
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "staging", "prod"])
+def test_no_control_plane_function_reserves_concurrency(synthesized, env):
+    # Lambda keeps 10 of an account's concurrency unreserved, and new accounts often have a
+    # quota of 10: reserving any of it fails the deploy there. Only endpoints may, where
+    # cdk.json says so. The upload queue's flood is capped on its event source instead.
+    template = synthesized(env).template_json
+    endpoints = {e["name"]: e for e in CONTEXT[env]["endpoints"]}
+    reserving = [
+        key
+        for key, function in resources(template, "AWS::Lambda::Function").items()
+        if "ReservedConcurrentExecutions" in function["Properties"]
+    ]
+    assert len(reserving) == sum(1 for e in endpoints.values() if e.get("reserved_concurrency"))
+    assert all("Endpoint" in key for key in reserving)
+    mappings = resources(template, "AWS::Lambda::EventSourceMapping").values()
+    ingest = [
+        m["Properties"]
+        for m in mappings
+        if "IngestPipelineQueue" in json.dumps(m["Properties"]["EventSourceArn"])
+    ]
+    assert [m["ScalingConfig"] for m in ingest] == [{"MaximumConcurrency": 10}]
