@@ -59,6 +59,16 @@ def validated_manifest_item(
     }
 
 
+def datasets_by_digest(datasets: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """A version's datasets grouped by content, in manifest order: one CSV used both to
+    train and to evaluate is one dataset, and one edge (a transaction may not write one
+    item twice)."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for dataset in datasets:
+        grouped.setdefault(dataset["sha256"], []).append(dataset)
+    return grouped
+
+
 def edge_items(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """Edges from each dataset (by sha256) and from the code commit to the version.
 
@@ -69,17 +79,17 @@ def edge_items(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     lineage = manifest["lineage"]
     edges = [
         {
-            keys.PK: keys.dataset_pk(dataset["sha256"]),
+            keys.PK: keys.dataset_pk(sha256),
             keys.SK: keys.edge_sk(name, version),
             "kind": "dataset-edge",
             "name": name,
             "version": version,
-            "role": dataset["role"],
-            "uri": dataset["uri"],
-            "rows": dataset["rows"],
+            "role": ", ".join(dict.fromkeys(d["role"] for d in same)),
+            "uri": same[0]["uri"],
+            "rows": same[0]["rows"],
             "live": False,
         }
-        for dataset in lineage["datasets"]
+        for sha256, same in datasets_by_digest(lineage["datasets"]).items()
     ]
     code = lineage["code"]
     edges.append(

@@ -701,14 +701,14 @@ class LineageRepository:
                 "Update": {
                     "TableName": self._table.name,
                     "Key": {
-                        keys.PK: keys.dataset_pk(dataset["sha256"]),
+                        keys.PK: keys.dataset_pk(sha256),
                         keys.SK: keys.edge_sk(name, version_item["version"]),
                     },
                     "UpdateExpression": "SET live = :live",
                     "ExpressionAttributeValues": {":live": live},
                 }
             }
-            for dataset in version_item["lineage"]["datasets"]
+            for sha256 in items.datasets_by_digest(version_item["lineage"]["datasets"])
         ]
 
     def _set_status(

@@ -173,3 +173,18 @@ def test_the_same_declaration_again_changes_nothing_and_its_author_may_fix_the_b
     assert fixed["digest"] == "b" * 64
     with pytest.raises(UploadDeclarationConflictError, match=f"declared already by {ALICE}"):
         repository.declare_upload("iris", "4", "b" * 64, BOB)
+
+
+def test_one_file_used_to_train_and_evaluate_is_one_edge_with_both_roles(repository, manifest):
+    # GIVEN a version trained and evaluated on the same bytes (one CSV for both)
+    train = manifest["lineage"]["datasets"][0]
+    manifest["lineage"]["datasets"] = [train, dict(train, role="evaluation")]
+    # WHEN it is registered and goes live
+    assert repository.register_version(manifest, bundle(), "exec-1") == "registered"
+    assert repository.promote("iris", "1", "exec-1") is None
+    # THEN the dataset has one edge naming both roles, live with the version
+    (edge,) = repository.versions_using_dataset(train["sha256"])
+    assert edge["role"] == "train, evaluation" and edge["live"] is True
+    # AND the version keeps both datasets as the manifest gave them
+    roles = [d["role"] for d in repository.get_version("iris", "1")["lineage"]["datasets"]]
+    assert roles == ["train", "evaluation"]
