@@ -263,3 +263,20 @@ def test_the_embedded_cloud_answers_only_its_per_start_key(deployed):
     assert unsigned.status_code == 403 and "signed with the key" in unsigned.text
     other = LocalCredentials.generate()
     assert httpx.get(endpoint, auth=SigV4Auth(other), timeout=60).status_code == 403
+
+
+def test_a_version_trained_and_evaluated_on_one_csv_is_registered(deployed, live_v1, tmp_path):
+    # one file for both roles gave Register two writes of one edge in one transaction
+    from examples.iris.train import TRAIN_CSV
+
+    same = tmp_path / "iris-5.tar.gz"
+    train_and_package(same, name="iris", version="5", evaluation_csv=TRAIN_CSV)
+    version_id = deployed.upload(same, "iris", "5")
+    described = deployed.wait_for_execution(
+        name_of_execution(deployed, "models/iris/5/bundle.tar.gz", version_id, same.stat().st_size)
+    )
+    item = deployed.repository.get_version("iris", "5")
+    assert item is not None, described
+    (train,) = {d["sha256"] for d in item["lineage"]["datasets"]}
+    edges = deployed.repository.versions_using_dataset(train)
+    assert [e["role"] for e in edges if e["version"] == "5"] == ["train, evaluation"]
