@@ -50,7 +50,10 @@ def call_url(
         raise CliError(
             f"{url} refused the request (HTTP 403): the credentials AWS found "
             f"({credentials.method}, access key …{credentials.access_key[-4:]}) are not allowed to "
-            "call it; check AWS_PROFILE and that the identity may lambda:InvokeFunctionUrl"
+            "call it. Check AWS_PROFILE, and that the identity may both "
+            "lambda:InvokeFunctionUrl and lambda:InvokeFunction on the function: function URLs "
+            "made since October 2025 need both. An endpoint with provisioned concurrency "
+            "answers through its alias, so grant them on the function's ARN followed by :live."
         )
     try:
         payload: Any = response.json()

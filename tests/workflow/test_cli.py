@@ -366,6 +366,9 @@ def test_wrong_credentials_for_a_function_url_are_explained(tmp_path, monkeypatc
     assert result.exit_code == 1
     assert "refused the request (HTTP 403)" in result.stderr
     assert "access key …ONG1" in result.stderr
+    # both actions are named: function URLs made since October 2025 need both
+    assert "lambda:InvokeFunctionUrl and lambda:InvokeFunction" in result.stderr
+    assert ":live" in result.stderr
     assert seen["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIAWRONGWRONGWRONG1/")
 
 
