@@ -616,7 +616,7 @@ def status(
             if as_json:
                 continue
             if step.state == "failed":
-                err_console.print(f"  [red]✗ failed[/] {step.detail}")
+                err_console.print(f"  [red]✗ {step.step or 'failed'}[/] {step.detail}")
             elif step.state == "passed":
                 console.print(f"  [green]✓[/] {step.step}")
     result = outcome(target, execution_arn)

@@ -62,13 +62,14 @@ def watch_steps(
     """Yield each step as it is entered, passes or fails, until the execution ends."""
     sfn = target.client("stepfunctions")
     seen = 0
+    steps = StepTracker()
     deadline = time.monotonic() + timeout_seconds
     while True:
         # Status first: once it is terminal, the history read after it is complete.
         status = sfn.describe_execution(executionArn=execution_arn)["status"]
         events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
         for event in events[seen:]:
-            step_event = _step_event(event)
+            step_event = steps.feed(event)
             if step_event is not None:
                 yield step_event
         seen = len(events)
@@ -96,6 +97,29 @@ def _step_event(event: dict[str, Any]) -> StepEvent | None:
         details = next(v for k, v in event.items() if k.endswith("EventDetails"))
         return StepEvent("", "failed", f"{details.get('error', '')}: {details.get('cause', '')}")
     return None
+
+
+class StepTracker:
+    """Step events from history events in order, remembering which step a failure belongs
+    to: a task whose failure is caught still exits, and that exit is no pass."""
+
+    def __init__(self) -> None:
+        self._current = ""
+        self._failed: set[str] = set()
+
+    def feed(self, event: dict[str, Any]) -> StepEvent | None:
+        step_event = _step_event(event)
+        if step_event is None:
+            return None
+        if step_event.state == "entered":
+            self._current = step_event.step
+            self._failed.discard(step_event.step)  # a retried or revisited step starts anew
+        elif step_event.state == "failed":
+            self._failed.add(self._current)
+            return StepEvent(self._current, "failed", step_event.detail)
+        elif step_event.step in self._failed:
+            return None  # reported as failed already
+        return step_event
 
 
 def outcome(target: Target, execution_arn: str) -> dict[str, Any]:

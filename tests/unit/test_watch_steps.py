@@ -35,3 +35,25 @@ def test_a_failed_task_carries_its_reason():
     failed = _step_event(event)
     assert failed.state == "failed"
     assert failed.detail == "EvaluationFailedError: rmse 9 > 5"
+
+
+def test_a_caught_failure_is_shown_on_its_step_and_its_exit_is_no_pass():
+    # GIVEN Evaluate fails, its Catch leads to RecordFailure, and the run ends in a Fail state
+    from slipway.promotion import StepTracker
+
+    history = [
+        entered("Task", "Evaluate"),
+        {"type": "TaskFailed", "taskFailedEventDetails": {"error": "E", "cause": "rmse 9 > 5"}},
+        exited("Task", "Evaluate"),  # Step Functions exits a task whose failure is caught
+        entered("Task", "RecordFailure"),
+        exited("Task", "RecordFailure"),
+        entered("Fail", "Rejected"),
+    ]
+    steps = StepTracker()
+    shown = [e for e in map(steps.feed, history) if e is not None and e.state != "entered"]
+    # THEN Evaluate is shown failed, once, with its reason, and never with a tick
+    assert [(e.step, e.state) for e in shown] == [
+        ("Evaluate", "failed"),
+        ("RecordFailure", "passed"),
+    ]
+    assert shown[0].detail == "E: rmse 9 > 5"
