@@ -473,7 +473,9 @@ def _frame_of(pd: Any, names: list[str], arrays: list[Any]) -> Any:
         stacked = np.stack([arrays[p] for p in positions])  # (columns, rows), as blocks are
         blocks.append((stacked, np.array(positions, dtype=np.intp)))
     rows = len(arrays[0]) if arrays else 0
-    return create_dataframe_from_blocks(blocks, pd.RangeIndex(rows), _column_index(tuple(names)))
+    return create_dataframe_from_blocks(
+        blocks, pd.RangeIndex(rows), _column_index(tuple(names)).copy()
+    )
 
 
 @lru_cache(maxsize=64)
@@ -487,7 +489,8 @@ def _pandas_dtype(name: str) -> Any:
 @lru_cache(maxsize=256)
 def _column_index(names: tuple[str, ...]) -> Any:
     """A signature's column labels (an Index infers its dtype each time it is built, which
-    cost a third of the frame); Index objects are immutable, so frames can share one."""
+    cost a third of the frame). Each frame gets a shallow copy: a model may rename its
+    input's columns Index, and that must not reach the next request's frame."""
     import pandas as pd
 
     return pd.Index(names)

@@ -74,6 +74,9 @@ def watch_steps(
                 yield step_event
         seen = len(events)
         if status in TERMINAL:
+            failure = steps.finish()
+            if failure is not None:
+                yield failure
             return
         if time.monotonic() >= deadline:
             raise CliError(f"the promotion is still {status} after {timeout_seconds:.0f} s")
@@ -100,26 +103,36 @@ def _step_event(event: dict[str, Any]) -> StepEvent | None:
 
 
 class StepTracker:
-    """Step events from history events in order, remembering which step a failure belongs
-    to: a task whose failure is caught still exits, and that exit is no pass."""
+    """Step events from history events in order. A task's failure is shown when its step
+    ends failed: a retried attempt that then succeeds is a pass, and a task whose failure is
+    caught still exits, and that exit is no pass."""
+
+    _SUCCEEDED = ("TaskSucceeded", "LambdaFunctionSucceeded")
 
     def __init__(self) -> None:
         self._current = ""
-        self._failed: set[str] = set()
+        self._failure: StepEvent | None = None
 
     def feed(self, event: dict[str, Any]) -> StepEvent | None:
+        if event["type"] in self._SUCCEEDED:
+            self._failure = None  # a retry of the same step succeeded
+            return None
         step_event = _step_event(event)
         if step_event is None:
             return None
+        if step_event.state == "failed":
+            self._failure = StepEvent(self._current, "failed", step_event.detail)
+            return None
         if step_event.state == "entered":
             self._current = step_event.step
-            self._failed.discard(step_event.step)  # a retried or revisited step starts anew
-        elif step_event.state == "failed":
-            self._failed.add(self._current)
-            return StepEvent(self._current, "failed", step_event.detail)
-        elif step_event.step in self._failed:
-            return None  # reported as failed already
-        return step_event
+            return step_event
+        failure, self._failure = self._failure, None
+        return failure if failure is not None else step_event
+
+    def finish(self) -> StepEvent | None:
+        """A failure the execution ended with, its step never exited (nothing caught it)."""
+        failure, self._failure = self._failure, None
+        return failure
 
 
 def outcome(target: Target, execution_arn: str) -> dict[str, Any]:

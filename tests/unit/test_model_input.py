@@ -372,3 +372,10 @@ def test_the_frame_is_the_one_pandas_would_build_from_the_same_columns():
     # AND it behaves like one: selection, rows, copies
     pd.testing.assert_frame_equal(frame[["year", "area"]], expected[["year", "area"]])
     assert frame.iloc[1]["year"] == 2001 and frame.copy().equals(expected)
+
+
+def test_a_model_renaming_its_inputs_columns_does_not_reach_the_next_request():
+    sig = signature(Column(name="a", type="float"), model_input="dataframe")
+    first = ModelInput.from_request(sig, [[1.0]]).frame
+    first.columns.name = "features"  # what a model may do to the frame it is given
+    assert ModelInput.from_request(sig, [[2.0]]).frame.columns.name is None

@@ -57,3 +57,28 @@ def test_a_caught_failure_is_shown_on_its_step_and_its_exit_is_no_pass():
         ("RecordFailure", "passed"),
     ]
     assert shown[0].detail == "E: rmse 9 > 5"
+
+
+def test_a_retried_attempt_that_succeeds_is_a_pass_and_an_uncaught_failure_is_shown_at_the_end():
+    from slipway.promotion import StepTracker
+
+    retried = [
+        entered("Task", "Register"),
+        {"type": "TaskFailed", "taskFailedEventDetails": {"error": "Throttled", "cause": "x"}},
+        {"type": "TaskScheduled"},
+        {"type": "TaskSucceeded"},
+        exited("Task", "Register"),
+    ]
+    steps = StepTracker()
+    shown = [e for e in map(steps.feed, retried) if e is not None and e.state != "entered"]
+    assert [(e.step, e.state) for e in shown] == [("Register", "passed")]
+    assert steps.finish() is None
+    # a failure nothing catches ends the execution without an exit of its step
+    uncaught = [
+        entered("Task", "Stage"),
+        {"type": "TaskFailed", "taskFailedEventDetails": {"error": "E", "cause": "boom"}},
+    ]
+    steps = StepTracker()
+    assert [e for e in map(steps.feed, uncaught) if e is not None and e.state != "entered"] == []
+    last = steps.finish()
+    assert (last.step, last.state, last.detail) == ("Stage", "failed", "E: boom")
