@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -304,12 +304,20 @@ class ModelInput:
         them after reading a CSV: NaN, or NA for nullable extension dtypes)."""
         import pandas as pd
 
-        columns = list(zip(*self.rows, strict=True)) if self.rows else []
-        arrays = [
-            _series(pd, column, list(values))
-            for column, values in zip(self.signature.inputs, columns, strict=True)
+        inputs = self.signature.inputs
+        layout = _frame_layout(tuple((c.type, c.dtype, c.nullable) for c in inputs))
+        values = list(zip(*self.rows, strict=True))
+        blocks: list[tuple[Any, np.ndarray]] = [
+            # (columns, rows), as blocks are; None becomes NaN in a float dtype
+            (np.array([values[p] for p in positions], dtype=dtype), placement)
+            for dtype, positions, placement in layout.shared
         ]
-        return _frame_of(pd, [column.name for column in self.signature.inputs], arrays)
+        for position, placement in layout.single:
+            array = _series(pd, inputs[position], list(values[position]))
+            blocks.append(
+                (array.reshape(1, -1) if isinstance(array, np.ndarray) else array, placement)
+            )
+        return _frame_of(pd, tuple(column.name for column in inputs), len(self.rows), blocks)
 
 
 def _plain_numbers(signature: Signature) -> bool:
@@ -408,10 +416,27 @@ def _extension(dtype: str | None) -> bool:
     return bool(dtype) and (dtype[0].isupper() or dtype == "boolean" or dtype in _STRING_DTYPES)  # type: ignore[index]
 
 
+def _block_dtype(column: Column) -> np.dtype[Any] | None:
+    """The numpy dtype a column is fitted with, where numpy converts its checked values
+    itself (a missing value as NaN in a float dtype); None where pandas' own array, an object
+    array or a datetime conversion is needed."""
+    dtype = column.dtype
+    if column.type in ("category", "datetime", "string") or _extension(dtype) or dtype == "object":
+        return None
+    if column.type == "bool":
+        return None if column.nullable else np.dtype(bool)
+    if column.nullable or column.type == "float":
+        fitted = dtype in _NUMPY_NUMERIC and np.dtype(dtype).kind == "f"
+        return np.dtype(dtype if fitted else "float64")
+    return np.dtype(dtype if dtype in _NUMPY_NUMERIC else "int64")
+
+
 def _series(pd: Any, column: Column, values: list[Any]) -> Any:
     """One column as the model saw it when it was fitted: a numpy array where the fitted
     dtype is numpy's (the cheapest thing a DataFrame is built from), else pandas' own."""
-    dtype = column.dtype
+    block_dtype = _block_dtype(column)
+    if block_dtype is not None:
+        return np.array(values, dtype=block_dtype)
     if column.type == "category":
         if not column.categories:
             return pd.Categorical(values)
@@ -430,51 +455,65 @@ def _series(pd: Any, column: Column, values: list[Any]) -> Any:
         if zone is None:
             return times
         return pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(zone).array
-    if _extension(dtype):
-        return pd.array(values, dtype=_pandas_dtype(dtype))
-    if dtype == "object":
+    if column.dtype == "object":
         # what pandas reads from a CSV column of mixed or gapped Python values (True, False
         # and blanks, say): the values themselves and NaN, never pandas' NA, which estimators
         # fitted on NaN cannot compare ("boolean value of NA is ambiguous")
         return np.array([np.nan if v is None else v for v in values], dtype=object)
-    if column.type == "string":
-        # no fitted dtype recorded: pandas' default for text, as a CSV would give
-        return pd.array(values, dtype=_pandas_dtype("str"))
-    if column.type == "bool":
-        return (
-            pd.array(values, dtype=_pandas_dtype("boolean"))
-            if column.nullable
-            else np.array(values, bool)
-        )
-    if column.nullable or column.type == "float":
-        floats = dtype if dtype in _NUMPY_NUMERIC and np.dtype(dtype).kind == "f" else "float64"
-        return np.array([np.nan if v is None else v for v in values], dtype=floats)
-    return np.array(values, dtype=dtype if dtype in _NUMPY_NUMERIC else "int64")
+    # pandas' own array: the fitted extension dtype, or with none recorded pandas' default
+    # for text and for nullable booleans, as a CSV would give
+    if _extension(column.dtype):
+        name = column.dtype
+    else:
+        name = "str" if column.type == "string" else "boolean"
+    dtype = _pandas_dtype(name)
+    # the extension array's own constructor: pd.array looks the type up again, twice as slow
+    return dtype.construct_array_type()._from_sequence(values, dtype=dtype)
 
 
-def _frame_of(pd: Any, names: list[str], arrays: list[Any]) -> Any:
+class _FrameLayout(NamedTuple):
+    """A signature's DataFrame blocks: numpy columns of one dtype share a 2-D block built
+    from their values in one call; every other column is a block of its own."""
+
+    shared: tuple[tuple[np.dtype[Any], tuple[int, ...], np.ndarray], ...]
+    single: tuple[tuple[int, np.ndarray], ...]
+
+
+@lru_cache(maxsize=256)
+def _frame_layout(columns: tuple[tuple[str, str | None, bool], ...]) -> _FrameLayout:
+    """The layout for columns given as (type, dtype, nullable), worked out once."""
+    by_dtype: dict[np.dtype[Any], list[int]] = {}
+    single = []
+    for position, (kind, dtype, nullable) in enumerate(columns):
+        column = Column(name="_", type=kind, dtype=dtype, nullable=nullable)
+        block_dtype = _block_dtype(column)
+        if block_dtype is None:
+            single.append((position, np.array([position], dtype=np.intp)))
+        else:
+            by_dtype.setdefault(block_dtype, []).append(position)
+    shared = tuple(
+        (dtype, tuple(positions), np.array(positions, dtype=np.intp))
+        for dtype, positions in by_dtype.items()
+    )
+    return _FrameLayout(shared, tuple(single))
+
+
+def _frame_of(
+    pd: Any, names: tuple[str, ...], rows: int, blocks: list[tuple[Any, np.ndarray]]
+) -> Any:
     """The DataFrame ``pd.DataFrame(dict(zip(names, arrays)))`` would build, built from its
-    blocks: numpy columns of one dtype share a 2-D block, each pandas array is a block.
+    blocks.
 
     ``pd.DataFrame`` infers and checks every column again, which made a one-row frame cost
-    more than the rest of a request (bench/serving.py); the columns here are already of their
-    final dtype and length, which is all ``create_dataframe_from_blocks`` asks.
+    more than the rest of a request (bench/serving.py); the blocks here are already of their
+    final dtype and length, which is all ``create_dataframe_from_blocks`` asks. Its two
+    Index objects are views of cached ones: a model may rename its input's columns Index,
+    and that must not reach the next request's frame.
     """
     from pandas.api.internals import create_dataframe_from_blocks
 
-    by_dtype: dict[np.dtype[Any], list[int]] = {}
-    blocks: list[tuple[Any, np.ndarray]] = []
-    for position, values in enumerate(arrays):
-        if isinstance(values, np.ndarray):
-            by_dtype.setdefault(values.dtype, []).append(position)
-        else:
-            blocks.append((values, np.array([position], dtype=np.intp)))
-    for positions in by_dtype.values():
-        stacked = np.stack([arrays[p] for p in positions])  # (columns, rows), as blocks are
-        blocks.append((stacked, np.array(positions, dtype=np.intp)))
-    rows = len(arrays[0]) if arrays else 0
     return create_dataframe_from_blocks(
-        blocks, pd.RangeIndex(rows), _column_index(tuple(names)).copy()
+        blocks, _row_index(rows).view(), _column_index(names).view()
     )
 
 
@@ -489,8 +528,14 @@ def _pandas_dtype(name: str) -> Any:
 @lru_cache(maxsize=256)
 def _column_index(names: tuple[str, ...]) -> Any:
     """A signature's column labels (an Index infers its dtype each time it is built, which
-    cost a third of the frame). Each frame gets a shallow copy: a model may rename its
-    input's columns Index, and that must not reach the next request's frame."""
+    cost a third of the frame)."""
     import pandas as pd
 
     return pd.Index(names)
+
+
+@lru_cache(maxsize=16)
+def _row_index(rows: int) -> Any:
+    import pandas as pd
+
+    return pd.RangeIndex(rows)

@@ -9,13 +9,13 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model_runtime.model_store import ModelSource
-from model_runtime.serving.metrics import Served, emit_request_metrics, logger
+from model_runtime.serving.metrics import Served, emit_request_metrics
 from model_runtime.serving.problems import install_problem_handlers
 from model_runtime.serving.routes import router
 
 
 class ServingMetrics:
-    """Pure ASGI middleware: one metrics blob and one log line per prediction request.
+    """Pure ASGI middleware: one line per prediction request, its metrics and its record.
 
     Pure ASGI rather than ``@app.middleware("http")``, whose per-request task and stream
     plumbing costs more than the rest of the request path.
@@ -45,17 +45,9 @@ class ServingMetrics:
         served: Served | None = scope.get("state", {}).get("served")
         if served is not None:
             latency_ms = (time.perf_counter() - started) * 1000
-            emit_request_metrics(served, status["code"], latency_ms)
-            logger.info(
-                "prediction",
-                extra={
-                    "model": served.model,
-                    "version": served.version,
-                    "traffic": served.traffic.value,
-                    "status": status["code"],
-                    "latency_ms": round(latency_ms, 3),
-                },
-            )
+            context = scope.get("aws.context")  # Mangum's: absent under uvicorn
+            request_id = getattr(context, "aws_request_id", None)
+            emit_request_metrics(served, status["code"], latency_ms, request_id)
 
 
 def create_app(model_store: ModelSource | None = None, **fastapi_options: Any) -> FastAPI:

@@ -254,18 +254,14 @@ def test_batch_and_body_limits_answer_413_with_a_hint(live_iris, monkeypatch):
     assert status == 413 and "send fewer rows per request" in problem["detail"]
 
 
-def test_logs_are_structured_json_with_request_id_and_model(live_iris, monkeypatch):
-    import io
-
-    from model_runtime.serving.metrics import logger
-
-    stream = io.StringIO()
-    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+def test_each_prediction_is_one_json_line_with_request_id_model_and_metrics(live_iris, capsys):
     call(function_url_event("/v1/models/iris/predict", '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'))
-    logs = [json.loads(line) for line in stream.getvalue().splitlines()]
-    (prediction,) = [log for log in logs if log.get("message") == "prediction"]
-    assert prediction["function_request_id"] == "6f9b0c1e-test-request"
-    assert (prediction["model"], prediction["version"], prediction["status"]) == ("iris", "1", 200)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (record,) = [line for line in lines if line.get("message") == "prediction"]
+    assert record["function_request_id"] == "6f9b0c1e-test-request"
+    assert (record["model"], record["version"], record["status"]) == ("iris", "1", 200)
+    assert record["traffic"] == "live" and record["Invocations"] == [1.0]
+    assert record["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["model", "version"]]
 
 
 def test_the_first_invocation_emits_a_cold_start_metric(live_iris, capsys, monkeypatch):
@@ -433,3 +429,22 @@ def test_a_provisioned_environment_emits_no_cold_start_metric(live_iris, capsys,
     status, _, _ = call(function_url_event("/health", None, method="GET"))
     assert status == 200
     assert '"ColdStart"' not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        ("/v1/models/Bad_Name/predict", "path.name: String should match pattern"),
+        ("/v1/models/iris%0A/predict", "path.name: String should match pattern"),
+        (
+            "/v1/models/iris/predict?stage=canary",
+            "query.stage: Input should be 'live' or 'staging'",
+        ),
+        ("/v1/models/iris/versions/.1/predict", "path.version: String should match pattern"),
+    ],
+)
+def test_a_malformed_name_stage_or_version_is_a_400_naming_the_parameter(live_iris, path, detail):
+    # the prediction routes read their parameters themselves; the messages stay FastAPI's
+    raw_path, _, query = path.partition("?")
+    status, _, problem = call(function_url_event(raw_path, '{"inputs": [[1, 2, 3, 4]]}', query))
+    assert status == 400 and problem["detail"].startswith(detail)

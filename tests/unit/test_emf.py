@@ -44,7 +44,8 @@ def test_staging_and_pinned_traffic_stay_out_of_the_live_series(capsys):
     ("traffic", "status"),
     [(Traffic.LIVE, 200), (Traffic.LIVE, 503), (Traffic.STAGING, 422), (Traffic.PINNED, 200)],
 )
-def test_the_request_line_is_the_one_powertools_writes(capsys, traffic, status):
+@pytest.mark.parametrize("request_id", ["6f9b0c1e-request", None])
+def test_the_request_line_is_the_one_powertools_writes(capsys, traffic, status, request_id):
     # GIVEN the blob Powertools' EphemeralMetrics builds for one request's metrics
     from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
@@ -57,11 +58,16 @@ def test_the_request_line_is_the_one_powertools_writes(capsys, traffic, status):
     metrics.add_metric("Errors", MetricUnit.Count, 1 if status >= 500 else 0)
     metrics.add_metric("SchemaRejections", MetricUnit.Count, 1 if status == 422 else 0)
     metrics.add_metric("Latency", MetricUnit.Milliseconds, round(12.3456, 3))  # as the endpoint did
+    metrics.add_metadata("message", "prediction")
+    if traffic is Traffic.LIVE:
+        metrics.add_metadata("traffic", "live")  # a field of the record, not a dimension
     metrics.add_metadata("status", status)
+    if request_id is not None:
+        metrics.add_metadata("function_request_id", request_id)
     metrics.flush_metrics()
     powertools = json.loads(capsys.readouterr().out)
     # WHEN the endpoint writes its own
-    emit_request_metrics(Served("iris", "3", traffic), status, 12.3456)
+    emit_request_metrics(Served("iris", "3", traffic), status, 12.3456, request_id)
     ours = json.loads(capsys.readouterr().out)
     # THEN they are the same, key order included, but for the time
     assert abs(ours["_aws"].pop("Timestamp") - powertools["_aws"].pop("Timestamp")) < 5000
