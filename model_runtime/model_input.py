@@ -416,16 +416,15 @@ def _extension(dtype: str | None) -> bool:
     return bool(dtype) and (dtype[0].isupper() or dtype == "boolean" or dtype in _STRING_DTYPES)  # type: ignore[index]
 
 
-def _block_dtype(column: Column) -> np.dtype[Any] | None:
-    """The numpy dtype a column is fitted with, where numpy converts its checked values
-    itself (a missing value as NaN in a float dtype); None where pandas' own array, an object
-    array or a datetime conversion is needed."""
-    dtype = column.dtype
-    if column.type in ("category", "datetime", "string") or _extension(dtype) or dtype == "object":
+def _block_dtype(kind: str, dtype: str | None, nullable: bool) -> np.dtype[Any] | None:
+    """The numpy dtype a column of this type, fitted dtype and nullability is given, where
+    numpy converts its checked values itself (a missing value as NaN in a float dtype); None
+    where pandas' own array, an object array or a datetime conversion is needed."""
+    if kind in ("category", "datetime", "string") or _extension(dtype) or dtype == "object":
         return None
-    if column.type == "bool":
-        return None if column.nullable else np.dtype(bool)
-    if column.nullable or column.type == "float":
+    if kind == "bool":
+        return None if nullable else np.dtype(bool)
+    if nullable or kind == "float":
         fitted = dtype in _NUMPY_NUMERIC and np.dtype(dtype).kind == "f"
         return np.dtype(dtype if fitted else "float64")
     return np.dtype(dtype if dtype in _NUMPY_NUMERIC else "int64")
@@ -434,7 +433,7 @@ def _block_dtype(column: Column) -> np.dtype[Any] | None:
 def _series(pd: Any, column: Column, values: list[Any]) -> Any:
     """One column as the model saw it when it was fitted: a numpy array where the fitted
     dtype is numpy's (the cheapest thing a DataFrame is built from), else pandas' own."""
-    block_dtype = _block_dtype(column)
+    block_dtype = _block_dtype(column.type, column.dtype, column.nullable)
     if block_dtype is not None:
         return np.array(values, dtype=block_dtype)
     if column.type == "category":
@@ -484,9 +483,8 @@ def _frame_layout(columns: tuple[tuple[str, str | None, bool], ...]) -> _FrameLa
     """The layout for columns given as (type, dtype, nullable), worked out once."""
     by_dtype: dict[np.dtype[Any], list[int]] = {}
     single = []
-    for position, (kind, dtype, nullable) in enumerate(columns):
-        column = Column(name="_", type=kind, dtype=dtype, nullable=nullable)
-        block_dtype = _block_dtype(column)
+    for position, column in enumerate(columns):
+        block_dtype = _block_dtype(*column)
         if block_dtype is None:
             single.append((position, np.array([position], dtype=np.intp)))
         else:
@@ -536,6 +534,7 @@ def _column_index(names: tuple[str, ...]) -> Any:
 
 @lru_cache(maxsize=16)
 def _row_index(rows: int) -> Any:
+    """The rows' labels, 0 to rows - 1 (a RangeIndex costs more to build than to view)."""
     import pandas as pd
 
     return pd.RangeIndex(rows)

@@ -77,11 +77,8 @@ def emit_request_metrics(
         Dimension.MODEL.value: served.model,
         Dimension.VERSION.value: served.version,
     }
-    if not live:
-        blob[Dimension.TRAFFIC.value] = served.traffic.value
+    blob[Dimension.TRAFFIC.value] = served.traffic.value  # for live traffic a field, no dimension
     blob["message"] = "prediction"
-    if live:
-        blob[Dimension.TRAFFIC.value] = served.traffic.value  # a field here, not a dimension
     blob["status"] = status
     if request_id is not None:
         blob["function_request_id"] = request_id

@@ -24,7 +24,6 @@ from registry.strict_json import StrictJsonError, load_strict_json
 router = APIRouter()
 _process = {"cold": True}  # the first request this process serves is a cold start
 ModelName = Path(pattern=NAME_PATTERN.pattern)
-VersionName = Path(pattern=VERSION_PATTERN.pattern)
 
 
 class PredictRequest(BaseModel):

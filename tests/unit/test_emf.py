@@ -58,9 +58,9 @@ def test_the_request_line_is_the_one_powertools_writes(capsys, traffic, status, 
     metrics.add_metric("Errors", MetricUnit.Count, 1 if status >= 500 else 0)
     metrics.add_metric("SchemaRejections", MetricUnit.Count, 1 if status == 422 else 0)
     metrics.add_metric("Latency", MetricUnit.Milliseconds, round(12.3456, 3))  # as the endpoint did
-    metrics.add_metadata("message", "prediction")
     if traffic is Traffic.LIVE:
         metrics.add_metadata("traffic", "live")  # a field of the record, not a dimension
+    metrics.add_metadata("message", "prediction")
     metrics.add_metadata("status", status)
     if request_id is not None:
         metrics.add_metadata("function_request_id", request_id)
