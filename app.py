@@ -7,10 +7,13 @@ import aws_cdk as cdk
 
 from infra.app_builder import build_app
 from infra.config import ConfigError
+from infra.image_platform import emulation_warnings
 
 app = cdk.App()
 try:
-    build_app(app)
+    environment = build_app(app)
 except ConfigError as error:
     sys.exit(f"slipway: {error}")
+for warning in emulation_warnings(environment.config):
+    print(f"slipway: warning: {warning}", file=sys.stderr)
 app.synth()

@@ -21,6 +21,7 @@ from infra.stacks.workflow import WorkflowStack
 class SlipwayEnvironment:
     """The four stacks of one environment, in deployment order."""
 
+    config: EnvironmentConfig
     data: DataStack
     serving: ServingStack
     workflow: WorkflowStack
@@ -90,7 +91,7 @@ def build_environment(app: cdk.App, config: EnvironmentConfig) -> SlipwayEnviron
         description=f"Slipway {config.name}: alarms and dashboard",
         **common,
     )
-    environment = SlipwayEnvironment(data, serving, workflow, monitoring)
+    environment = SlipwayEnvironment(config, data, serving, workflow, monitoring)
     for stack in environment.stacks:
         apply_nag_suppressions(stack)
     return environment

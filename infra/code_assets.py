@@ -24,6 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
+from infra.config import ConfigError
 from infra.observability_defaults import PYTHON_RUNTIME
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -187,20 +188,58 @@ def runtime_zip_code() -> lambda_.Code:
 SYSTEM_PACKAGES = {"lightgbm": ("libgomp",)}
 
 
+def stage_runtime_context() -> Path:
+    """A fresh build context holding only what model_runtime/Dockerfile copies."""
+    context = Path(tempfile.mkdtemp(prefix="slipway-runtime-context-"))
+    copy_sources(RUNTIME_SOURCES, context)
+    shutil.copy2(CONSTRAINTS, context / CONSTRAINTS.name)
+    return context
+
+
+def _constraint_pins() -> dict[str, str]:
+    pins = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        name, _, version = line.split("#")[0].strip().partition("==")
+        if version:
+            pins[_canonical(name)] = version
+    return pins
+
+
+def _canonical(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def check_extra_libraries(libraries: list[str]) -> None:
+    """An extra library pinned to another version than constraints.txt would fail the image's
+    pip install with a resolver conflict minutes into a deploy; say so at synthesis."""
+    pins = _constraint_pins()
+    conflicts = []
+    for library in libraries:
+        name, _, version = library.partition("==")
+        held = pins.get(_canonical(name))
+        if held is not None and held != version:
+            conflicts.append(f"{library} (constraints.txt holds {name}=={held})")
+    if conflicts:
+        raise ConfigError(
+            "extra_libraries conflict with the project's constraints, which every image install "
+            "follows: " + "; ".join(conflicts) + ". Pin the constraints' version, or move the "
+            "pin in pyproject.toml and constraints.txt and run the tests with it."
+        )
+
+
 def runtime_image_code(
     handler: str, architecture: str = "x86_64", extra_libraries: list[str] | None = None
 ) -> lambda_.DockerImageCode:
     """The runtime image, built from a staged context holding only what the image needs,
     with an endpoint's extra libraries (and the system packages they need) installed."""
-    context = Path(tempfile.mkdtemp(prefix="slipway-runtime-context-"))
-    copy_sources(RUNTIME_SOURCES, context)
-    platform = Platform.LINUX_ARM64 if architecture == "arm64" else Platform.LINUX_AMD64
     libraries = sorted(extra_libraries or [])
+    check_extra_libraries(libraries)
+    platform = Platform.LINUX_ARM64 if architecture == "arm64" else Platform.LINUX_AMD64
     packages = sorted(
         {p for library in libraries for p in SYSTEM_PACKAGES.get(library.split("==")[0], ())}
     )
     return lambda_.DockerImageCode.from_image_asset(
-        str(context),
+        str(stage_runtime_context()),
         file="model_runtime/Dockerfile",
         cmd=[handler],
         platform=platform,
