@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,10 @@ from hypothesis import settings
 
 from examples.iris.train import FEATURES, HERE, train_and_package
 from model_runtime.manifest import Manifest
+from slipway.local.deploy import with_project_node
+
+# In-process synthesis starts jsii, which runs `node` from PATH: the project's supported one.
+os.environ.update(with_project_node(dict(os.environ)))
 
 EVENTS = Path(__file__).parent / "events"
 

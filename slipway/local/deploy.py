@@ -11,6 +11,8 @@ from slipway.local.cloud import ACCOUNT_ID, REGION
 from slipway.local.credentials import LocalCredentials
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+# `make setup` installs the CDK CLI and a supported Node.js (package.json) here.
+NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
 
 
 class DeployError(RuntimeError):
@@ -18,16 +20,24 @@ class DeployError(RuntimeError):
 
 
 def cdk_command() -> list[str]:
-    local_cli = REPO_ROOT / "node_modules" / ".bin" / "cdk"
+    local_cli = NODE_BIN / "cdk"
     return [str(local_cli)] if local_cli.exists() else ["npx", "--no-install", "cdk"]
+
+
+def with_project_node(env: dict[str, str]) -> dict[str, str]:
+    """`env` with the project's Node.js first on PATH, for the CDK CLI and for jsii, which
+    runs `node` from PATH; the machine's own Node may be past its end of life."""
+    if not (NODE_BIN / "node").exists():
+        return dict(env)
+    return {**env, "PATH": os.pathsep.join([str(NODE_BIN), env.get("PATH", os.defpath)])}
 
 
 def cdk_environment(endpoint_url: str, credentials: LocalCredentials) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env = with_project_node(env)
     env.update(credentials.environment())
     env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = REGION
     env["AWS_ENDPOINT_URL"] = endpoint_url
-    env["JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION"] = "1"
     env["CDK_DISABLE_VERSION_CHECK"] = "1"
     env["CDK_DISABLE_CLI_TELEMETRY"] = "1"
     return env
