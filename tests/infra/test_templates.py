@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from infra.config import WORKFLOW_TIMEOUT_SECONDS, EnvironmentConfig
+from infra.config import (
+    DEFAULT_SMOKE_COLD_BUDGET_MS,
+    WORKFLOW_TIMEOUT_SECONDS,
+    EnvironmentConfig,
+)
 from registry import workflow as steps
 from registry.workflow import (
     PROMOTION,
@@ -276,8 +280,11 @@ def test_the_environments_gate_policy_is_the_first_state(synthesized, env):
     assert policy.canary.share == config["canary"]["share"]
     assert policy.canary.bake_seconds == config["canary"]["bake_minutes"] * 60
     defaults = EnvironmentConfig.model_fields
-    assert policy.smoke_test_budget_ms == config.get(
-        "smoke_test_budget_ms", defaults["smoke_test_budget_ms"].default
+    assert policy.smoke_cold_budget_ms == config.get(
+        "smoke_cold_budget_ms", config.get("smoke_test_budget_ms", DEFAULT_SMOKE_COLD_BUDGET_MS)
+    )
+    assert policy.smoke_warm_budget_ms == config.get(
+        "smoke_warm_budget_ms", defaults["smoke_warm_budget_ms"].default
     )
 
 

@@ -350,7 +350,11 @@ def test_a_failed_renewal_does_not_hide_why_the_smoke_test_failed(monkeypatch):
 
     class State:
         execution_name = "run-1"
-        policy = type("Policy", (), {"smoke_test_budget_ms": 1, "pointer_cache_seconds": 0})
+        policy = type(
+            "Policy",
+            (),
+            {"smoke_cold_budget_ms": 1, "smoke_warm_budget_ms": 1, "pointer_cache_seconds": 0},
+        )
 
         def candidate(self):
             return "iris", "py"
