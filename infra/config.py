@@ -109,10 +109,6 @@ class EndpointConfig(_Strict):
     )
 
 
-# The stack output naming the candidate function, which the CLI invokes for --stage staging.
-CANDIDATE_FUNCTION_OUTPUT = "CandidateFunction"
-
-
 def endpoint_url_output(endpoint: str) -> str:
     """The stack output naming an endpoint's URL: 'fraud-score' -> 'EndpointUrlFraudScore'.
 
@@ -124,6 +120,12 @@ def endpoint_url_output(endpoint: str) -> str:
 def endpoint_function_output(endpoint: str) -> str:
     """The stack output naming an endpoint's function: 'EndpointFunctionFraudScore'."""
     return "EndpointFunction" + _camel(endpoint)
+
+
+def candidate_function_output(endpoint: str) -> str:
+    """The stack output naming the candidate function built like an endpoint, which the
+    CLI invokes for --stage staging: 'CandidateFunctionFraudScore'."""
+    return "CandidateFunction" + _camel(endpoint)
 
 
 def _camel(name: str) -> str:
@@ -299,6 +301,11 @@ class EnvironmentConfig(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def endpoint_for(self, model: str) -> EndpointConfig:
+        """The endpoint serving ``model``: the dedicated one listing it, or 'default'."""
+        listing = [e for e in self.endpoints if model in e.models]
+        return listing[0] if listing else next(e for e in self.endpoints if e.name == "default")
 
     @property
     def runtime_libraries(self) -> list[str]:

@@ -9,7 +9,9 @@ from registry.workflow_state import CanaryPolicy, Exam, GatePolicy, ServingEndpo
 
 def serving_endpoint(endpoint: EndpointConfig) -> ServingEndpoint:
     return ServingEndpoint(
-        allow_python=endpoint.allow_python, ephemeral_storage_mb=endpoint.ephemeral_storage_mb
+        name=endpoint.name,
+        allow_python=endpoint.allow_python,
+        ephemeral_storage_mb=endpoint.ephemeral_storage_mb,
     )
 
 

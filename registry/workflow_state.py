@@ -89,8 +89,12 @@ MAX_MODEL_EXAMS = 100
 
 class ServingEndpoint(Document):
     """What the gate must know of the endpoint that will serve a model, so a version that
-    endpoint would refuse fails at Validate rather than at the smoke test."""
+    endpoint would refuse fails at Validate rather than at the smoke test, and the smoke
+    test runs in the candidate function built like it."""
 
+    # cdk.json's name; a policy written before candidates were per endpoint has none: its
+    # executions are smoke-tested as they were then, on the default endpoint's candidate
+    name: Name = "default"
     allow_python: bool
     ephemeral_storage_mb: int = Field(ge=512, le=10240)
 
@@ -203,6 +207,9 @@ class SmokeTestOutcome(Document):
     and it loads the model), and the warm ones after it, each judged by its own budget."""
 
     version: Version
+    # whose candidate function answered; None in an outcome recorded before there was one
+    # per endpoint
+    endpoint: Name | None = None
     first_call_ms: float
     model_load_ms: float
     cold_start: bool  # the first call started the environment

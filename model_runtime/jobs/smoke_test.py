@@ -1,4 +1,6 @@
-"""Workflow step SmokeTest: the real endpoint function, called on the staging route.
+"""Workflow step SmokeTest: the real endpoint code, called on the staging route of the
+candidate function built like the endpoint that will serve the model (its architecture,
+memory, /tmp, libraries and python-flavor allowance), which takes no live traffic.
 
 The call is a Function URL event sent with Lambda Invoke, so it passes through Mangum,
 FastAPI and the model store exactly as a client's request would. The first call that the
@@ -14,6 +16,7 @@ import contextlib
 import json
 import statistics
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +29,8 @@ from model_runtime.serving.function_url import (
     http_response,
 )
 from registry import aws
-from registry.environment import ENDPOINT_FUNCTION, LAMBDA_REGION, required
+from registry.candidate_functions import candidate_for, decode
+from registry.environment import CANDIDATE_FUNCTIONS, LAMBDA_REGION, required
 from registry.exceptions import InvalidStateError
 from registry.repository import LineageRepository
 from registry.statuses import Stage
@@ -147,15 +151,22 @@ def _check_answer(
 
 
 def smoke_test_candidate(
-    lambda_client: Any, repository: LineageRepository, function: str, state: PromotionState
+    lambda_client: Any,
+    repository: LineageRepository,
+    candidates: Mapping[str, str],
+    state: PromotionState,
 ) -> SmokeTestOutcome:
+    """Smoke-test the candidate on the candidate function of the endpoint that will serve
+    it (``candidates``: endpoint -> function), built like that endpoint."""
     name, version = state.candidate()
     registered = repository.get_version(name, version)
     if registered is None:
         raise InvalidStateError(f"{name} {version} is not registered: SmokeTest runs after Stage")
+    endpoint = state.policy.endpoint_for(name).name
+    function = candidate_for(candidates, endpoint)
 
     def run() -> SmokeTestOutcome:
-        return smoke_test(
+        outcome = smoke_test(
             lambda_client,
             function,
             name,
@@ -164,6 +175,7 @@ def smoke_test_candidate(
             SmokeBudgets(state.policy.smoke_cold_budget_ms, state.policy.smoke_warm_budget_ms),
             state.policy.pointer_cache_seconds,
         )
+        return outcome.model_copy(update={"endpoint": endpoint})
 
     if registered.get("flavor") != "python":
         return run()
@@ -182,6 +194,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return smoke_test_candidate(
         aws.client("lambda"),
         aws.lineage_repository(),
-        required(ENDPOINT_FUNCTION),
+        decode(required(CANDIDATE_FUNCTIONS)),
         PromotionState.parse(event),
     ).dump()

@@ -38,6 +38,7 @@ from registry import workflow as steps
 from registry.audit import AuditStep
 from registry.exceptions import (
     CanaryStillBakingError,
+    InvalidStateError,
     UploadNotDeclaredError,
     VersionConflictError,
 )
@@ -55,6 +56,7 @@ from slipway.local.moto_patches import abort_stopped_executions
 from tests.conftest import LambdaContext, load_event, python_bundle_with
 from tests.unit.gate import (
     BUCKET,
+    CANDIDATES,
     Gate,
     StillWaiting,
     answer,
@@ -354,7 +356,7 @@ def test_stage_points_staging_at_the_candidate_with_its_evaluation(gate, bundles
 def test_smoke_test_calls_the_staging_route_of_the_real_endpoint(gate, bundles):
     state = staged(gate, bundles["good"], "good")
     endpoint = gate.endpoint()
-    outcome = smoke_test_candidate(endpoint, gate.repository, "endpoint", state)
+    outcome = smoke_test_candidate(endpoint, gate.repository, CANDIDATES, state)
     assert outcome.version == "good"
     assert (outcome.cold_budget_ms, outcome.warm_budget_ms) == (10000, 1000)
     # the first call, then the warm ones, each the same request
@@ -365,6 +367,53 @@ def test_smoke_test_calls_the_staging_route_of_the_real_endpoint(gate, bundles):
         assert call["rawQueryString"] == "stage=staging"
         assert json.loads(call["body"])["inputs"] == example["inputs"]
     assert answer(steps.SMOKE_TEST, state, outcome.dump()).smoke_test == outcome
+
+
+@dataclasses.dataclass
+class CandidateFunctions:
+    """Lambda Invoke of several functions by name, each the real serving app in process."""
+
+    functions: dict[str, Any]
+    invoked: list[str] = dataclasses.field(default_factory=list)
+
+    def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
+        self.invoked.append(FunctionName)
+        return self.functions[FunctionName].invoke(FunctionName=FunctionName, Payload=Payload)
+
+    def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:
+        return self.functions[FunctionName].get_function_configuration(FunctionName)
+
+    def update_function_configuration(self, FunctionName: str, **changes: Any) -> dict[str, Any]:
+        self.invoked.append(FunctionName)
+        return self.functions[FunctionName].update_function_configuration(FunctionName, **changes)
+
+
+def test_a_model_of_a_dedicated_endpoint_is_smoke_tested_on_that_endpoints_candidate(gate, bundles):
+    # GIVEN an environment whose 'fraud' endpoint serves iris, and a candidate function for
+    # each endpoint
+    fraud = {"name": "fraud", "allow_python": False, "ephemeral_storage_mb": 2048}
+    candidates = {"default": "candidate-default", "fraud": "candidate-fraud"}
+    functions = CandidateFunctions({f: gate.endpoint() for f in candidates.values()})
+    state = staged(gate, bundles["good"], "good", dedicated_endpoints={"iris": fraud})
+    # WHEN SmokeTest runs through its declared handler
+    state = smoke_test_with(functions, state, candidates)
+    # THEN every call went to the fraud endpoint's candidate, and the outcome says so
+    assert set(functions.invoked) == {"candidate-fraud"}
+    assert len(functions.invoked) == 1 + WARM_CALLS
+    assert state.smoke_test.endpoint == "fraud"
+    run(steps.RELEASE_LOCK, state)
+    # AND a model the default endpoint serves is smoke-tested on the default's candidate
+    functions.invoked.clear()
+    other = staged(gate, bundles["better"], "better")
+    assert smoke_test_with(functions, other, candidates).smoke_test.endpoint == "default"
+    assert set(functions.invoked) == {"candidate-default"}
+
+
+def test_an_endpoint_without_a_candidate_function_is_a_wiring_error(gate, bundles):
+    fraud = {"name": "fraud", "allow_python": False, "ephemeral_storage_mb": 2048}
+    state = staged(gate, bundles["good"], "good", dedicated_endpoints={"iris": fraud})
+    with pytest.raises(InvalidStateError, match="no candidate function smoke-tests endpoint"):
+        smoke_test_candidate(gate.endpoint(), gate.repository, CANDIDATES, state)
 
 
 def test_a_python_candidates_smoke_test_ends_the_environments_it_ran_in(gate, bundles, tmp_path):
@@ -400,7 +449,7 @@ def test_a_slow_first_call_is_judged_by_the_cold_budget_alone(gate, bundles):
     )
     # WHEN the first call takes 0.5 s (a cold environment) and the warm ones answer at once
     outcome = smoke_test_candidate(
-        Slowed(gate.endpoint(), first=0.5, warm=0), gate.repository, "endpoint", state
+        Slowed(gate.endpoint(), first=0.5, warm=0), gate.repository, CANDIDATES, state
     )
     # THEN the model passes: its first call is within the cold budget, its warm calls too
     assert 500 <= outcome.first_call_ms < 2000
@@ -413,7 +462,7 @@ def test_a_first_call_over_the_cold_budget_is_refused_naming_both_numbers(gate, 
     )
     with pytest.raises(SmokeTestTooSlowError) as refused:
         smoke_test_candidate(
-            Slowed(gate.endpoint(), first=0.3, warm=0), gate.repository, "endpoint", state
+            Slowed(gate.endpoint(), first=0.3, warm=0), gate.repository, CANDIDATES, state
         )
     assert re.fullmatch(
         r"the first call took \d+ ms \(model load \d+ ms\), over this environment's cold "
@@ -430,7 +479,7 @@ def test_slow_warm_calls_are_refused_by_the_warm_budget(gate, bundles):
     )
     with pytest.raises(SmokeTestTooSlowError) as refused:
         smoke_test_candidate(
-            Slowed(gate.endpoint(), first=0, warm=0.15), gate.repository, "endpoint", state
+            Slowed(gate.endpoint(), first=0, warm=0.15), gate.repository, CANDIDATES, state
         )
     # THEN the reason names the warm budget with both numbers, and not the cold one
     reason = str(refused.value)
@@ -487,7 +536,7 @@ def test_smoke_test_rejects_an_answer_that_differs_from_the_input_example(gate, 
     expected = gate.repository.get_version("iris", "good")["input_example"]["expected_output"]
     wrong = [(label + 1) % 3 for label in expected]
     with pytest.raises(SmokeTestFailedError, match=re.escape(f"endpoint answered {wrong}")):
-        smoke_test_candidate(WrongAnswers("good", wrong), gate.repository, "endpoint", state)
+        smoke_test_candidate(WrongAnswers("good", wrong), gate.repository, CANDIDATES, state)
 
 
 # -- approval ------------------------------------------------------------------------------
