@@ -11,12 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from registry.approvers import APPROVER_PATTERN, MAX_APPROVERS
 from registry.exam import Metric
-from registry.names import NAME_PATTERN
+from registry.names import CONFIG_NAME_PATTERN, NAME_PATTERN
 from registry.statuses import ApprovalPolicy, LinePolicy, NotComparablePolicy
 from registry.workflow_state import MAX_MODEL_EXAMS
 
 DEFAULT_ENVIRONMENT = "local"
-_NAME = r"^[a-z][a-z0-9-]{0,30}$"
+_NAME = CONFIG_NAME_PATTERN.pattern
 _PINNED = r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*$"  # name==version
 _TYPE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"  # module.Name
 # The retention periods CloudWatch Logs accepts.

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from registry.exam import Metric
 from registry.exceptions import InvalidStateError
-from registry.names import NAME_PATTERN, VERSION_PATTERN
+from registry.names import CONFIG_NAME_PATTERN, NAME_PATTERN, VERSION_PATTERN
 from registry.statuses import (
     ApprovalPolicy,
     CanaryVerdict,
@@ -30,6 +30,7 @@ from registry.uploads import MAX_IDENTITY_CHARS
 # Every text in the document has a bound, so the whole document has one: Step Functions fails
 # an execution whose state passes 256 KiB, in a way no Catch sees (a test adds them up).
 Name = Annotated[str, Field(max_length=64, pattern=NAME_PATTERN.pattern)]
+EndpointName = Annotated[str, Field(max_length=31, pattern=CONFIG_NAME_PATTERN.pattern)]
 Version = Annotated[str, Field(max_length=64, pattern=VERSION_PATTERN.pattern)]
 Digest = Annotated[str, Field(max_length=64, pattern=r"^[0-9a-f]{64}$")]
 Timestamp = Annotated[str, Field(max_length=40)]
@@ -94,7 +95,7 @@ class ServingEndpoint(Document):
 
     # cdk.json's name; a policy written before candidates were per endpoint has none: its
     # executions are smoke-tested as they were then, on the default endpoint's candidate
-    name: Name = "default"
+    name: EndpointName = "default"
     allow_python: bool
     ephemeral_storage_mb: int = Field(ge=512, le=10240)
 
@@ -209,7 +210,7 @@ class SmokeTestOutcome(Document):
     version: Version
     # whose candidate function answered; None in an outcome recorded before there was one
     # per endpoint
-    endpoint: Name | None = None
+    endpoint: EndpointName | None = None
     first_call_ms: float
     model_load_ms: float
     cold_start: bool  # the first call started the environment
