@@ -211,3 +211,16 @@ def test_the_older_single_smoke_budget_is_read_as_the_cold_one():
     # AND both names at once is a mistake, said as such
     with pytest.raises(ConfigError, match="smoke_test_budget_ms is the older name of smoke_cold"):
         load_environment({"prod": {**environments()["prod"], "smoke_test_budget_ms": 4000}}, "prod")
+
+
+def test_any_endpoint_name_cdk_json_accepts_reaches_the_gate_policy():
+    from infra.gate_policy import gate_policy
+
+    # GIVEN a dedicated endpoint whose name is no model name (it ends in a dash)
+    entry = {**environments()["prod"]}
+    entry["endpoints"] = [*entry["endpoints"], {"name": "batch-", "models": ["nightly"]}]
+    policy = gate_policy(load_environment({"prod": entry}, "prod"))
+    # THEN the policy names it: SmokeTest picks that endpoint's candidate function by it
+    assert policy.endpoint_for("nightly").name == "batch-"
+    assert policy.endpoint_for("fraud-score").name == "fraud"
+    assert policy.endpoint_for("churn").name == "default"
