@@ -77,7 +77,9 @@ def build_environment(app: cdk.App, config: EnvironmentConfig) -> SlipwayEnviron
         config=config,
         bucket=bucket,
         table=table,
-        smoke_test_endpoint=serving.candidate_endpoint.function,
+        candidate_functions={
+            name: candidate.function for name, candidate in serving.candidate_endpoints.items()
+        },
         observability=observability,
         description=f"Slipway {config.name}: ingest, promotion workflow, registry API",
         **common,

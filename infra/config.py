@@ -11,18 +11,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from registry.approvers import APPROVER_PATTERN, MAX_APPROVERS
 from registry.exam import Metric
-from registry.names import NAME_PATTERN
+from registry.names import CONFIG_NAME_PATTERN, NAME_PATTERN
 from registry.statuses import ApprovalPolicy, LinePolicy, NotComparablePolicy
 from registry.workflow_state import MAX_MODEL_EXAMS
 
 DEFAULT_ENVIRONMENT = "local"
-_NAME = r"^[a-z][a-z0-9-]{0,30}$"
+_NAME = CONFIG_NAME_PATTERN.pattern
 _PINNED = r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*$"  # name==version
 _TYPE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"  # module.Name
 # The retention periods CloudWatch Logs accepts.
 # A promotion may wait for approval for days; Step Functions ends it after this long. Its
 # waits must fit: in line for the lock, for approval, for a canary's requests, and the steps.
 WORKFLOW_TIMEOUT_SECONDS = 8 * 24 * 3600
+# A container image's cold start on Lambda (image, runtime imports, a bundle's download and
+# load) takes seconds; the smoke test's first call pays it.
+DEFAULT_SMOKE_COLD_BUDGET_MS = 10000
 GATE_STEPS_SECONDS = 6 * 3600  # what the gate's own steps may take, retries included
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 
@@ -106,10 +109,6 @@ class EndpointConfig(_Strict):
     )
 
 
-# The stack output naming the candidate function, which the CLI invokes for --stage staging.
-CANDIDATE_FUNCTION_OUTPUT = "CandidateFunction"
-
-
 def endpoint_url_output(endpoint: str) -> str:
     """The stack output naming an endpoint's URL: 'fraud-score' -> 'EndpointUrlFraudScore'.
 
@@ -121,6 +120,12 @@ def endpoint_url_output(endpoint: str) -> str:
 def endpoint_function_output(endpoint: str) -> str:
     """The stack output naming an endpoint's function: 'EndpointFunctionFraudScore'."""
     return "EndpointFunction" + _camel(endpoint)
+
+
+def candidate_function_output(endpoint: str) -> str:
+    """The stack output naming the candidate function built like an endpoint, which the
+    CLI invokes for --stage staging: 'CandidateFunctionFraudScore'."""
+    return "CandidateFunction" + _camel(endpoint)
 
 
 def _camel(name: str) -> str:
@@ -158,8 +163,24 @@ class EnvironmentConfig(_Strict):
         "(it needs a column the data lacks): refuse the candidate, or judge it on its "
         "threshold alone",
     )
-    smoke_test_budget_ms: int = Field(
-        10000, ge=1, description="slowest acceptable model load or smoke-test call"
+    smoke_cold_budget_ms: int | None = Field(
+        None,
+        ge=1,
+        description="slowest acceptable first smoke-test call, which may start the candidate "
+        "function's environment (in AWS: the image, the runtime's imports) and downloads and "
+        f"loads the model; default {DEFAULT_SMOKE_COLD_BUDGET_MS} ms",
+    )
+    smoke_warm_budget_ms: int = Field(
+        1000,
+        ge=1,
+        description="slowest acceptable median of the smoke test's calls after the first, "
+        "the model loaded and the environment warm",
+    )
+    smoke_test_budget_ms: int | None = Field(
+        None,
+        ge=1,
+        description="the older name of smoke_cold_budget_ms, read as it (its one budget "
+        "judged the first call, the cold one)",
     )
     pointer_cache_seconds: float = Field(
         5.0,
@@ -211,9 +232,23 @@ class EnvironmentConfig(_Strict):
             - GATE_STEPS_SECONDS
         )
 
+    @property
+    def smoke_cold_budget(self) -> int:
+        """The first smoke-test call's budget: as set (or under its older name), or the
+        default."""
+        for budget in (self.smoke_cold_budget_ms, self.smoke_test_budget_ms):
+            if budget is not None:
+                return budget
+        return DEFAULT_SMOKE_COLD_BUDGET_MS
+
     @model_validator(mode="after")
     def _consistent(self) -> EnvironmentConfig:
         problems = []
+        if self.smoke_test_budget_ms is not None and self.smoke_cold_budget_ms is not None:
+            problems.append(
+                "smoke_test_budget_ms is the older name of smoke_cold_budget_ms: set only "
+                "smoke_cold_budget_ms"
+            )
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             problems.append(
                 f"log_retention_days must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
@@ -266,6 +301,11 @@ class EnvironmentConfig(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def endpoint_for(self, model: str) -> EndpointConfig:
+        """The endpoint serving ``model``: the dedicated one listing it, or 'default'."""
+        listing = [e for e in self.endpoints if model in e.models]
+        return listing[0] if listing else next(e for e in self.endpoints if e.name == "default")
 
     @property
     def runtime_libraries(self) -> list[str]:

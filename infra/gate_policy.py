@@ -9,7 +9,9 @@ from registry.workflow_state import CanaryPolicy, Exam, GatePolicy, ServingEndpo
 
 def serving_endpoint(endpoint: EndpointConfig) -> ServingEndpoint:
     return ServingEndpoint(
-        allow_python=endpoint.allow_python, ephemeral_storage_mb=endpoint.ephemeral_storage_mb
+        name=endpoint.name,
+        allow_python=endpoint.allow_python,
+        ephemeral_storage_mb=endpoint.ephemeral_storage_mb,
     )
 
 
@@ -29,7 +31,8 @@ def gate_policy(config: EnvironmentConfig) -> GatePolicy:
             for endpoint in config.endpoints
             for model in endpoint.models
         },
-        smoke_test_budget_ms=config.smoke_test_budget_ms,
+        smoke_cold_budget_ms=config.smoke_cold_budget,
+        smoke_warm_budget_ms=config.smoke_warm_budget_ms,
         pointer_cache_seconds=config.pointer_cache_seconds,
         # a lock lives as long as the execution holding it may
         lock_ttl_seconds=WORKFLOW_TIMEOUT_SECONDS,

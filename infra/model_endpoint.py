@@ -31,8 +31,9 @@ class ModelEndpoint(Construct):
     """One serving function. A live endpoint takes traffic behind an IAM Function URL: the
     default one answers for every model, a dedicated one only for the models cdk.json gives
     it, and with provisioned concurrency the URL points at a 'live' alias that keeps warm
-    environments ready. The candidate endpoint has no URL: only the smoke test invokes it,
-    and it is the only function that loads versions that have not passed the gate."""
+    environments ready. A candidate function, one built like each endpoint, has no URL:
+    only the smoke test invokes it, and candidate functions are the only ones that load
+    versions that have not passed the gate."""
 
     def __init__(
         self,
@@ -62,8 +63,8 @@ class ModelEndpoint(Construct):
                 SERVED_MODELS: ",".join(config.models),
                 TRUSTED_MODEL_TYPES: ",".join(trusted_model_types),
                 SERVING_ROLE: role,
-                # the candidate function runs whatever the gate smoke-tests; it serves nobody
-                ALLOW_PYTHON: str(config.allow_python or role is ServingRole.CANDIDATE).lower(),
+                # a candidate function runs python bundles only where its endpoint would
+                ALLOW_PYTHON: str(config.allow_python).lower(),
             },
             description=f"Slipway model endpoint '{config.name}' ({role})",
             observability=observability,

@@ -34,10 +34,11 @@ from infra.least_privilege import (
 )
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
 from infra.runtime_function import RuntimeFunction
+from registry.candidate_functions import encode as encode_candidates
 from registry.environment import (
     APPROVAL_TOKEN_KEY,
     APPROVAL_TOPIC_ARN,
-    ENDPOINT_FUNCTION,
+    CANDIDATE_FUNCTIONS,
     SANDBOX_FUNCTION,
     SANDBOX_SCRATCH,
     TABLE_NAME,
@@ -90,7 +91,7 @@ class PromotionWorkflow(Construct):
         *,
         bucket: s3.IBucket,
         table: dynamodb.ITable,
-        endpoint_function: lambda_.IFunction,
+        candidate_functions: dict[str, lambda_.IFunction],
         embedded: bool,
         options: WorkflowOptions,
         observability: Observability,
@@ -136,23 +137,31 @@ class PromotionWorkflow(Construct):
         settings = {
             SANDBOX_FUNCTION: self.sandbox_function.function_name,
             TABLE_NAME: table.table_name,
-            ENDPOINT_FUNCTION: endpoint_function.function_name,
+            # each endpoint's candidate function, which SmokeTest picks by the model's endpoint
+            CANDIDATE_FUNCTIONS: encode_candidates(
+                {name: f.function_name for name, f in candidate_functions.items()}
+            ),
             APPROVAL_TOPIC_ARN: self.approval_topic.topic_arn,
             APPROVAL_TOKEN_KEY: self.approval_token_key.key_arn,
             TRUSTED_MODEL_TYPES: ",".join(options.trusted_model_types),
         }
         permissions: dict[Permission, Callable[[lambda_.Function], None]] = {
             Permission.READ_BUNDLES: lambda f: grant_read_objects(bucket, f),
-            Permission.INVOKE_ENDPOINT: lambda f: endpoint_function.grant_invoke(f),
+            Permission.INVOKE_CANDIDATES: lambda f: f.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["lambda:InvokeFunction"],
+                    resources=[c.function_arn for c in candidate_functions.values()],
+                )
+            ),
             Permission.RUN_BUNDLE_CODE: lambda f: self.sandbox_function.grant_invoke(f),
             # a new configuration is the one way to end the environments a candidate ran in
-            Permission.RENEW_ENDPOINT_ENVIRONMENTS: lambda f: f.add_to_role_policy(
+            Permission.RENEW_CANDIDATE_ENVIRONMENTS: lambda f: f.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=[
                         "lambda:GetFunctionConfiguration",
                         "lambda:UpdateFunctionConfiguration",
                     ],
-                    resources=[endpoint_function.function_arn],
+                    resources=[c.function_arn for c in candidate_functions.values()],
                 )
             ),
             Permission.PUBLISH_APPROVAL_REQUESTS: lambda f: self.approval_topic.grant_publish(f),

@@ -71,7 +71,8 @@ class SmokeTestFailedError(SlipwayRuntimeError):
 
 
 class SmokeTestTooSlowError(SlipwayRuntimeError):
-    """The endpoint loaded or answered slower than the environment's budget."""
+    """The endpoint's first call, or its warm calls, took longer than the environment's
+    cold or warm budget."""
 
 
 class PythonFlavorNotAllowedError(SlipwayRuntimeError):

@@ -19,7 +19,8 @@ POINTER_CACHE_SECONDS = "SLIPWAY_POINTER_CACHE_SECONDS"
 APPROVAL_TOPIC_ARN = "SLIPWAY_APPROVAL_TOPIC_ARN"
 APPROVAL_TOKEN_KEY = "SLIPWAY_APPROVAL_TOKEN_KEY"
 APPROVERS = "SLIPWAY_APPROVERS"  # a JSON list of ARN patterns (registry/approvers.py)
-ENDPOINT_FUNCTION = "SLIPWAY_ENDPOINT_FUNCTION"
+# Each endpoint's candidate function, which SmokeTest invokes (registry/candidate_functions.py).
+CANDIDATE_FUNCTIONS = "SLIPWAY_CANDIDATE_FUNCTIONS"
 # The function that runs python-flavor bundles' own code for Validate and Evaluate.
 SANDBOX_FUNCTION = "SLIPWAY_SANDBOX_FUNCTION"
 # Where the sandbox runs requests: infra sets /tmp in AWS (emptied around each request).

@@ -13,6 +13,8 @@ import re
 NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+# an environment's or an endpoint's name in cdk.json
+CONFIG_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 
 MODELS_PREFIX = "models/"
 BUNDLE_FILE = "bundle.tar.gz"

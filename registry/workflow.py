@@ -20,7 +20,7 @@ from registry.audit import AuditStep
 from registry.environment import (
     APPROVAL_TOKEN_KEY,
     APPROVAL_TOPIC_ARN,
-    ENDPOINT_FUNCTION,
+    CANDIDATE_FUNCTIONS,
     SANDBOX_FUNCTION,
     TRUSTED_MODEL_TYPES,
 )
@@ -51,7 +51,7 @@ class Permission(StrEnum):
     """What a step may do besides reading and writing the lineage table."""
 
     READ_BUNDLES = "read-bundles"
-    INVOKE_ENDPOINT = "invoke-endpoint"
+    INVOKE_CANDIDATES = "invoke-candidates"  # each endpoint's candidate function
     PUBLISH_APPROVAL_REQUESTS = "publish-approval-requests"
     SEAL_APPROVAL_TOKENS = "seal-approval-tokens"
     READ_SERVING_METRICS = "read-serving-metrics"
@@ -59,7 +59,7 @@ class Permission(StrEnum):
     # answer the tokens of promotions waiting for a lock (the lock is theirs, or superseded)
     HAND_OVER_LOCKS = "hand-over-locks"
     RUN_BUNDLE_CODE = "run-bundle-code"  # in the python sandbox, which has no rights
-    RENEW_ENDPOINT_ENVIRONMENTS = "renew-endpoint-environments"  # after python candidates
+    RENEW_CANDIDATE_ENVIRONMENTS = "renew-candidate-environments"  # after python candidates
 
 
 # The python sandbox is no step of its own: Validate and Evaluate call it (RUN_BUNDLE_CODE)
@@ -326,10 +326,11 @@ SMOKE_TEST = Task(
     handler="model_runtime.jobs.smoke_test.handler",
     package=Package.RUNTIME,
     result="smoke_test",
-    description="the endpoint's staging route answers the input example",
+    description="the staging route of the candidate function built like the model's "
+    "endpoint answers the input example",
     table_actions=GET,  # the registered input example
-    permissions=(Permission.INVOKE_ENDPOINT, Permission.RENEW_ENDPOINT_ENVIRONMENTS),
-    settings=(ENDPOINT_FUNCTION,),
+    permissions=(Permission.INVOKE_CANDIDATES, Permission.RENEW_CANDIDATE_ENVIRONMENTS),
+    settings=(CANDIDATE_FUNCTIONS,),
 )
 AUTO_APPROVE = Task(
     state="AutoApprove",

@@ -13,11 +13,11 @@ import types
 import typing
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from registry.exam import Metric
 from registry.exceptions import InvalidStateError
-from registry.names import NAME_PATTERN, VERSION_PATTERN
+from registry.names import CONFIG_NAME_PATTERN, NAME_PATTERN, VERSION_PATTERN
 from registry.statuses import (
     ApprovalPolicy,
     CanaryVerdict,
@@ -30,6 +30,7 @@ from registry.uploads import MAX_IDENTITY_CHARS
 # Every text in the document has a bound, so the whole document has one: Step Functions fails
 # an execution whose state passes 256 KiB, in a way no Catch sees (a test adds them up).
 Name = Annotated[str, Field(max_length=64, pattern=NAME_PATTERN.pattern)]
+EndpointName = Annotated[str, Field(max_length=31, pattern=CONFIG_NAME_PATTERN.pattern)]
 Version = Annotated[str, Field(max_length=64, pattern=VERSION_PATTERN.pattern)]
 Digest = Annotated[str, Field(max_length=64, pattern=r"^[0-9a-f]{64}$")]
 Timestamp = Annotated[str, Field(max_length=40)]
@@ -89,8 +90,12 @@ MAX_MODEL_EXAMS = 100
 
 class ServingEndpoint(Document):
     """What the gate must know of the endpoint that will serve a model, so a version that
-    endpoint would refuse fails at Validate rather than at the smoke test."""
+    endpoint would refuse fails at Validate rather than at the smoke test, and the smoke
+    test runs in the candidate function built like it."""
 
+    # cdk.json's name; a policy written before candidates were per endpoint has none: its
+    # executions are smoke-tested as they were then, on the default endpoint's candidate
+    name: EndpointName = "default"
     allow_python: bool
     ephemeral_storage_mb: int = Field(ge=512, le=10240)
 
@@ -110,12 +115,28 @@ class GatePolicy(Document):
     # the endpoint serving a model: the default one, or the dedicated one listing the model
     default_endpoint: ServingEndpoint
     dedicated_endpoints: dict[Name, ServingEndpoint] = Field(max_length=MAX_MODEL_EXAMS)
-    smoke_test_budget_ms: float
+    # the smoke test's first call starts the candidate's environment and loads the model;
+    # the calls after it show what a warm endpoint answers in: each has its own budget
+    smoke_cold_budget_ms: float
+    smoke_warm_budget_ms: float
     pointer_cache_seconds: float
     lock_ttl_seconds: int
     # who goes next when several versions wait for the model's lock
     lock_policy: LinePolicy = LinePolicy.LATEST_WINS
     canary: CanaryPolicy
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_budget_before(cls, data: Any) -> Any:
+        """A policy written before cold and warm calls had budgets of their own (an
+        execution started before a deploy): its one budget judged every call, so it is
+        both."""
+        if isinstance(data, dict) and "smoke_test_budget_ms" in data:
+            data = dict(data)
+            budget = data.pop("smoke_test_budget_ms")
+            data.setdefault("smoke_cold_budget_ms", budget)
+            data.setdefault("smoke_warm_budget_ms", budget)
+        return data
 
     def endpoint_for(self, model: str) -> ServingEndpoint:
         return self.dedicated_endpoints.get(model, self.default_endpoint)
@@ -183,11 +204,33 @@ class Staged(Document):
 
 
 class SmokeTestOutcome(Document):
+    """The smoke test's calls: the first (it may start the candidate function's environment,
+    and it loads the model), and the warm ones after it, each judged by its own budget."""
+
     version: Version
-    latency_ms: float
+    # whose candidate function answered; None in an outcome recorded before there was one
+    # per endpoint
+    endpoint: EndpointName | None = None
+    first_call_ms: float
     model_load_ms: float
-    cold_start: bool
-    budget_ms: float
+    cold_start: bool  # the first call started the environment
+    cold_budget_ms: float
+    # the median of the warm calls; None in an outcome recorded before they were made
+    warm_call_ms: float | None
+    warm_calls: int = Field(ge=0)
+    warm_budget_ms: float | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_call_before(cls, data: Any) -> Any:
+        """An outcome recorded before warm calls were timed (an execution that passed its
+        smoke test before a deploy): one call, judged by one budget."""
+        if isinstance(data, dict) and "latency_ms" in data:
+            data = dict(data)
+            data["first_call_ms"] = data.pop("latency_ms")
+            data["cold_budget_ms"] = data.pop("budget_ms", None)
+            data.update(warm_call_ms=None, warm_calls=0, warm_budget_ms=None)
+        return data
 
 
 class Approval(Document):

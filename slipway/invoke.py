@@ -4,6 +4,7 @@ embedded cloud with its per-start key."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,12 +70,15 @@ def call_endpoint(
 
 
 def call_candidate(target: Target, method: str, path: str, body: bytes | None) -> Answer:
-    """Call the candidate function (staging versions): it has no URL, so the request goes
-    as a Function URL event through Lambda Invoke, as the smoke test sends it."""
-    from infra.config import CANDIDATE_FUNCTION_OUTPUT
+    """Call the candidate function (staging versions) built like the endpoint that serves
+    the model the path names, as the smoke test does: it has no URL, so the request goes as
+    a Function URL event through Lambda Invoke."""
+    from infra.config import candidate_function_output
     from model_runtime.serving.function_url import function_url_event, http_response
 
     path, _, query = path.partition("?")
+    model = re.match(r"^/v1/models/([^/]+)", path)
+    endpoint = target.config.endpoint_for(model[1]).name if model else "default"
     event = function_url_event(
         method=method,
         raw_path=path,
@@ -86,7 +90,8 @@ def call_candidate(target: Target, method: str, path: str, body: bytes | None) -
         account_id="self",
     )
     answer = target.client("lambda").invoke(
-        FunctionName=target.outputs[CANDIDATE_FUNCTION_OUTPUT], Payload=json.dumps(event).encode()
+        FunctionName=target.outputs[candidate_function_output(endpoint)],
+        Payload=json.dumps(event).encode(),
     )
     payload = json.loads(answer["Payload"].read() or b"null")
     if answer.get("FunctionError"):

@@ -10,9 +10,9 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import (
-    CANDIDATE_FUNCTION_OUTPUT,
     EndpointConfig,
     EnvironmentConfig,
+    candidate_function_output,
     endpoint_function_output,
     endpoint_url_output,
 )
@@ -52,27 +52,24 @@ class ServingStack(Stack):
         self.endpoints = {
             e.name: endpoint(f"Endpoint-{e.name}", e, ServingRole.LIVE) for e in config.endpoints
         }
-        # Candidates are smoke-tested here, never in a function that takes live traffic: it
-        # can hold any model an endpoint of the environment can (libraries, memory, /tmp).
-        self.candidate_endpoint = endpoint(
-            "CandidateEndpoint", candidate_endpoint_config(config), ServingRole.CANDIDATE
-        )
+        # Candidates are smoke-tested in a function built like the endpoint that will serve
+        # them (architecture, memory, /tmp, libraries, python allowance, models), never in a
+        # function that takes live traffic.
+        self.candidate_endpoints = {
+            e.name: endpoint(
+                f"CandidateEndpoint-{e.name}", candidate_endpoint_config(e), ServingRole.CANDIDATE
+            )
+            for e in config.endpoints
+        }
         for name, endpoint in self.endpoints.items():
             assert endpoint.function_url is not None  # live endpoints always have one
             CfnOutput(self, endpoint_url_output(name), value=endpoint.function_url.url)
             CfnOutput(self, endpoint_function_output(name), value=endpoint.function.function_name)
-        CfnOutput(
-            self, CANDIDATE_FUNCTION_OUTPUT, value=self.candidate_endpoint.function.function_name
-        )
+        for name, candidate in self.candidate_endpoints.items():
+            CfnOutput(self, candidate_function_output(name), value=candidate.function.function_name)
 
 
-def candidate_endpoint_config(config: EnvironmentConfig) -> EndpointConfig:
-    """The candidate function's size: the largest of the environment's endpoints."""
-    endpoints = config.endpoints
-    return EndpointConfig(
-        name="candidates",
-        memory_mb=max(e.memory_mb for e in endpoints),
-        timeout_seconds=max(e.timeout_seconds for e in endpoints),
-        ephemeral_storage_mb=max(e.ephemeral_storage_mb for e in endpoints),
-        extra_libraries=config.runtime_libraries,
-    )
+def candidate_endpoint_config(endpoint: EndpointConfig) -> EndpointConfig:
+    """The candidate function of an endpoint: the endpoint itself, without the concurrency
+    it reserves or keeps warm for live traffic (the candidate takes none)."""
+    return endpoint.model_copy(update={"reserved_concurrency": None, "provisioned_concurrency": 0})

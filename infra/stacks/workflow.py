@@ -41,7 +41,7 @@ class WorkflowStack(Stack):
         config: EnvironmentConfig,
         bucket: s3.IBucket,
         table: dynamodb.ITable,
-        smoke_test_endpoint: lambda_.IFunction,
+        candidate_functions: dict[str, lambda_.IFunction],
         observability: Observability,
         **kwargs: Any,
     ):
@@ -53,7 +53,7 @@ class WorkflowStack(Stack):
             "PromotionWorkflow",
             bucket=bucket,
             table=table,
-            endpoint_function=smoke_test_endpoint,
+            candidate_functions=candidate_functions,
             embedded=config.embedded,
             observability=observability,
             options=options,

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
 
-from infra.config import WORKFLOW_TIMEOUT_SECONDS, EnvironmentConfig
+from infra.config import (
+    DEFAULT_SMOKE_COLD_BUDGET_MS,
+    WORKFLOW_TIMEOUT_SECONDS,
+    EnvironmentConfig,
+)
 from registry import workflow as steps
+from registry.candidate_functions import decode
 from registry.workflow import (
     PROMOTION,
     SANDBOX_HANDLER,
@@ -276,8 +282,11 @@ def test_the_environments_gate_policy_is_the_first_state(synthesized, env):
     assert policy.canary.share == config["canary"]["share"]
     assert policy.canary.bake_seconds == config["canary"]["bake_minutes"] * 60
     defaults = EnvironmentConfig.model_fields
-    assert policy.smoke_test_budget_ms == config.get(
-        "smoke_test_budget_ms", defaults["smoke_test_budget_ms"].default
+    assert policy.smoke_cold_budget_ms == config.get(
+        "smoke_cold_budget_ms", config.get("smoke_test_budget_ms", DEFAULT_SMOKE_COLD_BUDGET_MS)
+    )
+    assert policy.smoke_warm_budget_ms == config.get(
+        "smoke_warm_budget_ms", defaults["smoke_warm_budget_ms"].default
     )
 
 
@@ -319,35 +328,161 @@ def test_prod_declares_a_dedicated_endpoint_next_to_the_default(synthesized):
     assert {"EndpointUrlDefault", "EndpointUrlFraud"} <= set(outputs)
 
 
+def rendered(value: Any) -> str:
+    """A template value as text: a join's parts concatenated, an import as its export's name
+    (which holds the logical id of the resource it refers to), a Ref or GetAtt as the id."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(rendered(part) for part in parts)
+    if "Fn::ImportValue" in value:
+        return rendered(value["Fn::ImportValue"])
+    if "Ref" in value:
+        return str(value["Ref"])
+    if "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    return json.dumps(value)
+
+
+def serving_functions(template_json: dict[str, Any], role: str) -> dict[str, tuple[str, dict]]:
+    """Endpoint name -> (logical id, properties) of the serving functions of one role."""
+    found = {}
+    for logical_id, function in resources(template_json, "AWS::Lambda::Function").items():
+        properties = function["Properties"]
+        variables = properties.get("Environment", {}).get("Variables", {})
+        if variables.get("SLIPWAY_SERVING_ROLE") == role:
+            endpoint = re.fullmatch(
+                r"Slipway model endpoint '(.+)' \(\w+\)", properties["Description"]
+            )
+            found[endpoint[1]] = (logical_id, properties)
+    return found
+
+
+# what a candidate function shares with its endpoint: everything that decides whether and
+# how a model loads and answers there
+BUILT_ALIKE = (
+    "PackageType",
+    "Code",
+    "ImageConfig",
+    "Handler",
+    "Runtime",
+    "Architectures",
+    "MemorySize",
+    "Timeout",
+    "EphemeralStorage",
+)
+SERVING_SETTINGS = (
+    "SLIPWAY_SERVED_MODELS",
+    "SLIPWAY_ALLOW_PYTHON",
+    "SLIPWAY_TRUSTED_MODEL_TYPES",
+    "SLIPWAY_EPHEMERAL_STORAGE_MB",
+    "SLIPWAY_POINTER_CACHE_SECONDS",
+)
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_candidates_are_smoke_tested_in_a_function_that_takes_no_traffic(synthesized, env):
+def test_each_endpoint_has_a_candidate_function_built_like_it(synthesized, env):
     template = synthesized(env).template_json
-    functions = resources(template, "AWS::Lambda::Function")
-    roles = {
-        name: f["Properties"]["Environment"]["Variables"].get("SLIPWAY_SERVING_ROLE")
-        for name, f in functions.items()
-        if "SLIPWAY_SERVING_ROLE" in f["Properties"].get("Environment", {}).get("Variables", {})
-    }
-    (candidate,) = [name for name, role in roles.items() if role == "candidate"]
-    assert set(roles.values()) == {"live", "candidate"}
-    # it runs whatever the gate smoke-tests; live endpoints run python bundles as cdk.json says
-    allowed = {
-        name: functions[name]["Properties"]["Environment"]["Variables"]["SLIPWAY_ALLOW_PYTHON"]
-        for name in roles
-    }
-    assert allowed[candidate] == "true"
-    default_allows = next(
-        e.get("allow_python", False) for e in CONTEXT[env]["endpoints"] if e["name"] == "default"
+    live = serving_functions(template, "live")
+    candidates = serving_functions(template, "candidate")
+    assert set(live) == set(candidates) == {e["name"] for e in CONTEXT[env]["endpoints"]}
+    for endpoint, (_, serving) in live.items():
+        _, candidate = candidates[endpoint]
+        # same image (libraries and platform in its build) or zip, architecture, size...
+        for key in BUILT_ALIKE:
+            assert candidate.get(key) == serving.get(key), (endpoint, key)
+        # ...same models and python allowance: it loads what its endpoint would, no more
+        variables = candidate["Environment"]["Variables"]
+        for name in SERVING_SETTINGS:
+            assert variables.get(name) == serving["Environment"]["Variables"].get(name), name
+        # but it reserves and keeps warm nothing: it takes no live traffic
+        assert "ReservedConcurrentExecutions" not in candidate
+    # no Function URL or alias points at a candidate function
+    ids = {logical_id for logical_id, _ in candidates.values()}
+    for kind in ("AWS::Lambda::Url", "AWS::Lambda::Alias"):
+        targets = json.dumps(resources(template, kind))
+        assert not [i for i in ids if i in targets], kind
+
+
+def test_the_arm64_dedicated_endpoints_candidate_is_an_arm64_image_with_its_libraries(
+    synthesized,
+):
+    # GIVEN prod's 'fraud' endpoint: arm64, 4 GB, no extra libraries, while the default
+    # endpoint is x86_64 with xgboost and lightgbm
+    synthesized("prod").template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Description": "Slipway model endpoint 'fraud' (candidate)",
+            "Architectures": ["arm64"],
+            "MemorySize": 4096,
+            "Timeout": 10,
+            "EphemeralStorage": {"Size": 2048},
+            "PackageType": "Image",
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "SLIPWAY_SERVING_ROLE": "candidate",
+                        "SLIPWAY_SERVED_MODELS": "fraud-score",
+                        "SLIPWAY_ALLOW_PYTHON": "false",
+                    }
+                )
+            },
+        },
     )
-    (default,) = [n for n in roles if n.startswith("Endpointdefault")]
-    assert allowed[default] == str(default_allows).lower()
-    # no Function URL points at it: it takes no traffic
-    urls = json.dumps(resources(template, "AWS::Lambda::Url"))
-    assert candidate not in urls
-    # and the smoke test invokes it, not a live endpoint
-    smoke = [n for n in functions if n.startswith("PromotionWorkflowSmokeTestFunction")]
-    (variables,) = [functions[n]["Properties"]["Environment"]["Variables"] for n in smoke]
-    assert candidate in json.dumps(variables["SLIPWAY_ENDPOINT_FUNCTION"])
+    # THEN its image is built for arm64 without the default endpoint's libraries
+    assets = json.loads(
+        next(synthesized("prod").outdir.glob("slipway-prod-serving.assets.json")).read_text()
+    )
+    template = synthesized("prod").template_json
+    (_, fraud) = serving_functions(template, "candidate")["fraud"]
+    (_, default) = serving_functions(template, "candidate")["default"]
+
+    def image(properties: dict) -> dict:
+        uri = rendered(properties["Code"]["ImageUri"])
+        (asset,) = [a for h, a in assets["dockerImages"].items() if h in uri]
+        return asset["source"]
+
+    assert image(fraud)["platform"] == "linux/arm64"
+    assert image(fraud)["dockerBuildArgs"]["EXTRA_REQUIREMENTS"] == ""
+    assert image(default)["platform"] == "linux/amd64"
+    assert "xgboost-cpu==3.2.0" in image(default)["dockerBuildArgs"]["EXTRA_REQUIREMENTS"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_smoke_test_invokes_exactly_the_candidate_functions(synthesized, env):
+    template = synthesized(env).template_json
+    candidates = {e: i for e, (i, _) in serving_functions(template, "candidate").items()}
+    functions = resources(template, "AWS::Lambda::Function")
+    (smoke_id,) = [n for n in functions if n.startswith("PromotionWorkflowSmokeTestFunction")]
+    smoke = functions[smoke_id]["Properties"]
+    # its map names each endpoint's candidate function
+    setting = rendered(smoke["Environment"]["Variables"]["SLIPWAY_CANDIDATE_FUNCTIONS"])
+    mapped = decode(setting)
+    assert set(mapped) == set(candidates)
+    for endpoint, function in mapped.items():
+        assert candidates[endpoint] in function, endpoint
+    # and its role may invoke and renew those functions, and no other
+    role = smoke["Role"]["Fn::GetAtt"][0]
+    granted: dict[str, set[str]] = {}
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if role not in [r["Ref"] for r in policy["Properties"]["Roles"]]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            listed = statement["Action"]
+            targets = statement["Resource"]
+            targets = targets if isinstance(targets, list) else [targets]
+            for action in listed if isinstance(listed, list) else [listed]:
+                if action.startswith("lambda:"):
+                    granted.setdefault(action, set()).update(rendered(t) for t in targets)
+    assert set(granted) == {
+        "lambda:InvokeFunction",
+        "lambda:GetFunctionConfiguration",
+        "lambda:UpdateFunctionConfiguration",
+    }
+    for action, targets in granted.items():
+        named = {i for i in candidates.values() for t in targets if i in t}
+        assert named == set(candidates.values()) and len(targets) == len(candidates), action
 
 
 def test_embedded_target_ships_zips_and_aws_targets_ship_the_runtime_image(synthesized):
@@ -359,8 +494,8 @@ def test_embedded_target_ships_zips_and_aws_targets_ship_the_runtime_image(synth
     commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in images)
     runtime_steps = [t.handler for t in PROMOTION.tasks() if t.package == Package.RUNTIME]
     runtime_steps.append(SANDBOX_HANDLER)  # the python sandbox the judging steps call
-    # each live endpoint of dev's cdk.json, and the candidates' function
-    serving = len(CONTEXT["dev"]["endpoints"]) + 1
+    # each live endpoint of dev's cdk.json, and the candidate function built like each
+    serving = 2 * len(CONTEXT["dev"]["endpoints"])
     endpoints = ["model_runtime.serving.handler.handler"] * serving
     assert commands == sorted([*runtime_steps, *endpoints])
     # the control plane is zip code with its libraries in one layer

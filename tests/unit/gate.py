@@ -22,7 +22,8 @@ from model_runtime.model_store import ModelStore
 from model_runtime.serving.app import create_app
 from registry import aws
 from registry import workflow as steps
-from registry.environment import ENDPOINT_FUNCTION, TABLE_NAME
+from registry.candidate_functions import encode
+from registry.environment import CANDIDATE_FUNCTIONS, TABLE_NAME
 from registry.executions import UploadEvent, execution_arn
 from registry.names import upload_key
 from registry.repository import LineageRepository
@@ -395,16 +396,22 @@ def uploaded(gate: Gate, bundle: Path, version: str, **policy: Any) -> Promotion
     return gate.upload(bundle, "iris", version, **policy)
 
 
-def smoke_test_with(endpoint: InProcessEndpoint, state: PromotionState) -> PromotionState:
+# The candidate function of each endpoint, as infra gives SmokeTest the map.
+CANDIDATES = {"default": "endpoint"}
+
+
+def smoke_test_with(
+    endpoint: Any, state: PromotionState, candidates: dict[str, str] = CANDIDATES
+) -> PromotionState:
     """SmokeTest through its declared handler, whose Lambda client is ``endpoint``."""
     original = aws.client
     aws.client = lambda service: endpoint if service == "lambda" else original(service)
-    os.environ[ENDPOINT_FUNCTION] = "endpoint"
+    os.environ[CANDIDATE_FUNCTIONS] = encode(candidates)
     try:
         return run(steps.SMOKE_TEST, state)
     finally:
         aws.client = original  # type: ignore[assignment]
-        del os.environ[ENDPOINT_FUNCTION]
+        del os.environ[CANDIDATE_FUNCTIONS]
 
 
 def registered(gate: Gate, bundle: Path, version: str, **policy: Any) -> PromotionState:

@@ -181,3 +181,46 @@ def test_the_waits_of_a_promotion_must_fit_in_the_workflows_timeout():
     for changes in ({"approval_timeout_minutes": 10 * 1440}, {"lock_wait_seconds": 8 * 86400}):
         with pytest.raises((ConfigError, ValueError), match="add up to more than the workflow"):
             EnvironmentConfig.model_validate({**base, **changes})
+
+
+def test_the_smoke_tests_cold_and_warm_calls_have_budgets_of_their_own():
+    from infra.config import DEFAULT_SMOKE_COLD_BUDGET_MS
+    from infra.gate_policy import gate_policy
+
+    # GIVEN an environment that sets neither: the defaults
+    dev = gate_policy(load_environment(environments(), "dev"))
+    assert (dev.smoke_cold_budget_ms, dev.smoke_warm_budget_ms) == (
+        DEFAULT_SMOKE_COLD_BUDGET_MS,
+        1000,
+    )
+    # prod's cold budget allows a container's cold start; its warm one is its canary's p99
+    prod = gate_policy(load_environment(environments(), "prod"))
+    assert (prod.smoke_cold_budget_ms, prod.smoke_warm_budget_ms) == (10000, 500)
+    assert prod.smoke_warm_budget_ms == environments()["prod"]["canary"]["max_p99_ms"]
+
+
+def test_the_older_single_smoke_budget_is_read_as_the_cold_one():
+    from infra.gate_policy import gate_policy
+
+    # GIVEN a cdk.json written before the budgets were split
+    entry = {**environments()["prod"], "smoke_test_budget_ms": 4000}
+    del entry["smoke_cold_budget_ms"]
+    policy = gate_policy(load_environment({"prod": entry}, "prod"))
+    # THEN its budget judges the first call (the one it judged then, the cold one)
+    assert (policy.smoke_cold_budget_ms, policy.smoke_warm_budget_ms) == (4000, 500)
+    # AND both names at once is a mistake, said as such
+    with pytest.raises(ConfigError, match="smoke_test_budget_ms is the older name of smoke_cold"):
+        load_environment({"prod": {**environments()["prod"], "smoke_test_budget_ms": 4000}}, "prod")
+
+
+def test_any_endpoint_name_cdk_json_accepts_reaches_the_gate_policy():
+    from infra.gate_policy import gate_policy
+
+    # GIVEN a dedicated endpoint whose name is no model name (it ends in a dash)
+    entry = {**environments()["prod"]}
+    entry["endpoints"] = [*entry["endpoints"], {"name": "batch-", "models": ["nightly"]}]
+    policy = gate_policy(load_environment({"prod": entry}, "prod"))
+    # THEN the policy names it: SmokeTest picks that endpoint's candidate function by it
+    assert policy.endpoint_for("nightly").name == "batch-"
+    assert policy.endpoint_for("fraud-score").name == "fraud"
+    assert policy.endpoint_for("churn").name == "default"

@@ -6,9 +6,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -29,23 +31,32 @@ from model_runtime.exceptions import (
     UploadKeyError,
 )
 from model_runtime.extraction import sha256_file
-from model_runtime.jobs.smoke_test import smoke_test_candidate
+from model_runtime.jobs.smoke_test import WARM_CALLS, smoke_test_candidate
 from model_runtime.lambda_environments import GENERATION
 from model_runtime.serving.settings import StorageSettings
 from registry import workflow as steps
 from registry.audit import AuditStep
 from registry.exceptions import (
     CanaryStillBakingError,
+    InvalidStateError,
     UploadNotDeclaredError,
     VersionConflictError,
 )
 from registry.metrics import NAMESPACE, Metric
 from registry.statuses import RegisterOutcome, Stage, VersionStatus
-from registry.workflow_state import REASON_LIMIT, ApprovalRequest, PromotionState, StepError
+from registry.workflow_state import (
+    REASON_LIMIT,
+    ApprovalRequest,
+    GatePolicy,
+    PromotionState,
+    SmokeTestOutcome,
+    StepError,
+)
 from slipway.local.moto_patches import abort_stopped_executions
-from tests.conftest import LambdaContext, python_bundle_with
+from tests.conftest import LambdaContext, load_event, python_bundle_with
 from tests.unit.gate import (
     BUCKET,
+    CANDIDATES,
     Gate,
     StillWaiting,
     answer,
@@ -345,14 +356,64 @@ def test_stage_points_staging_at_the_candidate_with_its_evaluation(gate, bundles
 def test_smoke_test_calls_the_staging_route_of_the_real_endpoint(gate, bundles):
     state = staged(gate, bundles["good"], "good")
     endpoint = gate.endpoint()
-    outcome = smoke_test_candidate(endpoint, gate.repository, "endpoint", state)
-    assert outcome.version == "good" and outcome.budget_ms == 10000
-    (call,) = endpoint.calls
-    assert call["rawPath"] == "/v1/models/iris/predict"
-    assert call["rawQueryString"] == "stage=staging"
+    outcome = smoke_test_candidate(endpoint, gate.repository, CANDIDATES, state)
+    assert outcome.version == "good"
+    assert (outcome.cold_budget_ms, outcome.warm_budget_ms) == (10000, 1000)
+    # the first call, then the warm ones, each the same request
+    assert len(endpoint.calls) == 1 + WARM_CALLS == 1 + outcome.warm_calls
     example = gate.repository.get_version("iris", "good")["input_example"]
-    assert json.loads(call["body"])["inputs"] == example["inputs"]
+    for call in endpoint.calls:
+        assert call["rawPath"] == "/v1/models/iris/predict"
+        assert call["rawQueryString"] == "stage=staging"
+        assert json.loads(call["body"])["inputs"] == example["inputs"]
     assert answer(steps.SMOKE_TEST, state, outcome.dump()).smoke_test == outcome
+
+
+@dataclasses.dataclass
+class CandidateFunctions:
+    """Lambda Invoke of several functions by name, each the real serving app in process."""
+
+    functions: dict[str, Any]
+    invoked: list[str] = dataclasses.field(default_factory=list)
+
+    def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
+        self.invoked.append(FunctionName)
+        return self.functions[FunctionName].invoke(FunctionName=FunctionName, Payload=Payload)
+
+    def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:
+        return self.functions[FunctionName].get_function_configuration(FunctionName)
+
+    def update_function_configuration(self, FunctionName: str, **changes: Any) -> dict[str, Any]:
+        self.invoked.append(FunctionName)
+        return self.functions[FunctionName].update_function_configuration(FunctionName, **changes)
+
+
+def test_a_model_of_a_dedicated_endpoint_is_smoke_tested_on_that_endpoints_candidate(gate, bundles):
+    # GIVEN an environment whose 'fraud' endpoint serves iris, and a candidate function for
+    # each endpoint
+    fraud = {"name": "fraud", "allow_python": False, "ephemeral_storage_mb": 2048}
+    candidates = {"default": "candidate-default", "fraud": "candidate-fraud"}
+    functions = CandidateFunctions({f: gate.endpoint() for f in candidates.values()})
+    state = staged(gate, bundles["good"], "good", dedicated_endpoints={"iris": fraud})
+    # WHEN SmokeTest runs through its declared handler
+    state = smoke_test_with(functions, state, candidates)
+    # THEN every call went to the fraud endpoint's candidate, and the outcome says so
+    assert set(functions.invoked) == {"candidate-fraud"}
+    assert len(functions.invoked) == 1 + WARM_CALLS
+    assert state.smoke_test.endpoint == "fraud"
+    run(steps.RELEASE_LOCK, state)
+    # AND a model the default endpoint serves is smoke-tested on the default's candidate
+    functions.invoked.clear()
+    other = staged(gate, bundles["better"], "better")
+    assert smoke_test_with(functions, other, candidates).smoke_test.endpoint == "default"
+    assert set(functions.invoked) == {"candidate-default"}
+
+
+def test_an_endpoint_without_a_candidate_function_is_a_wiring_error(gate, bundles):
+    fraud = {"name": "fraud", "allow_python": False, "ephemeral_storage_mb": 2048}
+    state = staged(gate, bundles["good"], "good", dedicated_endpoints={"iris": fraud})
+    with pytest.raises(InvalidStateError, match="no candidate function smoke-tests endpoint"):
+        smoke_test_candidate(gate.endpoint(), gate.repository, CANDIDATES, state)
 
 
 def test_a_python_candidates_smoke_test_ends_the_environments_it_ran_in(gate, bundles, tmp_path):
@@ -368,10 +429,88 @@ def test_a_python_candidates_smoke_test_ends_the_environments_it_ran_in(gate, bu
     assert len(endpoint.variables[GENERATION]) == 32  # a new one each time
 
 
-def test_smoke_test_judges_by_the_policy_budget(gate, bundles):
-    state = staged(gate, bundles["good"], "good", smoke_test_budget_ms=0.001)
-    with pytest.raises(SmokeTestTooSlowError, match="budget is 0 ms"):
-        smoke_test_candidate(gate.endpoint(), gate.repository, "endpoint", state)
+class Slowed:
+    """The endpoint function, each call delayed: the first by ``first`` seconds (a cold
+    environment: image, imports, the bundle's download), the others by ``warm``."""
+
+    def __init__(self, endpoint: Any, first: float, warm: float) -> None:
+        self.endpoint, self.delays = endpoint, [first]
+        self.warm = warm
+
+    def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
+        time.sleep(self.delays.pop() if self.delays else self.warm)
+        return self.endpoint.invoke(FunctionName=FunctionName, Payload=Payload)
+
+
+def test_a_slow_first_call_is_judged_by_the_cold_budget_alone(gate, bundles):
+    # GIVEN budgets of 2 s for the first call and 0.2 s for warm ones
+    state = staged(
+        gate, bundles["good"], "good", smoke_cold_budget_ms=2000, smoke_warm_budget_ms=200
+    )
+    # WHEN the first call takes 0.5 s (a cold environment) and the warm ones answer at once
+    outcome = smoke_test_candidate(
+        Slowed(gate.endpoint(), first=0.5, warm=0), gate.repository, CANDIDATES, state
+    )
+    # THEN the model passes: its first call is within the cold budget, its warm calls too
+    assert 500 <= outcome.first_call_ms < 2000
+    assert outcome.warm_call_ms < 200 and outcome.warm_calls == WARM_CALLS
+
+
+def test_a_first_call_over_the_cold_budget_is_refused_naming_both_numbers(gate, bundles):
+    state = staged(
+        gate, bundles["good"], "good", smoke_cold_budget_ms=100, smoke_warm_budget_ms=200
+    )
+    with pytest.raises(SmokeTestTooSlowError) as refused:
+        smoke_test_candidate(
+            Slowed(gate.endpoint(), first=0.3, warm=0), gate.repository, CANDIDATES, state
+        )
+    assert re.fullmatch(
+        r"the first call took \d+ ms \(model load \d+ ms\), over this environment's cold "
+        r"budget \(smoke_cold_budget_ms\) of 100 ms",
+        str(refused.value),
+    )
+    assert int(re.search(r"took (\d+) ms", str(refused.value))[1]) >= 300
+
+
+def test_slow_warm_calls_are_refused_by_the_warm_budget(gate, bundles):
+    # GIVEN a generous cold budget, and warm calls that each take 0.15 s
+    state = staged(
+        gate, bundles["good"], "good", smoke_cold_budget_ms=10000, smoke_warm_budget_ms=50
+    )
+    with pytest.raises(SmokeTestTooSlowError) as refused:
+        smoke_test_candidate(
+            Slowed(gate.endpoint(), first=0, warm=0.15), gate.repository, CANDIDATES, state
+        )
+    # THEN the reason names the warm budget with both numbers, and not the cold one
+    reason = str(refused.value)
+    assert re.fullmatch(
+        rf"the warm calls took (\d+) ms \(median of {WARM_CALLS}\), over this environment's "
+        r"warm budget \(smoke_warm_budget_ms\) of 50 ms",
+        reason,
+    )
+    assert int(re.search(r"took (\d+) ms", reason)[1]) >= 150
+
+
+def test_a_policy_or_outcome_written_with_one_budget_still_parses():
+    # GIVEN an execution started before cold and warm calls had budgets of their own
+    legacy = load_event("promotion_state_start.json")["policy"]
+    del legacy["smoke_cold_budget_ms"], legacy["smoke_warm_budget_ms"]
+    legacy["smoke_test_budget_ms"] = 3000
+    # THEN its one budget judges both kinds of call, as it judged every call then
+    policy = GatePolicy.parse(legacy)
+    assert (policy.smoke_cold_budget_ms, policy.smoke_warm_budget_ms) == (3000, 3000)
+    # AND a smoke test it passed then is read as one (cold) call
+    outcome = SmokeTestOutcome.parse(
+        {
+            "version": "1",
+            "latency_ms": 812.5,
+            "model_load_ms": 40.0,
+            "cold_start": True,
+            "budget_ms": 3000,
+        }
+    )
+    assert (outcome.first_call_ms, outcome.cold_budget_ms) == (812.5, 3000)
+    assert (outcome.warm_calls, outcome.warm_call_ms, outcome.warm_budget_ms) == (0, None, None)
 
 
 class WrongAnswers:
@@ -397,7 +536,7 @@ def test_smoke_test_rejects_an_answer_that_differs_from_the_input_example(gate, 
     expected = gate.repository.get_version("iris", "good")["input_example"]["expected_output"]
     wrong = [(label + 1) % 3 for label in expected]
     with pytest.raises(SmokeTestFailedError, match=re.escape(f"endpoint answered {wrong}")):
-        smoke_test_candidate(WrongAnswers("good", wrong), gate.repository, "endpoint", state)
+        smoke_test_candidate(WrongAnswers("good", wrong), gate.repository, CANDIDATES, state)
 
 
 # -- approval ------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from model_runtime.exceptions import ModelLoadError, SmokeTestFailedError
 from model_runtime.lambda_environments import GENERATION, discard_environments
 from model_runtime.model import outputs_match
 from model_runtime.sandboxed_model import LambdaSandbox, batches, predicted
-from tests.conftest import LambdaContext, python_bundle_with
+from registry.workflow_state import GatePolicy
+from tests.conftest import LambdaContext, load_event, python_bundle_with
 from tests.unit.gate import ForkedLambda, sandbox_reference
 
 IN_SANDBOX = "'slipway-sandbox-' in __import__('os').environ.get('HOME', '')"
@@ -350,7 +351,7 @@ def test_a_failed_renewal_does_not_hide_why_the_smoke_test_failed(monkeypatch):
 
     class State:
         execution_name = "run-1"
-        policy = type("Policy", (), {"smoke_test_budget_ms": 1, "pointer_cache_seconds": 0})
+        policy = GatePolicy.parse(load_event("promotion_state_start.json")["policy"])
 
         def candidate(self):
             return "iris", "py"
@@ -358,5 +359,5 @@ def test_a_failed_renewal_does_not_hide_why_the_smoke_test_failed(monkeypatch):
     denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Update")
     with pytest.raises(SmokeTestFailedError, match="expected"):
         module.smoke_test_candidate(
-            RevisedLambda({}, fail_update=denied), Repository(), "f", State()
+            RevisedLambda({}, fail_update=denied), Repository(), {"default": "f"}, State()
         )

@@ -78,16 +78,78 @@ def test_a_candidate_worse_than_live_is_rejected(deployed, tmp_path):
 
 def test_a_smoke_test_over_budget_is_rejected_and_live_stays(deployed, tmp_path):
     assert promote(deployed, tmp_path, "gate-slow", "1")["status"] == "SUCCEEDED"
-    with deployed.gate_policy(smoke_test_budget_ms=0.001):
+    with deployed.gate_policy(smoke_cold_budget_ms=0.001):
         described = promote(deployed, tmp_path, "gate-slow", "2", c=0.9)
     assert described["status"] == "FAILED"
-    assert described["cause"].startswith("SmokeTestTooSlowError: ")
-    assert "budget is 0 ms" in described["cause"]
+    assert described["cause"].startswith("SmokeTestTooSlowError: the first call took ")
+    assert "cold budget (smoke_cold_budget_ms) of 0 ms" in described["cause"]
     assert deployed.repository.get_pointer("gate-slow")["version"] == "1"
     # the candidate reached staging (that is where it was smoke-tested), never live
     # it was smoke-tested on staging; rejected, it is staged no more (nothing is)
     assert deployed.repository.get_pointer("gate-slow", "staging") is None
     assert deployed.repository.get_version("gate-slow", "2")["status"] == "rejected"
+
+
+SLOW_LOAD = """
+import time as _time
+
+_load = Predictor.load
+
+
+def _slow_load(self, path):
+    _time.sleep(1.5)  # a model that takes long to load: only a cold call pays it
+    _load(self, path)
+
+
+Predictor.load = _slow_load
+"""
+
+SLOW_PREDICT = """
+import time as _time
+
+_predict = Predictor.predict
+
+
+def _slow_predict(self, inputs):
+    _time.sleep(0.4)  # every answer, warm or not
+    return _predict(self, inputs)
+
+
+Predictor.predict = _slow_predict
+"""
+
+
+def test_a_model_slow_only_on_its_first_call_passes_the_smoke_test(deployed, tmp_path):
+    # GIVEN budgets of 5 s for the first call and 1 s for warm ones, and a model that takes
+    # 1.5 s to load (as a cold container in AWS takes seconds) and answers at once after
+    bundle = python_bundle_with(tmp_path, "gate-cold", "1", SLOW_LOAD)
+    with deployed.gate_policy(smoke_cold_budget_ms=5000, smoke_warm_budget_ms=1000):
+        described = deployed.wait_for_execution(deployed.push(bundle, "gate-cold", "1"))
+    # THEN it goes live: its first call is judged by the cold budget, not the warm one
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    smoke = deployed.repository.get_version("gate-cold", "1")["smoke_test_result"]
+    assert 1500 <= smoke["first_call_ms"] < 5000
+    assert smoke["warm_call_ms"] < 1000 and smoke["warm_calls"] >= 1
+    assert deployed.repository.get_pointer("gate-cold")["version"] == "1"
+
+
+def test_a_model_slow_on_warm_calls_fails_the_smoke_test(deployed, tmp_path):
+    # GIVEN a generous cold budget and a warm one of 0.2 s, and a model that takes 0.4 s
+    # for every answer
+    bundle = python_bundle_with(tmp_path, "gate-warm", "1", SLOW_PREDICT)
+    with deployed.gate_policy(smoke_cold_budget_ms=10000, smoke_warm_budget_ms=200):
+        described = deployed.wait_for_execution(deployed.push(bundle, "gate-warm", "1"))
+    # THEN it is rejected, the reason naming the warm budget and both numbers
+    assert described["status"] == "FAILED"
+    reason = re.fullmatch(
+        r"SmokeTestTooSlowError: the warm calls took (\d+) ms \(median of \d+\), over this "
+        r"environment's warm budget \(smoke_warm_budget_ms\) of 200 ms",
+        described["cause"],
+    )
+    assert reason is not None, described["cause"]
+    assert int(reason[1]) >= 400
+    assert deployed.repository.get_version("gate-warm", "1")["status"] == "rejected"
+    assert deployed.repository.get_pointer("gate-warm") is None
 
 
 @pytest.fixture
@@ -595,7 +657,7 @@ def test_a_wrong_answer_from_the_endpoint_fails_the_smoke_test(deployed, tmp_pat
     wrong = [(label + 1) % 3 for label in manifest.input_example.expected_output]
     # the endpoint answers the staging call like a runtime that disagrees with Validate's
     deployed.session.cloud.executor.inject_answers(
-        "CandidateEndpointServing",  # the smoke test calls the candidate function
+        "CandidateEndpointdefaultServing",  # the default endpoint's candidate function
         {
             "statusCode": 200,
             "headers": {
