@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -590,35 +591,41 @@ def status(
     name: NameArgument,
     version: LiveVersionArgument = None,
     env: EnvOption = "local",
-    watch: Annotated[bool, typer.Option("--watch", help="follow until it ends")] = False,
-    timeout: Annotated[float, typer.Option(help="seconds to watch at most")] = 600,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="follow until it ends, through approval waits and canary bakes (Ctrl-C stops "
+            "watching, not the promotion)",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(help="seconds to watch at most (default: until it ends)")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """A promotion's progress and outcome; exit 1 unless it is live or still running
-    (rejected, failed, superseded, cancelled)."""
+    (rejected, failed, superseded, cancelled); exit 130 when watching is stopped with
+    Ctrl-C."""
     from registry.repository import LineageRepository
     from registry.statuses import VersionStatus
-    from slipway.promotion import (
-        PromotionResult,
-        execution_arn_of,
-        find_execution,
-        outcome,
-        watch_steps,
-    )
+    from slipway.promotion import PromotionResult, execution_arn_of, find_execution, outcome
     from slipway.target import resolve_target
 
     target = resolve_target(env)
     repository = LineageRepository(target.table())
     version = version or _live_version(repository, name, env)
-    execution_arn = find_execution(target, name, version, wait_seconds=30 if watch else 0)
-    if watch:
-        for step in watch_steps(target, execution_arn, timeout_seconds=timeout):
-            if as_json:
-                continue
-            if step.state == "failed":
-                err_console.print(f"  [red]✗ {step.step or 'failed'}[/] {step.detail}")
-            elif step.state == "passed":
-                console.print(f"  [green]✓[/] {step.step}")
+    try:
+        execution_arn = find_execution(target, name, version, wait_seconds=30 if watch else 0)
+        if watch:
+            _watch(target, execution_arn, name, version, env, timeout, as_json)
+    except KeyboardInterrupt:
+        err_console.print(
+            f"stopped watching; the promotion goes on: `slipway status {name} {version} "
+            f"--env {env} --watch` follows it again",
+            markup=False,
+        )
+        raise typer.Exit(130) from None
     result = outcome(target, execution_arn)
     registered = repository.get_version(name, version)
     # The newest upload is what this command follows; the registry says what the version is.
@@ -679,6 +686,48 @@ def status(
         err_console.print(f"[bold red]{name} {version}: rejected[/]: {result.get('reason')}")
     if result["status"] not in ("SUCCEEDED", "RUNNING") or rejected_before:
         raise typer.Exit(1)
+
+
+def _watch(
+    target: Any,
+    execution_arn: str,
+    name: str,
+    version: str,
+    env: str,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Each step as it passes or fails; once, each wait for a person or a bake, with what to
+    do next (on stderr under --json, whose stdout is one document)."""
+    from slipway.promotion import StepState, watch_steps
+
+    notices = err_console if as_json else console
+    for step in watch_steps(target, execution_arn, timeout_seconds=timeout):
+        if step.state == StepState.AWAITING_APPROVAL:
+            notices.print(
+                f"  ⏸ {step.step}: {name} {version} waits for a person's decision: "
+                f"`slipway approve {name} {version} --env {env}` or "
+                f"`slipway reject {name} {version} --env {env} --reason TEXT`; still watching "
+                "(Ctrl-C stops watching, not the promotion)",
+                markup=False,
+                highlight=False,
+            )
+        elif step.state == StepState.BAKING:
+            until = datetime.fromisoformat(step.detail).astimezone(UTC)
+            notices.print(
+                f"  ⏳ {step.step}: the canary of {name} {version} takes a share of live "
+                f"traffic until about {until:%Y-%m-%d %H:%M:%S} UTC (longer while it has "
+                "too few requests to judge); still watching (Ctrl-C stops watching, not the "
+                "promotion)",
+                markup=False,
+                highlight=False,
+            )
+        elif as_json:
+            continue
+        elif step.state == StepState.FAILED:
+            err_console.print(f"  [red]✗ {step.step or 'failed'}[/] {step.detail}")
+        elif step.state == StepState.PASSED:
+            console.print(f"  [green]✓[/] {step.step}")
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -586,3 +587,85 @@ def test_doctor_names_what_is_inconsistent_and_exits_1(cli_env, tmp_path):
     text = " ".join(said.output.split())
     assert "iris-doctor: stale-lock" in text and "slipway unlock iris-doctor" in text
     assert run("unlock", "iris-doctor", "--env", "local")["holder_status"] == "GONE"
+
+
+class Watcher:
+    """`slipway status --watch` as a user runs it: its own process, lines read as printed."""
+
+    def __init__(self, name: str, version: str) -> None:
+        import subprocess
+        import sys
+        import threading
+
+        command = ["status", name, version, "--env", "local", "--watch"]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "slipway.cli", *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "COLUMNS": "500"},  # one notice, one line
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_for_line(self, text: str, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [line for line in self.lines if text in line]
+            if found:
+                return found[0]
+            assert self.process.poll() is None, ("ended", self.lines, self.process.stderr.read())
+            time.sleep(0.2)
+        raise AssertionError(f"no line with {text!r} in {self.lines}")
+
+    def end(self, timeout: float = 120) -> tuple[int, str, str]:
+        self.process.wait(timeout)
+        return self.process.returncode, "".join(self.lines), self.process.stderr.read()
+
+
+def test_watch_says_what_a_waiting_version_needs_and_follows_it_to_the_end(cli_env, tmp_path):
+    with cli_env.gate_policy(approval="manual"):
+        # GIVEN a version waiting for a person's approval
+        bundle = tmp_path / "waits.tar.gz"
+        train_and_package(bundle, name="cli-waits", version="1")
+        cli_env.push(bundle, "cli-waits", "1")
+        watcher = Watcher("cli-waits", "1")
+        # THEN the watch says so once, with the exact commands that decide it
+        notice = watcher.wait_for_line("waits for a person's decision")
+        assert "`slipway approve cli-waits 1 --env local`" in notice
+        assert "`slipway reject cli-waits 1 --env local --reason TEXT`" in notice
+        # AND it keeps watching: once approved, the version goes live and the watch ends 0
+        run("approve", "cli-waits", "1", "--env", "local", "--reason", "checked")
+        code, out, err = watcher.end()
+    assert code == 0, (out, err)
+    assert "cli-waits 1: live" in out
+    assert out.count("waits for a person's decision") == 1
+
+
+def test_ctrl_c_stops_watching_cleanly_and_the_promotion_goes_on(cli_env, tmp_path):
+    import signal
+
+    with cli_env.gate_policy(approval="manual"):
+        bundle = tmp_path / "interrupted.tar.gz"
+        train_and_package(bundle, name="cli-interrupted", version="1")
+        execution = cli_env.push(bundle, "cli-interrupted", "1")
+        watcher = Watcher("cli-interrupted", "1")
+        watcher.wait_for_line("waits for a person's decision")
+        # WHEN the user presses Ctrl-C
+        watcher.process.send_signal(signal.SIGINT)
+        code, out, err = watcher.end()
+        # THEN the watch ends 130, no traceback, saying how to follow the promotion again
+        assert code == 130, (out, err)
+        assert "Traceback" not in err
+        assert "`slipway status cli-interrupted 1 --env local --watch`" in " ".join(err.split())
+        # AND the promotion still waits
+        assert cli_env.repository.get_version("cli-interrupted", "1")["status"] == (
+            "awaiting-approval"
+        )
+        run("reject", "cli-interrupted", "1", "--env", "local", "--reason", "test over")
+        assert cli_env.wait_for_execution(execution)["status"] == "FAILED"
