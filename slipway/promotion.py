@@ -227,6 +227,10 @@ class StepTracker:
         if event["type"] in self._SUCCEEDED:
             self._failure = None  # a retry of the same step succeeded
             return None
+        if event["type"] == "TaskSubmitted" and self._current == WAIT_FOR_APPROVAL.state:
+            # the request's function has returned: the version waits, and a decision sent
+            # now finds it waiting (on entering the step it would still be refused)
+            return self._announce(StepEvent(self._current, StepState.AWAITING_APPROVAL))
         step_event = _step_event(event)
         if step_event is None:
             return None
@@ -240,16 +244,16 @@ class StepTracker:
         return failure if failure is not None else step_event
 
     def _waiting(self, entered: StepEvent, event: dict[str, Any]) -> StepEvent | None:
-        """A wait the user should know of, once per step: for a person, or for a bake."""
-        if entered.step in self._announced:
+        """A canary's bake, announced as it begins, with when it may pass."""
+        if entered.step == BAKE_CANARY.state and (until := _bake_ends(event)):
+            return self._announce(StepEvent(entered.step, StepState.BAKING, until))
+        return None
+
+    def _announce(self, waiting: StepEvent) -> StepEvent | None:
+        """A wait the user should know of (for a person, for a bake), once per step."""
+        if waiting.step in self._announced:
             return None
-        waiting = None
-        if entered.step == WAIT_FOR_APPROVAL.state:
-            waiting = StepEvent(entered.step, StepState.AWAITING_APPROVAL)
-        elif entered.step == BAKE_CANARY.state and (until := _bake_ends(event)):
-            waiting = StepEvent(entered.step, StepState.BAKING, until)
-        if waiting is not None:
-            self._announced.add(entered.step)
+        self._announced.add(waiting.step)
         return waiting
 
     def finish(self) -> StepEvent | None:

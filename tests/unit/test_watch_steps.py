@@ -104,19 +104,25 @@ def test_a_lambda_failure_shows_its_type_and_message_never_the_stack_trace():
     assert failed.detail == "EvaluationFailedError: accuracy 0.31 is below the threshold 0.9"
 
 
-def test_an_approval_wait_is_announced_once():
+def test_an_approval_wait_is_announced_once_the_request_is_made():
     from slipway.promotion import StepState, StepTracker
 
     steps = StepTracker()
     history = [
         entered("Task", "SmokeTest"),
         exited("Task", "SmokeTest"),
+        # entering the step is not yet waiting: an approval sent now would be refused
         entered("Task", "WaitForApproval"),
-        entered("Task", "WaitForApproval"),  # a wait begun again is not news
+        {"type": "TaskScheduled"},
+        {"type": "TaskStarted"},
+        {"type": "TaskSubmitted"},  # the request's function returned: the version waits
+        {"type": "TaskSubmitted"},  # a wait begun again is not news
     ]
-    shown = [e for e in map(steps.feed, history) if e is not None]
-    assert [(e.step, e.state) for e in shown if e.state != "entered"] == [
+    shown = [(e.step, e.state) for e in map(steps.feed, history) if e is not None]
+    assert shown == [
+        ("SmokeTest", "entered"),
         ("SmokeTest", "passed"),
+        ("WaitForApproval", "entered"),
         ("WaitForApproval", StepState.AWAITING_APPROVAL),
     ]
 
