@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -669,3 +670,79 @@ def test_ctrl_c_stops_watching_cleanly_and_the_promotion_goes_on(cli_env, tmp_pa
         )
         run("reject", "cli-interrupted", "1", "--env", "local", "--reason", "test over")
         assert cli_env.wait_for_execution(execution)["status"] == "FAILED"
+
+
+@pytest.fixture(scope="module")
+def sorted_versions(deployed, tmp_path_factory):
+    """cli-sorted 1 (live), 2 and 10 (rejected: their bar is out of reach), and what
+    `status --watch` printed for each."""
+    watched = {}
+    folder = tmp_path_factory.mktemp("cli-sorted")
+    with pytest.MonkeyPatch.context() as patch:
+        point_cli_at(deployed, folder, patch)
+        unreachable = {"threshold": 1.01}
+        for version, training in (("1", {}), ("2", unreachable), ("10", unreachable)):
+            bundle = folder / f"sorted-{version}.tar.gz"
+            train_and_package(bundle, name="cli-sorted", version=version, **training)
+            run("push", str(bundle), "--env", "local")
+            watched[version] = runner.invoke(
+                app, ["status", "cli-sorted", version, "--env", "local", "--watch"]
+            )
+    return watched
+
+
+def test_a_rejection_is_watched_with_its_reason_not_lambdas_stack_trace(sorted_versions):
+    watched = sorted_versions["2"]
+    shown = " ".join(watched.output.split())
+    assert watched.exit_code == 1
+    assert "✗ Evaluate EvaluationFailedError: accuracy" in shown, shown
+    assert "stackTrace" not in shown and "errorMessage" not in shown, shown
+
+
+def test_versions_are_listed_as_people_count_not_as_text(cli_env, sorted_versions):
+    versions = run("versions", "cli-sorted", "--env", "local")
+    assert [v["version"] for v in versions] == ["1", "2", "10"]  # not 1, 10, 2
+    said = runner.invoke(app, ["versions", "cli-sorted", "--env", "local"]).output
+    assert [line.split(":")[0] for line in said.splitlines()] == ["1", "2", "10"]
+
+
+def test_models_show_the_live_version_beside_the_latest(cli_env, sorted_versions):
+    (model,) = [m for m in run("models", "--env", "local") if m["name"] == "cli-sorted"]
+    assert (model["live_version"], model["latest_version"]) == ("1", "10")
+    said = " ".join(runner.invoke(app, ["models", "--env", "local"]).output.split())
+    assert "cli-sorted: live 1; latest registered 10" in said
+
+
+def test_lineage_json_is_a_document_without_the_tables_keys(cli_env, sorted_versions):
+    lineage = run("lineage", "cli-sorted", "1", "--env", "local")
+    internal = {"pk", "sk", "gsi1pk", "gsi1sk", "approval_token"}
+    assert lineage["version"]["version"] == "1" and not internal & lineage["version"].keys()
+    assert lineage["audit"] and all(not internal & event.keys() for event in lineage["audit"])
+
+
+def test_openlineage_start_and_complete_carry_their_own_times(cli_env, sorted_versions):
+    start, complete = run("lineage", "cli-sorted", "1", "--env", "local", "--openlineage")
+    registered = run("lineage", "cli-sorted", "1", "--env", "local")["version"]["registered_at"]
+    # the run began when the promotion started (the upload), and completed at registration
+    assert complete["eventTime"] == registered
+    assert datetime.fromisoformat(start["eventTime"]) < datetime.fromisoformat(registered)
+
+
+def test_a_refused_decision_under_json_is_a_json_error_with_exit_1(cli_env):
+    result = runner.invoke(app, ["approve", "no-such-model", "1", "--env", "local", "--json"])
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)
+    assert error["status"] == 404 and "is not registered" in error["error"]
+    assert error["problem"]["status"] == 404
+
+
+@pytest.mark.parametrize(
+    "args", [["local", "status"], ["status", "iris", "--env", "local"]], ids=["local", "status"]
+)
+def test_json_errors_of_a_cloud_not_running(tmp_path, monkeypatch, args):
+    monkeypatch.setenv("SLIPWAY_LOCAL_DIR", str(tmp_path / "nothing-here"))
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {
+        "error": "the embedded cloud is not running; start it with `slipway local up`"
+    }
