@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -746,3 +747,21 @@ def test_json_errors_of_a_cloud_not_running(tmp_path, monkeypatch, args):
     assert json.loads(result.stdout) == {
         "error": "the embedded cloud is not running; start it with `slipway local up`"
     }
+
+
+def test_watch_says_until_when_a_canary_bakes(cli_env, tmp_path):
+    # GIVEN a live version, and a canary policy that bakes (here briefly, and nobody calls)
+    for version in ("1", "2"):
+        train_and_package(tmp_path / f"bakes-{version}.tar.gz", name="cli-bakes", version=version)
+    run("push", str(tmp_path / "bakes-1.tar.gz"), "--env", "local")
+    run("status", "cli-bakes", "1", "--env", "local", "--watch")
+    policy = {"share": 0.5, "bake_seconds": 1, "min_requests": 3, "max_bake_seconds": 6}
+    with cli_env.gate_policy(canary=policy):
+        run("push", str(tmp_path / "bakes-2.tar.gz"), "--env", "local")
+        watched = runner.invoke(app, ["status", "cli-bakes", "2", "--env", "local", "--watch"])
+    shown = " ".join(watched.output.split())
+    # THEN the watch says once that the canary takes live traffic, until about when
+    assert shown.count("BakeCanary: the canary of cli-bakes 2 takes a share of live traffic") == 1
+    assert re.search(r"until about \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", shown), shown
+    # AND it follows the canary to its end (no client called it: rejected)
+    assert watched.exit_code == 1 and "it needs 3 to be judged" in shown
