@@ -1168,8 +1168,8 @@ def versions(
 def _version_order(version: str) -> tuple[tuple[int, int | str], ...]:
     """Natural order: the numbers in a version compare as numbers (2 < 10, 1.9 < 1.10),
     the rest as text; a number goes before text at the same place."""
-    parts = re.split(r"(\d+)", version)
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in parts if part)
+    parts = re.split(r"(\d+)", version)  # the runs of digits are at the odd places
+    return tuple((0, int(p)) if i % 2 else (1, p) for i, p in enumerate(parts) if p)
 
 
 def _all_pages(target: Any, path: str, key: str, params: dict[str, str]) -> list[Any]:

@@ -18,6 +18,7 @@ from registry.executions import (
 )
 from registry.failure_reasons import readable_reason
 from registry.names import upload_key
+from registry.repository import LineageRepository
 from registry.workflow import BAKE_CANARY, PROMOTE, WAIT_FOR_APPROVAL
 from slipway.errors import CliError
 from slipway.target import Target
@@ -83,8 +84,6 @@ def _promotion_names(target: Target, name: str, version: str) -> tuple[str | Non
     """The execution name of the newest object version under the version's key, and those
     the registry knows: the registered upload's and its latest retry's (named by
     ``retry_execution_name``, from the registered object version)."""
-    from registry.repository import LineageRepository
-
     bucket, key = target.outputs["ArtifactBucketName"], upload_key(name, version)
     uploads = [
         found

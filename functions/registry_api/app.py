@@ -183,13 +183,15 @@ def export_openlineage(
     sfn: Any = Depends(get_stepfunctions),
 ) -> list[dict[str, Any]]:
     item = _version(repository, name, version)
-    started = _execution_started(sfn, execution_arn(required(STATE_MACHINE_ARN), item["execution"]))
-    return openlineage.run_events(item, started_at=started)
+    return openlineage.run_events(item, started_at=_execution_started(sfn, item.get("execution")))
 
 
-def _execution_started(sfn: Any, arn: str) -> str | None:
+def _execution_started(sfn: Any, execution: str | None) -> str | None:
     """When the execution that registered a version started; None once Step Functions no
     longer keeps it (90 days after it closed)."""
+    if not execution:
+        return None
+    arn = execution_arn(required(STATE_MACHINE_ARN), execution)
     try:
         started = sfn.describe_execution(executionArn=arn)["startDate"]
     except sfn.exceptions.ExecutionDoesNotExist:
