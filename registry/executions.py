@@ -1,8 +1,9 @@
 """Naming promotion executions: one per uploaded object version, found again by the CLI.
 
 Step Functions refuses a second execution with the same name, which is what makes
-redelivered upload events harmless; the readable prefix lets ``slipway status NAME VERSION``
-find the executions of a version.
+redelivered upload events harmless; and since a name is a pure function of the upload,
+``slipway status NAME VERSION`` describes the newest upload's execution (and the version's
+retries) by name instead of listing the state machine's executions.
 """
 
 from __future__ import annotations
@@ -48,12 +49,6 @@ def _named(upload: UploadEvent, salt: str) -> str:
 def execution_label(name: str, version: str) -> str:
     """The readable prefix of every execution name for (name, version)."""
     return _UNSAFE.sub("-", f"{name}-{version}")[:50].strip("-")
-
-
-def is_execution_of(execution: str, name: str, version: str) -> bool:
-    """Whether an execution name was made by :func:`execution_name` for (name, version)."""
-    prefix = execution_label(name, version) + "-"
-    return execution.startswith(prefix) and len(execution) == len(prefix) + DIGEST_CHARS
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:

@@ -9,6 +9,17 @@ from typing import Any
 from registry import keys
 from registry.statuses import Stage, VersionStatus
 
+# What only the table needs (keys, index keys) or nobody may read (a sealed task token):
+# never part of what the registry API or the CLI shows.
+INTERNAL_ATTRIBUTES = frozenset(
+    {keys.PK, keys.SK, keys.MODELS_INDEX_PK, keys.MODELS_INDEX_SK, "approval_token"}
+)
+
+
+def public(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as people and programs read it: without its internal attributes."""
+    return {key: value for key, value in item.items() if key not in INTERNAL_ATTRIBUTES}
+
 
 def to_dynamo(value: Any) -> Any:
     """DynamoDB wants Decimal, not float; a JSON round-trip converts nested values too."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,12 +14,35 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.tree import Tree
+from typer.core import TyperGroup
 
 from registry.statuses import Stage
 from slipway.dead_letters import QUEUES as DEAD_LETTER_QUEUES
 from slipway.errors import CliError
 
+# set in the context's meta (shared by every nested context) by any command's --json
+JSON_ERRORS = "slipway.json_errors"
+
+
+class _Commands(TyperGroup):
+    """The root command group: a failure of a command asked for --json is printed as JSON."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CliError as exc:
+            exc.as_json = bool(ctx.meta.get(JSON_ERRORS))
+            raise
+
+
+def _json_errors(ctx: typer.Context, value: bool) -> bool:
+    if value:
+        ctx.meta[JSON_ERRORS] = True
+    return value
+
+
 app = typer.Typer(
+    cls=_Commands,
     no_args_is_help=True,
     add_completion=False,
     # plain click errors: one line "Error: ...", the same in scripts, terminals and tests
@@ -39,7 +64,14 @@ console = Console()
 err_console = Console(stderr=True)
 
 EnvOption = Annotated[str, typer.Option("--env", "-e", help="environment from cdk.json")]
-JsonOption = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help='print machine-readable JSON (a failure too: {"error": ...}, exit 1)',
+        callback=_json_errors,
+    ),
+]
 # typer offers an Enum's values as the choices of an argument
 DeadLetterQueueName = StrEnum(  # type: ignore[misc]
     "DeadLetterQueueName",
@@ -590,35 +622,41 @@ def status(
     name: NameArgument,
     version: LiveVersionArgument = None,
     env: EnvOption = "local",
-    watch: Annotated[bool, typer.Option("--watch", help="follow until it ends")] = False,
-    timeout: Annotated[float, typer.Option(help="seconds to watch at most")] = 600,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="follow until it ends, through approval waits and canary bakes (Ctrl-C stops "
+            "watching, not the promotion)",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(help="seconds to watch at most (default: until it ends)")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """A promotion's progress and outcome; exit 1 unless it is live or still running
-    (rejected, failed, superseded, cancelled)."""
+    (rejected, failed, superseded, cancelled); exit 130 when watching is stopped with
+    Ctrl-C."""
     from registry.repository import LineageRepository
     from registry.statuses import VersionStatus
-    from slipway.promotion import (
-        PromotionResult,
-        execution_arn_of,
-        find_execution,
-        outcome,
-        watch_steps,
-    )
+    from slipway.promotion import PromotionResult, execution_arn_of, find_execution, outcome
     from slipway.target import resolve_target
 
     target = resolve_target(env)
     repository = LineageRepository(target.table())
     version = version or _live_version(repository, name, env)
-    execution_arn = find_execution(target, name, version, wait_seconds=30 if watch else 0)
-    if watch:
-        for step in watch_steps(target, execution_arn, timeout_seconds=timeout):
-            if as_json:
-                continue
-            if step.state == "failed":
-                err_console.print(f"  [red]✗ {step.step or 'failed'}[/] {step.detail}")
-            elif step.state == "passed":
-                console.print(f"  [green]✓[/] {step.step}")
+    try:
+        execution_arn = find_execution(target, name, version, wait_seconds=30 if watch else 0)
+        if watch:
+            _watch(target, execution_arn, name, version, env, timeout, as_json)
+    except KeyboardInterrupt:
+        err_console.print(
+            f"stopped watching; the promotion goes on: `slipway status {name} {version} "
+            f"--env {env} --watch` follows it again",
+            markup=False,
+        )
+        raise typer.Exit(130) from None
     result = outcome(target, execution_arn)
     registered = repository.get_version(name, version)
     # The newest upload is what this command follows; the registry says what the version is.
@@ -681,6 +719,50 @@ def status(
         raise typer.Exit(1)
 
 
+def _watch(
+    target: Any,
+    execution_arn: str,
+    name: str,
+    version: str,
+    env: str,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Each step as it passes or fails; once, each wait for a person or a bake, with what to
+    do next (on stderr under --json, whose stdout is one document)."""
+    from rich.markup import escape
+
+    from slipway.promotion import StepState, watch_steps
+
+    notices = err_console if as_json else console
+    for step in watch_steps(target, execution_arn, timeout_seconds=timeout):
+        if step.state == StepState.AWAITING_APPROVAL:
+            notices.print(
+                f"  ⏸ {step.step}: {name} {version} waits for a person's decision: "
+                f"`slipway approve {name} {version} --env {env}` or "
+                f"`slipway reject {name} {version} --env {env} --reason TEXT`; still watching "
+                "(Ctrl-C stops watching, not the promotion)",
+                markup=False,
+                highlight=False,
+            )
+        elif step.state == StepState.BAKING:
+            until = datetime.fromisoformat(step.detail).astimezone(UTC)
+            notices.print(
+                f"  ⏳ {step.step}: the canary of {name} {version} takes a share of live "
+                f"traffic until about {until:%Y-%m-%d %H:%M:%S} UTC (longer while it has "
+                "too few requests to judge); still watching (Ctrl-C stops watching, not the "
+                "promotion)",
+                markup=False,
+                highlight=False,
+            )
+        elif as_json:
+            continue
+        elif step.state == StepState.FAILED:
+            err_console.print(f"  [red]✗ {step.step or 'failed'}[/] {escape(step.detail)}")
+        elif step.state == StepState.PASSED:
+            console.print(f"  [green]✓[/] {step.step}")
+
+
 @app.command()
 def invoke(
     name: NameArgument,
@@ -733,6 +815,7 @@ def lineage(
     as_json: JsonOption = False,
 ) -> None:
     """A version's datasets, code, parameters, metrics and audit trail."""
+    from registry.items import public
     from registry.repository import LineageRepository
     from slipway.target import resolve_target
 
@@ -756,7 +839,8 @@ def lineage(
         )
         return
     if as_json:
-        _emit_json({"version": item, "audit": history})
+        version_document = public(item) if item is not None else None
+        _emit_json({"version": version_document, "audit": [public(e) for e in history]})
         return
     tree = Tree(f"[bold]{name} {version}[/] — {item['status'] if item else 'not registered'}")
     if item is not None:
@@ -1041,7 +1125,8 @@ def _decide(
 
 @app.command()
 def models(env: EnvOption = "local", as_json: JsonOption = False) -> None:
-    """Every registered model with its latest version."""
+    """Every registered model with the version it serves (live) and its newest registered
+    version (which may still be in its gate, or rejected)."""
     from slipway.target import resolve_target
 
     rows = _all_pages(resolve_target(env), "/v1/models", "models", {})
@@ -1049,7 +1134,12 @@ def models(env: EnvOption = "local", as_json: JsonOption = False) -> None:
         _emit_json(rows)
         return
     for row in rows:
-        console.print(f"{row['name']}: latest {row['latest_version']} (since {row['created_at']})")
+        live = row.get("live_version")
+        serving = f"live {live}" if live is not None else "no live version"
+        console.print(
+            f"{row['name']}: {serving}; latest registered {row['latest_version']} "
+            f"(model since {row['created_at']})"
+        )
 
 
 @app.command()
@@ -1059,11 +1149,13 @@ def versions(
     status: Annotated[str | None, typer.Option(help="only this status")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Versions of a model with their status."""
+    """Versions of a model with their status, in natural order (2 before 10)."""
     from slipway.target import resolve_target
 
     params = {"status": status} if status else {}
     rows = _all_pages(resolve_target(env), f"/v1/models/{name}/versions", "versions", params)
+    # the table orders versions as text (1, 10, 2); people count
+    rows.sort(key=lambda row: _version_order(str(row.get("version", ""))))
     if as_json:
         _emit_json(rows)
         return
@@ -1071,6 +1163,13 @@ def versions(
         line = f"{row.get('version', '?')}: {row.get('status', '?')}"
         line += f" (registered {row['registered_at']})" if "registered_at" in row else ""
         console.print(line + (f" [damaged: {row['damaged']}]" if "damaged" in row else ""))
+
+
+def _version_order(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Natural order: the numbers in a version compare as numbers (2 < 10, 1.9 < 1.10),
+    the rest as text; a number goes before text at the same place."""
+    parts = re.split(r"(\d+)", version)  # the runs of digits are at the odd places
+    return tuple((0, int(p)) if i % 2 else (1, p) for i, p in enumerate(parts) if p)
 
 
 def _all_pages(target: Any, path: str, key: str, params: dict[str, str]) -> list[Any]:
@@ -1103,17 +1202,21 @@ def main() -> None:
     except SlipwayRuntimeError as exc:
         if debug:
             raise
-        err_console.print(f"Error: {exc}", markup=False, highlight=False)
-        sys.exit(1)
+        _fail(str(exc))
     except Exception as exc:
         if debug:
             raise
-        err_console.print(
-            f"Error: {type(exc).__name__}: {exc} (rerun with --debug)",
-            markup=False,
-            highlight=False,
-        )
-        sys.exit(1)
+        _fail(f"{type(exc).__name__}: {exc} (rerun with --debug)")
+
+
+def _fail(message: str) -> None:
+    """An unexpected failure in one line (as JSON on stdout under --json, as CliError's),
+    exit 1."""
+    if "--json" in sys.argv:
+        typer.echo(json.dumps({"error": message}))
+    else:
+        err_console.print(f"Error: {message}", markup=False, highlight=False)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

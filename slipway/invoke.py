@@ -12,6 +12,7 @@ import httpx
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
+from registry.failure_reasons import readable_reason
 from registry.statuses import Stage
 from slipway.errors import CliError
 from slipway.target import Target
@@ -95,7 +96,9 @@ def call_candidate(target: Target, method: str, path: str, body: bytes | None) -
     )
     payload = json.loads(answer["Payload"].read() or b"null")
     if answer.get("FunctionError"):
-        raise CliError(f"the candidate function failed: {payload}")
+        # Lambda's error JSON: its type and message, not its stack trace
+        error = payload.get("errorType") if isinstance(payload, dict) else None
+        raise CliError(f"the candidate function failed: {readable_reason(error, payload)}")
     status, headers, _, raw = http_response(payload)
     try:
         parsed: Any = json.loads(raw or b"null")
@@ -110,5 +113,9 @@ def call_registry(target: Target, method: str, path: str, body: Any = None) -> A
     answer = call_url(target, target.registry_url() + path, method, data)
     if answer.status >= 400:
         detail = answer.body.get("detail") if isinstance(answer.body, dict) else answer.body
-        raise CliError(f"the registry answered HTTP {answer.status}: {detail}")
+        raise CliError(
+            f"the registry answered HTTP {answer.status}: {detail}",
+            status=answer.status,
+            problem=answer.body,
+        )
     return answer.body

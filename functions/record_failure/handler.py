@@ -12,34 +12,22 @@ from registry import aws
 from registry.audit import AuditEvent, AuditStep
 from registry.aws import lineage_repository
 from registry.exceptions import InvalidStateError
+from registry.failure_reasons import MAX_TEXT, readable_reason
 from registry.metrics import Metric
 from registry.names import MODELS_PREFIX, NAME_PATTERN, VERSION_PATTERN
 from registry.promotion_endings import end_promotion
 from registry.repository import LineageRepository
 from registry.verdicts import ending_of
-from registry.workflow_state import REASON_LIMIT, Failure, PromotionState, StepError
+from registry.workflow_state import Failure, PromotionState, StepError
 
 UNRECOGNISED_UPLOADS = "_unrecognised-uploads"
 _KEY_PARTS = 4
-# A reason is for people, and it travels in the state document, whose size is bounded:
-# '<type>: <message>' fits workflow_state.Reason.
-MAX_TYPE = 256
-MAX_TEXT = REASON_LIMIT - MAX_TYPE - 2
 EXECUTION_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
 def failure_reason(error: StepError | None) -> str:
     """'<ErrorType>: <message>' from a Step Functions error object (Cause is Lambda's JSON)."""
-    error_type = str((error.Error if error else None) or "UnknownError")[:MAX_TYPE]
-    cause = (error.Cause if error else None) or ""
-    if not isinstance(cause, str):
-        cause = json.dumps(cause, default=str)
-    try:
-        message = json.loads(cause).get("errorMessage", cause)
-    except (json.JSONDecodeError, AttributeError, TypeError):
-        message = cause
-    message = str(message)[:MAX_TEXT]
-    return f"{error_type}: {message}" if message else error_type
+    return readable_reason(error.Error if error else None, error.Cause if error else None)
 
 
 def subject_of(state: PromotionState) -> tuple[str, str]:

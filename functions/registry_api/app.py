@@ -6,6 +6,7 @@ identity, as the Function URL reports it, is the actor recorded in the audit tra
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -20,7 +21,7 @@ from functions.exceptions import (
     SlipwayControlError,
 )
 from functions.registry_api import decisions, openlineage, pages
-from registry import aws, problems
+from registry import aws, items, problems
 from registry.approval_tokens import ApprovalTokens
 from registry.approvers import parse_approvers, require_approver
 from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, STATE_MACHINE_ARN, required
@@ -36,6 +37,7 @@ from registry.exceptions import (
     VersionConflictError,
     VersionNotRegisteredError,
 )
+from registry.executions import execution_arn
 from registry.keys import VERSION_PREFIX
 from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
 from registry.repository import LineageRepository
@@ -92,8 +94,7 @@ def actor_of(request: Request) -> str:
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
-    hidden = {"pk", "sk", "gsi1pk", "gsi1sk", "approval_token"}
-    return {key: value for key, value in item.items() if key not in hidden}
+    return items.public(item)
 
 
 @router.get("/models")
@@ -103,7 +104,17 @@ def list_models(
     repository: LineageRepository = Depends(get_repository),
 ) -> dict[str, Any]:
     page = repository.list_models(limit, pages.decode(next_token))
-    return {"models": [_public(i) for i in page.items], "next_token": pages.encode(page.next_key)}
+    return {
+        "models": [_listed_model(repository, item) for item in page.items],
+        "next_token": pages.encode(page.next_key),
+    }
+
+
+def _listed_model(repository: LineageRepository, item: dict[str, Any]) -> dict[str, Any]:
+    """A model as listed: the version it serves (its live pointer, an item of its own)
+    next to the newest one registered, which may still be in its gate or rejected."""
+    pointer = repository.get_pointer(item["name"])
+    return {**_public(item), "live_version": pointer["version"] if pointer else None}
 
 
 @router.get("/models/{name}")
@@ -169,8 +180,23 @@ def export_openlineage(
     name: str = NAME,
     version: str = VERSION,
     repository: LineageRepository = Depends(get_repository),
+    sfn: Any = Depends(get_stepfunctions),
 ) -> list[dict[str, Any]]:
-    return openlineage.run_events(_version(repository, name, version))
+    item = _version(repository, name, version)
+    return openlineage.run_events(item, started_at=_execution_started(sfn, item.get("execution")))
+
+
+def _execution_started(sfn: Any, execution: str | None) -> str | None:
+    """When the execution that registered a version started; None once Step Functions no
+    longer keeps it (90 days after it closed)."""
+    if not execution:
+        return None
+    arn = execution_arn(required(STATE_MACHINE_ARN), execution)
+    try:
+        started = sfn.describe_execution(executionArn=arn)["startDate"]
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return None
+    return str(started.astimezone(UTC).isoformat(timespec="milliseconds"))
 
 
 @router.get("/datasets/{sha256}/models")

@@ -69,8 +69,11 @@ def _version_facet(version: str) -> dataset_version_dataset.DatasetVersionDatase
     )
 
 
-def run_events(item: dict[str, Any]) -> list[dict[str, Any]]:
-    """START and COMPLETE events describing the run that produced this version."""
+def run_events(item: dict[str, Any], started_at: str | None = None) -> list[dict[str, Any]]:
+    """START and COMPLETE events describing the run that produced this version: it started
+    at ``started_at`` (when its promotion began: the upload arrived) and completed when the
+    registry registered the version. Without a known start (an execution Step Functions no
+    longer keeps, 90 days after it closed) both carry the registration's time."""
     name, version, bundle = item["name"], item["version"], item["bundle"]
     lineage = item["lineage"]
     code = lineage["code"]
@@ -111,11 +114,11 @@ def run_events(item: dict[str, Any]) -> list[dict[str, Any]]:
         *_where(f"s3://{bundle['bucket']}/{bundle['key']}"),
         facets={"version": _version_facet(bundle["digest"])},
     )
-    at = item["registered_at"]
+    completed = item["registered_at"]
     events = [
         RunEvent(
             eventType=RunState.START,
-            eventTime=at,
+            eventTime=started_at or completed,
             run=run,
             job=job,
             inputs=inputs,
@@ -123,7 +126,7 @@ def run_events(item: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         RunEvent(
             eventType=RunState.COMPLETE,
-            eventTime=at,
+            eventTime=completed,
             run=run,
             job=job,
             inputs=inputs,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from functions.registry_api.openlineage import PRODUCER, run_events
 
@@ -60,3 +61,14 @@ def test_datasets_are_named_by_openlineage_conventions_and_versioned_by_digest()
 
 def test_the_same_version_always_gives_the_same_run_id():
     assert run_events(ITEM)[0]["run"]["runId"] == run_events(dict(ITEM))[0]["run"]["runId"]
+
+
+def test_the_start_and_the_completion_carry_their_own_times():
+    # GIVEN the run began when the upload's promotion started, and ended with the registration
+    start, complete = run_events(ITEM, started_at="2026-11-29T09:59:31.250+00:00")
+    # THEN each event says when it happened
+    assert start["eventTime"] == "2026-11-29T09:59:31.250+00:00"
+    assert complete["eventTime"] == ITEM["registered_at"]
+    assert datetime.fromisoformat(start["eventTime"]) < datetime.fromisoformat(
+        complete["eventTime"]
+    )

@@ -431,3 +431,29 @@ def test_damaged_items_are_named_instead_of_failing_the_registry(gate, bundles):
     status, problem = call("POST", "/v1/models/iris/rollback", {"reason": "x"})
     assert status == 409 and "live pointer of iris is damaged" in problem["detail"]
     assert gate.repository.lock_holder("iris") is None
+
+
+def test_models_are_listed_with_the_version_they_serve_beside_the_latest(gate, bundles):
+    # GIVEN iris 'good' live, and 'better' registered after it (still in its gate)
+    live(gate, bundles["good"], "good")
+    registered(gate, bundles["better"], "better")
+    status, body = call("GET", "/v1/models")
+    assert status == 200, body
+    (iris,) = body["models"]
+    assert (iris["live_version"], iris["latest_version"]) == ("good", "better")
+    assert not {"pk", "sk", "gsi1pk", "gsi1sk"} & iris.keys()
+
+
+def test_an_openlineage_run_whose_execution_is_gone_starts_at_its_registration(
+    gate, bundles, monkeypatch
+):
+    machine, _ = token_waiting_machine("lineage-runs")
+    monkeypatch.setenv(STATE_MACHINE_ARN, machine)
+    # GIVEN a version whose registering execution Step Functions no longer keeps
+    registered(gate, bundles["good"], "good")
+    status, body = call("GET", "/v1/models/iris/versions/good/openlineage")
+    # THEN the start is unknown: both events carry the registration's time, not a guess
+    assert status == 200, body
+    start, complete = body
+    registered_at = gate.repository.get_version("iris", "good")["registered_at"]
+    assert start["eventTime"] == complete["eventTime"] == registered_at

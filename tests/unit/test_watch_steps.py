@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from slipway.promotion import _step_event
@@ -82,3 +84,64 @@ def test_a_retried_attempt_that_succeeds_is_a_pass_and_an_uncaught_failure_is_sh
     assert [e for e in map(steps.feed, uncaught) if e is not None and e.state != "entered"] == []
     last = steps.finish()
     assert (last.step, last.state, last.detail) == ("Stage", "failed", "E: boom")
+
+
+def test_a_lambda_failure_shows_its_type_and_message_never_the_stack_trace():
+    # GIVEN the cause Step Functions reports for a Lambda task: Lambda's error JSON
+    cause = json.dumps(
+        {
+            "errorType": "EvaluationFailedError",
+            "errorMessage": "accuracy 0.31 is below the threshold 0.9",
+            "requestId": "5c3d",
+            "stackTrace": ['  File "/var/task/model_runtime/jobs/evaluate.py", line 80'],
+        }
+    )
+    event = {
+        "type": "TaskFailed",
+        "taskFailedEventDetails": {"error": "EvaluationFailedError", "cause": cause},
+    }
+    failed = _step_event(event)
+    assert failed.detail == "EvaluationFailedError: accuracy 0.31 is below the threshold 0.9"
+
+
+def test_an_approval_wait_is_announced_once_the_request_is_made():
+    from slipway.promotion import StepState, StepTracker
+
+    steps = StepTracker()
+    history = [
+        entered("Task", "SmokeTest"),
+        exited("Task", "SmokeTest"),
+        # entering the step is not yet waiting: an approval sent now would be refused
+        entered("Task", "WaitForApproval"),
+        {"type": "TaskScheduled"},
+        {"type": "TaskStarted"},
+        {"type": "TaskSubmitted"},  # the request's function returned: the version waits
+        {"type": "TaskSubmitted"},  # a wait begun again is not news
+    ]
+    shown = [(e.step, e.state) for e in map(steps.feed, history) if e is not None]
+    assert shown == [
+        ("SmokeTest", "entered"),
+        ("SmokeTest", "passed"),
+        ("WaitForApproval", "entered"),
+        ("WaitForApproval", StepState.AWAITING_APPROVAL),
+    ]
+
+
+def bake(stable: str | None) -> dict:
+    state = {
+        "policy": {"canary": {"share": 0.1, "bake_seconds": 1800}},
+        "canary": {"stable": stable, "started_at": "2026-12-07T08:00:00+00:00", "share": 0.1},
+    }
+    event = entered("Wait", "BakeCanary")
+    event["stateEnteredEventDetails"]["input"] = json.dumps(state)
+    return event
+
+
+def test_a_canary_bake_is_announced_with_when_it_may_pass():
+    from slipway.promotion import StepState, StepTracker
+
+    (baking,) = [e for e in [StepTracker().feed(bake(stable="1"))] if e is not None]
+    assert (baking.step, baking.state) == ("BakeCanary", StepState.BAKING)
+    assert baking.detail == "2026-12-07T08:30:00+00:00"  # started + the policy's bake_seconds
+    # nothing bakes without a live version to compare with
+    assert StepTracker().feed(bake(stable=None)).state == StepState.ENTERED

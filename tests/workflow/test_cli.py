@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -586,3 +589,179 @@ def test_doctor_names_what_is_inconsistent_and_exits_1(cli_env, tmp_path):
     text = " ".join(said.output.split())
     assert "iris-doctor: stale-lock" in text and "slipway unlock iris-doctor" in text
     assert run("unlock", "iris-doctor", "--env", "local")["holder_status"] == "GONE"
+
+
+class Watcher:
+    """`slipway status --watch` as a user runs it: its own process, lines read as printed."""
+
+    def __init__(self, name: str, version: str) -> None:
+        import subprocess
+        import sys
+        import threading
+
+        command = ["status", name, version, "--env", "local", "--watch"]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "slipway.cli", *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "COLUMNS": "500"},  # one notice, one line
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_for_line(self, text: str, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [line for line in self.lines if text in line]
+            if found:
+                return found[0]
+            assert self.process.poll() is None, ("ended", self.lines, self.process.stderr.read())
+            time.sleep(0.2)
+        raise AssertionError(f"no line with {text!r} in {self.lines}")
+
+    def end(self, timeout: float = 120) -> tuple[int, str, str]:
+        self.process.wait(timeout)
+        return self.process.returncode, "".join(self.lines), self.process.stderr.read()
+
+
+def test_watch_says_what_a_waiting_version_needs_and_follows_it_to_the_end(cli_env, tmp_path):
+    with cli_env.gate_policy(approval="manual"):
+        # GIVEN a version waiting for a person's approval
+        bundle = tmp_path / "waits.tar.gz"
+        train_and_package(bundle, name="cli-waits", version="1")
+        cli_env.push(bundle, "cli-waits", "1")
+        watcher = Watcher("cli-waits", "1")
+        # THEN the watch says so once, with the exact commands that decide it
+        notice = watcher.wait_for_line("waits for a person's decision")
+        assert "`slipway approve cli-waits 1 --env local`" in notice
+        assert "`slipway reject cli-waits 1 --env local --reason TEXT`" in notice
+        # AND it keeps watching: once approved, the version goes live and the watch ends 0
+        run("approve", "cli-waits", "1", "--env", "local", "--reason", "checked")
+        code, out, err = watcher.end()
+    assert code == 0, (out, err)
+    assert "cli-waits 1: live" in out
+    assert out.count("waits for a person's decision") == 1
+
+
+def test_ctrl_c_stops_watching_cleanly_and_the_promotion_goes_on(cli_env, tmp_path):
+    import signal
+
+    with cli_env.gate_policy(approval="manual"):
+        bundle = tmp_path / "interrupted.tar.gz"
+        train_and_package(bundle, name="cli-interrupted", version="1")
+        execution = cli_env.push(bundle, "cli-interrupted", "1")
+        watcher = Watcher("cli-interrupted", "1")
+        watcher.wait_for_line("waits for a person's decision")
+        # WHEN the user presses Ctrl-C
+        watcher.process.send_signal(signal.SIGINT)
+        code, out, err = watcher.end()
+        # THEN the watch ends 130, no traceback, saying how to follow the promotion again
+        assert code == 130, (out, err)
+        assert "Traceback" not in err
+        assert "`slipway status cli-interrupted 1 --env local --watch`" in " ".join(err.split())
+        # AND the promotion still waits
+        assert cli_env.repository.get_version("cli-interrupted", "1")["status"] == (
+            "awaiting-approval"
+        )
+        run("reject", "cli-interrupted", "1", "--env", "local", "--reason", "test over")
+        assert cli_env.wait_for_execution(execution)["status"] == "FAILED"
+
+
+@pytest.fixture(scope="module")
+def sorted_versions(deployed, tmp_path_factory):
+    """cli-sorted 1 (live), 2 and 10 (rejected: their bar is out of reach), and what
+    `status --watch` printed for each."""
+    watched = {}
+    folder = tmp_path_factory.mktemp("cli-sorted")
+    with pytest.MonkeyPatch.context() as patch:
+        point_cli_at(deployed, folder, patch)
+        unreachable = {"threshold": 1.01}
+        for version, training in (("1", {}), ("2", unreachable), ("10", unreachable)):
+            bundle = folder / f"sorted-{version}.tar.gz"
+            train_and_package(bundle, name="cli-sorted", version=version, **training)
+            run("push", str(bundle), "--env", "local")
+            watched[version] = runner.invoke(
+                app, ["status", "cli-sorted", version, "--env", "local", "--watch"]
+            )
+    return watched
+
+
+def test_a_rejection_is_watched_with_its_reason_not_lambdas_stack_trace(sorted_versions):
+    watched = sorted_versions["2"]
+    shown = " ".join(watched.output.split())
+    assert watched.exit_code == 1
+    assert "✗ Evaluate EvaluationFailedError: accuracy" in shown, shown
+    assert "stackTrace" not in shown and "errorMessage" not in shown, shown
+
+
+def test_versions_are_listed_as_people_count_not_as_text(cli_env, sorted_versions):
+    versions = run("versions", "cli-sorted", "--env", "local")
+    assert [v["version"] for v in versions] == ["1", "2", "10"]  # not 1, 10, 2
+    said = runner.invoke(app, ["versions", "cli-sorted", "--env", "local"]).output
+    assert [line.split(":")[0] for line in said.splitlines()] == ["1", "2", "10"]
+
+
+def test_models_show_the_live_version_beside_the_latest(cli_env, sorted_versions):
+    (model,) = [m for m in run("models", "--env", "local") if m["name"] == "cli-sorted"]
+    assert (model["live_version"], model["latest_version"]) == ("1", "10")
+    said = " ".join(runner.invoke(app, ["models", "--env", "local"]).output.split())
+    assert "cli-sorted: live 1; latest registered 10" in said
+
+
+def test_lineage_json_is_a_document_without_the_tables_keys(cli_env, sorted_versions):
+    lineage = run("lineage", "cli-sorted", "1", "--env", "local")
+    internal = {"pk", "sk", "gsi1pk", "gsi1sk", "approval_token"}
+    assert lineage["version"]["version"] == "1" and not internal & lineage["version"].keys()
+    assert lineage["audit"] and all(not internal & event.keys() for event in lineage["audit"])
+
+
+def test_openlineage_start_and_complete_carry_their_own_times(cli_env, sorted_versions):
+    start, complete = run("lineage", "cli-sorted", "1", "--env", "local", "--openlineage")
+    registered = run("lineage", "cli-sorted", "1", "--env", "local")["version"]["registered_at"]
+    # the run began when the promotion started (the upload), and completed at registration
+    assert complete["eventTime"] == registered
+    assert datetime.fromisoformat(start["eventTime"]) < datetime.fromisoformat(registered)
+
+
+def test_a_refused_decision_under_json_is_a_json_error_with_exit_1(cli_env):
+    result = runner.invoke(app, ["approve", "no-such-model", "1", "--env", "local", "--json"])
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)
+    assert error["status"] == 404 and "is not registered" in error["error"]
+    assert error["problem"]["status"] == 404
+
+
+@pytest.mark.parametrize(
+    "args", [["local", "status"], ["status", "iris", "--env", "local"]], ids=["local", "status"]
+)
+def test_json_errors_of_a_cloud_not_running(tmp_path, monkeypatch, args):
+    monkeypatch.setenv("SLIPWAY_LOCAL_DIR", str(tmp_path / "nothing-here"))
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {
+        "error": "the embedded cloud is not running; start it with `slipway local up`"
+    }
+
+
+def test_watch_says_until_when_a_canary_bakes(cli_env, tmp_path):
+    # GIVEN a live version, and a canary policy that bakes (here briefly, and nobody calls)
+    for version in ("1", "2"):
+        train_and_package(tmp_path / f"bakes-{version}.tar.gz", name="cli-bakes", version=version)
+    run("push", str(tmp_path / "bakes-1.tar.gz"), "--env", "local")
+    run("status", "cli-bakes", "1", "--env", "local", "--watch")
+    policy = {"share": 0.5, "bake_seconds": 1, "min_requests": 3, "max_bake_seconds": 6}
+    with cli_env.gate_policy(canary=policy):
+        run("push", str(tmp_path / "bakes-2.tar.gz"), "--env", "local")
+        watched = runner.invoke(app, ["status", "cli-bakes", "2", "--env", "local", "--watch"])
+    shown = " ".join(watched.output.split())
+    # THEN the watch says once that the canary takes live traffic, until about when
+    assert shown.count("BakeCanary: the canary of cli-bakes 2 takes a share of live traffic") == 1
+    assert re.search(r"until about \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", shown), shown
+    # AND it follows the canary to its end (no client called it: rejected)
+    assert watched.exit_code == 1 and "it needs 3 to be judged" in shown
