@@ -7,8 +7,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.nag_suppressions import ACCESS_LOG_BUCKET, suppress_on_resource
-
 
 class ArtifactStore(Construct):
     """Versioned, encrypted, private, TLS-only, access-logged; every object creation goes to
@@ -44,7 +42,6 @@ class ArtifactStore(Construct):
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
             removal_policy=removal,
         )
-        suppress_on_resource(self.access_logs_bucket, *ACCESS_LOG_BUCKET)
         self.bucket = s3.Bucket(
             self,
             "Bucket",
