@@ -18,9 +18,16 @@ class ArtifactStore(Construct):
     access but are never deleted: the registry serves models by S3 version id.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, retain: bool, kms_key: bool) -> None:
+    def __init__(
+        self, scope: Construct, id_: str, *, retain: bool, kms_key: bool, empty_on_delete: bool
+    ) -> None:
         super().__init__(scope, id_)
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        # CloudFormation cannot delete a bucket that holds objects. Where the data goes with
+        # the stack, a custom resource empties both buckets first; for the access logs no
+        # manual emptying could do it, S3 keeps delivering logs of the deletion itself (the
+        # custom resource denies new writes before it empties the bucket).
+        auto_delete = not retain and empty_on_delete
         self.key = (
             kms.Key(
                 self,
@@ -41,6 +48,7 @@ class ArtifactStore(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
             removal_policy=removal,
+            auto_delete_objects=auto_delete,
         )
         self.bucket = s3.Bucket(
             self,
@@ -70,6 +78,7 @@ class ArtifactStore(Construct):
                 ),
             ],
             removal_policy=removal,
+            auto_delete_objects=auto_delete,
         )
         cfn_bucket = self.bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)
