@@ -22,6 +22,7 @@ class DataStack(Stack):
             kms_key=config.kms_key,
             # custom resources do not run in the embedded cloud; `slipway local down` drops all
             empty_on_delete=not config.embedded,
+            model_readers=tuple(config.model_readers),
         )
         self.lineage_table = LineageTable(self, "LineageTable", retain=config.retain_data)
         CfnOutput(self, "ArtifactBucketName", value=self.artifact_store.bucket.bucket_name)
