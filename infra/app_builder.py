@@ -79,6 +79,7 @@ def build_environment(app: cdk.App, config: EnvironmentConfig) -> SlipwayEnviron
         table=table,
         smoke_test_endpoint=serving.candidate_endpoint.function,
         observability=observability,
+        endpoints=serving.url_targets,
         description=f"Slipway {config.name}: ingest, promotion workflow, registry API",
         **common,
     )

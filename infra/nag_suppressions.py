@@ -100,6 +100,14 @@ PROMOTION_EXECUTIONS = (
 )
 
 
+STACK_IDS = (
+    r"^Resource::arn:<AWS::Partition>:cloudformation:[a-z0-9-]+:\d{12}:"
+    r"stack\/slipway-[a-z0-9-]+-(data|serving|workflow|monitoring)\/\*$"
+)
+UPLOADS = rf"^Resource::{_arn_of('ArtifactStoreBucket')}\/models\/\*$"
+DUTY_POLICIES = ("DutyPolicies/(Pusher|Approver|Caller)/Resource",)
+
+
 def _versions_of(logical_id_prefix: str) -> str:
     """Every version and alias of one function: what a Lambda task or invoke grant covers."""
     return rf"^Resource::{_arn_of(logical_id_prefix)}:\*$"
@@ -182,6 +190,21 @@ ACCEPTED: tuple[Accepted, ...] = (
         "Step Functions invokes each step's function by its versions (function:*); X-Ray and "
         "the log delivery APIs its logging uses take no resource",
         (ANY_RESOURCE, _versions_of(r"PromotionWorkflow[A-Za-z]+Function")),
+    ),
+    Accepted(
+        IAM5,
+        DUTY_POLICIES,
+        "the CLI reads the outputs of the environment's four stacks by name; a stack's ARN "
+        "ends in an id CloudFormation makes when it creates the stack",
+        (STACK_IDS,),
+    ),
+    Accepted(
+        IAM5,
+        ("DutyPolicies/Pusher/Resource",),
+        "pushers upload and download bundles under models/ (keys name models and versions "
+        "not known before), and follow the executions of the environment's own state "
+        "machine, whose names come from the uploads",
+        (UPLOADS, PROMOTION_EXECUTIONS),
     ),
     Accepted(
         "Serverless-LambdaDLQ",
