@@ -286,3 +286,42 @@ def test_task_tokens_are_answered_under_the_only_resource_iam_accepts(synthesize
                 found += 1
                 assert statement["Resource"] == "*", statement
     assert found >= 5  # AcquireLock, ReleaseLock, RecordFailure, the end watch, the registry
+
+
+# Actions that take no resource ARN in IAM, the only ones a statement may grant on "*"
+# (the reasons of the Resource::* suppressions in infra/nag_suppressions.py name them)
+RESOURCELESS_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
+    "cloudwatch:GetMetricData",
+    # Step Functions' logging to CloudWatch Logs (the vended-logs delivery APIs)
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_only_actions_without_resource_level_permissions_are_granted_on_everything(
+    synthesized, env
+):
+    template = synthesized(env).template_json
+    kinds = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+    for kind in kinds:
+        for logical_id, policy in resources(template, kind).items():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                listed = statement["Resource"]
+                if "*" not in (listed if isinstance(listed, list) else [listed]):
+                    continue
+                granted = statement["Action"]
+                granted = set(granted if isinstance(granted, list) else [granted])
+                assert granted <= RESOURCELESS_ACTIONS, (logical_id, granted)
