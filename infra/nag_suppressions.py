@@ -10,6 +10,7 @@ grants.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -224,8 +225,6 @@ ACCEPTED: tuple[Accepted, ...] = (
 
 def apply_nag_suppressions(stack: Stack, accepted: tuple[Accepted, ...] = ACCEPTED) -> None:
     """Put each accepted finding on the resources of ``stack`` it names."""
-    import re
-
     prefix = stack.node.path + "/"
     for construct in stack.node.find_all():
         if not isinstance(construct, CfnResource):
