@@ -8,9 +8,9 @@ to the roles, groups or permission sets of the people who have that duty.
 - deployer: `cdk deploy`/`cdk destroy` after the one-time `cdk bootstrap`. The CDK CLI does
   everything through the bootstrap roles, so assuming them is the whole policy.
 - pusher: `push`, `status [--watch]`, `pull`, `lineage`, `invoke --stage staging`.
-- approver: `approve`, `reject`, `rollback`, `retry`, `models`, `versions`, `lineage
-  --openlineage`, `lineage --dataset` (the registry API; who may decide is the registry's
-  `approvers` list, which IAM cannot express).
+- approver: `approve`, `reject`, `rollback`, `retry`, `models`, `versions` (the registry
+  API; who may decide is the registry's `approvers` list, which IAM cannot express), and
+  `lineage` (the table, by key, and the registry API).
 - caller: `invoke` on the live endpoints.
 
 Every command reads the stacks' outputs first (cloudformation:DescribeStacks).
@@ -108,6 +108,16 @@ class DutyPolicies(Construct):
                 ],
             ),
         )
+
+        def read_registry() -> iam.PolicyStatement:
+            # status, lineage, pull: a version, its pointer and audit trail, by key (the
+            # table only: no index, no scan)
+            return iam.PolicyStatement(
+                sid="ReadRegistry",
+                actions=["dynamodb:GetItem", "dynamodb:Query"],
+                resources=[table.table_arn],
+            )
+
         models = bucket.arn_for_objects(f"{MODELS_PREFIX}*")
         pusher_statements = [
             read_outputs(),
@@ -125,12 +135,7 @@ class DutyPolicies(Construct):
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
                 resources=[models],
             ),
-            # status, lineage, pull: the version, its pointer and audit trail, by key
-            iam.PolicyStatement(
-                sid="ReadRegistry",
-                actions=["dynamodb:GetItem", "dynamodb:Query"],
-                resources=[table.table_arn],
-            ),
+            read_registry(),
             # status: find the upload's promotion, follow its steps
             iam.PolicyStatement(
                 sid="FindPromotions",
@@ -165,8 +170,11 @@ class DutyPolicies(Construct):
         )
         self.approver = policy(
             "approver",
-            f"Slipway {environment}: slipway approve, reject, rollback, retry, models, versions",
+            f"Slipway {environment}: slipway approve, reject, rollback, retry, models, versions, "
+            "lineage",
             read_outputs(),
+            # lineage: what is to be decided (datasets, metrics, audit trail) reads the table
+            read_registry(),
             *invoke_through_url("CallRegistry", [registry_function.function_arn]),
         )
         targets = []

@@ -24,7 +24,7 @@ EXPECTED: dict[str, set[str]] = {
     | {"s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject", "s3:GetObjectVersion"}
     | {"dynamodb:GetItem", "dynamodb:Query"}
     | {"states:ListExecutions", "states:DescribeExecution", "states:GetExecutionHistory"},
-    "approver": {DESCRIBE_STACKS} | URL_INVOKE,
+    "approver": {DESCRIBE_STACKS} | URL_INVOKE | {"dynamodb:GetItem", "dynamodb:Query"},
     "caller": {DESCRIBE_STACKS} | URL_INVOKE,
 }
 KMS_KEY_ACTIONS = {"kms:GenerateDataKey", "kms:Decrypt"}  # pushers, where a key encrypts
@@ -131,8 +131,10 @@ def test_pushers_touch_only_models_and_this_environments_promotions(synthesized,
         (resource,) = [statements[sid]["Resource"]]
         assert resource["Fn::Join"][1][-1] == "/models/*", sid
     assert f"execution:slipway-{env}-promotion:*" in str(statements["FollowPromotions"]["Resource"])
-    # the table by key only: no index, no scan
+    # the table by key only: no index, no scan (approvers read it the same way)
     assert "index" not in str(statements["ReadRegistry"]["Resource"])
+    approver = {s["Sid"]: s for s in duty_policies(synthesized(env).template_json)["approver"]}
+    assert approver["ReadRegistry"]["Resource"] == statements["ReadRegistry"]["Resource"]
 
 
 def test_deployers_assume_the_cdk_bootstrap_roles_of_the_environments_account_and_region(
