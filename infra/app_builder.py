@@ -81,6 +81,7 @@ def build_environment(app: cdk.App, config: EnvironmentConfig) -> SlipwayEnviron
             name: candidate.function for name, candidate in serving.candidate_endpoints.items()
         },
         observability=observability,
+        endpoints=serving.url_targets,
         description=f"Slipway {config.name}: ingest, promotion workflow, registry API",
         **common,
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.nag_suppressions import ACCESS_LOG_BUCKET, suppress_on_resource
+from registry.names import MODELS_PREFIX
 
 
 class ArtifactStore(Construct):
@@ -20,9 +21,23 @@ class ArtifactStore(Construct):
     access but are never deleted: the registry serves models by S3 version id.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, retain: bool, kms_key: bool) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        retain: bool,
+        kms_key: bool,
+        empty_on_delete: bool,
+        model_readers: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(scope, id_)
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        # CloudFormation cannot delete a bucket that holds objects. Where the data goes with
+        # the stack, a custom resource empties both buckets first; for the access logs no
+        # manual emptying could do it, S3 keeps delivering logs of the deletion itself (the
+        # custom resource denies new writes before it empties the bucket).
+        auto_delete = not retain and empty_on_delete
         self.key = (
             kms.Key(
                 self,
@@ -43,8 +58,8 @@ class ArtifactStore(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
             removal_policy=removal,
+            auto_delete_objects=auto_delete,
         )
-        suppress_on_resource(self.access_logs_bucket, *ACCESS_LOG_BUCKET)
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -73,9 +88,48 @@ class ArtifactStore(Construct):
                 ),
             ],
             removal_policy=removal,
+            auto_delete_objects=auto_delete,
         )
         cfn_bucket = self.bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)
         cfn_bucket.add_property_override(
             "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
         )
+        if model_readers:
+            self._let_read_models(model_readers)
+
+    def _let_read_models(self, accounts: tuple[str, ...]) -> None:
+        """Let other accounts read bundles by key and S3 version id (a cross-account copy).
+
+        The bucket policy is CloudFormation's, so the grant lives here rather than in a hand
+        edit that the next deploy would undo. Each account still has to allow its own
+        principals the same actions in IAM.
+        """
+        readers = [iam.AccountPrincipal(account) for account in accounts]
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ModelReaders",
+                principals=readers,
+                actions=list(MODEL_READ_ACTIONS),
+                resources=[self.bucket.arn_for_objects(f"{MODELS_PREFIX}*")],
+            )
+        )
+        if self.key is not None:
+            # SSE-KMS objects are decrypted on the reader's behalf by S3, and only for S3
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="ModelReadersDecryptThroughS3",
+                    principals=readers,
+                    actions=["kms:Decrypt"],
+                    resources=["*"],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"
+                        }
+                    },
+                )
+            )
+
+
+# What reading one uploaded version, by its S3 version id, takes.
+MODEL_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")

@@ -214,6 +214,12 @@ class EnvironmentConfig(_Strict):
     canary: CanaryConfig = CanaryConfig()
     retain_data: bool = False
     kms_key: bool = Field(False, description="encrypt artifacts with a key the environment owns")
+    model_readers: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(
+        default_factory=list,
+        description="AWS account ids whose principals may read bundles under models/ "
+        "(s3:GetObject, s3:GetObjectVersion, and decrypt with the environment's key), e.g. "
+        "the next environment's account, which copies a version across by its S3 version id",
+    )
     log_retention_days: int = 30
     endpoints: list[EndpointConfig] = Field(
         default_factory=lambda: [EndpointConfig(name="default")], min_length=1
@@ -267,6 +273,13 @@ class EnvironmentConfig(_Strict):
                 f"workflow's {WORKFLOW_TIMEOUT_SECONDS // 86400} days: a version would be "
                 "timed out before its gate decided"
             )
+        if self.account in self.model_readers:
+            problems.append(
+                "model_readers lists the environment's own account; its principals need IAM "
+                "policies, not a bucket-policy grant"
+            )
+        if len(set(self.model_readers)) != len(self.model_readers):
+            problems.append(f"model_readers lists an account twice: {self.model_readers}")
         if self.separation_of_duties and self.approval != ApprovalPolicy.MANUAL:
             problems.append("separation_of_duties needs approval 'manual': nobody approves 'auto'")
         exams = {"exam": self.exam} | {f"model_exams.{m}": e for m, e in self.model_exams.items()}

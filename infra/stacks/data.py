@@ -16,7 +16,13 @@ class DataStack(Stack):
     def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any):
         super().__init__(scope, id_, **kwargs)
         self.artifact_store = ArtifactStore(
-            self, "ArtifactStore", retain=config.retain_data, kms_key=config.kms_key
+            self,
+            "ArtifactStore",
+            retain=config.retain_data,
+            kms_key=config.kms_key,
+            # custom resources do not run in the embedded cloud; `slipway local down` drops all
+            empty_on_delete=not config.embedded,
+            model_readers=tuple(config.model_readers),
         )
         self.lineage_table = LineageTable(self, "LineageTable", retain=config.retain_data)
         CfnOutput(self, "ArtifactBucketName", value=self.artifact_store.bucket.bucket_name)

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -16,7 +17,7 @@ from infra.config import (
     endpoint_function_output,
     endpoint_url_output,
 )
-from infra.model_endpoint import ModelEndpoint
+from infra.model_endpoint import PROVISIONED_ALIAS, ModelEndpoint
 from infra.observability_defaults import Observability
 from registry.statuses import ServingRole
 
@@ -59,6 +60,13 @@ class ServingStack(Stack):
             e.name: endpoint(
                 f"CandidateEndpoint-{e.name}", candidate_endpoint_config(e), ServingRole.CANDIDATE
             )
+            for e in config.endpoints
+        }
+        # what callers are allowed to invoke: each live function, and the alias its URL is on
+        self.url_targets: dict[lambda_.IFunction, str | None] = {
+            self.endpoints[e.name].function: PROVISIONED_ALIAS
+            if e.provisioned_concurrency
+            else None
             for e in config.endpoints
         }
         for name, endpoint in self.endpoints.items():

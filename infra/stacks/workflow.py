@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
@@ -12,6 +13,7 @@ from constructs import Construct
 
 from infra.code_assets import ControlPlaneCode
 from infra.config import EnvironmentConfig
+from infra.duty_policies import DutyPolicies
 from infra.execution_end_watch import ExecutionEndWatch
 from infra.gate_policy import gate_policy
 from infra.ingest_pipeline import IngestPipeline
@@ -43,6 +45,7 @@ class WorkflowStack(Stack):
         table: dynamodb.ITable,
         candidate_functions: dict[str, lambda_.IFunction],
         observability: Observability,
+        endpoints: Mapping[lambda_.IFunction, str | None] | None = None,
         **kwargs: Any,
     ):
         super().__init__(scope, id_, **kwargs)
@@ -88,6 +91,20 @@ class WorkflowStack(Stack):
             observability=observability,
             control_plane_code=self.control_plane_code,
         )
+        self.duty_policies = DutyPolicies(
+            self,
+            "DutyPolicies",
+            environment=config.name,
+            stack_names=config.stack_names,
+            bucket=bucket,
+            table=table,
+            state_machine_name=options.state_machine_name,
+            registry_function=self.registry_api.function,
+            candidate_functions=list(candidate_functions.values()),
+            endpoints=endpoints or {},
+        )
+        for duty, policy in self.duty_policies.by_duty.items():
+            CfnOutput(self, f"{duty}PolicyArn", value=policy.managed_policy_arn)
         CfnOutput(self, "Environment", value=config.name)
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
         CfnOutput(self, "RegistryUrl", value=self.registry_api.function_url.url)

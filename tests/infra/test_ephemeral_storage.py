@@ -35,7 +35,7 @@ def test_each_endpoint_gets_the_storage_cdk_json_gives_it(synthesized, env):
     found = [
         (p["Description"].split("'")[1], p)
         for p in functions(synthesized(env).template_json)
-        if p.get("Description", "").startswith("Slipway model endpoint")
+        if str(p.get("Description", "")).startswith("Slipway model endpoint")
     ]
     # THEN each endpoint, and the candidate function built like it, has that /tmp, within
     # Lambda's range, and its code is told the size
