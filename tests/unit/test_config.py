@@ -181,3 +181,22 @@ def test_the_waits_of_a_promotion_must_fit_in_the_workflows_timeout():
     for changes in ({"approval_timeout_minutes": 10 * 1440}, {"lock_wait_seconds": 8 * 86400}):
         with pytest.raises((ConfigError, ValueError), match="add up to more than the workflow"):
             EnvironmentConfig.model_validate({**base, **changes})
+
+
+def test_the_canary_reads_metrics_late_in_aws_and_at_once_in_the_embedded_cloud():
+    from infra.config import AWS_METRICS_DELAY_SECONDS, EnvironmentConfig
+    from infra.gate_policy import gate_policy
+
+    # GIVEN the shipped environments: the gate policy carries each one's delay
+    assert gate_policy(load_environment(environments(), "prod")).canary.metrics_delay_seconds
+    assert AWS_METRICS_DELAY_SECONDS >= 60
+    assert gate_policy(load_environment(environments(), "local")).canary.metrics_delay_seconds == 0
+    # AND a delay set in cdk.json wins over either default
+    base = {"name": "qa", "account": "111111111111", "region": "eu-west-1"}
+    assert EnvironmentConfig.model_validate(base).metrics_delay_seconds == AWS_METRICS_DELAY_SECONDS
+    assert EnvironmentConfig.model_validate({**base, "embedded": True}).metrics_delay_seconds == 0
+    tuned = {**base, "canary": {"metrics_delay_seconds": 300}}
+    assert gate_policy(EnvironmentConfig.model_validate(tuned)).canary.metrics_delay_seconds == 300
+    # AND the delay lengthens the longest bake the workflow's timeout must hold
+    config = EnvironmentConfig.model_validate(tuned)
+    assert config.longest_bake_seconds == config.canary.max_bake_minutes * 60 + 300
