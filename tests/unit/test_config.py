@@ -17,11 +17,30 @@ def environments() -> dict:
     return json.loads(CDK_JSON.read_text())["context"]["environments"]
 
 
-@pytest.mark.parametrize("name", ["local", "dev", "staging", "prod"])
-def test_shipped_environments_are_valid(name):
+SHIPPED = ["local", "rehearsal", "dev", "staging", "prod"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_environments_are_present(name):
+    # environments a team adds (as the README says to) do not fail this: they are checked
+    # by the next test, with the shipped ones
+    assert name in environments()
+
+
+@pytest.mark.parametrize("name", sorted(environments()))
+def test_every_environment_in_cdk_json_is_valid(name):
     config = load_environment(environments(), name)
     assert config.name == name
     assert config.stack_names[0] == f"slipway-{name}-data"
+
+
+def test_an_added_environment_is_checked_like_the_shipped_ones(tmp_path):
+    # GIVEN cdk.json with an environment added, as the README tells a team to do
+    added = {**environments(), "qa": {**environments()["staging"], "account": "444444444444"}}
+    # THEN it loads, and the shipped ones still do
+    assert load_environment(added, "qa").account == "444444444444"
+    for name in SHIPPED:
+        assert load_environment(added, name).name == name
 
 
 def test_default_environment_is_local_and_embedded():
@@ -31,9 +50,8 @@ def test_default_environment_is_local_and_embedded():
 
 
 def test_unknown_environment_names_the_known_ones():
-    with pytest.raises(
-        ConfigError, match=re.escape("'qa' is not in cdk.json; known: dev, local, prod")
-    ):
+    known = ", ".join(sorted(environments()))
+    with pytest.raises(ConfigError, match=re.escape(f"'qa' is not in cdk.json; known: {known}")):
         load_environment(environments(), "qa")
 
 
