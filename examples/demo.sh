@@ -22,7 +22,7 @@ slipway status iris "$VERSION" --env local --watch
 step "5. Ask the live model for predictions over HTTP"
 INPUTS='{"inputs": [[5.1, 3.5, 1.4, 0.2], [6.0, 2.7, 5.1, 1.6], [6.7, 3.0, 5.2, 2.3]]}'
 slipway invoke iris --env local --data "$INPUTS"
-URL=$(slipway local status --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["endpoints"]["default"])')
+URL=$(slipway local status --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["environments"]["local"]["endpoints"]["default"])')
 # the embedded cloud answers only requests signed with this start's key, as AWS_IAM does
 eval "$(slipway local env)"
 SIGN=(--aws-sigv4 aws:amz:us-east-1:lambda --user "$SLIPWAY_LOCAL_ACCESS_KEY_ID:$SLIPWAY_LOCAL_SECRET_ACCESS_KEY")

@@ -28,6 +28,15 @@ WORKFLOW_TIMEOUT_SECONDS = 8 * 24 * 3600
 DEFAULT_SMOKE_COLD_BUDGET_MS = 10000
 GATE_STEPS_SECONDS = 6 * 3600  # what the gate's own steps may take, retries included
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+# How long after a request its metrics can be read in AWS. The endpoint's metrics are
+# embedded-metric-format log lines: Lambda delivers them to CloudWatch Logs, which extracts
+# the metrics ("EMF metric generation depends on your log publishing flow because CloudWatch
+# Logs needs to process logs", docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/
+# CloudWatch_Embedded_Metric_Format_Alarms.html), and Lambda sends its own metrics at 1-minute
+# intervals (docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html). AWS states no
+# bound; two minutes covers the usual log delivery and a 1-minute aggregation period. The
+# embedded cloud turns the lines into metrics as the invocation ends: no delay there.
+AWS_METRICS_DELAY_SECONDS = 120
 
 
 class ConfigError(Exception):
@@ -62,6 +71,14 @@ class CanaryConfig(_Strict):
     max_error_rate: float = Field(0.01, ge=0.0, le=1.0)
     max_schema_rejection_rate: float = Field(0.05, ge=0.0, le=1.0)
     max_p99_ms: float = Field(1000.0, gt=0.0)
+    metrics_delay_seconds: int | None = Field(
+        None,
+        ge=0,
+        le=900,
+        description="how long after a request its metrics can be read: the canary judges "
+        "traffic up to this long ago, so its bake ends this much later; default: "
+        f"{AWS_METRICS_DELAY_SECONDS} in AWS, 0 in the embedded cloud",
+    )
 
 
 class ExamConfig(_Strict):
@@ -226,6 +243,18 @@ class EnvironmentConfig(_Strict):
     )
 
     @property
+    def metrics_delay_seconds(self) -> int:
+        """The canary's metrics delay: as set, or AWS's default (none when embedded)."""
+        if self.canary.metrics_delay_seconds is not None:
+            return self.canary.metrics_delay_seconds
+        return 0 if self.embedded else AWS_METRICS_DELAY_SECONDS
+
+    @property
+    def longest_bake_seconds(self) -> int:
+        """The longest a canary may take: its longest bake, read that much late."""
+        return self.canary.max_bake_minutes * 60 + self.metrics_delay_seconds
+
+    @property
     def lock_wait(self) -> int:
         """How long a version may wait in line: as set, or what the workflow's timeout
         leaves after the approval timeout, the longest bake and the steps."""
@@ -234,7 +263,7 @@ class EnvironmentConfig(_Strict):
         return (
             WORKFLOW_TIMEOUT_SECONDS
             - self.approval_timeout_minutes * 60
-            - self.canary.max_bake_minutes * 60
+            - self.longest_bake_seconds
             - GATE_STEPS_SECONDS
         )
 
@@ -259,16 +288,13 @@ class EnvironmentConfig(_Strict):
             problems.append(
                 f"log_retention_days must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
             )
-        others = (
-            self.approval_timeout_minutes * 60
-            + self.canary.max_bake_minutes * 60
-            + GATE_STEPS_SECONDS
-        )
+        others = self.approval_timeout_minutes * 60 + self.longest_bake_seconds + GATE_STEPS_SECONDS
         if others + (self.lock_wait_seconds or 300) > WORKFLOW_TIMEOUT_SECONDS:
             problems.append(
                 f"lock_wait_seconds ({self.lock_wait_seconds or 'at least 300'}), "
                 f"approval_timeout_minutes ({self.approval_timeout_minutes}), the canary's "
-                f"max_bake_minutes ({self.canary.max_bake_minutes}) and "
+                f"max_bake_minutes ({self.canary.max_bake_minutes}) with its metrics delay "
+                f"({self.metrics_delay_seconds} s) and "
                 f"{GATE_STEPS_SECONDS // 3600} h for the steps add up to more than the "
                 f"workflow's {WORKFLOW_TIMEOUT_SECONDS // 86400} days: a version would be "
                 "timed out before its gate decided"

@@ -45,5 +45,6 @@ def gate_policy(config: EnvironmentConfig) -> GatePolicy:
             max_error_rate=config.canary.max_error_rate,
             max_schema_rejection_rate=config.canary.max_schema_rejection_rate,
             max_p99_ms=config.canary.max_p99_ms,
+            metrics_delay_seconds=config.metrics_delay_seconds,
         ),
     )

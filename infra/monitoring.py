@@ -18,6 +18,19 @@ from registry.metrics import NAMESPACE, Dimension, Metric
 FIVE_MINUTES = Duration.minutes(5)
 
 
+def endpoint_server_errors(function: lambda_.IFunction) -> cloudwatch.Metric:
+    """The 5xx answers of one endpoint function, all models together: the second dimension
+    set of the endpoint's per-request EMF line, a metric of its own, so alarms may use it
+    (an alarm cannot use a SEARCH expression over the per-version series)."""
+    return cloudwatch.Metric(
+        namespace=NAMESPACE,
+        metric_name=Metric.ERRORS,
+        dimensions_map={Dimension.FUNCTION_NAME: function.function_name},
+        statistic="Sum",
+        period=FIVE_MINUTES,
+    )
+
+
 class Monitoring(Construct):
     def __init__(
         self,
@@ -64,6 +77,16 @@ class Monitoring(Construct):
                 1,
                 f"endpoint {name} returned function errors",
             )
+            # The endpoint's own count of 5xx answers (model_runtime/serving/metrics.py): an
+            # exception the app contains as a 500 problem is no Lambda error, so the alarm
+            # above never sees it. Every request counts here, a model answered or not.
+            self._alarm(
+                f"Endpoint-{name}-ServerErrors",
+                endpoint_server_errors(function),
+                1,
+                f"endpoint {name} answered with 5xx errors (its log lines say which: "
+                "status >= 500)",
+            )
             self._alarm(
                 f"Endpoint-{name}-Throttles",
                 function.metric_throttles(period=FIVE_MINUTES),
@@ -101,7 +124,7 @@ class Monitoring(Construct):
             1,
             "a canary failed its check and was rolled back",
         )
-        self.dashboard = self._dashboard(environment, state_machine, dead_letter_queues)
+        self.dashboard = self._dashboard(environment, state_machine, dead_letter_queues, endpoints)
 
     def _alarm(
         self, id_: str, metric: cloudwatch.IMetric, threshold: float, description: str
@@ -123,6 +146,7 @@ class Monitoring(Construct):
         environment: str,
         state_machine: sfn.StateMachine,
         dead_letters: dict[str, sqs.IQueue],
+        endpoints: dict[str, lambda_.Function],
     ) -> cloudwatch.Dashboard:
         def per_model(metric: Metric, statistic: str, label: str) -> cloudwatch.GraphWidget:
             # SEARCH finds every (model, version) the endpoints have reported, however many
@@ -165,7 +189,15 @@ class Monitoring(Construct):
                         )
                     ),
                 ],
-                width=12,
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="5xx answers per endpoint",
+                left=[
+                    endpoint_server_errors(function).with_(label=name)
+                    for name, function in endpoints.items()
+                ],
+                width=8,
             ),
             cloudwatch.GraphWidget(
                 title="Dead-letter queue depth",
@@ -175,7 +207,7 @@ class Monitoring(Construct):
                     )
                     for name, queue in dead_letters.items()
                 ],
-                width=12,
+                width=8,
             ),
         )
         return dashboard

@@ -13,7 +13,8 @@ NAMESPACE = "Slipway"
 
 
 class Metric(StrEnum):
-    # per request, by the endpoint (dimensions model, version, and traffic off the live path)
+    # per request, by the endpoint: dimensions model, version (and traffic off the live path)
+    # for a request a model answered; and function_name for every request (the 5xx alarm's)
     INVOCATIONS = "Invocations"
     ERRORS = "Errors"
     SCHEMA_REJECTIONS = "SchemaRejections"

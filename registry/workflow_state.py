@@ -73,6 +73,9 @@ class CanaryPolicy(Document):
     max_error_rate: float
     max_schema_rejection_rate: float
     max_p99_ms: float
+    # how long after a request its metrics can be read (CloudWatch extracts them from log
+    # lines): the check reads traffic only up to this long ago, so the bake ends this later
+    metrics_delay_seconds: int = Field(0, ge=0)
 
 
 class Exam(Document):

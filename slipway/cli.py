@@ -86,62 +86,118 @@ def _emit_json(value: Any) -> None:
 # -- local ------------------------------------------------------------------------------
 
 
+EmbeddedEnvOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--env",
+        "-e",
+        metavar="NAME",
+        help="an environment marked embedded in cdk.json; repeat for several side by side "
+        "(default: local)",
+    ),
+]
+
+
 @local_app.command("up")
 def local_up(
     port: Annotated[int, typer.Option(help="port of the embedded AWS endpoint")] = 4750,
     fresh: Annotated[
         bool, typer.Option("--fresh", help="start empty: forget what the last down kept")
     ] = False,
+    env: EmbeddedEnvOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Start the embedded cloud and deploy env=local into it with the CDK CLI; the models,
-    versions and artifacts the last `local down` kept are put back, unless --fresh."""
+    """Start the embedded cloud and deploy the embedded environments named (default: local)
+    into it with the CDK CLI, side by side; each one's models, versions and artifacts that
+    the last `local down` kept are put back when it is deployed afresh, unless --fresh."""
     from slipway.local import snapshot
     from slipway.local.control import deploy, start_daemon
+    from slipway.local.environments import check_embeddable
     from slipway.local.state import LocalState, state_dir
-    from slipway.target import resolve_target
+    from slipway.target import Target, read_environments, resolve_target
 
-    running = LocalState.load(state_dir())
-    started = running is None or not running.is_alive()
+    configs = [
+        _embedded_config(name, read_environments()) for name in dict.fromkeys(env or ["local"])
+    ]
+    for config in configs:
+        check_embeddable(config)  # before anything starts
     with console.status("starting the embedded cloud…"):
         state = start_daemon(port)
-    with console.status(f"deploying env=local into {state.endpoint_url} with cdk deploy…"):
-        state = deploy(state)
-    restored = None
-    if fresh:
-        snapshot.discard(state_dir())
-    elif started and snapshot.exists(state_dir()):  # into a cloud that was just started
-        with console.status("putting back what the last `local down` kept…"):
-            restored = snapshot.restore(resolve_target("local"), state_dir())
-    _print_local_status(state, as_json, restored)
+    restored: dict[str, dict[str, int]] = {}
+    for config in configs:
+        try:  # deployed already (into this running cloud): its registry is there
+            new = not Target(config, local_state=state).outputs
+        except CliError:
+            new = True
+        with console.status(
+            f"deploying env={config.name} into {state.endpoint_url} with cdk deploy…"
+        ):
+            deploy(state, config.name)
+        if fresh:
+            snapshot.discard(state_dir(), config.name)
+        elif new and snapshot.exists(state_dir(), config.name):
+            with console.status(f"putting back what the last `local down` kept of {config.name}…"):
+                restored[config.name] = snapshot.restore(resolve_target(config.name), state_dir())
+    # the daemon wrote the routes it opened meanwhile
+    _print_local_status(LocalState.load(state_dir()) or state, as_json, restored)
+
+
+def _embedded_config(name: str, environments: dict[str, Any]) -> Any:
+    from infra.config import ConfigError, load_environment
+
+    try:
+        return load_environment(environments, name)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
 
 
 @local_app.command("down")
 def local_down() -> None:
-    """Stop the embedded cloud; its registry and artifacts are kept for the next `local up`
-    (promotions in flight are not)."""
+    """Stop the embedded cloud; the registry and artifacts of each environment in it are
+    kept for its next `local up` (promotions in flight are not)."""
     from slipway.local import snapshot
     from slipway.local.control import stop_daemon
     from slipway.local.state import LocalState, state_dir
     from slipway.target import resolve_target
 
     state = LocalState.load(state_dir())
-    if state is not None and state.is_alive() and state.outputs:
-        with console.status("keeping the registry and the artifacts…"):
-            kept = snapshot.save(resolve_target("local"), state_dir())
-        console.print(f"kept {kept['items']} registry items and {kept['objects']} objects")
+    if state is not None and state.is_alive():
+        for deployed in _deployed_environments(state):
+            with console.status(f"keeping the registry and the artifacts of {deployed.name}…"):
+                kept = snapshot.save(resolve_target(deployed.name), state_dir())
+            console.print(
+                f"{deployed.name}: kept {kept['items']} registry items and "
+                f"{kept['objects']} objects"
+            )
     console.print("stopped" if stop_daemon() else "the embedded cloud was not running")
 
 
 @local_app.command("status")
 def local_status(as_json: JsonOption = False) -> None:
-    """Where the embedded cloud and its endpoints are."""
+    """Where the embedded cloud is, and each environment deployed in it: its endpoints, its
+    registry and its stacks' outputs."""
     from slipway.local.state import LocalState
 
     state = LocalState.load()
     if state is None or not state.is_alive():
         raise CliError("the embedded cloud is not running; start it with `slipway local up`")
     _print_local_status(state, as_json)
+
+
+def _deployed_environments(state: Any) -> list[Any]:
+    """The embedded environments of cdk.json whose stacks the running cloud holds."""
+    import boto3
+
+    from slipway.local.cloud import REGION
+    from slipway.local.environments import deployed_environments, embedded_environments
+    from slipway.target import read_environments
+
+    cloudformation = boto3.Session(
+        aws_access_key_id=state.access_key_id,
+        aws_secret_access_key=state.secret_access_key,
+        region_name=REGION,
+    ).client("cloudformation", endpoint_url=state.endpoint_url)
+    return deployed_environments(cloudformation, embedded_environments(read_environments()))
 
 
 @local_app.command("env")
@@ -175,21 +231,24 @@ def local_logs(
         ),
     ],
     lines: Annotated[int, typer.Option(help="how many log lines, newest last")] = 50,
+    env: Annotated[
+        str, typer.Option("--env", "-e", help="the embedded environment whose function")
+    ] = "local",
     as_json: JsonOption = False,
 ) -> None:
-    """What a function in the embedded cloud printed (its CloudWatch log stream)."""
+    """What a function of an embedded environment printed (its CloudWatch log stream)."""
+    from slipway.local.environments import environment_functions
     from slipway.target import resolve_target
 
-    target = resolve_target("local")
-    names = [
-        f["FunctionName"]
-        for page in target.client("lambda").get_paginator("list_functions").paginate()
-        for f in page["Functions"]
-        if function.lower() in f["FunctionName"].lower()
+    target = resolve_target(env)
+    names = [  # the environment's own: another one's endpoint matches 'endpoint' too
+        name
+        for name in environment_functions(target.client("cloudformation"), target.config)
+        if function.lower() in name.lower()
     ]
     if len(names) != 1:
         raise CliError(
-            f"{len(names)} functions match {function!r}"
+            f"{len(names)} functions of {env} match {function!r}"
             + (
                 f": {', '.join(sorted(names))}; be more specific"
                 if names
@@ -229,37 +288,42 @@ def _streams_newest_first(logs: Any, group: str) -> Iterator[str]:
         return
 
 
-def _print_local_status(state: Any, as_json: bool, restored: dict[str, int] | None = None) -> None:
-    endpoints = {
-        key.removeprefix("EndpointUrl").lower(): state.routes.get(url, "(not served)")
-        for key, url in state.outputs.items()
-        if key.startswith("EndpointUrl")
+def _print_local_status(
+    state: Any, as_json: bool, restored: dict[str, dict[str, int]] | None = None
+) -> None:
+    restored = restored or {}
+    deployed = _deployed_environments(state)
+    environments = {
+        e.name: {
+            "endpoints": e.endpoints(state.routes),
+            "registry": e.registry(state.routes),
+            "outputs": e.outputs,
+            **({"restored": restored[e.name]} if e.name in restored else {}),
+        }
+        for e in deployed
     }
-    registry = state.routes.get(state.outputs.get("RegistryUrl", ""), "(not served)")
     if as_json:
         _emit_json(
-            {
-                "endpoint_url": state.endpoint_url,
-                "pid": state.pid,
-                "endpoints": endpoints,
-                "registry": registry,
-                "outputs": state.outputs,
-                **({"restored": restored} if restored is not None else {}),
-            }
+            {"endpoint_url": state.endpoint_url, "pid": state.pid, "environments": environments}
         )
         return
-    if restored is not None:
-        console.print(
-            f"put back what the last `local down` kept: {restored['items']} registry items, "
-            f"{restored['objects']} objects (start empty with --fresh)"
-        )
     console.print(f"embedded cloud: [bold]{state.endpoint_url}[/] (pid {state.pid})")
-    for name, url in endpoints.items():
-        console.print(f"endpoint {name}: [bold green]{url}[/]")
-    console.print(f"registry: {registry}")
-    for key in ("ArtifactBucketName", "LineageTableName", "StateMachineArn"):
-        if key in state.outputs:
-            console.print(f"{key}: {state.outputs[key]}")
+    if not environments:
+        console.print("no environment deployed: `slipway local up --env NAME`")
+    for name, environment in environments.items():
+        console.print(f"\n[bold]{name}[/] (--env {name})")
+        if "restored" in environment:
+            kept = environment["restored"]
+            console.print(
+                f"  put back what the last `local down` kept: {kept['items']} registry items, "
+                f"{kept['objects']} objects (start empty with --fresh)"
+            )
+        for endpoint, url in environment["endpoints"].items():
+            console.print(f"  endpoint {endpoint}: [bold green]{url}[/]")
+        console.print(f"  registry: {environment['registry']}")
+        for key in ("ArtifactBucketName", "LineageTableName", "StateMachineArn"):
+            if key in environment["outputs"]:
+                console.print(f"  {key}: {environment['outputs'][key]}")
 
 
 # -- packaging and pushing ----------------------------------------------------------------

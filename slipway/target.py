@@ -75,7 +75,11 @@ class Target:
                 f"stack {stack_name} is not deployed "
                 f"({exc.response['Error']['Message']}); deploy it with "
                 + (
-                    "`slipway local up`"
+                    (
+                        "`slipway local up`"
+                        if self.config.name == "local"
+                        else f"`slipway local up --env {self.config.name}`"
+                    )
                     if self.is_local
                     else f"`npx cdk deploy --all -c env={self.config.name}`"
                 )
@@ -111,6 +115,9 @@ def resolve_target(env: str) -> Target:
         raise CliError(str(exc)) from None
     if not config.embedded:
         return Target(config)
+    from slipway.local.environments import check_embeddable
+
+    check_embeddable(config)  # one account and region: the embedded cloud's
     state = LocalState.load()
     if state is None or not state.is_alive():
         raise CliError("the embedded cloud is not running; start it with `slipway local up`")

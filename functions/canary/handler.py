@@ -6,7 +6,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from functions.canary.judgement import CanaryLimits, ServingStats, canary_problems
+from functions.canary.judgement import (
+    CanaryLimits,
+    ServingStats,
+    canary_problems,
+    readable_window,
+)
 from functions.canary.metrics import serving_stats
 from functions.exceptions import CanaryFailedError
 from functions.observability import logger
@@ -23,8 +28,14 @@ def start_canary(state: PromotionState, repository: LineageRepository) -> Canary
     name, version = state.candidate()
     share = state.policy.canary.share
     stable = repository.start_canary(name, version, share, state.execution_name)
-    # no bake at all when there is nothing to compare with
-    first_check = min(state.policy.canary.bake_seconds, WAIT_INTERVAL_SECONDS) if stable else 0
+    # no bake at all when there is nothing to compare with; else nothing is judged before the
+    # first requests' metrics can be read
+    policy = state.policy.canary
+    first_check = (
+        policy.metrics_delay_seconds + min(policy.bake_seconds, WAIT_INTERVAL_SECONDS)
+        if stable
+        else 0
+    )
     reason = (
         f"{share:.0%} of live traffic goes to {version}; {stable} keeps the rest"
         if stable
@@ -72,16 +83,24 @@ def check_canary(
     """Judge the canary once it baked its time and had enough client requests, or at once
     when enough requests already show a problem. Until then CanaryStillBakingError: the
     workflow looks again a few seconds later. CanaryFailedError with every problem; the
-    workflow then restores the pointer."""
+    workflow then restores the pointer. Time is counted on the metrics that can be read:
+    up to the policy's metrics_delay_seconds ago (judgement.readable_window)."""
     name, version = state.candidate()
     canary: CanaryStarted = state.require("canary")
     if not canary.stable:
         return CanaryChecked(verdict=CanaryVerdict.SKIPPED)
     policy = state.policy.canary
-    started, ended = datetime.fromisoformat(canary.started_at), now()
-    elapsed = (ended - started).total_seconds()
-    stats = serving_stats(cloudwatch, name, version, started, ended)
-    stable = serving_stats(cloudwatch, name, canary.stable, started, ended)
+    window = readable_window(
+        datetime.fromisoformat(canary.started_at), now(), policy.metrics_delay_seconds
+    )
+    if window.empty:
+        raise CanaryStillBakingError(
+            f"canary of {version}: its first metrics can be read "
+            f"{policy.metrics_delay_seconds} s after it started"
+        )
+    elapsed = window.seconds
+    stats = serving_stats(cloudwatch, name, version, window.start, window.end)
+    stable = serving_stats(cloudwatch, name, canary.stable, window.start, window.end)
     problems = canary_problems(stats, stable, limits_of(policy))
     summary = f"{describe(stats)} to {version}, {describe(stable)} to {canary.stable}"
     enough = stats.invocations >= policy.min_requests
@@ -97,8 +116,13 @@ def check_canary(
                 f"{elapsed:.0f} s; it needs {policy.min_requests} to be judged "
                 "(canary min_requests and max_bake_minutes in cdk.json)"
             )
+        late = (
+            f" (read up to {policy.metrics_delay_seconds} s ago)"
+            if policy.metrics_delay_seconds
+            else ""
+        )
         raise CanaryStillBakingError(
-            f"canary of {version} after {elapsed:.0f} s of {policy.bake_seconds} s: {summary}"
+            f"canary of {version} after {elapsed:.0f} s of {policy.bake_seconds} s{late}: {summary}"
         )
     repository.record_audit(
         AuditEvent(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,32 @@ def canary_problems(
     ):
         problems.append(f"p99 latency {candidate.p99_ms:.0f} ms (limit {limits.max_p99_ms:.0f} ms)")
     return problems
+
+
+@dataclass(frozen=True)
+class ReadableWindow:
+    """The part of a canary's bake whose metrics CloudWatch can already answer for."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    @property
+    def empty(self) -> bool:
+        return self.end <= self.start
+
+
+def readable_window(started: datetime, now: datetime, metrics_delay_seconds: int) -> ReadableWindow:
+    """From the canary's start up to ``metrics_delay_seconds`` ago, never before the start.
+
+    The endpoint's metrics are log lines CloudWatch turns into metrics some time after they
+    were written. A window up to now would judge the last minutes on the requests already
+    counted only: a bake would pass before its final minutes' failures were visible, and
+    min_requests would be short of the traffic really served. So the bake is measured on
+    what can be read: it ends ``metrics_delay_seconds`` after its time was served.
+    """
+    end = max(started, now - timedelta(seconds=metrics_delay_seconds))
+    return ReadableWindow(started, end)

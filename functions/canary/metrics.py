@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from functions.canary.judgement import ServingStats
@@ -50,7 +50,7 @@ def serving_stats(
     response = cloudwatch.get_metric_data(
         MetricDataQueries=queries,
         StartTime=start,
-        EndTime=end + timedelta(seconds=5),
+        EndTime=end,  # the caller's window ends where metrics can be read (readable_window)
     )
     values = {r["Id"]: r.get("Values", []) for r in response["MetricDataResults"]}
     p99 = values.get("p99") or []

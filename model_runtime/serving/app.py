@@ -15,7 +15,8 @@ from model_runtime.serving.routes import router
 
 
 class ServingMetrics:
-    """Pure ASGI middleware: one line per prediction request, its metrics and its record.
+    """Pure ASGI middleware: one line per request, its metrics and its record. Outside
+    ``ContainUnexpectedErrors``, so an unexpected exception reaches it as the 500 it became.
 
     Pure ASGI rather than ``@app.middleware("http")``, whose per-request task and stream
     plumbing costs more than the rest of the request path.
@@ -42,12 +43,19 @@ class ServingMetrics:
             await send(message)
 
         await self.app(scope, receive, send_with_version)
+        # every request, a model answered or not: a 5xx before any model was chosen counts
+        # in the function's series (metrics.py)
         served: Served | None = scope.get("state", {}).get("served")
-        if served is not None:
-            latency_ms = (time.perf_counter() - started) * 1000
-            context = scope.get("aws.context")  # Mangum's: absent under uvicorn
-            request_id = getattr(context, "aws_request_id", None)
-            emit_request_metrics(served, status["code"], latency_ms, request_id)
+        latency_ms = (time.perf_counter() - started) * 1000
+        context = scope.get("aws.context")  # Mangum's: absent under uvicorn
+        emit_request_metrics(
+            served,
+            status["code"],
+            latency_ms,
+            getattr(context, "aws_request_id", None),
+            getattr(context, "function_name", None),
+            scope.get("path", ""),
+        )
 
 
 def create_app(model_store: ModelSource | None = None, **fastapi_options: Any) -> FastAPI:

@@ -1,10 +1,17 @@
 """Structured logs and per-request metrics (embedded metric format) with Powertools.
 
-One line per prediction request on stdout: an EMF blob, which CloudWatch Logs turns into
-metrics per model and version (Invocations, Errors, SchemaRejections, Latency) for the
-canary check and dashboards, and which is also the request's log record (``"message":
-"prediction"``, the Lambda request id, the traffic and status), searchable in Logs Insights.
-No API call is made on the request path.
+One line per request on stdout: an EMF blob, which CloudWatch Logs turns into metrics
+(Invocations, Errors, SchemaRejections, Latency) and which is also the request's log record
+(``"message": "prediction"``, the Lambda request id, the traffic and status), searchable in
+Logs Insights. No API call is made on the request path.
+
+Two series come out of one line. Per model and version (for a request a model answered), for
+the canary check and the dashboard. And per function, every request included, whether a model
+answered or not: an unexpected exception is contained as a 500 problem
+(``registry/problems.py``), so Lambda's own ``Errors`` never sees it, and a failure before any
+model was chosen (the registry unreachable, a bundle that cannot load) has no version to be
+counted under. The per-function series is a metric of its own (a second EMF dimension set),
+so an alarm can watch it: CloudWatch alarms cannot use a SEARCH expression.
 
 Only live traffic goes into the (model, version) series. Requests to the staging route or
 to a pinned version (the smoke test among them) carry a third dimension, ``traffic``, so
@@ -50,35 +57,57 @@ _REQUEST_METRICS = [
     {"Name": Metric.SCHEMA_REJECTIONS.value, "Unit": MetricUnit.Count.value},
     {"Name": Metric.LATENCY.value, "Unit": MetricUnit.Milliseconds.value},
 ]
-_LIVE_DIMENSIONS = [[Dimension.MODEL.value, Dimension.VERSION.value]]
-_OTHER_DIMENSIONS = [[Dimension.MODEL.value, Dimension.VERSION.value, Dimension.TRAFFIC.value]]
+_FUNCTION = [Dimension.FUNCTION_NAME.value]
+_LIVE_DIMENSIONS = [[Dimension.MODEL.value, Dimension.VERSION.value], _FUNCTION]
+_OTHER_DIMENSIONS = [
+    [Dimension.MODEL.value, Dimension.VERSION.value, Dimension.TRAFFIC.value],
+    _FUNCTION,
+]
+_UNSERVED_DIMENSIONS = [_FUNCTION]
+# without Lambda's context (``slipway serve`` under uvicorn), as the cold-start metric says
+UNNAMED_FUNCTION = "local"
 
 
 def emit_request_metrics(
-    served: Served, status: int, latency_ms: float, request_id: str | None = None
+    served: Served | None,
+    status: int,
+    latency_ms: float,
+    request_id: str | None = None,
+    function_name: str | None = None,
+    path: str = "",
 ) -> None:
     """The EMF line Powertools' ``EphemeralMetrics`` writes for these metrics and metadata
     (a unit test compares the two), written directly: building it through Powertools cost
     85 µs a request, and a separate Powertools log line 35 µs more, together a sixth of the
     request path (bench/serving.py). One line per request, so requests served concurrently
-    by uvicorn never share a blob."""
-    live = served.traffic is Traffic.LIVE
+    by uvicorn never share a blob. ``served`` is None when no model answered: the line then
+    counts only in the function's series, and names the path instead."""
+    function = function_name or UNNAMED_FUNCTION
+    if served is None:
+        dimensions = _UNSERVED_DIMENSIONS
+    else:
+        dimensions = _LIVE_DIMENSIONS if served.traffic is Traffic.LIVE else _OTHER_DIMENSIONS
     blob: dict[str, object] = {
         "_aws": {
             "Timestamp": int(time.time() * 1000),
             "CloudWatchMetrics": [
-                {
-                    "Namespace": NAMESPACE,
-                    "Dimensions": _LIVE_DIMENSIONS if live else _OTHER_DIMENSIONS,
-                    "Metrics": _REQUEST_METRICS,
-                }
+                {"Namespace": NAMESPACE, "Dimensions": dimensions, "Metrics": _REQUEST_METRICS}
             ],
         },
-        Dimension.MODEL.value: served.model,
-        Dimension.VERSION.value: served.version,
     }
-    blob[Dimension.TRAFFIC.value] = served.traffic.value  # for live traffic a field, no dimension
-    blob["message"] = "prediction"
+    if served is None:
+        blob[Dimension.FUNCTION_NAME.value] = function
+        blob["message"] = "request"
+        blob["path"] = path
+    else:
+        blob[Dimension.MODEL.value] = served.model
+        blob[Dimension.VERSION.value] = served.version
+        if served.traffic is not Traffic.LIVE:
+            blob[Dimension.TRAFFIC.value] = served.traffic.value
+        blob[Dimension.FUNCTION_NAME.value] = function
+        if served.traffic is Traffic.LIVE:
+            blob[Dimension.TRAFFIC.value] = served.traffic.value  # a field, no dimension
+        blob["message"] = "prediction"
     blob["status"] = status
     if request_id is not None:
         blob["function_request_id"] = request_id
@@ -91,6 +120,6 @@ def emit_request_metrics(
 
 def emit_cold_start(function_name: str) -> None:
     metrics = EphemeralMetrics(namespace=NAMESPACE)
-    metrics.add_dimension(Dimension.FUNCTION_NAME, function_name or "local")
+    metrics.add_dimension(Dimension.FUNCTION_NAME, function_name or UNNAMED_FUNCTION)
     metrics.add_metric(Metric.COLD_START, MetricUnit.Count, 1)
     metrics.flush_metrics()

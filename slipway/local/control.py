@@ -71,15 +71,17 @@ def start_daemon(port: int = DEFAULT_PORT, directory: Path | None = None) -> Loc
     raise CliError(f"the embedded cloud did not answer within {_START_TIMEOUT_SECONDS} s")
 
 
-def deploy(state: LocalState, directory: Path | None = None) -> LocalState:
-    """Deploy env=local with the real CDK CLI and wait until its Function URLs are served."""
+def deploy(state: LocalState, environment: str, directory: Path | None = None) -> dict[str, str]:
+    """Deploy one embedded environment with the real CDK CLI, wait until its Function URLs
+    are served, and return its stacks' outputs. Another environment deployed before stays
+    as it is: each has stacks of its own."""
     directory = directory or state_dir()
     try:
         outputs = deploy_environment(
             state.endpoint_url,
             state.credentials,
-            environment="local",
-            outputs_file=directory / "outputs.json",
+            environment=environment,
+            outputs_file=directory / f"outputs-{environment}.json",
             log=directory / "cdk.log",
         )
     except DeployError as exc:
@@ -93,11 +95,9 @@ def deploy(state: LocalState, directory: Path | None = None) -> LocalState:
     while time.monotonic() < deadline:
         current = LocalState.load(directory)
         if current is not None and all(url in current.routes for url in urls):
-            current.outputs = outputs
-            current.save(directory)
-            return current
+            return outputs
         time.sleep(0.2)
-    raise CliError("the local gateway did not open the endpoints' Function URLs in time")
+    raise CliError(f"the local gateway did not open the Function URLs of {environment} in time")
 
 
 def stop_daemon(directory: Path | None = None) -> bool:

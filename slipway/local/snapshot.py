@@ -2,10 +2,12 @@
 the artifacts, through the same public APIs as any client.
 
 ``down`` saves every item of the lineage table and every version of every object in the
-artifact bucket under ``.slipway/local/snapshot/``; the next ``up`` deploys afresh, then puts
-them back (unless ``--fresh``). A new deployment's bucket has another name and its objects
-get new version ids, so every reference to the old ones in the registry is rewritten to the
-new ones; the upload rule is disabled meanwhile, so restoring an object starts no promotion.
+artifact bucket, per environment (``.slipway/local/snapshot/`` for ``local``,
+``snapshot-<env>/`` for another embedded one); the next ``up`` of that environment deploys it
+afresh, then puts them back (unless ``--fresh``). A new deployment's bucket has another name
+and its objects get new version ids, so every reference to the old ones in the registry is
+rewritten to the new ones; the upload rule is disabled meanwhile, so restoring an object
+starts no promotion.
 Promotions in flight at ``down`` are not kept: their versions stay as they were, and
 ``slipway doctor`` names them.
 """
@@ -23,6 +25,13 @@ from registry.statuses import UNDECIDED, VersionStatus
 
 SNAPSHOT = "snapshot"
 MANIFEST = "snapshot.json"
+DEFAULT_ENVIRONMENT = "local"  # its snapshot keeps the folder it had before there were others
+
+
+def folder(directory: Path, environment: str) -> Path:
+    """Where the environment's snapshot is kept under the state directory."""
+    name = SNAPSHOT if environment == DEFAULT_ENVIRONMENT else f"{SNAPSHOT}-{environment}"
+    return directory / name
 
 
 def _plain(value: Any) -> Any:
@@ -50,8 +59,8 @@ def save(target: Any, directory: Path) -> dict[str, int]:
     the environment ``target`` (slipway.target.Target) under ``directory``, streaming each
     object to a file; returns how many of each."""
     outputs = target.outputs
-    kept = directory / SNAPSHOT
-    staging = directory / f"{SNAPSHOT}.partial"
+    kept = folder(directory, target.config.name)
+    staging = kept.with_name(f"{kept.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "objects").mkdir(parents=True)
     table = target.table()
@@ -94,12 +103,12 @@ def save(target: Any, directory: Path) -> dict[str, int]:
     return {"items": len(items), "objects": count}
 
 
-def exists(directory: Path) -> bool:
-    return (directory / SNAPSHOT / MANIFEST).is_file()
+def exists(directory: Path, environment: str) -> bool:
+    return (folder(directory, environment) / MANIFEST).is_file()
 
 
-def discard(directory: Path) -> None:
-    shutil.rmtree(directory / SNAPSHOT, ignore_errors=True)
+def discard(directory: Path, environment: str) -> None:
+    shutil.rmtree(folder(directory, environment), ignore_errors=True)
 
 
 def restore(target: Any, directory: Path) -> dict[str, int]:
@@ -107,7 +116,7 @@ def restore(target: Any, directory: Path) -> dict[str, int]:
     how many items and objects were restored. The lock, its line and its newest-arrival
     record are not restored (their executions are gone), and a version whose promotion was
     under way is marked failed, so ``slipway retry`` runs its gate again."""
-    source = directory / SNAPSHOT
+    source = folder(directory, target.config.name)
     manifest = json.loads((source / MANIFEST).read_text())
     s3, events = target.client("s3"), target.client("events")
     bucket = target.outputs["ArtifactBucketName"]

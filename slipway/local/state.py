@@ -1,11 +1,17 @@
-"""Where a running embedded cloud is: the state file shared by the daemon and the CLI."""
+"""Where a running embedded cloud is: the state file the daemon writes and the CLI reads.
+
+Only the daemon writes it (at start, and whenever a Function URL opens or closes). What each
+environment deployed is not kept here but read from the cloud's CloudFormation
+(``environments.py``): a second writer once lost every output whenever the daemon rewrote
+the file for a second environment's routes.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from slipway.local.credentials import LocalCredentials
@@ -27,7 +33,6 @@ class LocalState:
     access_key_id: str = ""
     secret_access_key: str = ""
     routes: dict[str, str] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def credentials(self) -> LocalCredentials:
@@ -40,8 +45,11 @@ class LocalState:
     @classmethod
     def load(cls, directory: Path | None = None) -> LocalState | None:
         try:
-            return cls(**json.loads(cls.path(directory).read_text()))
-        except (FileNotFoundError, json.JSONDecodeError, TypeError):
+            saved = json.loads(cls.path(directory).read_text())
+            known = {f.name for f in fields(cls)}
+            # a file written before a field was dropped (outputs) still says where the cloud is
+            return cls(**{k: v for k, v in saved.items() if k in known})
+        except (FileNotFoundError, json.JSONDecodeError, TypeError, AttributeError):
             return None
 
     def save(self, directory: Path | None = None) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ENVIRONMENTS = ["local", "dev", "staging", "prod"]
+ENVIRONMENTS = ["local", "rehearsal", "dev", "staging", "prod"]
 CONTEXT = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]["environments"]
 
 GET, PUT, UPDATE, DELETE, QUERY = (

@@ -24,9 +24,9 @@ def test_every_alarm_pages_the_environments_topic(synthesized, env):
     template = synthesized(env).template_json
     found = alarms(template)
     endpoints = [e["name"] for e in CONTEXT["environments"][env]["endpoints"]]
-    # three per endpoint, plus two DLQ depths (uploads, ended executions), failed and
+    # four per endpoint, plus two DLQ depths (uploads, ended executions), failed and
     # timed-out promotions, and the canary
-    assert len(found) == 3 * len(endpoints) + 5
+    assert len(found) == 4 * len(endpoints) + 5
     dead_letters = [k for k in found if "DeadLetters" in k]
     assert {k.split("DeadLetters")[0] for k in dead_letters} == {
         "MonitoringIngest",
@@ -98,3 +98,38 @@ def test_cloudwatch_may_publish_to_the_alarm_topic_only_for_this_accounts_alarms
     assert publish["Condition"]["StringEquals"] == {"aws:SourceAccount": account}
     # and the TLS-only deny is still there
     assert any(s["Effect"] == "Deny" and "aws:SecureTransport" in json.dumps(s) for s in statements)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_endpoint_alarms_on_its_own_5xx_answers(synthesized, env):
+    # GIVEN the endpoint contains unexpected exceptions as 500 problems, which Lambda's own
+    # Errors metric never counts: the alarm watches the endpoint's per-function EMF series,
+    # a plain metric (no SEARCH expression: CloudWatch alarms cannot use one)
+    from aws_cdk.assertions import Match
+
+    template = synthesized(env).template
+    endpoints = CONTEXT["environments"][env]["endpoints"]
+    server_errors = {
+        "Namespace": "Slipway",
+        "MetricName": "Errors",
+        "Dimensions": [{"Name": "function_name", "Value": Match.any_value()}],
+        "Statistic": "Sum",
+        "Period": 300,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": Match.string_like_regexp("^MonitoringAlarmTopic")}],
+    }
+    template.resource_properties_count_is("AWS::CloudWatch::Alarm", server_errors, len(endpoints))
+    # AND each names its endpoint's function (the name Lambda's context gives the app), the
+    # same function whose Lambda metrics the endpoint's other alarms watch
+    found = alarms(synthesized(env).template_json)
+    for endpoint in endpoints:
+        name = endpoint["name"]
+        (server_errors,) = [p for k, p in found.items() if f"Endpoint{name}ServerErrors" in k]
+        (lambda_errors,) = [p for k, p in found.items() if f"Endpoint{name}Errors" in k]
+        (dimension,) = server_errors["Dimensions"]
+        (function,) = lambda_errors["Dimensions"]
+        assert function["Name"] == "FunctionName"
+        assert dimension["Value"] == function["Value"]
+        assert "ServingFunction" in json.dumps(dimension["Value"])

@@ -212,7 +212,8 @@ def test_every_prediction_emits_embedded_metrics_per_version(live_iris, capsys):
     )
     assert rejected["SchemaRejections"] == [1.0] and rejected["Errors"] == [0.0]
     directive = ok["_aws"]["CloudWatchMetrics"][0]
-    assert directive["Dimensions"] == [["model", "version"]]
+    assert directive["Dimensions"] == [["model", "version"], ["function_name"]]
+    assert ok["function_name"] == "slipway-endpoint-test"  # Lambda's context names it
     assert {m["Name"] for m in directive["Metrics"]} == {
         "Invocations",
         "Errors",
@@ -261,7 +262,10 @@ def test_each_prediction_is_one_json_line_with_request_id_model_and_metrics(live
     assert record["function_request_id"] == "6f9b0c1e-test-request"
     assert (record["model"], record["version"], record["status"]) == ("iris", "1", 200)
     assert record["traffic"] == "live" and record["Invocations"] == [1.0]
-    assert record["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["model", "version"]]
+    assert record["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [
+        ["model", "version"],
+        ["function_name"],
+    ]
 
 
 def test_the_first_invocation_emits_a_cold_start_metric(live_iris, capsys, monkeypatch):
@@ -374,6 +378,29 @@ return [0.0 for _ in inputs]
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
     (served,) = [blob for blob in blobs if blob.get("model") == "fragile"]
     assert (served["status"], served["Errors"]) == (500, [1.0])
+    # AND it counts in the endpoint's own series, which the 5xx alarm watches
+    assert ["function_name"] in served["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert served["function_name"] == "slipway-endpoint-test"
+
+
+def test_a_5xx_before_any_model_answered_counts_in_the_endpoints_errors(live_iris, capsys):
+    """Lambda's own Errors metric never sees a contained exception, and a request that fails
+    before a model version was chosen has no (model, version) series: the endpoint's
+    per-function series must count it, or the 5xx alarm never fires."""
+    from slipway.local.emf import metric_data_from_logs
+
+    # GIVEN an endpoint whose registry has gone (the table deleted under it)
+    app.state.model_store._repository._table.delete()
+    capsys.readouterr()
+    # WHEN a client asks for a prediction
+    body = '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
+    status, _, problem = call(function_url_event("/v1/models/iris/predict", body))
+    # THEN it gets the contained 500 problem
+    assert status == 500 and problem["title"] == "Internal error"
+    # AND CloudWatch extracts one 5xx for the function from the request's line
+    ((_, data),) = metric_data_from_logs(capsys.readouterr().out).items()
+    errors = [(d["Value"], d["Dimensions"]) for d in data if d["MetricName"] == "Errors"]
+    assert errors == [(1.0, [{"Name": "function_name", "Value": "slipway-endpoint-test"}])]
 
 
 def test_an_answer_json_cannot_carry_is_named_as_the_models_fault(live_iris, tmp_path):

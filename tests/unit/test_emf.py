@@ -11,18 +11,46 @@ from slipway.local.emf import metric_data_from_logs
 
 
 def test_serving_metrics_round_trip_into_metric_data(capsys):
-    emit_request_metrics(Served("iris", "3", Traffic.LIVE), 422, 12.5)
+    emit_request_metrics(Served("iris", "3", Traffic.LIVE), 422, 12.5, function_name="fn")
     logs = "START RequestId: x\n" + capsys.readouterr().out + 'not json\n{"no": 1}\n'
     ((namespace, data),) = metric_data_from_logs(logs).items()
     assert namespace == "Slipway"
-    by_name = {d["MetricName"]: d for d in data}
-    assert by_name["SchemaRejections"]["Value"] == 1.0
-    assert by_name["Latency"]["Value"] == 12.5
-    assert by_name["Latency"]["Unit"] == "Milliseconds"
-    assert by_name["Invocations"]["Dimensions"] == [
+    per_version = {d["MetricName"]: d for d in data if len(d["Dimensions"]) == 2}
+    assert per_version["SchemaRejections"]["Value"] == 1.0
+    assert per_version["Latency"]["Value"] == 12.5
+    assert per_version["Latency"]["Unit"] == "Milliseconds"
+    assert per_version["Invocations"]["Dimensions"] == [
         {"Name": "model", "Value": "iris"},
         {"Name": "version", "Value": "3"},
     ]
+    # AND the same request counts in the function's own series, every metric of it
+    per_function = {d["MetricName"]: d for d in data if len(d["Dimensions"]) == 1}
+    assert set(per_function) == set(per_version)
+    assert per_function["Invocations"]["Dimensions"] == [{"Name": "function_name", "Value": "fn"}]
+
+
+def test_a_5xx_no_model_answered_counts_in_the_functions_series_alone(capsys):
+    # GIVEN a request that failed before any model was chosen (the registry unreachable)
+    emit_request_metrics(None, 500, 3.0, "req-1", "slipway-prod-endpoint", "/v1/models/x/predict")
+    line = capsys.readouterr().out
+    # THEN CloudWatch extracts an Errors datapoint per function, and none per model version
+    ((_, data),) = metric_data_from_logs(line).items()
+    errors = [d for d in data if d["MetricName"] == "Errors"]
+    assert errors == [
+        {
+            "MetricName": "Errors",
+            "Value": 1.0,
+            "Unit": "Count",
+            "Timestamp": errors[0]["Timestamp"],
+            "Dimensions": [{"Name": "function_name", "Value": "slipway-prod-endpoint"}],
+        }
+    ]
+    record = json.loads(line)
+    assert (record["message"], record["path"], record["status"]) == (
+        "request",
+        "/v1/models/x/predict",
+        500,
+    )
 
 
 def test_broken_emf_lines_are_skipped():
@@ -35,14 +63,21 @@ def test_staging_and_pinned_traffic_stay_out_of_the_live_series(capsys):
     emit_request_metrics(Served("iris", "3", Traffic.STAGING), 422, 1.0)
     emit_request_metrics(Served("iris", "3", Traffic.PINNED), 200, 1.0)
     ((_, data),) = metric_data_from_logs(capsys.readouterr().out).items()
-    traffic = {d["Dimensions"][2]["Value"] for d in data if d["MetricName"] == "Invocations"}
+    per_version = [d for d in data if len(d["Dimensions"]) != 1]  # the function's aside
+    traffic = {d["Dimensions"][2]["Value"] for d in per_version if d["MetricName"] == "Invocations"}
     assert traffic == {"staging", "pinned"}
-    assert all(len(d["Dimensions"]) == 3 for d in data)
+    assert all(len(d["Dimensions"]) == 3 for d in per_version)
 
 
 @pytest.mark.parametrize(
     ("traffic", "status"),
-    [(Traffic.LIVE, 200), (Traffic.LIVE, 503), (Traffic.STAGING, 422), (Traffic.PINNED, 200)],
+    [
+        (Traffic.LIVE, 200),
+        (Traffic.LIVE, 503),
+        (Traffic.STAGING, 422),
+        (Traffic.PINNED, 200),
+        (None, 500),  # no model answered
+    ],
 )
 @pytest.mark.parametrize("request_id", ["6f9b0c1e-request", None])
 def test_the_request_line_is_the_one_powertools_writes(capsys, traffic, status, request_id):
@@ -50,24 +85,35 @@ def test_the_request_line_is_the_one_powertools_writes(capsys, traffic, status, 
     from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
     metrics = EphemeralMetrics(namespace="Slipway")
-    metrics.add_dimension("model", "iris")
-    metrics.add_dimension("version", "3")
-    if traffic is not Traffic.LIVE:
-        metrics.add_dimension("traffic", traffic.value)
+    if traffic is None:
+        metrics.add_dimension("function_name", "slipway-endpoint")
+    else:
+        metrics.add_dimension("model", "iris")
+        metrics.add_dimension("version", "3")
+        if traffic is not Traffic.LIVE:
+            metrics.add_dimension("traffic", traffic.value)
+        metrics.add_dimensions(function_name="slipway-endpoint")  # a second dimension set
     metrics.add_metric("Invocations", MetricUnit.Count, 1)
     metrics.add_metric("Errors", MetricUnit.Count, 1 if status >= 500 else 0)
     metrics.add_metric("SchemaRejections", MetricUnit.Count, 1 if status == 422 else 0)
     metrics.add_metric("Latency", MetricUnit.Milliseconds, round(12.3456, 3))  # as the endpoint did
     if traffic is Traffic.LIVE:
         metrics.add_metadata("traffic", "live")  # a field of the record, not a dimension
-    metrics.add_metadata("message", "prediction")
+    if traffic is None:
+        metrics.add_metadata("message", "request")
+        metrics.add_metadata("path", "/v1/models/iris/predict")
+    else:
+        metrics.add_metadata("message", "prediction")
     metrics.add_metadata("status", status)
     if request_id is not None:
         metrics.add_metadata("function_request_id", request_id)
     metrics.flush_metrics()
     powertools = json.loads(capsys.readouterr().out)
     # WHEN the endpoint writes its own
-    emit_request_metrics(Served("iris", "3", traffic), status, 12.3456, request_id)
+    served = None if traffic is None else Served("iris", "3", traffic)
+    emit_request_metrics(
+        served, status, 12.3456, request_id, "slipway-endpoint", "/v1/models/iris/predict"
+    )
     ours = json.loads(capsys.readouterr().out)
     # THEN they are the same, key order included, but for the time
     assert abs(ours["_aws"].pop("Timestamp") - powertools["_aws"].pop("Timestamp")) < 5000

@@ -719,6 +719,62 @@ def test_a_canary_failing_on_enough_requests_fails_before_its_bake_ends(
         checked_after(state, gate, 10)
 
 
+DELAYED = {**WAITING, "metrics_delay_seconds": 120}
+
+
+def test_a_canary_is_first_checked_once_its_metrics_can_be_read(gate, bundles):
+    live(gate, bundles["good"], "good")
+    state = run(steps.START_CANARY, approved(gate, bundles["better"], "better", canary=DELAYED))
+    # the delay, then every few seconds: no check finds an empty window
+    assert state.canary.first_check_seconds == 120 + 5
+
+
+def test_a_canary_bakes_until_its_time_can_be_read(gate, bundles, cloudwatch_percentiles):
+    # GIVEN a 60 s bake whose metrics CloudWatch shows up to 120 s late, and enough requests
+    live(gate, bundles["good"], "good")
+    state = run(steps.START_CANARY, approved(gate, bundles["better"], "better", canary=DELAYED))
+    started = datetime.fromisoformat(state.canary.started_at)
+    put_serving_metrics("better", requests=20, errors=0, at=started + timedelta(seconds=1))
+    put_serving_metrics("good", requests=20, errors=0, at=started + timedelta(seconds=1))
+    # WHEN it is checked before any of its metrics can be read, THEN it reads nothing yet
+    with pytest.raises(CanaryStillBakingError, match="first metrics can be read 120 s after"):
+        checked_after(state, gate, 100)
+    # AND once its bake's time has passed but not all of it can be read, it still bakes
+    with pytest.raises(CanaryStillBakingError, match=r"after 59 s of 60 s \(read up to 120 s"):
+        checked_after(state, gate, 179)
+    # AND it passes once the whole bake can be read
+    assert checked_after(state, gate, 181).verdict == "passed"
+
+
+def test_requests_whose_metrics_cannot_be_read_yet_are_not_counted(
+    gate, bundles, cloudwatch_percentiles
+):
+    # GIVEN requests in the last 120 s before the check (in AWS not extracted yet, or only
+    # partly), and failing ones in the readable part
+    live(gate, bundles["good"], "good")
+    bake = {**DELAYED, "max_error_rate": 0.01}
+    state = run(steps.START_CANARY, approved(gate, bundles["better"], "better", canary=bake))
+    started = datetime.fromisoformat(state.canary.started_at)
+    put_serving_metrics("better", requests=20, errors=20, at=started + timedelta(seconds=1))
+    put_serving_metrics("better", requests=500, errors=0, at=started + timedelta(seconds=200))
+    put_serving_metrics("good", requests=20, errors=0, at=started + timedelta(seconds=1))
+    # WHEN it is checked at 300 s, THEN it is judged on what was readable: 20 failing requests
+    with pytest.raises(CanaryFailedError, match=r"20 requests \(20 errors.*error rate 100.0%"):
+        checked_after(state, gate, 300)
+
+
+def test_the_longest_bake_is_counted_on_readable_time(gate, bundles, cloudwatch_percentiles):
+    live(gate, bundles["good"], "good")
+    state = run(steps.START_CANARY, approved(gate, bundles["better"], "better", canary=DELAYED))
+    started = datetime.fromisoformat(state.canary.started_at)
+    put_serving_metrics("better", requests=5, errors=0, at=started + timedelta(seconds=1))
+    # 600 s of bake allowed: requests of its last two minutes may still arrive at 700 s
+    with pytest.raises(CanaryStillBakingError):
+        checked_after(state, gate, 700)
+    with pytest.raises(CanaryFailedError, match="5 client requests in 601 s; it needs 20"):
+        checked_after(state, gate, 721)
+
+
 # -- Promote, ReleaseLock, RecordFailure ---------------------------------------------------
 
 

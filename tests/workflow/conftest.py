@@ -182,7 +182,6 @@ def point_cli_at(deployed: DeployedLocal, directory: Path, monkeypatch: Any) -> 
         access_key_id=key.access_key_id,
         secret_access_key=key.secret_access_key,
         routes=deployed.session.refresh_routes(),
-        outputs=deployed.outputs,
     ).save(directory)
     monkeypatch.setenv("SLIPWAY_LOCAL_DIR", str(directory))
 

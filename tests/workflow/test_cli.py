@@ -18,7 +18,7 @@ from examples.iris.train import train_and_package
 from registry import keys
 from slipway.cli import app
 from slipway.local.credentials import LocalCredentials, SigV4Auth
-from slipway.target import resolve_target
+from slipway.target import read_environments, resolve_target
 from tests.workflow.conftest import point_cli_at
 
 runner = CliRunner()
@@ -274,8 +274,9 @@ def test_listing_tracing_and_decisions(cli_env, tmp_path):
 
 def test_local_status_and_logs(cli_env):
     status = run("local", "status")
-    assert status["endpoints"]["default"].startswith("http://localhost:")
-    assert status["registry"].startswith("http://localhost:")
+    (local,) = status["environments"].values()  # the outputs read from the cloud itself
+    assert local["endpoints"]["default"].startswith("http://localhost:")
+    assert local["registry"].startswith("http://localhost:")
     logs = run("local", "logs", "Endpointdefault", "--lines", "500")
     assert any('"message":"prediction"' in e["message"] for e in logs["events"])
     result = runner.invoke(app, ["local", "logs", "Function"])
@@ -293,7 +294,10 @@ def test_local_status_and_logs(cli_env):
         (["lineage", "no-such-model", "1", "--env", "local"], "no-such-model 1 is not registered"),
         (["push", "missing.tar.gz", "--env", "local"], "missing.tar.gz does not exist"),
         (["invoke", "iris", "--env", "local", "--data", "{bad"], "--data is not valid JSON"),
-        (["models", "--env", "qa"], "environment 'qa' is not in cdk.json; known: dev, local, prod"),
+        (  # the names in cdk.json, whatever environments a team added
+            ["models", "--env", "qa"],
+            f"environment 'qa' is not in cdk.json; known: {', '.join(sorted(read_environments()))}",
+        ),
     ],
     ids=[
         "unknown-version",
@@ -381,7 +385,7 @@ def test_local_up_status_and_down_run_the_daemon_and_the_real_cdk_deploy(tmp_pat
     monkeypatch.setenv("SLIPWAY_LOCAL_DIR", str(tmp_path / "local"))
     try:
         up = run("local", "up", "--port", str(free_port()))
-        assert up["endpoints"]["default"].startswith("http://localhost:")
+        assert up["environments"]["local"]["endpoints"]["default"].startswith("http://localhost:")
         status = run("local", "status")
         assert status["pid"] == up["pid"]
         # the per-start key lives in a state file only its owner reads, and signs requests
@@ -394,7 +398,7 @@ def test_local_up_status_and_down_run_the_daemon_and_the_real_cdk_deploy(tmp_pat
         key = LocalCredentials(
             exports["SLIPWAY_LOCAL_ACCESS_KEY_ID"], exports["SLIPWAY_LOCAL_SECRET_ACCESS_KEY"]
         )
-        url = f"{status['endpoints']['default']}/health"
+        url = f"{status['environments']['local']['endpoints']['default']}/health"
         assert httpx.get(url, auth=SigV4Auth(key), timeout=30).json() == {"status": "ok"}
         assert httpx.get(url, timeout=30).status_code == 403
         # a model promoted before `down`...
@@ -411,7 +415,7 @@ def test_local_up_status_and_down_run_the_daemon_and_the_real_cdk_deploy(tmp_pat
     # ...is there after the next `up` (finding 11: down/up lost every model), and serves
     try:
         up = run("local", "up", "--port", str(free_port()))
-        assert up["restored"]["objects"] >= 1
+        assert up["environments"]["local"]["restored"]["objects"] >= 1
         (kept,) = run("versions", "iris-kept", "--env", "local")
         assert (kept["version"], kept["status"]) == ("1", "live")
         body = json.dumps({"inputs": manifest.input_example.inputs})
@@ -425,7 +429,7 @@ def test_local_up_status_and_down_run_the_daemon_and_the_real_cdk_deploy(tmp_pat
     # AND --fresh starts empty
     try:
         up = run("local", "up", "--port", str(free_port()), "--fresh")
-        assert "restored" not in up
+        assert "restored" not in up["environments"]["local"]
         assert run("models", "--env", "local") == []
     finally:
         assert runner.invoke(app, ["local", "down"]).exit_code == 0
