@@ -149,6 +149,12 @@ def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("-"))
 
 
+# Each endpoint adds a live and a candidate function, stack outputs and exports, an entry in
+# SmokeTest's environment (Lambda: 4 KB of variables) and ARNs in its role's inline policy
+# (IAM: 10,240 characters): well inside those limits at this many.
+MAX_ENDPOINTS = 20
+
+
 class EnvironmentConfig(_Strict):
     name: str = Field(pattern=_NAME)
     account: str = Field(pattern=r"^\d{12}$")
@@ -239,7 +245,9 @@ class EnvironmentConfig(_Strict):
     )
     log_retention_days: int = 30
     endpoints: list[EndpointConfig] = Field(
-        default_factory=lambda: [EndpointConfig(name="default")], min_length=1
+        default_factory=lambda: [EndpointConfig(name="default")],
+        min_length=1,
+        max_length=MAX_ENDPOINTS,
     )
 
     @property

@@ -36,7 +36,7 @@ def _steps(*names: str) -> str:
     return rf"PromotionWorkflow/({'|'.join(names)})Function(/Function)?"
 
 
-ENDPOINTS = r"(Endpoint|CandidateEndpoint)-[a-z0-9-]+/Serving/Function"
+ENDPOINTS = r"(Endpoint-[a-z0-9-]+|CandidateEndpoint(-[a-z0-9-]+)?)/Serving/Function"
 HAND_OVER_FUNCTIONS = (
     _steps("AcquireLock", "ReleaseLock", "RecordFailure"),
     "ExecutionEndWatch/Function",

@@ -145,6 +145,29 @@ class PromotionWorkflow(Construct):
             APPROVAL_TOKEN_KEY: self.approval_token_key.key_arn,
             TRUSTED_MODEL_TYPES: ",".join(options.trusted_model_types),
         }
+        policy = options.policy
+        python_endpoints = {
+            e.name
+            for e in (policy.default_endpoint, *policy.dedicated_endpoints.values())
+            if e.allow_python
+        }
+        renewable = [f for name, f in candidate_functions.items() if name in python_endpoints]
+
+        def renew_candidates(function: lambda_.Function) -> None:
+            """A new configuration is the one way to end the environments a candidate ran in.
+            Only candidates of endpoints that allow python ever run a bundle's own code, and
+            the action could give any other a new handler: only they are granted."""
+            if renewable:
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=[
+                            "lambda:GetFunctionConfiguration",
+                            "lambda:UpdateFunctionConfiguration",
+                        ],
+                        resources=[c.function_arn for c in renewable],
+                    )
+                )
+
         permissions: dict[Permission, Callable[[lambda_.Function], None]] = {
             Permission.READ_BUNDLES: lambda f: grant_read_objects(bucket, f),
             Permission.INVOKE_CANDIDATES: lambda f: f.add_to_role_policy(
@@ -154,16 +177,7 @@ class PromotionWorkflow(Construct):
                 )
             ),
             Permission.RUN_BUNDLE_CODE: lambda f: self.sandbox_function.grant_invoke(f),
-            # a new configuration is the one way to end the environments a candidate ran in
-            Permission.RENEW_CANDIDATE_ENVIRONMENTS: lambda f: f.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=[
-                        "lambda:GetFunctionConfiguration",
-                        "lambda:UpdateFunctionConfiguration",
-                    ],
-                    resources=[c.function_arn for c in candidate_functions.values()],
-                )
-            ),
+            Permission.RENEW_CANDIDATE_ENVIRONMENTS: renew_candidates,
             Permission.PUBLISH_APPROVAL_REQUESTS: lambda f: self.approval_topic.grant_publish(f),
             Permission.SEAL_APPROVAL_TOKENS: lambda f: self.approval_token_key.grant_encrypt(f),
             # GetMetricData has no resource-level permissions; CloudWatch documents "*".

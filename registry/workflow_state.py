@@ -96,9 +96,9 @@ class ServingEndpoint(Document):
     endpoint would refuse fails at Validate rather than at the smoke test, and the smoke
     test runs in the candidate function built like it."""
 
-    # cdk.json's name; a policy written before candidates were per endpoint has none: its
-    # executions are smoke-tested as they were then, on the default endpoint's candidate
-    name: EndpointName = "default"
+    # cdk.json's name; None in a policy written before each endpoint had a candidate of
+    # its own (an execution started before that deploy): see GatePolicy.candidate_endpoint_for
+    name: EndpointName | None = None
     allow_python: bool
     ephemeral_storage_mb: int = Field(ge=512, le=10240)
 
@@ -143,6 +143,23 @@ class GatePolicy(Document):
 
     def endpoint_for(self, model: str) -> ServingEndpoint:
         return self.dedicated_endpoints.get(model, self.default_endpoint)
+
+    def candidate_endpoint_for(self, model: str) -> str:
+        """The endpoint whose candidate function smoke-tests ``model``: the one serving it.
+
+        A policy written before candidates were per endpoint names none. Its default-endpoint
+        models go to the default's candidate; a dedicated endpoint's model cannot be placed,
+        and is refused rather than tested in a function unlike the one that will serve it."""
+        serving = self.endpoint_for(model)
+        if serving.name is not None:
+            return serving.name
+        if model in self.dedicated_endpoints:
+            raise InvalidStateError(
+                f"this execution's gate policy predates per-endpoint candidate functions and "
+                f"does not say which endpoint serves {model}: run `slipway retry {model} "
+                "VERSION` to take the gate again under the deployed definition"
+            )
+        return "default"
 
     def exam_for(self, model: str) -> Exam:
         """The model's own exam over the environment's, the margin defaulting to

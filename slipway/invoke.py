@@ -90,8 +90,15 @@ def call_candidate(target: Target, method: str, path: str, body: bytes | None) -
         region=target.config.region,
         account_id="self",
     )
+    function = target.outputs.get(candidate_function_output(endpoint))
+    if function is None:
+        raise CliError(
+            f"environment {target.config.name} has no candidate function for endpoint "
+            f"{endpoint!r} among its stack outputs: deploy it with this version of Slipway "
+            f"(`npx cdk deploy --all -c env={target.config.name}`)"
+        )
     answer = target.client("lambda").invoke(
-        FunctionName=target.outputs[candidate_function_output(endpoint)],
+        FunctionName=function,
         Payload=json.dumps(event).encode(),
     )
     payload = json.loads(answer["Payload"].read() or b"null")

@@ -58,7 +58,7 @@ class ServingStack(Stack):
         # function that takes live traffic.
         self.candidate_endpoints = {
             e.name: endpoint(
-                f"CandidateEndpoint-{e.name}", candidate_endpoint_config(e), ServingRole.CANDIDATE
+                candidate_construct_id(e.name), candidate_endpoint_config(e), ServingRole.CANDIDATE
             )
             for e in config.endpoints
         }
@@ -81,3 +81,10 @@ def candidate_endpoint_config(endpoint: EndpointConfig) -> EndpointConfig:
     """The candidate function of an endpoint: the endpoint itself, without the concurrency
     it reserves or keeps warm for live traffic (the candidate takes none)."""
     return endpoint.model_copy(update={"reserved_concurrency": None, "provisioned_concurrency": 0})
+
+
+def candidate_construct_id(endpoint: str) -> str:
+    """The default endpoint's candidate keeps the id of the one candidate there was before
+    each endpoint had its own: the deployed workflow stack imports that function's ARN, and
+    CloudFormation refuses to delete an export another stack still uses."""
+    return "CandidateEndpoint" if endpoint == "default" else f"CandidateEndpoint-{endpoint}"

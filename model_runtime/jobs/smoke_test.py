@@ -162,7 +162,7 @@ def smoke_test_candidate(
     registered = repository.get_version(name, version)
     if registered is None:
         raise InvalidStateError(f"{name} {version} is not registered: SmokeTest runs after Stage")
-    endpoint = state.policy.endpoint_for(name).name
+    endpoint = state.policy.candidate_endpoint_for(name)
     function = candidate_for(candidates, endpoint)
 
     def run() -> SmokeTestOutcome:
@@ -192,7 +192,7 @@ def smoke_test_candidate(
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return smoke_test_candidate(
-        aws.client("lambda"),
+        aws.timed_lambda_client(),
         aws.lineage_repository(),
         decode(required(CANDIDATE_FUNCTIONS)),
         PromotionState.parse(event),

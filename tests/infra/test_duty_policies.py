@@ -130,7 +130,8 @@ def test_approvers_and_pushers_call_the_registry_and_callers_do_not(synthesized,
     endpoints = CONTEXT["environments"][env]["endpoints"]
     assert len(resources) == len(endpoints)
     for endpoint in endpoints:
-        assert f"CandidateEndpoint{endpoint['name']}ServingFunction" in str(resources)
+        logical = "" if endpoint["name"] == "default" else endpoint["name"]
+        assert f"CandidateEndpoint{logical}ServingFunction" in str(resources)
     assert "Condition" not in candidate
 
 

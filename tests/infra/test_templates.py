@@ -14,6 +14,7 @@ from infra.config import (
     DEFAULT_SMOKE_COLD_BUDGET_MS,
     WORKFLOW_TIMEOUT_SECONDS,
     EnvironmentConfig,
+    load_environment,
 )
 from registry import workflow as steps
 from registry.candidate_functions import decode
@@ -475,14 +476,20 @@ def test_the_smoke_test_invokes_exactly_the_candidate_functions(synthesized, env
             for action in listed if isinstance(listed, list) else [listed]:
                 if action.startswith("lambda:"):
                     granted.setdefault(action, set()).update(rendered(t) for t in targets)
-    assert set(granted) == {
-        "lambda:InvokeFunction",
-        "lambda:GetFunctionConfiguration",
-        "lambda:UpdateFunctionConfiguration",
-    }
+    # and renew (after a python-flavor candidate) only those of endpoints allowing python
+    cdk_json = Path(__file__).resolve().parents[2] / "cdk.json"
+    config = load_environment(json.loads(cdk_json.read_text())["context"]["environments"], env)
+    python = {candidates[e.name] for e in config.endpoints if e.allow_python}
+    expected = {"lambda:InvokeFunction": set(candidates.values())}
+    if python:
+        expected |= {action: python for action in RENEW}
+    assert set(granted) == set(expected)
     for action, targets in granted.items():
         named = {i for i in candidates.values() for t in targets if i in t}
-        assert named == set(candidates.values()) and len(targets) == len(candidates), action
+        assert named == expected[action] and len(targets) == len(expected[action]), action
+
+
+RENEW = ("lambda:GetFunctionConfiguration", "lambda:UpdateFunctionConfiguration")
 
 
 def test_embedded_target_ships_zips_and_aws_targets_ship_the_runtime_image(synthesized):
@@ -630,3 +637,11 @@ def test_no_control_plane_function_reserves_concurrency(synthesized, env):
         if "IngestPipelineQueue" in json.dumps(m["Properties"]["EventSourceArn"])
     ]
     assert [m["ScalingConfig"] for m in ingest] == [{"MaximumConcurrency": 10}]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_default_endpoints_candidate_keeps_the_id_the_workflow_stack_imports(synthesized, env):
+    # deployed workflow stacks import the one candidate's ARN by this id; CloudFormation
+    # refuses to delete an export in use, which moto does not enforce
+    functions = resources(synthesized(env).template_json, "AWS::Lambda::Function")
+    assert [k for k in functions if k.startswith("CandidateEndpointServingFunction")]

@@ -403,14 +403,14 @@ CANDIDATES = {"default": "endpoint"}
 def smoke_test_with(
     endpoint: Any, state: PromotionState, candidates: dict[str, str] = CANDIDATES
 ) -> PromotionState:
-    """SmokeTest through its declared handler, whose Lambda client is ``endpoint``."""
-    original = aws.client
-    aws.client = lambda service: endpoint if service == "lambda" else original(service)
+    """SmokeTest through its declared handler, whose (timed) Lambda client is ``endpoint``."""
+    original = aws.timed_lambda_client
+    aws.timed_lambda_client = lambda: endpoint  # type: ignore[assignment]
     os.environ[CANDIDATE_FUNCTIONS] = encode(candidates)
     try:
         return run(steps.SMOKE_TEST, state)
     finally:
-        aws.client = original  # type: ignore[assignment]
+        aws.timed_lambda_client = original  # type: ignore[assignment]
         del os.environ[CANDIDATE_FUNCTIONS]
 
 

@@ -73,6 +73,21 @@ def test_a_malformed_entry_reports_every_problem_at_once():
         assert fragment in message
 
 
+def test_an_environment_holds_at_most_twenty_endpoints():
+    from infra.config import MAX_ENDPOINTS
+
+    # each endpoint's functions, outputs and grants count against Lambda's, IAM's and
+    # CloudFormation's limits, which moto does not check
+    endpoints = [{"name": "default"}] + [
+        {"name": f"e{i}", "models": [f"m{i}"]} for i in range(MAX_ENDPOINTS)
+    ]
+    entry = {"account": "123456789012", "region": "eu-west-1", "endpoints": endpoints}
+    with pytest.raises(ConfigError, match=rf"endpoints: .*at most {MAX_ENDPOINTS}"):
+        load_environment({"qa": entry}, "qa")
+    entry["endpoints"] = endpoints[:MAX_ENDPOINTS]
+    assert len(load_environment({"qa": entry}, "qa").endpoints) == MAX_ENDPOINTS
+
+
 def test_endpoints_need_a_default_and_unique_names():
     entry = {
         "account": "123456789012",

@@ -409,6 +409,25 @@ def test_a_model_of_a_dedicated_endpoint_is_smoke_tested_on_that_endpoints_candi
     assert set(functions.invoked) == {"candidate-default"}
 
 
+def test_a_policy_from_before_per_endpoint_candidates_never_tests_in_a_foreign_function(
+    gate, bundles
+):
+    # GIVEN an execution started before each endpoint had a candidate: its policy names no
+    # endpoint, and iris is a dedicated endpoint's model
+    unnamed = {"allow_python": False, "ephemeral_storage_mb": 2048}
+    legacy = staged(gate, bundles["good"], "good", dedicated_endpoints={"iris": unnamed})
+    candidates = {"default": "candidate-default", "fraud": "candidate-fraud"}
+    functions = CandidateFunctions({f: gate.endpoint() for f in candidates.values()})
+    # WHEN SmokeTest runs THEN it refuses, saying how to go on, and calls no function
+    with pytest.raises(InvalidStateError, match=r"predates per-endpoint candidate.*slipway retry"):
+        smoke_test_candidate(functions, gate.repository, candidates, legacy)
+    assert functions.invoked == []
+    # AND in such a policy a model of the default endpoint, which names none either, is
+    # tested on the default's candidate, as it was
+    old = {**legacy.policy.dump(), "default_endpoint": unnamed}
+    assert GatePolicy.parse(old).candidate_endpoint_for("churn") == "default"
+
+
 def test_an_endpoint_without_a_candidate_function_is_a_wiring_error(gate, bundles):
     fraud = {"name": "fraud", "allow_python": False, "ephemeral_storage_mb": 2048}
     state = staged(gate, bundles["good"], "good", dedicated_endpoints={"iris": fraud})
@@ -1042,3 +1061,15 @@ def test_a_failure_after_promote_leaves_the_live_version_live(gate, bundles):
     assert gate.repository.get_pointer("iris")["version"] == "good"
     assert gate.repository.get_pointer("iris", Stage.STAGING)["version"] == "good"
     assert gate.repository.lock_holder("iris") is None
+
+
+def test_the_smoke_tests_calls_are_timed_as_one_attempt_each():
+    # a retried invoke would be timed as one slow call, and a throttle as the model's latency
+    from registry import aws
+
+    client = aws.timed_lambda_client()
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}
+    # a cold start as long as Lambda allows is waited for, never invoked a second time
+    assert client.meta.config.read_timeout > aws.LAMBDA_MAX_TIMEOUT_SECONDS
+    source = (Path(__file__).resolve().parents[2] / "model_runtime/jobs/smoke_test.py").read_text()
+    assert "aws.timed_lambda_client()" in source and 'aws.client("lambda")' not in source

@@ -8,7 +8,10 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from infra.config import candidate_function_output, load_environment
+from slipway.errors import CliError
 from slipway.invoke import call_candidate, predict_path
 from tests.unit.test_config import environments
 
@@ -42,3 +45,16 @@ def test_staging_calls_go_to_the_candidate_of_the_models_endpoint():
         assert call_candidate(target, "POST", path, body).version == "7"  # type: ignore[arg-type]
     # THEN fraud-score's went to the fraud endpoint's candidate, churn's to the default's
     assert lambda_client.invoked == ["candidate-fraud", "candidate-default"]
+
+
+def test_a_deployment_without_the_endpoints_candidate_is_told_to_deploy():
+    # GIVEN stacks deployed before each endpoint had its candidate (one CandidateFunction)
+    config = load_environment(environments(), "prod")
+    lambda_client = RecordingLambda()
+    target = SimpleNamespace(
+        config=config, outputs={"CandidateFunction": "old"}, client=lambda _: lambda_client
+    )
+    # WHEN a staging version is asked THEN the CLI says what to do, and calls nothing
+    with pytest.raises(CliError, match=r"no candidate function for endpoint 'fraud'.*cdk deploy"):
+        call_candidate(target, "POST", predict_path("fraud-score", None, "staging"), b"{}")  # type: ignore[arg-type]
+    assert lambda_client.invoked == []

@@ -657,7 +657,7 @@ def test_a_wrong_answer_from_the_endpoint_fails_the_smoke_test(deployed, tmp_pat
     wrong = [(label + 1) % 3 for label in manifest.input_example.expected_output]
     # the endpoint answers the staging call like a runtime that disagrees with Validate's
     deployed.session.cloud.executor.inject_answers(
-        "CandidateEndpointdefaultServing",  # the default endpoint's candidate function
+        "CandidateEndpointServing",  # the default endpoint's candidate function
         {
             "statusCode": 200,
             "headers": {
