@@ -243,6 +243,14 @@ class EnvironmentConfig(_Strict):
         "(s3:GetObject, s3:GetObjectVersion, and decrypt with the environment's key), e.g. "
         "the next environment's account, which copies a version across by its S3 version id",
     )
+    duty_roles: dict[
+        Literal["deployer", "pusher", "approver", "caller"],
+        list[Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")]],
+    ] = Field(
+        default_factory=dict,
+        description="IAM role names (of this account) each duty's managed policy is attached "
+        "to by CloudFormation, which then also detaches it when the stack is destroyed",
+    )
     log_retention_days: int = 30
     endpoints: list[EndpointConfig] = Field(
         default_factory=lambda: [EndpointConfig(name="default")],

@@ -62,9 +62,11 @@ class DutyPolicies(Construct):
         registry_function: lambda_.IFunction,
         candidate_functions: Sequence[lambda_.IFunction],
         endpoints: Mapping[lambda_.IFunction, str | None],
+        duty_roles: Mapping[str, Sequence[str]],
     ) -> None:
         """``endpoints``: each live endpoint's function, with the alias its URL points at
-        (None: the URL is the function's own)."""
+        (None: the URL is the function's own). ``duty_roles``: roles of this account that
+        CloudFormation attaches each duty's policy to (and detaches on destroy)."""
         super().__init__(scope, id_)
         stack = Stack.of(self)
         stacks = [
@@ -77,20 +79,23 @@ class DutyPolicies(Construct):
                 sid="ReadStackOutputs", actions=["cloudformation:DescribeStacks"], resources=stacks
             )
 
-        def policy(
-            duty: str, description: str, *statements: iam.PolicyStatement
-        ) -> iam.ManagedPolicy:
+        def policy(duty: str, *statements: iam.PolicyStatement) -> iam.ManagedPolicy:
+            # A managed policy's description is immutable, and a policy with a fixed name
+            # cannot be replaced: it must never change, whatever its statements become.
             return iam.ManagedPolicy(
                 self,
                 duty.capitalize(),
                 managed_policy_name=f"slipway-{environment}-{duty}",
-                description=description,
+                description=duty_description(environment, duty),
                 statements=list(statements),
+                roles=[
+                    iam.Role.from_role_name(self, f"{duty.capitalize()}Role{i}", name)
+                    for i, name in enumerate(duty_roles.get(duty, ()))
+                ],
             )
 
         self.deployer = policy(
             "deployer",
-            f"Slipway {environment}: cdk deploy and cdk destroy through the bootstrap roles",
             iam.PolicyStatement(
                 sid="AssumeCdkBootstrapRoles",
                 actions=["sts:AssumeRole"],
@@ -165,13 +170,10 @@ class DutyPolicies(Construct):
             )
         self.pusher = policy(
             "pusher",
-            f"Slipway {environment}: slipway push, status, pull, lineage, invoke --stage staging",
             *pusher_statements,
         )
         self.approver = policy(
             "approver",
-            f"Slipway {environment}: slipway approve, reject, rollback, retry, models, versions, "
-            "lineage",
             read_outputs(),
             # lineage: what is to be decided (datasets, metrics, audit trail) reads the table
             read_registry(),
@@ -184,7 +186,6 @@ class DutyPolicies(Construct):
                 targets.append(f"{function.function_arn}:{alias}")
         self.caller = policy(
             "caller",
-            f"Slipway {environment}: slipway invoke, and any SigV4 client, on the live endpoints",
             read_outputs(),
             *invoke_through_url("CallEndpoints", targets),
         )
@@ -210,3 +211,8 @@ def invoke_through_url(sid: str, function_arns: list[str]) -> list[iam.PolicySta
         )
         for action in (INVOKE_URL, INVOKE_VIA_URL)
     ]
+
+
+def duty_description(environment: str, duty: str) -> str:
+    """The policy's description: fixed for good once deployed (IAM cannot change it)."""
+    return f"Slipway {environment}: the {duty} duty (docs/deploy.md, Who may do what)"

@@ -27,3 +27,7 @@ class DataStack(Stack):
         self.lineage_table = LineageTable(self, "LineageTable", retain=config.retain_data)
         CfnOutput(self, "ArtifactBucketName", value=self.artifact_store.bucket.bucket_name)
         CfnOutput(self, "LineageTableName", value=self.lineage_table.table.table_name)
+        if self.artifact_store.key is not None:
+            # another account reading models/ needs kms:Decrypt on this key in its own IAM
+            # policy as well as the key policy's grant (docs/deploy.md)
+            CfnOutput(self, "ArtifactKeyArn", value=self.artifact_store.key.key_arn)

@@ -45,7 +45,7 @@ class WorkflowStack(Stack):
         table: dynamodb.ITable,
         candidate_functions: dict[str, lambda_.IFunction],
         observability: Observability,
-        endpoints: Mapping[lambda_.IFunction, str | None] | None = None,
+        endpoints: Mapping[lambda_.IFunction, str | None],
         **kwargs: Any,
     ):
         super().__init__(scope, id_, **kwargs)
@@ -101,7 +101,8 @@ class WorkflowStack(Stack):
             state_machine_name=options.state_machine_name,
             registry_function=self.registry_api.function,
             candidate_functions=list(candidate_functions.values()),
-            endpoints=endpoints or {},
+            endpoints=endpoints,
+            duty_roles=config.duty_roles,
         )
         for duty, policy in self.duty_policies.by_duty.items():
             CfnOutput(self, f"{duty}PolicyArn", value=policy.managed_policy_arn)

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
+ROOT = Path(__file__).resolve().parents[2]
+CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
 
 ENVIRONMENTS = ["local", "dev", "staging", "prod"]
 DESCRIBE_STACKS = "cloudformation:DescribeStacks"
@@ -168,3 +169,44 @@ def test_the_policy_arns_are_stack_outputs(synthesized, env):
     outputs = synthesized(env).template_json["Outputs"]
     for duty in ("Deployer", "Pusher", "Approver", "Caller"):
         assert outputs[f"{duty}PolicyArn"]["Value"]["Ref"].startswith(f"DutyPolicies{duty}")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_policys_description_never_changes_with_its_statements(synthesized, env):
+    # IAM cannot change a managed policy's description, and CloudFormation cannot replace a
+    # policy with a fixed name: a description that listed commands would block a deploy
+    from infra.duty_policies import duty_description
+
+    for resource in synthesized(env).template_json["Resources"].values():
+        if resource["Type"] == "AWS::IAM::ManagedPolicy":
+            properties = resource["Properties"]
+            duty = properties["ManagedPolicyName"].rsplit("-", 1)[1]
+            assert properties["Description"] == duty_description(env, duty)
+            assert properties["Description"] == (
+                f"Slipway {env}: the {duty} duty (docs/deploy.md, Who may do what)"
+            )
+
+
+def test_roles_named_in_cdk_json_get_their_dutys_policy_from_cloudformation():
+    # GIVEN dev, naming a role for the pushers and one for the approvers
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from infra.app_builder import build_environment
+    from infra.config import load_environment
+
+    environments = {**CONTEXT["environments"]}
+    roles = {"pusher": ["ml-training-pipeline"], "approver": ["ml-leads", "ml-oncall"]}
+    environments["dev"] = {**environments["dev"], "duty_roles": roles}
+    config = load_environment(environments, "dev")
+    app = cdk.App(context=CONTEXT)
+    workflow = Template.from_stack(build_environment(app, config).workflow).to_json()
+    # THEN CloudFormation attaches each policy (and so detaches it when the stack goes)
+    attached = {
+        r["Properties"]["ManagedPolicyName"].rsplit("-", 1)[1]: r["Properties"].get("Roles")
+        for r in workflow["Resources"].values()
+        if r["Type"] == "AWS::IAM::ManagedPolicy"
+    }
+    assert attached["pusher"] == ["ml-training-pipeline"]
+    assert attached["approver"] == ["ml-leads", "ml-oncall"]
+    assert attached["caller"] is None and attached["deployer"] is None

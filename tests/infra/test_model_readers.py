@@ -83,7 +83,9 @@ def test_a_kms_encrypted_bucket_lets_readers_decrypt_only_through_s3():
         config=config,
         env=cdk.Environment(account=config.account, region=config.region),
     )
-    # THEN the key lets that account decrypt, only by way of S3 in the environment's region
+    # THEN the reading account learns the key its own IAM policy must allow kms:Decrypt on
+    assert "ArtifactKeyArn" in Template.from_stack(stack).to_json()["Outputs"]
+    # AND the key lets that account decrypt, only by way of S3 in the environment's region
     Template.from_stack(stack).has_resource_properties(
         "AWS::KMS::Key",
         {
