@@ -13,18 +13,21 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from registry.names import MODELS_PREFIX
+
 
 def grant_table(table: dynamodb.ITable, grantee: iam.IGrantable, *actions: str) -> None:
     table.grant(grantee, *actions)
 
 
 def grant_read_objects(bucket: s3.IBucket, grantee: iam.IGrantable) -> None:
-    """Read exact object versions (GetObject, GetObjectVersion) and decrypt them if a key
-    encrypts the bucket."""
+    """Read exact object versions of bundles (GetObject, GetObjectVersion under models/) and
+    decrypt them if a key encrypts the bucket. Nothing else in the bucket: a candidate
+    function runs uploaders' code with this role."""
     iam.Grant.add_to_principal(
         grantee=grantee,
         actions=["s3:GetObject", "s3:GetObjectVersion"],
-        resource_arns=[bucket.arn_for_objects("*")],
+        resource_arns=[bucket.arn_for_objects(f"{MODELS_PREFIX}*")],
     )
     if bucket.encryption_key is not None:
         bucket.encryption_key.grant_decrypt(grantee)

@@ -93,7 +93,6 @@ def _arn_of(logical_id_prefix: str) -> str:
     )
 
 
-ARTIFACT_OBJECTS = rf"^Resource::{_arn_of('ArtifactStoreBucket')}\/\*$"
 TABLE_INDEXES = rf"^Resource::{_arn_of('LineageTable')}\/index\/\*$"
 PROMOTION_EXECUTIONS = (
     r"^Resource::arn:<AWS::Partition>:states:[a-z0-9-]+:\d{12}:"
@@ -105,7 +104,7 @@ STACK_IDS = (
     r"^Resource::arn:<AWS::Partition>:cloudformation:[a-z0-9-]+:\d{12}:"
     r"stack\/slipway-[a-z0-9-]+-(data|serving|workflow|monitoring)\/\*$"
 )
-UPLOADS = rf"^Resource::{_arn_of('ArtifactStoreBucket')}\/models\/\*$"
+MODEL_OBJECTS = rf"^Resource::{_arn_of('ArtifactStoreBucket')}\/models\/\*$"
 DUTY_POLICIES = ("DutyPolicies/(Pusher|Approver|Caller)/Resource",)
 
 
@@ -149,8 +148,8 @@ ACCEPTED: tuple[Accepted, ...] = (
         IAM5,
         _policies(*OBJECT_READERS),
         "reads bundles by S3 version id: GetObject and GetObjectVersion on the artifact "
-        "bucket's objects, whose keys are not known before",
-        (ARTIFACT_OBJECTS,),
+        "bucket's objects under models/, whose keys are not known before",
+        (MODEL_OBJECTS,),
     ),
     Accepted(
         IAM5,
@@ -199,7 +198,7 @@ ACCEPTED: tuple[Accepted, ...] = (
         "pushers upload and download bundles under models/ (keys name models and versions "
         "not known before), and follow the executions of the environment's own state "
         "machine, whose names come from the uploads",
-        (UPLOADS, PROMOTION_EXECUTIONS),
+        (MODEL_OBJECTS, PROMOTION_EXECUTIONS),
     ),
     Accepted(
         "Serverless-LambdaDLQ",
