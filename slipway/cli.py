@@ -808,6 +808,7 @@ def _watch(
                 "(Ctrl-C stops watching, not the promotion)",
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
         elif step.state == StepState.BAKING:
             until = datetime.fromisoformat(step.detail).astimezone(UTC)
@@ -818,6 +819,7 @@ def _watch(
                 "promotion)",
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
         elif as_json:
             continue

@@ -138,9 +138,11 @@ def watch_steps(
         # Status first: once it is terminal, the history read after it is complete.
         status = sfn.describe_execution(executionArn=execution_arn)["status"]
         events = _history_after(sfn, execution_arn, last_seen)
+        shown = False
         for event in events:
             step_event = steps.feed(event)
             if step_event is not None:
+                shown = True
                 yield step_event
         if events:
             last_seen = events[-1]["id"]
@@ -151,8 +153,11 @@ def watch_steps(
             return
         if deadline is not None and time.monotonic() >= deadline:
             raise CliError(f"the promotion is still {status} after {timeout_seconds:.0f} s")
-        delay = FIRST_POLL_SECONDS if events else min(delay * 1.5, LONGEST_POLL_SECONDS)
-        time.sleep(delay if deadline is None else min(delay, deadline - time.monotonic()))
+        # Back to quick polls only when something showed: a bake's checks and an approval's
+        # wait add history every few seconds that nobody sees, and polling them quickly
+        # would spend the account's GetExecutionHistory rate for nothing.
+        delay = FIRST_POLL_SECONDS if shown else min(delay * 1.5, LONGEST_POLL_SECONDS)
+        time.sleep(delay if deadline is None else max(min(delay, deadline - time.monotonic()), 0))
 
 
 def _history_after(sfn: Any, execution_arn: str, last_seen: int) -> list[dict[str, Any]]:
@@ -196,7 +201,8 @@ def _step_event(event: dict[str, Any]) -> StepEvent | None:
 
 
 def _bake_ends(event: dict[str, Any]) -> str | None:
-    """When a canary entering its bake may pass at the earliest (ISO time), read from the
+    """When a canary entering its bake may pass at the earliest (ISO time: its bake and the
+    metrics delay after its start), read from the
     state document it carries; None when it has no stable version to bake against. Read
     leniently, as ``outcome`` reads: an older execution's document may differ."""
     try:
@@ -205,7 +211,10 @@ def _bake_ends(event: dict[str, Any]) -> str | None:
         if not canary.get("stable"):
             return None
         started = datetime.fromisoformat(canary["started_at"])
-        return (started + timedelta(seconds=int(policy["bake_seconds"]))).isoformat()
+        # the canary judges only metrics CloudWatch can have: its window ends the metrics
+        # delay before now, so it passes no earlier than the bake plus that delay
+        wait = int(policy["bake_seconds"]) + int(policy.get("metrics_delay_seconds", 0))
+        return (started + timedelta(seconds=wait)).isoformat()
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
 

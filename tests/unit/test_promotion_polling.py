@@ -170,7 +170,29 @@ def test_watching_has_no_deadline_unless_asked(account, monkeypatch):
     assert clock.now > 7200
     assert max(clock.sleeps) == promotion.LONGEST_POLL_SECONDS
     assert "ListExecutions" not in calls.names
-    # a deadline is kept only when asked for
+    # a deadline is kept only when asked for (below); first, history nobody sees (a bake's
+    # checks) does not bring quick polls back
+    hidden = start(target, "a-bake-with-checks")
+    clock.sleeps.clear()
+    began = clock.now
+
+    def add_hidden_history_then_stop() -> None:
+        if clock.now > began + 600:
+            sfn.stop_execution(executionArn=hidden)
+
+    real_history = promotion._history_after
+    ids = iter(range(10_000, 20_000))
+    monkeypatch.setattr(
+        promotion,
+        "_history_after",
+        lambda *args: (
+            real_history(*args) or [{"id": next(ids), "type": "TaskScheduled", "timestamp": 0}]
+        ),
+    )
+    clock.on_sleep = add_hidden_history_then_stop
+    list(watch_steps(target, hidden))
+    assert sorted(clock.sleeps)[len(clock.sleeps) // 2] == promotion.LONGEST_POLL_SECONDS
+    monkeypatch.setattr(promotion, "_history_after", real_history)
     other = start(target, "another-wait")
     clock.on_sleep = None
     with pytest.raises(CliError, match="still RUNNING after 600 s"):

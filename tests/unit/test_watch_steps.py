@@ -127,9 +127,12 @@ def test_an_approval_wait_is_announced_once_the_request_is_made():
     ]
 
 
-def bake(stable: str | None) -> dict:
+def bake(stable: str | None, metrics_delay_seconds: int | None = None) -> dict:
+    canary = {"share": 0.1, "bake_seconds": 1800}
+    if metrics_delay_seconds is not None:
+        canary["metrics_delay_seconds"] = metrics_delay_seconds
     state = {
-        "policy": {"canary": {"share": 0.1, "bake_seconds": 1800}},
+        "policy": {"canary": canary},
         "canary": {"stable": stable, "started_at": "2026-12-07T08:00:00+00:00", "share": 0.1},
     }
     event = entered("Wait", "BakeCanary")
@@ -145,3 +148,12 @@ def test_a_canary_bake_is_announced_with_when_it_may_pass():
     assert baking.detail == "2026-12-07T08:30:00+00:00"  # started + the policy's bake_seconds
     # nothing bakes without a live version to compare with
     assert StepTracker().feed(bake(stable=None)).state == StepState.ENTERED
+
+
+def test_a_bake_ends_no_earlier_than_its_metrics_can_be_read():
+    from slipway.promotion import StepTracker
+
+    # GIVEN AWS, where the canary judges only metrics older than the metrics delay
+    baking = StepTracker().feed(bake(stable="1", metrics_delay_seconds=120))
+    # THEN the announced end is the bake plus that delay after the canary's start
+    assert baking.detail == "2026-12-07T08:32:00+00:00"
