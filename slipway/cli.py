@@ -161,15 +161,29 @@ def local_down() -> None:
     from slipway.target import resolve_target
 
     state = LocalState.load(state_dir())
-    if state is not None and state.is_alive():
-        for deployed in _deployed_environments(state):
-            with console.status(f"keeping the registry and the artifacts of {deployed.name}…"):
-                kept = snapshot.save(resolve_target(deployed.name), state_dir())
-            console.print(
-                f"{deployed.name}: kept {kept['items']} registry items and "
-                f"{kept['objects']} objects"
-            )
-    console.print("stopped" if stop_daemon() else "the embedded cloud was not running")
+    try:
+        if state is not None and state.is_alive():
+            # each environment on its own: one that cannot be kept (half deployed, its
+            # cdk.json entry gone) is named, and never stops the others being kept
+            for deployed in _deployed_environments(state):
+                try:
+                    with console.status(
+                        f"keeping the registry and the artifacts of {deployed.name}…"
+                    ):
+                        kept = snapshot.save(resolve_target(deployed.name), state_dir())
+                except Exception as error:  # reported, and the others are kept all the same
+                    err_console.print(
+                        f"[yellow]{deployed.name}: not kept ({error}); its registry and "
+                        "artifacts go with the embedded cloud[/]"
+                    )
+                    continue
+                console.print(
+                    f"{deployed.name}: kept {kept['items']} registry items and "
+                    f"{kept['objects']} objects"
+                )
+    finally:
+        # whatever could or could not be kept, down stops the cloud
+        console.print("stopped" if stop_daemon() else "the embedded cloud was not running")
 
 
 @local_app.command("status")
