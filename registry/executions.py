@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 DIGEST_CHARS = 24
@@ -24,6 +26,12 @@ class UploadEvent:
     key: str
     version_id: str
     size: int
+
+    @classmethod
+    def registered(cls, item: Mapping[str, Any]) -> UploadEvent:
+        """The upload a registered version item was promoted from (its ``bundle``)."""
+        bundle = item["bundle"]
+        return cls(bundle["bucket"], bundle["key"], bundle["s3_version_id"], int(bundle["size"]))
 
 
 def execution_name(upload: UploadEvent) -> str:

@@ -104,11 +104,7 @@ def _promotion_names(target: Target, name: str, version: str) -> tuple[str | Non
     if item is not None:
         known.append(str(item["execution"]))
         if item.get("retries"):
-            bundle = item["bundle"]
-            registered = UploadEvent(
-                bundle["bucket"], bundle["key"], bundle["s3_version_id"], int(bundle["size"])
-            )
-            known.append(retry_execution_name(registered, int(item["retries"])))
+            known.append(retry_execution_name(UploadEvent.registered(item), int(item["retries"])))
     return newest_upload, known
 
 

@@ -279,10 +279,7 @@ def retry(
             "is retried (a rejected one was judged: package the model again under a new "
             "version)"
         )
-    bundle = item["bundle"]
-    upload = UploadEvent(
-        bundle["bucket"], bundle["key"], bundle["s3_version_id"], int(bundle["size"])
-    )
+    upload = UploadEvent.registered(item)
     attempt = int(item.get("retries", 0)) + 1
     execution = retry_execution_name(upload, attempt)
     if not repository.request_retry(name, version, execution, attempt, actor, reason):
