@@ -57,7 +57,8 @@ def find_execution(target: Target, name: str, version: str, wait_seconds: float 
     latest retry, whichever started last. Execution names are pure functions of the upload
     (registry/executions.py), so each is described by name: listing every execution of the
     state machine is throttled on a busy account. Waits, with backoff, up to
-    ``wait_seconds`` for the newest upload's promotion to start."""
+    ``wait_seconds`` for the newest upload's promotion, and a retry the registry names, to
+    start."""
     sfn = target.client("stepfunctions")
     deadline = time.monotonic() + wait_seconds
     delay = FIRST_POLL_SECONDS
@@ -68,8 +69,11 @@ def find_execution(target: Target, name: str, version: str, wait_seconds: float 
             for execution_name in filter(None, (newest_upload, *others))
             if (described := _described(sfn, execution_arn_of(target, execution_name)))
         }
-        newest_started = newest_upload is None or newest_upload in started
-        if started and (newest_started or time.monotonic() >= deadline):
+        # the newest upload's run, and a retry the registry names (requested a moment
+        # before its run starts), are waited for; the registered run started long ago
+        awaited = [n for n in (newest_upload, *others[1:]) if n is not None]
+        all_started = all(n in started for n in awaited)
+        if started and (all_started or time.monotonic() >= deadline):
             newest = max(started.values(), key=lambda described: described["startDate"])
             return str(newest["executionArn"])
         if time.monotonic() >= deadline:

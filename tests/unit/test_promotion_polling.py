@@ -124,6 +124,36 @@ def test_a_retry_started_after_the_upload_is_the_newest_promotion(account):
     assert "ListExecutions" not in calls.names
 
 
+def test_a_retry_the_registry_names_is_waited_for_until_it_starts(account, monkeypatch):
+    target, _ = account
+    upload = upload_and_start(target, "iris", "3", b"other bytes")
+    manifest = {
+        "name": "iris",
+        "version": "3",
+        "flavor": "sklearn",
+        "signature": {},
+        "input_example": {},
+        "lineage": {},
+    }
+    bundle = {"bucket": "artifacts", "key": upload.key, "s3_version_id": upload.version_id}
+    item = items.version_item(
+        manifest, {**bundle, "size": upload.size}, execution_name(upload), "2026-12-07T07:00:00Z"
+    )
+    # GIVEN a retry the registry recorded, whose execution starts a moment later
+    target.table().put_item(Item={**item, "status": "failed", "retries": 1})
+    retried = retry_execution_name(upload, 1)
+    clock = Clock(monkeypatch)
+    started: list[str] = []
+
+    def start_the_retry_after_a_second() -> None:
+        if clock.now > 1 and not started:
+            started.append(start(target, retried))
+
+    clock.on_sleep = start_the_retry_after_a_second
+    # WHEN status looks for the promotion THEN it follows the retry, not the failed run
+    assert find_execution(target, "iris", "3", wait_seconds=30).endswith(":" + retried)
+
+
 def test_no_promotion_is_a_one_line_error_after_the_wait(account, monkeypatch):
     target, calls = account
     clock = Clock(monkeypatch)
