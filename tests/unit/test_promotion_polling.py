@@ -100,13 +100,12 @@ def test_the_newest_upload_is_described_by_name_and_nothing_is_listed(account):
     assert calls.names.count("DescribeExecution") <= 2  # the upload's, the registered one's
 
 
-def test_a_retry_started_after_the_upload_is_the_newest_promotion(account):
-    target, calls = account
-    upload = upload_and_start(target, "iris", "2", b"bytes")
-    # GIVEN the version registered from that upload, failed, and retried once
+def registered_and_retried(target: Target, upload: UploadEvent, version: str) -> None:
+    """The version registered from ``upload``, failed, and retried once (as the registry
+    records a retry before its execution starts)."""
     manifest = {
         "name": "iris",
-        "version": "2",
+        "version": version,
         "flavor": "sklearn",
         "signature": {},
         "input_example": {},
@@ -117,6 +116,13 @@ def test_a_retry_started_after_the_upload_is_the_newest_promotion(account):
         manifest, {**bundle, "size": upload.size}, execution_name(upload), "2026-12-07T07:00:00Z"
     )
     target.table().put_item(Item={**item, "status": "failed", "retries": 1})
+
+
+def test_a_retry_started_after_the_upload_is_the_newest_promotion(account):
+    target, calls = account
+    upload = upload_and_start(target, "iris", "2", b"bytes")
+    # GIVEN the version registered from that upload, failed, and retried once
+    registered_and_retried(target, upload, "2")
     retried = retry_execution_name(upload, 1)
     start(target, retried)
     calls.names.clear()
@@ -127,20 +133,8 @@ def test_a_retry_started_after_the_upload_is_the_newest_promotion(account):
 def test_a_retry_the_registry_names_is_waited_for_until_it_starts(account, monkeypatch):
     target, _ = account
     upload = upload_and_start(target, "iris", "3", b"other bytes")
-    manifest = {
-        "name": "iris",
-        "version": "3",
-        "flavor": "sklearn",
-        "signature": {},
-        "input_example": {},
-        "lineage": {},
-    }
-    bundle = {"bucket": "artifacts", "key": upload.key, "s3_version_id": upload.version_id}
-    item = items.version_item(
-        manifest, {**bundle, "size": upload.size}, execution_name(upload), "2026-12-07T07:00:00Z"
-    )
     # GIVEN a retry the registry recorded, whose execution starts a moment later
-    target.table().put_item(Item={**item, "status": "failed", "retries": 1})
+    registered_and_retried(target, upload, "3")
     retried = retry_execution_name(upload, 1)
     clock = Clock(monkeypatch)
     started: list[str] = []
