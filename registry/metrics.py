@@ -13,8 +13,9 @@ NAMESPACE = "Slipway"
 
 
 class Metric(StrEnum):
-    # per request, by the endpoint: dimensions model, version (and traffic off the live path)
-    # for a request a model answered; and function_name for every request (the 5xx alarm's)
+    # per request, by the endpoint: dimensions model, version, environment (and traffic off
+    # the live path) for a request a model answered; and function_name for every request
+    # (the 5xx alarm's)
     INVOCATIONS = "Invocations"
     ERRORS = "Errors"
     SCHEMA_REJECTIONS = "SchemaRejections"
@@ -30,4 +31,9 @@ class Dimension(StrEnum):
     MODEL = "model"
     VERSION = "version"
     TRAFFIC = "traffic"
+    # Environments may share an account and region (the embedded cloud's always do), and a
+    # metric is its namespace, name and dimensions: without the environment, one's canary
+    # would count the requests another's endpoint served. Function names are the
+    # environment's own already, so the per-function series needs none.
+    ENVIRONMENT = "environment"
     FUNCTION_NAME = "function_name"

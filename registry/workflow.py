@@ -21,6 +21,7 @@ from registry.environment import (
     APPROVAL_TOKEN_KEY,
     APPROVAL_TOPIC_ARN,
     CANDIDATE_FUNCTIONS,
+    ENVIRONMENT_NAME,
     SANDBOX_FUNCTION,
     TRUSTED_MODEL_TYPES,
 )
@@ -377,6 +378,7 @@ CHECK_CANARY = Task(
     description="the candidate's serving metrics vs limits and the stable version",
     table_actions=PUT,
     permissions=(Permission.READ_SERVING_METRICS,),
+    settings=(ENVIRONMENT_NAME,),  # the environment's own endpoint metrics, no other's
     audit=(AuditStep.CANARY_CHECK,),
     # checked every few seconds while it bakes: it fails early with enough bad requests
     wait_while=(CanaryStillBakingError.__name__,),
