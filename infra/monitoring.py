@@ -182,6 +182,7 @@ class Monitoring(Construct):
                         cloudwatch.Metric(
                             namespace=NAMESPACE,
                             metric_name=metric,
+                            dimensions_map={Dimension.ENVIRONMENT: environment},
                             statistic="Sum",
                             period=FIVE_MINUTES,
                             label=label,

@@ -392,6 +392,7 @@ PROMOTE = Task(
     description="the live pointer moves to the candidate",
     table_actions=(*GET, *WRITE),
     permissions=(Permission.READ_BUNDLES,),  # the registered bundle is still in the bucket
+    settings=(ENVIRONMENT_NAME,),  # the dimension of the promotion it counts
     audit=(AuditStep.PROMOTE,),
 )
 RELEASE_LOCK = Task(
@@ -422,6 +423,7 @@ RECORD_FAILURE = Task(
     description="the reason recorded, the candidate's traffic taken back, the lock handed on",
     table_actions=HAND_OVER,
     permissions=(Permission.DESCRIBE_EXECUTIONS, Permission.HAND_OVER_LOCKS),
+    settings=(ENVIRONMENT_NAME,),  # the dimension of the rejection it counts
     audit=(AuditStep.REJECT, AuditStep.UNLOCK),
 )
 

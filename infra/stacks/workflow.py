@@ -74,6 +74,7 @@ class WorkflowStack(Stack):
             observability=observability,
             control_plane_code=self.control_plane_code,
             approvers=tuple(config.approvers),
+            environment_name=config.name,
         )
         self.ingest_pipeline = IngestPipeline(
             self,

@@ -27,7 +27,6 @@ must not look like live rejections of the stable version while a canary is judge
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from enum import StrEnum
@@ -36,8 +35,7 @@ from typing import NamedTuple
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from registry.environment import ENVIRONMENT_NAME
-from registry.metrics import NAMESPACE, Dimension, Metric
+from registry.metrics import NAMESPACE, Dimension, Metric, environment_name
 
 logger = Logger(service="slipway-endpoint")
 
@@ -72,15 +70,7 @@ _OTHER_DIMENSIONS = [[_MODEL, _VERSION, _TRAFFIC, _ENVIRONMENT], _FUNCTION]
 _UNSERVED_DIMENSIONS = [_FUNCTION]
 # without Lambda's context (``slipway serve`` under uvicorn), as the cold-start metric says
 UNNAMED_FUNCTION = "local"
-# nor an environment: no environment's name can have brackets (registry/names.py), so no
-# environment's canary or dashboard ever reads these lines
-UNDEPLOYED = "(undeployed)"
-
-
-def environment_name() -> str:
-    """The environment infra deployed this function into. Read per line (a dictionary
-    look-up), like the function name, so the value is never a stale one."""
-    return os.environ.get(ENVIRONMENT_NAME, UNDEPLOYED)
+# nor an environment: registry.metrics.environment_name then names none (``UNDEPLOYED``)
 
 
 def emit_request_metrics(

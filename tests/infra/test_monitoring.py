@@ -153,14 +153,21 @@ def test_each_environment_writes_reads_and_charts_its_own_endpoint_metrics(synth
             {"Environment": {"Variables": Match.object_like(named)}},
             len(endpoints),
         )
-    # AND the canary check reads by it
-    template.has_resource_properties(
-        "AWS::Lambda::Function",
-        {
-            "Handler": "functions.canary.handler.check",
-            "Environment": {"Variables": Match.object_like({"SLIPWAY_ENVIRONMENT": env})},
-        },
-    )
+    # AND the canary check reads by it, and the functions that count promotions,
+    # rejections and rollbacks count under it
+    for handler in (
+        "functions.canary.handler.check",
+        "functions.promote.handler.handler",
+        "functions.record_failure.handler.handler",
+        "functions.registry_api.handler.handler",
+    ):
+        template.has_resource_properties(
+            "AWS::Lambda::Function",
+            {
+                "Handler": handler,
+                "Environment": {"Variables": Match.object_like({"SLIPWAY_ENVIRONMENT": env})},
+            },
+        )
     # AND no function anywhere names another environment
     functions = [
         v["Properties"]
@@ -188,6 +195,10 @@ def test_each_environment_writes_reads_and_charts_its_own_endpoint_metrics(synth
         assert search.startswith(
             f'SEARCH(\'{{Slipway,model,version,environment}} environment="{env}" MetricName='
         ), search
+    # AND its promotion counts are this environment's
+    for metric in ("Promotions", "Rejections", "Rollbacks"):
+        charted = f'["Slipway","{metric}","environment","{env}"'
+        assert charted in body, metric
 
 
 def rendered_body(body: object) -> str:

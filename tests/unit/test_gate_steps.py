@@ -868,6 +868,9 @@ def test_promote_moves_live_and_archives_the_version_it_replaces(gate, bundles, 
     (counted,) = decisions_counted(capsys, Metric.PROMOTIONS)
     assert counted[Metric.PROMOTIONS] == [1.0] and counted["model"] == "iris"
     assert counted["_aws"]["CloudWatchMetrics"][0]["Namespace"] == NAMESPACE
+    # AND in its environment's series: environments may share an account and region
+    assert counted["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["environment"]]
+    assert counted["environment"] == ENVIRONMENT
 
 
 def test_the_declared_workflow_takes_a_good_version_live_in_order(gate, bundles):
@@ -920,6 +923,7 @@ def test_record_failure_rejects_the_version_takes_its_traffic_and_frees_the_mode
     assert outcomes(gate.repository, "iris", "better")[-1] == ("reject", "rejected")
     (counted,) = decisions_counted(capsys, Metric.REJECTIONS)
     assert (counted["model"], counted["error"]) == ("iris", "CanaryFailedError")
+    assert counted["environment"] == ENVIRONMENT  # its environment's series
     assert run(steps.ACQUIRE_LOCK, registered(gate, bundles["weak"], "weak")).lock
 
 
