@@ -29,7 +29,7 @@ def serving_stats(
     Only the (model, version, environment) series is read: live traffic, of the given
     environment's endpoints only (another environment in the same account and region writes
     the same model and versions under its own name). The endpoint keeps staging and
-    pinned-version requests (the smoke test's) under a third dimension, so they do not count.
+    pinned-version requests (the smoke test's) under one more dimension, so they do not count.
     """
     period = max(60, math.ceil((end - start).total_seconds() / 60) * 60)
     dimensions = [
