@@ -15,7 +15,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from registry.metrics import NAMESPACE, Dimension, Metric
+from registry.metrics import NAMESPACE, Dimension, Metric, environment_name
 
 logger = Logger(service="slipway-workflow")
 
@@ -24,8 +24,10 @@ def count_decision(metric: Metric, model: str, **metadata: Any) -> None:
     """One count of a gate decision about ``model`` (a promotion, rejection or rollback).
 
     The model is metadata, not a dimension: one series per environment, however many models,
-    and the log line still says which model it was."""
+    and the log line still says which model it was. The environment is the dimension:
+    environments may share an account and region, and each dashboard counts its own."""
     metrics = EphemeralMetrics(namespace=NAMESPACE)
+    metrics.add_dimension(Dimension.ENVIRONMENT, environment_name())
     metrics.add_metric(metric, MetricUnit.Count, 1)
     metrics.add_metadata(Dimension.MODEL, model)
     for key, value in metadata.items():

@@ -14,6 +14,7 @@ from infra.observability_defaults import Observability
 from infra.runtime_function import RuntimeFunction
 from registry.environment import (
     ALLOW_PYTHON,
+    ENVIRONMENT_NAME,
     POINTER_CACHE_SECONDS,
     SERVED_MODELS,
     SERVING_ROLE,
@@ -48,6 +49,7 @@ class ModelEndpoint(Construct):
         trusted_model_types: list[str],
         observability: Observability,
         role: ServingRole,
+        environment_name: str,
     ) -> None:
         super().__init__(scope, id_)
         self.function = RuntimeFunction(
@@ -65,6 +67,9 @@ class ModelEndpoint(Construct):
                 SERVING_ROLE: role,
                 # a candidate function runs python bundles only where its endpoint would
                 ALLOW_PYTHON: str(config.allow_python).lower(),
+                # a dimension of its per-version metrics: another environment in the account
+                # and region serves the same versions (model_runtime/serving/metrics.py)
+                ENVIRONMENT_NAME: environment_name,
             },
             description=f"Slipway model endpoint '{config.name}' ({role})",
             observability=observability,

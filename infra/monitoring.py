@@ -149,10 +149,14 @@ class Monitoring(Construct):
         endpoints: dict[str, lambda_.Function],
     ) -> cloudwatch.Dashboard:
         def per_model(metric: Metric, statistic: str, label: str) -> cloudwatch.GraphWidget:
-            # SEARCH finds every (model, version) the endpoints have reported, however many
+            # SEARCH finds every (model, version) this environment's endpoints reported,
+            # however many: the schema is the live series' exact dimension set, and the
+            # quoted environment an exact match (another environment in the account and
+            # region reports the same model versions under its own name)
             search = cloudwatch.MathExpression(
                 expression=(
-                    f"SEARCH('{{{NAMESPACE},{Dimension.MODEL},{Dimension.VERSION}}} "
+                    f"SEARCH('{{{NAMESPACE},{Dimension.MODEL},{Dimension.VERSION},"
+                    f'{Dimension.ENVIRONMENT}}} {Dimension.ENVIRONMENT}="{environment}" '
                     f"MetricName=\"{metric}\"', '{statistic}', 300)"
                 ),
                 using_metrics={},
@@ -178,6 +182,7 @@ class Monitoring(Construct):
                         cloudwatch.Metric(
                             namespace=NAMESPACE,
                             metric_name=metric,
+                            dimensions_map={Dimension.ENVIRONMENT: environment},
                             statistic="Sum",
                             period=FIVE_MINUTES,
                             label=label,

@@ -39,6 +39,7 @@ from registry.environment import (
     APPROVAL_TOKEN_KEY,
     APPROVAL_TOPIC_ARN,
     CANDIDATE_FUNCTIONS,
+    ENVIRONMENT_NAME,
     SANDBOX_FUNCTION,
     SANDBOX_SCRATCH,
     TABLE_NAME,
@@ -79,6 +80,7 @@ class WorkflowOptions:
     lock_wait_seconds: int
     trusted_model_types: tuple[str, ...]
     runtime_libraries: tuple[str, ...]
+    environment_name: str  # CheckCanary reads its own environment's endpoint metrics only
 
 
 class PromotionWorkflow(Construct):
@@ -144,6 +146,7 @@ class PromotionWorkflow(Construct):
             APPROVAL_TOPIC_ARN: self.approval_topic.topic_arn,
             APPROVAL_TOKEN_KEY: self.approval_token_key.key_arn,
             TRUSTED_MODEL_TYPES: ",".join(options.trusted_model_types),
+            ENVIRONMENT_NAME: options.environment_name,
         }
         policy = options.policy
         python_endpoints = {

@@ -15,7 +15,13 @@ from constructs import Construct
 from infra.code_assets import ControlPlaneCode
 from infra.least_privilege import executions_of, grant_table, grant_task_responses
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
-from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, STATE_MACHINE_ARN, TABLE_NAME
+from registry.environment import (
+    APPROVAL_TOKEN_KEY,
+    APPROVERS,
+    ENVIRONMENT_NAME,
+    STATE_MACHINE_ARN,
+    TABLE_NAME,
+)
 from registry.workflow import HAND_OVER
 
 
@@ -38,6 +44,7 @@ class RegistryApi(Construct):
         observability: Observability,
         control_plane_code: ControlPlaneCode,
         approvers: tuple[str, ...],
+        environment_name: str,
     ) -> None:
         super().__init__(scope, id_)
         self.function = lambda_.Function(
@@ -54,6 +61,7 @@ class RegistryApi(Construct):
                 APPROVAL_TOKEN_KEY: approval_token_key.key_arn,
                 APPROVERS: json.dumps(list(approvers)),
                 STATE_MACHINE_ARN: state_machine.state_machine_arn,  # retries of failed ones
+                ENVIRONMENT_NAME: environment_name,  # the dimension of the rollbacks it counts
             },
             description="Slipway registry API",
             **observability.function_props(self, "Function"),

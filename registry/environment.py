@@ -26,6 +26,10 @@ SANDBOX_FUNCTION = "SLIPWAY_SANDBOX_FUNCTION"
 # Where the sandbox runs requests: infra sets /tmp in AWS (emptied around each request).
 SANDBOX_SCRATCH = "SLIPWAY_SANDBOX_SCRATCH"
 SERVED_MODELS = "SLIPWAY_SERVED_MODELS"
+# The environment's name (cdk.json): the endpoint and candidate functions write it into their
+# per-version metrics as a dimension (registry.metrics), and CheckCanary reads by it, so
+# environments sharing an account and region never count each other's requests.
+ENVIRONMENT_NAME = "SLIPWAY_ENVIRONMENT"
 SERVING_ROLE = "SLIPWAY_SERVING_ROLE"
 ALLOW_PYTHON = "SLIPWAY_ALLOW_PYTHON"
 TRUSTED_MODEL_TYPES = "SLIPWAY_TRUSTED_MODEL_TYPES"

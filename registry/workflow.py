@@ -21,6 +21,7 @@ from registry.environment import (
     APPROVAL_TOKEN_KEY,
     APPROVAL_TOPIC_ARN,
     CANDIDATE_FUNCTIONS,
+    ENVIRONMENT_NAME,
     SANDBOX_FUNCTION,
     TRUSTED_MODEL_TYPES,
 )
@@ -377,6 +378,7 @@ CHECK_CANARY = Task(
     description="the candidate's serving metrics vs limits and the stable version",
     table_actions=PUT,
     permissions=(Permission.READ_SERVING_METRICS,),
+    settings=(ENVIRONMENT_NAME,),  # the environment's own endpoint metrics, no other's
     audit=(AuditStep.CANARY_CHECK,),
     # checked every few seconds while it bakes: it fails early with enough bad requests
     wait_while=(CanaryStillBakingError.__name__,),
@@ -390,6 +392,7 @@ PROMOTE = Task(
     description="the live pointer moves to the candidate",
     table_actions=(*GET, *WRITE),
     permissions=(Permission.READ_BUNDLES,),  # the registered bundle is still in the bucket
+    settings=(ENVIRONMENT_NAME,),  # the dimension of the promotion it counts
     audit=(AuditStep.PROMOTE,),
 )
 RELEASE_LOCK = Task(
@@ -420,6 +423,7 @@ RECORD_FAILURE = Task(
     description="the reason recorded, the candidate's traffic taken back, the lock handed on",
     table_actions=HAND_OVER,
     permissions=(Permission.DESCRIBE_EXECUTIONS, Permission.HAND_OVER_LOCKS),
+    settings=(ENVIRONMENT_NAME,),  # the dimension of the rejection it counts
     audit=(AuditStep.REJECT, AuditStep.UNLOCK),
 )
 

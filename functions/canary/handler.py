@@ -15,7 +15,7 @@ from functions.canary.judgement import (
 from functions.canary.metrics import serving_stats
 from functions.exceptions import CanaryFailedError
 from functions.observability import logger
-from registry import aws
+from registry import aws, environment
 from registry.audit import AuditEvent, AuditOutcome, AuditStep
 from registry.exceptions import CanaryStillBakingError
 from registry.repository import LineageRepository
@@ -78,12 +78,14 @@ def check_canary(
     state: PromotionState,
     repository: LineageRepository,
     cloudwatch: Any,
+    environment_name: str,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> CanaryChecked:
     """Judge the canary once it baked its time and had enough client requests, or at once
     when enough requests already show a problem. Until then CanaryStillBakingError: the
     workflow looks again a few seconds later. CanaryFailedError with every problem; the
-    workflow then restores the pointer. Time is counted on the metrics that can be read:
+    workflow then restores the pointer. Only ``environment_name``'s series count: the
+    environment's own endpoints' requests. Time is counted on the metrics that can be read:
     up to the policy's metrics_delay_seconds ago (judgement.readable_window)."""
     name, version = state.candidate()
     canary: CanaryStarted = state.require("canary")
@@ -99,8 +101,10 @@ def check_canary(
             f"{policy.metrics_delay_seconds} s after it started"
         )
     elapsed = window.seconds
-    stats = serving_stats(cloudwatch, name, version, window.start, window.end)
-    stable = serving_stats(cloudwatch, name, canary.stable, window.start, window.end)
+    stats, stable = (
+        serving_stats(cloudwatch, environment_name, name, v, window.start, window.end)
+        for v in (version, canary.stable)
+    )
     problems = canary_problems(stats, stable, limits_of(policy))
     summary = f"{describe(stats)} to {version}, {describe(stable)} to {canary.stable}"
     enough = stats.invocations >= policy.min_requests
@@ -145,4 +149,9 @@ def start(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @logger.inject_lambda_context
 def check(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = PromotionState.parse(event)
-    return check_canary(state, aws.lineage_repository(), aws.client("cloudwatch")).dump()
+    return check_canary(
+        state,
+        aws.lineage_repository(),
+        aws.client("cloudwatch"),
+        environment.required(environment.ENVIRONMENT_NAME),
+    ).dump()

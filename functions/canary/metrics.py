@@ -18,6 +18,7 @@ _COUNTS = {
 
 def serving_stats(
     cloudwatch: Any,
+    environment: str,
     model: str,
     version: str,
     start: datetime,
@@ -25,13 +26,16 @@ def serving_stats(
 ) -> ServingStats:
     """Sums and p99 latency of one model version over [start, end], in one GetMetricData.
 
-    Only the (model, version) series is read: live traffic. The endpoint keeps staging and
-    pinned-version requests (the smoke test's) under a third dimension, so they do not count.
+    Only the (model, version, environment) series is read: live traffic, of the given
+    environment's endpoints only (another environment in the same account and region writes
+    the same model and versions under its own name). The endpoint keeps staging and
+    pinned-version requests (the smoke test's) under one more dimension, so they do not count.
     """
     period = max(60, math.ceil((end - start).total_seconds() / 60) * 60)
     dimensions = [
         {"Name": Dimension.MODEL, "Value": model},
         {"Name": Dimension.VERSION, "Value": version},
+        {"Name": Dimension.ENVIRONMENT, "Value": environment},
     ]
 
     def query(id_: str, metric: str, stat: str) -> dict[str, Any]:

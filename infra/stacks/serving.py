@@ -48,6 +48,7 @@ class ServingStack(Stack):
                 trusted_model_types=config.trusted_model_types,
                 observability=observability,
                 role=role,
+                environment_name=config.name,
             )
 
         self.endpoints = {

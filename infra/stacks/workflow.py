@@ -31,6 +31,7 @@ def workflow_options(config: EnvironmentConfig) -> WorkflowOptions:
         lock_wait_seconds=config.lock_wait,
         trusted_model_types=tuple(config.trusted_model_types),
         runtime_libraries=tuple(config.runtime_libraries),
+        environment_name=config.name,
     )
 
 
@@ -73,6 +74,7 @@ class WorkflowStack(Stack):
             observability=observability,
             control_plane_code=self.control_plane_code,
             approvers=tuple(config.approvers),
+            environment_name=config.name,
         )
         self.ingest_pipeline = IngestPipeline(
             self,

@@ -5,18 +5,23 @@ One line per request on stdout: an EMF blob, which CloudWatch Logs turns into me
 (``"message": "prediction"``, the Lambda request id, the traffic and status), searchable in
 Logs Insights. No API call is made on the request path.
 
-Two series come out of one line. Per model and version (for a request a model answered), for
-the canary check and the dashboard. And per function, every request included, whether a model
-answered or not: an unexpected exception is contained as a 500 problem
+Two series come out of one line. Per model, version and environment (for a request a model
+answered), for the canary check and the dashboard. The environment's name (``cdk.json``,
+set by infra on the endpoint and candidate functions as ``ENVIRONMENT_NAME``) is a
+dimension because environments may share an account and region (the embedded cloud's
+always do), and with it the series of a model version: one environment's canary would
+count the requests another's endpoint served. And per function, every request included,
+whether a model answered or not: an unexpected exception is contained as a 500 problem
 (``registry/problems.py``), so Lambda's own ``Errors`` never sees it, and a failure before any
 model was chosen (the registry unreachable, a bundle that cannot load) has no version to be
 counted under. The per-function series is a metric of its own (a second EMF dimension set),
-so an alarm can watch it: CloudWatch alarms cannot use a SEARCH expression.
+so an alarm can watch it: CloudWatch alarms cannot use a SEARCH expression. Function names
+are the environment's own already, so that series needs no environment.
 
-Only live traffic goes into the (model, version) series. Requests to the staging route or
-to a pinned version (the smoke test among them) carry a third dimension, ``traffic``, so
-they are kept apart: a smoke test retrying against a stale staging pointer must not look
-like live rejections of the stable version while a canary is judged.
+Only live traffic goes into the (model, version, environment) series. Requests to the
+staging route or to a pinned version (the smoke test among them) carry one more dimension,
+``traffic``, so they are kept apart: a smoke test retrying against a stale staging pointer
+must not look like live rejections of the stable version while a canary is judged.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from typing import NamedTuple
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from registry.metrics import NAMESPACE, Dimension, Metric
+from registry.metrics import NAMESPACE, Dimension, Metric, environment_name
 
 logger = Logger(service="slipway-endpoint")
 
@@ -58,14 +63,14 @@ _REQUEST_METRICS = [
     {"Name": Metric.LATENCY.value, "Unit": MetricUnit.Milliseconds.value},
 ]
 _FUNCTION = [Dimension.FUNCTION_NAME.value]
-_LIVE_DIMENSIONS = [[Dimension.MODEL.value, Dimension.VERSION.value], _FUNCTION]
-_OTHER_DIMENSIONS = [
-    [Dimension.MODEL.value, Dimension.VERSION.value, Dimension.TRAFFIC.value],
-    _FUNCTION,
-]
+_MODEL, _VERSION, _TRAFFIC = Dimension.MODEL.value, Dimension.VERSION.value, Dimension.TRAFFIC.value
+_ENVIRONMENT = Dimension.ENVIRONMENT.value
+_LIVE_DIMENSIONS = [[_MODEL, _VERSION, _ENVIRONMENT], _FUNCTION]
+_OTHER_DIMENSIONS = [[_MODEL, _VERSION, _TRAFFIC, _ENVIRONMENT], _FUNCTION]
 _UNSERVED_DIMENSIONS = [_FUNCTION]
 # without Lambda's context (``slipway serve`` under uvicorn), as the cold-start metric says
 UNNAMED_FUNCTION = "local"
+# nor an environment: registry.metrics.environment_name then names none (``UNDEPLOYED``)
 
 
 def emit_request_metrics(
@@ -100,13 +105,14 @@ def emit_request_metrics(
         blob["message"] = "request"
         blob["path"] = path
     else:
-        blob[Dimension.MODEL.value] = served.model
-        blob[Dimension.VERSION.value] = served.version
+        blob[_MODEL] = served.model
+        blob[_VERSION] = served.version
         if served.traffic is not Traffic.LIVE:
-            blob[Dimension.TRAFFIC.value] = served.traffic.value
+            blob[_TRAFFIC] = served.traffic.value
+        blob[_ENVIRONMENT] = environment_name()
         blob[Dimension.FUNCTION_NAME.value] = function
         if served.traffic is Traffic.LIVE:
-            blob[Dimension.TRAFFIC.value] = served.traffic.value  # a field, no dimension
+            blob[_TRAFFIC] = served.traffic.value  # a field, no dimension
         blob["message"] = "prediction"
     blob["status"] = status
     if request_id is not None:

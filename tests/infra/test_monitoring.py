@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,76 @@ def test_each_endpoint_alarms_on_its_own_5xx_answers(synthesized, env):
         assert function["Name"] == "FunctionName"
         assert dimension["Value"] == function["Value"]
         assert "ServingFunction" in json.dumps(dimension["Value"])
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_environment_writes_reads_and_charts_its_own_endpoint_metrics(synthesized, env):
+    """Environments may share an account and region: every per-version series carries the
+    environment's name, so one's canary and dashboard never count another's requests."""
+    from aws_cdk.assertions import Match
+
+    template = synthesized(env).template
+    endpoints = CONTEXT["environments"][env]["endpoints"]
+    # GIVEN every endpoint's serving and candidate function (the smoke test runs the
+    # serving app there too) writes its metrics under the environment's name
+    for role in ("live", "candidate"):
+        named = {"SLIPWAY_SERVING_ROLE": role, "SLIPWAY_ENVIRONMENT": env}
+        template.resource_properties_count_is(
+            "AWS::Lambda::Function",
+            {"Environment": {"Variables": Match.object_like(named)}},
+            len(endpoints),
+        )
+    # AND the canary check reads by it, and the functions that count promotions,
+    # rejections and rollbacks count under it
+    for handler in (
+        "functions.canary.handler.check",
+        "functions.promote.handler.handler",
+        "functions.record_failure.handler.handler",
+        "functions.registry_api.handler.handler",
+    ):
+        template.has_resource_properties(
+            "AWS::Lambda::Function",
+            {
+                "Handler": handler,
+                "Environment": {"Variables": Match.object_like({"SLIPWAY_ENVIRONMENT": env})},
+            },
+        )
+    # AND no function anywhere names another environment
+    functions = [
+        v["Properties"]
+        for v in synthesized(env).template_json["Resources"].values()
+        if v["Type"] == "AWS::Lambda::Function"
+    ]
+    names = {
+        f.get("Environment", {}).get("Variables", {}).get("SLIPWAY_ENVIRONMENT") for f in functions
+    }
+    assert names <= {env, None}
+    # THEN the dashboard's per-version charts search this environment's series only: the
+    # schema is the live series' exact dimension set, the environment an exact match
+    (dashboard,) = [
+        v
+        for v in synthesized(env).template_json["Resources"].values()
+        if v["Type"] == "AWS::CloudWatch::Dashboard"
+    ]
+    body = rendered_body(dashboard["Properties"]["DashboardBody"])
+    searches = [
+        json.loads(f'"{found}"')  # as the body's JSON string holds it
+        for found in re.findall(r'"expression":"((?:[^"\\]|\\.)*)"', body)
+    ]
+    assert len(searches) == 3
+    for search in searches:
+        assert search.startswith(
+            f'SEARCH(\'{{Slipway,model,version,environment}} environment="{env}" MetricName='
+        ), search
+    # AND its promotion counts are this environment's
+    for metric in ("Promotions", "Rejections", "Rollbacks"):
+        charted = f'["Slipway","{metric}","environment","{env}"'
+        assert charted in body, metric
+
+
+def rendered_body(body: object) -> str:
+    """The dashboard body as CloudWatch receives it (CDK joins it from parts with tokens)."""
+    if isinstance(body, str):
+        return body
+    (separator, parts) = body["Fn::Join"]  # type: ignore[index]
+    return separator.join(p if isinstance(p, str) else "TOKEN" for p in parts)

@@ -14,14 +14,17 @@ from moto import mock_aws
 from model_runtime.extraction import sha256_file
 from model_runtime.model_store import ModelStore
 from model_runtime.serving.handler import app, handler
+from registry.environment import ENVIRONMENT_NAME
 from registry.repository import LineageRepository, UploadedBundle
 from registry.statuses import ServingRole
 from tests.conftest import create_lineage_table, load_event
 
 
 @pytest.fixture
-def live_iris(iris_bundle, tmp_path):
-    """moto S3 and DynamoDB holding the iris bundle, registered and promoted to live."""
+def live_iris(iris_bundle, tmp_path, monkeypatch):
+    """moto S3 and DynamoDB holding the iris bundle, registered and promoted to live, and
+    the environment infra deployed the endpoint into."""
+    monkeypatch.setenv(ENVIRONMENT_NAME, "rehearsal")
     path, manifest = iris_bundle
     with mock_aws():
         s3 = boto3.client("s3")
@@ -212,7 +215,8 @@ def test_every_prediction_emits_embedded_metrics_per_version(live_iris, capsys):
     )
     assert rejected["SchemaRejections"] == [1.0] and rejected["Errors"] == [0.0]
     directive = ok["_aws"]["CloudWatchMetrics"][0]
-    assert directive["Dimensions"] == [["model", "version"], ["function_name"]]
+    assert directive["Dimensions"] == [["model", "version", "environment"], ["function_name"]]
+    assert ok["environment"] == "rehearsal"
     assert ok["function_name"] == "slipway-endpoint-test"  # Lambda's context names it
     assert {m["Name"] for m in directive["Metrics"]} == {
         "Invocations",
@@ -263,9 +267,10 @@ def test_each_prediction_is_one_json_line_with_request_id_model_and_metrics(live
     assert (record["model"], record["version"], record["status"]) == ("iris", "1", 200)
     assert record["traffic"] == "live" and record["Invocations"] == [1.0]
     assert record["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [
-        ["model", "version"],
+        ["model", "version", "environment"],
         ["function_name"],
     ]
+    assert record["environment"] == "rehearsal"  # the environment infra deployed it into
 
 
 def test_the_first_invocation_emits_a_cold_start_metric(live_iris, capsys, monkeypatch):

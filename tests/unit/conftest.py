@@ -10,10 +10,15 @@ from moto import mock_aws
 
 from examples.iris.train import train_and_package
 from model_runtime import sandboxed_model
-from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, SANDBOX_FUNCTION
+from registry.environment import (
+    APPROVAL_TOKEN_KEY,
+    APPROVERS,
+    ENVIRONMENT_NAME,
+    SANDBOX_FUNCTION,
+)
 from registry.repository import LineageRepository
 from tests.conftest import create_lineage_table, renamed_iris_data
-from tests.unit.gate import BUCKET, BUNDLE_CACHE_DIR, ForkedLambda, Gate
+from tests.unit.gate import BUCKET, BUNDLE_CACHE_DIR, ENVIRONMENT, ForkedLambda, Gate
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +63,7 @@ def gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         monkeypatch.setenv(APPROVAL_TOKEN_KEY, key["Arn"])
         monkeypatch.setenv(APPROVERS, "[]")  # as infra sets it where cdk.json lists none
         monkeypatch.setenv(SANDBOX_FUNCTION, "slipway-unit-python-sandbox")
+        monkeypatch.setenv(ENVIRONMENT_NAME, ENVIRONMENT)
         monkeypatch.setattr(sandboxed_model, "sandbox_client", ForkedLambda)
         dependencies.get_model_store.cache_clear()
         evaluate.judging_store.cache_clear()

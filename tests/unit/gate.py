@@ -34,6 +34,8 @@ from tests.conftest import LambdaContext, load_event
 
 BUCKET = "slipway-unit-artifacts"
 BUNDLE_CACHE_DIR = "SLIPWAY_BUNDLE_CACHE_DIR"
+# the unit tests' environment, as infra names it on the functions (ENVIRONMENT_NAME)
+ENVIRONMENT = "unit"
 
 
 class ForkedLambda:

@@ -8,7 +8,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ from tests.conftest import LambdaContext, load_event, python_bundle_with
 from tests.unit.gate import (
     BUCKET,
     CANDIDATES,
+    ENVIRONMENT,
     Gate,
     StillWaiting,
     answer,
@@ -615,10 +616,20 @@ def test_a_canary_takes_its_share_of_live_traffic(gate, bundles):
 
 
 def put_serving_metrics(
-    version: str, *, requests: int, errors: int, at: datetime, rejections: int = 0
+    version: str,
+    *,
+    requests: int,
+    errors: int,
+    at: datetime,
+    rejections: int = 0,
+    environment: str = ENVIRONMENT,
 ) -> None:
     """What the endpoint's embedded-metric-format lines become in CloudWatch."""
-    dimensions = [{"Name": "model", "Value": "iris"}, {"Name": "version", "Value": version}]
+    dimensions = [
+        {"Name": "model", "Value": "iris"},
+        {"Name": "version", "Value": version},
+        {"Name": "environment", "Value": environment},
+    ]
     data = [
         {"MetricName": Metric.INVOCATIONS, "Value": requests},
         {"MetricName": Metric.ERRORS, "Value": errors},
@@ -654,6 +665,7 @@ def test_a_healthy_canary_passes(gate, bundles, cloudwatch_percentiles):
         state,
         gate.repository,
         boto3.client("cloudwatch"),
+        ENVIRONMENT,
         now=lambda: started + timedelta(minutes=1),
     )
     assert checked.verdict == "passed" and checked.requests == 40
@@ -670,8 +682,32 @@ def test_a_canary_with_errors_fails_with_every_problem(gate, bundles, cloudwatch
             state,
             gate.repository,
             boto3.client("cloudwatch"),
+            ENVIRONMENT,
             now=lambda: started + timedelta(minutes=1),
         )
+
+
+def test_a_canary_never_counts_another_environments_requests(gate, bundles, cloudwatch_percentiles):
+    """Two environments in one account and region (the embedded cloud's local and rehearsal
+    always are) serve the same model and versions: each canary reads its own series only."""
+    # GIVEN a canary started two minutes ago (its bake is over)
+    state = canary_started(gate, bundles)
+    started = datetime.now(UTC) - timedelta(minutes=2)
+    document = state.dump()
+    document["canary"]["started_at"] = started.isoformat()
+    state = PromotionState.parse(document)
+    at = started + timedelta(seconds=1)
+    # AND another environment's endpoint failing every request to the same versions
+    other = "rehearsal"
+    put_serving_metrics("better", requests=400, errors=400, at=at, environment=other)
+    put_serving_metrics("good", requests=400, errors=0, at=at, environment=other)
+    # AND this environment's canary healthy
+    put_serving_metrics("better", requests=40, errors=0, at=at)
+    put_serving_metrics("good", requests=40, errors=0, at=at)
+    # WHEN its CheckCanary runs, with the environment's name infra declares for it
+    checked = run(steps.CHECK_CANARY, state).canary_check
+    # THEN it passes on its own 40 requests: none of the other environment's counted
+    assert checked.verdict == "passed" and checked.requests == 40
 
 
 def test_a_canary_is_judged_on_traffic_from_its_start_only(gate, bundles, cloudwatch_percentiles):
@@ -690,6 +726,7 @@ def test_a_canary_is_judged_on_traffic_from_its_start_only(gate, bundles, cloudw
             state,
             gate.repository,
             boto3.client("cloudwatch"),
+            ENVIRONMENT,
             now=lambda: started + timedelta(minutes=1),
         )
 
@@ -697,7 +734,9 @@ def test_a_canary_is_judged_on_traffic_from_its_start_only(gate, bundles, cloudw
 def checked_after(state: PromotionState, gate: Gate, seconds: float):
     started = datetime.fromisoformat(state.canary.started_at)
     later = started + timedelta(seconds=seconds)
-    return check_canary(state, gate.repository, boto3.client("cloudwatch"), now=lambda: later)
+    return check_canary(
+        state, gate.repository, boto3.client("cloudwatch"), ENVIRONMENT, now=lambda: later
+    )
 
 
 WAITING = {"share": 0.5, "bake_seconds": 60, "min_requests": 20, "max_bake_seconds": 600}
@@ -829,6 +868,9 @@ def test_promote_moves_live_and_archives_the_version_it_replaces(gate, bundles, 
     (counted,) = decisions_counted(capsys, Metric.PROMOTIONS)
     assert counted[Metric.PROMOTIONS] == [1.0] and counted["model"] == "iris"
     assert counted["_aws"]["CloudWatchMetrics"][0]["Namespace"] == NAMESPACE
+    # AND in its environment's series: environments may share an account and region
+    assert counted["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["environment"]]
+    assert counted["environment"] == ENVIRONMENT
 
 
 def test_the_declared_workflow_takes_a_good_version_live_in_order(gate, bundles):
@@ -881,6 +923,7 @@ def test_record_failure_rejects_the_version_takes_its_traffic_and_frees_the_mode
     assert outcomes(gate.repository, "iris", "better")[-1] == ("reject", "rejected")
     (counted,) = decisions_counted(capsys, Metric.REJECTIONS)
     assert (counted["model"], counted["error"]) == ("iris", "CanaryFailedError")
+    assert counted["environment"] == ENVIRONMENT  # its environment's series
     assert run(steps.ACQUIRE_LOCK, registered(gate, bundles["weak"], "weak")).lock
 
 

@@ -244,6 +244,10 @@ def test_rollback_points_live_back_and_records_who_and_why(gate, bundles, capsys
     assert outcomes(gate.repository, "iris", "better")[-1] == ("rollback", "rolled-back")
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
     assert [blob["model"] for blob in printed if Metric.ROLLBACKS in blob] == ["iris"]
+    # AND in its environment's series (environments may share an account and region)
+    (counted,) = [blob for blob in printed if Metric.ROLLBACKS in blob]
+    assert counted["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["environment"]]
+    assert counted["environment"] == "unit"
 
 
 def test_rollback_without_a_previous_version_is_a_conflict(gate, bundles):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
+import boto3
 import httpx
 from typer.testing import CliRunner
 
 from examples.iris.train import train_and_package
+from functions.canary.metrics import serving_stats
 from slipway.cli import app
 from slipway.local.credentials import LocalCredentials, SigV4Auth
 
@@ -65,6 +68,20 @@ def test_two_embedded_environments_run_side_by_side_and_stay_apart(tmp_path, mon
             timeout=60,
         )
         assert elsewhere.status_code == 404, elsewhere.text
+        # AND the live request counts in local's per-version series, which rehearsal's canary
+        # and dashboard never read, though both share the cloud's account and region
+        cloudwatch = boto3.client(
+            "cloudwatch",
+            endpoint_url=state["endpoint_url"],
+            region_name="us-east-1",  # local's and rehearsal's, in cdk.json
+            aws_access_key_id=state["access_key_id"],
+            aws_secret_access_key=state["secret_access_key"],
+        )
+        now = datetime.now(UTC)
+        window = (now - timedelta(minutes=10), now + timedelta(minutes=1))
+        served_here = serving_stats(cloudwatch, "local", "iris-apart", "1", *window)
+        served_there = serving_stats(cloudwatch, "rehearsal", "iris-apart", "1", *window)
+        assert (served_here.invocations, served_there.invocations) == (1, 0)
         # AND each environment's logs are its own functions' (both have an endpointdefault)
         logs = run("local", "logs", "endpointdefault", "--env", "local")
         assert any('"model":"iris-apart"' in e["message"] for e in logs["events"])
