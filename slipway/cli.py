@@ -867,7 +867,7 @@ def invoke(
     target = resolve_target(env)
     path = predict_path(name, version, stage)
     if stage is Stage.STAGING:  # live endpoints serve no candidates
-        answer = call_candidate(target, "POST", path, raw.encode())
+        answer = call_candidate(target, name, "POST", path, raw.encode())
     else:
         answer = call_endpoint(target, "POST", path, raw.encode(), endpoint)
     if as_json:

@@ -4,7 +4,6 @@ embedded cloud with its per-start key."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,16 +69,17 @@ def call_endpoint(
     return call_url(target, target.endpoint_url(endpoint) + path, method, body)
 
 
-def call_candidate(target: Target, method: str, path: str, body: bytes | None) -> Answer:
+def call_candidate(
+    target: Target, model: str, method: str, path: str, body: bytes | None
+) -> Answer:
     """Call the candidate function (staging versions) built like the endpoint that serves
-    the model the path names, as the smoke test does: it has no URL, so the request goes as
-    a Function URL event through Lambda Invoke."""
+    ``model``, as the smoke test does: it has no URL, so the request goes as a Function URL
+    event through Lambda Invoke."""
     from infra.config import candidate_function_output
     from model_runtime.serving.function_url import function_url_event, http_response
 
     path, _, query = path.partition("?")
-    model = re.match(r"^/v1/models/([^/]+)", path)
-    endpoint = target.config.endpoint_for(model[1]).name if model else "default"
+    endpoint = target.config.endpoint_for(model).name
     event = function_url_event(
         method=method,
         raw_path=path,

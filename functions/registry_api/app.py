@@ -93,10 +93,6 @@ def actor_of(request: Request) -> str:
     return LambdaFunctionUrlEvent(event).request_context.authorizer.iam.user_arn or "local"
 
 
-def _public(item: dict[str, Any]) -> dict[str, Any]:
-    return items.public(item)
-
-
 @router.get("/models")
 def list_models(
     limit: Limit = 50,
@@ -114,7 +110,7 @@ def _listed_model(repository: LineageRepository, item: dict[str, Any]) -> dict[s
     """A model as listed: the version it serves (its live pointer, an item of its own)
     next to the newest one registered, which may still be in its gate or rejected."""
     pointer = repository.get_pointer(item["name"])
-    return {**_public(item), "live_version": pointer["version"] if pointer else None}
+    return {**items.public(item), "live_version": pointer["version"] if pointer else None}
 
 
 @router.get("/models/{name}")
@@ -125,7 +121,10 @@ def describe_model(
     if model is None:
         raise NotFoundError(f"model {name!r} is not registered")
     stages = {stage: repository.get_pointer(name, stage) for stage in Stage}
-    return {**_public(model), "stages": {k: _public(v) if v else None for k, v in stages.items()}}
+    return {
+        **items.public(model),
+        "stages": {k: items.public(v) if v else None for k, v in stages.items()},
+    }
 
 
 @router.get("/models/{name}/versions")
@@ -150,7 +149,7 @@ VERSION_FIELDS = ("version", "status", "registered_at", "bundle")
 def _public_version(item: dict[str, Any]) -> dict[str, Any]:
     """A version as listed; a damaged item (written by hand, or by an old bug) is listed
     with what it lacks instead of failing the whole listing."""
-    public = _public(item)
+    public = items.public(item)
     missing = [field for field in VERSION_FIELDS if field not in item]
     if missing:
         public.setdefault("version", str(item.get("sk", "")).removeprefix(VERSION_PREFIX))
@@ -172,7 +171,10 @@ def describe_version(
     repository: LineageRepository = Depends(get_repository),
 ) -> dict[str, Any]:
     item = _version(repository, name, version)
-    return {**_public(item), "audit": [_public(e) for e in repository.audit_history(name, version)]}
+    return {
+        **items.public(item),
+        "audit": [items.public(e) for e in repository.audit_history(name, version)],
+    }
 
 
 @router.get("/models/{name}/versions/{version}/openlineage")

@@ -42,7 +42,7 @@ def test_staging_calls_go_to_the_candidate_of_the_models_endpoint():
     # WHEN the CLI asks each model's staging version
     for model in ("fraud-score", "churn"):
         path = predict_path(model, None, "staging")
-        assert call_candidate(target, "POST", path, body).version == "7"  # type: ignore[arg-type]
+        assert call_candidate(target, model, "POST", path, body).version == "7"  # type: ignore[arg-type]
     # THEN fraud-score's went to the fraud endpoint's candidate, churn's to the default's
     assert lambda_client.invoked == ["candidate-fraud", "candidate-default"]
 
@@ -56,5 +56,7 @@ def test_a_deployment_without_the_endpoints_candidate_is_told_to_deploy():
     )
     # WHEN a staging version is asked THEN the CLI says what to do, and calls nothing
     with pytest.raises(CliError, match=r"no candidate function for endpoint 'fraud'.*cdk deploy"):
-        call_candidate(target, "POST", predict_path("fraud-score", None, "staging"), b"{}")  # type: ignore[arg-type]
+        call_candidate(
+            target, "fraud-score", "POST", predict_path("fraud-score", None, "staging"), b"{}"
+        )  # type: ignore[arg-type]
     assert lambda_client.invoked == []
