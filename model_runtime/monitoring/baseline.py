@@ -235,23 +235,25 @@ def outputs_frame(values: Sequence[Any], names: Sequence[str]) -> Any:
     import pandas as pd
 
     first = names[0] if names else "prediction"
-    values = list(values)
-    if not any(isinstance(value, list | tuple | np.ndarray) for value in values):
-        return pd.DataFrame({first: pd.Series(values, dtype=_series_dtype(values))})
-    width = max((len(v) for v in values if isinstance(v, list | tuple | np.ndarray)), default=0)
+    values = values if isinstance(values, list) else list(values)
+    series = pd.Series(values, dtype=object)
+    if pd.api.types.infer_dtype(series, skipna=True) not in ("mixed", "mixed-integer"):
+        return pd.DataFrame({first: series.infer_objects()})  # scalars: the common case
+    if not any([isinstance(value, list | tuple | np.ndarray) for value in values]):
+        return pd.DataFrame({first: series})
+    sequence = (list, tuple, np.ndarray)
+    width = max((len(v) for v in values if isinstance(v, sequence)), default=0)
     if len(names) > 1 and width == len(names):
         labels = list(names)
     else:
-        labels = [f"{first}[{i}]" for i in range(min(width, MAX_OUTPUT_POSITIONS))]
+        labels = [f"{first}[{i}]" for i in range(max(min(width, MAX_OUTPUT_POSITIONS), 1))]
+    size = len(labels)
     rows = [
-        list(v)[: len(labels)] if isinstance(v, list | tuple | np.ndarray) else [v] for v in values
+        ([*list(v)[:size], *[None] * (size - len(v))] if isinstance(v, sequence) else [v])
+        + [None] * (size - 1 if not isinstance(v, sequence) else 0)
+        for v in values
     ]
-    table = pd.DataFrame(rows, columns=labels[: max((len(r) for r in rows), default=0)])
-    return table.reindex(columns=labels)
-
-
-def _series_dtype(values: list[Any]) -> Any:
-    return object if any(isinstance(v, str | bool) or v is None for v in values) else None
+    return pd.DataFrame(rows, columns=labels)
 
 
 def kind_of(column_type: str, series: Any = None, *, output: bool = False) -> str:
