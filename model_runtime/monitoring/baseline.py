@@ -10,8 +10,9 @@ per input column, chosen by the column's signature type:
   of the top values (at most 20) among non-missing values, the rest in ``other_share``.
   Values are keyed as text: strings as they are, booleans ``"true"``/``"false"``, integral
   numbers without a decimal point (``"3"``), other numbers by ``repr``.
-- ``text`` (string columns whose values are mostly distinct, or long): the distribution of
-  text lengths (characters), binned like a numeric column; ``min``/``max`` are lengths.
+- ``text`` (string columns whose values are mostly distinct, long, or sentences): the
+  distribution of text lengths (characters), binned like a numeric column; ``min`` and
+  ``max`` are lengths.
 - ``datetime``: missing rate and the range (seconds since the epoch, UTC); time moves on, so
   its distribution is not judged.
 
@@ -55,6 +56,8 @@ MAX_ROWS = 10**12
 TEXT_DISTINCT_SHARE = 0.5
 # ... or when its values' median length is above this many characters
 TEXT_MEDIAN_CHARS = 40
+# ... or when it has more distinct values than a profile keeps and most hold three words or more
+TEXT_MEDIAN_SPACES = 2
 # Shares must sum to 1 within this (they are written rounded).
 SHARE_TOLERANCE = 1e-6
 
@@ -286,6 +289,8 @@ def _looks_like_text(series: Any) -> bool:
     lengths = texts.str.len()
     if float(lengths.median()) > TEXT_MEDIAN_CHARS:
         return True
+    if distinct > MAX_TOP_VALUES and float(texts.str.count(" ").median()) >= TEXT_MEDIAN_SPACES:
+        return True  # sentences: many distinct values of several words each
     top = texts.value_counts().index[:MAX_TOP_VALUES]
     return any(len(value) > MAX_VALUE_CHARS for value in top)
 
@@ -327,7 +332,8 @@ def _binned(values: np.ndarray) -> dict[str, Any]:
     values = values[np.isfinite(values)]
     if values.size == 0:
         return {"edges": [], "shares": []}
-    quantiles = np.quantile(values, np.arange(1, MAX_BINS) / MAX_BINS)
+    # observed values as edges: a discrete column gets one bin per value, never a bin between
+    quantiles = np.quantile(values, np.arange(1, MAX_BINS) / MAX_BINS, method="inverted_cdf")
     edges = np.unique(quantiles)
     if edges.size and edges[-1] >= values.max():
         edges = edges[:-1]  # an edge at the maximum would leave its last bin empty
