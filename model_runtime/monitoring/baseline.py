@@ -33,12 +33,14 @@ import itertools
 import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from model_runtime.manifest import Column, describe_validation_error
+from model_runtime.exceptions import InvalidBaselineError
+from model_runtime.manifest import Column, Manifest, describe_validation_error
 from registry.strict_json import StrictJsonError, load_strict_json
 
 BASELINE_FILE = "monitoring/baseline.json"
@@ -62,8 +64,9 @@ TEXT_MEDIAN_SPACES = 2
 SHARE_TOLERANCE = 1e-6
 
 
-class BaselineError(ValueError):
-    """The baseline file is malformed, too large, or does not fit the bundle's signature."""
+# The baseline file is malformed, too large, or does not fit the bundle's signature (a
+# verdict on the bundle: Validate rejects it, naming the file and the problem).
+BaselineError = InvalidBaselineError
 
 
 # ---------------------------------------------------------------------------- the format
@@ -190,6 +193,25 @@ def check_fits_signature(baseline: Baseline, input_names: Sequence[str]) -> None
             f"{BASELINE_FILE} profiles {len(unknown)} column(s) that are not inputs of the "
             f"signature: {shown}"
         )
+
+
+def bundle_baseline(root: Path, manifest: Manifest) -> Baseline | None:
+    """The baseline of an opened (digest-checked) bundle, checked against its signature;
+    ``None`` for a bundle packaged without one (older bundles)."""
+    if BASELINE_FILE not in manifest.files:
+        return None
+    path = root / BASELINE_FILE
+    size = path.stat().st_size
+    if size > MAX_BASELINE_BYTES:  # before reading it
+        raise BaselineError(f"{BASELINE_FILE} has {size} bytes; the limit is {MAX_BASELINE_BYTES}")
+    baseline = parse_baseline(path.read_bytes())
+    check_fits_signature(baseline, [column.name for column in manifest.signature.inputs])
+    return baseline
+
+
+def baseline_summary(baseline: Baseline, manifest: Manifest) -> dict[str, Any]:
+    """What the registry's version item says of the baseline (a few numbers and a digest)."""
+    return {"file": BASELINE_FILE, "sha256": manifest.files[BASELINE_FILE], **baseline.summary()}
 
 
 # ---------------------------------------------------------------------------- building
