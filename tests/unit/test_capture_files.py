@@ -18,8 +18,6 @@ from model_runtime.monitoring.capture_files import (
     read_records,
 )
 
-pytestmark = pytest.mark.unit
-
 NAMES = (["area", "city", "rooms"], ["prediction"])
 
 

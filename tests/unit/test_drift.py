@@ -22,8 +22,6 @@ from model_runtime.monitoring.drift import (
     psi,
 )
 
-pytestmark = pytest.mark.unit
-
 
 def baseline_of(frame: pd.DataFrame, columns: list[Column], outputs=None, output_columns=()):
     return parse_baseline(dumps(build_baseline(frame, columns, outputs, list(output_columns))))

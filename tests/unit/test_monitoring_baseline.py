@@ -25,8 +25,6 @@ from model_runtime.monitoring.baseline import (
     parse_baseline,
 )
 
-pytestmark = pytest.mark.unit
-
 
 def built(frame: pd.DataFrame, target: str | None = None, outputs=None) -> dict:
     features = frame.drop(columns=[target]) if target else frame
