@@ -337,16 +337,17 @@ def profile_series(series: Any, column_type: str, *, output: bool = False) -> di
             profile["min"], profile["max"] = int(binned["min"]), int(binned["max"])
         profile["length_edges"], profile["length_shares"] = binned["edges"], binned["shares"]
         return profile
-    counts = category_keys(present).value_counts()
-    total = int(counts.sum())
-    top = counts.iloc[:MAX_TOP_VALUES]
-    shares = {str(key): int(count) / total for key, count in top.items()} if total else {}
+    counts, _ = category_counts(present)
+    total = sum(counts.values())
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    top = ranked[:MAX_TOP_VALUES]
+    shares = {key: count / total for key, count in top} if total else {}
     other = 1.0 - sum(shares.values()) if total else 0.0
     return {
         "kind": "categorical",
         "missing_rate": rate,
         "shares": shares,
-        "other_share": max(other, 0.0) if len(counts) > len(top) else 0.0,
+        "other_share": max(other, 0.0) if len(ranked) > len(top) else 0.0,
     }
 
 
@@ -418,6 +419,21 @@ def datetime_seconds(series: Any) -> np.ndarray:
     nanos = stamps.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float)
     nanos[stamps.isna().to_numpy()] = np.nan
     return nanos / 1e9
+
+
+def category_counts(series: Any) -> tuple[dict[str, int], int]:
+    """(how many values have each key, how many values are missing), in one hashing pass:
+    keys are made from the distinct values only, so a million rows cost one factorize."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    present = codes[codes >= 0]
+    counts = np.bincount(present, minlength=len(uniques))
+    keyed: dict[str, int] = {}
+    for value, count in zip(uniques, counts.tolist(), strict=True):
+        key = value_key(value)
+        keyed[key] = keyed.get(key, 0) + count
+    return keyed, len(codes) - len(present)
 
 
 def category_keys(series: Any) -> Any:
