@@ -423,7 +423,9 @@ def datetime_seconds(series: Any) -> np.ndarray:
 
 def category_counts(series: Any) -> tuple[dict[str, int], int]:
     """(how many values have each key, how many values are missing), in one hashing pass:
-    keys are made from the distinct values only, so a million rows cost one factorize."""
+    keys are made from the distinct values only, so a million rows cost one factorize.
+    Values Python holds equal share a key (``True``, ``1`` and ``1.0`` in one object
+    column count as the first of them seen)."""
     import pandas as pd
 
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
