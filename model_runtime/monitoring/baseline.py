@@ -1,5 +1,11 @@
 """The baseline a bundle carries: what its training data and its model's outputs looked like.
 
+    # packaging (model_runtime/packaging.py does this for every bundle)
+    document = build_baseline(train_frame, signature.inputs, predictions, signature.outputs)
+    (root / BASELINE_FILE).write_bytes(dumps(document))
+    # Validate and the monitor job, on an opened (digest-checked) bundle
+    baseline = bundle_baseline(bundle.root, bundle.manifest)  # None: packaged without one
+
 The monitor job compares captured traffic with this profile (``drift.compare``). One profile
 per input column, chosen by the column's signature type:
 
@@ -184,8 +190,11 @@ def parse_baseline(raw: bytes | str) -> Baseline:
         raise BaselineError(describe_validation_error(BASELINE_FILE, exc)) from None
 
 
-def check_fits_signature(baseline: Baseline, input_names: Sequence[str]) -> None:
-    """Every column the baseline profiles must be an input of the signature."""
+def check_fits_signature(
+    baseline: Baseline, input_names: Sequence[str], output_names: Sequence[str] = ()
+) -> None:
+    """Every column the baseline profiles must be an input of the signature, and every
+    output it profiles one of the signature's outputs (``name`` or ``name[i]``)."""
     unknown = sorted(set(baseline.columns) - set(input_names))
     if unknown:
         shown = ", ".join(repr(name) for name in unknown[:10])
@@ -193,6 +202,20 @@ def check_fits_signature(baseline: Baseline, input_names: Sequence[str]) -> None
             f"{BASELINE_FILE} profiles {len(unknown)} column(s) that are not inputs of the "
             f"signature: {shown}"
         )
+    if output_names:
+        outputs = set(output_names)
+        strange = sorted(name for name in baseline.outputs if _output_base(name) not in outputs)
+        if strange:
+            shown = ", ".join(repr(name) for name in strange[:10])
+            raise BaselineError(
+                f"{BASELINE_FILE} profiles output(s) the signature does not have: {shown}"
+            )
+
+
+def _output_base(name: str) -> str:
+    """``prediction`` for ``prediction[3]``, the name itself otherwise."""
+    base, bracket, rest = name.partition("[")
+    return base if bracket and rest[:-1].isdigit() and rest.endswith("]") else name
 
 
 def bundle_baseline(root: Path, manifest: Manifest) -> Baseline | None:
@@ -205,7 +228,12 @@ def bundle_baseline(root: Path, manifest: Manifest) -> Baseline | None:
     if size > MAX_BASELINE_BYTES:  # before reading it
         raise BaselineError(f"{BASELINE_FILE} has {size} bytes; the limit is {MAX_BASELINE_BYTES}")
     baseline = parse_baseline(path.read_bytes())
-    check_fits_signature(baseline, [column.name for column in manifest.signature.inputs])
+    signature = manifest.signature
+    check_fits_signature(
+        baseline,
+        [column.name for column in signature.inputs],
+        [column.name for column in signature.outputs],
+    )
     return baseline
 
 

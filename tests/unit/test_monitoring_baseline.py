@@ -246,6 +246,18 @@ def test_columns_must_be_inputs_of_the_signature() -> None:
         check_fits_signature(baseline, ["x"])
 
 
+def test_outputs_must_be_outputs_of_the_signature() -> None:
+    profile = {"kind": "categorical", "missing_rate": 0.0, "shares": {"a": 1.0}}
+    document = {**GOOD, "outputs": {"prediction": profile, "prediction[1]": profile}}
+    baseline = parse_baseline(json.dumps(document))
+    check_fits_signature(baseline, ["x", "c"], ["prediction"])
+    with pytest.raises(BaselineError, match=r"output\(s\) the signature does not have: 'pre"):
+        check_fits_signature(baseline, ["x", "c"], ["label"])
+    sneaky = {**GOOD, "outputs": {"prediction[x]": profile}}
+    with pytest.raises(BaselineError, match=r"'prediction\[x\]'"):
+        check_fits_signature(parse_baseline(json.dumps(sneaky)), ["x", "c"], ["prediction"])
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
     lambda children: (
