@@ -160,7 +160,8 @@ def _decompressed(body: bytes, limit: int, stats: ReadStats) -> bytes:
             stats.oversized_objects += 1
             parts.append(chunk[: limit - total])
             return _whole_lines(b"".join(parts))
-        if parts and parts[-1].rstrip().endswith(b"}") and chunk.lstrip().startswith(b"{"):
+        # (only the ends are looked at: stripping a whole member would copy it)
+        if parts and parts[-1][-64:].rstrip().endswith(b"}") and chunk[:64].lstrip()[:1] == b"{":
             parts.append(b"\n")
         parts.append(chunk)
         total += len(chunk)
