@@ -440,6 +440,8 @@ def datetime_seconds(series: Any) -> np.ndarray:
 
     if series.empty:
         return np.empty(0)
+    if not pd.api.types.is_datetime64_any_dtype(series.dtype):
+        series = series.astype(str)  # numbers are not epochs here: everything read as text
     try:
         stamps = pd.to_datetime(series, errors="coerce", utc=True, format="ISO8601")
     except (TypeError, ValueError):

@@ -279,3 +279,27 @@ def test_any_json_is_read_or_refused_with_a_baseline_error(value) -> None:
 def test_any_bytes_are_read_or_refused_with_a_baseline_error(raw: bytes) -> None:
     with contextlib.suppress(BaselineError):
         parse_baseline(raw)
+
+
+CELL = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(["2026-01-01", "2026-01-01T10:00:00+02:00", "x y z w"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["float", "int", "bool", "string", "category", "datetime"]),
+    st.lists(CELL, max_size=40),
+)
+def test_any_training_values_of_any_type_build_a_baseline_that_reads_back(kind, values) -> None:
+    frame = pd.DataFrame({"c": pd.Series(values, dtype=object)})
+    column = Column(name="c", type=kind, nullable=True)
+    output = Column(name="p", type=kind)
+    document = build_baseline(frame, [column], values, [output])
+    parse_baseline(dumps(document))
+    assert document["rows"] == len(values)
