@@ -269,7 +269,10 @@ def local_logs(
                 else "; try endpoint, validate, evaluate, smoketest, ingest or registry"
             )
         )
-    events = _newest_log_events(target.client("logs"), f"/aws/lambda/{names[0]}", lines)
+    # a function logs where its LoggingConfig says (Slipway gives each one a group of its own)
+    configuration = target.client("lambda").get_function_configuration(FunctionName=names[0])
+    group = configuration.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{names[0]}")
+    events = _newest_log_events(target.client("logs"), group, lines)
     if as_json:
         _emit_json({"function": names[0], "events": events})
         return
