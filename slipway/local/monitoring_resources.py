@@ -468,8 +468,14 @@ def _judge(alarm: Any, backend: Any, now: datetime) -> None:
     alarm.update_state(reason, json.dumps({"version": "1.0", "recentDatapoints": seen}), state)
 
 
+_installed: dict[str, bool] = {}
+
+
 def install() -> None:
     """Apply these patches once per process (the resource classes join moto's
     CloudFormation by being defined; moto_patches clears its model cache)."""
+    if _installed:
+        return
     _filter_subscriptions()
     _process_firehose()
+    _installed["done"] = True
