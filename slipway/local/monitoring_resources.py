@@ -31,6 +31,7 @@ from moto.firehose import models as firehose_models
 from moto.logs import models as logs_models
 from moto.logs.utils import EventMessageFilter
 from moto.s3 import models as s3_models
+from moto.scheduler import models as scheduler_models
 
 # (owner, attribute, parameters) of the moto internals used here, checked like moto_patches'
 TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
@@ -86,6 +87,13 @@ TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
     (cloudwatch_models.CloudWatchBackend, "delete_alarms", ("self", "alarm_names")),
     (cloudwatch_models.Alarm, "update_state", ("self", "reason", "reason_data", "state_value")),
     (s3_models, "s3_backends", None),
+    (scheduler_models, "scheduler_backends", None),
+    (scheduler_models.EventBridgeSchedulerBackend, "create_schedule", None),
+    (
+        scheduler_models.EventBridgeSchedulerBackend,
+        "delete_schedule",
+        ("self", "group_name", "name"),
+    ),
 ]
 
 
@@ -272,6 +280,69 @@ class AlarmResource(CloudFormationModel):
         backend = cloudwatch_models.cloudwatch_backends[account_id][region_name]
         with contextlib.suppress(Exception):
             backend.delete_alarms([resource_name])
+
+
+class ScheduleResource(CloudFormationModel):
+    """``AWS::Scheduler::Schedule``, kept in moto's scheduler; ``schedules.py`` runs it."""
+
+    def __init__(self, name: str, arn: str) -> None:
+        self.name, self.arn = name, arn
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Scheduler::Schedule"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> ScheduleResource:
+        p = cloudformation_json["Properties"]
+        name = p.get("Name", resource_name)[:64]
+        backend = scheduler_models.scheduler_backends[account_id][region_name]
+        schedule = backend.create_schedule(
+            description=p.get("Description", ""),
+            end_date=p.get("EndDate"),
+            flexible_time_window=p.get("FlexibleTimeWindow", {"Mode": "OFF"}),
+            group_name=p.get("GroupName", "default"),
+            kms_key_arn=p.get("KmsKeyArn"),
+            name=name,
+            schedule_expression=p["ScheduleExpression"],
+            schedule_expression_timezone=p.get("ScheduleExpressionTimezone"),
+            start_date=p.get("StartDate"),
+            state=p.get("State", "ENABLED"),
+            target=dict(p["Target"]),
+            action_after_completion=None,
+        )
+        return cls(name, schedule.arn)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        backend = scheduler_models.scheduler_backends[account_id][region_name]
+        group = cloudformation_json["Properties"].get("GroupName", "default")
+        with contextlib.suppress(Exception):
+            backend.delete_schedule(group, resource_name)
 
 
 # ---- Subscription filter patterns ---------------------------------------------------------
