@@ -1243,9 +1243,17 @@ def versions(
         _emit_json(rows)
         return
     for row in rows:
-        line = f"{row.get('version', '?')}: {row.get('status', '?')}"
-        line += f" (registered {row['registered_at']})" if "registered_at" in row else ""
-        console.print(line + (f" [damaged: {row['damaged']}]" if "damaged" in row else ""))
+        console.print(_version_line(row))
+
+
+def _version_line(row: dict[str, Any]) -> str:
+    """One version as ``slipway versions`` lists it."""
+    line = f"{row.get('version', '?')}: {row.get('status', '?')}"
+    line += f" (registered {row['registered_at']})" if "registered_at" in row else ""
+    baseline = row.get("baseline")  # the monitoring baseline's summary (older bundles: none)
+    if isinstance(baseline, dict):
+        line += f", baseline: {baseline.get('rows')} rows, {baseline.get('columns')} columns"
+    return line + (f" [damaged: {row['damaged']}]" if "damaged" in row else "")
 
 
 def _version_order(version: str) -> tuple[tuple[int, int | str], ...]:
