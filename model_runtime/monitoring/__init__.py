@@ -1,0 +1,1 @@
+"""Monitoring: the baseline a bundle carries, drift against it, and reading captured traffic."""
