@@ -16,8 +16,8 @@ from infra.least_privilege import grant_read_objects, grant_table
 from infra.observability_defaults import Observability
 from infra.runtime_function import RuntimeFunction
 from registry.environment import ARTIFACT_BUCKET, ENVIRONMENT_NAME, TABLE_NAME
-from registry.monitoring_reports import CAPTURE_PREFIX, FEEDBACK_PREFIX, REPORTS_PREFIX
 from registry.monitoring_settings import MONITORING, MonitoringSettings
+from registry.names import CAPTURE_PREFIX, FEEDBACK_PREFIX, MONITORING_PREFIX
 
 MONITOR_HANDLER = "model_runtime.jobs.monitor.handler"
 # the table calls of model_runtime/jobs/monitor.py: models by the MODELS index, pointers and
@@ -91,7 +91,7 @@ class MonitorJob(Construct):
         iam.Grant.add_to_principal(
             grantee=grant,
             actions=["s3:PutObject"],
-            resource_arns=[bucket.arn_for_objects(f"{REPORTS_PREFIX}*")],
+            resource_arns=[bucket.arn_for_objects(f"{MONITORING_PREFIX}*")],
         )
         if bucket.encryption_key is not None:
             # a report written under the bucket's key needs a data key (reads decrypt, above)

@@ -10,11 +10,7 @@ import re
 from datetime import UTC, datetime
 from enum import StrEnum
 
-# Where the endpoints' captured requests and the clients' labels land (Firehose, bulk files),
-# and where the job writes its reports, in the artifact bucket.
-CAPTURE_PREFIX = "capture/"
-FEEDBACK_PREFIX = "feedback/"
-REPORTS_PREFIX = "monitoring/"
+from registry.names import CAPTURE_PREFIX, MONITORING_PREFIX
 
 # EventBridge: the job publishes to the account's default bus under this source.
 EVENT_SOURCE = "slipway.monitoring"
@@ -53,7 +49,7 @@ def window_end_text(at: datetime) -> str:
 
 def report_key(model: str, version: str, window_end: datetime) -> str:
     """The S3 key of one report: the same window always lands on the same key."""
-    return f"{REPORTS_PREFIX}{model}/{version}/{window_end_text(window_end)}.json"
+    return f"{MONITORING_PREFIX}{model}/{version}/{window_end_text(window_end)}.json"
 
 
 def capture_hour_prefix(hour: datetime) -> str:

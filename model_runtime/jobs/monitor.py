@@ -38,7 +38,6 @@ from registry.environment import ARTIFACT_BUCKET, ENVIRONMENT_NAME, required
 from registry.metrics import NAMESPACE, Dimension, Metric
 from registry.monitoring_reports import (
     EVENT_SOURCE,
-    FEEDBACK_PREFIX,
     DetailType,
     Role,
     Verdict,
@@ -46,7 +45,7 @@ from registry.monitoring_reports import (
     report_key,
 )
 from registry.monitoring_settings import MonitoringSettings, monitoring_settings
-from registry.names import NAME_PATTERN, VERSION_PATTERN
+from registry.names import FEEDBACK_PREFIX, NAME_PATTERN, VERSION_PATTERN
 from registry.repository import LineageRepository, UploadedBundle
 from registry.statuses import Stage
 
