@@ -24,7 +24,7 @@ from registry.monitoring_settings import MonitoringSettings
 from registry.repository import LineageRepository, UploadedBundle
 from registry.statuses import Stage
 from tests.conftest import create_lineage_table
-from tests.unit.monitoring_fixtures import (
+from tests.monitoring_fixtures import (
     capture_lines,
     iris_requests,
     put_capture,

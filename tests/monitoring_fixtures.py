@@ -37,12 +37,21 @@ def iris_baseline(manifest: dict[str, Any]) -> bytes:
     return dumps(build_baseline(frame, list(signature.inputs), labels, list(signature.outputs)))
 
 
-def rebundle(source: Path, target: Path, *, baseline: bool) -> Path:
+def rebundle(
+    source: Path,
+    target: Path,
+    *,
+    baseline: bool,
+    name: str | None = None,
+    version: str | None = None,
+) -> Path:
     """The bundle at ``source`` with its baseline file (listed and digested in the manifest
-    like every file), or without one: a bundle packaged before bundles carried it."""
+    like every file), or without one: a bundle packaged before bundles carried it; under
+    another name or version if asked."""
     with tarfile.open(source) as tar:
         members = {m.name.removeprefix("./"): tar.extractfile(m).read() for m in tar if m.isfile()}
     manifest = json.loads(members.pop("manifest.json"))
+    manifest.update({k: v for k, v in (("name", name), ("version", version)) if v})
     members.pop(BASELINE_FILE, None)
     manifest["files"].pop(BASELINE_FILE, None)
     if baseline:
