@@ -42,7 +42,8 @@ HAND_OVER_FUNCTIONS = (
     "ExecutionEndWatch/Function",
     "RegistryApi/Function",
 )
-OBJECT_READERS = (ENDPOINTS, _steps("Validate", "Evaluate", "Promote"))
+MONITOR_JOB = "MonitorJob/Runtime/Function"
+OBJECT_READERS = (ENDPOINTS, _steps("Validate", "Evaluate", "Promote"), MONITOR_JOB)
 TABLE_USERS = (
     ENDPOINTS,
     _steps(
@@ -62,6 +63,7 @@ TABLE_USERS = (
     ),
     "ExecutionEndWatch/Function",
     "RegistryApi/Function",
+    MONITOR_JOB,
 )
 FUNCTIONS = (
     ENDPOINTS,
@@ -69,6 +71,7 @@ FUNCTIONS = (
     "IngestPipeline/Function",
     "ExecutionEndWatch/Function",
     "RegistryApi/Function",
+    MONITOR_JOB,
 )
 
 
@@ -106,6 +109,9 @@ STACK_IDS = (
 )
 MODEL_OBJECTS = rf"^Resource::{_arn_of('ArtifactStoreBucket')}\/models\/\*$"
 CAPTURE_OBJECTS = rf"^Resource::{_arn_of('ArtifactStoreBucket')}\/(capture|feedback)(-errors)?\/\*$"
+MONITORING_OBJECTS = (
+    rf"^Resource::{_arn_of('ArtifactStoreBucket')}\/(capture|feedback|monitoring)\/\*$"
+)
 DUTY_POLICIES = ("DutyPolicies/(Pusher|Approver|Caller)/Resource",)
 
 
@@ -165,6 +171,14 @@ ACCEPTED: tuple[Accepted, ...] = (
         "describes executions of the environment's own state machine (whether a lock's "
         "holder still runs; a rollback's stop); their names are not known before",
         (PROMOTION_EXECUTIONS,),
+    ),
+    Accepted(
+        IAM5,
+        _policies(MONITOR_JOB),
+        "the monitor job reads what Firehose delivers under capture/ and feedback/ (keys "
+        "named by delivery time and a random id) and writes reports under monitoring/ "
+        "(keys named by model, version and window)",
+        (MONITORING_OBJECTS,),
     ),
     Accepted(
         IAM5,
