@@ -1,4 +1,4 @@
-# Slipway: `make demo` runs the whole loop on the embedded cloud; `make test` runs the tests.
+# Slipway: `make demo` runs the whole loop on the embedded cloud, `make demo-drift` its monitoring; `make test` runs the tests.
 # Every target installs what it needs into .venv and node_modules first.
 
 PYTHON ?= python3
@@ -12,7 +12,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 
 EXAMPLES := iris onnx python house spam churn xgboost
 
-.PHONY: soak docs $(addprefix example-,$(EXAMPLES)) bench-serving bench-registry bench-monitor setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
+.PHONY: demo-drift soak docs $(addprefix example-,$(EXAMPLES)) bench-serving bench-registry bench-monitor setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -28,6 +28,9 @@ node_modules/.installed: package.json package-lock.json
 
 demo: setup
 	bash examples/demo.sh
+
+demo-drift: setup
+	bash examples/demo-drift.sh
 
 test: setup
 	$(BIN)/pytest

@@ -91,7 +91,10 @@ def build_environment(app: cdk.App, config: EnvironmentConfig) -> SlipwayEnviron
         config=config,
         serving=serving,
         workflow=workflow,
-        description=f"Slipway {config.name}: alarms and dashboard",
+        bucket=bucket,
+        table=table,
+        observability=observability,
+        description=f"Slipway {config.name}: monitor job, alarms and dashboard",
         **common,
     )
     environment = SlipwayEnvironment(config, data, serving, workflow, monitoring)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from registry.approvers import APPROVER_PATTERN, MAX_APPROVERS
 from registry.exam import Metric
+from registry.monitoring_settings import MonitoringSettings
 from registry.names import CONFIG_NAME_PATTERN, NAME_PATTERN
 from registry.statuses import ApprovalPolicy, LinePolicy, NotComparablePolicy
 from registry.workflow_state import MAX_MODEL_EXAMS
@@ -235,6 +236,11 @@ class EnvironmentConfig(_Strict):
         description="exams of particular models, over the environment's exam",
     )
     canary: CanaryConfig = CanaryConfig()
+    monitoring: MonitoringSettings = Field(
+        MonitoringSettings(),
+        description="data capture and the monitor job: rates, retention, schedule, thresholds "
+        "(registry/monitoring_settings.py)",
+    )
     retain_data: bool = False
     kms_key: bool = Field(False, description="encrypt artifacts with a key the environment owns")
     model_readers: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(

@@ -7,10 +7,11 @@ to the roles, groups or permission sets of the people who have that duty.
 
 - deployer: `cdk deploy`/`cdk destroy` after the one-time `cdk bootstrap`. The CDK CLI does
   everything through the bootstrap roles, so assuming them is the whole policy.
-- pusher: `push`, `status [--watch]`, `pull`, `lineage`, `invoke --stage staging`.
+- pusher: `push`, `status [--watch]`, `pull`, `lineage`, `invoke --stage staging`,
+  `monitor` (the registry API) and `monitor run` (the monitor job's function).
 - approver: `approve`, `reject`, `rollback`, `retry`, `models`, `versions` (the registry
-  API; who may decide is the registry's `approvers` list, which IAM cannot express), and
-  `lineage` (the table, by key, and the registry API).
+  API; who may decide is the registry's `approvers` list, which IAM cannot express),
+  `lineage` (the table, by key, and the registry API), `monitor` and `monitor run`.
 - caller: `invoke` on the live endpoints.
 
 Every command reads the stacks' outputs first (cloudformation:DescribeStacks).
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import DefaultStackSynthesizer, Stack
+from aws_cdk import ArnFormat, DefaultStackSynthesizer, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -28,6 +29,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.least_privilege import executions_of
+from infra.monitor_job import monitor_function_name
 from registry.names import MODELS_PREFIX
 
 # What CDK's own grant_invoke_url gives (aws-cdk-lib's function-base): function URLs made
@@ -121,6 +123,22 @@ class DutyPolicies(Construct):
                 resources=[table.table_arn],
             )
 
+        def run_monitor() -> iam.PolicyStatement:
+            # monitor run: the monitor job, invoked now (by its name: the job's stack
+            # depends on this one)
+            return iam.PolicyStatement(
+                sid="RunMonitor",
+                actions=["lambda:InvokeFunction"],
+                resources=[
+                    stack.format_arn(
+                        service="lambda",
+                        resource="function",
+                        resource_name=monitor_function_name(environment),
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+
         models = bucket.arn_for_objects(f"{MODELS_PREFIX}*")
         pusher_statements = [
             read_outputs(),
@@ -158,6 +176,7 @@ class DutyPolicies(Construct):
                 actions=["lambda:InvokeFunction"],
                 resources=[candidate.function_arn for candidate in candidate_functions],
             ),
+            run_monitor(),
         ]
         if bucket.encryption_key is not None:
             pusher_statements.append(
@@ -178,6 +197,7 @@ class DutyPolicies(Construct):
             # lineage: what is to be decided (datasets, metrics, audit trail) reads the table
             read_registry(),
             *invoke_through_url("CallRegistry", [registry_function.function_arn]),
+            run_monitor(),
         )
         targets = []
         for function, alias in endpoints.items():

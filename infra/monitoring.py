@@ -31,6 +31,18 @@ def endpoint_server_errors(function: lambda_.IFunction) -> cloudwatch.Metric:
     )
 
 
+def monitor_count(environment: str, metric: Metric) -> cloudwatch.Metric:
+    """A count the monitor job writes once a run, for the whole environment (versions
+    drifting, versions whose live metric dropped)."""
+    return cloudwatch.Metric(
+        namespace=NAMESPACE,
+        metric_name=metric,
+        dimensions_map={Dimension.ENVIRONMENT: environment},
+        statistic="Maximum",
+        period=FIVE_MINUTES,
+    )
+
+
 class Monitoring(Construct):
     def __init__(
         self,
@@ -124,10 +136,30 @@ class Monitoring(Construct):
             1,
             "a canary failed its check and was rolled back",
         )
+        # The monitor job's verdicts. A run writes its counts once (zero included), and a
+        # period without a run keeps the alarm as it is: the alarm says what the last run found,
+        # and goes back to OK when a run finds nothing, not when the next period is quiet.
+        for metric, what in (
+            (Metric.VERSIONS_DRIFTING, "drift against their baseline"),
+            (Metric.VERSIONS_DEGRADED, "a live metric below their evaluation score"),
+        ):
+            self._alarm(
+                f"Monitor{metric}",
+                monitor_count(environment, metric),
+                1,
+                f"the monitor job found model versions with {what} (slipway monitor NAME; "
+                "docs/monitoring.md)",
+                treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
+            )
         self.dashboard = self._dashboard(environment, state_machine, dead_letter_queues, endpoints)
 
     def _alarm(
-        self, id_: str, metric: cloudwatch.IMetric, threshold: float, description: str
+        self,
+        id_: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        description: str,
+        treat_missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) -> None:
         alarm = metric.create_alarm(
             self,
@@ -135,7 +167,7 @@ class Monitoring(Construct):
             threshold=threshold,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            treat_missing_data=treat_missing_data,
             alarm_description=description,
         )
         alarm.add_alarm_action(actions.SnsAction(self.alarm_topic))

@@ -42,7 +42,8 @@ HAND_OVER_FUNCTIONS = (
     "ExecutionEndWatch/Function",
     "RegistryApi/Function",
 )
-OBJECT_READERS = (ENDPOINTS, _steps("Validate", "Evaluate", "Promote"))
+MONITOR_JOB = "MonitorJob/Runtime/Function"
+OBJECT_READERS = (ENDPOINTS, _steps("Validate", "Evaluate", "Promote"), MONITOR_JOB)
 TABLE_USERS = (
     ENDPOINTS,
     _steps(
@@ -62,6 +63,7 @@ TABLE_USERS = (
     ),
     "ExecutionEndWatch/Function",
     "RegistryApi/Function",
+    MONITOR_JOB,
 )
 FUNCTIONS = (
     ENDPOINTS,
@@ -69,6 +71,7 @@ FUNCTIONS = (
     "IngestPipeline/Function",
     "ExecutionEndWatch/Function",
     "RegistryApi/Function",
+    MONITOR_JOB,
 )
 
 
@@ -105,6 +108,10 @@ STACK_IDS = (
     r"stack\/slipway-[a-z0-9-]+-(data|serving|workflow|monitoring)\/\*$"
 )
 MODEL_OBJECTS = rf"^Resource::{_arn_of('ArtifactStoreBucket')}\/models\/\*$"
+CAPTURE_OBJECTS = rf"^Resource::{_arn_of('ArtifactStoreBucket')}\/(capture|feedback)(-errors)?\/\*$"
+MONITORING_OBJECTS = (
+    rf"^Resource::{_arn_of('ArtifactStoreBucket')}\/(capture|feedback|monitoring)\/\*$"
+)
 DUTY_POLICIES = ("DutyPolicies/(Pusher|Approver|Caller)/Resource",)
 
 
@@ -167,6 +174,14 @@ ACCEPTED: tuple[Accepted, ...] = (
     ),
     Accepted(
         IAM5,
+        _policies(MONITOR_JOB),
+        "the monitor job reads what Firehose delivers under capture/ and feedback/ (keys "
+        "named by delivery time and a random id) and writes reports under monitoring/ "
+        "(keys named by model, version and window)",
+        (MONITORING_OBJECTS,),
+    ),
+    Accepted(
+        IAM5,
         _policies(_steps("Validate", "Evaluate")),
         "invokes the python sandbox function, by its versions (function:*)",
         (_versions_of("PromotionWorkflowPythonSandboxFunction"),),
@@ -199,6 +214,13 @@ ACCEPTED: tuple[Accepted, ...] = (
         "not known before), and follow the executions of the environment's own state "
         "machine, whose names come from the uploads",
         (MODEL_OBJECTS, PROMOTION_EXECUTIONS),
+    ),
+    Accepted(
+        IAM5,
+        ("DataCapture/(Capture|Feedback)DeliveryRole/DefaultPolicy/Resource",),
+        "Firehose names the objects it writes itself (hour prefixes, its stream's name, a "
+        "random id); each stream's role writes under its own prefix and its errors' only",
+        (CAPTURE_OBJECTS,),
     ),
     Accepted(
         "Serverless-LambdaDLQ",

@@ -34,6 +34,7 @@ class RuntimeFunction(Construct):
         reserved_concurrency: int | None = None,
         extra_libraries: list[str] | None = None,
         ephemeral_storage_mb: int = JUDGING_EPHEMERAL_STORAGE_MB,
+        function_name: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         common = {
@@ -52,6 +53,7 @@ class RuntimeFunction(Construct):
                 else lambda_.Architecture.X86_64
             ),
             "reserved_concurrent_executions": reserved_concurrency,
+            "function_name": function_name,
             **observability.function_props(self, "Function"),
         }
         self.function: lambda_.Function

@@ -20,7 +20,9 @@ from model_runtime.model_input import ModelInput, category_kind
 from registry.statuses import NotComparablePolicy
 
 
-def _metric(name: str, labels: list[Any], predictions: list[Any]) -> float:
+def score(name: str, labels: list[Any], predictions: list[Any]) -> float:
+    """The exam's metric ``name`` of ``predictions`` against ``labels``: the gate scores
+    candidates with it, and the monitor job live traffic, so the two numbers compare."""
     from sklearn import metrics
 
     if name == "accuracy":
@@ -191,7 +193,7 @@ def evaluate(
     signature) with the declared metric."""
     data = EvaluationData(data_path)
     labels = data.labels(spec.target, candidate.signature.outputs[0])
-    value = _metric(
+    value = score(
         spec.metric, labels, candidate.predict_checked(data.model_input(candidate.signature))
     )
     live_value, reason = None, None
@@ -205,7 +207,7 @@ def evaluate(
             )
         else:
             live_input = data.model_input(live.signature)
-            live_value = _metric(spec.metric, labels, live.predict_checked(live_input))
+            live_value = score(spec.metric, labels, live.predict_checked(live_input))
     return EvaluationResult(
         metric=spec.metric,
         direction=spec.direction,

@@ -36,6 +36,8 @@ TRUSTED_MODEL_TYPES = "SLIPWAY_TRUSTED_MODEL_TYPES"
 # A runtime function's /tmp in MB, as infra sized it: model_runtime.serving.settings derives
 # the bundle cache's disk budget and the extraction cap from it.
 EPHEMERAL_STORAGE_MB = "SLIPWAY_EPHEMERAL_STORAGE_MB"
+# The artifact bucket, for the monitor job (captured requests, feedback, reports).
+ARTIFACT_BUCKET = "SLIPWAY_ARTIFACT_BUCKET"
 # Set by Lambda itself in every function (a reserved variable), and by the embedded cloud.
 LAMBDA_REGION = "AWS_REGION"
 

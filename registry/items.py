@@ -157,3 +157,14 @@ def pointer_item(
         "updated_at": at,
         "execution": execution,
     }
+
+
+def monitor_report_item(summary: dict[str, Any]) -> dict[str, Any]:
+    """A monitor report's summary, under its version: the verdict, the window, the worst
+    columns and the live metric; the whole report is the S3 object ``report`` names."""
+    return {
+        keys.PK: keys.model_pk(summary["model"]),
+        keys.SK: keys.monitor_sk(summary["version"], summary["window"]["end_key"]),
+        "kind": "monitor-report",
+        **to_dynamo(summary),
+    }

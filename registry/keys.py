@@ -11,6 +11,7 @@
 | waiting for it  | MODEL#<name>            | WAITING#<execution>                  |
 | newest arrival  | MODEL#<name>            | NEWEST                               |
 | model summary   | MODEL#<name>            | MODEL   (GSI gsi1: MODELS / <name>)  |
+| monitor report  | MODEL#<name>            | MONITOR#<version>#<window end>       |
 | dataset edge    | DATASET#<sha256>        | MODEL#<name>#VERSION#<version>       |
 | code edge       | CODE#<repository>@<commit> | MODEL#<name>#VERSION#<version>    |
 """
@@ -69,6 +70,20 @@ def audit_sk(version: str, execution: str, step: AuditStep) -> str:
 
 def audit_prefix(version: str) -> str:
     return f"AUDIT#{version}#"
+
+
+MONITOR_PREFIX = "MONITOR#"
+
+
+def monitor_sk(version: str, window_end: str) -> str:
+    """A monitor report's summary: one per version and window end (registry/
+    monitoring_reports.py formats the end), so a re-run of a window overwrites it, and a
+    version's reports sort by time."""
+    return f"{MONITOR_PREFIX}{version}#{window_end}"
+
+
+def monitor_prefix(version: str) -> str:
+    return f"{MONITOR_PREFIX}{version}#"
 
 
 def dataset_pk(sha256: str) -> str:

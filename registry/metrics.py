@@ -39,6 +39,13 @@ class Metric(StrEnum):
     PROMOTIONS = "Promotions"  # a version went live
     REJECTIONS = "Rejections"  # the gate stopped a version (metadata: the error type)
     ROLLBACKS = "Rollbacks"
+    # per monitor report, by the monitor job: dimensions model, version, environment
+    MAX_PSI = "MaxPsi"  # the highest PSI of the version's columns and output in the window
+    DRIFTED_COLUMNS = "DriftedColumns"  # columns at or above the environment's psi_alarm
+    LIVE_METRIC = "LiveMetric"  # the exam's metric on labelled live traffic (metadata: name)
+    # per monitor run, by the monitor job: dimension environment; the alarms watch these
+    VERSIONS_DRIFTING = "VersionsDrifting"
+    VERSIONS_DEGRADED = "VersionsDegraded"
 
 
 class Dimension(StrEnum):

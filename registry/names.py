@@ -17,6 +17,11 @@ SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 CONFIG_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 
 MODELS_PREFIX = "models/"
+# Where Firehose delivers captured requests and feedback (YYYY/MM/DD/HH/ below them, UTC),
+# where teams drop bulk feedback files, and where the monitor job writes its reports.
+CAPTURE_PREFIX = "capture/"
+FEEDBACK_PREFIX = "feedback/"
+MONITORING_PREFIX = "monitoring/"
 BUNDLE_FILE = "bundle.tar.gz"
 UPLOAD_KEY_PATTERN = re.compile(r"^models/(?P<name>[^/]+)/(?P<version>[^/]+)/bundle\.tar\.gz$")
 

@@ -761,6 +761,11 @@ class LineageRepository:
             }
         )
 
+    def put_monitor_report(self, summary: dict[str, Any]) -> None:
+        """Write a monitor report's summary; the same version and window end overwrite the
+        item (the job may run a window again: the newest computation is the report)."""
+        self._table.put_item(Item=items.monitor_report_item(summary))
+
     # -- reads ----------------------------------------------------------------------------
 
     def get_version(self, name: str, version: str) -> dict[str, Any] | None:
@@ -773,6 +778,18 @@ class LineageRepository:
         """Audit events of one version, oldest first."""
         items = self._query(keys.model_pk(name), keys.audit_prefix(version))
         return sorted(items, key=lambda item: item["at"])
+
+    def monitor_reports(self, name: str, version: str, limit: int = 20) -> list[dict[str, Any]]:
+        """A version's newest monitor report summaries, newest first (one Query, bounded)."""
+        from boto3.dynamodb.conditions import Key
+
+        response = self._table.query(
+            KeyConditionExpression=Key(keys.PK).eq(keys.model_pk(name))
+            & Key(keys.SK).begins_with(keys.monitor_prefix(version)),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [from_dynamo(item) for item in response.get("Items", [])]
 
     def versions_using_dataset(self, sha256: str) -> list[dict[str, Any]]:
         return self._query(keys.dataset_pk(sha256), "MODEL#")

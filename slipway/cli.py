@@ -60,6 +60,25 @@ dlq_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(dlq_app, name="dlq")
+
+
+class _MonitorCommands(TyperGroup):
+    """`slipway monitor NAME` shows reports; `slipway monitor run NAME` runs the job: a
+    first word that is no subcommand is the model's name, for `show`."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+monitor_app = typer.Typer(
+    cls=_MonitorCommands,
+    no_args_is_help=True,
+    help="Drift and live quality of served models: the monitor job's reports.",
+    rich_markup_mode=None,
+)
+app.add_typer(monitor_app, name="monitor")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -269,7 +288,10 @@ def local_logs(
                 else "; try endpoint, validate, evaluate, smoketest, ingest or registry"
             )
         )
-    events = _newest_log_events(target.client("logs"), f"/aws/lambda/{names[0]}", lines)
+    # a function logs where its LoggingConfig says (Slipway gives each one a group of its own)
+    configuration = target.client("lambda").get_function_configuration(FunctionName=names[0])
+    group = configuration.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{names[0]}")
+    events = _newest_log_events(target.client("logs"), group, lines)
     if as_json:
         _emit_json({"function": names[0], "events": events})
         return
@@ -909,6 +931,7 @@ def lineage(
     version = version or _live_version(repository, name, env)
     item = repository.get_version(name, version)
     history = repository.audit_history(name, version)
+    reports = repository.monitor_reports(name, version, limit=5)
     if item is None and not history:
         raise CliError(f"{name} {version} is not registered in {env}")
     if openlineage:
@@ -920,7 +943,13 @@ def lineage(
         return
     if as_json:
         version_document = public(item) if item is not None else None
-        _emit_json({"version": version_document, "audit": [public(e) for e in history]})
+        _emit_json(
+            {
+                "version": version_document,
+                "audit": [public(e) for e in history],
+                "monitoring": [public(r) for r in reports],
+            }
+        )
         return
     tree = Tree(f"[bold]{name} {version}[/] — {item['status'] if item else 'not registered'}")
     if item is not None:
@@ -946,7 +975,83 @@ def lineage(
     audit = tree.add("audit")
     for event in history:
         audit.add(f"{event['at']} {event['step']}: {event['outcome']} — {event['reason']}")
+    if reports:
+        watched = tree.add("monitoring (newest first; slipway monitor)")
+        for report in reports:
+            drifted = ", ".join(report.get("drifted_columns") or []) or "no column"
+            watched.add(
+                f"{report['window']['end']} {report['verdict']}: drifted {drifted}; "
+                f"max PSI {report.get('max_psi')}"
+            )
     console.print(tree)
+
+
+WindowOption = Annotated[str | None, typer.Option("--window", help="hours or days, e.g. 24h or 7d")]
+
+
+@monitor_app.command("show")
+def monitor_show(
+    name: NameArgument,
+    version: LiveVersionArgument = None,
+    env: EnvOption = "local",
+    window: WindowOption = None,
+    last: Annotated[int, typer.Option(min=1, max=100, help="reports in the chart")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """A version's latest monitor report: the verdict, the columns that drifted most
+    (PSI, missing rate, unseen share), the live metric, and a chart of the last reports
+    (also `slipway monitor NAME`). --window: only reports over that window."""
+    from urllib.parse import urlencode
+
+    from slipway.invoke import call_registry
+    from slipway.monitor_view import render, window_hours
+    from slipway.target import resolve_target
+
+    hours = window_hours(window)
+    query = urlencode({"limit": last, **({"version": version} if version else {})})
+    answer = call_registry(resolve_target(env), "GET", f"/v1/models/{name}/monitoring?{query}")
+    if as_json:
+        if hours is not None:
+            answer["reports"] = [
+                r for r in answer["reports"] if round(float(r["window"]["hours"])) == hours
+            ]
+        _emit_json(answer)
+        return
+    for line in render(answer, hours):
+        console.print(line, highlight=False)
+
+
+@monitor_app.command("run")
+def monitor_run(
+    name: NameArgument,
+    version: Annotated[
+        str | None,
+        typer.Argument(help="default: the live version and its canary", callback=_model_version),
+    ] = None,
+    env: EnvOption = "local",
+    window: WindowOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the monitor job now for one model (its window ends now; default length: the
+    environment's window_hours) and print each version's verdict; exit 1 if a version's
+    report failed."""
+    from slipway.monitor_view import invoke_job, render_run, window_hours
+    from slipway.target import resolve_target
+
+    hours = window_hours(window)
+    request: dict[str, Any] = {"model": name}
+    if version:
+        request["version"] = version
+    if hours:
+        request["window_hours"] = hours
+    answer = invoke_job(resolve_target(env), request)
+    if as_json:
+        _emit_json(answer)
+    else:
+        for line in render_run(answer):
+            console.print(line, highlight=False)
+    if answer["failures"]:
+        raise typer.Exit(1)
 
 
 def _live_version(repository: Any, name: str, env: str) -> str:

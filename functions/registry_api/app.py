@@ -174,7 +174,35 @@ def describe_version(
     return {
         **items.public(item),
         "audit": [items.public(e) for e in repository.audit_history(name, version)],
+        # the version's newest monitor reports (slipway monitor): its life after the gate
+        "monitoring": [
+            items.public(r) for r in repository.monitor_reports(name, version, LINEAGE_REPORTS)
+        ],
     }
+
+
+# How many of a version's newest monitor reports its description carries.
+LINEAGE_REPORTS = 5
+
+
+@router.get("/models/{name}/monitoring")
+def monitoring_reports(
+    name: str = NAME,
+    version: Annotated[str | None, Query(pattern=VERSION_PATTERN.pattern)] = None,
+    limit: Limit = 20,
+    repository: LineageRepository = Depends(get_repository),
+) -> dict[str, Any]:
+    """A version's monitor reports, newest first (default: the live version's): verdict,
+    window, the most drifted columns, the live metric, and where the whole report is."""
+    if version is None:
+        pointer = repository.get_pointer(name)
+        if pointer is None:
+            raise NotFoundError(f"model {name!r} has no live version; name a version")
+        version = str(pointer["version"])
+    reports = repository.monitor_reports(name, version, limit)
+    if not reports and repository.get_version(name, version) is None:
+        raise NotFoundError(f"model {name!r} has no registered version {version!r}")
+    return {"model": name, "version": version, "reports": [items.public(r) for r in reports]}
 
 
 @router.get("/models/{name}/versions/{version}/openlineage")

@@ -1,14 +1,19 @@
-"""MonitoringStack: the alarm topic, the alarms and the dashboard of one environment."""
+"""MonitoringStack: the monitor job and its schedule, the alarm topic, the alarms and the
+dashboard of one environment."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.monitor_job import MonitorJob
 from infra.monitoring import Monitoring
+from infra.observability_defaults import Observability
 from infra.stacks.serving import ServingStack
 from infra.stacks.workflow import WorkflowStack
 from registry.workflow import CHECK_CANARY
@@ -23,9 +28,22 @@ class MonitoringStack(Stack):
         config: EnvironmentConfig,
         serving: ServingStack,
         workflow: WorkflowStack,
+        bucket: s3.IBucket,
+        table: dynamodb.ITable,
+        observability: Observability,
         **kwargs: Any,
     ):
         super().__init__(scope, id_, **kwargs)
+        self.monitor_job = MonitorJob(
+            self,
+            "MonitorJob",
+            environment=config.name,
+            bucket=bucket,
+            table=table,
+            settings=config.monitoring,
+            embedded=config.embedded,
+            observability=observability,
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -41,3 +59,5 @@ class MonitoringStack(Stack):
         )
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.alarm_topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)
+        # `slipway monitor run` invokes it
+        CfnOutput(self, "MonitorFunctionName", value=self.monitor_job.function.function_name)

@@ -3,25 +3,38 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+import sys
+import uuid
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+)
 
 from model_runtime.exceptions import InvalidRequestError, ModelOutputError, PayloadTooLargeError
 from model_runtime.manifest import describe_validation_error
 from model_runtime.model import LoadedModel
 from model_runtime.model_store import ModelSource
+from model_runtime.serving import capture
 from model_runtime.serving.dependencies import model_store
 from model_runtime.serving.metrics import Served, Traffic
 from model_runtime.serving.problems import problem_responses
 from model_runtime.serving.settings import get_settings
+from registry.monitoring_settings import MAX_CAPTURE_LINE_BYTES
 from registry.names import NAME_PATTERN, VERSION_PATTERN
 from registry.statuses import Stage
 from registry.strict_json import StrictJsonError, load_strict_json
 
 router = APIRouter()
+_Body = TypeVar("_Body", bound=BaseModel)
 _process = {"cold": True}  # the first request this process serves is a cold start
 ModelName = Path(pattern=NAME_PATTERN.pattern)
 
@@ -31,22 +44,28 @@ class PredictRequest(BaseModel):
     inputs: list[list[Any] | dict[str, Any]] = Field(min_length=1)
 
 
-async def predict_request(request: Request) -> PredictRequest:
+async def _json_body(request: Request, model: type[_Body], what: str) -> _Body:
     """The body as JSON whatever its content type (a plain ``curl -d`` must work), within
-    the body-size and batch-size limits."""
+    the body-size limit."""
     settings = get_settings()
     body = await request.body()
     if len(body) > settings.max_body_bytes:
         raise PayloadTooLargeError(
             f"request body is {len(body)} bytes; the limit is {settings.max_body_bytes} "
-            "(Lambda's synchronous payload): send fewer rows per request"
+            f"(Lambda's synchronous payload): send fewer {what} per request"
         )
     try:
-        parsed = PredictRequest.model_validate(load_strict_json(body))
+        return model.model_validate(load_strict_json(body))
     except StrictJsonError as exc:
         raise InvalidRequestError(f"request body: {exc}") from None
     except ValidationError as exc:
         raise InvalidRequestError(describe_validation_error("request body", exc)) from None
+
+
+async def predict_request(request: Request) -> PredictRequest:
+    """The body within the body-size and batch-size limits."""
+    settings = get_settings()
+    parsed = await _json_body(request, PredictRequest, "rows")
     if len(parsed.inputs) > settings.max_batch_rows:
         raise PayloadTooLargeError(
             f"{len(parsed.inputs)} rows in one request; the limit is {settings.max_batch_rows}: "
@@ -70,6 +89,10 @@ class PredictResponse(BaseModel):
     model: str
     version: str
     outputs: list[Any]
+    request_id: str = Field(
+        description="this request's id (also the X-Request-Id header): send it with the true "
+        "labels to /v1/models/{name}/feedback"
+    )
 
 
 class ModelDescription(BaseModel):
@@ -191,10 +214,17 @@ def _predict(
     request would only cost time."""
     request.state.served = Served(model.name, model.version, traffic)
     outputs = model.predict(body.inputs)
+    request_id = request_id_of(request)
     try:
-        return JSONResponse(
-            {"model": model.name, "version": model.version, "outputs": outputs},
+        response = JSONResponse(
+            {
+                "model": model.name,
+                "version": model.version,
+                "outputs": outputs,
+                "request_id": request_id,
+            },
             headers={
+                "X-Request-Id": request_id,
                 "X-Model-Version": model.version,
                 "X-Model-Load-Ms": f"{model.load_ms:.1f}",
                 "X-Cold-Start": "true" if _process.pop("cold", False) else "false",
@@ -204,3 +234,73 @@ def _predict(
         raise ModelOutputError(
             f"{model.name} {model.version} answered with a value JSON cannot carry: {exc}"
         ) from None
+    if traffic is Traffic.LIVE and capture.sampled(model.name):
+        capture.capture(
+            request_id, model.name, model.version, model.signature, body.inputs, outputs
+        )
+    return response
+
+
+def request_id_of(request: Request) -> str:
+    """Lambda's id of this invocation (one request per invocation on a Function URL), which
+    its log lines carry too; a fresh one where no Lambda runs (``slipway serve``)."""
+    context = request.scope.get("aws.context")
+    request_id = getattr(context, "aws_request_id", None)
+    return request_id if isinstance(request_id, str) else uuid.uuid4().hex
+
+
+# What one feedback request may carry: its line (model, labels) must stay within what
+# CloudWatch Logs takes as one event, so labels and ids are bounded.
+MAX_FEEDBACK_LABELS = 500
+Label = Annotated[str, Field(max_length=256)] | StrictBool | StrictInt | FiniteFloat | None
+
+
+class FeedbackLabel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    request_id: str = Field(
+        pattern=r"^[A-Za-z0-9-]{1,64}$", description="the request_id of the predict answer"
+    )
+    row: int = Field(0, ge=0, le=1_000_000, description="the row of that request (from 0)")
+    label: Label = Field(description="the true value: a class label or a number")
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    labels: list[FeedbackLabel] = Field(min_length=1, max_length=MAX_FEEDBACK_LABELS)
+
+
+class FeedbackAccepted(BaseModel):
+    model: str
+    accepted: int
+
+
+@router.post(
+    "/v1/models/{name}/feedback",
+    status_code=202,
+    response_model=FeedbackAccepted,
+    responses=problem_responses(400, 404, 413, 500, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": FeedbackRequest.model_json_schema()}},
+        }
+    },
+)
+async def send_feedback(
+    request: Request,
+    name: str = ModelName,
+    store: ModelSource = Depends(model_store),
+) -> FeedbackAccepted:
+    """True labels for earlier answers, by their request id and row: the monitor job joins
+    them with the captured answers to compute the live metric. Sent again, a label replaces
+    the one before (the job keeps the latest per request and row)."""
+    body = await _json_body(request, FeedbackRequest, "labels")
+    store.pointer(name, Stage.LIVE)  # 404 for a model this endpoint does not serve live
+    line = capture.feedback_line(name, [label.model_dump() for label in body.labels])
+    if len(line) > MAX_CAPTURE_LINE_BYTES:
+        raise PayloadTooLargeError(
+            f"the feedback is {len(line)} bytes as one log line; the limit is "
+            f"{MAX_CAPTURE_LINE_BYTES}: send fewer labels per request"
+        )
+    sys.stdout.write(line)
+    return FeedbackAccepted(model=name, accepted=len(body.labels))

@@ -61,6 +61,10 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
     "ExecutionEndWatchFunction": HAND_OVER,
     "Endpoint": OBJECTS | {GET},  # every endpoint, the default and dedicated ones
     "CandidateEndpoint": OBJECTS | {GET},
+    # captured requests and feedback listed and read, bundles by exact version, reports
+    # written; models, pointers and versions read, report summaries written; its events
+    "MonitorJobRuntimeFunction": OBJECTS
+    | {"s3:ListBucket", "s3:PutObject", GET, QUERY, PUT, "events:PutEvents"},
     "RegistryApiFunction": {
         GET,
         QUERY,

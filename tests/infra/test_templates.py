@@ -16,6 +16,7 @@ from infra.config import (
     EnvironmentConfig,
     load_environment,
 )
+from infra.monitor_job import MONITOR_HANDLER
 from registry import workflow as steps
 from registry.candidate_functions import decode
 from registry.workflow import (
@@ -501,6 +502,7 @@ def test_embedded_target_ships_zips_and_aws_targets_ship_the_runtime_image(synth
     commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in images)
     runtime_steps = [t.handler for t in PROMOTION.tasks() if t.package == Package.RUNTIME]
     runtime_steps.append(SANDBOX_HANDLER)  # the python sandbox the judging steps call
+    runtime_steps.append(MONITOR_HANDLER)  # the monitor job reads bundles and judges traffic
     # each live endpoint of dev's cdk.json, and the candidate function built like each
     serving = 2 * len(CONTEXT["dev"]["endpoints"])
     endpoints = ["model_runtime.serving.handler.handler"] * serving

@@ -104,7 +104,8 @@ def test_a_live_format_1_bundle_is_served_through_the_function_url_handler(
         app.state.model_store = None
     # THEN the live model answers its recorded expected output, and names the bad value
     assert status == 200 and headers["x-model-version"] == "1"
-    assert answer == {"model": "iris-legacy", "version": "1", "outputs": example.expected_output}
+    assert answer["outputs"] == example.expected_output
+    assert (answer["model"], answer["version"]) == ("iris-legacy", "1")
     assert refused == 422
     assert problem["detail"] == (
         "inputs[0].sepal_width: expected a number, received a string ('wide')"

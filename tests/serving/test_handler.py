@@ -95,8 +95,14 @@ def test_function_url_predict_answers_with_the_models_own_prediction(live_iris):
     status, headers, body = call(event)
     # THEN the answer is the model's prediction, with the version that made it
     assert status == 200
-    assert body == {"model": "iris", "version": "1", "outputs": example.expected_output}
+    assert body == {
+        "model": "iris",
+        "version": "1",
+        "outputs": example.expected_output,
+        "request_id": "6f9b0c1e-test-request",  # Lambda's, which the capture line names too
+    }
     assert headers["x-model-version"] == "1"
+    assert headers["x-request-id"] == "6f9b0c1e-test-request"
 
 
 def test_api_gateway_v2_records_keyed_by_feature(live_iris):

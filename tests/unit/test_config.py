@@ -275,3 +275,21 @@ def test_the_canary_reads_metrics_late_in_aws_and_at_once_in_the_embedded_cloud(
     # AND the delay lengthens the longest bake the workflow's timeout must hold
     config = EnvironmentConfig.model_validate(tuned)
     assert config.longest_bake_seconds == config.canary.max_bake_minutes * 60 + 300
+
+
+def test_monitoring_settings_are_bounded_and_per_model() -> None:
+    from registry.monitoring_settings import MonitoringSettings, parse_settings
+
+    settings = MonitoringSettings.model_validate(
+        {"capture_rate": 0.2, "models": {"house": {"capture_rate": 1.0, "exclude": ["owner"]}}}
+    )
+    assert settings.capture_of("house") == (1.0, frozenset({"owner"}))
+    assert settings.capture_of("iris") == (0.2, frozenset())
+    assert parse_settings(settings.as_variable()) == settings
+    too_many = {f"m{i}": {"exclude": [f"column_{j}" for j in range(50)]} for i in range(5)}
+    with pytest.raises(ValueError, match="variable of at most 2048 bytes"):
+        MonitoringSettings.model_validate({"models": too_many})
+    with pytest.raises(ValueError, match="schedule"):
+        MonitoringSettings.model_validate({"schedule": "every hour"})
+    with pytest.raises(ValueError, match="capture_rate"):
+        MonitoringSettings.model_validate({"capture_rate": 1.5})

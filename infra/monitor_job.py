@@ -1,0 +1,139 @@
+"""MonitorJob: the monitor job's function and the schedule that runs it (EventBridge
+Scheduler), with exactly the reads and writes its code makes."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from constructs import Construct
+
+from infra.least_privilege import grant_read_objects, grant_table
+from infra.observability_defaults import Observability
+from infra.runtime_function import RuntimeFunction
+from registry.environment import ARTIFACT_BUCKET, ENVIRONMENT_NAME, TABLE_NAME
+from registry.monitoring_settings import MONITORING, MonitoringSettings
+from registry.names import CAPTURE_PREFIX, FEEDBACK_PREFIX, MONITORING_PREFIX
+
+MONITOR_HANDLER = "model_runtime.jobs.monitor.handler"
+# the table calls of model_runtime/jobs/monitor.py: models by the MODELS index, pointers and
+# versions by key, report summaries written
+MONITOR_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")
+# the window's end, as EventBridge Scheduler fills it in at each run (a context attribute)
+SCHEDULED_INPUT = {"window_end": "<aws.scheduler.scheduled-time>"}
+
+
+def monitor_function_name(environment: str) -> str:
+    """The job's function name: fixed, so the duty policies (in the workflow stack, which
+    this one depends on) can name it without a reference back."""
+    return f"slipway-{environment}-monitor"
+
+
+def default_event_bus_arn(stack: Stack) -> str:
+    return stack.format_arn(service="events", resource="event-bus", resource_name="default")
+
+
+class MonitorJob(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        environment: str,
+        bucket: s3.IBucket,
+        table: dynamodb.ITable,
+        settings: MonitoringSettings,
+        embedded: bool,
+        observability: Observability,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.function = RuntimeFunction(
+            self,
+            "Runtime",
+            handler=MONITOR_HANDLER,
+            embedded=embedded,
+            # a window's rows are held in memory while they are judged (model_runtime/jobs/
+            # monitor.py Limits: at most 2 million rows)
+            memory_size=3008,
+            timeout=Duration.minutes(15),
+            environment={
+                TABLE_NAME: table.table_name,
+                ARTIFACT_BUCKET: bucket.bucket_name,
+                ENVIRONMENT_NAME: environment,
+                MONITORING: settings.as_variable(),
+            },
+            description="Slipway monitor job: captured traffic against each live version's "
+            "baseline and evaluation score",
+            observability=observability,
+            function_name=monitor_function_name(environment),
+        ).function
+        grant = self.function.grant_principal
+        # captured requests and feedback: listed by prefix, read; bundles by exact version
+        iam.Grant.add_to_principal(
+            grantee=grant,
+            actions=["s3:ListBucket"],
+            resource_arns=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{CAPTURE_PREFIX}*", f"{FEEDBACK_PREFIX}*"]}},
+        )
+        iam.Grant.add_to_principal(
+            grantee=grant,
+            actions=["s3:GetObject"],
+            resource_arns=[
+                bucket.arn_for_objects(f"{CAPTURE_PREFIX}*"),
+                bucket.arn_for_objects(f"{FEEDBACK_PREFIX}*"),
+            ],
+        )
+        grant_read_objects(bucket, grant)
+        iam.Grant.add_to_principal(
+            grantee=grant,
+            actions=["s3:PutObject"],
+            resource_arns=[bucket.arn_for_objects(f"{MONITORING_PREFIX}*")],
+        )
+        if bucket.encryption_key is not None:
+            # a report written under the bucket's key needs a data key (reads decrypt, above)
+            bucket.encryption_key.grant(grant, "kms:GenerateDataKey")
+        grant_table(table, grant, *MONITOR_TABLE_ACTIONS)
+        stack = Stack.of(self)
+        iam.Grant.add_to_principal(
+            grantee=grant,
+            actions=["events:PutEvents"],
+            resource_arns=[default_event_bus_arn(stack)],
+        )
+        # The schedule's own role may invoke this function and nothing else; only this
+        # account's schedules may assume it (against the confused deputy).
+        self.schedule_role = iam.Role(
+            self,
+            "ScheduleRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
+            description=f"Slipway {environment}: EventBridge Scheduler runs the monitor job",
+        )
+        self.schedule_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[self.function.function_arn]
+            )
+        )
+        self.schedule = scheduler.CfnSchedule(
+            self,
+            "Schedule",
+            description=f"Slipway {environment}: the monitor job, {settings.schedule}",
+            schedule_expression=settings.schedule,
+            schedule_expression_timezone="UTC",
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            state="ENABLED",
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=self.function.function_arn,
+                role_arn=self.schedule_role.role_arn,
+                input=json.dumps(SCHEDULED_INPUT),
+                # a run judges the whole window again: a retry is harmless, a late one useless
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_event_age_in_seconds=3600, maximum_retry_attempts=2
+                ),
+            ),
+        )

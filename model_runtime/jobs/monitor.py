@@ -1,0 +1,509 @@
+"""The monitor job: each live (and canary) version's captured traffic in a window, judged
+against the baseline its bundle carries and, where clients sent labels, against its own
+evaluation score.
+
+One run reads the window's captured objects once (``capture/YYYY/MM/DD/HH/``, the hours of
+the window and the one after it, for Firehose delivers a little later than it captures),
+and the feedback written since the window began; then, version by version, it writes the
+report (S3, ``monitoring/<model>/<version>/<window end>.json``) and its summary (registry),
+emits metrics and publishes events. A failing version is logged and named in the run's
+answer; the others' reports are written all the same. The same window again writes the same
+keys: the scheduler's retries and a person's ``slipway monitor run`` are harmless.
+
+EventBridge Scheduler invokes it with ``{"window_end": "<aws.scheduler.scheduled-time>"}``;
+``slipway monitor run`` with the model (and optionally a version and a window).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from pydantic import BaseModel, ConfigDict, Field
+
+from model_runtime.jobs.candidate import fetch_bundle
+from model_runtime.manifest import Signature
+from model_runtime.monitoring import report as reports
+from model_runtime.monitoring.quality import collect_labels, join_labels, live_quality
+from registry import aws
+from registry.environment import ARTIFACT_BUCKET, ENVIRONMENT_NAME, required
+from registry.metrics import NAMESPACE, Dimension, Metric
+from registry.monitoring_reports import (
+    EVENT_SOURCE,
+    DetailType,
+    Role,
+    Verdict,
+    capture_hour_prefix,
+    report_key,
+)
+from registry.monitoring_settings import MonitoringSettings, monitoring_settings
+from registry.names import FEEDBACK_PREFIX, NAME_PATTERN, VERSION_PATTERN
+from registry.repository import LineageRepository, UploadedBundle
+from registry.statuses import Stage
+
+logger = Logger(service="slipway-monitor")
+
+# PutEvents takes at most 10 entries a call.
+EVENTS_PER_CALL = 10
+# Baselines of bundles already read, by bundle digest (a warm container runs every hour).
+_BASELINES: dict[str, Any] = {}
+_BASELINE_CACHE_SIZE = 64
+
+
+class JobRequest(BaseModel):
+    """What a run is asked: by the schedule (the window's end), or by a person (a model,
+    perhaps a version, perhaps another window)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | None = Field(None, pattern=NAME_PATTERN.pattern)
+    version: str | None = Field(None, pattern=VERSION_PATTERN.pattern)
+    window_hours: int | None = Field(None, ge=1, le=24 * 31)
+    window_end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one run reads at most; past any of them the run judges what it read and its
+    reports say ``truncated`` (docs/monitoring.md: the path beyond one job)."""
+
+    max_objects: int = 20_000
+    max_bytes: int = 2 * 1024**3
+    max_rows: int = 2_000_000
+
+
+@dataclass
+class _Budget:
+    limits: Limits
+    objects: int = 0
+    bytes: int = 0
+    rows: int = 0
+    truncated: str | None = None
+
+    def admits(self, size: int) -> bool:
+        if self.objects + 1 > self.limits.max_objects:
+            self.truncated = f"more than {self.limits.max_objects} objects in the window"
+        elif self.bytes + size > self.limits.max_bytes:
+            self.truncated = f"more than {self.limits.max_bytes} bytes in the window"
+        else:
+            self.objects += 1
+            self.bytes += size
+            return True
+        return False
+
+
+@dataclass
+class VersionTraffic:
+    """One version's captured requests in the window."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    rows: int = 0
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A version the run judges, and why (live, or a canary taking a share)."""
+
+    model: str
+    version: str
+    role: Role
+
+
+@dataclass
+class RunResult:
+    window: reports.Window
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    truncated: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "window": self.window.as_json(),
+            "reports": self.reports,
+            "failures": self.failures,
+            "truncated": self.truncated,
+        }
+
+
+def _objects(
+    s3: Any, bucket: str, prefix: str, budget: _Budget, since: datetime | None = None
+) -> Iterator[bytes]:
+    """The bodies of the objects under ``prefix`` (modified since ``since``), within the
+    run's budget."""
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for listed in page.get("Contents", []):
+            if since is not None and listed["LastModified"] < since:
+                continue
+            if budget.truncated or not budget.admits(int(listed["Size"])):
+                return
+            yield s3.get_object(Bucket=bucket, Key=listed["Key"])["Body"].read()
+
+
+def capture_prefixes(window: reports.Window) -> list[str]:
+    """The date partitions that may hold the window's requests: its hours, and the hour
+    after its end (delivery happens after capture; records are then filtered by time)."""
+    hour = window.start.replace(minute=0, second=0, microsecond=0)
+    last = window.end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    prefixes = []
+    while hour <= last:
+        prefixes.append(capture_hour_prefix(hour))
+        hour += timedelta(hours=1)
+    return prefixes
+
+
+def read_traffic(
+    records: Iterable[dict[str, Any]],
+    window: reports.Window,
+    wanted: set[tuple[str, str]],
+    budget: _Budget,
+) -> dict[tuple[str, str], VersionTraffic]:
+    """The captured records of the window, by (model, version), for the versions judged."""
+    traffic: dict[tuple[str, str], VersionTraffic] = {key: VersionTraffic() for key in wanted}
+    for record in records:
+        if record.get("message") != "capture":
+            continue
+        at = record.get("time_ms")
+        if not isinstance(at, int | float) or not window.start_ms <= at < window.end_ms:
+            continue
+        key = (str(record.get("model")), str(record.get("version")))
+        found = traffic.get(key)
+        inputs = record.get("inputs")
+        if found is None or not isinstance(inputs, list):
+            continue
+        if budget.rows + len(inputs) > budget.limits.max_rows:
+            budget.truncated = f"more than {budget.limits.max_rows} captured rows in the window"
+            break
+        budget.rows += len(inputs)
+        found.records.append(record)
+        found.rows += len(inputs)
+    return traffic
+
+
+def input_frame(records: list[dict[str, Any]], signature: Signature) -> tuple[Any, set[str]]:
+    """The captured rows as a DataFrame of the signature's input columns (rows sent as lists
+    are in signature order; rows sent as objects by name), and the columns the endpoint
+    excluded from capture (judged as left out, not as missing)."""
+    import pandas as pd
+
+    names = [column.name for column in signature.inputs]
+    rows: list[list[Any]] = []
+    excluded: set[str] = set()
+    for record in records:
+        excluded.update(str(name) for name in record.get("excluded") or [])
+        for row in record["inputs"]:
+            if isinstance(row, dict):
+                rows.append([row.get(name) for name in names])
+            elif isinstance(row, list) and len(row) == len(names):
+                rows.append(row)
+    frame = pd.DataFrame(rows, columns=names)
+    return frame.drop(columns=[name for name in names if name in excluded]), excluded
+
+
+def output_frame(records: list[dict[str, Any]], signature: Signature) -> Any:
+    """The captured answers, named as the baseline names its outputs."""
+    from model_runtime.monitoring.baseline import outputs_frame
+
+    values: list[Any] = []
+    for record in records:
+        outputs = record.get("outputs")
+        if isinstance(outputs, list):
+            values.extend(outputs)
+    return outputs_frame(values, [column.name for column in signature.outputs])
+
+
+def load_baseline(s3: Any, item: dict[str, Any]) -> Any | None:
+    """The baseline the version's bundle carries (the exact S3 object version the registry
+    recorded, digest-checked and safely extracted as the gate does); None for a bundle
+    packaged before bundles carried one."""
+    from model_runtime.monitoring.baseline import BASELINE_FILE, parse_baseline
+
+    where = UploadedBundle(**item["bundle"])
+    if where.digest in _BASELINES:
+        return _BASELINES[where.digest]
+    with tempfile.TemporaryDirectory(prefix="slipway-monitor-") as work:
+        bundle, _ = fetch_bundle(
+            s3, where.bucket, where.key, where.s3_version_id, Path(work), where.digest
+        )
+        path = bundle.root / BASELINE_FILE
+        baseline = parse_baseline(path.read_bytes()) if path.is_file() else None
+    if len(_BASELINES) >= _BASELINE_CACHE_SIZE:
+        _BASELINES.pop(next(iter(_BASELINES)))
+    _BASELINES[where.digest] = baseline
+    return baseline
+
+
+def judged_versions(repository: LineageRepository, request: JobRequest) -> list[Judged]:
+    """Each model's live version and its canary, if any (only the asked model, or version,
+    when a person asks)."""
+    if request.model is not None:
+        names = [request.model]
+    else:
+        names = []
+        start = None
+        while True:
+            page = repository.list_models(limit=100, start=start)
+            names.extend(str(item["name"]) for item in page.items)
+            if page.next_key is None:
+                break
+            start = page.next_key
+    judged = []
+    for name in names:
+        pointer = repository.get_pointer(name, Stage.LIVE)
+        found = []
+        if pointer is not None:
+            found.append(Judged(name, str(pointer["version"]), Role.LIVE))
+            if pointer.get("canary_version"):
+                found.append(Judged(name, str(pointer["canary_version"]), Role.CANARY))
+        if request.version is not None:
+            # a version asked for by name: judged even if it has left live since (its
+            # traffic in the window is still captured)
+            found = [j for j in found if j.version == request.version] or [
+                Judged(name, request.version, Role.LIVE)
+            ]
+        judged.extend(found)
+    return judged
+
+
+@dataclass(frozen=True)
+class Clients:
+    s3: Any
+    events: Any
+    repository: LineageRepository
+
+
+def run_monitor(
+    clients: Clients,
+    bucket: str,
+    environment: str,
+    settings: MonitoringSettings,
+    request: JobRequest,
+    now: datetime | None = None,
+    limits: Limits = Limits(),
+) -> RunResult:
+    """Judge every version the request names in its window; see the module's docstring."""
+    from model_runtime.monitoring.capture_files import read_records
+
+    generated = now or datetime.now(UTC)
+    window = reports.Window.ending(
+        request.window_end or generated, request.window_hours or settings.window_hours
+    )
+    result = RunResult(window)
+    judged = judged_versions(clients.repository, request)
+    if not judged:
+        return result
+    budget = _Budget(limits)
+    wanted = {(j.model, j.version) for j in judged}
+    captured = (
+        body
+        for prefix in capture_prefixes(window)
+        for body in _objects(clients.s3, bucket, prefix, budget)
+    )
+    traffic = read_traffic(read_records(captured), window, wanted, budget)
+    # labels come after their requests: every feedback object written since the window began
+    feedback = _objects(clients.s3, bucket, FEEDBACK_PREFIX, budget, since=window.start)
+    labels = collect_labels(read_records(feedback), {j.model for j in judged})
+    result.truncated = budget.truncated
+    for one in judged:
+        try:
+            report = judge(
+                clients,
+                bucket,
+                environment,
+                settings,
+                window,
+                one,
+                traffic[(one.model, one.version)],
+                labels.get(one.model, {}),
+                budget.truncated,
+                generated,
+            )
+        except Exception as exc:  # one version's failure must not cost the others' reports
+            logger.exception(
+                "monitoring failed", extra={"model": one.model, "version": one.version}
+            )
+            result.failures.append(
+                {
+                    "model": one.model,
+                    "version": one.version,
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
+            )
+            continue
+        result.reports.append(
+            {
+                "model": one.model,
+                "version": one.version,
+                "role": one.role.value,
+                "verdict": report["verdict"],
+                "report": report["report"],
+                "max_psi": report["max_psi"],
+                "drifted_columns": report["drifted_columns"],
+                "quality": report["quality"],
+            }
+        )
+    if request.model is None:
+        # only a run over every model may say how many drift: a run for one model (a person's)
+        # must not clear the environment's alarm while another model drifts
+        count_environment(environment, result.reports)
+    return result
+
+
+def judge(
+    clients: Clients,
+    bucket: str,
+    environment: str,
+    settings: MonitoringSettings,
+    window: reports.Window,
+    one: Judged,
+    traffic: VersionTraffic,
+    labels: dict[tuple[str, int], Any],
+    truncated: str | None,
+    generated: datetime,
+) -> dict[str, Any]:
+    """One version's report: written to S3 and the registry, counted, announced."""
+    from model_runtime.monitoring.drift import Thresholds, compare
+
+    item = clients.repository.get_version(one.model, one.version)
+    if item is None:
+        raise LookupError(f"{one.model} {one.version} is not registered")
+    signature = Signature.model_validate(item["signature"])
+    baseline = load_baseline(clients.s3, item)
+    drift = None
+    if baseline is not None:
+        inputs, excluded = input_frame(traffic.records, signature)
+        drift = compare(
+            baseline,
+            inputs,
+            output_frame(traffic.records, signature),
+            Thresholds(psi_alarm=settings.psi_alarm),
+            excluded=excluded,
+        ).as_json()
+    truths, predictions = join_labels(traffic.records, labels)
+    quality = live_quality(
+        item.get("evaluation_result"), truths, predictions, settings.quality_drop_alarm
+    )
+    key = report_key(one.model, one.version, window.end)
+    document = reports.build_report(
+        model=one.model,
+        version=one.version,
+        role=one.role,
+        environment=environment,
+        window=window,
+        settings=settings,
+        requests=len(traffic.records),
+        rows=traffic.rows,
+        drift=drift,
+        quality=quality,
+        truncated=truncated,
+        location=f"s3://{bucket}/{key}",
+        generated_at=generated,
+        baseline_note=None if baseline is not None else "the bundle carries no baseline",
+    )
+    clients.s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=json.dumps(document, indent=1).encode(),
+        ContentType="application/json",
+    )
+    clients.repository.put_monitor_report(reports.summary(document))
+    count_version(environment, document)
+    publish_events(clients.events, document)
+    return document
+
+
+def count_version(environment: str, report: dict[str, Any]) -> None:
+    """The version's figures as an embedded-metric-format line (CloudWatch Logs extracts
+    them: no API call)."""
+    metrics = EphemeralMetrics(namespace=NAMESPACE)
+    metrics.add_dimension(Dimension.MODEL, report["model"])
+    metrics.add_dimension(Dimension.VERSION, report["version"])
+    metrics.add_dimension(Dimension.ENVIRONMENT, environment)
+    if report["max_psi"] is not None:
+        metrics.add_metric(Metric.MAX_PSI, MetricUnit.NoUnit, report["max_psi"])
+    metrics.add_metric(Metric.DRIFTED_COLUMNS, MetricUnit.Count, len(report["drifted_columns"]))
+    quality = report["quality"]
+    if quality and quality["live_value"] is not None:
+        metrics.add_metric(Metric.LIVE_METRIC, MetricUnit.NoUnit, quality["live_value"])
+        metrics.add_metadata("metric", quality["metric"])
+    metrics.add_metadata("verdict", report["verdict"])
+    metrics.add_metadata("message", "monitor report")
+    metrics.flush_metrics()
+
+
+def count_environment(environment: str, judged: list[dict[str, Any]]) -> None:
+    """How many versions drift and how many lost quality in this run: the environment's
+    alarms watch these two (zero included, so an alarm returns to OK)."""
+    metrics = EphemeralMetrics(namespace=NAMESPACE)
+    metrics.add_dimension(Dimension.ENVIRONMENT, environment)
+    drifting = sum(1 for r in judged if r["verdict"] == Verdict.DRIFT or r["drifted_columns"])
+    degraded = sum(1 for r in judged if r["verdict"] == Verdict.QUALITY)
+    metrics.add_metric(Metric.VERSIONS_DRIFTING, MetricUnit.Count, drifting)
+    metrics.add_metric(Metric.VERSIONS_DEGRADED, MetricUnit.Count, degraded)
+    metrics.add_metadata("message", "monitor run")
+    metrics.flush_metrics()
+
+
+def events_of(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The EventBridge entries a report raises: drift, a quality drop, both or none."""
+    detail = {
+        "environment": report["environment"],
+        "model": report["model"],
+        "version": report["version"],
+        "role": report["role"],
+        "verdict": report["verdict"],
+        "window": {k: report["window"][k] for k in ("start", "end")},
+        "report": report["report"],
+    }
+    entries = []
+    if report["drifted_columns"]:
+        columns = [
+            {"column": c["column"], "psi": c.get("psi")}
+            for c in [*report["columns"], *report["outputs"]]
+            if c["column"] in report["drifted_columns"]
+        ]
+        entries.append(
+            (DetailType.DRIFT, {**detail, "columns": columns, "max_psi": report["max_psi"]})
+        )
+    if report["degraded"]:
+        entries.append((DetailType.QUALITY, {**detail, "quality": report["quality"]}))
+    return [
+        {"Source": EVENT_SOURCE, "DetailType": kind.value, "Detail": json.dumps(body)}
+        for kind, body in entries
+    ]
+
+
+def publish_events(events: Any, report: dict[str, Any]) -> None:
+    entries = events_of(report)
+    for start in range(0, len(entries), EVENTS_PER_CALL):
+        answer = events.put_events(Entries=entries[start : start + EVENTS_PER_CALL])
+        if answer.get("FailedEntryCount"):
+            raise RuntimeError(f"EventBridge refused events: {answer['Entries']}")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    clients = Clients(aws.client("s3"), aws.client("events"), aws.lineage_repository())
+    result = run_monitor(
+        clients,
+        required(ARTIFACT_BUCKET),
+        required(ENVIRONMENT_NAME),
+        monitoring_settings(),
+        JobRequest.model_validate(event or {}),
+    )
+    logger.info(
+        "monitor run",
+        extra={
+            "reports": len(result.reports),
+            "failures": len(result.failures),
+            "seconds": round(time.monotonic() - started, 3),
+        },
+    )
+    return result.as_json()

@@ -1,0 +1,123 @@
+"""An environment's monitoring settings (cdk.json ``monitoring``): what endpoints capture and
+what the monitor job judges by.
+
+Declared here, below both users: infra validates them as part of the environment's config and
+hands them to functions as one JSON variable (``SLIPWAY_MONITORING``); the endpoint reads the
+capture part, the monitor job the rest. Lambda allows 4 KB of variables per function, so the
+serialized settings are bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from registry.names import NAME_PATTERN
+
+MONITORING = "SLIPWAY_MONITORING"
+# Room for the function's other variables within Lambda's 4 KB.
+MAX_SETTINGS_BYTES = 2048
+MAX_EXCLUDED_COLUMNS = 50
+# What one captured line may hold: CloudWatch Logs takes events up to 256 KB (a Lambda log
+# line beyond that is cut), so a big request captures its first rows that fit.
+MAX_CAPTURE_LINE_BYTES = 200 * 1024
+# What S3 lifecycle rules accept, and a year and a half at most: captured requests are
+# personal data in many teams' hands.
+CAPTURE_RETENTION_DAYS = (1, 548)
+
+ColumnName = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelCapture(_Strict):
+    """One model's capture: its own rate, and columns never to be captured (personal data)."""
+
+    capture_rate: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="share of its live requests captured; default: the environment's capture_rate",
+    )
+    exclude: list[ColumnName] = Field(
+        default_factory=list,
+        max_length=MAX_EXCLUDED_COLUMNS,
+        description="input columns never written into a capture (left out of rows sent by "
+        "name, null in rows sent by position)",
+    )
+
+
+class MonitoringSettings(_Strict):
+    capture_rate: float = Field(
+        0.1, ge=0.0, le=1.0, description="share of each model's live requests captured"
+    )
+    capture_retention_days: int = Field(
+        30,
+        ge=CAPTURE_RETENTION_DAYS[0],
+        le=CAPTURE_RETENTION_DAYS[1],
+        description="captured requests and feedback are deleted from the bucket after this long",
+    )
+    schedule: str = Field(
+        "rate(1 hour)",
+        pattern=r"^(rate\(\d{1,4} (minute|minutes|hour|hours|day|days)\)|cron\([^()]{1,200}\))$",
+        description="when the monitor job runs (an EventBridge Scheduler expression)",
+    )
+    window_hours: int = Field(24, ge=1, le=24 * 31, description="how much traffic a report judges")
+    psi_alarm: float = Field(
+        0.2, gt=0.0, le=10.0, description="a column's PSI at or above this is drift"
+    )
+    quality_drop_alarm: float = Field(
+        0.05,
+        ge=0.0,
+        description="the live metric this much worse than the version's evaluation score is "
+        "a quality degradation",
+    )
+    min_rows: int = Field(
+        100, ge=1, le=10_000_000, description="fewer captured rows than this: no verdict"
+    )
+    models: dict[Annotated[str, Field(pattern=NAME_PATTERN.pattern)], ModelCapture] = Field(
+        default_factory=dict, max_length=100, description="per-model capture settings"
+    )
+
+    @model_validator(mode="after")
+    def _fits_a_variable(self) -> MonitoringSettings:
+        size = len(self.as_variable().encode())
+        if size > MAX_SETTINGS_BYTES:
+            raise ValueError(
+                f"the monitoring settings are {size} bytes as JSON; functions get them as one "
+                f"variable of at most {MAX_SETTINGS_BYTES} bytes (Lambda allows 4 KB of "
+                "variables): list fewer models or excluded columns"
+            )
+        return self
+
+    def as_variable(self) -> str:
+        return json.dumps(self.model_dump(mode="json", exclude_defaults=True), sort_keys=True)
+
+    def capture_of(self, model: str) -> tuple[float, frozenset[str]]:
+        """(rate, excluded columns) for one model's live requests."""
+        own = self.models.get(model)
+        if own is None:
+            return self.capture_rate, frozenset()
+        rate = own.capture_rate if own.capture_rate is not None else self.capture_rate
+        return rate, frozenset(own.exclude)
+
+
+def parse_settings(raw: str | None) -> MonitoringSettings:
+    """The variable's settings; unset means the defaults (``slipway serve``, older stacks)."""
+    if not raw:
+        return MonitoringSettings()
+    try:
+        return MonitoringSettings.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ValueError(f"{MONITORING} is not valid monitoring settings: {exc}") from None
+
+
+@cache
+def monitoring_settings() -> MonitoringSettings:
+    return parse_settings(os.environ.get(MONITORING))

@@ -1,0 +1,126 @@
+"""Real ingredients of the monitor job's tests: an iris bundle with (or without) its baseline,
+captured requests and feedback in the shapes the endpoint and Firehose write them."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import random
+import tarfile
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from examples.iris.train import EVALUATION_CSV, FEATURES, TARGET, TRAIN_CSV
+from model_runtime.monitoring.baseline import BASELINE_FILE, build_baseline, dumps
+from registry.monitoring_reports import capture_hour_prefix
+
+IRIS_ROWS = [
+    {**{f: float(r[f]) for f in FEATURES}, TARGET: int(r[TARGET])}
+    for r in csv.DictReader(TRAIN_CSV.open())
+]
+
+
+def iris_baseline(manifest: dict[str, Any]) -> bytes:
+    """The baseline of the shipped iris training data and its evaluation labels."""
+    import pandas as pd
+
+    from model_runtime.manifest import Signature
+
+    signature = Signature.model_validate(manifest["signature"])
+    frame = pd.DataFrame([{f: r[f] for f in FEATURES} for r in IRIS_ROWS])
+    labels = [int(r[TARGET]) for r in csv.DictReader(EVALUATION_CSV.open())]
+    return dumps(build_baseline(frame, list(signature.inputs), labels, list(signature.outputs)))
+
+
+def rebundle(
+    source: Path,
+    target: Path,
+    *,
+    baseline: bool,
+    name: str | None = None,
+    version: str | None = None,
+) -> Path:
+    """The bundle at ``source`` with its baseline file (listed and digested in the manifest
+    like every file), or without one: a bundle packaged before bundles carried it; under
+    another name or version if asked."""
+    with tarfile.open(source) as tar:
+        members = {m.name.removeprefix("./"): tar.extractfile(m).read() for m in tar if m.isfile()}
+    manifest = json.loads(members.pop("manifest.json"))
+    manifest.update({k: v for k, v in (("name", name), ("version", version)) if v})
+    members.pop(BASELINE_FILE, None)
+    manifest["files"].pop(BASELINE_FILE, None)
+    if baseline:
+        members[BASELINE_FILE] = iris_baseline(manifest)
+        manifest["files"][BASELINE_FILE] = hashlib.sha256(members[BASELINE_FILE]).hexdigest()
+    members = {"manifest.json": json.dumps(manifest).encode(), **members}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    target.write_bytes(buffer.getvalue())
+    return target
+
+
+def iris_requests(
+    count: int, seed: int, shift: dict[str, float] | None = None, rows_per_request: int = 1
+) -> list[dict[str, Any]]:
+    """Requests of rows drawn from the training data, ``shift`` added to some columns;
+    each with its true species (``label``), which the tests' model answers."""
+    rng = random.Random(seed)
+    requests = []
+    for n in range(count):
+        rows = [rng.choice(IRIS_ROWS) for _ in range(rows_per_request)]
+        requests.append(
+            {
+                "request_id": f"req-{seed}-{n}",
+                "inputs": [
+                    [round(r[f] + (shift or {}).get(f, 0.0), 3) for f in FEATURES] for r in rows
+                ],
+                "labels": [r[TARGET] for r in rows],
+            }
+        )
+    return requests
+
+
+def capture_lines(
+    requests: Iterable[dict[str, Any]], model: str, version: str, at: datetime
+) -> list[dict[str, Any]]:
+    """The endpoint's capture log lines of these requests, answered with their labels."""
+    return [
+        {
+            "message": "capture",
+            "capture_format": 1,
+            "request_id": r["request_id"],
+            "model": model,
+            "version": version,
+            "environment": "unit",
+            "time_ms": int(at.timestamp() * 1000),
+            "traffic": "live",
+            "inputs": r["inputs"],
+            "outputs": r["labels"],
+            "rows": len(r["inputs"]),
+            "excluded": [],
+            "truncated": False,
+        }
+        for r in requests
+    ]
+
+
+def firehose_object(lines: list[dict[str, Any]]) -> bytes:
+    """What Firehose delivers: the extracted messages, one JSON object a line, gzipped."""
+    return gzip.compress("".join(json.dumps(line) + "\n" for line in lines).encode())
+
+
+def put_capture(
+    s3: Any, bucket: str, lines: list[dict[str, Any]], at: datetime, n: int | str = 0
+) -> str:
+    key = f"{capture_hour_prefix(at)}slipway-capture-1-{at:%Y-%m-%d-%H-%M-%S}-{n}.gz"
+    s3.put_object(Bucket=bucket, Key=key, Body=firehose_object(lines))
+    return key

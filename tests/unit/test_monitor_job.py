@@ -1,0 +1,321 @@
+"""The monitor job against moto: captured objects as Firehose writes them, a real iris bundle
+with its baseline, the registry's live pointer, an EventBridge rule catching the events.
+
+GIVEN a live version and a window of captured traffic, WHEN the job runs, THEN its report
+(S3 and registry), metrics and events say what the traffic did."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from model_runtime.jobs import monitor
+from model_runtime.jobs.monitor import Clients, JobRequest, Limits, run_monitor
+from registry import items
+from registry.monitoring_reports import EVENT_SOURCE, report_key
+from registry.monitoring_settings import MonitoringSettings
+from registry.repository import LineageRepository, UploadedBundle
+from registry.statuses import Stage
+from tests.conftest import create_lineage_table
+from tests.monitoring_fixtures import (
+    capture_lines,
+    iris_requests,
+    put_capture,
+    rebundle,
+)
+
+BUCKET = "slipway-unit-artifacts"
+END = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
+SETTINGS = MonitoringSettings(window_hours=2, min_rows=50, psi_alarm=0.2)
+
+
+class Account:
+    def __init__(self, tmp_path: Path, iris: Path) -> None:
+        self.s3 = boto3.client("s3")
+        self.s3.create_bucket(Bucket=BUCKET)
+        self.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        self.table = create_lineage_table()
+        self.repository = LineageRepository(self.table)
+        self.events = boto3.client("events")
+        sqs = boto3.client("sqs")
+        self.queue = sqs.create_queue(QueueName="caught")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])
+        self.events.put_rule(Name="monitoring", EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+        self.events.put_targets(
+            Rule="monitoring", Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}]
+        )
+        self.sqs = sqs
+        self.tmp_path = tmp_path
+        self.iris = iris
+
+    def live_model(
+        self, name: str, version: str, *, baseline: bool = True, accuracy: float = 0.9
+    ) -> None:
+        bundle = rebundle(self.iris, self.tmp_path / f"{name}-{version}.tar.gz", baseline=baseline)
+        key = f"models/{name}/{version}/bundle.tar.gz"
+        answer = self.s3.put_object(Bucket=BUCKET, Key=key, Body=bundle.read_bytes())
+        import hashlib
+
+        from model_runtime.bundle import open_bundle
+
+        manifest = open_bundle(bundle, self.tmp_path / f"open-{name}-{version}").manifest
+        document = manifest.model_dump(mode="json", exclude_none=True)
+        document.update(name=name, version=version)
+        where = UploadedBundle(
+            BUCKET,
+            key,
+            answer["VersionId"],
+            hashlib.sha256(bundle.read_bytes()).hexdigest(),
+            bundle.stat().st_size,
+        )
+        self.repository.register_version(document, where, execution=f"exec-{version}")
+        self.repository.update_version(
+            name,
+            version,
+            evaluation_result={"metric": "accuracy", "direction": "maximize", "value": accuracy},
+        )
+        self.table.put_item(
+            Item=items.pointer_item(name, Stage.LIVE, version, None, "exec", END.isoformat())
+        )
+
+    def caught(self) -> list[dict[str, Any]]:
+        found = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10)
+            if not got.get("Messages"):
+                return found
+            for message in got["Messages"]:
+                found.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+
+    def run(self, request: JobRequest | None = None, **kwargs: Any) -> dict[str, Any]:
+        clients = Clients(self.s3, self.events, self.repository)
+        result = run_monitor(
+            clients, BUCKET, "unit", SETTINGS, request or JobRequest(), now=END, **kwargs
+        )
+        return result.as_json()
+
+    def report(self, name: str, version: str) -> dict[str, Any]:
+        body = self.s3.get_object(Bucket=BUCKET, Key=report_key(name, version, END))["Body"]
+        return json.loads(body.read())
+
+
+@pytest.fixture
+def account(tmp_path: Path, iris_bundle, monkeypatch: pytest.MonkeyPatch):
+    monitor._BASELINES.clear()
+    with mock_aws():
+        yield Account(tmp_path, iris_bundle[0])
+
+
+def traffic(account: Account, name: str, version: str, shift=None, count=200, seed=1) -> list:
+    """Captured requests of one version, half an hour before the window's end, in an object
+    of their own."""
+    requests = iris_requests(count, seed, shift)
+    at = END - timedelta(minutes=30)
+    lines = capture_lines(requests, name, version, at)
+    put_capture(account.s3, BUCKET, lines, END, n=f"{name}-{version}-{seed}")
+    return requests
+
+
+def test_a_shifted_column_is_named_reported_counted_and_announced(account, capsys):
+    account.live_model("iris", "1")
+    traffic(account, "iris", "1", shift={"petal_length": 2.5})
+
+    answer = account.run()
+
+    (judged,) = answer["reports"]
+    assert judged["verdict"] == "drift"
+    assert "petal_length" in judged["drifted_columns"]
+    assert "sepal_width" not in judged["drifted_columns"]
+    report = account.report("iris", "1")
+    assert report["rows"] == 200 and report["columns"][0]["column"] == "petal_length"
+    assert report["report"] == f"s3://{BUCKET}/{report_key('iris', '1', END)}"
+    (summary,) = account.repository.monitor_reports("iris", "1")
+    assert summary["verdict"] == "drift" and summary["top_columns"][0]["column"] == "petal_length"
+    (event,) = account.caught()
+    assert event["detail-type"] == "Model Drift Detected"
+    assert event["source"] == EVENT_SOURCE
+    assert event["detail"]["model"] == "iris" and event["detail"]["environment"] == "unit"
+    assert "petal_length" in [c["column"] for c in event["detail"]["columns"]]
+    assert event["detail"]["report"] == report["report"]
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    (run,) = [line for line in lines if "VersionsDrifting" in line]
+    assert run["VersionsDrifting"] == [1.0] or run["VersionsDrifting"] == 1
+    (per_version,) = [line for line in lines if "MaxPsi" in line]
+    assert per_version["version"] == "1" and per_version["environment"] == "unit"
+
+
+def test_unshifted_traffic_is_ok_and_raises_nothing(account):
+    account.live_model("iris", "1")
+    traffic(account, "iris", "1")
+
+    (judged,) = account.run()["reports"]
+
+    assert judged["verdict"] == "ok" and judged["drifted_columns"] == []
+    assert account.caught() == []
+
+
+def test_feedback_of_both_forms_gives_the_live_metric_and_a_drop_is_announced(account):
+    account.live_model("iris", "1", accuracy=0.95)
+    requests = traffic(account, "iris", "1")
+    # half the labels through the endpoint's feedback lines, half in a bulk file; every
+    # label says the model was wrong
+    wrong = [((r["request_id"], 0), (r["labels"][0] + 1) % 3) for r in requests[:60]]
+    lines = [
+        {
+            "message": "feedback",
+            "capture_format": 1,
+            "model": "iris",
+            "environment": "unit",
+            "time_ms": 0,
+            "labels": [
+                {"request_id": rid, "row": row, "label": label} for (rid, row), label in wrong[:30]
+            ],
+        }
+    ]
+    account.s3.put_object(
+        Bucket=BUCKET,
+        Key="feedback/2026/12/07/10/slipway-feedback-1.gz",
+        Body=gzip.compress((json.dumps(lines[0]) + "\n").encode()),
+    )
+    bulk = "".join(
+        json.dumps({"model": "iris", "request_id": rid, "row": row, "label": label}) + "\n"
+        for (rid, row), label in wrong[30:]
+    )
+    account.s3.put_object(Bucket=BUCKET, Key="feedback/labels-from-crm.jsonl", Body=bulk.encode())
+
+    (judged,) = account.run()["reports"]
+
+    quality = judged["quality"]
+    assert quality["labelled_rows"] == 60 and quality["live_value"] == 0.0
+    assert quality["evaluation_value"] == 0.95 and quality["degraded"] is True
+    assert judged["verdict"] == "quality"
+    (event,) = account.caught()
+    assert event["detail-type"] == "Model Quality Degraded"
+    assert event["detail"]["quality"]["metric"] == "accuracy"
+
+
+def test_right_labels_measure_the_live_metric_without_alarm(account):
+    account.live_model("iris", "1", accuracy=0.95)
+    requests = traffic(account, "iris", "1")
+    bulk = "".join(
+        json.dumps({"model": "iris", "request_id": r["request_id"], "label": r["labels"][0]}) + "\n"
+        for r in requests[:40]
+    )
+    account.s3.put_object(
+        Bucket=BUCKET, Key="feedback/bulk.jsonl.gz", Body=gzip.compress(bulk.encode())
+    )
+
+    (judged,) = account.run()["reports"]
+
+    assert judged["quality"]["live_value"] == 1.0 and judged["quality"]["degraded"] is False
+    assert judged["verdict"] == "ok"
+
+
+def test_a_bundle_without_baseline_says_so(account):
+    account.live_model("iris", "1", baseline=False)
+    traffic(account, "iris", "1", shift={"petal_length": 2.5})
+
+    (judged,) = account.run()["reports"]
+
+    assert judged["verdict"] == "no_baseline" and judged["max_psi"] is None
+    assert account.caught() == []
+
+
+def test_too_few_rows_give_no_verdict(account):
+    account.live_model("iris", "1")
+    traffic(account, "iris", "1", shift={"petal_length": 2.5}, count=20)
+
+    (judged,) = account.run()["reports"]
+
+    assert judged["verdict"] == "no_traffic" and judged["drifted_columns"] == []
+
+
+def test_traffic_outside_the_window_and_of_other_versions_is_not_judged(account):
+    account.live_model("iris", "1")
+    traffic(account, "iris", "1", count=100)
+    early = iris_requests(300, 7, {"petal_length": 2.5})
+    before = END - timedelta(hours=3)
+    put_capture(account.s3, BUCKET, capture_lines(early, "iris", "1", before), before)
+    other = capture_lines(iris_requests(300, 8, {"petal_length": 2.5}), "iris", "0", END)
+    put_capture(account.s3, BUCKET, other, END, n=1)
+
+    (judged,) = account.run()["reports"]
+
+    assert judged["verdict"] == "ok"
+    assert account.report("iris", "1")["rows"] == 100
+
+
+def test_running_a_window_again_overwrites_its_report(account):
+    account.live_model("iris", "1")
+    traffic(account, "iris", "1")
+
+    account.run()
+    account.run()
+
+    assert len(account.repository.monitor_reports("iris", "1")) == 1
+    listed = account.s3.list_objects_v2(Bucket=BUCKET, Prefix="monitoring/")["Contents"]
+    assert [o["Key"] for o in listed] == [report_key("iris", "1", END)]
+
+
+def test_one_failing_model_costs_no_other_its_report(account):
+    account.live_model("iris", "1")
+    account.live_model("broken", "1")
+    # the registered object version is gone: the broken model's baseline cannot be read
+    versions = account.s3.list_object_versions(Bucket=BUCKET, Prefix="models/broken/")
+    for version in versions["Versions"]:
+        account.s3.delete_object(Bucket=BUCKET, Key=version["Key"], VersionId=version["VersionId"])
+    traffic(account, "iris", "1")
+    traffic(account, "broken", "1")
+
+    answer = account.run()
+
+    assert [r["model"] for r in answer["reports"]] == ["iris"]
+    (failure,) = answer["failures"]
+    assert failure["model"] == "broken" and failure["error"]
+
+
+def test_a_run_stops_reading_at_its_limits_and_says_so(account):
+    account.live_model("iris", "1")
+    traffic(account, "iris", "1", count=100)
+
+    answer = account.run(limits=Limits(max_rows=60))
+
+    assert "60" in answer["truncated"]
+    assert account.report("iris", "1")["truncated"] == answer["truncated"]
+
+
+def test_one_model_on_demand_and_its_canary(account, capsys):
+    account.live_model("iris", "1")
+    account.live_model("other", "1")
+    account.live_model("iris", "2")
+    account.table.update_item(
+        Key={"pk": "MODEL#iris", "sk": "STAGE#live"},
+        UpdateExpression="SET version = :v, canary_version = :c",
+        ExpressionAttributeValues={":v": "1", ":c": "2"},
+    )
+    traffic(account, "iris", "1")
+    traffic(account, "iris", "2", shift={"sepal_width": 2.0}, seed=3)
+
+    answer = account.run(JobRequest(model="iris"))
+
+    by_version = {r["version"]: r for r in answer["reports"]}
+    assert set(by_version) == {"1", "2"}
+    assert by_version["2"]["role"] == "canary" and by_version["2"]["verdict"] == "drift"
+    assert by_version["1"]["verdict"] == "ok"
+    # a run for one model says nothing about the environment's count (another model may drift)
+    assert "VersionsDrifting" not in capsys.readouterr().out
+
+
+def test_the_schedule_s_request_parses():
+    request = JobRequest.model_validate({"window_end": "2026-12-07T10:00:00Z"})
+    assert request.window_end == datetime(2026, 12, 7, 10, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        JobRequest.model_validate({"model": "Not A Name"})

@@ -1,0 +1,84 @@
+"""Live quality and the report's verdict: labels joined by request id and row, scored with the
+gate's metric, compared with the version's evaluation score."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from model_runtime.monitoring.quality import collect_labels, join_labels, live_quality
+from model_runtime.monitoring.report import verdict
+from registry.monitoring_reports import Verdict
+
+CAPTURES = [
+    {"request_id": "a", "outputs": [0, 1, 2]},
+    {"request_id": "b", "outputs": [[0.2, 0.8]]},
+    {"request_id": "c", "outputs": ["spam"]},
+]
+
+
+def test_labels_of_both_forms_are_collected_per_model_and_a_later_one_corrects():
+    records = [
+        {
+            "message": "feedback",
+            "model": "m",
+            "labels": [{"request_id": "a", "row": 1, "label": 0}],
+        },
+        {"model": "m", "request_id": "a", "row": 1, "label": 1},  # a correction, in bulk
+        {"model": "m", "request_id": "b", "label": 0},  # row defaults to 0
+        {"model": "other", "request_id": "a", "label": 5},
+        {"model": "m", "request_id": "x", "row": -1, "label": 1},  # not a row
+        {"model": "m", "request_id": "y", "row": 0},  # no label
+        {"message": "capture", "model": "m", "request_id": "z"},
+    ]
+    labels = collect_labels(records, {"m"})
+    assert labels == {"m": {("a", 1): 1, ("b", 0): 0}}
+
+
+def test_join_takes_the_labelled_rows_and_a_string_label_reads_as_the_models_number():
+    truths, predictions = join_labels(
+        CAPTURES, {("a", 0): "0", ("a", 2): 1, ("b", 0): 1, ("c", 0): "ham", ("zz", 0): 1}
+    )
+    # a: rows 0 and 2; b: the first of its outputs; c: text as text
+    assert predictions == [0, 2, 0.2, "spam"]
+    assert truths == [0, 1, 1, "ham"]
+
+
+def test_live_metric_against_the_evaluation_score():
+    evaluation = {"metric": "accuracy", "value": 0.9}
+    good = live_quality(evaluation, [1] * 30, [1] * 30, 0.05)
+    assert good.live_value == 1.0 and good.drop == pytest.approx(-0.1) and not good.degraded
+    worse = live_quality(evaluation, [1] * 30, [1] * 25 + [0] * 5, 0.05)
+    assert worse.drop == pytest.approx(0.9 - 25 / 30) and worse.degraded
+    few = live_quality(evaluation, [1] * 5, [0] * 5, 0.05)
+    assert few.live_value == 0.0 and not few.degraded  # too few labels to judge
+    errors = live_quality({"metric": "rmse", "value": 1.0}, [1.0] * 30, [3.0] * 30, 0.5)
+    assert errors.direction == "minimize" and errors.drop == pytest.approx(1.0) and errors.degraded
+
+
+def test_no_metric_or_no_label_gives_no_quality_and_bad_labels_say_why():
+    assert live_quality(None, [1], [1], 0.05) is None
+    assert live_quality({"metric": "accuracy", "value": 1}, [], [], 0.05) is None
+    broken = live_quality({"metric": "rmse", "value": 1.0}, ["a"] * 30, [1.0] * 30, 0.05)
+    assert broken.live_value is None and broken.error and not broken.degraded
+
+
+@given(
+    has_baseline=st.booleans(),
+    rows=st.integers(0, 1000),
+    drifted=st.booleans(),
+    degraded=st.booleans(),
+)
+def test_the_verdict_is_the_worst_that_applies(has_baseline, rows, drifted, degraded):
+    said = verdict(
+        has_baseline=has_baseline, rows=rows, min_rows=100, drifted=drifted, degraded=degraded
+    )
+    if degraded:
+        assert said is Verdict.QUALITY
+    elif not has_baseline:
+        assert said is Verdict.NO_BASELINE
+    elif rows < 100:
+        assert said is Verdict.NO_TRAFFIC
+    else:
+        assert said is (Verdict.DRIFT if drifted else Verdict.OK)

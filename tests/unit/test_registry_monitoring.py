@@ -1,0 +1,71 @@
+"""The registry serves the monitor job's reports: newest first, the live version's by
+default, and a version's newest ones in its description (its lineage)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from moto import mock_aws
+
+from functions.registry_api.app import create_app, get_repository
+from registry import items
+from registry.repository import LineageRepository
+from registry.statuses import Stage
+from tests.conftest import create_lineage_table
+
+
+def summary(version: str, end: str, verdict: str) -> dict:
+    return {
+        "model": "house",
+        "version": version,
+        "verdict": verdict,
+        "window": {"start": "x", "end": end, "hours": 24, "end_key": end},
+        "max_psi": 0.31,
+        "top_columns": [{"column": "rooms", "psi": 0.31, "drifted": True}],
+        "report": f"s3://b/monitoring/house/{version}/{end}.json",
+    }
+
+
+@pytest.fixture
+def registry():
+    with mock_aws():
+        table = create_lineage_table()
+        repository = LineageRepository(table)
+        app = create_app()
+        app.dependency_overrides[get_repository] = lambda: repository
+        yield TestClient(app), repository, table
+
+
+def test_reports_newest_first_of_the_live_version_by_default(registry):
+    client, repository, table = registry
+    for version, end, verdict in [
+        ("2", "2026-12-07T08-00-00Z", "ok"),
+        ("2", "2026-12-07T09-00-00Z", "drift"),
+        ("1", "2026-12-07T09-30-00Z", "ok"),
+        ("10", "2026-12-07T09-45-00Z", "ok"),  # never mistaken for version 1's
+    ]:
+        repository.put_monitor_report(summary(version, end, verdict))
+    table.put_item(Item=items.pointer_item("house", Stage.LIVE, "2", None, "e", "t"))
+
+    answer = client.get("/v1/models/house/monitoring").json()
+
+    assert answer["version"] == "2"
+    assert [r["verdict"] for r in answer["reports"]] == ["drift", "ok"]
+    assert "pk" not in answer["reports"][0] and answer["reports"][0]["max_psi"] == 0.31
+    one = client.get("/v1/models/house/monitoring?version=1&limit=5").json()
+    assert [r["window"]["end"] for r in one["reports"]] == ["2026-12-07T09-30-00Z"]
+
+
+def test_the_same_window_again_is_one_report(registry):
+    _, repository, _ = registry
+    repository.put_monitor_report(summary("1", "2026-12-07T09-00-00Z", "ok"))
+    repository.put_monitor_report(summary("1", "2026-12-07T09-00-00Z", "drift"))
+    (only,) = repository.monitor_reports("house", "1")
+    assert only["verdict"] == "drift"
+
+
+def test_no_live_version_or_an_unknown_version_is_a_404(registry):
+    client, _, _ = registry
+    assert client.get("/v1/models/house/monitoring").status_code == 404
+    assert client.get("/v1/models/house/monitoring?version=7").status_code == 404
+    assert client.get("/v1/models/house/monitoring?version=..").status_code == 400
