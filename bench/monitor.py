@@ -181,10 +181,16 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=2, help="timed runs; the best counts")
     parser.add_argument("--runs", type=int, default=RUNS, help="seeded runs for power")
+    parser.add_argument(
+        "--psi-alarm",
+        type=float,
+        default=Thresholds().psi_alarm,
+        help="the PSI that alarms (an environment's monitoring.psi_alarm)",
+    )
     args = parser.parse_args()
     if not args.evidently_python.exists():
         sys.exit(f"no Evidently environment at {args.evidently_python}: run `make bench-monitor`")
-    thresholds = Thresholds()
+    thresholds = Thresholds(psi_alarm=args.psi_alarm)
     console = Console(width=120)
 
     rng = np.random.default_rng(0)
