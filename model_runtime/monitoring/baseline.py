@@ -24,8 +24,10 @@ per input column, chosen by the column's signature type:
 
 Outputs are profiled the same way from the model's predictions on the evaluation data (the
 training data when there is none): a classifier's labels as categorical, a regressor's values
-as numeric. A model answering several values per row (probabilities) is profiled per
-position, ``prediction[0]``, ``prediction[1]`` ..., up to ``MAX_OUTPUT_POSITIONS``.
+as numeric (an integer output with more than 20 distinct values counts as numbers; at most
+``packaging.BASELINE_PREDICTION_ROWS`` evaluation rows are predicted, a fixed sample). A
+model answering several values per row (probabilities) is profiled per position,
+``prediction[0]``, ``prediction[1]`` ..., up to ``MAX_OUTPUT_POSITIONS``.
 
 Shares are those of non-missing values; missing means None, NaN, pd.NA or NaT.
 
