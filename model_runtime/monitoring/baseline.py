@@ -60,7 +60,9 @@ MAX_OUTPUT_POSITIONS = 10
 MAX_COLUMNS = 2000
 MAX_NAME_CHARS = 256
 MAX_VALUE_CHARS = 100  # a categorical value longer than this makes its column text
-MAX_BASELINE_BYTES = 4 * 1024 * 1024
+# what build_baseline can write at most (2,000 categorical columns of 20 long values: about
+# 5.5 MB) fits, so a bundle of ours is never refused for its own baseline
+MAX_BASELINE_BYTES = 8 * 1024 * 1024
 MAX_ROWS = 10**12
 # a string column is free text when more than this share of its values are distinct ...
 TEXT_DISTINCT_SHARE = 0.5
@@ -265,9 +267,10 @@ def build_baseline(
         "columns": {},
         "outputs": {},
     }
-    for column in columns:
-        if column.name in frame.columns:
-            document["columns"][column.name] = profile_series(frame[column.name], column.type)
+    # within what parse_baseline accepts: the first MAX_COLUMNS columns with short names
+    profiled = [c for c in columns if c.name in frame.columns and len(c.name) <= MAX_NAME_CHARS]
+    for column in profiled[:MAX_COLUMNS]:
+        document["columns"][column.name] = profile_series(frame[column.name], column.type)
     if outputs is not None and output_columns:
         predictions = outputs_frame(outputs, [column.name for column in output_columns])
         document["output_rows"] = len(predictions)

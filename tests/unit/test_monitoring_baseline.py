@@ -303,3 +303,19 @@ def test_any_training_values_of_any_type_build_a_baseline_that_reads_back(kind, 
     document = build_baseline(frame, [column], values, [output])
     parse_baseline(dumps(document))
     assert document["rows"] == len(values)
+
+
+def test_the_widest_baseline_the_builder_writes_is_one_the_parser_accepts() -> None:
+    # GIVEN 2,100 string columns of 20 distinct 100-character values (and a long name)
+    rows = 40
+    values = [f"{i:02d}" + "v" * 98 for i in range(20)] * 2
+    frame = pd.DataFrame({f"c{i}": values for i in range(2100)})
+    frame["n" * 300] = values
+    columns = [Column(name=str(name), type="category") for name in frame.columns]
+    # WHEN its baseline is built
+    raw = dumps(build_baseline(frame.head(rows), columns, None, []))
+    # THEN it reads back: the first 2,000 columns profiled, the long name left out
+    assert len(raw) <= MAX_BASELINE_BYTES
+    baseline = parse_baseline(raw)
+    assert len(baseline.columns) == 2000
+    assert "n" * 300 not in baseline.columns
