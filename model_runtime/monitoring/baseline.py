@@ -363,6 +363,12 @@ def profile_series(series: Any, column_type: str, *, output: bool = False) -> di
         seconds = seconds[~np.isnan(seconds)]
         bounds = {"min": float(seconds.min()), "max": float(seconds.max())} if seconds.size else {}
         return {"kind": "datetime", "missing_rate": rate, **bounds}
+    if kind == "categorical":
+        counts, _ = category_counts(present)
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        if all(len(key) <= MAX_VALUE_CHARS for key, _ in ranked[:MAX_TOP_VALUES]):
+            return _categorical(ranked, rate)
+        kind = "text"  # values too long to keep: their lengths are profiled instead
     if kind == "text":
         binned = _binned(text_lengths(present))
         profile = {"kind": "text", "missing_rate": rate}
@@ -370,9 +376,11 @@ def profile_series(series: Any, column_type: str, *, output: bool = False) -> di
             profile["min"], profile["max"] = int(binned["min"]), int(binned["max"])
         profile["length_edges"], profile["length_shares"] = binned["edges"], binned["shares"]
         return profile
-    counts, _ = category_counts(present)
-    total = sum(counts.values())
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    raise AssertionError(f"unknown profile kind {kind}")  # pragma: no cover
+
+
+def _categorical(ranked: list[tuple[str, int]], rate: float) -> dict[str, Any]:
+    total = sum(count for _, count in ranked)
     top = ranked[:MAX_TOP_VALUES]
     shares = {key: count / total for key, count in top} if total else {}
     other = 1.0 - sum(shares.values()) if total else 0.0

@@ -319,3 +319,13 @@ def test_the_widest_baseline_the_builder_writes_is_one_the_parser_accepts() -> N
     baseline = parse_baseline(raw)
     assert len(baseline.columns) == 2000
     assert "n" * 300 not in baseline.columns
+
+
+def test_category_values_too_long_to_keep_are_profiled_by_length() -> None:
+    values = ["x" * 150, "y" * 160] * 10
+    document = build_baseline(
+        pd.DataFrame({"c": values}), [Column(name="c", type="category")], None, []
+    )
+    profile = parse_baseline(dumps(document)).columns["c"]
+    assert profile.kind == "text"
+    assert (profile.min, profile.max) == (150, 160)
