@@ -275,7 +275,7 @@ def build_baseline(
         predictions = outputs_frame(outputs, [column.name for column in output_columns])
         document["output_rows"] = len(predictions)
         kinds = {column.name: column.type for column in output_columns}
-        for name in predictions.columns:
+        for name in [n for n in predictions.columns if len(n) <= MAX_NAME_CHARS]:
             kind = kinds.get(name, kinds.get(name.split("[")[0], "float"))
             document["outputs"][name] = profile_series(predictions[name], kind, output=True)
     return document
