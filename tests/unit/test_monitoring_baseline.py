@@ -329,3 +329,10 @@ def test_category_values_too_long_to_keep_are_profiled_by_length() -> None:
     profile = parse_baseline(dumps(document)).columns["c"]
     assert profile.kind == "text"
     assert (profile.min, profile.max) == (150, 160)
+
+
+def test_an_output_name_too_long_for_the_baseline_is_left_out() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    long_name = [Column(name="p" * 300, type="float")]
+    document = build_baseline(frame, [Column(name="x", type="float")], [0.5, 0.7], long_name)
+    assert parse_baseline(dumps(document)).outputs == {}
