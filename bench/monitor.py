@@ -172,6 +172,19 @@ def summary_line(figures: dict[str, float]) -> str:
     return " ".join(f"{key}={value:.3f}" for key, value in figures.items())
 
 
+def capture_added(iterations: int, console: Console) -> float:
+    """The endpoint's side of monitoring: what a captured request adds to the Lambda path,
+    measured as bench/serving.py measures it (the larger of an array and a record request)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from serving import capture_costs  # bench/serving.py
+
+    from examples.iris.train import train_and_package
+
+    bundle = Path(tempfile.mkdtemp(prefix="slipway-bench-monitor-")) / "iris.tar.gz"
+    train_and_package(bundle, name="iris", version="1")
+    return capture_costs(bundle, iterations, console)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -186,6 +199,9 @@ def main() -> None:
         type=float,
         default=Thresholds().psi_alarm,
         help="the PSI that alarms (an environment's monitoring.psi_alarm)",
+    )
+    parser.add_argument(
+        "--capture-iterations", type=int, default=2000, help="requests timed for capture's cost"
     )
     args = parser.parse_args()
     if not args.evidently_python.exists():
@@ -229,8 +245,9 @@ def main() -> None:
         f"detected {detected:.0%} (missed: {', '.join(misses) or 'none'}), "
         f"unshifted runs alarming {false_alarm:.0%}"
     )
-    # the lead's serving benchmark adds capture_added_p50_ms in front of these
     figures = {
+        # what capturing a request adds to the endpoint (bench/serving.py measures it)
+        "capture_added_p50_ms": capture_added(args.capture_iterations, console),
         "job_seconds_per_million_rows": ours / (CURRENT_ROWS / 1e6),
         "job_vs_evidently": ours / theirs["seconds"],
         "detected_shift": detected,

@@ -70,7 +70,12 @@ class MonitoringSettings(_Strict):
     )
     window_hours: int = Field(24, ge=1, le=24 * 31, description="how much traffic a report judges")
     psi_alarm: float = Field(
-        0.2, gt=0.0, le=10.0, description="a column's PSI at or above this is drift"
+        0.1,
+        gt=0.0,
+        le=10.0,
+        description="a column's PSI at or above this (and above its sampling noise) is drift: "
+        "the moderate band's start, which a half-standard-deviation shift (PSI about 0.22) "
+        "clears; 0.25 alarms on major drift only",
     )
     quality_drop_alarm: float = Field(
         0.05,
