@@ -22,6 +22,8 @@ from functools import cache
 from typing import Any
 
 from model_runtime.manifest import Signature
+from model_runtime.model import LoadedModel
+from model_runtime.serving.metrics import logger
 from registry.metrics import environment_name
 from registry.monitoring_settings import MAX_CAPTURE_LINE_BYTES, monitoring_settings
 
@@ -38,6 +40,19 @@ def sampled(model: str) -> bool:
     """Whether this request of ``model`` is captured (its rate, drawn per request)."""
     rate = _capture_of(model)[0]
     return rate >= 1.0 or (rate > 0.0 and _random() < rate)
+
+
+def capture_answer(
+    request_id: str, model: LoadedModel, inputs: list[Any], outputs: list[Any]
+) -> None:
+    """Capture an answered live request if it is sampled. Never raises: the prediction is
+    made and its answer built, so a capture that fails (bad settings, an unexpected value)
+    costs that capture line, logged, not the client's answer."""
+    try:
+        if sampled(model.name):
+            capture(request_id, model.name, model.version, model.signature, inputs, outputs)
+    except Exception:
+        logger.exception("could not capture a request of %s %s", model.name, model.version)
 
 
 def capture(

@@ -234,10 +234,8 @@ def _predict(
         raise ModelOutputError(
             f"{model.name} {model.version} answered with a value JSON cannot carry: {exc}"
         ) from None
-    if traffic is Traffic.LIVE and capture.sampled(model.name):
-        capture.capture(
-            request_id, model.name, model.version, model.signature, body.inputs, outputs
-        )
+    if traffic is Traffic.LIVE:
+        capture.capture_answer(request_id, model, body.inputs, outputs)
     return response
 
 

@@ -163,3 +163,44 @@ def test_feedback_for_a_model_not_served_live_is_404(capsys):
     assert lines_of(capsys.readouterr().out, "feedback") == []
     status, _, _ = call(function_url_event("/v1/models/iris/feedback", '{"labels": [NaN]}'))
     assert status == 400
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        pytest.param("settings", id="the monitoring variable is not valid settings"),
+        pytest.param("line", id="writing the capture line fails"),
+    ],
+)
+def test_a_capture_that_fails_costs_the_line_not_the_answer(
+    capture_settings, capsys, monkeypatch, breakage
+):
+    import io
+
+    from model_runtime.serving.metrics import logger
+
+    logged = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", logged)
+    # GIVEN a live model whose capture cannot be written
+    if breakage == "settings":
+        capture_settings({"capture_rate": 1.0})
+        monkeypatch.setenv(MONITORING, '{"capture_rate": 2}')  # over 1.0: refused
+        monitoring_settings.cache_clear()
+        capture._capture_of.cache_clear()
+    else:
+        capture_settings({"capture_rate": 1.0})
+
+        def fail(*_: object) -> str:
+            raise RuntimeError("the line cannot be built")
+
+        monkeypatch.setattr(capture, "_rows_and_outputs", fail)
+    # WHEN a client asks for a prediction
+    status, headers, body = call(
+        function_url_event("/v1/models/iris/predict", json.dumps({"inputs": [ROW]}))
+    )
+    # THEN it gets its answer; the failure is logged and no capture line is written
+    assert status == 200, body
+    assert body["outputs"] and body["request_id"] == headers["x-request-id"]
+    assert lines_of(capsys.readouterr().out, "capture") == []
+    (error,) = [json.loads(line) for line in logged.getvalue().splitlines()]
+    assert error["message"] == "could not capture a request of iris 1"
