@@ -100,11 +100,46 @@ TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
 # ---- CloudFormation resources -------------------------------------------------------------
 
 
-class DeliveryStreamResource(CloudFormationModel):
+class _ReplacedOnUpdate:
+    """A changed resource is replaced under its own name. moto updates a resource only through
+    its class's ``update_from_cloudformation_json``; without one, a changed resource stays as
+    it was and the stack forgets it (a later delete leaves it behind). The name is kept, so
+    what refers to it by name or ARN (a subscription filter to its stream) still finds it."""
+
+    name: str
+
+    def _delete(self, account_id: str, region_name: str) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        with contextlib.suppress(Exception):  # already gone
+            original_resource._delete(account_id, region_name)
+        name = original_resource.name
+        properties = {
+            **cloudformation_json["Properties"],
+            cls.cloudformation_name_type(): name,  # type: ignore[attr-defined]
+        }
+        return cls.create_from_cloudformation_json(  # type: ignore[attr-defined]
+            name, {**cloudformation_json, "Properties": properties}, account_id, region_name
+        )
+
+
+class DeliveryStreamResource(_ReplacedOnUpdate, CloudFormationModel):
     """``AWS::KinesisFirehose::DeliveryStream`` (an S3 or extended S3 destination)."""
 
     def __init__(self, name: str, arn: str) -> None:
         self.name, self.arn = name, arn
+
+    def _delete(self, account_id: str, region_name: str) -> None:
+        firehose_models.firehose_backends[account_id][region_name].delete_delivery_stream(self.name)
 
     @staticmethod
     def cloudformation_type() -> str:
@@ -168,11 +203,16 @@ class DeliveryStreamResource(CloudFormationModel):
             backend.delete_delivery_stream(resource_name)
 
 
-class SubscriptionFilterResource(CloudFormationModel):
+class SubscriptionFilterResource(_ReplacedOnUpdate, CloudFormationModel):
     """``AWS::Logs::SubscriptionFilter``."""
 
     def __init__(self, log_group: str, name: str) -> None:
         self.log_group, self.name = log_group, name
+
+    def _delete(self, account_id: str, region_name: str) -> None:
+        logs_models.logs_backends[account_id][region_name].delete_subscription_filter(
+            self.log_group, self.name
+        )
 
     @staticmethod
     def cloudformation_type() -> str:
@@ -217,11 +257,14 @@ class SubscriptionFilterResource(CloudFormationModel):
             backend.delete_subscription_filter(group, resource_name)
 
 
-class AlarmResource(CloudFormationModel):
+class AlarmResource(_ReplacedOnUpdate, CloudFormationModel):
     """``AWS::CloudWatch::Alarm`` on one metric (metric-math alarms are kept, never judged)."""
 
     def __init__(self, name: str, arn: str) -> None:
         self.name, self.arn = name, arn
+
+    def _delete(self, account_id: str, region_name: str) -> None:
+        cloudwatch_models.cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
 
     @staticmethod
     def cloudformation_type() -> str:
@@ -282,11 +325,16 @@ class AlarmResource(CloudFormationModel):
             backend.delete_alarms([resource_name])
 
 
-class ScheduleResource(CloudFormationModel):
+class ScheduleResource(_ReplacedOnUpdate, CloudFormationModel):
     """``AWS::Scheduler::Schedule``, kept in moto's scheduler; ``schedules.py`` runs it."""
 
-    def __init__(self, name: str, arn: str) -> None:
-        self.name, self.arn = name, arn
+    def __init__(self, name: str, arn: str, group: str = "default") -> None:
+        self.name, self.arn, self.group = name, arn, group
+
+    def _delete(self, account_id: str, region_name: str) -> None:
+        scheduler_models.scheduler_backends[account_id][region_name].delete_schedule(
+            self.group, self.name
+        )
 
     @staticmethod
     def cloudformation_type() -> str:
@@ -333,7 +381,7 @@ class ScheduleResource(CloudFormationModel):
             target=dict(p["Target"]),
             action_after_completion=None,
         )
-        return cls(name, schedule.arn)
+        return cls(name, schedule.arn, p.get("GroupName", "default"))
 
     @classmethod
     def delete_from_cloudformation_json(  # type: ignore[override]
