@@ -247,9 +247,10 @@ def request_id_of(request: Request) -> str:
     return request_id if isinstance(request_id, str) else uuid.uuid4().hex
 
 
-# What one feedback request may carry: its line (model, labels) must stay within what
-# CloudWatch Logs takes as one event, so labels and ids are bounded.
-MAX_FEEDBACK_LABELS = 500
+# What one feedback request may carry (the contract's and docs/monitoring.md's 1000); its
+# line must also stay within what CloudWatch Logs takes as one event, so ids and labels are
+# bounded and a request whose line would be longer is refused as a whole.
+MAX_FEEDBACK_LABELS = 1000
 Label = Annotated[str, Field(max_length=256)] | StrictBool | StrictInt | FiniteFloat | None
 
 

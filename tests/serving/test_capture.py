@@ -143,7 +143,8 @@ def test_feedback_is_one_line_of_labels_for_earlier_requests(capsys):
         ([{"request_id": "a", "label": {"nested": 1}}], 400, "labels.0.label"),
         ([{"request_id": "a", "row": -1, "label": 1}], 400, "labels.0.row"),
         ([{"request_id": "a", "label": "x" * 257}], 400, "labels.0.label"),
-        ([{"request_id": "a", "label": 1}] * 501, 400, "at most 500"),
+        ([{"request_id": "a", "label": 1}] * 1001, 400, "at most 1000"),
+        ([{"request_id": "a" * 64, "label": "\u2028" * 256}] * 1000, 413, "fewer labels"),
         ([], 400, "at least 1"),
     ],
 )
@@ -154,6 +155,19 @@ def test_bad_feedback_is_refused_with_the_reason_and_writes_nothing(capsys, labe
     assert answer_status == status
     assert detail in problem["detail"]
     assert lines_of(capsys.readouterr().out, "feedback") == []
+
+
+def test_a_thousand_labels_of_lambda_request_ids_go_in_one_line(capsys):
+    labels = [
+        {"request_id": f"6f9b0c1e-0000-4000-8000-{i:012d}", "row": i % 7, "label": i % 3}
+        for i in range(1000)
+    ]
+    status, _, body = call(
+        function_url_event("/v1/models/iris/feedback", json.dumps({"labels": labels}))
+    )
+    assert (status, body) == (202, {"model": "iris", "accepted": 1000})
+    (line,) = lines_of(capsys.readouterr().out, "feedback")
+    assert line["labels"] == labels
 
 
 def test_feedback_for_a_model_not_served_live_is_404(capsys):
