@@ -91,6 +91,22 @@ def test_excluded_columns_never_reach_the_line(capture_settings, capsys):
     assert "3.5" not in json.dumps(line["inputs"])
 
 
+def test_an_excluded_column_spelt_in_another_case_is_still_left_out(capture_settings, capsys):
+    # GIVEN a setting that names iris's sepal_width in capitals, and a column no model has
+    capture_settings(
+        {"capture_rate": 1.0, "models": {"iris": {"exclude": ["SEPAL_Width", "no_such"]}}}
+    )
+    record = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+    # WHEN rows come by name and by position
+    call(function_url_event("/v1/models/iris/predict", json.dumps({"inputs": [record, ROW]})))
+    # THEN the column's values never reach the line, which names it as the signature does
+    (line,) = lines_of(capsys.readouterr().out, "capture")
+    assert "sepal_width" not in line["inputs"][0]
+    assert line["inputs"][1] == [5.1, None, 1.4, 0.2]
+    assert "3.5" not in json.dumps(line["inputs"])
+    assert line["excluded"] == ["no_such", "sepal_width"]
+
+
 def test_a_request_too_big_for_one_log_event_captures_its_first_rows(
     capture_settings, capsys, monkeypatch
 ):
