@@ -214,7 +214,9 @@ def _predict(
     request would only cost time."""
     request.state.served = Served(model.name, model.version, traffic)
     outputs = model.predict(body.inputs)
-    request_id = request_id_of(request)
+    request_id = getattr(request.state, REQUEST_ID, None) or request_id_of(
+        request.scope.get("aws.context")
+    )
     try:
         response = JSONResponse(
             {
@@ -239,10 +241,12 @@ def _predict(
     return response
 
 
-def request_id_of(request: Request) -> str:
+REQUEST_ID = "request_id"  # where the middleware keeps the request's id in its state
+
+
+def request_id_of(context: Any) -> str:
     """Lambda's id of this invocation (one request per invocation on a Function URL), which
     its log lines carry too; a fresh one where no Lambda runs (``slipway serve``)."""
-    context = request.scope.get("aws.context")
     request_id = getattr(context, "aws_request_id", None)
     return request_id if isinstance(request_id, str) else uuid.uuid4().hex
 

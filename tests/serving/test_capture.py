@@ -234,3 +234,43 @@ def test_a_capture_that_fails_costs_the_line_not_the_answer(
     assert lines_of(capsys.readouterr().out, "capture") == []
     (error,) = [json.loads(line) for line in logged.getvalue().splitlines()]
     assert error["message"] == "could not capture a request of iris 1"
+
+
+def test_every_answer_names_its_request_errors_and_feedback_too():
+    # GIVEN the endpoint in Lambda: the id is the invocation's
+    context_id = test_handler.LambdaContext().aws_request_id
+    for event, status in (
+        (function_url_event("/v1/models/iris/predict", json.dumps({"inputs": [ROW]})), 200),
+        (function_url_event("/v1/models/iris/predict", json.dumps({"inputs": [[1.0]]})), 422),
+        (function_url_event("/v1/models/nosuch/predict", json.dumps({"inputs": [ROW]})), 404),
+        (function_url_event("/v1/models/iris/predict", "{not json"), 400),
+        (
+            function_url_event(
+                "/v1/models/iris/feedback",
+                json.dumps({"labels": [{"request_id": "a", "label": 1}]}),
+            ),
+            202,
+        ),
+    ):
+        # WHEN it answers, whatever the answer
+        answer_status, headers, _ = call(event)
+        # THEN the answer carries the request id
+        assert (answer_status, headers.get("x-request-id")) == (status, context_id)
+
+
+def test_without_lambda_each_request_gets_its_own_id_in_header_body_and_capture(
+    capture_settings, capsys
+):
+    from fastapi.testclient import TestClient
+
+    from model_runtime.serving.handler import app
+
+    capture_settings({"capture_rate": 1.0})
+    client = TestClient(app)  # as under `slipway serve`: no Lambda context
+    answers = [client.post("/v1/models/iris/predict", json={"inputs": [ROW]}) for _ in range(3)]
+    ids = [a.headers["x-request-id"] for a in answers]
+    assert [a.json()["request_id"] for a in answers] == ids
+    assert [line["request_id"] for line in lines_of(capsys.readouterr().out, "capture")] == ids
+    assert len(set(ids)) == 3
+    missing = client.post("/v1/models/nosuch/predict", json={"inputs": [ROW]})
+    assert missing.status_code == 404 and missing.headers["x-request-id"] not in ids
