@@ -547,7 +547,8 @@ class _AlarmSeries:
         self.lock = threading.Lock()
         self._reset()
 
-    def _reset(self) -> None:
+    def _reset(self, source: list[Any] | None = None) -> None:
+        self.source = source  # moto's list of metric data that ``seen`` counts in
         self.seen = 0  # moto's metric data indexed so far (it only appends)
         self.watched: set[tuple[str, str]] = set()
         self.seconds: dict[tuple[Any, ...], dict[int, Bucket]] = {}
@@ -556,8 +557,8 @@ class _AlarmSeries:
     def update(self, backend: Any) -> None:
         """Index what arrived since the last call (all of it for a newly watched metric)."""
         data = backend.metric_data
-        if len(data) < self.seen:  # moto's backend was reset
-            self._reset()
+        if data is not self.source:  # the first call, or moto's backend was reset
+            self._reset(data)
         for alarm in backend.alarms.values():
             key = _series_key(alarm.namespace, alarm.metric_name, alarm.dimensions)
             window = int(alarm.period) * int(alarm.evaluation_periods) + SLACK_SECONDS
