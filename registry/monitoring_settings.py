@@ -65,8 +65,11 @@ class MonitoringSettings(_Strict):
     )
     schedule: str = Field(
         "rate(1 hour)",
-        pattern=r"^(rate\(\d{1,4} (minute|minutes|hour|hours|day|days)\)|cron\([^()]{1,200}\))$",
-        description="when the monitor job runs (an EventBridge Scheduler expression)",
+        # what Scheduler accepts: a positive value, the unit singular for 1 and plural above
+        pattern=r"^(rate\((1 (minute|hour|day)|([2-9]|[1-9]\d{1,3}) (minutes|hours|days))\)"
+        r"|cron\([^()]{1,200}\))$",
+        description="when the monitor job runs (an EventBridge Scheduler expression: "
+        "rate(1 hour), rate(30 minutes), cron(...))",
     )
     window_hours: int = Field(24, ge=1, le=24 * 31, description="how much traffic a report judges")
     psi_alarm: float = Field(

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from model_runtime.model_store import ModelSource
 from model_runtime.serving.metrics import Served, emit_request_metrics
 from model_runtime.serving.problems import install_problem_handlers
-from model_runtime.serving.routes import router
+from model_runtime.serving.routes import REQUEST_ID, request_id_of, router
 
 
 class ServingMetrics:
@@ -31,15 +31,24 @@ class ServingMetrics:
             return
         started = time.perf_counter()
         status = {"code": 500}
+        context = scope.get("aws.context")  # Mangum's: absent under uvicorn
+        request_id = request_id_of(context)
+        scope.setdefault("state", {})[REQUEST_ID] = request_id  # the routes' id, too
 
         async def send_with_version(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                # every answer, an error or a 202 too, names its request for the logs
+                headers = [
+                    h
+                    for h in message.get("headers", [])
+                    if h[0] not in (b"x-model-version", b"x-request-id")
+                ]
+                headers.append((b"x-request-id", request_id.encode()))
                 served: Served | None = scope.get("state", {}).get("served")
                 if served is not None:  # errors say which version answered, too
-                    headers = [h for h in message.get("headers", []) if h[0] != b"x-model-version"]
                     headers.append((b"x-model-version", served.version.encode()))
-                    message["headers"] = headers
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_version)
@@ -47,7 +56,6 @@ class ServingMetrics:
         # in the function's series (metrics.py)
         served: Served | None = scope.get("state", {}).get("served")
         latency_ms = (time.perf_counter() - started) * 1000
-        context = scope.get("aws.context")  # Mangum's: absent under uvicorn
         emit_request_metrics(
             served,
             status["code"],

@@ -22,6 +22,8 @@ from functools import cache
 from typing import Any
 
 from model_runtime.manifest import Signature
+from model_runtime.model import LoadedModel
+from model_runtime.serving.metrics import logger
 from registry.metrics import environment_name
 from registry.monitoring_settings import MAX_CAPTURE_LINE_BYTES, monitoring_settings
 
@@ -40,6 +42,19 @@ def sampled(model: str) -> bool:
     return rate >= 1.0 or (rate > 0.0 and _random() < rate)
 
 
+def capture_answer(
+    request_id: str, model: LoadedModel, inputs: list[Any], outputs: list[Any]
+) -> None:
+    """Capture an answered live request if it is sampled. Never raises: the prediction is
+    made and its answer built, so a capture that fails (bad settings, an unexpected value)
+    costs that capture line, logged, not the client's answer."""
+    try:
+        if sampled(model.name):
+            capture(request_id, model.name, model.version, model.signature, inputs, outputs)
+    except Exception:
+        logger.exception("could not capture a request of %s %s", model.name, model.version)
+
+
 def capture(
     request_id: str,
     model: str,
@@ -50,6 +65,8 @@ def capture(
 ) -> None:
     """Write the capture line of one answered live request (already sampled)."""
     excluded = _capture_of(model)[1]
+    if excluded:
+        excluded = _columns_named(excluded, signature)
     rows = _without(inputs, excluded, signature) if excluded else inputs
     head = (
         f'{{"message":"capture","capture_format":{CAPTURE_FORMAT},'
@@ -88,6 +105,17 @@ def _dumps(value: Any) -> str:
     # ASCII only: a raw line separator inside a string must not split the log event. NaN and
     # infinity are refused in requests and answers before this point.
     return json.dumps(value, separators=(",", ":"))
+
+
+def _columns_named(excluded: frozenset[str], signature: Signature) -> frozenset[str]:
+    """The signature's columns that ``excluded`` names, whatever their case: a setting that
+    spells a personal column 'SSN' for the signature's 'ssn' must not let it through (two
+    columns differing only in case are both left out). A name that matches no column is
+    kept as written."""
+    folded = {name.casefold() for name in excluded}
+    columns = {c.name for c in signature.inputs if c.name.casefold() in folded}
+    matched = {name.casefold() for name in columns}
+    return frozenset(columns | {name for name in excluded if name.casefold() not in matched})
 
 
 def _without(inputs: list[Any], excluded: frozenset[str], signature: Signature) -> list[Any]:

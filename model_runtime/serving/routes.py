@@ -214,7 +214,9 @@ def _predict(
     request would only cost time."""
     request.state.served = Served(model.name, model.version, traffic)
     outputs = model.predict(body.inputs)
-    request_id = request_id_of(request)
+    request_id = getattr(request.state, REQUEST_ID, None) or request_id_of(
+        request.scope.get("aws.context")
+    )
     try:
         response = JSONResponse(
             {
@@ -234,24 +236,25 @@ def _predict(
         raise ModelOutputError(
             f"{model.name} {model.version} answered with a value JSON cannot carry: {exc}"
         ) from None
-    if traffic is Traffic.LIVE and capture.sampled(model.name):
-        capture.capture(
-            request_id, model.name, model.version, model.signature, body.inputs, outputs
-        )
+    if traffic is Traffic.LIVE:
+        capture.capture_answer(request_id, model, body.inputs, outputs)
     return response
 
 
-def request_id_of(request: Request) -> str:
+REQUEST_ID = "request_id"  # where the middleware keeps the request's id in its state
+
+
+def request_id_of(context: Any) -> str:
     """Lambda's id of this invocation (one request per invocation on a Function URL), which
     its log lines carry too; a fresh one where no Lambda runs (``slipway serve``)."""
-    context = request.scope.get("aws.context")
     request_id = getattr(context, "aws_request_id", None)
     return request_id if isinstance(request_id, str) else uuid.uuid4().hex
 
 
-# What one feedback request may carry: its line (model, labels) must stay within what
-# CloudWatch Logs takes as one event, so labels and ids are bounded.
-MAX_FEEDBACK_LABELS = 500
+# What one feedback request may carry (the contract's and docs/monitoring.md's 1000); its
+# line must also stay within what CloudWatch Logs takes as one event, so ids and labels are
+# bounded and a request whose line would be longer is refused as a whole.
+MAX_FEEDBACK_LABELS = 1000
 Label = Annotated[str, Field(max_length=256)] | StrictBool | StrictInt | FiniteFloat | None
 
 

@@ -10,6 +10,7 @@ but not run here (``slipway monitor run`` runs the monitor job on demand).
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -23,12 +24,13 @@ _SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 CHECK_SECONDS = 5.0
 
 Invoke = Callable[[str, Any], Any]
+_log = logging.getLogger(__name__)
 
 
 def interval_seconds(expression: str) -> int | None:
     """A ``rate()`` expression's interval; None for any other kind."""
     match = _RATE.match(expression.strip())
-    if match is None:
+    if match is None or int(match.group(1)) == 0:  # rate(0 ...): Scheduler refuses it
         return None
     return int(match.group(1)) * _SECONDS[match.group(2).rstrip("s")]
 
@@ -77,17 +79,24 @@ class ScheduleRunner:
         started = []
         for group in list(backend.schedule_groups.values()):
             for schedule in list(group.schedules.values()):
-                interval = interval_seconds(schedule.schedule_expression)
-                target = schedule.target.get("Arn", "")
-                if schedule.state != "ENABLED" or interval is None or ":lambda:" not in target:
-                    continue
-                last = self._last_run.get(schedule.arn, float(schedule.creation_date))
-                if now - last < interval:
-                    continue
-                due = last + interval * int((now - last) // interval)  # missed runs: one
-                self._last_run[schedule.arn] = due
-                scheduled = datetime.fromtimestamp(due, tz=UTC)
-                event = filled_in(schedule.target.get("Input", "{}"), schedule.arn, scheduled)
-                threading.Thread(target=self._invoke, args=(target, event), daemon=True).start()
-                started.append(schedule.arn)
+                try:
+                    if self._start_if_due(schedule, now):
+                        started.append(schedule.arn)
+                except Exception:  # one that cannot run must not stop the others
+                    _log.exception("could not run the schedule %s", schedule.arn)
         return started
+
+    def _start_if_due(self, schedule: Any, now: float) -> bool:
+        interval = interval_seconds(schedule.schedule_expression)
+        target = schedule.target.get("Arn", "")
+        if schedule.state != "ENABLED" or interval is None or ":lambda:" not in target:
+            return False
+        last = self._last_run.get(schedule.arn, float(schedule.creation_date))
+        if now - last < interval:
+            return False
+        due = last + interval * int((now - last) // interval)  # missed runs: one
+        self._last_run[schedule.arn] = due
+        scheduled = datetime.fromtimestamp(due, tz=UTC)
+        event = filled_in(schedule.target.get("Input", "{}"), schedule.arn, scheduled)
+        threading.Thread(target=self._invoke, args=(target, event), daemon=True).start()
+        return True

@@ -140,3 +140,26 @@ def test_live_endpoints_know_the_capture_settings(synthesized):
     for function in serving:
         settings = json.loads(function["Environment"]["Variables"][MONITORING])
         assert settings["capture_rate"] == 1.0  # the local environment captures everything
+
+
+def test_firehose_settings_are_ones_aws_accepts(synthesized):
+    """Rules Firehose enforces at CreateDeliveryStream and moto does not (Firehose developer
+    guide: buffering hints; custom prefixes' semantic rules)."""
+    template = synthesized("prod").template_json
+    for stream in resources(template, "AWS::KinesisFirehose::DeliveryStream").values():
+        destination = stream["ExtendedS3DestinationConfiguration"]
+        hints = destination["BufferingHints"]
+        assert 1 <= hints["SizeInMBs"] <= 128 and 0 <= hints["IntervalInSeconds"] <= 900
+        prefix, errors = destination["Prefix"], destination["ErrorOutputPrefix"]
+        assert prefix != errors and len(prefix) <= 512 and len(errors) <= 512
+        assert "!{firehose:error-output-type}" not in prefix
+        # no expression in Prefix (Firehose appends yyyy/MM/dd/HH/, the layout the job
+        # reads); an ErrorOutputPrefix with an expression must name the error type
+        assert "!{" not in prefix
+        assert "!{" not in errors or "!{firehose:error-output-type}" in errors
+        # SSE on a DirectPut stream takes an AWS-owned or a customer-managed key
+        assert stream["DeliveryStreamType"] == "DirectPut"
+        assert stream["DeliveryStreamEncryptionConfigurationInput"]["KeyType"] in (
+            "AWS_OWNED_CMK",
+            "CUSTOMER_MANAGED_CMK",
+        )

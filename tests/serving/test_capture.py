@@ -91,6 +91,22 @@ def test_excluded_columns_never_reach_the_line(capture_settings, capsys):
     assert "3.5" not in json.dumps(line["inputs"])
 
 
+def test_an_excluded_column_spelt_in_another_case_is_still_left_out(capture_settings, capsys):
+    # GIVEN a setting that names iris's sepal_width in capitals, and a column no model has
+    capture_settings(
+        {"capture_rate": 1.0, "models": {"iris": {"exclude": ["SEPAL_Width", "no_such"]}}}
+    )
+    record = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+    # WHEN rows come by name and by position
+    call(function_url_event("/v1/models/iris/predict", json.dumps({"inputs": [record, ROW]})))
+    # THEN the column's values never reach the line, which names it as the signature does
+    (line,) = lines_of(capsys.readouterr().out, "capture")
+    assert "sepal_width" not in line["inputs"][0]
+    assert line["inputs"][1] == [5.1, None, 1.4, 0.2]
+    assert "3.5" not in json.dumps(line["inputs"])
+    assert line["excluded"] == ["no_such", "sepal_width"]
+
+
 def test_a_request_too_big_for_one_log_event_captures_its_first_rows(
     capture_settings, capsys, monkeypatch
 ):
@@ -143,7 +159,8 @@ def test_feedback_is_one_line_of_labels_for_earlier_requests(capsys):
         ([{"request_id": "a", "label": {"nested": 1}}], 400, "labels.0.label"),
         ([{"request_id": "a", "row": -1, "label": 1}], 400, "labels.0.row"),
         ([{"request_id": "a", "label": "x" * 257}], 400, "labels.0.label"),
-        ([{"request_id": "a", "label": 1}] * 501, 400, "at most 500"),
+        ([{"request_id": "a", "label": 1}] * 1001, 400, "at most 1000"),
+        ([{"request_id": "a" * 64, "label": "\u2028" * 256}] * 1000, 413, "fewer labels"),
         ([], 400, "at least 1"),
     ],
 )
@@ -156,6 +173,19 @@ def test_bad_feedback_is_refused_with_the_reason_and_writes_nothing(capsys, labe
     assert lines_of(capsys.readouterr().out, "feedback") == []
 
 
+def test_a_thousand_labels_of_lambda_request_ids_go_in_one_line(capsys):
+    labels = [
+        {"request_id": f"6f9b0c1e-0000-4000-8000-{i:012d}", "row": i % 7, "label": i % 3}
+        for i in range(1000)
+    ]
+    status, _, body = call(
+        function_url_event("/v1/models/iris/feedback", json.dumps({"labels": labels}))
+    )
+    assert (status, body) == (202, {"model": "iris", "accepted": 1000})
+    (line,) = lines_of(capsys.readouterr().out, "feedback")
+    assert line["labels"] == labels
+
+
 def test_feedback_for_a_model_not_served_live_is_404(capsys):
     body = json.dumps({"labels": [{"request_id": "a", "label": 1}]})
     status, _, _ = call(function_url_event("/v1/models/nosuch/feedback", body))
@@ -163,3 +193,84 @@ def test_feedback_for_a_model_not_served_live_is_404(capsys):
     assert lines_of(capsys.readouterr().out, "feedback") == []
     status, _, _ = call(function_url_event("/v1/models/iris/feedback", '{"labels": [NaN]}'))
     assert status == 400
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        pytest.param("settings", id="the monitoring variable is not valid settings"),
+        pytest.param("line", id="writing the capture line fails"),
+    ],
+)
+def test_a_capture_that_fails_costs_the_line_not_the_answer(
+    capture_settings, capsys, monkeypatch, breakage
+):
+    import io
+
+    from model_runtime.serving.metrics import logger
+
+    logged = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", logged)
+    # GIVEN a live model whose capture cannot be written
+    if breakage == "settings":
+        capture_settings({"capture_rate": 1.0})
+        monkeypatch.setenv(MONITORING, '{"capture_rate": 2}')  # over 1.0: refused
+        monitoring_settings.cache_clear()
+        capture._capture_of.cache_clear()
+    else:
+        capture_settings({"capture_rate": 1.0})
+
+        def fail(*_: object) -> str:
+            raise RuntimeError("the line cannot be built")
+
+        monkeypatch.setattr(capture, "_rows_and_outputs", fail)
+    # WHEN a client asks for a prediction
+    status, headers, body = call(
+        function_url_event("/v1/models/iris/predict", json.dumps({"inputs": [ROW]}))
+    )
+    # THEN it gets its answer; the failure is logged and no capture line is written
+    assert status == 200, body
+    assert body["outputs"] and body["request_id"] == headers["x-request-id"]
+    assert lines_of(capsys.readouterr().out, "capture") == []
+    (error,) = [json.loads(line) for line in logged.getvalue().splitlines()]
+    assert error["message"] == "could not capture a request of iris 1"
+
+
+def test_every_answer_names_its_request_errors_and_feedback_too():
+    # GIVEN the endpoint in Lambda: the id is the invocation's
+    context_id = test_handler.LambdaContext().aws_request_id
+    for event, status in (
+        (function_url_event("/v1/models/iris/predict", json.dumps({"inputs": [ROW]})), 200),
+        (function_url_event("/v1/models/iris/predict", json.dumps({"inputs": [[1.0]]})), 422),
+        (function_url_event("/v1/models/nosuch/predict", json.dumps({"inputs": [ROW]})), 404),
+        (function_url_event("/v1/models/iris/predict", "{not json"), 400),
+        (
+            function_url_event(
+                "/v1/models/iris/feedback",
+                json.dumps({"labels": [{"request_id": "a", "label": 1}]}),
+            ),
+            202,
+        ),
+    ):
+        # WHEN it answers, whatever the answer
+        answer_status, headers, _ = call(event)
+        # THEN the answer carries the request id
+        assert (answer_status, headers.get("x-request-id")) == (status, context_id)
+
+
+def test_without_lambda_each_request_gets_its_own_id_in_header_body_and_capture(
+    capture_settings, capsys
+):
+    from fastapi.testclient import TestClient
+
+    from model_runtime.serving.handler import app
+
+    capture_settings({"capture_rate": 1.0})
+    client = TestClient(app)  # as under `slipway serve`: no Lambda context
+    answers = [client.post("/v1/models/iris/predict", json={"inputs": [ROW]}) for _ in range(3)]
+    ids = [a.headers["x-request-id"] for a in answers]
+    assert [a.json()["request_id"] for a in answers] == ids
+    assert [line["request_id"] for line in lines_of(capsys.readouterr().out, "capture")] == ids
+    assert len(set(ids)) == 3
+    missing = client.post("/v1/models/nosuch/predict", json={"inputs": [ROW]})
+    assert missing.status_code == 404 and missing.headers["x-request-id"] not in ids

@@ -291,5 +291,30 @@ def test_monitoring_settings_are_bounded_and_per_model() -> None:
         MonitoringSettings.model_validate({"models": too_many})
     with pytest.raises(ValueError, match="schedule"):
         MonitoringSettings.model_validate({"schedule": "every hour"})
+
+
+@pytest.mark.parametrize(
+    ("schedule", "valid"),
+    [
+        ("rate(1 hour)", True),
+        ("rate(30 minutes)", True),
+        ("rate(1 day)", True),
+        ("rate(12 hours)", True),
+        ("cron(0 * * * ? *)", True),
+        # EventBridge refuses these at deploy time; the embedded cloud would run them
+        ("rate(0 minutes)", False),
+        ("rate(1 hours)", False),
+        ("rate(5 hour)", False),
+        ("rate(05 minutes)", False),
+    ],
+)
+def test_the_monitor_schedule_is_one_eventbridge_scheduler_accepts(schedule, valid) -> None:
+    from registry.monitoring_settings import MonitoringSettings
+
+    if valid:
+        assert MonitoringSettings.model_validate({"schedule": schedule}).schedule == schedule
+    else:
+        with pytest.raises(ValueError, match="schedule"):
+            MonitoringSettings.model_validate({"schedule": schedule})
     with pytest.raises(ValueError, match="capture_rate"):
         MonitoringSettings.model_validate({"capture_rate": 1.5})

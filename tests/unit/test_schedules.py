@@ -76,3 +76,19 @@ def test_context_attributes_are_filled_in():
         datetime(2026, 12, 7, 10, 0, tzinfo=UTC),
     )
     assert json.loads(text) == {"t": "2026-12-07T10:00:00Z", "a": "arn:s"}
+
+
+def test_a_schedule_that_cannot_run_does_not_stop_the_others():
+    invoked: list[str] = []
+    with mock_aws():
+        scheduler = boto3.client("scheduler", region_name="us-east-1")
+        for name, expression in (("broken", "rate(0 minutes)"), ("monitor", "rate(1 minute)")):
+            scheduler.create_schedule(
+                Name=name,
+                ScheduleExpression=expression,
+                FlexibleTimeWindow={"Mode": "OFF"},
+                Target={"Arn": TARGET, "RoleArn": "arn:aws:iam::123456789012:role/scheduler"},
+            )
+        runner = ScheduleRunner("123456789012", "us-east-1", lambda arn, text: invoked.append(arn))
+        (started,) = runner.run_due(time.time() + 61)
+    assert started.endswith("schedule/default/monitor")
