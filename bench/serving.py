@@ -82,6 +82,57 @@ def batch(size: int) -> list[list[float]]:
 # -- 1. the Lambda path against the model itself ------------------------------------------
 
 
+class LambdaContext:
+    function_name, function_version, memory_limit_in_mb = "bench", "$LATEST", 1024
+    invoked_function_arn, aws_request_id = "arn:aws:lambda:us-east-1:1:function:bench", "r"
+
+
+def predict_event(model: str, rows: list[Any]) -> dict[str, Any]:
+    from model_runtime.serving.function_url import function_url_event
+
+    return function_url_event(
+        method="POST",
+        raw_path=f"/v1/models/{model}/predict",
+        raw_query="",
+        headers={"content-type": "application/json"},
+        body=json.dumps({"inputs": rows}).encode(),
+        url_id="bench",
+        region="us-east-1",
+        account_id="1",
+    )
+
+
+def capture_added_p50_ms(bundle: Path, iterations: int, rows: list[Any]) -> float:
+    """What capturing a request adds to the Lambda path at p50: the same request with the
+    model's capture rate at 1 (every request written as a capture line) and at 0, taking
+    turns. Measured at rate 1, so it is the cost of a captured request, not an average."""
+    from model_runtime.serving import capture
+    from model_runtime.serving import handler as module
+    from model_runtime.serving.metrics import logger
+    from model_runtime.single_bundle_store import SingleBundleStore
+
+    store = SingleBundleStore(bundle, Path(tempfile.mkdtemp()))
+    module.app.state.model_store = store
+    event = predict_event(store.manifest.name, rows)
+    rate = {"now": 0.0}
+    settings_of = capture._capture_of
+    capture._capture_of = lambda model: (rate["now"], frozenset())  # type: ignore[assignment]
+
+    def call(captured: float) -> None:
+        rate["now"] = captured
+        module.handler(event, LambdaContext())
+
+    sink = io.StringIO()
+    logger.registered_handler.stream = sink
+    try:
+        with contextlib.redirect_stdout(sink):
+            off, on = timed_together([lambda: call(0.0), lambda: call(1.0)], iterations)
+    finally:
+        capture._capture_of = settings_of  # type: ignore[assignment]
+    assert '"message":"capture"' in sink.getvalue()  # the captured calls did write lines
+    return percentile(on, 50) - percentile(off, 50)
+
+
 def lambda_overhead(
     bundle: Path, iterations: int, rows_of: Any = None, sizes: tuple[int, ...] = (1, 100)
 ) -> dict[str, float]:
@@ -89,7 +140,6 @@ def lambda_overhead(
     model itself on input already in the form it takes."""
     from model_runtime.model_input import ModelInput
     from model_runtime.serving import handler as module
-    from model_runtime.serving.function_url import function_url_event
     from model_runtime.serving.metrics import logger
     from model_runtime.single_bundle_store import SingleBundleStore
 
@@ -99,23 +149,10 @@ def lambda_overhead(
     rows_of = rows_of or batch
     estimator_predict = _estimator(bundle)
 
-    class Context:
-        function_name, function_version, memory_limit_in_mb = "bench", "$LATEST", 1024
-        invoked_function_arn, aws_request_id = "arn:aws:lambda:us-east-1:1:function:bench", "r"
-
     results = {}
     for size in sizes:
         rows = rows_of(size)
-        event = function_url_event(
-            method="POST",
-            raw_path=f"/v1/models/{store.manifest.name}/predict",
-            raw_query="",
-            headers={"content-type": "application/json"},
-            body=json.dumps({"inputs": rows}).encode(),
-            url_id="bench",
-            region="us-east-1",
-            account_id="1",
-        )
+        event = predict_event(store.manifest.name, rows)
         # the model's own input, built once: what the Lambda path adds is everything else
         prepared = ModelInput.from_request(model.signature, rows)
         as_frame = model.signature.model_input == "dataframe"
@@ -127,7 +164,7 @@ def lambda_overhead(
             direct, through = timed_together(
                 [
                     lambda f=features: estimator_predict(f),
-                    lambda e=event: module.handler(e, Context()),
+                    lambda e=event: module.handler(e, LambdaContext()),
                 ],
                 iterations,
             )
@@ -362,6 +399,26 @@ def cold_starts(bundle: Path, runs: int) -> dict[str, float]:
     return {kind: statistics.median(taken) for kind, taken in samples.items()}
 
 
+def capture_costs(iris: Path, iterations: int, console: Console) -> float:
+    """Capture's added p50 for a 1-row iris request (an array) and a 1-row house-prices
+    request (a record with strings); the larger of the two is the figure tracked."""
+    from examples.house_prices.train import train_and_package as package_house
+
+    house = Path(tempfile.mkdtemp()) / "house.tar.gz"
+    package_house(house, version="1", extended=True)
+    costs = {
+        "iris, 1 row (array)": capture_added_p50_ms(iris, iterations, batch(1)),
+        "house prices, 1 row (record)": capture_added_p50_ms(house, iterations, house_rows(1)),
+    }
+    table = Table(title="data capture: what a captured request adds to the Lambda path (ms)")
+    table.add_column("request")
+    table.add_column("added p50")
+    for label, cost in costs.items():
+        table.add_row(label, f"{cost:.3f}")
+    console.print(table)
+    return max(costs.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -372,17 +429,26 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--cold-runs", type=int, default=7)
     parser.add_argument(
+        "--only-capture",
+        action="store_true",
+        help="measure only what capturing a request adds to the Lambda path",
+    )
+    parser.add_argument(
         "--only-embedded",
         action="store_true",
         help="measure only the embedded cloud's gateway against slipway serve",
     )
     args = parser.parse_args()
-    if not args.only_embedded and not args.mlflow_python.exists():
+    if not (args.only_embedded or args.only_capture) and not args.mlflow_python.exists():
         sys.exit(f"no MLflow environment at {args.mlflow_python}: run `make bench-serving`")
 
     bundle = Path(tempfile.mkdtemp()) / "iris.tar.gz"
     train_and_package(bundle, name="iris", version="1")
     console = Console(width=120)
+    captured = capture_costs(bundle, args.iterations, console)
+    if args.only_capture:
+        print(f"capture_added_p50_ms={captured:.3f}")
+        return
 
     with contextlib.ExitStack() as servers:
         targets = {
@@ -490,7 +556,8 @@ def main() -> None:
         f"cold_start_vs_bare={cold_slipway / cold_bare:.2f} "
         f"embedded_added_p50_ms={embedded_added:.3f} "
         f"dataframe_added_p50_ms={frame_added:.3f} "
-        f"dataframe_cold_start_vs_bare={frame_cold['slipway'] / frame_cold['bare']:.2f}"
+        f"dataframe_cold_start_vs_bare={frame_cold['slipway'] / frame_cold['bare']:.2f} "
+        f"capture_added_p50_ms={captured:.3f}"
     )
 
 

@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from registry.names import MODELS_PREFIX
+from registry.names import CAPTURE_PREFIX, FEEDBACK_PREFIX, MODELS_PREFIX
 
 
 class ArtifactStore(Construct):
@@ -30,6 +30,7 @@ class ArtifactStore(Construct):
         kms_key: bool,
         empty_on_delete: bool,
         model_readers: tuple[str, ...] = (),
+        capture_retention_days: int = 30,
     ) -> None:
         super().__init__(scope, id_)
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
@@ -76,6 +77,16 @@ class ArtifactStore(Construct):
                 s3.LifecycleRule(
                     id="AbortIncompleteUploads",
                     abort_incomplete_multipart_upload_after=Duration.days(7),
+                ),
+                *(
+                    # captured requests and labels may be personal data: kept only so long
+                    s3.LifecycleRule(
+                        id="Expire" + prefix.strip("/").title().replace("-", ""),
+                        prefix=prefix,
+                        expiration=Duration.days(capture_retention_days),
+                        noncurrent_version_expiration=Duration.days(1),
+                    )
+                    for prefix in CAPTURE_AND_ERRORS
                 ),
                 s3.LifecycleRule(
                     id="NoncurrentToInfrequentAccess",
@@ -129,6 +140,14 @@ class ArtifactStore(Construct):
                     },
                 )
             )
+
+
+# Expired after the capture retention: what Firehose delivers, and what it could not.
+CAPTURE_AND_ERRORS = tuple(
+    p
+    for prefix in (CAPTURE_PREFIX, FEEDBACK_PREFIX)
+    for p in (prefix, prefix.rstrip("/") + "-errors/")
+)
 
 
 # What reading one uploaded version, by its S3 version id, takes.

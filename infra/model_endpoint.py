@@ -21,6 +21,7 @@ from registry.environment import (
     TABLE_NAME,
     TRUSTED_MODEL_TYPES,
 )
+from registry.monitoring_settings import MONITORING, MonitoringSettings
 from registry.statuses import ServingRole
 from registry.workflow import GET
 
@@ -50,6 +51,7 @@ class ModelEndpoint(Construct):
         observability: Observability,
         role: ServingRole,
         environment_name: str,
+        monitoring: MonitoringSettings,
     ) -> None:
         super().__init__(scope, id_)
         self.function = RuntimeFunction(
@@ -70,6 +72,8 @@ class ModelEndpoint(Construct):
                 # a dimension of its per-version metrics: another environment in the account
                 # and region serves the same versions (model_runtime/serving/metrics.py)
                 ENVIRONMENT_NAME: environment_name,
+                # what it captures of its live requests (model_runtime/serving/capture.py)
+                MONITORING: monitoring.as_variable(),
             },
             description=f"Slipway model endpoint '{config.name}' ({role})",
             observability=observability,

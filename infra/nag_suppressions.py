@@ -108,6 +108,7 @@ STACK_IDS = (
     r"stack\/slipway-[a-z0-9-]+-(data|serving|workflow|monitoring)\/\*$"
 )
 MODEL_OBJECTS = rf"^Resource::{_arn_of('ArtifactStoreBucket')}\/models\/\*$"
+CAPTURE_OBJECTS = rf"^Resource::{_arn_of('ArtifactStoreBucket')}\/(capture|feedback)(-errors)?\/\*$"
 MONITORING_OBJECTS = (
     rf"^Resource::{_arn_of('ArtifactStoreBucket')}\/(capture|feedback|monitoring)\/\*$"
 )
@@ -213,6 +214,13 @@ ACCEPTED: tuple[Accepted, ...] = (
         "not known before), and follow the executions of the environment's own state "
         "machine, whose names come from the uploads",
         (MODEL_OBJECTS, PROMOTION_EXECUTIONS),
+    ),
+    Accepted(
+        IAM5,
+        ("DataCapture/(Capture|Feedback)DeliveryRole/DefaultPolicy/Resource",),
+        "Firehose names the objects it writes itself (hour prefixes, its stream's name, a "
+        "random id); each stream's role writes under its own prefix and its errors' only",
+        (CAPTURE_OBJECTS,),
     ),
     Accepted(
         "Serverless-LambdaDLQ",

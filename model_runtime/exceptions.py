@@ -37,6 +37,10 @@ class ModelLoadError(SlipwayRuntimeError):
     """The model file could not be loaded by its flavor."""
 
 
+class InvalidBaselineError(SlipwayRuntimeError, ValueError):
+    """The bundle's monitoring baseline is malformed, too large, or not of its signature."""
+
+
 class InputExampleMismatchError(SlipwayRuntimeError):
     """The model's answer to its own input example differs from the recorded expected output."""
 

@@ -10,7 +10,9 @@ It infers the signature from the data (typed columns, nullable where data is mis
 DataFrame input for an estimator fitted on one), takes the input example from the evaluation
 rows, records lineage (code commit, dataset digests, the model's parameters), ships the
 evaluation data inside the bundle for the promotion gate, and saves the model in its
-flavor's safe format.
+flavor's safe format. It also writes the monitoring baseline (``monitoring/baseline.json``):
+a profile of the training data per input column and of the model's outputs on the
+evaluation data, digest-checked like every other file.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from model_runtime.columns import infer_columns, output_column, records
 from model_runtime.csv_data import read_frame
 from model_runtime.manifest import Column, DatasetRef, Evaluation, Manifest
 from model_runtime.packaging import (
+    BaselineData,
     build_onnx_bundle,
     build_python_bundle,
     build_sklearn_bundle,
@@ -99,6 +102,11 @@ def package_model(
             "params": dict(params) if params is not None else _params(estimator),
             "metrics": dict(metrics or {}),
             "parent": parent,
+            # the monitoring baseline: what the monitor job compares live traffic with
+            "baseline": BaselineData(
+                train=train_frame[features],
+                evaluation=eval_frame[features] if eval_frame is not None else None,
+            ),
         }
         if eval_file is not None:
             chosen = metric or _default_metric(output)

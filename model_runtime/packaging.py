@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
 import platform
@@ -38,6 +39,7 @@ from model_runtime.manifest import (
     Signature,
 )
 from model_runtime.model_input import ModelInput
+from model_runtime.monitoring.baseline import BASELINE_FILE, build_baseline, dumps
 from model_runtime.url_credentials import scrub_credentials
 
 SKLEARN_MODEL_FILE = "model.skops"
@@ -45,6 +47,8 @@ ONNX_MODEL_FILE = "model.onnx"
 PYTHON_MODEL_FILE = "predictor.py"
 XGBOOST_MODEL_FILE = "model.ubj"
 LIGHTGBM_MODEL_FILE = "model.txt"
+# the model's outputs are profiled on at most this many evaluation rows (a fixed sample)
+BASELINE_PREDICTION_ROWS = 10_000
 
 
 def capture_code_version(path: Path) -> CodeVersion:
@@ -104,6 +108,7 @@ class BundleFacts:
     feature_dtype: str = "float64"
     output_dtype: str = "int64"
     extra_files: dict[str, Path] = field(default_factory=dict)
+    baseline: BaselineData | None = None
 
     def signature(self) -> Signature:
         columns = self.columns or [
@@ -116,6 +121,25 @@ class BundleFacts:
             dtype=self.output_dtype,  # type: ignore[arg-type]
         )
         return Signature(inputs=columns, outputs=[output], model_input=self.model_input)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class BaselineData:
+    """The data a bundle's monitoring baseline profiles: the training inputs, and the rows
+    whose predictions profile the outputs (the evaluation data, else the training data)."""
+
+    train: Any
+    evaluation: Any = None
+
+    def document(self, predict: Any, signature: Signature) -> dict[str, Any]:
+        from model_runtime.columns import records
+
+        source = self.evaluation if self.evaluation is not None else self.train
+        names = [column.name for column in signature.inputs]
+        if len(source) > BASELINE_PREDICTION_ROWS:
+            source = source.sample(n=BASELINE_PREDICTION_ROWS, random_state=0)
+        outputs = predict(ModelInput.from_request(signature, records(source, signature.inputs)))
+        return build_baseline(self.train[names], signature.inputs, outputs, signature.outputs)
 
 
 def build_bundle(
@@ -135,6 +159,10 @@ def build_bundle(
             shutil.copyfile(local, root / path)
         predict = load_predict_function(flavor, root / model_file, root, signature)
         expected = predict(ModelInput.from_request(signature, facts.example_rows))
+        # generated files: listed in files like the others, so their digests are checked too
+        generated: dict[str, bytes] = {}
+        if facts.baseline is not None:
+            generated[BASELINE_FILE] = dumps(facts.baseline.document(predict, signature))
     manifest = Manifest(
         name=facts.name,
         version=facts.version,
@@ -142,7 +170,10 @@ def build_bundle(
         model_file=model_file,
         signature=signature,
         input_example=InputExample(inputs=facts.example_rows, expected_output=expected),
-        files={path: sha256_file(local) for path, local in files.items()},
+        files={
+            **{path: sha256_file(local) for path, local in files.items()},
+            **{path: hashlib.sha256(data).hexdigest() for path, data in generated.items()},
+        },
         lineage=Lineage(
             code=facts.code,
             datasets=facts.datasets,
@@ -154,7 +185,8 @@ def build_bundle(
         runtime=runtime_versions(flavor),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    write_bundle(out, manifest, {path: local.read_bytes() for path, local in files.items()})
+    contents = {path: local.read_bytes() for path, local in files.items()}
+    write_bundle(out, manifest, {**contents, **generated})
     return manifest
 
 

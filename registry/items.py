@@ -32,9 +32,10 @@ def version_item(
     execution: str,
     at: str,
     uploaded_by: str | None = None,
+    baseline: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     name, version = manifest["name"], manifest["version"]
-    return {
+    item = {
         keys.PK: keys.model_pk(name),
         keys.SK: keys.version_sk(version),
         "kind": "version",
@@ -52,15 +53,23 @@ def version_item(
         "evaluation": to_dynamo(manifest.get("evaluation")),
         "runtime": manifest.get("runtime", {}),
     }
+    if baseline is not None:  # bundles packaged before monitoring have none
+        item["baseline"] = to_dynamo(baseline)
+    return item
 
 
 def validated_manifest_item(
-    manifest: dict[str, Any], digest: str, execution: str, expires_at: int
+    manifest: dict[str, Any],
+    digest: str,
+    execution: str,
+    expires_at: int,
+    baseline: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest Validate checked, for Register to read: the workflow's state carries
-    only its digest (Step Functions' state is limited to 256 KiB; a manifest may be more)."""
+    only its digest (Step Functions' state is limited to 256 KiB; a manifest may be more).
+    ``baseline`` summarises the bundle's monitoring baseline (rows, columns, its sha256)."""
     name, version = manifest["name"], manifest["version"]
-    return {
+    item = {
         keys.PK: keys.model_pk(name),
         keys.SK: keys.validated_sk(version, digest),
         "kind": "validated-manifest",
@@ -68,6 +77,9 @@ def validated_manifest_item(
         "manifest": json.dumps(manifest, sort_keys=True),  # one string: Decimal-free, exact
         "expires_at": expires_at,
     }
+    if baseline is not None:
+        item["baseline"] = json.dumps(baseline, sort_keys=True)
+    return item
 
 
 def datasets_by_digest(datasets: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

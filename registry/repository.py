@@ -91,6 +91,7 @@ class LineageRepository:
         bundle: UploadedBundle,
         execution: str,
         uploaded_by: str | None = None,
+        baseline: dict[str, Any] | None = None,
     ) -> RegisterOutcome:
         """Create the immutable version item with its edges; say whether it is new.
 
@@ -99,7 +100,9 @@ class LineageRepository:
         """
         name, version = manifest["name"], manifest["version"]
         at = now_iso()
-        new_version = items.version_item(manifest, bundle.__dict__, execution, at, uploaded_by)
+        new_version = items.version_item(
+            manifest, bundle.__dict__, execution, at, uploaded_by, baseline
+        )
         edges = items.edge_items(manifest)
         transaction = [
             {
@@ -233,24 +236,37 @@ class LineageRepository:
         return item if declaration_is_current(item) else None
 
     def put_validated_manifest(
-        self, manifest: dict[str, Any], digest: str, execution: str, ttl_seconds: int
+        self,
+        manifest: dict[str, Any],
+        digest: str,
+        execution: str,
+        ttl_seconds: int,
+        baseline: dict[str, Any] | None = None,
     ) -> None:
-        """Keep the manifest Validate checked until Register reads it (and a while after:
-        the table's TTL removes it)."""
+        """Keep the manifest Validate checked (and its baseline's summary) until Register
+        reads it (and a while after: the table's TTL removes it)."""
         expires_at = int(datetime.now(UTC).timestamp()) + ttl_seconds
         self._table.put_item(
-            Item=items.validated_manifest_item(manifest, digest, execution, expires_at)
+            Item=items.validated_manifest_item(manifest, digest, execution, expires_at, baseline)
         )
 
     def validated_manifest(self, name: str, version: str, digest: str) -> dict[str, Any]:
         """The manifest Validate checked for the bundle with ``digest``."""
+        return self.validated_upload(name, version, digest)[0]
+
+    def validated_upload(
+        self, name: str, version: str, digest: str
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The manifest Validate checked for the bundle with ``digest``, and the summary of
+        its monitoring baseline (``None``: the bundle has none)."""
         item = self._get(keys.model_pk(name), keys.validated_sk(version, digest))
         if item is None:
             raise InvalidStateError(
                 f"no validated manifest of {name} {version} with sha256 {digest}: "
                 "Register runs after Validate"
             )
-        return json.loads(item["manifest"])  # type: ignore[no-any-return]
+        baseline = json.loads(item["baseline"]) if "baseline" in item else None
+        return json.loads(item["manifest"]), baseline
 
     def _model_summary_update(self, name: str, version: str, at: str) -> dict[str, Any]:
         """The model's summary item, listed through the MODELS index."""

@@ -18,6 +18,7 @@ VERDICT_ERRORS = frozenset(
     {
         # Validate: what the uploader sent
         "InvalidManifestError",
+        "InvalidBaselineError",
         "UnsafeArchiveError",
         "ArchiveLimitExceededError",
         "CorruptBundleError",

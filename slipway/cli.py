@@ -288,7 +288,10 @@ def local_logs(
                 else "; try endpoint, validate, evaluate, smoketest, ingest or registry"
             )
         )
-    events = _newest_log_events(target.client("logs"), f"/aws/lambda/{names[0]}", lines)
+    # a function logs where its LoggingConfig says (Slipway gives each one a group of its own)
+    configuration = target.client("lambda").get_function_configuration(FunctionName=names[0])
+    group = configuration.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{names[0]}")
+    events = _newest_log_events(target.client("logs"), group, lines)
     if as_json:
         _emit_json({"function": names[0], "events": events})
         return
@@ -1342,9 +1345,17 @@ def versions(
         _emit_json(rows)
         return
     for row in rows:
-        line = f"{row.get('version', '?')}: {row.get('status', '?')}"
-        line += f" (registered {row['registered_at']})" if "registered_at" in row else ""
-        console.print(line + (f" [damaged: {row['damaged']}]" if "damaged" in row else ""))
+        console.print(_version_line(row))
+
+
+def _version_line(row: dict[str, Any]) -> str:
+    """One version as ``slipway versions`` lists it."""
+    line = f"{row.get('version', '?')}: {row.get('status', '?')}"
+    line += f" (registered {row['registered_at']})" if "registered_at" in row else ""
+    baseline = row.get("baseline")  # the monitoring baseline's summary (older bundles: none)
+    if isinstance(baseline, dict):
+        line += f", baseline: {baseline.get('rows')} rows, {baseline.get('columns')} columns"
+    return line + (f" [damaged: {row['damaged']}]" if "damaged" in row else "")
 
 
 def _version_order(version: str) -> tuple[tuple[int, int | str], ...]:

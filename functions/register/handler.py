@@ -22,9 +22,15 @@ def register(state: PromotionState, repository: LineageRepository) -> Registered
         digest=validated.digest,
         size=validated.size,
     )
-    manifest = repository.validated_manifest(validated.name, validated.version, validated.digest)
+    manifest, baseline = repository.validated_upload(
+        validated.name, validated.version, validated.digest
+    )
     outcome = repository.register_version(
-        manifest, bundle, state.execution_name, uploaded_by=validated.uploaded_by
+        manifest,
+        bundle,
+        state.execution_name,
+        uploaded_by=validated.uploaded_by,
+        baseline=baseline,
     )
     duplicate = outcome == RegisterOutcome.DUPLICATE
     repository.record_audit(

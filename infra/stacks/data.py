@@ -23,6 +23,7 @@ class DataStack(Stack):
             # custom resources do not run in the embedded cloud; `slipway local down` drops all
             empty_on_delete=not config.embedded,
             model_readers=tuple(config.model_readers),
+            capture_retention_days=config.monitoring.capture_retention_days,
         )
         self.lineage_table = LineageTable(self, "LineageTable", retain=config.retain_data)
         CfnOutput(self, "ArtifactBucketName", value=self.artifact_store.bucket.bucket_name)

@@ -17,6 +17,7 @@ from infra.config import (
     endpoint_function_output,
     endpoint_url_output,
 )
+from infra.data_capture import DataCapture
 from infra.model_endpoint import PROVISIONED_ALIAS, ModelEndpoint
 from infra.observability_defaults import Observability
 from registry.statuses import ServingRole
@@ -49,6 +50,7 @@ class ServingStack(Stack):
                 observability=observability,
                 role=role,
                 environment_name=config.name,
+                monitoring=config.monitoring,
             )
 
         self.endpoints = {
@@ -70,6 +72,14 @@ class ServingStack(Stack):
             else None
             for e in config.endpoints
         }
+        # what the live endpoints capture, into the bucket (candidates serve no live traffic)
+        self.data_capture = DataCapture(
+            self,
+            "DataCapture",
+            bucket=bucket,
+            log_groups={name: e.function.log_group for name, e in self.endpoints.items()},
+            observability=observability,
+        )
         for name, endpoint in self.endpoints.items():
             assert endpoint.function_url is not None  # live endpoints always have one
             CfnOutput(self, endpoint_url_output(name), value=endpoint.function_url.url)

@@ -15,6 +15,7 @@ from model_runtime.exceptions import PythonFlavorNotAllowedError
 from model_runtime.jobs.candidate import fetch_bundle, model_to_judge
 from model_runtime.manifest import Manifest
 from model_runtime.model import check_input_example
+from model_runtime.monitoring.baseline import baseline_summary, bundle_baseline
 from model_runtime.sandboxed_model import DeployedSandbox, Sandbox
 from model_runtime.serving.settings import StorageSettings
 from registry import aws
@@ -35,9 +36,10 @@ def refuse_python_where_not_allowed(manifest: Manifest, state: PromotionState) -
 def validate_upload(
     s3: Any, repository: LineageRepository, state: PromotionState, sandbox: Sandbox
 ) -> Validated:
-    """Download the exact object version, verify it, load it and replay its input example
-    (a python-flavor bundle's code runs in the ``sandbox``, not here); keep the checked
-    manifest in the registry for Register (the state carries its digest)."""
+    """Download the exact object version, verify it, read its monitoring baseline if it has
+    one, load it and replay its input example (a python-flavor bundle's code runs in the
+    ``sandbox``, not here); keep the checked manifest and the baseline's summary in the
+    registry for Register (the state carries its digest)."""
     name, _ = parse_upload_key(state.key)
     endpoint = state.policy.endpoint_for(name)
     with tempfile.TemporaryDirectory(prefix="slipway-validate-") as work:
@@ -61,12 +63,15 @@ def validate_upload(
         # before anything loads it: refused code never runs, not even here
         refuse_python_where_not_allowed(bundle.manifest, state)
         where = UploadedBundle(state.bucket, state.key, state.version_id, bundle.digest, size)
+        # the monitoring baseline, before the model loads: a malformed one rejects the bundle
+        baseline = bundle_baseline(bundle.root, bundle.manifest)
         check_input_example(model_to_judge(bundle, where, sandbox, s3), bundle)
         repository.put_validated_manifest(
             json.loads(bundle.manifest.model_dump_json()),
             bundle.digest,
             state.execution_name,
             state.policy.lock_ttl_seconds,  # as long as the execution may run
+            baseline=baseline_summary(baseline, bundle.manifest) if baseline else None,
         )
         return Validated(
             name=bundle.manifest.name,

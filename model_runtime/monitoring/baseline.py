@@ -10,8 +10,9 @@ per input column, chosen by the column's signature type:
   of the top values (at most 20) among non-missing values, the rest in ``other_share``.
   Values are keyed as text: strings as they are, booleans ``"true"``/``"false"``, integral
   numbers without a decimal point (``"3"``), other numbers by ``repr``.
-- ``text`` (string columns whose values are mostly distinct, or long): the distribution of
-  text lengths (characters), binned like a numeric column; ``min``/``max`` are lengths.
+- ``text`` (string columns whose values are mostly distinct, long, or sentences): the
+  distribution of text lengths (characters), binned like a numeric column; ``min`` and
+  ``max`` are lengths.
 - ``datetime``: missing rate and the range (seconds since the epoch, UTC); time moves on, so
   its distribution is not judged.
 
@@ -32,12 +33,14 @@ import itertools
 import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from model_runtime.manifest import Column, describe_validation_error
+from model_runtime.exceptions import InvalidBaselineError
+from model_runtime.manifest import Column, Manifest, describe_validation_error
 from registry.strict_json import StrictJsonError, load_strict_json
 
 BASELINE_FILE = "monitoring/baseline.json"
@@ -55,12 +58,15 @@ MAX_ROWS = 10**12
 TEXT_DISTINCT_SHARE = 0.5
 # ... or when its values' median length is above this many characters
 TEXT_MEDIAN_CHARS = 40
+# ... or when it has more distinct values than a profile keeps and most hold three words or more
+TEXT_MEDIAN_SPACES = 2
 # Shares must sum to 1 within this (they are written rounded).
 SHARE_TOLERANCE = 1e-6
 
 
-class BaselineError(ValueError):
-    """The baseline file is malformed, too large, or does not fit the bundle's signature."""
+# The baseline file is malformed, too large, or does not fit the bundle's signature (a
+# verdict on the bundle: Validate rejects it, naming the file and the problem).
+BaselineError = InvalidBaselineError
 
 
 # ---------------------------------------------------------------------------- the format
@@ -189,6 +195,25 @@ def check_fits_signature(baseline: Baseline, input_names: Sequence[str]) -> None
         )
 
 
+def bundle_baseline(root: Path, manifest: Manifest) -> Baseline | None:
+    """The baseline of an opened (digest-checked) bundle, checked against its signature;
+    ``None`` for a bundle packaged without one (older bundles)."""
+    if BASELINE_FILE not in manifest.files:
+        return None
+    path = root / BASELINE_FILE
+    size = path.stat().st_size
+    if size > MAX_BASELINE_BYTES:  # before reading it
+        raise BaselineError(f"{BASELINE_FILE} has {size} bytes; the limit is {MAX_BASELINE_BYTES}")
+    baseline = parse_baseline(path.read_bytes())
+    check_fits_signature(baseline, [column.name for column in manifest.signature.inputs])
+    return baseline
+
+
+def baseline_summary(baseline: Baseline, manifest: Manifest) -> dict[str, Any]:
+    """What the registry's version item says of the baseline (a few numbers and a digest)."""
+    return {"file": BASELINE_FILE, "sha256": manifest.files[BASELINE_FILE], **baseline.summary()}
+
+
 # ---------------------------------------------------------------------------- building
 
 
@@ -235,23 +260,25 @@ def outputs_frame(values: Sequence[Any], names: Sequence[str]) -> Any:
     import pandas as pd
 
     first = names[0] if names else "prediction"
-    values = list(values)
-    if not any(isinstance(value, list | tuple | np.ndarray) for value in values):
-        return pd.DataFrame({first: pd.Series(values, dtype=_series_dtype(values))})
-    width = max((len(v) for v in values if isinstance(v, list | tuple | np.ndarray)), default=0)
+    values = values if isinstance(values, list) else list(values)
+    series = pd.Series(values, dtype=object)
+    if pd.api.types.infer_dtype(series, skipna=True) not in ("mixed", "mixed-integer"):
+        return pd.DataFrame({first: series.infer_objects()})  # scalars: the common case
+    if not any([isinstance(value, list | tuple | np.ndarray) for value in values]):
+        return pd.DataFrame({first: series})
+    sequence = (list, tuple, np.ndarray)
+    width = max((len(v) for v in values if isinstance(v, sequence)), default=0)
     if len(names) > 1 and width == len(names):
         labels = list(names)
     else:
-        labels = [f"{first}[{i}]" for i in range(min(width, MAX_OUTPUT_POSITIONS))]
+        labels = [f"{first}[{i}]" for i in range(max(min(width, MAX_OUTPUT_POSITIONS), 1))]
+    size = len(labels)
     rows = [
-        list(v)[: len(labels)] if isinstance(v, list | tuple | np.ndarray) else [v] for v in values
+        ([*list(v)[:size], *[None] * (size - len(v))] if isinstance(v, sequence) else [v])
+        + [None] * (size - 1 if not isinstance(v, sequence) else 0)
+        for v in values
     ]
-    table = pd.DataFrame(rows, columns=labels[: max((len(r) for r in rows), default=0)])
-    return table.reindex(columns=labels)
-
-
-def _series_dtype(values: list[Any]) -> Any:
-    return object if any(isinstance(v, str | bool) or v is None for v in values) else None
+    return pd.DataFrame(rows, columns=labels)
 
 
 def kind_of(column_type: str, series: Any = None, *, output: bool = False) -> str:
@@ -284,6 +311,8 @@ def _looks_like_text(series: Any) -> bool:
     lengths = texts.str.len()
     if float(lengths.median()) > TEXT_MEDIAN_CHARS:
         return True
+    if distinct > MAX_TOP_VALUES and float(texts.str.count(" ").median()) >= TEXT_MEDIAN_SPACES:
+        return True  # sentences: many distinct values of several words each
     top = texts.value_counts().index[:MAX_TOP_VALUES]
     return any(len(value) > MAX_VALUE_CHARS for value in top)
 
@@ -325,7 +354,8 @@ def _binned(values: np.ndarray) -> dict[str, Any]:
     values = values[np.isfinite(values)]
     if values.size == 0:
         return {"edges": [], "shares": []}
-    quantiles = np.quantile(values, np.arange(1, MAX_BINS) / MAX_BINS)
+    # observed values as edges: a discrete column gets one bin per value, never a bin between
+    quantiles = np.quantile(values, np.arange(1, MAX_BINS) / MAX_BINS, method="inverted_cdf")
     edges = np.unique(quantiles)
     if edges.size and edges[-1] >= values.max():
         edges = edges[:-1]  # an edge at the maximum would leave its last bin empty

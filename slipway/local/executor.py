@@ -40,6 +40,7 @@ class FunctionSpec:
     timeout_seconds: float
     memory_mb: int
     region: str
+    log_group: str = ""  # the function's own log group; Lambda's default name if empty
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class _Worker:
                 "AWS_LAMBDA_FUNCTION_NAME": spec.name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group or f"/aws/lambda/{spec.name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
                 # environments start when the first invocation needs one, as on-demand ones do
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",

@@ -10,7 +10,9 @@ Each patch closes one gap between moto and AWS (docs/architecture.md lists what 
 - SendTaskFailure keeps its ``cause`` (moto's response handler drops it);
 - CloudWatch answers percentile statistics (``p99``) as it does in AWS;
 - Lambda code runs in the local executor instead of Docker, and the embedded-metric-format
-  lines it prints become CloudWatch metrics.
+  lines it prints become CloudWatch metrics;
+- data capture's Firehose streams, subscription filters and alarms come from the templates
+  and behave as in AWS (``monitoring_resources.py``).
 
 Every patch wraps or replaces a moto internal, so each one first checks, through
 :func:`moto_internal`, that its target still exists with the signature it was written for.
@@ -48,6 +50,7 @@ from moto.stepfunctions.parser import models as sfn_parser_models
 from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
 from moto.stepfunctions.parser.backend import execution as sfn_execution
 
+from slipway.local import monitoring_resources
 from slipway.local.credentials import LocalCredentials
 from slipway.local.executor import FunctionSpec, Invocation, LocalExecutor
 
@@ -125,6 +128,12 @@ TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
         ("self", "name_or_arn", "config"),
     ),
     (lambda_models.LambdaBackend, "delete_function_url_config", ("self", "name_or_arn")),
+    (
+        lambda_models.LambdaFunction,
+        "create_from_cloudformation_json",
+        ("resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"),
+    ),
+    (lambda_models.LambdaFunction, "get_configuration", ("self", "on_create")),
     (cfn_parsing, "get_model_list", ()),
     (cfn_parsing, "get_model_map", ()),
     (cfn_parsing, "get_name_type_map", ()),
@@ -245,7 +254,7 @@ def issued_by_sts(access_key_id: str) -> bool:
 
 def check_targets() -> None:
     """Check every moto internal the patches rely on; raise naming the first that moved."""
-    for owner, attribute, parameters in TARGETS:
+    for owner, attribute, parameters in (*TARGETS, *monitoring_resources.TARGETS):
         moto_internal(owner, attribute, parameters)
 
 
@@ -563,8 +572,12 @@ def _publish_embedded_metrics(account_id: str, region: str, logs: str) -> None:
     from slipway.local.emf import metric_data_from_logs
 
     backend = cloudwatch_models.cloudwatch_backends[account_id][region]
+    arrived: set[tuple[str, str]] = set()
     for namespace, metric_data in metric_data_from_logs(logs).items():
         backend.put_metric_data(namespace, metric_data)
+        arrived.update((namespace, datum["MetricName"]) for datum in metric_data)
+    if arrived:  # alarms on these metrics are judged now, as CloudWatch would
+        monitoring_resources.evaluate_alarms(account_id, region, arrived)
 
 
 def teach_percentile_statistics() -> None:
@@ -655,6 +668,7 @@ def _patch_lambda_invoke(executor: LocalExecutor) -> None:
             timeout_seconds=float(self.timeout),
             memory_mb=int(self.memory_size),
             region=self.region,
+            log_group=self.logs_group_name,
         )
         result = executor.invoke(spec, event if event is not None else {})
         _deliver(self.logs_backend, self.logs_group_name, self.account_id, self.region, result)
@@ -662,6 +676,40 @@ def _patch_lambda_invoke(executor: LocalExecutor) -> None:
         return result.payload, result.errored, _tail(result.logs, 4096)
 
     lambda_models.LambdaFunction._invoke_lambda = invoke_locally  # type: ignore[method-assign]
+
+
+def honour_logging_config() -> None:
+    """A function logs to the log group its ``LoggingConfig`` names (Slipway gives each
+    function one of its own, with the environment's retention), as in AWS; moto drops the
+    setting and logs to ``/aws/lambda/<name>``. GetFunctionConfiguration names the group."""
+    create = _target(lambda_models.LambdaFunction, "create_from_cloudformation_json").__func__
+    configuration = _target(lambda_models.LambdaFunction, "get_configuration")
+
+    def create_with_log_group(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        function = create(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        logging_config = cloudformation_json["Properties"].get("LoggingConfig") or {}
+        if logging_config.get("LogGroup"):
+            function.logs_group_name = logging_config["LogGroup"]
+        return function
+
+    def configuration_with_log_group(self: Any, on_create: bool = False) -> dict[str, Any]:
+        answer: dict[str, Any] = configuration(self, on_create)
+        answer["LoggingConfig"] = {"LogFormat": "Text", "LogGroup": self.logs_group_name}
+        return answer
+
+    lambda_models.LambdaFunction.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+        create_with_log_group
+    )
+    lambda_models.LambdaFunction.get_configuration = configuration_with_log_group  # type: ignore[method-assign]
 
 
 def install(executor: LocalExecutor, credentials: LocalCredentials) -> None:
@@ -681,6 +729,8 @@ def install(executor: LocalExecutor, credentials: LocalCredentials) -> None:
     abort_stopped_executions()
     honour_disabled_rules()
     teach_percentile_statistics()
+    honour_logging_config()
+    monitoring_resources.install()
     for cached in ("get_model_list", "get_model_map", "get_name_type_map"):
         _target(cfn_parsing, cached).cache_clear()  # FunctionUrlResource joins the models
     _installed["done"] = True

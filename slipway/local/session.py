@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from slipway.local.cloud import ACCOUNT_ID, REGION, EmbeddedCloud
 from slipway.local.credentials import LocalCredentials
 from slipway.local.gateway import FunctionUrlGateway
+from slipway.local.schedules import ScheduleRunner
 
 RoutesChanged = Callable[[dict[str, str]], None]
 
@@ -31,6 +33,7 @@ class LocalSession:
         self._stop = threading.Event()
         self.gateway: FunctionUrlGateway | None = None
         self._watcher: threading.Thread | None = None
+        self._schedules: ScheduleRunner | None = None
 
     def start(self) -> LocalSession:
         from slipway.local.moto_patches import invoke_function
@@ -45,6 +48,10 @@ class LocalSession:
         )
         self._watcher = threading.Thread(target=self._watch_function_urls, daemon=True)
         self._watcher.start()
+        # EventBridge Scheduler's schedules (the monitor job's), run as Scheduler runs them
+        self._schedules = ScheduleRunner(
+            ACCOUNT_ID, REGION, lambda arn, text: invoke(arn, json.loads(text))
+        ).start()
         return self
 
     def refresh_routes(self) -> dict[str, str]:
@@ -98,6 +105,8 @@ class LocalSession:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._schedules is not None:
+            self._schedules.stop()
         if self.gateway is not None:
             self.gateway.close_all()
         self.cloud.stop()

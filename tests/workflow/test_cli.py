@@ -192,6 +192,7 @@ def test_package_builds_each_flavor_from_the_command_line(tmp_path):
         built = run("package", str(model), "--name", f"cli-{flavor}", "--out", str(out), *common)
         assert built["manifest"]["flavor"] == flavor
         assert built["manifest"]["evaluation"]["dataset"] == "data/evaluation.csv"
+        assert "monitoring/baseline.json" in built["manifest"]["files"]  # the monitor's baseline
         assert [d["role"] for d in built["manifest"]["lineage"]["datasets"]] == [
             "train",
             "evaluation",
