@@ -96,15 +96,16 @@ def build_report(
     settings: MonitoringSettings,
     requests: int,
     rows: int,
+    baseline_present: bool,
     drift: dict[str, Any] | None,
     quality: QualityResult | None,
     truncated: str | None,
     location: str,
     generated_at: datetime,
-    baseline_note: str | None = None,
 ) -> dict[str, Any]:
     """The report document. ``drift`` is ``DriftResult.as_json()`` (None without a
-    baseline); ``truncated`` says which limit of the run cut the window short, if any."""
+    baseline or without a captured row); ``truncated`` says which limit of the run cut the
+    window short, if any."""
     inputs = _by_psi(list((drift or {}).get("columns", [])))
     outputs = _by_psi(list((drift or {}).get("outputs", [])))
     judged = [*inputs, *outputs]
@@ -113,7 +114,7 @@ def build_report(
     degraded = bool(quality and quality.degraded)
     enough = rows >= settings.min_rows
     decided = verdict(
-        has_baseline=drift is not None,
+        has_baseline=baseline_present,
         rows=rows,
         min_rows=settings.min_rows,
         drifted=bool(drifted) and enough,
@@ -128,7 +129,7 @@ def build_report(
         "window": window.as_json(),
         "generated_at": generated_at.astimezone(UTC).isoformat(timespec="seconds"),
         "verdict": decided.value,
-        "drifted": bool(drifted) and enough and drift is not None,
+        "drifted": bool(drifted) and enough,
         "degraded": degraded,
         "requests": requests,
         "rows": rows,
@@ -138,7 +139,10 @@ def build_report(
             "quality_drop_alarm": settings.quality_drop_alarm,
             "min_rows": settings.min_rows,
         },
-        "baseline": {"present": drift is not None, "note": baseline_note},
+        "baseline": {
+            "present": baseline_present,
+            "note": None if baseline_present else "the bundle carries no baseline",
+        },
         "max_psi": max(psis) if psis else None,
         "drifted_columns": drifted if enough else [],
         "columns": [_clean(c) for c in inputs],

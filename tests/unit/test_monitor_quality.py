@@ -7,14 +7,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model_runtime.monitoring.quality import collect_labels, join_labels, live_quality
+from model_runtime.monitoring.capture_files import capture_frames
+from model_runtime.monitoring.quality import collect_labels, join_keyed, live_quality
 from model_runtime.monitoring.report import verdict
 from registry.monitoring_reports import Verdict
 
 CAPTURES = [
-    {"request_id": "a", "outputs": [0, 1, 2]},
-    {"request_id": "b", "outputs": [[0.2, 0.8]]},
-    {"request_id": "c", "outputs": ["spam"]},
+    {
+        "message": "capture",
+        "model": "m",
+        "version": "1",
+        "request_id": rid,
+        "inputs": i,
+        "outputs": o,
+    }
+    for rid, i, o in [
+        ("a", [[1.0], [2.0], [3.0]], [0, 1, 2]),
+        ("b", [[4.0]], [1]),
+        ("c", [[5.0]], [None]),  # no answer for that row
+    ]
 ]
 
 
@@ -36,13 +47,14 @@ def test_labels_of_both_forms_are_collected_per_model_and_a_later_one_corrects()
     assert labels == {"m": {("a", 1): 1, ("b", 0): 0}}
 
 
-def test_join_takes_the_labelled_rows_and_a_string_label_reads_as_the_models_number():
-    truths, predictions = join_labels(
-        CAPTURES, {("a", 0): "0", ("a", 2): 1, ("b", 0): 1, ("c", 0): "ham", ("zz", 0): 1}
-    )
-    # a: rows 0 and 2; b: the first of its outputs; c: text as text
-    assert predictions == [0, 2, 0.2, "spam"]
-    assert truths == [0, 1, 1, "ham"]
+def test_join_takes_the_labelled_rows_by_request_and_row_and_reads_labels_as_the_model_answers():
+    (frames,) = capture_frames(CAPTURES, model="m", signatures={"1": (["x"], ["y"])}).values()
+    labels = {("a", 0): "0", ("a", 2): 1, ("b", 0): 1, ("c", 0): 1, ("zz", 0): 1}
+    truths, predictions = join_keyed(frames.keys, frames.outputs["y"], labels)
+    # a: rows 0 and 2 (a label sent as text reads as the model's number); b: its row 0;
+    # c answered nothing; zz was never captured
+    assert predictions == [0, 2, 1]
+    assert truths == [0, 1, 1]
 
 
 def test_live_metric_against_the_evaluation_score():
