@@ -348,9 +348,15 @@ def judge_all(run: _Run, judged: list[Judged], result: RunResult, limits: Limits
     )
     by_model = window_records(read_records(captured, stats=stats), window, wanted, budget)
     # labels come after their requests: every feedback object written since the window began
-    feedback = _objects(s3, run.bucket, FEEDBACK_PREFIX, budget, since=window.start)
+    # (a budget of its own: a window too big to read whole still gets its labels)
+    labelled = _Budget(limits)
+    feedback = _objects(s3, run.bucket, FEEDBACK_PREFIX, labelled, since=window.start)
     labels = collect_labels(read_records(feedback, stats=stats), set(wanted))
     result.truncated = budget.truncated or _read_limit(stats)
+    if labelled.truncated:
+        result.truncated = f"feedback: {labelled.truncated}" + (
+            f"; {result.truncated}" if result.truncated else ""
+        )
     result.read = stats.as_json()
     for model in wanted:
         mine = [one for one in judged if one.model == model]
