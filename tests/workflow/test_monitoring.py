@@ -192,6 +192,13 @@ def test_a_planted_shift_is_named_alarmed_and_announced_and_steady_traffic_is_no
     verdict = shifting["verdict"].upper()
     assert text.exit_code == 0 and text.stdout.startswith(f"shifting 1: {verdict}")
     assert f"{SHIFTED}: PSI" in text.stdout
+    # and the version's lineage lists its reports
+    lineage = runner.invoke(app, ["lineage", "shifting", "1", "--env", "local", "--json"])
+    assert lineage.exit_code == 0, lineage.output
+    (newest, *_) = json.loads(lineage.stdout)["monitoring"]
+    assert (
+        newest["verdict"] == shifting["verdict"] and newest["report"] == event["detail"]["report"]
+    )
 
 
 def test_monitor_run_judges_one_model_now(deployed, iris_bundle, tmp_path, monkeypatch):
