@@ -176,3 +176,21 @@ def test_drift_and_quality_counts_alarm_on_the_environments_topic(synthesized, e
                 "AlarmActions": [{"Ref": Match.string_like_regexp("MonitoringAlarmTopic")}],
             },
         )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_pushers_and_approvers_may_run_the_job_and_callers_may_not(synthesized, env):
+    # slipway monitor run invokes the job directly (it has no URL), by its fixed name
+    template = synthesized(env).template_json
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::IAM::ManagedPolicy":
+            continue
+        duty = resource["Properties"]["ManagedPolicyName"].rsplit("-", 1)[1]
+        statements = resource["Properties"]["PolicyDocument"]["Statement"]
+        runs = [s for s in statements if s.get("Sid") == "RunMonitor"]
+        if duty in ("pusher", "approver"):
+            (run,) = runs
+            assert run["Action"] == "lambda:InvokeFunction" and "Condition" not in run
+            assert f"function:{monitor_function_name(env)}" in json.dumps(run["Resource"])
+        else:
+            assert runs == [], duty
