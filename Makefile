@@ -12,7 +12,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 
 EXAMPLES := iris onnx python house spam churn xgboost
 
-.PHONY: demo-drift soak docs $(addprefix example-,$(EXAMPLES)) bench-serving bench-registry setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
+.PHONY: demo-drift soak docs $(addprefix example-,$(EXAMPLES)) bench-serving bench-registry bench-monitor setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -73,8 +73,17 @@ bench-serving: setup .venv-bench-mlflow/.installed
 bench-registry: setup
 	$(BIN)/python bench/registry.py
 
+# Evidently, the drift tool a team would otherwise reach for, in its own environment too.
+.venv-bench-evidently/.installed: bench/requirements-evidently.txt
+	$(PYTHON) -m venv .venv-bench-evidently
+	.venv-bench-evidently/bin/pip install --quiet -r bench/requirements-evidently.txt
+	touch $@
+
+bench-monitor: setup .venv-bench-evidently/.installed
+	$(BIN)/python bench/monitor.py
+
 down: setup
 	$(BIN)/slipway local down
 
 clean:
-	rm -rf $(VENV) .venv-bench-mlflow node_modules cdk.out .slipway .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench-mlflow .venv-bench-evidently node_modules cdk.out .slipway .pytest_cache .ruff_cache

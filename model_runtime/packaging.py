@@ -16,12 +16,13 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from model_runtime.exceptions import IncompatibleBundleError
+from model_runtime.exceptions import IncompatibleBundleError, InvalidInputError
 from model_runtime.extraction import sha256_file
 from model_runtime.flavors import load_predict_function
 from model_runtime.flavors.compatibility import installed_version
@@ -138,7 +139,17 @@ class BaselineData:
         names = [column.name for column in signature.inputs]
         if len(source) > BASELINE_PREDICTION_ROWS:
             source = source.sample(n=BASELINE_PREDICTION_ROWS, random_state=0)
-        outputs = predict(ModelInput.from_request(signature, records(source, signature.inputs)))
+        try:
+            rows = ModelInput.from_request(signature, records(source, signature.inputs))
+        except InvalidInputError as exc:
+            # the gate judges the evaluation data; the baseline then profiles the inputs alone
+            warnings.warn(
+                f"{BASELINE_FILE}: the model's outputs are not profiled, the rows do not fit "
+                f"its signature: {exc}",
+                stacklevel=2,
+            )
+            return build_baseline(self.train[names], signature.inputs, None, signature.outputs)
+        outputs = predict(rows)
         return build_baseline(self.train[names], signature.inputs, outputs, signature.outputs)
 
 

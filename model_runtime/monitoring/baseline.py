@@ -1,5 +1,11 @@
 """The baseline a bundle carries: what its training data and its model's outputs looked like.
 
+    # packaging (model_runtime/packaging.py does this for every bundle)
+    document = build_baseline(train_frame, signature.inputs, predictions, signature.outputs)
+    (root / BASELINE_FILE).write_bytes(dumps(document))
+    # Validate and the monitor job, on an opened (digest-checked) bundle
+    baseline = bundle_baseline(bundle.root, bundle.manifest)  # None: packaged without one
+
 The monitor job compares captured traffic with this profile (``drift.compare``). One profile
 per input column, chosen by the column's signature type:
 
@@ -18,8 +24,10 @@ per input column, chosen by the column's signature type:
 
 Outputs are profiled the same way from the model's predictions on the evaluation data (the
 training data when there is none): a classifier's labels as categorical, a regressor's values
-as numeric. A model answering several values per row (probabilities) is profiled per
-position, ``prediction[0]``, ``prediction[1]`` ..., up to ``MAX_OUTPUT_POSITIONS``.
+as numeric (an integer output with more than 20 distinct values counts as numbers; at most
+``packaging.BASELINE_PREDICTION_ROWS`` evaluation rows are predicted, a fixed sample). A
+model answering several values per row (probabilities) is profiled per position,
+``prediction[0]``, ``prediction[1]`` ..., up to ``MAX_OUTPUT_POSITIONS``.
 
 Shares are those of non-missing values; missing means None, NaN, pd.NA or NaT.
 
@@ -52,7 +60,9 @@ MAX_OUTPUT_POSITIONS = 10
 MAX_COLUMNS = 2000
 MAX_NAME_CHARS = 256
 MAX_VALUE_CHARS = 100  # a categorical value longer than this makes its column text
-MAX_BASELINE_BYTES = 4 * 1024 * 1024
+# what build_baseline can write at most (2,000 categorical columns of 20 long values: about
+# 5.5 MB) fits, so a bundle of ours is never refused for its own baseline
+MAX_BASELINE_BYTES = 8 * 1024 * 1024
 MAX_ROWS = 10**12
 # a string column is free text when more than this share of its values are distinct ...
 TEXT_DISTINCT_SHARE = 0.5
@@ -184,8 +194,11 @@ def parse_baseline(raw: bytes | str) -> Baseline:
         raise BaselineError(describe_validation_error(BASELINE_FILE, exc)) from None
 
 
-def check_fits_signature(baseline: Baseline, input_names: Sequence[str]) -> None:
-    """Every column the baseline profiles must be an input of the signature."""
+def check_fits_signature(
+    baseline: Baseline, input_names: Sequence[str], output_names: Sequence[str] = ()
+) -> None:
+    """Every column the baseline profiles must be an input of the signature, and every
+    output it profiles one of the signature's outputs (``name`` or ``name[i]``)."""
     unknown = sorted(set(baseline.columns) - set(input_names))
     if unknown:
         shown = ", ".join(repr(name) for name in unknown[:10])
@@ -193,6 +206,20 @@ def check_fits_signature(baseline: Baseline, input_names: Sequence[str]) -> None
             f"{BASELINE_FILE} profiles {len(unknown)} column(s) that are not inputs of the "
             f"signature: {shown}"
         )
+    if output_names:
+        outputs = set(output_names)
+        strange = sorted(name for name in baseline.outputs if _output_base(name) not in outputs)
+        if strange:
+            shown = ", ".join(repr(name) for name in strange[:10])
+            raise BaselineError(
+                f"{BASELINE_FILE} profiles output(s) the signature does not have: {shown}"
+            )
+
+
+def _output_base(name: str) -> str:
+    """``prediction`` for ``prediction[3]``, the name itself otherwise."""
+    base, bracket, rest = name.partition("[")
+    return base if bracket and rest[:-1].isdigit() and rest.endswith("]") else name
 
 
 def bundle_baseline(root: Path, manifest: Manifest) -> Baseline | None:
@@ -205,7 +232,12 @@ def bundle_baseline(root: Path, manifest: Manifest) -> Baseline | None:
     if size > MAX_BASELINE_BYTES:  # before reading it
         raise BaselineError(f"{BASELINE_FILE} has {size} bytes; the limit is {MAX_BASELINE_BYTES}")
     baseline = parse_baseline(path.read_bytes())
-    check_fits_signature(baseline, [column.name for column in manifest.signature.inputs])
+    signature = manifest.signature
+    check_fits_signature(
+        baseline,
+        [column.name for column in signature.inputs],
+        [column.name for column in signature.outputs],
+    )
     return baseline
 
 
@@ -235,14 +267,15 @@ def build_baseline(
         "columns": {},
         "outputs": {},
     }
-    for column in columns:
-        if column.name in frame.columns:
-            document["columns"][column.name] = profile_series(frame[column.name], column.type)
+    # within what parse_baseline accepts: the first MAX_COLUMNS columns with short names
+    profiled = [c for c in columns if c.name in frame.columns and len(c.name) <= MAX_NAME_CHARS]
+    for column in profiled[:MAX_COLUMNS]:
+        document["columns"][column.name] = profile_series(frame[column.name], column.type)
     if outputs is not None and output_columns:
         predictions = outputs_frame(outputs, [column.name for column in output_columns])
         document["output_rows"] = len(predictions)
         kinds = {column.name: column.type for column in output_columns}
-        for name in predictions.columns:
+        for name in [n for n in predictions.columns if len(n) <= MAX_NAME_CHARS]:
             kind = kinds.get(name, kinds.get(name.split("[")[0], "float"))
             document["outputs"][name] = profile_series(predictions[name], kind, output=True)
     return document
@@ -330,6 +363,12 @@ def profile_series(series: Any, column_type: str, *, output: bool = False) -> di
         seconds = seconds[~np.isnan(seconds)]
         bounds = {"min": float(seconds.min()), "max": float(seconds.max())} if seconds.size else {}
         return {"kind": "datetime", "missing_rate": rate, **bounds}
+    if kind == "categorical":
+        counts, _ = category_counts(present)
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        if all(len(key) <= MAX_VALUE_CHARS for key, _ in ranked[:MAX_TOP_VALUES]):
+            return _categorical(ranked, rate)
+        kind = "text"  # values too long to keep: their lengths are profiled instead
     if kind == "text":
         binned = _binned(text_lengths(present))
         profile = {"kind": "text", "missing_rate": rate}
@@ -337,16 +376,19 @@ def profile_series(series: Any, column_type: str, *, output: bool = False) -> di
             profile["min"], profile["max"] = int(binned["min"]), int(binned["max"])
         profile["length_edges"], profile["length_shares"] = binned["edges"], binned["shares"]
         return profile
-    counts = category_keys(present).value_counts()
-    total = int(counts.sum())
-    top = counts.iloc[:MAX_TOP_VALUES]
-    shares = {str(key): int(count) / total for key, count in top.items()} if total else {}
+    raise AssertionError(f"unknown profile kind {kind}")  # pragma: no cover
+
+
+def _categorical(ranked: list[tuple[str, int]], rate: float) -> dict[str, Any]:
+    total = sum(count for _, count in ranked)
+    top = ranked[:MAX_TOP_VALUES]
+    shares = {key: count / total for key, count in top} if total else {}
     other = 1.0 - sum(shares.values()) if total else 0.0
     return {
         "kind": "categorical",
         "missing_rate": rate,
         "shares": shares,
-        "other_share": max(other, 0.0) if len(counts) > len(top) else 0.0,
+        "other_share": max(other, 0.0) if len(ranked) > len(top) else 0.0,
     }
 
 
@@ -411,6 +453,8 @@ def datetime_seconds(series: Any) -> np.ndarray:
 
     if series.empty:
         return np.empty(0)
+    if not pd.api.types.is_datetime64_any_dtype(series.dtype):
+        series = series.astype(str)  # numbers are not epochs here: everything read as text
     try:
         stamps = pd.to_datetime(series, errors="coerce", utc=True, format="ISO8601")
     except (TypeError, ValueError):
@@ -418,6 +462,23 @@ def datetime_seconds(series: Any) -> np.ndarray:
     nanos = stamps.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float)
     nanos[stamps.isna().to_numpy()] = np.nan
     return nanos / 1e9
+
+
+def category_counts(series: Any) -> tuple[dict[str, int], int]:
+    """(how many values have each key, how many values are missing), in one hashing pass:
+    keys are made from the distinct values only, so a million rows cost one factorize.
+    Values Python holds equal share a key (``True``, ``1`` and ``1.0`` in one object
+    column count as the first of them seen)."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    present = codes[codes >= 0]
+    counts = np.bincount(present, minlength=len(uniques))
+    keyed: dict[str, int] = {}
+    for value, count in zip(uniques, counts.tolist(), strict=True):
+        key = value_key(value)
+        keyed[key] = keyed.get(key, 0) + count
+    return keyed, len(codes) - len(present)
 
 
 def category_keys(series: Any) -> Any:

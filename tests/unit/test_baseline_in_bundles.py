@@ -66,3 +66,35 @@ def test_packaging_twice_gives_the_same_bytes(tmp_path: Path):
     first = package(fitted, tmp_path / "a.tar.gz")
     second = package(fitted, tmp_path / "b.tar.gz")
     assert first.files[BASELINE_FILE] == second.files[BASELINE_FILE]
+
+
+def test_evaluation_rows_the_signature_refuses_leave_the_outputs_unprofiled(tmp_path: Path):
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from slipway import package_model
+
+    # GIVEN evaluation data with a value the training data never had in a typed column
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"x": rng.normal(size=60), "label": [0, 1] * 30})
+    evaluation = train.head(10).astype({"x": object})
+    evaluation.loc[3, "x"] = "not a number"
+    model = LogisticRegression().fit(train[["x"]], train["label"])
+    # WHEN it is packaged (the gate will judge those rows; packaging does not refuse them)
+    with pytest.warns(UserWarning, match="outputs are not profiled"):
+        manifest = package_model(
+            model,
+            name="odd",
+            version="1",
+            train=train,
+            evaluation=evaluation,
+            target="label",
+            threshold=0.1,
+            out=tmp_path / "b.tar.gz",
+        )
+    # THEN the baseline profiles the inputs only
+    bundle = open_bundle(tmp_path / "b.tar.gz", tmp_path / "o")
+    baseline = parse_baseline((bundle.root / BASELINE_FILE).read_bytes())
+    assert list(baseline.columns) == ["x"] and baseline.outputs == {}
+    assert BASELINE_FILE in manifest.files

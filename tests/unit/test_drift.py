@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -233,3 +234,39 @@ def test_a_million_rows_by_ten_columns_in_well_under_two_seconds() -> None:
     started = time.process_time()
     compare(baseline, frame)
     assert time.process_time() - started < 2.0
+
+
+BASELINES = {
+    "numeric": (pd.Series(np.arange(50.0)), Column(name="col", type="float", nullable=True)),
+    "categorical": (pd.Series(["a", "b", "c"] * 10), Column(name="col", type="string")),
+    "text": (
+        pd.Series([f"a message of some {i} words" for i in range(60)]),
+        Column(name="col", type="string"),
+    ),
+    "datetime": (
+        pd.Series(pd.to_datetime(["2026-01-01", "2026-02-01"] * 5)),
+        Column(name="col", type="datetime"),
+    ),
+}
+ANY_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(),
+    st.text(max_size=8),
+    st.sampled_from(["2026-01-01T00:00:00Z", "a", "not a date"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(sorted(BASELINES)), st.lists(ANY_VALUE, max_size=30))
+def test_compare_judges_any_captured_values_without_crashing(kind, values) -> None:
+    series, column = BASELINES[kind]
+    baseline = baseline_of(pd.DataFrame({"col": series}), [column])
+    assert baseline.columns["col"].kind == kind
+    result = compare(baseline, pd.DataFrame({"col": pd.Series(values, dtype=object)}))
+    item = result.columns[0]
+    assert item.psi is None or item.psi >= 0
+    assert item.unseen_share is None or 0 <= item.unseen_share <= 1
+    assert 0 <= item.missing_rate_current <= 1
+    json.dumps(result.as_json(), allow_nan=False)  # the report is plain JSON

@@ -246,6 +246,18 @@ def test_columns_must_be_inputs_of_the_signature() -> None:
         check_fits_signature(baseline, ["x"])
 
 
+def test_outputs_must_be_outputs_of_the_signature() -> None:
+    profile = {"kind": "categorical", "missing_rate": 0.0, "shares": {"a": 1.0}}
+    document = {**GOOD, "outputs": {"prediction": profile, "prediction[1]": profile}}
+    baseline = parse_baseline(json.dumps(document))
+    check_fits_signature(baseline, ["x", "c"], ["prediction"])
+    with pytest.raises(BaselineError, match=r"output\(s\) the signature does not have: 'pre"):
+        check_fits_signature(baseline, ["x", "c"], ["label"])
+    sneaky = {**GOOD, "outputs": {"prediction[x]": profile}}
+    with pytest.raises(BaselineError, match=r"'prediction\[x\]'"):
+        check_fits_signature(parse_baseline(json.dumps(sneaky)), ["x", "c"], ["prediction"])
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
     lambda children: (
@@ -267,3 +279,60 @@ def test_any_json_is_read_or_refused_with_a_baseline_error(value) -> None:
 def test_any_bytes_are_read_or_refused_with_a_baseline_error(raw: bytes) -> None:
     with contextlib.suppress(BaselineError):
         parse_baseline(raw)
+
+
+CELL = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(["2026-01-01", "2026-01-01T10:00:00+02:00", "x y z w"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["float", "int", "bool", "string", "category", "datetime"]),
+    st.lists(CELL, max_size=40),
+)
+def test_any_training_values_of_any_type_build_a_baseline_that_reads_back(kind, values) -> None:
+    frame = pd.DataFrame({"c": pd.Series(values, dtype=object)})
+    column = Column(name="c", type=kind, nullable=True)
+    output = Column(name="p", type=kind)
+    document = build_baseline(frame, [column], values, [output])
+    parse_baseline(dumps(document))
+    assert document["rows"] == len(values)
+
+
+def test_the_widest_baseline_the_builder_writes_is_one_the_parser_accepts() -> None:
+    # GIVEN 2,100 string columns of 20 distinct 100-character values (and a long name)
+    rows = 40
+    values = [f"{i:02d}" + "v" * 98 for i in range(20)] * 2
+    frame = pd.DataFrame({f"c{i}": values for i in range(2100)})
+    frame["n" * 300] = values
+    columns = [Column(name=str(name), type="category") for name in frame.columns]
+    # WHEN its baseline is built
+    raw = dumps(build_baseline(frame.head(rows), columns, None, []))
+    # THEN it reads back: the first 2,000 columns profiled, the long name left out
+    assert len(raw) <= MAX_BASELINE_BYTES
+    baseline = parse_baseline(raw)
+    assert len(baseline.columns) == 2000
+    assert "n" * 300 not in baseline.columns
+
+
+def test_category_values_too_long_to_keep_are_profiled_by_length() -> None:
+    values = ["x" * 150, "y" * 160] * 10
+    document = build_baseline(
+        pd.DataFrame({"c": values}), [Column(name="c", type="category")], None, []
+    )
+    profile = parse_baseline(dumps(document)).columns["c"]
+    assert profile.kind == "text"
+    assert (profile.min, profile.max) == (150, 160)
+
+
+def test_an_output_name_too_long_for_the_baseline_is_left_out() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    long_name = [Column(name="p" * 300, type="float")]
+    document = build_baseline(frame, [Column(name="x", type="float")], [0.5, 0.7], long_name)
+    assert parse_baseline(dumps(document)).outputs == {}

@@ -258,6 +258,14 @@ def test_listing_tracing_and_decisions(cli_env, tmp_path):
     assert "cli-listed" in [m["name"] for m in run("models", "--env", "local")]
     versions = run("versions", "cli-listed", "--env", "local", "--status", "live")
     assert [v["version"] for v in versions] == ["1"]
+    # the deployed Validate and Register put the monitoring baseline's summary on the version
+    assert versions[0]["baseline"] == {
+        "file": "monitoring/baseline.json",
+        "sha256": manifest.files["monitoring/baseline.json"],
+        "rows": manifest.lineage.datasets[0].rows,
+        "columns": len(manifest.signature.inputs),
+        "outputs": 1,
+    }
     train = manifest.lineage.datasets[0]
     users = run("lineage", "--dataset", train.sha256, "--env", "local")
     assert {"model": "cli-listed", "version": "1", "live": True}.items() <= next(
