@@ -387,7 +387,7 @@ def judge_all(run: _Run, judged: list[Judged], result: RunResult, limits: Limits
                     "verdict": report["verdict"],
                     "report": report["report"],
                     "max_psi": report["max_psi"],
-                    "drifted_columns": report["drifted_columns"],
+                    "drifted_columns": report["drifted_columns"][: reports.NAMED_DRIFTED],
                     "quality": report["quality"],
                 }
             )
@@ -458,7 +458,7 @@ def count_version(environment: str, report: dict[str, Any]) -> None:
     metrics.add_dimension(Dimension.ENVIRONMENT, environment)
     if report["max_psi"] is not None:
         metrics.add_metric(Metric.MAX_PSI, MetricUnit.NoUnit, report["max_psi"])
-    metrics.add_metric(Metric.DRIFTED_COLUMNS, MetricUnit.Count, len(report["drifted_columns"]))
+    metrics.add_metric(Metric.DRIFTED_COLUMNS, MetricUnit.Count, report["drifted_count"])
     quality = report["quality"]
     if quality and quality["live_value"] is not None:
         metrics.add_metric(Metric.LIVE_METRIC, MetricUnit.NoUnit, quality["live_value"])
@@ -494,14 +494,19 @@ def events_of(report: dict[str, Any]) -> list[dict[str, Any]]:
     }
     entries = []
     if report["drifted_columns"]:
+        named = set(report["drifted_columns"])
         columns = [
             {"column": c["column"], "psi": c.get("psi")}
             for c in [*report["columns"], *report["outputs"]]
-            if c["column"] in report["drifted_columns"]
-        ]
-        entries.append(
-            (DetailType.DRIFT, {**detail, "columns": columns, "max_psi": report["max_psi"]})
-        )
+            if c["column"] in named
+        ][: reports.NAMED_DRIFTED]  # most drifted first; the report has them all
+        body = {
+            **detail,
+            "columns": columns,
+            "drifted_count": report["drifted_count"],
+            "max_psi": report["max_psi"],
+        }
+        entries.append((DetailType.DRIFT, body))
     if report["degraded"]:
         entries.append((DetailType.QUALITY, {**detail, "quality": report["quality"]}))
     return [

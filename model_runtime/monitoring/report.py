@@ -20,6 +20,10 @@ from registry.monitoring_settings import MonitoringSettings
 REPORT_FORMAT = 1
 # How many of the most drifted columns the registry's summary keeps (the report has all).
 SUMMARY_COLUMNS = 10
+# How many drifted columns' names a summary and an event carry at most: a DynamoDB item
+# holds 400 KB and an EventBridge entry 256 KB, and a baseline may profile 2000 columns of
+# 256-character names (the report has every one; ``drifted_count`` says how many).
+NAMED_DRIFTED = 50
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,7 @@ def build_report(
         },
         "max_psi": max(psis) if psis else None,
         "drifted_columns": drifted if enough else [],
+        "drifted_count": len(drifted) if enough else 0,
         "columns": [_clean(c) for c in inputs],
         "outputs": [_clean(c) for c in outputs],
         "quality": quality.as_json() if quality else None,
@@ -161,4 +166,5 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
     top = [*report["columns"], *report["outputs"]]
     top = _by_psi(top)[:SUMMARY_COLUMNS]
     kept = {k: v for k, v in report.items() if k not in ("columns", "outputs", "format")}
+    kept["drifted_columns"] = report["drifted_columns"][:NAMED_DRIFTED]
     return {**kept, "top_columns": top}

@@ -94,3 +94,51 @@ def test_the_verdict_is_the_worst_that_applies(has_baseline, rows, drifted, degr
         assert said is Verdict.NO_TRAFFIC
     else:
         assert said is (Verdict.DRIFT if drifted else Verdict.OK)
+
+
+def test_a_report_of_many_drifted_columns_keeps_its_summary_and_event_small():
+    import json
+    from datetime import UTC, datetime
+
+    from model_runtime.jobs.monitor import events_of
+    from model_runtime.monitoring.report import (
+        NAMED_DRIFTED,
+        Window,
+        build_report,
+        summary,
+    )
+    from registry.monitoring_reports import Role
+    from registry.monitoring_settings import MonitoringSettings
+
+    # GIVEN 2000 drifted columns with 256-character names (what a baseline may profile)
+    columns = [
+        {"column": f"{i:04d}" + "x" * 252, "psi": 1.0 + i / 10_000, "drifted": True}
+        for i in range(2000)
+    ]
+    end = datetime(2026, 12, 7, tzinfo=UTC)
+    report = build_report(
+        model="wide",
+        version="1",
+        role=Role.LIVE,
+        environment="unit",
+        window=Window.ending(end, 24),
+        settings=MonitoringSettings(),
+        requests=500,
+        rows=500,
+        baseline_present=True,
+        drift={"columns": columns, "outputs": []},
+        quality=None,
+        truncated=None,
+        location="s3://b/k",
+        generated_at=end,
+    )
+    # THEN the report names every one, its summary and its event the most drifted only
+    assert report["drifted_count"] == 2000 and len(report["drifted_columns"]) == 2000
+    kept = summary(report)
+    assert len(kept["drifted_columns"]) == NAMED_DRIFTED and kept["drifted_count"] == 2000
+    assert len(json.dumps(kept)) < 100_000  # a DynamoDB item holds 400 KB
+    (event,) = events_of(report)
+    detail = json.loads(event["Detail"])
+    assert len(detail["columns"]) == NAMED_DRIFTED and detail["drifted_count"] == 2000
+    assert detail["columns"][0]["column"].startswith("1999")  # the most drifted first
+    assert len(event["Detail"]) < 64_000  # an EventBridge entry holds 256 KB
