@@ -20,6 +20,8 @@ slipway status "$MODEL" "$VERSION" --env local --watch
 step "3. Normal traffic: 200 requests like the training data, labels for 50 of them"
 .venv/bin/python -m examples.iris.traffic --name "$MODEL" --count 200 --seed 1 --feedback 50
 
+# the log group, its subscription filter and Firehose deliver captured lines a moment later
+sleep 3
 step "4. The monitor job now: nothing has drifted"
 slipway monitor run "$MODEL" --env local --window 1h
 
@@ -27,6 +29,7 @@ step "5. A shifted stream: petal_length 2.5 cm longer in every request"
 .venv/bin/python -m examples.iris.traffic --name "$MODEL" --count 200 --seed 2 \
   --shift petal_length=2.5 --feedback 50
 
+sleep 3
 step "6. The monitor job again: the shifted column is named"
 slipway monitor run "$MODEL" --env local --window 1h || true
 

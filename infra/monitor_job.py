@@ -10,9 +10,11 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.least_privilege import grant_read_objects, grant_table
+from infra.nag_suppressions import DEAD_LETTER_QUEUE, suppress_on_resource
 from infra.observability_defaults import Observability
 from infra.runtime_function import RuntimeFunction
 from registry.environment import ARTIFACT_BUCKET, ENVIRONMENT_NAME, TABLE_NAME
@@ -51,6 +53,16 @@ class MonitorJob(Construct):
         observability: Observability,
     ) -> None:
         super().__init__(scope, id_)
+        # The schedule invokes the job asynchronously: a run that failed after Lambda's two
+        # retries, or that the scheduler could not deliver, waits here (and its alarm rings).
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        suppress_on_resource(self.dead_letter_queue, *DEAD_LETTER_QUEUE)
         self.function = RuntimeFunction(
             self,
             "Runtime",
@@ -70,6 +82,7 @@ class MonitorJob(Construct):
             "baseline and evaluation score",
             observability=observability,
             function_name=monitor_function_name(environment),
+            dead_letter_queue=self.dead_letter_queue,
         ).function
         grant = self.function.grant_principal
         # captured requests and feedback: listed by prefix, read; bundles by exact version
@@ -103,8 +116,9 @@ class MonitorJob(Construct):
             actions=["events:PutEvents"],
             resource_arns=[default_event_bus_arn(stack)],
         )
-        # The schedule's own role may invoke this function and nothing else; only this
-        # account's schedules may assume it (against the confused deputy).
+        # The schedule's own role may invoke this function (and send to its dead-letter queue
+        # what it could not deliver), nothing else; only this account's schedules may assume
+        # it (against the confused deputy).
         self.schedule_role = iam.Role(
             self,
             "ScheduleRole",
@@ -119,6 +133,7 @@ class MonitorJob(Construct):
                 actions=["lambda:InvokeFunction"], resources=[self.function.function_arn]
             )
         )
+        self.dead_letter_queue.grant_send_messages(self.schedule_role)
         self.schedule = scheduler.CfnSchedule(
             self,
             "Schedule",
@@ -131,6 +146,9 @@ class MonitorJob(Construct):
                 arn=self.function.function_arn,
                 role_arn=self.schedule_role.role_arn,
                 input=json.dumps(SCHEDULED_INPUT),
+                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(
+                    arn=self.dead_letter_queue.queue_arn
+                ),
                 # a run judges the whole window again: a retry is harmless, a late one useless
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                     maximum_event_age_in_seconds=3600, maximum_retry_attempts=2

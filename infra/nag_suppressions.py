@@ -224,7 +224,7 @@ ACCEPTED: tuple[Accepted, ...] = (
     ),
     Accepted(
         "Serverless-LambdaDLQ",
-        tuple(f"{f}/Resource" for f in FUNCTIONS),
+        tuple(f"{f}/Resource" for f in FUNCTIONS if f != MONITOR_JOB),
         "No Slipway function is invoked asynchronously: Step Functions tasks and Function URLs "
         "invoke synchronously, and queue consumers keep failed messages in a dead-letter "
         "queue. Lambda DLQs apply only to asynchronous invocations",

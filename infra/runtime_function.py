@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration, Size
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.code_assets import runtime_image_code, runtime_zip_code
@@ -35,6 +36,7 @@ class RuntimeFunction(Construct):
         extra_libraries: list[str] | None = None,
         ephemeral_storage_mb: int = JUDGING_EPHEMERAL_STORAGE_MB,
         function_name: str | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, id_)
         common = {
@@ -54,6 +56,8 @@ class RuntimeFunction(Construct):
             ),
             "reserved_concurrent_executions": reserved_concurrency,
             "function_name": function_name,
+            # where an asynchronous invocation (a schedule's) goes after Lambda's retries
+            "dead_letter_queue": dead_letter_queue,
             **observability.function_props(self, "Function"),
         }
         self.function: lambda_.Function

@@ -1018,7 +1018,7 @@ def monitor_show(
         _emit_json(answer)
         return
     for line in render(answer, hours):
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 @monitor_app.command("run")
@@ -1049,7 +1049,7 @@ def monitor_run(
         _emit_json(answer)
     else:
         for line in render_run(answer):
-            console.print(line, highlight=False)
+            console.print(line, highlight=False, soft_wrap=True)
     if answer["failures"]:
         raise typer.Exit(1)
 

@@ -58,6 +58,12 @@ def _number(value: Any, digits: int = 3) -> str:
     return "-" if value is None else f"{float(value):.{digits}f}"
 
 
+def _verdict_words(verdict: str, drifted: list[str] | None) -> str:
+    """The verdict in capitals; a quality drop that comes with drift says both."""
+    words = verdict.upper().replace("_", " ")
+    return f"{words} and DRIFT" if verdict == "quality" and drifted else words
+
+
 def column_line(column: dict[str, Any]) -> str:
     mark = " drifted" if column.get("drifted") else ""
     band = f" {column['band']}" if column.get("band") else ""
@@ -105,8 +111,9 @@ def render(answer: dict[str, Any], hours: int | None) -> list[str]:
     verdict = newest["verdict"]
     style = VERDICT_STYLE.get(verdict, "bold")
     window = newest["window"]
+    headline = _verdict_words(verdict, newest.get("drifted_columns"))
     lines = [
-        f"[{style}]{name} {version}: {verdict.upper().replace('_', ' ')}[/] "
+        f"[{style}]{name} {version}: {headline}[/] "
         f"({newest.get('role', 'live')}; {window['start']} -> {window['end']}, "
         f"{newest.get('rows', 0)} rows in {newest.get('requests', 0)} requests)"
     ]
@@ -177,7 +184,7 @@ def render_run(answer: dict[str, Any]) -> list[str]:
         detail += f"; {quality}" if quality else ""
         lines.append(
             f"[{style}]{report['model']} {report['version']} ({report['role']}): "
-            f"{report['verdict'].upper().replace('_', ' ')}[/]{detail}"
+            f"{_verdict_words(report['verdict'], drifted)}[/]{detail}"
         )
         lines.append(f"  {report['report']}")
     for failure in answer["failures"]:

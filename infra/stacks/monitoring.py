@@ -54,6 +54,7 @@ class MonitoringStack(Stack):
             dead_letter_queues={
                 "Ingest": workflow.ingest_pipeline.dead_letter_queue,
                 "ExecutionEnded": workflow.execution_end_watch.dead_letter_queue,
+                "MonitorJob": self.monitor_job.dead_letter_queue,
             },
             canary_check=workflow.promotion_workflow.function_of(CHECK_CANARY),
         )

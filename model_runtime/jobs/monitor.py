@@ -16,10 +16,12 @@ EventBridge Scheduler invokes it with ``{"window_end": "<aws.scheduler.scheduled
 
 from __future__ import annotations
 
+import gc
 import json
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from model_runtime.jobs.candidate import fetch_bundle
 from model_runtime.manifest import Signature
 from model_runtime.monitoring import report as reports
-from model_runtime.monitoring.quality import collect_labels, join_labels, live_quality
+from model_runtime.monitoring.capture_files import ReadStats, read_records
+from model_runtime.monitoring.quality import collect_labels, join_keyed, live_quality
 from registry import aws
 from registry.environment import ARTIFACT_BUCKET, ENVIRONMENT_NAME, required
 from registry.metrics import NAMESPACE, Dimension, Metric
@@ -100,14 +103,6 @@ class _Budget:
         return False
 
 
-@dataclass
-class VersionTraffic:
-    """One version's captured requests in the window."""
-
-    records: list[dict[str, Any]] = field(default_factory=list)
-    rows: int = 0
-
-
 @dataclass(frozen=True)
 class Judged:
     """A version the run judges, and why (live, or a canary taking a share)."""
@@ -123,6 +118,17 @@ class RunResult:
     reports: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
     truncated: str | None = None
+    read: dict[str, Any] = field(default_factory=dict)  # what reading skipped (ReadStats)
+
+    def fail(self, one: Judged, exc: Exception) -> None:
+        logger.exception("monitoring failed", extra={"model": one.model, "version": one.version})
+        self.failures.append(
+            {
+                "model": one.model,
+                "version": one.version,
+                "error": f"{type(exc).__name__}: {exc}"[:1000],
+            }
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -130,6 +136,7 @@ class RunResult:
             "reports": self.reports,
             "failures": self.failures,
             "truncated": self.truncated,
+            "read": self.read,
         }
 
 
@@ -159,64 +166,34 @@ def capture_prefixes(window: reports.Window) -> list[str]:
     return prefixes
 
 
-def read_traffic(
+def window_records(
     records: Iterable[dict[str, Any]],
     window: reports.Window,
-    wanted: set[tuple[str, str]],
+    wanted: dict[str, set[str]],
     budget: _Budget,
-) -> dict[tuple[str, str], VersionTraffic]:
-    """The captured records of the window, by (model, version), for the versions judged."""
-    traffic: dict[tuple[str, str], VersionTraffic] = {key: VersionTraffic() for key in wanted}
+) -> dict[str, list[dict[str, Any]]]:
+    """The capture records of the window (by their time), by model, of the versions judged
+    (``wanted``: model -> versions); at most the run's row limit."""
+    found: dict[str, list[dict[str, Any]]] = {model: [] for model in wanted}
+    start, end = window.start_ms, window.end_ms
     for record in records:
         if record.get("message") != "capture":
             continue
         at = record.get("time_ms")
-        if not isinstance(at, int | float) or not window.start_ms <= at < window.end_ms:
+        if not isinstance(at, int | float) or not start <= at < end:
             continue
-        key = (str(record.get("model")), str(record.get("version")))
-        found = traffic.get(key)
+        versions = wanted.get(record.get("model"))  # type: ignore[arg-type]
         inputs = record.get("inputs")
-        if found is None or not isinstance(inputs, list):
+        if versions is None or str(record.get("version")) not in versions:
+            continue
+        if not isinstance(inputs, list):
             continue
         if budget.rows + len(inputs) > budget.limits.max_rows:
             budget.truncated = f"more than {budget.limits.max_rows} captured rows in the window"
             break
         budget.rows += len(inputs)
-        found.records.append(record)
-        found.rows += len(inputs)
-    return traffic
-
-
-def input_frame(records: list[dict[str, Any]], signature: Signature) -> tuple[Any, set[str]]:
-    """The captured rows as a DataFrame of the signature's input columns (rows sent as lists
-    are in signature order; rows sent as objects by name), and the columns the endpoint
-    excluded from capture (judged as left out, not as missing)."""
-    import pandas as pd
-
-    names = [column.name for column in signature.inputs]
-    rows: list[list[Any]] = []
-    excluded: set[str] = set()
-    for record in records:
-        excluded.update(str(name) for name in record.get("excluded") or [])
-        for row in record["inputs"]:
-            if isinstance(row, dict):
-                rows.append([row.get(name) for name in names])
-            elif isinstance(row, list) and len(row) == len(names):
-                rows.append(row)
-    frame = pd.DataFrame(rows, columns=names)
-    return frame.drop(columns=[name for name in names if name in excluded]), excluded
-
-
-def output_frame(records: list[dict[str, Any]], signature: Signature) -> Any:
-    """The captured answers, named as the baseline names its outputs."""
-    from model_runtime.monitoring.baseline import outputs_frame
-
-    values: list[Any] = []
-    for record in records:
-        outputs = record.get("outputs")
-        if isinstance(outputs, list):
-            values.extend(outputs)
-    return outputs_frame(values, [column.name for column in signature.outputs])
+        found[str(record["model"])].append(record)
+    return found
 
 
 def load_baseline(s3: Any, item: dict[str, Any]) -> Any | None:
@@ -279,6 +256,56 @@ class Clients:
     repository: LineageRepository
 
 
+def model_traffic(
+    repository: LineageRepository, model: str, judged: list[Judged], records: list[dict[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The judged versions' registry items, and their captured rows as frames (inputs,
+    outputs named as the baseline names them, request keys; model_runtime/monitoring/
+    capture_files.py)."""
+    from model_runtime.monitoring.capture_files import capture_frames
+
+    items = {}
+    for one in judged:
+        item = repository.get_version(model, one.version)
+        if item is None:
+            raise LookupError(f"{model} {one.version} is not registered")
+        items[one.version] = item
+    signatures = {v: Signature.model_validate(item["signature"]) for v, item in items.items()}
+    return items, capture_frames(records, model=model, signatures=signatures)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a window's records are read: millions of small
+    dicts and lists, none in a cycle, which it would otherwise walk again and again (half of
+    a million-row run's time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _read_limit(stats: Any) -> str | None:
+    if stats.record_limit_reached or stats.row_limit_reached:
+        return "the reader's record or row limit was reached"
+    return None
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every step of one run shares."""
+
+    clients: Clients
+    bucket: str
+    environment: str
+    settings: MonitoringSettings
+    window: reports.Window
+    generated: datetime
+
+
 def run_monitor(
     clients: Clients,
     bucket: str,
@@ -289,66 +316,16 @@ def run_monitor(
     limits: Limits = Limits(),
 ) -> RunResult:
     """Judge every version the request names in its window; see the module's docstring."""
-    from model_runtime.monitoring.capture_files import read_records
-
     generated = now or datetime.now(UTC)
     window = reports.Window.ending(
         request.window_end or generated, request.window_hours or settings.window_hours
     )
+    run = _Run(clients, bucket, environment, settings, window, generated)
     result = RunResult(window)
     judged = judged_versions(clients.repository, request)
-    if not judged:
-        return result
-    budget = _Budget(limits)
-    wanted = {(j.model, j.version) for j in judged}
-    captured = (
-        body
-        for prefix in capture_prefixes(window)
-        for body in _objects(clients.s3, bucket, prefix, budget)
-    )
-    traffic = read_traffic(read_records(captured), window, wanted, budget)
-    # labels come after their requests: every feedback object written since the window began
-    feedback = _objects(clients.s3, bucket, FEEDBACK_PREFIX, budget, since=window.start)
-    labels = collect_labels(read_records(feedback), {j.model for j in judged})
-    result.truncated = budget.truncated
-    for one in judged:
-        try:
-            report = judge(
-                clients,
-                bucket,
-                environment,
-                settings,
-                window,
-                one,
-                traffic[(one.model, one.version)],
-                labels.get(one.model, {}),
-                budget.truncated,
-                generated,
-            )
-        except Exception as exc:  # one version's failure must not cost the others' reports
-            logger.exception(
-                "monitoring failed", extra={"model": one.model, "version": one.version}
-            )
-            result.failures.append(
-                {
-                    "model": one.model,
-                    "version": one.version,
-                    "error": f"{type(exc).__name__}: {exc}",
-                }
-            )
-            continue
-        result.reports.append(
-            {
-                "model": one.model,
-                "version": one.version,
-                "role": one.role.value,
-                "verdict": report["verdict"],
-                "report": report["report"],
-                "max_psi": report["max_psi"],
-                "drifted_columns": report["drifted_columns"],
-                "quality": report["quality"],
-            }
-        )
+    if judged:
+        with _collector_paused():
+            judge_all(run, judged, result, limits)
     if request.model is None:
         # only a run over every model may say how many drift: a run for one model (a person's)
         # must not clear the environment's alarm while another model drifts
@@ -356,66 +333,119 @@ def run_monitor(
     return result
 
 
+def judge_all(run: _Run, judged: list[Judged], result: RunResult, limits: Limits) -> None:
+    """Read the window once, then judge each version."""
+    s3, window = run.clients.s3, run.window
+    budget = _Budget(limits)
+    stats = ReadStats()
+    wanted: dict[str, set[str]] = {}
+    for one in judged:
+        wanted.setdefault(one.model, set()).add(one.version)
+    captured = (
+        body
+        for prefix in capture_prefixes(window)
+        for body in _objects(s3, run.bucket, prefix, budget)
+    )
+    by_model = window_records(read_records(captured, stats=stats), window, wanted, budget)
+    # labels come after their requests: every feedback object written since the window began
+    # (a budget of its own: a window too big to read whole still gets its labels)
+    labelled = _Budget(limits)
+    feedback = _objects(s3, run.bucket, FEEDBACK_PREFIX, labelled, since=window.start)
+    labels = collect_labels(read_records(feedback, stats=stats), set(wanted))
+    result.truncated = budget.truncated or _read_limit(stats)
+    if labelled.truncated:
+        result.truncated = f"feedback: {labelled.truncated}" + (
+            f"; {result.truncated}" if result.truncated else ""
+        )
+    result.read = stats.as_json()
+    for model in wanted:
+        mine = [one for one in judged if one.model == model]
+        try:
+            items, frames = model_traffic(run.clients.repository, model, mine, by_model.pop(model))
+        except Exception as exc:  # one model's failure must not cost the others' reports
+            for one in mine:
+                result.fail(one, exc)
+            continue
+        for one in mine:
+            try:
+                report = judge(
+                    run,
+                    one,
+                    items[one.version],
+                    frames[one.version],
+                    labels.get(model, {}),
+                    result.truncated,
+                )
+            except Exception as exc:  # nor one version's the other versions'
+                result.fail(one, exc)
+                continue
+            result.reports.append(
+                {
+                    "model": one.model,
+                    "version": one.version,
+                    "role": one.role.value,
+                    "verdict": report["verdict"],
+                    "report": report["report"],
+                    "max_psi": report["max_psi"],
+                    "drifted_columns": report["drifted_columns"][: reports.NAMED_DRIFTED],
+                    "quality": report["quality"],
+                }
+            )
+
+
 def judge(
-    clients: Clients,
-    bucket: str,
-    environment: str,
-    settings: MonitoringSettings,
-    window: reports.Window,
+    run: _Run,
     one: Judged,
-    traffic: VersionTraffic,
+    item: dict[str, Any],
+    frames: Any,
     labels: dict[tuple[str, int], Any],
     truncated: str | None,
-    generated: datetime,
 ) -> dict[str, Any]:
     """One version's report: written to S3 and the registry, counted, announced."""
     from model_runtime.monitoring.drift import Thresholds, compare
 
-    item = clients.repository.get_version(one.model, one.version)
-    if item is None:
-        raise LookupError(f"{one.model} {one.version} is not registered")
-    signature = Signature.model_validate(item["signature"])
-    baseline = load_baseline(clients.s3, item)
+    settings, s3 = run.settings, run.clients.s3
+    baseline = load_baseline(s3, item)
     drift = None
-    if baseline is not None:
-        inputs, excluded = input_frame(traffic.records, signature)
+    if baseline is not None and frames.rows:
         drift = compare(
             baseline,
-            inputs,
-            output_frame(traffic.records, signature),
+            frames.inputs,
+            frames.outputs,
             Thresholds(psi_alarm=settings.psi_alarm),
-            excluded=excluded,
+            excluded=frames.excluded,
         ).as_json()
-    truths, predictions = join_labels(traffic.records, labels)
+    predictions = frames.outputs.iloc[:, 0] if len(frames.outputs.columns) else []
+    truths, predicted = join_keyed(frames.keys, predictions, labels)
     quality = live_quality(
-        item.get("evaluation_result"), truths, predictions, settings.quality_drop_alarm
+        item.get("evaluation_result"), truths, predicted, settings.quality_drop_alarm
     )
-    key = report_key(one.model, one.version, window.end)
+    key = report_key(one.model, one.version, run.window.end)
     document = reports.build_report(
         model=one.model,
         version=one.version,
         role=one.role,
-        environment=environment,
-        window=window,
+        environment=run.environment,
+        window=run.window,
         settings=settings,
-        requests=len(traffic.records),
-        rows=traffic.rows,
+        requests=frames.requests,
+        rows=frames.rows,
+        baseline_present=baseline is not None,
         drift=drift,
         quality=quality,
         truncated=truncated,
-        location=f"s3://{bucket}/{key}",
-        generated_at=generated,
-        baseline_note=None if baseline is not None else "the bundle carries no baseline",
+        location=f"s3://{run.bucket}/{key}",
+        generated_at=run.generated,
     )
-    clients.s3.put_object(
-        Bucket=bucket,
+    s3.put_object(
+        Bucket=run.bucket,
         Key=key,
         Body=json.dumps(document, indent=1).encode(),
         ContentType="application/json",
     )
-    clients.repository.put_monitor_report(reports.summary(document))
-    count_version(environment, document)
-    publish_events(clients.events, document)
+    run.clients.repository.put_monitor_report(reports.summary(document))
+    count_version(run.environment, document)
+    publish_events(run.clients.events, document)
     return document
 
 
@@ -428,7 +458,7 @@ def count_version(environment: str, report: dict[str, Any]) -> None:
     metrics.add_dimension(Dimension.ENVIRONMENT, environment)
     if report["max_psi"] is not None:
         metrics.add_metric(Metric.MAX_PSI, MetricUnit.NoUnit, report["max_psi"])
-    metrics.add_metric(Metric.DRIFTED_COLUMNS, MetricUnit.Count, len(report["drifted_columns"]))
+    metrics.add_metric(Metric.DRIFTED_COLUMNS, MetricUnit.Count, report["drifted_count"])
     quality = report["quality"]
     if quality and quality["live_value"] is not None:
         metrics.add_metric(Metric.LIVE_METRIC, MetricUnit.NoUnit, quality["live_value"])
@@ -464,14 +494,19 @@ def events_of(report: dict[str, Any]) -> list[dict[str, Any]]:
     }
     entries = []
     if report["drifted_columns"]:
+        named = set(report["drifted_columns"])
         columns = [
             {"column": c["column"], "psi": c.get("psi")}
             for c in [*report["columns"], *report["outputs"]]
-            if c["column"] in report["drifted_columns"]
-        ]
-        entries.append(
-            (DetailType.DRIFT, {**detail, "columns": columns, "max_psi": report["max_psi"]})
-        )
+            if c["column"] in named
+        ][: reports.NAMED_DRIFTED]  # most drifted first; the report has them all
+        body = {
+            **detail,
+            "columns": columns,
+            "drifted_count": report["drifted_count"],
+            "max_psi": report["max_psi"],
+        }
+        entries.append((DetailType.DRIFT, body))
     if report["degraded"]:
         entries.append((DetailType.QUALITY, {**detail, "quality": report["quality"]}))
     return [

@@ -67,16 +67,6 @@ def collect_labels(
     return found
 
 
-def _prediction(output: Any) -> Any:
-    """The value the exam scores from one row's answer: the first output of a model that
-    answers several (the gate scores the signature's first output too)."""
-    if isinstance(output, list):
-        return output[0] if output else None
-    if isinstance(output, dict):
-        return next(iter(output.values()), None)
-    return output
-
-
 def _comparable(label: Any, prediction: Any) -> Any:
     """A label as the model answers: JSON carries class 1 and class "1" differently, and a
     client may send either."""
@@ -92,29 +82,26 @@ def _comparable(label: Any, prediction: Any) -> Any:
     return label
 
 
-def join_labels(
-    captures: Iterable[dict[str, Any]], labels: dict[LabelKey, Any]
+def join_keyed(
+    keys: Any, predictions: Iterable[Any], labels: dict[LabelKey, Any]
 ) -> tuple[list[Any], list[Any]]:
-    """(labels, predictions) of the captured rows that have a label, in capture order."""
+    """(labels, predictions) of the captured rows that have a label: ``keys`` is the
+    captured rows' (request_id, row) frame, ``predictions`` each row's first output, in the
+    same order (``capture_files.CapturedFrames``)."""
     truths: list[Any] = []
-    predictions: list[Any] = []
+    predicted: list[Any] = []
     if not labels:
-        return truths, predictions
-    for capture in captures:
-        request_id = capture.get("request_id")
-        outputs = capture.get("outputs")
-        if not isinstance(request_id, str) or not isinstance(outputs, list):
+        return truths, predicted
+    for request_id, row, prediction in zip(
+        keys["request_id"], keys["row"], predictions, strict=True
+    ):
+        label = labels.get((request_id, int(row)))
+        if label is None or prediction is None or prediction != prediction:  # NaN: no answer
             continue
-        for row, output in enumerate(outputs):
-            label = labels.get((request_id, row))
-            if label is None:
-                continue
-            prediction = _prediction(output)
-            if prediction is None:
-                continue
-            truths.append(_comparable(label, prediction))
-            predictions.append(prediction)
-    return truths, predictions
+        prediction = prediction.item() if hasattr(prediction, "item") else prediction
+        truths.append(_comparable(label, prediction))
+        predicted.append(prediction)
+    return truths, predicted
 
 
 @dataclass(frozen=True)

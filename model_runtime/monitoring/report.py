@@ -20,6 +20,10 @@ from registry.monitoring_settings import MonitoringSettings
 REPORT_FORMAT = 1
 # How many of the most drifted columns the registry's summary keeps (the report has all).
 SUMMARY_COLUMNS = 10
+# How many drifted columns' names a summary and an event carry at most: a DynamoDB item
+# holds 400 KB and an EventBridge entry 256 KB, and a baseline may profile 2000 columns of
+# 256-character names (the report has every one; ``drifted_count`` says how many).
+NAMED_DRIFTED = 50
 
 
 @dataclass(frozen=True)
@@ -96,15 +100,16 @@ def build_report(
     settings: MonitoringSettings,
     requests: int,
     rows: int,
+    baseline_present: bool,
     drift: dict[str, Any] | None,
     quality: QualityResult | None,
     truncated: str | None,
     location: str,
     generated_at: datetime,
-    baseline_note: str | None = None,
 ) -> dict[str, Any]:
     """The report document. ``drift`` is ``DriftResult.as_json()`` (None without a
-    baseline); ``truncated`` says which limit of the run cut the window short, if any."""
+    baseline or without a captured row); ``truncated`` says which limit of the run cut the
+    window short, if any."""
     inputs = _by_psi(list((drift or {}).get("columns", [])))
     outputs = _by_psi(list((drift or {}).get("outputs", [])))
     judged = [*inputs, *outputs]
@@ -113,7 +118,7 @@ def build_report(
     degraded = bool(quality and quality.degraded)
     enough = rows >= settings.min_rows
     decided = verdict(
-        has_baseline=drift is not None,
+        has_baseline=baseline_present,
         rows=rows,
         min_rows=settings.min_rows,
         drifted=bool(drifted) and enough,
@@ -128,7 +133,7 @@ def build_report(
         "window": window.as_json(),
         "generated_at": generated_at.astimezone(UTC).isoformat(timespec="seconds"),
         "verdict": decided.value,
-        "drifted": bool(drifted) and enough and drift is not None,
+        "drifted": bool(drifted) and enough,
         "degraded": degraded,
         "requests": requests,
         "rows": rows,
@@ -138,9 +143,13 @@ def build_report(
             "quality_drop_alarm": settings.quality_drop_alarm,
             "min_rows": settings.min_rows,
         },
-        "baseline": {"present": drift is not None, "note": baseline_note},
+        "baseline": {
+            "present": baseline_present,
+            "note": None if baseline_present else "the bundle carries no baseline",
+        },
         "max_psi": max(psis) if psis else None,
         "drifted_columns": drifted if enough else [],
+        "drifted_count": len(drifted) if enough else 0,
         "columns": [_clean(c) for c in inputs],
         "outputs": [_clean(c) for c in outputs],
         "quality": quality.as_json() if quality else None,
@@ -157,4 +166,5 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
     top = [*report["columns"], *report["outputs"]]
     top = _by_psi(top)[:SUMMARY_COLUMNS]
     kept = {k: v for k, v in report.items() if k not in ("columns", "outputs", "format")}
+    kept["drifted_columns"] = report["drifted_columns"][:NAMED_DRIFTED]
     return {**kept, "top_columns": top}

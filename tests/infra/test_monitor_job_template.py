@@ -44,6 +44,11 @@ def test_the_job_runs_on_the_environments_schedule_with_the_scheduled_time(synth
                 # same window, and overwrites the same report
                 "Input": json.dumps(SCHEDULED_INPUT),
                 "RetryPolicy": Match.object_like({"MaximumRetryAttempts": 2}),
+                "DeadLetterConfig": {
+                    "Arn": {
+                        "Fn::GetAtt": [Match.string_like_regexp("MonitorJobDeadLetterQueue"), "Arn"]
+                    }
+                },
             },
         },
     )
@@ -67,10 +72,13 @@ def test_the_schedules_role_may_invoke_the_job_and_nothing_else(synthesized, env
         if v["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in v["Properties"]["Roles"]
         for s in v["Properties"]["PolicyDocument"]["Statement"]
     ]
-    (invoke,) = statements
-    assert invoke["Action"] == "lambda:InvokeFunction"
+    (invoke,) = [st for st in statements if st["Action"] == "lambda:InvokeFunction"]
     target, attribute = invoke["Resource"]["Fn::GetAtt"]
     assert target.startswith("MonitorJobRuntimeFunction") and attribute == "Arn"
+    # and what it could not deliver goes to the job's dead-letter queue, nothing else
+    (others,) = [st for st in statements if st is not invoke]
+    assert "sqs:SendMessage" in json.dumps(others["Action"])
+    assert others["Resource"]["Fn::GetAtt"][0].startswith("MonitorJobDeadLetterQueue")
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -95,6 +103,24 @@ def test_the_job_is_named_for_the_cli_and_gets_the_environments_settings(synthes
     )
     outputs = synthesized_env.template_json["Outputs"]
     assert outputs["MonitorFunctionName"]["Value"]["Ref"].startswith("MonitorJobRuntimeFunction")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_run_that_fails_after_lambdas_retries_waits_in_the_jobs_dead_letter_queue(
+    synthesized, env
+):
+    # the schedule invokes asynchronously: Lambda retries twice, then gives up to the DLQ
+    synthesized(env).template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "FunctionName": monitor_function_name(env),
+            "DeadLetterConfig": {
+                "TargetArn": {
+                    "Fn::GetAtt": [Match.string_like_regexp("MonitorJobDeadLetterQueue"), "Arn"]
+                }
+            },
+        },
+    )
 
 
 def test_embedded_environments_run_the_job_from_the_runtime_zip(synthesized):
@@ -150,3 +176,21 @@ def test_drift_and_quality_counts_alarm_on_the_environments_topic(synthesized, e
                 "AlarmActions": [{"Ref": Match.string_like_regexp("MonitoringAlarmTopic")}],
             },
         )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_pushers_and_approvers_may_run_the_job_and_callers_may_not(synthesized, env):
+    # slipway monitor run invokes the job directly (it has no URL), by its fixed name
+    template = synthesized(env).template_json
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::IAM::ManagedPolicy":
+            continue
+        duty = resource["Properties"]["ManagedPolicyName"].rsplit("-", 1)[1]
+        statements = resource["Properties"]["PolicyDocument"]["Statement"]
+        runs = [s for s in statements if s.get("Sid") == "RunMonitor"]
+        if duty in ("pusher", "approver"):
+            (run,) = runs
+            assert run["Action"] == "lambda:InvokeFunction" and "Condition" not in run
+            assert f"function:{monitor_function_name(env)}" in json.dumps(run["Resource"])
+        else:
+            assert runs == [], duty

@@ -25,13 +25,15 @@ def test_every_alarm_pages_the_environments_topic(synthesized, env):
     template = synthesized(env).template_json
     found = alarms(template)
     endpoints = [e["name"] for e in CONTEXT["environments"][env]["endpoints"]]
-    # four per endpoint, plus two DLQ depths (uploads, ended executions), failed and
-    # timed-out promotions, the canary, and the monitor job's drift and quality counts
-    assert len(found) == 4 * len(endpoints) + 7
+    # four per endpoint, plus three DLQ depths (uploads, ended executions, monitor runs),
+    # failed and timed-out promotions, the canary, and the monitor job's drift and quality
+    # counts
+    assert len(found) == 4 * len(endpoints) + 8
     dead_letters = [k for k in found if "DeadLetters" in k]
     assert {k.split("DeadLetters")[0] for k in dead_letters} == {
         "MonitoringIngest",
         "MonitoringExecutionEnded",
+        "MonitoringMonitorJob",
     }
     for properties in found.values():
         (action,) = properties["AlarmActions"]

@@ -283,13 +283,21 @@ def test_one_failing_model_costs_no_other_its_report(account):
 
 
 def test_a_run_stops_reading_at_its_limits_and_says_so(account):
-    account.live_model("iris", "1")
-    traffic(account, "iris", "1", count=100)
+    account.live_model("iris", "1", accuracy=0.95)
+    requests = traffic(account, "iris", "1", count=100)
+    labels = "".join(
+        json.dumps({"model": "iris", "request_id": r["request_id"], "label": r["labels"][0]}) + "\n"
+        for r in requests
+    )
+    account.s3.put_object(Bucket=BUCKET, Key="feedback/bulk.jsonl", Body=labels.encode())
 
-    answer = account.run(limits=Limits(max_rows=60))
+    answer = account.run(limits=Limits(max_rows=60, max_objects=1))
 
     assert "60" in answer["truncated"]
     assert account.report("iris", "1")["truncated"] == answer["truncated"]
+    # the captured rows that fit are judged, and the labels still read
+    (judged,) = answer["reports"]
+    assert 0 < judged["quality"]["labelled_rows"] <= 60
 
 
 def test_one_model_on_demand_and_its_canary(account, capsys):

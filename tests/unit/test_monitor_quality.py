@@ -7,14 +7,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model_runtime.monitoring.quality import collect_labels, join_labels, live_quality
+from model_runtime.monitoring.capture_files import capture_frames
+from model_runtime.monitoring.quality import collect_labels, join_keyed, live_quality
 from model_runtime.monitoring.report import verdict
 from registry.monitoring_reports import Verdict
 
 CAPTURES = [
-    {"request_id": "a", "outputs": [0, 1, 2]},
-    {"request_id": "b", "outputs": [[0.2, 0.8]]},
-    {"request_id": "c", "outputs": ["spam"]},
+    {
+        "message": "capture",
+        "model": "m",
+        "version": "1",
+        "request_id": rid,
+        "inputs": i,
+        "outputs": o,
+    }
+    for rid, i, o in [
+        ("a", [[1.0], [2.0], [3.0]], [0, 1, 2]),
+        ("b", [[4.0]], [1]),
+        ("c", [[5.0]], [None]),  # no answer for that row
+    ]
 ]
 
 
@@ -36,13 +47,14 @@ def test_labels_of_both_forms_are_collected_per_model_and_a_later_one_corrects()
     assert labels == {"m": {("a", 1): 1, ("b", 0): 0}}
 
 
-def test_join_takes_the_labelled_rows_and_a_string_label_reads_as_the_models_number():
-    truths, predictions = join_labels(
-        CAPTURES, {("a", 0): "0", ("a", 2): 1, ("b", 0): 1, ("c", 0): "ham", ("zz", 0): 1}
-    )
-    # a: rows 0 and 2; b: the first of its outputs; c: text as text
-    assert predictions == [0, 2, 0.2, "spam"]
-    assert truths == [0, 1, 1, "ham"]
+def test_join_takes_the_labelled_rows_by_request_and_row_and_reads_labels_as_the_model_answers():
+    (frames,) = capture_frames(CAPTURES, model="m", signatures={"1": (["x"], ["y"])}).values()
+    labels = {("a", 0): "0", ("a", 2): 1, ("b", 0): 1, ("c", 0): 1, ("zz", 0): 1}
+    truths, predictions = join_keyed(frames.keys, frames.outputs["y"], labels)
+    # a: rows 0 and 2 (a label sent as text reads as the model's number); b: its row 0;
+    # c answered nothing; zz was never captured
+    assert predictions == [0, 2, 1]
+    assert truths == [0, 1, 1]
 
 
 def test_live_metric_against_the_evaluation_score():
@@ -82,3 +94,51 @@ def test_the_verdict_is_the_worst_that_applies(has_baseline, rows, drifted, degr
         assert said is Verdict.NO_TRAFFIC
     else:
         assert said is (Verdict.DRIFT if drifted else Verdict.OK)
+
+
+def test_a_report_of_many_drifted_columns_keeps_its_summary_and_event_small():
+    import json
+    from datetime import UTC, datetime
+
+    from model_runtime.jobs.monitor import events_of
+    from model_runtime.monitoring.report import (
+        NAMED_DRIFTED,
+        Window,
+        build_report,
+        summary,
+    )
+    from registry.monitoring_reports import Role
+    from registry.monitoring_settings import MonitoringSettings
+
+    # GIVEN 2000 drifted columns with 256-character names (what a baseline may profile)
+    columns = [
+        {"column": f"{i:04d}" + "x" * 252, "psi": 1.0 + i / 10_000, "drifted": True}
+        for i in range(2000)
+    ]
+    end = datetime(2026, 12, 7, tzinfo=UTC)
+    report = build_report(
+        model="wide",
+        version="1",
+        role=Role.LIVE,
+        environment="unit",
+        window=Window.ending(end, 24),
+        settings=MonitoringSettings(),
+        requests=500,
+        rows=500,
+        baseline_present=True,
+        drift={"columns": columns, "outputs": []},
+        quality=None,
+        truncated=None,
+        location="s3://b/k",
+        generated_at=end,
+    )
+    # THEN the report names every one, its summary and its event the most drifted only
+    assert report["drifted_count"] == 2000 and len(report["drifted_columns"]) == 2000
+    kept = summary(report)
+    assert len(kept["drifted_columns"]) == NAMED_DRIFTED and kept["drifted_count"] == 2000
+    assert len(json.dumps(kept)) < 100_000  # a DynamoDB item holds 400 KB
+    (event,) = events_of(report)
+    detail = json.loads(event["Detail"])
+    assert len(detail["columns"]) == NAMED_DRIFTED and detail["drifted_count"] == 2000
+    assert detail["columns"][0]["column"].startswith("1999")  # the most drifted first
+    assert len(event["Detail"]) < 64_000  # an EventBridge entry holds 256 KB

@@ -66,6 +66,13 @@ def test_the_verdict_comes_first_then_the_worst_columns_then_the_charts():
     assert lines[-1] == "report: s3://b/monitoring/iris/1/t3.json"
 
 
+def test_a_quality_drop_with_drift_says_both():
+    answer = {"model": "iris", "version": "1", "reports": [report("t", "quality", 0.9, 0.5)]}
+    assert "iris 1: QUALITY and DRIFT[/]" in render(answer, None)[0]
+    quiet = {**report("t", "quality", 0.01, 0.5), "drifted_columns": []}
+    assert "iris 1: QUALITY[/] (" in render({**answer, "reports": [quiet]}, None)[0]
+
+
 def test_no_report_or_none_of_that_window_says_how_to_get_one():
     answer = {"model": "iris", "version": "1", "reports": [report("t", "ok", 0.1)]}
     (line,) = render(answer, 6)

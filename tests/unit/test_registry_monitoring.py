@@ -69,3 +69,20 @@ def test_no_live_version_or_an_unknown_version_is_a_404(registry):
     assert client.get("/v1/models/house/monitoring").status_code == 404
     assert client.get("/v1/models/house/monitoring?version=7").status_code == 404
     assert client.get("/v1/models/house/monitoring?version=..").status_code == 400
+
+
+def test_a_versions_description_carries_its_newest_reports(registry, iris_bundle):
+    client, repository, _ = registry
+    from registry.repository import UploadedBundle
+
+    _, manifest = iris_bundle
+    document = manifest.model_dump(mode="json", exclude_none=True)
+    document.update(name="house", version="2")
+    repository.register_version(document, UploadedBundle("b", "k", "v", "d" * 64, 1), "exec")
+    for hour in range(7):
+        repository.put_monitor_report(summary("2", f"2026-12-07T0{hour}-00-00Z", "ok"))
+
+    described = client.get("/v1/models/house/versions/2").json()
+
+    ends = [r["window"]["end"] for r in described["monitoring"]]
+    assert ends == [f"2026-12-07T0{hour}-00-00Z" for hour in (6, 5, 4, 3, 2)]
