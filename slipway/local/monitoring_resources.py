@@ -102,54 +102,30 @@ TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
 # ---- CloudFormation resources -------------------------------------------------------------
 
 
-class _ReplacedOnUpdate:
-    """A changed resource is replaced under its own name. moto updates a resource only through
+class _Named:
+    """What the four resources share (a mixin: moto finds CloudFormation models among
+    ``CloudFormationModel``'s direct subclasses only). A resource is known by its name (and,
+    for a subscription filter or a schedule, the log group or schedule group it is in,
+    ``scope``); its ARN is its one attribute.
+
+    A changed resource is replaced under its own name. moto updates a resource only through
     its class's ``update_from_cloudformation_json``; without one, a changed resource stays as
     it was and the stack forgets it (a later delete leaves it behind). The name is kept, so
     what refers to it by name or ARN (a subscription filter to its stream) still finds it."""
 
-    name: str
+    CFN_TYPE = ""
+    NAME_PROPERTY = ""
 
-    def _delete(self, account_id: str, region_name: str) -> None:
-        raise NotImplementedError
+    def __init__(self, name: str, arn: str = "", scope: str = "") -> None:
+        self.name, self.arn, self.scope = name, arn, scope
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> Any:
-        with contextlib.suppress(Exception):  # already gone
-            original_resource._delete(account_id, region_name)
-        name = original_resource.name
-        properties = {
-            **cloudformation_json["Properties"],
-            cls.cloudformation_name_type(): name,  # type: ignore[attr-defined]
-        }
-        return cls.create_from_cloudformation_json(  # type: ignore[attr-defined]
-            name, {**cloudformation_json, "Properties": properties}, account_id, region_name
-        )
+    def cloudformation_type(cls) -> str:
+        return cls.CFN_TYPE
 
-
-class DeliveryStreamResource(_ReplacedOnUpdate, CloudFormationModel):
-    """``AWS::KinesisFirehose::DeliveryStream`` (an S3 or extended S3 destination)."""
-
-    def __init__(self, name: str, arn: str) -> None:
-        self.name, self.arn = name, arn
-
-    def _delete(self, account_id: str, region_name: str) -> None:
-        firehose_models.firehose_backends[account_id][region_name].delete_delivery_stream(self.name)
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::KinesisFirehose::DeliveryStream"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "DeliveryStreamName"
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.NAME_PROPERTY
 
     @property
     def physical_resource_id(self) -> str:
@@ -161,6 +137,49 @@ class DeliveryStreamResource(_ReplacedOnUpdate, CloudFormationModel):
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         return self.arn
+
+    @classmethod
+    def _scope_of(cls, properties: dict[str, Any]) -> str:
+        return ""
+
+    @classmethod
+    def _delete(cls, account_id: str, region_name: str, name: str, scope: str) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        scope = cls._scope_of(cloudformation_json["Properties"])
+        with contextlib.suppress(Exception):  # already gone (with its log group, say)
+            cls._delete(account_id, region_name, resource_name, scope)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        with contextlib.suppress(Exception):  # already gone
+            cls._delete(account_id, region_name, original_resource.name, original_resource.scope)
+        name = original_resource.name
+        properties = {**cloudformation_json["Properties"], cls.NAME_PROPERTY: name}
+        return cls.create_from_cloudformation_json(  # type: ignore[attr-defined]
+            name, {**cloudformation_json, "Properties": properties}, account_id, region_name
+        )
+
+
+class DeliveryStreamResource(_Named, CloudFormationModel):
+    """``AWS::KinesisFirehose::DeliveryStream`` (an S3 or extended S3 destination)."""
+
+    CFN_TYPE, NAME_PROPERTY = "AWS::KinesisFirehose::DeliveryStream", "DeliveryStreamName"
+
+    @classmethod
+    def _delete(cls, account_id: str, region_name: str, name: str, scope: str) -> None:
+        firehose_models.firehose_backends[account_id][region_name].delete_delivery_stream(name)
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
@@ -196,37 +215,19 @@ class DeliveryStreamResource(_ReplacedOnUpdate, CloudFormationModel):
         )
         return cls(name, arn)
 
+
+class SubscriptionFilterResource(_Named, CloudFormationModel):
+    """``AWS::Logs::SubscriptionFilter`` (its scope: the log group)."""
+
+    CFN_TYPE, NAME_PROPERTY = "AWS::Logs::SubscriptionFilter", "FilterName"
+
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
-        backend = firehose_models.firehose_backends[account_id][region_name]
-        with contextlib.suppress(Exception):
-            backend.delete_delivery_stream(resource_name)
+    def _scope_of(cls, properties: dict[str, Any]) -> str:
+        return str(properties["LogGroupName"])
 
-
-class SubscriptionFilterResource(_ReplacedOnUpdate, CloudFormationModel):
-    """``AWS::Logs::SubscriptionFilter``."""
-
-    def __init__(self, log_group: str, name: str) -> None:
-        self.log_group, self.name = log_group, name
-
-    def _delete(self, account_id: str, region_name: str) -> None:
-        logs_models.logs_backends[account_id][region_name].delete_subscription_filter(
-            self.log_group, self.name
-        )
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Logs::SubscriptionFilter"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "FilterName"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
+    @classmethod
+    def _delete(cls, account_id: str, region_name: str, name: str, scope: str) -> None:
+        logs_models.logs_backends[account_id][region_name].delete_subscription_filter(scope, name)
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
@@ -247,45 +248,17 @@ class SubscriptionFilterResource(_ReplacedOnUpdate, CloudFormationModel):
             properties["DestinationArn"],
             properties.get("RoleArn", ""),
         )
-        return cls(properties["LogGroupName"], name)
-
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
-        backend = logs_models.logs_backends[account_id][region_name]
-        group = cloudformation_json["Properties"]["LogGroupName"]
-        with contextlib.suppress(Exception):  # gone with its log group
-            backend.delete_subscription_filter(group, resource_name)
+        return cls(name, scope=cls._scope_of(properties))
 
 
-class AlarmResource(_ReplacedOnUpdate, CloudFormationModel):
+class AlarmResource(_Named, CloudFormationModel):
     """``AWS::CloudWatch::Alarm`` on one metric (metric-math alarms are kept, never judged)."""
 
-    def __init__(self, name: str, arn: str) -> None:
-        self.name, self.arn = name, arn
-
-    def _delete(self, account_id: str, region_name: str) -> None:
-        cloudwatch_models.cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
+    CFN_TYPE, NAME_PROPERTY = "AWS::CloudWatch::Alarm", "AlarmName"
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.arn
+    def _delete(cls, account_id: str, region_name: str, name: str, scope: str) -> None:
+        cloudwatch_models.cloudwatch_backends[account_id][region_name].delete_alarms([name])
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
@@ -318,44 +291,20 @@ class AlarmResource(_ReplacedOnUpdate, CloudFormationModel):
         )
         return cls(name, alarm.alarm_arn)
 
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
-        backend = cloudwatch_models.cloudwatch_backends[account_id][region_name]
-        with contextlib.suppress(Exception):
-            backend.delete_alarms([resource_name])
 
+class ScheduleResource(_Named, CloudFormationModel):
+    """``AWS::Scheduler::Schedule``, kept in moto's scheduler (its scope: the schedule
+    group); ``schedules.py`` runs it."""
 
-class ScheduleResource(_ReplacedOnUpdate, CloudFormationModel):
-    """``AWS::Scheduler::Schedule``, kept in moto's scheduler; ``schedules.py`` runs it."""
-
-    def __init__(self, name: str, arn: str, group: str = "default") -> None:
-        self.name, self.arn, self.group = name, arn, group
-
-    def _delete(self, account_id: str, region_name: str) -> None:
-        scheduler_models.scheduler_backends[account_id][region_name].delete_schedule(
-            self.group, self.name
-        )
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Scheduler::Schedule"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
+    CFN_TYPE, NAME_PROPERTY = "AWS::Scheduler::Schedule", "Name"
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
+    def _scope_of(cls, properties: dict[str, Any]) -> str:
+        return str(properties.get("GroupName", "default"))
 
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.arn
+    @classmethod
+    def _delete(cls, account_id: str, region_name: str, name: str, scope: str) -> None:
+        scheduler_models.scheduler_backends[account_id][region_name].delete_schedule(scope, name)
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
@@ -373,7 +322,7 @@ class ScheduleResource(_ReplacedOnUpdate, CloudFormationModel):
             description=p.get("Description", ""),
             end_date=p.get("EndDate"),
             flexible_time_window=p.get("FlexibleTimeWindow", {"Mode": "OFF"}),
-            group_name=p.get("GroupName", "default"),
+            group_name=cls._scope_of(p),
             kms_key_arn=p.get("KmsKeyArn"),
             name=name,
             schedule_expression=p["ScheduleExpression"],
@@ -383,16 +332,7 @@ class ScheduleResource(_ReplacedOnUpdate, CloudFormationModel):
             target=dict(p["Target"]),
             action_after_completion=None,
         )
-        return cls(name, schedule.arn, p.get("GroupName", "default"))
-
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
-        backend = scheduler_models.scheduler_backends[account_id][region_name]
-        group = cloudformation_json["Properties"].get("GroupName", "default")
-        with contextlib.suppress(Exception):
-            backend.delete_schedule(group, resource_name)
+        return cls(name, schedule.arn, cls._scope_of(p))
 
 
 # ---- Subscription filter patterns ---------------------------------------------------------
