@@ -16,12 +16,10 @@ EventBridge Scheduler invokes it with ``{"window_end": "<aws.scheduler.scheduled
 
 from __future__ import annotations
 
-import gc
 import json
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from model_runtime.jobs.candidate import fetch_bundle
 from model_runtime.manifest import Signature
 from model_runtime.monitoring import report as reports
-from model_runtime.monitoring.capture_files import ReadStats, read_records
+from model_runtime.monitoring.capture_files import ReadStats, collector_paused, read_records
 from model_runtime.monitoring.quality import collect_labels, join_keyed, live_quality
 from registry import aws
 from registry.environment import ARTIFACT_BUCKET, ENVIRONMENT_NAME, required
@@ -274,20 +272,6 @@ def model_traffic(
     return items, capture_frames(records, model=model, signatures=signatures)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a window's records are read: millions of small
-    dicts and lists, none in a cycle, which it would otherwise walk again and again (half of
-    a million-row run's time)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _read_limit(stats: Any) -> str | None:
     if stats.record_limit_reached or stats.row_limit_reached:
         return "the reader's record or row limit was reached"
@@ -324,7 +308,7 @@ def run_monitor(
     result = RunResult(window)
     judged = judged_versions(clients.repository, request)
     if judged:
-        with _collector_paused():
+        with collector_paused():
             judge_all(run, judged, result, limits)
     if request.model is None:
         # only a run over every model may say how many drift: a run for one model (a person's)
