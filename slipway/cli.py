@@ -1345,7 +1345,7 @@ def versions(
         _emit_json(rows)
         return
     for row in rows:
-        console.print(_version_line(row))
+        console.print(_version_line(row), soft_wrap=True)  # one line per version, any width
 
 
 def _version_line(row: dict[str, Any]) -> str:

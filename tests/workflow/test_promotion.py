@@ -81,6 +81,7 @@ def test_upload_is_validated_registered_promoted_and_served(deployed, live_v1):
         "model": "iris",
         "version": "1",
         "outputs": manifest.input_example.expected_output,
+        "request_id": response.headers["x-request-id"],  # what feedback names it by
     }
     assert response.headers["x-model-version"] == "1"
 
