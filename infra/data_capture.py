@@ -3,7 +3,8 @@
 The endpoint writes one log line per captured request (and per feedback request); nothing
 on the request path calls an API. Each live endpoint's log group has two subscription
 filters, one per kind of line, each to an Amazon Data Firehose stream. Firehose decompresses
-what CloudWatch Logs sends (gzip), keeps only the log messages (one JSON object each), buffers
+what CloudWatch Logs sends (gzip), keeps only the log messages (one JSON object each, a
+newline after each), buffers
 them and writes gzip objects under ``capture/YYYY/MM/DD/HH/`` or ``feedback/YYYY/MM/DD/HH/``
 (UTC), encrypted like the bucket: a layout Athena can query with partition projection.
 
@@ -143,6 +144,9 @@ class DataCapture(Construct):
                             )
                         ],
                     ),
+                    # one message a line, whatever extraction joins them with: Athena's JSON
+                    # reader and the job's fast path read lines
+                    firehose.CfnDeliveryStream.ProcessorProperty(type="AppendDelimiterToRecord"),
                 ],
             ),
             cloud_watch_logging_options=firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(

@@ -8,9 +8,10 @@ compression; and its alarms never change state. Here:
 - a subscription filter delivers only the events its JSON pattern (``{ $.message = "x" }``,
   several joined by ``&&``) matches; other patterns keep moto's matching;
 - Firehose with the Decompression and CloudWatchLogProcessing (message extraction) processors
-  writes the log messages, one a line, and gzips objects where the destination says GZIP (with
-  AWS's ``.gz`` suffix); each delivery is written at once (no buffering), so what an endpoint
-  captured is in the bucket when its answer is;
+  writes the log messages (a newline after each with AppendDelimiterToRecord), and gzips
+  objects where the destination says GZIP (with AWS's ``.gz`` suffix); each delivery is
+  written at once (no buffering), so what an endpoint captured is in the bucket when its
+  answer is;
 - an alarm on one metric is evaluated whenever the embedded cloud turns log lines into
   metrics (``evaluate_alarms``): its periods' statistic against its threshold, missing data
   as the alarm treats it. Alarms on metric math or percentiles keep their state.
@@ -392,6 +393,14 @@ def _filter_subscriptions() -> None:
 # ---- Firehose processors and compression --------------------------------------------------
 
 
+def message_delimiter(destination: dict[str, Any]) -> str:
+    """What follows each extracted message: a newline with the AppendDelimiterToRecord
+    processor, else nothing (the messages run together, as Slipway's reader also accepts)."""
+    processing = destination.get("ProcessingConfiguration") or {}
+    types = {p.get("Type") for p in processing.get("Processors", [])}
+    return "\n" if "AppendDelimiterToRecord" in types else ""
+
+
 def extracts_messages(destination: dict[str, Any]) -> bool:
     """Decompression + CloudWatchLogProcessing with DataMessageExtraction, as configured."""
     processing = destination.get("ProcessingConfiguration") or {}
@@ -430,7 +439,8 @@ def _process_firehose() -> None:
                 log_events,
             )
             return
-        data = "".join(event["message"] + "\n" for event in log_events).encode()
+        delimiter = message_delimiter(s3_destination)
+        data = "".join(event["message"] + delimiter for event in log_events).encode()
         self.put_s3_records(
             stream.delivery_stream_name, stream.version_id, s3_destination, [{"Data": data}]
         )

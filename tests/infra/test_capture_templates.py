@@ -38,7 +38,11 @@ def test_each_kind_of_line_has_a_firehose_stream_into_its_prefix(synthesized, en
         assert destination["CompressionFormat"] == "GZIP"
         assert destination["ErrorOutputPrefix"] == destination["Prefix"].rstrip("/") + "-errors/"
         processors = destination["ProcessingConfiguration"]["Processors"]
-        assert [p["Type"] for p in processors] == ["Decompression", "CloudWatchLogProcessing"]
+        assert [p["Type"] for p in processors] == [
+            "Decompression",
+            "CloudWatchLogProcessing",
+            "AppendDelimiterToRecord",  # one message a line, as Athena and the reader want
+        ]
         assert processors[1]["Parameters"] == [
             {"ParameterName": "DataMessageExtraction", "ParameterValue": "true"}
         ]

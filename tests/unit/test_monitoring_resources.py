@@ -59,6 +59,7 @@ def test_a_filtered_subscription_delivers_only_matching_messages_one_a_line_gzip
                     {"ParameterName": "DataMessageExtraction", "ParameterValue": "true"}
                 ],
             },
+            {"Type": "AppendDelimiterToRecord"},
         ],
     }
     arn = firehose.create_delivery_stream(
@@ -297,3 +298,11 @@ def test_a_late_datum_hides_no_other_and_judging_reads_only_the_alarms_series(pa
     started = time.perf_counter()
     evaluate_alarms(ACCOUNT, REGION, {("Slipway", "DriftingVersions")})
     assert time.perf_counter() - started < 0.01  # scanning the 40,000 took ~40 ms
+
+
+def test_without_the_delimiter_processor_messages_run_together():
+    from slipway.local.monitoring_resources import message_delimiter
+
+    assert message_delimiter({"ProcessingConfiguration": {"Processors": []}}) == ""
+    with_it = {"ProcessingConfiguration": {"Processors": [{"Type": "AppendDelimiterToRecord"}]}}
+    assert message_delimiter(with_it) == "\n"
