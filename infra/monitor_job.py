@@ -13,6 +13,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.data_capture import BUFFER_SECONDS
 from infra.least_privilege import grant_read_objects, grant_table
 from infra.nag_suppressions import DEAD_LETTER_QUEUE, suppress_on_resource
 from infra.observability_defaults import Observability
@@ -26,7 +27,13 @@ MONITOR_HANDLER = "model_runtime.jobs.monitor.handler"
 # versions by key, report summaries written
 MONITOR_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")
 # the window's end, as EventBridge Scheduler fills it in at each run (a context attribute)
-SCHEDULED_INPUT = {"window_end": "<aws.scheduler.scheduled-time>"}
+# and how long before it traffic may still be on its way into the bucket (Firehose's buffer
+# and a minute for CloudWatch Logs): the window ends that much earlier, so no minute of
+# traffic falls between two scheduled windows unjudged
+SCHEDULED_INPUT = {
+    "window_end": "<aws.scheduler.scheduled-time>",
+    "delivery_lag_seconds": BUFFER_SECONDS + 60,
+}
 
 
 def monitor_function_name(environment: str) -> str:

@@ -17,6 +17,7 @@ EventBridge Scheduler invokes it with ``{"window_end": "<aws.scheduler.scheduled
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -69,16 +70,33 @@ class JobRequest(BaseModel):
     version: str | None = Field(None, pattern=VERSION_PATTERN.pattern)
     window_hours: int | None = Field(None, ge=1, le=24 * 31)
     window_end: datetime | None = None
+    # the schedule's: traffic of the last minutes may not be in the bucket yet, so a
+    # scheduled window ends this long before its scheduled time (and the next one starts there)
+    delivery_lag_seconds: int = Field(0, ge=0, le=3600)
+
+
+# What a captured row costs in memory while a window is read: its record parsed (about
+# 1.8 KB for ten columns), then its share of the frames. A run holds a window's rows at
+# once, so the function's memory bounds them (docs/monitoring.md: how far one job scales).
+ROWS_PER_MEMORY_MB = 200
+MEMORY_MB = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # Lambda sets it in every function
 
 
 @dataclass(frozen=True)
 class Limits:
     """What one run reads at most; past any of them the run judges what it read and its
-    reports say ``truncated`` (docs/monitoring.md: the path beyond one job)."""
+    reports say ``truncated`` (docs/monitoring.md: the path beyond one job). One object
+    larger than ``max_object_bytes`` (a mistaken bulk upload) is skipped, and counted."""
 
     max_objects: int = 20_000
     max_bytes: int = 2 * 1024**3
-    max_rows: int = 2_000_000
+    max_rows: int = 600_000
+    max_object_bytes: int = 256 * 1024**2
+
+    @classmethod
+    def for_memory(cls, memory_mb: int) -> Limits:
+        """The rows a function of ``memory_mb`` can hold (at 3008 MB: about 600,000)."""
+        return cls(max_rows=max(1000, memory_mb * ROWS_PER_MEMORY_MB))
 
 
 @dataclass
@@ -88,6 +106,7 @@ class _Budget:
     bytes: int = 0
     rows: int = 0
     truncated: str | None = None
+    oversized: int = 0  # objects skipped for their size alone
 
     def admits(self, size: int) -> bool:
         if self.objects + 1 > self.limits.max_objects:
@@ -146,6 +165,10 @@ def _objects(
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for listed in page.get("Contents", []):
             if since is not None and listed["LastModified"] < since:
+                continue
+            if int(listed["Size"]) > budget.limits.max_object_bytes:
+                budget.oversized += 1  # read whole it could take the run's memory
+                logger.warning("object skipped for its size", extra={"key": listed["Key"]})
                 continue
             if budget.truncated or not budget.admits(int(listed["Size"])):
                 return
@@ -301,9 +324,8 @@ def run_monitor(
 ) -> RunResult:
     """Judge every version the request names in its window; see the module's docstring."""
     generated = now or datetime.now(UTC)
-    window = reports.Window.ending(
-        request.window_end or generated, request.window_hours or settings.window_hours
-    )
+    end = (request.window_end or generated) - timedelta(seconds=request.delivery_lag_seconds)
+    window = reports.Window.ending(end, request.window_hours or settings.window_hours)
     run = _Run(clients, bucket, environment, settings, window, generated)
     result = RunResult(window)
     judged = judged_versions(clients.repository, request)
@@ -341,7 +363,7 @@ def judge_all(run: _Run, judged: list[Judged], result: RunResult, limits: Limits
         result.truncated = f"feedback: {labelled.truncated}" + (
             f"; {result.truncated}" if result.truncated else ""
         )
-    result.read = stats.as_json()
+    result.read = stats.as_json() | {"oversized_objects": budget.oversized + labelled.oversized}
     for model in wanted:
         mine = [one for one in judged if one.model == model]
         try:
@@ -516,6 +538,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         required(ENVIRONMENT_NAME),
         monitoring_settings(),
         JobRequest.model_validate(event or {}),
+        limits=Limits.for_memory(int(os.environ.get(MEMORY_MB, "3008"))),
     )
     logger.info(
         "monitor run",

@@ -327,3 +327,44 @@ def test_the_schedule_s_request_parses():
     assert request.window_end == datetime(2026, 12, 7, 10, tzinfo=UTC)
     with pytest.raises(ValueError):
         JobRequest.model_validate({"model": "Not A Name"})
+
+
+def test_a_scheduled_window_ends_before_traffic_still_on_its_way(account):
+    """Firehose buffers up to five minutes: a scheduled run judges up to its scheduled time
+    less the delivery lag, and the next window starts where this one ended."""
+    from infra.monitor_job import SCHEDULED_INPUT
+
+    account.live_model("iris", "1")
+    traffic(account, "iris", "1")  # half an hour before END
+    late = capture_lines(iris_requests(100, 9, None), "iris", "1", END - timedelta(minutes=2))
+    put_capture(account.s3, BUCKET, late, END, n="late")
+    scheduled = json.loads(
+        json.dumps(SCHEDULED_INPUT).replace("<aws.scheduler.scheduled-time>", END.isoformat())
+    )
+    lag = scheduled["delivery_lag_seconds"]
+    assert lag >= 300  # Firehose's buffer interval, and more
+
+    answer = account.run(JobRequest.model_validate(scheduled))
+
+    assert answer["window"]["end"] == (END - timedelta(seconds=lag)).isoformat()
+    (judged,) = answer["reports"]
+    key = judged["report"].split(f"s3://{BUCKET}/", 1)[1]
+    report = json.loads(account.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    assert report["rows"] == 200  # the late minutes wait for the next window
+
+
+def test_an_object_too_big_to_read_whole_is_skipped_and_counted(account):
+    account.live_model("iris", "1")
+    traffic(account, "iris", "1")
+    account.s3.put_object(Bucket=BUCKET, Key="feedback/huge.jsonl", Body=b"x" * 5000)
+
+    answer = account.run(limits=Limits(max_object_bytes=4000))
+
+    assert answer["read"]["oversized_objects"] == 1
+    assert account.report("iris", "1")["rows"] == 200
+
+
+def test_a_run_holds_what_its_memory_holds():
+    assert Limits.for_memory(3008).max_rows == 601_600
+    assert Limits.for_memory(10240).max_rows > Limits.for_memory(3008).max_rows
+    assert Limits.for_memory(128).max_rows == 25_600
