@@ -19,6 +19,7 @@ from infra.nag_suppressions import DEAD_LETTER_QUEUE, suppress_on_resource
 from infra.observability_defaults import Observability
 from infra.runtime_function import RuntimeFunction
 from registry.environment import ARTIFACT_BUCKET, ENVIRONMENT_NAME, TABLE_NAME
+from registry.monitoring_reports import EVENT_SOURCE
 from registry.monitoring_settings import MONITORING, MonitoringSettings
 from registry.names import CAPTURE_PREFIX, FEEDBACK_PREFIX, MONITORING_PREFIX
 
@@ -118,10 +119,12 @@ class MonitorJob(Construct):
             bucket.encryption_key.grant(grant, "kms:GenerateDataKey")
         grant_table(table, grant, *MONITOR_TABLE_ACTIONS)
         stack = Stack.of(self)
+        # only its own events: a rule matching slipway.monitoring trusts what it receives
         iam.Grant.add_to_principal(
             grantee=grant,
             actions=["events:PutEvents"],
             resource_arns=[default_event_bus_arn(stack)],
+            conditions={"StringEquals": {"events:source": EVENT_SOURCE}},
         )
         # The schedule's own role may invoke this function (and send to its dead-letter queue
         # what it could not deliver), nothing else; only this account's schedules may assume

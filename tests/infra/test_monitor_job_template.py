@@ -156,6 +156,7 @@ def test_the_job_reads_captures_feedback_and_bundles_and_writes_only_reports(syn
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["capture/*", "feedback/*"]}}
     (events,) = [s for s in statements if s["Action"] == "events:PutEvents"]
     assert ":event-bus/default" in json.dumps(events["Resource"])
+    assert events["Condition"] == {"StringEquals": {"events:source": "slipway.monitoring"}}
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
