@@ -142,6 +142,7 @@ class Monitoring(Construct):
         for metric, what in (
             (Metric.VERSIONS_DRIFTING, "drift against their baseline"),
             (Metric.VERSIONS_DEGRADED, "a live metric below their evaluation score"),
+            (Metric.MONITOR_FAILURES, "no report, for a failure (its log names it)"),
         ):
             self._alarm(
                 f"Monitor{metric}",

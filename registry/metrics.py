@@ -46,6 +46,7 @@ class Metric(StrEnum):
     # per monitor run, by the monitor job: dimension environment; the alarms watch these
     VERSIONS_DRIFTING = "VersionsDrifting"
     VERSIONS_DEGRADED = "VersionsDegraded"
+    MONITOR_FAILURES = "MonitorFailures"  # versions a run could not judge (its answer names them)
 
 
 class Dimension(StrEnum):

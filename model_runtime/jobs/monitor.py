@@ -336,6 +336,9 @@ def run_monitor(
         # only a run over every model may say how many drift: a run for one model (a person's)
         # must not clear the environment's alarm while another model drifts
         count_environment(environment, result.reports)
+    # a version the run could not judge is counted too: its own alarm, since the counts above
+    # say nothing of it (every run writes it, zero included)
+    count_failures(environment, len(result.failures))
     return result
 
 
@@ -385,6 +388,10 @@ def judge_all(run: _Run, judged: list[Judged], result: RunResult, limits: Limits
             except Exception as exc:  # nor one version's the other versions'
                 result.fail(one, exc)
                 continue
+            try:  # the report stands (and counts) even if announcing it fails
+                publish_events(run.clients.events, report)
+            except Exception as exc:
+                result.fail(one, exc)
             result.reports.append(
                 {
                     "model": one.model,
@@ -451,7 +458,6 @@ def judge(
     )
     run.clients.repository.put_monitor_report(reports.summary(document))
     count_version(run.environment, document)
-    publish_events(run.clients.events, document)
     return document
 
 
@@ -484,6 +490,15 @@ def count_environment(environment: str, judged: list[dict[str, Any]]) -> None:
     metrics.add_metric(Metric.VERSIONS_DRIFTING, MetricUnit.Count, drifting)
     metrics.add_metric(Metric.VERSIONS_DEGRADED, MetricUnit.Count, degraded)
     metrics.add_metadata("message", "monitor run")
+    metrics.flush_metrics()
+
+
+def count_failures(environment: str, failures: int) -> None:
+    """How many versions (or announcements) this run failed on: their own alarm."""
+    metrics = EphemeralMetrics(namespace=NAMESPACE)
+    metrics.add_dimension(Dimension.ENVIRONMENT, environment)
+    metrics.add_metric(Metric.MONITOR_FAILURES, MetricUnit.Count, failures)
+    metrics.add_metadata("message", "monitor failures")
     metrics.flush_metrics()
 
 

@@ -162,7 +162,7 @@ def test_the_job_reads_captures_feedback_and_bundles_and_writes_only_reports(syn
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_drift_and_quality_counts_alarm_on_the_environments_topic(synthesized, env):
     template = synthesized(env).template
-    for metric in ("VersionsDrifting", "VersionsDegraded"):
+    for metric in ("VersionsDrifting", "VersionsDegraded", "MonitorFailures"):
         template.has_resource_properties(
             "AWS::CloudWatch::Alarm",
             {

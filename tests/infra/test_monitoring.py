@@ -26,9 +26,9 @@ def test_every_alarm_pages_the_environments_topic(synthesized, env):
     found = alarms(template)
     endpoints = [e["name"] for e in CONTEXT["environments"][env]["endpoints"]]
     # four per endpoint, plus three DLQ depths (uploads, ended executions, monitor runs),
-    # failed and timed-out promotions, the canary, and the monitor job's drift and quality
-    # counts
-    assert len(found) == 4 * len(endpoints) + 8
+    # failed and timed-out promotions, the canary, and the monitor job's drift, quality and
+    # failure counts
+    assert len(found) == 4 * len(endpoints) + 9
     dead_letters = [k for k in found if "DeadLetters" in k]
     assert {k.split("DeadLetters")[0] for k in dead_letters} == {
         "MonitoringIngest",
@@ -39,7 +39,11 @@ def test_every_alarm_pages_the_environments_topic(synthesized, env):
         (action,) = properties["AlarmActions"]
         assert action["Ref"].startswith("MonitoringAlarmTopic")
         # the monitor job's alarms keep their state between runs (tests/infra/test_monitor_job.py)
-        monitor = properties.get("MetricName") in ("VersionsDrifting", "VersionsDegraded")
+        monitor = properties.get("MetricName") in (
+            "VersionsDrifting",
+            "VersionsDegraded",
+            "MonitorFailures",
+        )
         assert properties["TreatMissingData"] == ("ignore" if monitor else "notBreaching")
     assert template["Outputs"]["AlarmTopicArn"]["Value"]["Ref"].startswith("MonitoringAlarmTopic")
 

@@ -282,6 +282,28 @@ def test_one_failing_model_costs_no_other_its_report(account):
     assert failure["model"] == "broken" and failure["error"]
 
 
+def test_failures_are_counted_for_their_alarm_and_a_failed_announcement_keeps_the_report(
+    account, capsys, monkeypatch
+):
+    account.live_model("iris", "1")
+    traffic(account, "iris", "1", shift={"petal_length": 2.5})
+
+    def refuse(events, report):
+        raise RuntimeError("EventBridge throttled")
+
+    monkeypatch.setattr(monitor, "publish_events", refuse)
+    answer = account.run()
+
+    (judged,) = answer["reports"]  # written, and counted as drifting
+    assert judged["verdict"] == "drift"
+    assert "throttled" in answer["failures"][0]["error"]
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    (run,) = [line for line in lines if "VersionsDrifting" in line]
+    assert run["VersionsDrifting"] in ([1.0], 1)
+    (failures,) = [line for line in lines if "MonitorFailures" in line]
+    assert failures["MonitorFailures"] in ([1.0], 1)
+
+
 def test_a_run_stops_reading_at_its_limits_and_says_so(account):
     account.live_model("iris", "1", accuracy=0.95)
     requests = traffic(account, "iris", "1", count=100)
