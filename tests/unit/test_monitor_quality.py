@@ -253,3 +253,46 @@ def test_a_report_of_many_drifted_columns_keeps_its_summary_and_event_small():
     assert len(detail["columns"]) == NAMED_DRIFTED and detail["drifted_count"] == 2000
     assert detail["columns"][0]["column"].startswith("1999")  # the most drifted first
     assert len(event["Detail"]) < 64_000  # an EventBridge entry holds 256 KB
+
+
+def test_a_column_drifted_by_its_missing_rate_leads_the_summary_despite_a_small_psi():
+    from datetime import UTC, datetime
+
+    from model_runtime.monitoring.report import SUMMARY_COLUMNS, Window, build_report, summary
+    from registry.monitoring_reports import Role
+    from registry.monitoring_settings import MonitoringSettings
+
+    # GIVEN twelve stable columns of PSI 0.05..0.09, one column whose missing rate jumped
+    # (PSI 0.01, drifted) and one with nothing to compare (no PSI)
+    stable = [{"column": f"s{i:02d}", "psi": 0.05 + i / 300, "drifted": False} for i in range(12)]
+    missing = {
+        "column": "owner_age",
+        "psi": 0.01,
+        "missing_rate_baseline": 0.0,
+        "missing_rate_current": 0.4,
+        "drifted": True,
+    }
+    unseen = {"column": "city", "psi": None, "unseen_share": 0.3, "drifted": True}
+    end = datetime(2026, 12, 7, tzinfo=UTC)
+    report = build_report(
+        model="house",
+        version="1",
+        role=Role.LIVE,
+        environment="unit",
+        window=Window.ending(end, 24),
+        settings=MonitoringSettings(),
+        requests=500,
+        rows=500,
+        baseline_present=True,
+        drift={"columns": [*stable, missing, unseen], "outputs": []},
+        quality=None,
+        truncated=None,
+        location="s3://b/k",
+        generated_at=end,
+    )
+    # THEN the drifted columns come first (by PSI, none last), then the rest by PSI
+    order = [c["column"] for c in report["columns"]]
+    assert order[:3] == ["owner_age", "city", "s11"] and order[-1] == "s00"
+    assert report["drifted_columns"] == ["owner_age", "city"]
+    top = summary(report)["top_columns"]
+    assert len(top) == SUMMARY_COLUMNS and [c["column"] for c in top[:2]] == ["owner_age", "city"]
