@@ -10,17 +10,34 @@ same row counts once: the later one read wins (a correction).
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from model_runtime.evaluation import score
 from model_runtime.exceptions import InvalidEvaluationDataError
+from model_runtime.monitoring.drift import NOISE_QUANTILE_Z
 from registry.exam import direction_of
 
 # Fewer labelled rows than this: the live metric is shown, but judges nothing (a handful of
-# labels says little about a metric, and a pager should not ring on it).
+# labels says little about a metric, and a pager should not ring on it). The sampling-noise
+# guard below does the statistics; these floors keep its normal approximation honest.
 MIN_LABELLED_ROWS = 20
+# Errors (and r2) have no bound to lean on: their spread comes from the live rows themselves,
+# and heavy-tailed errors need more rows before their mean's noise is known.
+MIN_LABELLED_ROWS_ERRORS = 100
+# Scores that are shares of rows (or averages of per-class shares): their sampling noise is
+# binomial, known from the evaluation score alone.
+PROPORTION_METRICS = frozenset(
+    {"accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro"}
+)
+# Macro averages weigh each class alike, so their noise is that of the rarer classes.
+_MACRO_BY_TRUTH = frozenset({"balanced_accuracy", "recall_macro"})
+_TINY = 1e-12
 # The request ids clients may send are Lambda's (uuid) or their own retries of them.
 MAX_REQUEST_ID_LENGTH = 128
 
@@ -116,9 +133,70 @@ class QualityResult:
     drop: float | None  # how much worse live is than the evaluation (positive: worse)
     degraded: bool
     error: str | None = None
+    # an error metric's drop as a share of its evaluation score (what the alarm compares)
+    relative_drop: float | None = None
+    # the drop an unchanged model reaches by chance once in a thousand windows (metric units)
+    noise: float | None = None
+    # why the drop, if any, was not judged a degradation
+    note: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _effective_rows(metric: str, truths: list[Any], predictions: list[Any]) -> float:
+    """The rows a proportion metric's noise is that of: all of them for accuracy, fewer for a
+    macro average (K classes of n_k rows: K² / Σ 1/n_k, n for balanced classes)."""
+
+    def harmonic(values: list[Any]) -> float:
+        counts = Counter(values).values()
+        return len(counts) ** 2 / sum(1 / c for c in counts)
+
+    if metric in _MACRO_BY_TRUTH:
+        return harmonic(truths)
+    if metric == "precision_macro":
+        return harmonic(predictions)
+    if metric == "f1_macro":
+        return min(harmonic(truths), harmonic(predictions))
+    return float(len(truths))
+
+
+def _proportion_noise(metric: str, truths: list[Any], predictions: list[Any], p: float) -> float:
+    """The one-sided 99.9% bound of a share's fall by chance: z·sqrt(p(1-p)/n), plus the
+    continuity correction 1/(2n). The normal approximation fails near 1 (a model right 99.5%
+    of the time errs twice in 35 rows once in 75 windows), so p is kept a row from its ends."""
+    n = _effective_rows(metric, truths, predictions)
+    p = min(max(p, 1 / n), 1 - 1 / n)
+    return NOISE_QUANTILE_Z * math.sqrt(p * (1 - p) / n) + 1 / (2 * n)
+
+
+def _error_noise(metric: str, truths: list[Any], predictions: list[Any]) -> float:
+    """The one-sided 99.9% bound of an error metric's (or r2's) rise by chance, from the
+    spread of the live rows' own errors (the mean's standard error; the delta method for the
+    square root of rmse and the ratio of r2)."""
+    y = np.asarray(truths, dtype=float)
+    residual = y - np.asarray(predictions, dtype=float)
+    n = len(y)
+    if metric == "mae":
+        return NOISE_QUANTILE_Z * float(np.abs(residual).std()) / math.sqrt(n)
+    if metric == "mape":
+        # sklearn's own floor for a zero label
+        share = np.abs(residual) / np.maximum(np.abs(y), np.finfo(np.float64).eps)
+        return NOISE_QUANTILE_Z * float(share.std()) / math.sqrt(n)
+    squared = residual**2
+    mse = float(squared.mean())
+    relative_mse = float(squared.std()) / math.sqrt(n) / max(mse, _TINY)
+    if metric == "rmse":
+        return NOISE_QUANTILE_Z * math.sqrt(mse) * relative_mse / 2
+    # r2 = 1 - mse / var(y): both ratios' relative noise, their covariance left out (it
+    # would only narrow the bound)
+    spread = (y - y.mean()) ** 2
+    relative_var = float(spread.std()) / math.sqrt(n) / max(float(spread.mean()), _TINY)
+    return (
+        NOISE_QUANTILE_Z
+        * (mse / max(float(spread.mean()), _TINY))
+        * math.hypot(relative_mse, relative_var)
+    )
 
 
 def live_quality(
@@ -132,31 +210,80 @@ def live_quality(
     version was never evaluated) or without a labelled row.
 
     ``evaluation`` is the version's stored evaluation result (``metric``, ``value``). The
-    version is degraded when live is worse than its evaluation by ``drop_alarm`` or more
-    (an absolute difference in the metric's own unit), judged on at least
-    ``min_labelled_rows`` rows."""
+    version is degraded when its live metric is worse than its evaluation score by more than
+    ``drop_alarm`` *and* by more than sampling noise lets an unchanged model fall (one window
+    in a thousand). ``drop_alarm`` is an absolute fall of a share (accuracy, f1, ...) or of
+    r2, and a relative rise of an error (rmse, mae, mape: 0.05 is 5% worse), whose units are
+    the label's. Shares are judged on at least ``min_labelled_rows`` rows, errors and r2 on
+    at least ``MIN_LABELLED_ROWS_ERRORS``."""
     if not evaluation or not evaluation.get("metric") or not truths:
         return None
     metric = str(evaluation["metric"])
     direction = direction_of(metric)
     reference = evaluation.get("value")
-    evaluation_value = float(reference) if isinstance(reference, int | float) else None
+    evaluation_value = (
+        float(reference)
+        if isinstance(reference, int | float)
+        and not isinstance(reference, bool)
+        and math.isfinite(reference)
+        else None
+    )
+    rows = len(truths)
     try:
         live_value = score(metric, truths, predictions)
     except (InvalidEvaluationDataError, TypeError, ValueError) as exc:
         return QualityResult(
-            metric, direction, len(truths), None, evaluation_value, None, False, str(exc)[:500]
+            metric, direction, rows, None, evaluation_value, None, False, str(exc)[:500]
         )
-    drop = None
-    if evaluation_value is not None:
-        drop = (
-            evaluation_value - live_value
-            if direction == "maximize"
-            else live_value - evaluation_value
+    if evaluation_value is None:
+        return QualityResult(
+            metric,
+            direction,
+            rows,
+            live_value,
+            None,
+            None,
+            False,
+            note="the version has no evaluation score to compare with",
         )
-    degraded = (
-        drop is not None and len(truths) >= min_labelled_rows and drop > 0 and drop >= drop_alarm
+    drop = (
+        evaluation_value - live_value if direction == "maximize" else live_value - evaluation_value
     )
+    proportion = metric in PROPORTION_METRICS
+    relative = drop / max(abs(evaluation_value), _TINY) if direction == "minimize" else None
+    needed = min_labelled_rows if proportion else max(min_labelled_rows, MIN_LABELLED_ROWS_ERRORS)
+    if rows < needed:
+        return QualityResult(
+            metric,
+            direction,
+            rows,
+            live_value,
+            evaluation_value,
+            drop,
+            False,
+            relative_drop=relative,
+            note=f"{rows} labelled rows: {metric} is judged on {needed} or more",
+        )
+    if proportion:
+        noise = _proportion_noise(metric, truths, predictions, evaluation_value)
+    else:
+        noise = _error_noise(metric, truths, predictions)
+    past_alarm = (relative if relative is not None else drop) > drop_alarm
+    past_noise = drop > noise
+    note = None
+    if drop > 0 and not past_alarm:
+        note = "within quality_drop_alarm"
+    elif drop > 0 and not past_noise:
+        note = f"within sampling noise ({noise:.4g} on {rows} labelled rows)"
     return QualityResult(
-        metric, direction, len(truths), live_value, evaluation_value, drop, degraded
+        metric,
+        direction,
+        rows,
+        live_value,
+        evaluation_value,
+        drop,
+        past_alarm and past_noise,
+        relative_drop=relative,
+        noise=noise,
+        note=note,
     )

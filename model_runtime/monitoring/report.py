@@ -85,9 +85,11 @@ def verdict(
     return Verdict.OK
 
 
-def _by_psi(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Most drifted first; columns without a PSI (nothing to compare) last."""
-    return sorted(columns, key=lambda c: -(_finite(c.get("psi")) or -1.0))
+def _most_drifted(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drifted columns first, then by PSI, columns without a PSI (nothing to compare) last in
+    their group: a column drifts by its missing rate or its unseen values with a PSI near 0,
+    and it must still lead the summary's top columns and ``slipway monitor``."""
+    return sorted(columns, key=lambda c: (not c.get("drifted"), -(_finite(c.get("psi")) or -1.0)))
 
 
 def build_report(
@@ -110,10 +112,10 @@ def build_report(
     """The report document. ``drift`` is ``DriftResult.as_json()`` (None without a
     baseline or without a captured row); ``truncated`` says which limit of the run cut the
     window short, if any."""
-    inputs = _by_psi(list((drift or {}).get("columns", [])))
-    outputs = _by_psi(list((drift or {}).get("outputs", [])))
+    inputs = _most_drifted(list((drift or {}).get("columns", [])))
+    outputs = _most_drifted(list((drift or {}).get("outputs", [])))
     judged = [*inputs, *outputs]
-    drifted = drifted_columns(judged) if drift is not None else []
+    drifted = drifted_columns(_most_drifted(judged)) if drift is not None else []
     psis = [p for p in (_finite(c.get("psi")) for c in judged) if p is not None]
     degraded = bool(quality and quality.degraded)
     enough = rows >= settings.min_rows
@@ -164,7 +166,7 @@ def _clean(column: dict[str, Any]) -> dict[str, Any]:
 def summary(report: dict[str, Any]) -> dict[str, Any]:
     """What the registry keeps of a report: all but the long tail of columns."""
     top = [*report["columns"], *report["outputs"]]
-    top = _by_psi(top)[:SUMMARY_COLUMNS]
+    top = _most_drifted(top)[:SUMMARY_COLUMNS]
     kept = {k: v for k, v in report.items() if k not in ("columns", "outputs", "format")}
     kept["drifted_columns"] = report["drifted_columns"][:NAMED_DRIFTED]
     return {**kept, "top_columns": top}
