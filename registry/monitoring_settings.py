@@ -83,8 +83,10 @@ class MonitoringSettings(_Strict):
     quality_drop_alarm: float = Field(
         0.05,
         ge=0.0,
-        description="the live metric this much worse than the version's evaluation score is "
-        "a quality degradation",
+        description="a degradation is the live metric worse than the version's evaluation "
+        "score by more than this and by more than sampling noise: an absolute fall for shares "
+        "(accuracy, f1, precision, recall) and r2, a relative rise for errors (rmse, mae, "
+        "mape: 0.05 is 5% worse)",
     )
     min_rows: int = Field(
         100, ge=1, le=10_000_000, description="fewer captured rows than this: no verdict"

@@ -92,7 +92,10 @@ def quality_line(quality: dict[str, Any] | None) -> str | None:
             f" (evaluation {_number(quality['evaluation_value'])}, worse by "
             f"{_number(quality.get('drop'))})"
         )
-    return line + (" - degraded" if quality.get("degraded") else "")
+    if quality.get("degraded"):
+        return line + " - degraded"
+    note = quality.get("note")  # why no verdict: too few labels, within the alarm or noise
+    return line + (f" - {note}" if note else "")
 
 
 def render(answer: dict[str, Any], hours: int | None) -> list[str]:

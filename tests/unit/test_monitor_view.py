@@ -115,3 +115,19 @@ def test_a_sparkline_has_one_mark_per_report_lowest_and_highest_at_the_ends(valu
     if max(known) > min(known):
         assert line[values.index(max(known))] == SPARKS[-1]
         assert line[values.index(min(known))] == SPARKS[0]
+
+
+def test_a_live_metric_without_a_verdict_says_why():
+    from slipway.monitor_view import quality_line
+
+    quality = {
+        "metric": "accuracy",
+        "live_value": 0.9,
+        "labelled_rows": 25,
+        "evaluation_value": 0.95,
+        "drop": 0.05,
+        "degraded": False,
+        "note": "within sampling noise",
+    }
+    assert quality_line(quality).endswith(" - within sampling noise")
+    assert quality_line({**quality, "degraded": True}).endswith(" - degraded")
