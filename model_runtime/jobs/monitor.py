@@ -428,7 +428,9 @@ def judge(
             Thresholds(psi_alarm=settings.psi_alarm),
             excluded=frames.excluded,
         ).as_json()
-    predictions = frames.outputs.iloc[:, 0] if len(frames.outputs.columns) else []
+    # one value an answer row is what a label is compared with; an answer of several values
+    # a row (class probabilities) gets no live metric rather than one scored on its first
+    predictions = frames.outputs.iloc[:, 0] if len(frames.outputs.columns) == 1 else []
     truths, predicted = join_keyed(frames.keys, predictions, labels)
     quality = live_quality(
         item.get("evaluation_result"), truths, predicted, settings.quality_drop_alarm
