@@ -32,8 +32,11 @@ demo: setup
 demo-drift: setup
 	bash examples/demo-drift.sh
 
+# The layers without a deployed cloud on both cores; the workflow tests (one embedded cloud,
+# timing-sensitive gates) after them in one process.
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 -m "not workflow and not soak"
+	$(BIN)/pytest -m workflow
 
 # Each example runs end to end on the embedded cloud: train, package, push, promote, invoke.
 $(addprefix example-,$(EXAMPLES)): setup
