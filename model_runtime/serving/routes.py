@@ -214,9 +214,7 @@ def _predict(
     request would only cost time."""
     request.state.served = Served(model.name, model.version, traffic)
     outputs = model.predict(body.inputs)
-    request_id = getattr(request.state, REQUEST_ID, None) or request_id_of(
-        request.scope.get("aws.context")
-    )
+    request_id: str = getattr(request.state, REQUEST_ID)  # the middleware's (app.py)
     try:
         response = JSONResponse(
             {
@@ -226,7 +224,6 @@ def _predict(
                 "request_id": request_id,
             },
             headers={
-                "X-Request-Id": request_id,
                 "X-Model-Version": model.version,
                 "X-Model-Load-Ms": f"{model.load_ms:.1f}",
                 "X-Cold-Start": "true" if _process.pop("cold", False) else "false",
