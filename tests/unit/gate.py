@@ -236,6 +236,9 @@ def declared_environment(task: Task) -> Iterator[None]:
     declared = set(task.settings) | ({TABLE_NAME} if task.uses_table else set())
     # infra sets no bundle cache (Lambda's /tmp is the default); tests keep theirs in tmp_path
     declared.add(BUNDLE_CACHE_DIR)
+    # moto runs executions in threads that read os.environ whole (botocore copies it): a
+    # change while one of them moves on raises KeyError in it, so change it only when all wait
+    executions_settled()
     saved = dict(os.environ)
     for name in [n for n in os.environ if n.startswith("SLIPWAY_") and n not in declared]:
         del os.environ[name]
@@ -245,11 +248,32 @@ def declared_environment(task: Task) -> Iterator[None]:
     try:
         yield
     finally:
-        os.environ.clear()
+        executions_settled()  # a step may have answered a token: let that execution move on
+        for name in [n for n in os.environ if n not in saved]:
+            del os.environ[name]
         os.environ.update(saved)
         dependencies.get_model_store.cache_clear()
         settings.get_registry_store_settings.cache_clear()
         evaluate.judging_store.cache_clear()
+
+
+def executions_settled(within: float = 10.0) -> None:
+    """Wait until every running execution in moto waits for a task token (its last event
+    is TaskSubmitted): then none of moto's execution threads is doing anything."""
+    sfn = boto3.client("stepfunctions")
+    deadline = time.monotonic() + within
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        running = sfn.list_executions(
+            stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+        )["executions"]
+        for execution in running:
+            while _history(execution["executionArn"])[-1]["type"] != "TaskSubmitted":
+                status = sfn.describe_execution(executionArn=execution["executionArn"])["status"]
+                if status != "RUNNING":
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{execution['executionArn']} never settled")
+                time.sleep(0.02)
 
 
 def _audit_steps() -> set[tuple[str, str]]:
