@@ -259,3 +259,89 @@ def test_manifests_with_and_without_an_etag_read_back(iris_bundle) -> None:
     read = parse_manifest(json.dumps(document))
     assert read.lineage.datasets[0].etag == "9b2cf535f27731c974343645a3985328-3"
     assert json.loads(read.model_dump_json()) == document
+
+
+# --- slipway package ---------------------------------------------------------------------------
+
+
+def test_slipway_package_records_s3_datasets_read_once(s3, tmp_path):
+    import skops.io as sio
+    from typer.testing import CliRunner
+
+    from slipway.cli import app
+
+    # GIVEN a skops model and its data in S3, and the user's default AWS session
+    train = frame(0)
+    put(s3, "train.csv", csv_bytes(train))
+    written = put(s3, "eval.csv", csv_bytes(frame(1)))
+    model_file = tmp_path / "model.skops"
+    sio.dump(LogisticRegression().fit(train[["x", "z"]], train["label"]), model_file)
+    boto3.setup_default_session()
+    reads: list[str] = []
+    boto3.DEFAULT_SESSION.events.register(
+        "before-parameter-build.s3.GetObject", lambda params, **_: reads.append(params["Key"])
+    )
+    # WHEN `slipway package` is given their S3 URIs
+    result = CliRunner().invoke(
+        app,
+        [
+            "package",
+            str(model_file),
+            "--name",
+            "churn",
+            "--version",
+            "1",
+            "--train",
+            f"s3://{BUCKET}/train.csv",
+            "--evaluation",
+            f"s3://{BUCKET}/eval.csv?versionId={written['VersionId']}",
+            "--target",
+            "label",
+            "--threshold",
+            "0.5",
+            "--out",
+            str(tmp_path / "bundle.tar.gz"),
+            "--json",
+        ],
+    )
+    # THEN each object was read once and the bundle's lineage names its version and ETag
+    assert result.exit_code == 0, result.output
+    assert sorted(reads) == ["eval.csv", "train.csv"]
+    datasets = json.loads(result.output)["manifest"]["lineage"]["datasets"]
+    assert datasets[1]["uri"] == f"s3://{BUCKET}/eval.csv?versionId={written['VersionId']}"
+    assert datasets[1]["etag"] == written["ETag"].strip('"')
+    assert shortfalls({"datasets": datasets}, LineagePolicy(durable_datasets=True)) == []
+
+
+@pytest.mark.parametrize(
+    ("train", "message"),
+    [
+        ("missing.csv", "Invalid value for '--train': file 'missing.csv' does not exist"),
+        ("s3://acme-data/t.csv?versionId=1&x=2", "use s3://bucket/key, optionally ?versionId"),
+        ("s3://Not_A_Bucket/t.csv", "use s3://bucket/key"),
+    ],
+)
+def test_slipway_package_refuses_a_dataset_it_cannot_name_before_reading_anything(
+    tmp_path, train, message
+):
+    from typer.testing import CliRunner
+
+    from slipway.cli import app
+
+    (tmp_path / "m.skops").write_bytes(b"never read")
+    args = ["package", str(tmp_path / "m.skops"), "--name", "m", "--version", "1"]
+    result = CliRunner().invoke(app, [*args, "--train", train, "--target", "y"])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+
+
+def test_slipway_package_reports_an_s3_object_it_cannot_read(s3, tmp_path):
+    from typer.testing import CliRunner
+
+    from slipway.cli import app
+
+    (tmp_path / "m.skops").write_bytes(b"never read")
+    args = ["package", str(tmp_path / "m.skops"), "--name", "m", "--version", "1"]
+    result = CliRunner().invoke(app, [*args, "--train", f"s3://{BUCKET}/none.csv", "--target", "y"])
+    assert result.exit_code == 1
+    assert "cannot read s3://acme-data/none.csv: NoSuchKey" in result.output
