@@ -83,6 +83,12 @@ def github_subjects(config: CiConfig) -> dict[str, str]:
     return {duty: subject for duty, subject in subjects.items() if subject}
 
 
+def ci_role_name(environment: str, duty: str) -> str:
+    """'prod', 'approve' -> 'slipway-prod-ci-approve' (57 characters at most; IAM's limit
+    is 64)."""
+    return f"slipway-{environment}-ci-{duty}"
+
+
 def role_output(duty: str) -> str:
     """The stack output naming a duty's role ARN: 'promote-source' -> 'CiPromoteSourceRoleArn'.
     docs/cicd.md tells which GitHub variable each goes into."""
@@ -94,8 +100,15 @@ class CiAccess(Construct):
     the config sets; ``roles`` maps each duty to its role."""
 
     def __init__(
-        self, scope: Construct, id_: str, *, config: CiConfig, duty_policies: DutyPolicies
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        environment: str,
+        config: CiConfig,
+        duty_policies: DutyPolicies,
     ) -> None:
+        """``environment``: the cdk.json name, which the roles' names carry."""
         super().__init__(scope, id_)
         if config.oidc_provider_arn is not None:
             provider_arn = config.oidc_provider_arn
@@ -121,6 +134,9 @@ class CiAccess(Construct):
             self.roles[duty] = iam.Role(
                 self,
                 "".join(part.capitalize() for part in duty.split("-")) + "Role",
+                # a fixed name: the ARN is known before the deploy, for GitHub's variables and
+                # the registry's approvers (arn:aws:sts::ACCOUNT:assumed-role/NAME/*)
+                role_name=ci_role_name(environment, duty),
                 description=f"GitHub Actions: the {duty} duty of {config.github_repository} "
                 "(docs/cicd.md)",
                 # StringEquals on both claims: exactly this repository and branch or

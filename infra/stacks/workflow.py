@@ -127,7 +127,11 @@ class WorkflowStack(Stack):
         self.ci_access = None
         if config.ci is not None:
             self.ci_access = CiAccess(
-                self, "CiAccess", config=config.ci, duty_policies=self.duty_policies
+                self,
+                "CiAccess",
+                environment=config.name,
+                config=config.ci,
+                duty_policies=self.duty_policies,
             )
             for duty, role in self.ci_access.roles.items():
                 CfnOutput(self, role_output(duty), value=role.role_arn)

@@ -18,7 +18,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
-from infra.ci_access import CiAccess, role_output
+from infra.ci_access import CiAccess, ci_role_name, role_output
 from infra.config import CiConfig
 from infra.duty_policies import DutyPolicies
 
@@ -93,6 +93,10 @@ def test_each_duty_role_trusts_one_exact_subject_of_github_for_sts(synthesized, 
         }
         assert "*" not in subject and "?" not in subject
         assert role["MaxSessionDuration"] == 3600
+    # named in advance, for GitHub's variables and the registry's approvers
+    assert {role["RoleName"] for role in roles.values()} == {
+        ci_role_name(env, duty) for duty in SHIPPED[env]
+    }
 
 
 @pytest.mark.parametrize("env", sorted(SHIPPED))
@@ -170,7 +174,7 @@ def _ci_stack(config: CiConfig) -> Template:
         endpoints={registry: None},
         duty_roles={},
     )
-    CiAccess(stack, "CiAccess", config=config, duty_policies=duties)
+    CiAccess(stack, "CiAccess", environment="dev", config=config, duty_policies=duties)
     return Template.from_stack(stack)
 
 
