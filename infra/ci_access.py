@@ -110,6 +110,7 @@ class CiAccess(Construct):
     ) -> None:
         """``environment``: the cdk.json name, which the roles' names carry."""
         super().__init__(scope, id_)
+        self.provider: iam.OidcProviderNative | None = None  # None: imported by ARN
         if config.oidc_provider_arn is not None:
             provider_arn = config.oidc_provider_arn
         else:
