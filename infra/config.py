@@ -96,61 +96,6 @@ class ExamConfig(_Strict):
     )
 
 
-class EndpointConfig(_Strict):
-    """One serving function. 'default' serves every model; a dedicated endpoint serves only
-    the models it lists, with its own memory, timeout, architecture and concurrency."""
-
-    name: str = Field(pattern=_NAME)
-    memory_mb: int = Field(2048, ge=128, le=10240)
-    timeout_seconds: int = Field(30, ge=1, le=900)
-    # Lambda allows 512-10240 MB of /tmp; the embedded cloud does not check the range.
-    ephemeral_storage_mb: int = Field(
-        2048,
-        ge=512,
-        le=10240,
-        description="the function's /tmp; bundles cached on disk and the largest bundle the "
-        "endpoint extracts (a little under half of it) are derived from it",
-    )
-    architecture: Literal["x86_64", "arm64"] = "x86_64"
-    reserved_concurrency: int | None = Field(None, ge=1)
-    provisioned_concurrency: int = Field(0, ge=0)
-    models: list[str] = Field(default_factory=list)
-    allow_python: bool = Field(
-        False,
-        description="run python-flavor bundles, whose own code then runs in this endpoint's "
-        "process next to its other models; other endpoints refuse them",
-    )
-    extra_libraries: list[Annotated[str, Field(pattern=_PINNED)]] = Field(
-        default_factory=list,
-        description="pinned libraries (name==version) installed into this endpoint's image "
-        "beyond the runtime's, e.g. xgboost-cpu or lightgbm for their flavors; the workflow's "
-        "model steps get every endpoint's, so a model is judged where it can be loaded",
-    )
-
-
-def endpoint_url_output(endpoint: str) -> str:
-    """The stack output naming an endpoint's URL: 'fraud-score' -> 'EndpointUrlFraudScore'.
-
-    The serving stack writes it and the CLI reads it, so it is built here and nowhere else.
-    """
-    return "EndpointUrl" + _camel(endpoint)
-
-
-def endpoint_function_output(endpoint: str) -> str:
-    """The stack output naming an endpoint's function: 'EndpointFunctionFraudScore'."""
-    return "EndpointFunction" + _camel(endpoint)
-
-
-def candidate_function_output(endpoint: str) -> str:
-    """The stack output naming the candidate function built like an endpoint, which the
-    CLI invokes for --stage staging: 'CandidateFunctionFraudScore'."""
-    return "CandidateFunction" + _camel(endpoint)
-
-
-def _camel(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("-"))
-
-
 # -- CI: GitHub Actions roles (infra/ci_access.py) -------------------------------------------
 # GitHub's OIDC issuer, the audience aws-actions/configure-aws-credentials asks for, and the
 # subject claims a job's token carries ("repo:OWNER/REPO:ref:refs/heads/BRANCH" for a job on a
@@ -232,6 +177,61 @@ class CiConfig(_Strict):
 
 
 # -- end of CI ---------------------------------------------------------------------------------
+
+
+class EndpointConfig(_Strict):
+    """One serving function. 'default' serves every model; a dedicated endpoint serves only
+    the models it lists, with its own memory, timeout, architecture and concurrency."""
+
+    name: str = Field(pattern=_NAME)
+    memory_mb: int = Field(2048, ge=128, le=10240)
+    timeout_seconds: int = Field(30, ge=1, le=900)
+    # Lambda allows 512-10240 MB of /tmp; the embedded cloud does not check the range.
+    ephemeral_storage_mb: int = Field(
+        2048,
+        ge=512,
+        le=10240,
+        description="the function's /tmp; bundles cached on disk and the largest bundle the "
+        "endpoint extracts (a little under half of it) are derived from it",
+    )
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
+    reserved_concurrency: int | None = Field(None, ge=1)
+    provisioned_concurrency: int = Field(0, ge=0)
+    models: list[str] = Field(default_factory=list)
+    allow_python: bool = Field(
+        False,
+        description="run python-flavor bundles, whose own code then runs in this endpoint's "
+        "process next to its other models; other endpoints refuse them",
+    )
+    extra_libraries: list[Annotated[str, Field(pattern=_PINNED)]] = Field(
+        default_factory=list,
+        description="pinned libraries (name==version) installed into this endpoint's image "
+        "beyond the runtime's, e.g. xgboost-cpu or lightgbm for their flavors; the workflow's "
+        "model steps get every endpoint's, so a model is judged where it can be loaded",
+    )
+
+
+def endpoint_url_output(endpoint: str) -> str:
+    """The stack output naming an endpoint's URL: 'fraud-score' -> 'EndpointUrlFraudScore'.
+
+    The serving stack writes it and the CLI reads it, so it is built here and nowhere else.
+    """
+    return "EndpointUrl" + _camel(endpoint)
+
+
+def endpoint_function_output(endpoint: str) -> str:
+    """The stack output naming an endpoint's function: 'EndpointFunctionFraudScore'."""
+    return "EndpointFunction" + _camel(endpoint)
+
+
+def candidate_function_output(endpoint: str) -> str:
+    """The stack output naming the candidate function built like an endpoint, which the
+    CLI invokes for --stage staging: 'CandidateFunctionFraudScore'."""
+    return "CandidateFunction" + _camel(endpoint)
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
 
 
 # Each endpoint adds a live and a candidate function, stack outputs and exports, an entry in
@@ -327,6 +327,11 @@ class EnvironmentConfig(_Strict):
     )
     retain_data: bool = False
     kms_key: bool = Field(False, description="encrypt artifacts with a key the environment owns")
+    ci: CiConfig | None = Field(
+        None,
+        description="GitHub Actions roles for this environment (infra/ci_access.py); absent: "
+        "none are deployed",
+    )
     model_readers: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(
         default_factory=list,
         description="AWS account ids whose principals may read bundles under models/ "
@@ -340,11 +345,6 @@ class EnvironmentConfig(_Strict):
         default_factory=dict,
         description="IAM role names (of this account) each duty's managed policy is attached "
         "to by CloudFormation, which then also detaches it when the stack is destroyed",
-    )
-    ci: CiConfig | None = Field(
-        None,
-        description="GitHub Actions roles for this environment (infra/ci_access.py); absent: "
-        "none are deployed",
     )
     log_retention_days: int = 30
     endpoints: list[EndpointConfig] = Field(
