@@ -415,6 +415,11 @@ class EnvironmentConfig(_Strict):
                 "model_readers lists the environment's own account; its principals need IAM "
                 "policies, not a bucket-policy grant"
             )
+        if self.ci is not None and self.embedded:
+            problems.append(
+                "ci: GitHub cannot reach the embedded cloud, and its IAM checks no web "
+                "identity; a ci block belongs to an environment in AWS"
+            )
         provider = self.ci.oidc_provider_arn if self.ci else None
         if provider is not None and provider.split(":")[4] != self.account:
             problems.append(

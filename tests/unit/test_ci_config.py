@@ -79,3 +79,9 @@ def test_an_imported_provider_is_one_of_the_environments_account():
     other_issuer = "arn:aws:iam::111111111111:oidc-provider/gitlab.com"
     with pytest.raises(ConfigError, match="oidc_provider_arn"):
         load_environment(with_ci({**ci, "oidc_provider_arn": other_issuer}), "dev")
+
+
+def test_an_embedded_environment_takes_no_ci_block():
+    ci = {"github_repository": "o/r", "push_branch": "main"}
+    with pytest.raises(ConfigError, match="GitHub cannot reach the embedded cloud"):
+        load_environment(with_ci(ci, "local"), "local")
