@@ -5,6 +5,7 @@ Nested constructs receive these objects and never read context or the process en
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -93,6 +94,89 @@ class ExamConfig(_Strict):
     champion_margin: float | None = Field(
         None, ge=0.0, description="how much better than live; default: champion_margin"
     )
+
+
+# -- CI: GitHub Actions roles (infra/ci_access.py) -------------------------------------------
+# GitHub's OIDC issuer, the audience aws-actions/configure-aws-credentials asks for, and the
+# subject claims a job's token carries ("repo:OWNER/REPO:ref:refs/heads/BRANCH" for a job on a
+# branch without an environment, "repo:OWNER/REPO:environment:NAME" for a job that names one):
+# docs.github.com/en/actions/reference/security/oidc and .../security-hardening-your-deployments/
+# configuring-openid-connect-in-amazon-web-services.
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
+# GitHub: an owner is letters, digits and single dashes (39 at most); a repository letters,
+# digits, '.', '_' and '-' (100 at most). No wildcard fits: the trust policy compares exactly.
+_GITHUB_REPOSITORY = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"
+# A branch or GitHub environment as it appears in the subject claim; ':' would make the claim
+# ambiguous and '*' or '?' would read as a pattern to a person, so neither is accepted.
+_CLAIM_PART = r"^[A-Za-z0-9._/-]{1,255}$"
+_GITHUB_PROVIDER_ARN = (
+    rf"^arn:aws[a-z-]*:iam::\d{{12}}:oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$"
+)
+
+
+class CiConfig(_Strict):
+    """Which GitHub Actions jobs of one repository may act on this environment, one IAM role
+    per duty; a duty left unset gets no role. docs/cicd.md walks through it."""
+
+    github_repository: str = Field(
+        pattern=_GITHUB_REPOSITORY, description="OWNER/REPO, as GitHub spells it"
+    )
+    push_branch: str | None = Field(
+        None,
+        pattern=_CLAIM_PART,
+        description="jobs on this branch (outside any GitHub environment) may push bundles",
+    )
+    promote_environment: str | None = Field(
+        None,
+        pattern=_CLAIM_PART,
+        description="the GitHub environment of the jobs that promote a version into this "
+        "environment (its required reviewers then guard them)",
+    )
+    promote_source_environment: str | None = Field(
+        None,
+        pattern=_CLAIM_PART,
+        description="the GitHub environment of the jobs that promote a version out of this "
+        "environment into the next: they may read its registry and bundles, nothing else",
+    )
+    approve_environment: str | None = Field(
+        None,
+        pattern=_CLAIM_PART,
+        description="the GitHub environment of the jobs that approve or reject versions here",
+    )
+    oidc_provider_arn: str | None = Field(
+        None,
+        pattern=_GITHUB_PROVIDER_ARN,
+        description="the account's GitHub OIDC provider, when it has one already (an account "
+        "holds one per issuer); unset: this environment creates it",
+    )
+    max_session_hours: int = Field(
+        1, ge=1, le=12, description="how long a job's credentials last (IAM's least: 1 hour)"
+    )
+
+    @model_validator(mode="after")
+    def _grants_something_and_keeps_duties_apart(self) -> CiConfig:
+        problems = []
+        duties = (self.push_branch, self.promote_environment, self.promote_source_environment)
+        if not any((*duties, self.approve_environment)):
+            problems.append(
+                "ci grants nothing: set push_branch, promote_environment, "
+                "promote_source_environment or approve_environment (or remove the block)"
+            )
+        if self.approve_environment is not None and self.approve_environment in (
+            self.promote_environment,
+            self.promote_source_environment,
+        ):
+            problems.append(
+                f"approve_environment {self.approve_environment!r} is also a promote "
+                "environment: one job could then ship a version and approve it"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+# -- end of CI ---------------------------------------------------------------------------------
 
 
 class EndpointConfig(_Strict):
@@ -243,6 +327,11 @@ class EnvironmentConfig(_Strict):
     )
     retain_data: bool = False
     kms_key: bool = Field(False, description="encrypt artifacts with a key the environment owns")
+    ci: CiConfig | None = Field(
+        None,
+        description="GitHub Actions roles for this environment (infra/ci_access.py); absent: "
+        "none are deployed",
+    )
     model_readers: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(
         default_factory=list,
         description="AWS account ids whose principals may read bundles under models/ "
@@ -325,6 +414,17 @@ class EnvironmentConfig(_Strict):
             problems.append(
                 "model_readers lists the environment's own account; its principals need IAM "
                 "policies, not a bucket-policy grant"
+            )
+        if self.ci is not None and self.embedded:
+            problems.append(
+                "ci: GitHub cannot reach the embedded cloud, and its IAM checks no web "
+                "identity; a ci block belongs to an environment in AWS"
+            )
+        provider = self.ci.oidc_provider_arn if self.ci else None
+        if provider is not None and provider.split(":")[4] != self.account:
+            problems.append(
+                f"ci.oidc_provider_arn is in account {provider.split(':')[4]}, not the "
+                f"environment's {self.account}: roles trust a provider of their own account"
             )
         if len(set(self.model_readers)) != len(self.model_readers):
             problems.append(f"model_readers lists an account twice: {self.model_readers}")

@@ -191,14 +191,21 @@ class DutyPolicies(Construct):
             "pusher",
             *pusher_statements,
         )
-        self.approver = policy(
-            "approver",
+        approver_statements = [
             read_outputs(),
             # lineage: what is to be decided (datasets, metrics, audit trail) reads the table
             read_registry(),
             *invoke_through_url("CallRegistry", [registry_function.function_arn]),
             run_monitor(),
-        )
+        ]
+        self.approver = policy("approver", *approver_statements)
+        # The pusher's and approver's statements by Sid: CI roles (infra/ci_access.py) hold
+        # subsets of them, so a grant is written once.
+        self.statements: dict[str, iam.PolicyStatement] = {
+            statement.sid: statement
+            for statement in (*pusher_statements, *approver_statements)
+            if statement.sid is not None
+        }
         targets = []
         for function, alias in endpoints.items():
             targets.append(function.function_arn)

@@ -217,6 +217,28 @@ ACCEPTED: tuple[Accepted, ...] = (
     ),
     Accepted(
         IAM5,
+        ("CiAccess/(Push|Promote|PromoteSource|Approve)Role/Resource",),
+        "GitHub Actions jobs run the CLI, which reads the outputs of the environment's four "
+        "stacks by name; a stack's ARN ends in an id CloudFormation makes",
+        (STACK_IDS,),
+    ),
+    Accepted(
+        IAM5,
+        ("CiAccess/(Push|Promote)Role/Resource",),
+        "CI jobs upload bundles under models/ (keys name models and versions not known "
+        "before) and follow the executions of the environment's own state machine, whose "
+        "names come from the uploads",
+        (MODEL_OBJECTS, PROMOTION_EXECUTIONS),
+    ),
+    Accepted(
+        IAM5,
+        ("CiAccess/PromoteSourceRole/Resource",),
+        "the next environment's promote jobs read a bundle under models/ by its S3 version "
+        "id; its key names a model and version not known before",
+        (MODEL_OBJECTS,),
+    ),
+    Accepted(
+        IAM5,
         ("DataCapture/(Capture|Feedback)DeliveryRole/DefaultPolicy/Resource",),
         "Firehose names the objects it writes itself (hour prefixes, its stream's name, a "
         "random id); each stream's role writes under its own prefix and its errors' only",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +27,12 @@ def read_environments() -> dict[str, Any]:
         raise CliError(f"cannot read environments from {cdk_json}: {exc}") from None
 
 
+def profile_variable(environment: str) -> str:
+    """The variable naming one environment's AWS profile: 'local-prod' ->
+    'SLIPWAY_PROFILE_LOCAL_PROD' (docs/cicd.md)."""
+    return "SLIPWAY_PROFILE_" + environment.upper().replace("-", "_")
+
+
 @dataclass
 class Target:
     """One deployed environment, reached either in AWS or in the embedded cloud."""
@@ -46,7 +53,13 @@ class Target:
                 aws_secret_access_key=self.local_state.secret_access_key,
                 region_name=self.config.region,
             )
-        return boto3.Session(region_name=self.config.region)
+        # A process that reaches two accounts at once (a CI job promoting from staging to
+        # prod) names each environment's credentials: SLIPWAY_PROFILE_STAGING=<AWS profile>.
+        # Otherwise the default chain (AWS_PROFILE, the environment's variables, ...).
+        return boto3.Session(
+            region_name=self.config.region,
+            profile_name=os.environ.get(profile_variable(self.config.name)) or None,
+        )
 
     def client(self, service: str) -> Any:
         if service not in self._clients:

@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.ci_access import CiAccess, role_output
 from infra.code_assets import ControlPlaneCode
 from infra.config import EnvironmentConfig
 from infra.duty_policies import DutyPolicies
@@ -122,3 +123,15 @@ class WorkflowStack(Stack):
             value=self.execution_end_watch.dead_letter_queue.queue_url,
         )
         CfnOutput(self, "ExecutionEndedQueueUrl", value=self.execution_end_watch.queue.queue_url)
+        # GitHub Actions roles, where cdk.json has a ci block (docs/cicd.md)
+        self.ci_access = None
+        if config.ci is not None:
+            self.ci_access = CiAccess(
+                self,
+                "CiAccess",
+                environment=config.name,
+                config=config.ci,
+                duty_policies=self.duty_policies,
+            )
+            for duty, role in self.ci_access.roles.items():
+                CfnOutput(self, role_output(duty), value=role.role_arn)
