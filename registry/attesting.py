@@ -28,7 +28,7 @@ from registry.attestation import (
 )
 from registry.audit import POLICY_ACTOR, AuditOutcome, AuditStep
 from registry.environment import ATTESTATION_KEY, ENVIRONMENT_NAME, required
-from registry.exceptions import RegistryError
+from registry.exceptions import NotAttestableError, RegistryError
 from registry.repository import LineageRepository
 from registry.statuses import VersionStatus
 from registry.strict_json import load_strict_json
@@ -39,10 +39,6 @@ MAX_ATTESTATIONS_PER_VERSION = 20
 NO_LONGER_LIVE = frozenset({VersionStatus.ARCHIVED, VersionStatus.ROLLED_BACK})
 
 logger = logging.getLogger(__name__)
-
-
-class NotAttestableError(RegistryError):
-    """A version this environment never approved nor put live: there is nothing to attest."""
 
 
 @dataclass(frozen=True)

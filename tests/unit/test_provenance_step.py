@@ -21,10 +21,10 @@ from registry.attestation import (
     sign_statement,
     verify_envelope,
 )
-from registry.attesting import MAX_ATTESTATIONS_PER_VERSION, NotAttestableError, Signer, attest
+from registry.attesting import MAX_ATTESTATIONS_PER_VERSION, Signer, attest
 from registry.audit import AuditStep
 from registry.environment import ATTESTATION_KEY
-from registry.exceptions import ProvenanceRefusedError
+from registry.exceptions import NotAttestableError, ProvenanceRefusedError
 from registry.statuses import VersionStatus
 from tests.unit.gate import ENVIRONMENT, failed, live, outcomes, run, uploaded
 
