@@ -234,7 +234,11 @@ def export_openlineage(
     sfn: Any = Depends(get_stepfunctions),
 ) -> list[dict[str, Any]]:
     item = _version(repository, name, version)
-    return openlineage.run_events(item, started_at=_execution_started(sfn, item.get("execution")))
+    return openlineage.run_events(
+        item,
+        started_at=_execution_started(sfn, item.get("execution")),
+        attestations=repository.attestations(name, version),
+    )
 
 
 def _execution_started(sfn: Any, execution: str | None) -> str | None:

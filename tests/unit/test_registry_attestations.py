@@ -103,3 +103,45 @@ def test_the_received_attestation_is_described_as_an_object(gate, bundles, stagi
     assert received["environment"] == "staging"
     assert received["envelope"] == json.loads(envelope)
     assert received["statement_sha256"] == json.loads(envelope)["statement_sha256"]
+
+
+def test_the_openlineage_export_carries_the_attestations(gate, bundles, monkeypatch):
+    from registry.environment import STATE_MACHINE_ARN
+    from tests.unit.gate import token_waiting_machine
+
+    monkeypatch.setenv(STATE_MACHINE_ARN, token_waiting_machine("lineage-runs")[0])
+    live(gate, bundles["good"], "good")
+    status, events = call("GET", f"{PATH}/openlineage")
+    assert status == 200, events
+    issued = events[-1]["run"]["facets"]["slipway_attestations"]["issued"]
+    stored = gate.repository.attestations("iris", "good")
+    assert [a["statement_sha256"] for a in issued] == [a["statement_sha256"] for a in stored]
+    assert [a["occasion"] for a in issued] == ["approved", "live"]
+
+
+def test_slipway_lineage_shows_both_environments():
+    from rich.console import Console
+    from rich.tree import Tree
+
+    from slipway.cli import _attestation_branches
+
+    tree = Tree("iris good")
+    received = {
+        "environment": "staging",
+        "account": "333333333333",
+        "status": "live",
+        "issued_at": "2026-12-07T10:00:00+00:00",
+        "verified_at": "2026-12-07T10:01:00+00:00",
+        "statement_sha256": "d" * 64,
+        "chain": [{"environment": "dev", "statement_sha256": "e" * 64}],
+    }
+    issued = [
+        {"issued_at": "2026-12-07T11:00:00+00:00", "occasion": "live", "statement_sha256": "f" * 64}
+    ]
+    _attestation_branches(tree, {"received_attestation": received}, issued, "prod")
+    console = Console(width=400, record=True)
+    console.print(tree)
+    text = console.export_text()
+    assert "arrived from staging (account 333333333333): live there" in text
+    assert f"before that: dev ({'e' * 64})" in text
+    assert "attested by prod" in text and f"live: statement sha256 {'f' * 64}" in text
