@@ -23,10 +23,6 @@ class LineagePolicy(BaseModel):
     shareable_repository: bool = False
     durable_datasets: bool = False
 
-    @property
-    def requires_anything(self) -> bool:
-        return self.clean_commit or self.shareable_repository or self.durable_datasets
-
 
 # ssh's scp-like form: git@github.com:team/repo.git
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}:[^/].*$")
