@@ -166,3 +166,15 @@ def test_a_rolled_back_version_is_attested_with_its_rollback_and_live_times(gate
     # AND good, live again, keeps the time it first went live, with no end and no rollback
     assert good.status == "live" and good.live_since == first_live
     assert good.live_until is None and good.rollbacks == []
+
+
+def test_a_declaration_again_with_an_attestation_keeps_it(gate):
+    # GIVEN a push declared iris 1 without an attestation; WHEN the same person promotes the
+    # same bytes with one (a retried `slipway promote`) THEN the declaration carries it
+    digest = "ab" * 32
+    gate.repository.declare_upload("iris", "1", digest, CALLER)
+    gate.repository.declare_upload("iris", "1", digest, CALLER, attestation='{"x":1}')
+    assert gate.repository.upload_declaration("iris", "1")["attestation"] == '{"x":1}'
+    # AND the same declaration again changes nothing
+    same = gate.repository.declare_upload("iris", "1", digest, CALLER, attestation='{"x":1}')
+    assert same["attestation"] == '{"x":1}'
