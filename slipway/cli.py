@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -526,57 +526,6 @@ def _print_manifest_summary(manifest: Any, out: Path, as_json: bool) -> None:
         console.print(f"  gate: {spec.metric} on {spec.dataset}, threshold {spec.threshold}")
 
 
-UPLOAD_PART_BYTES = 8 * 1024**2  # single PUT below, multipart above (S3: 5 MiB-5 GiB parts)
-
-
-def _upload(s3: Any, bundle: Path, bucket: str, key: str, quiet: bool) -> str:
-    """Upload with a progress bar; return the object version this upload wrote (the answer
-    of its own PUT or CompleteMultipartUpload: asking S3 for the newest version afterwards
-    would name another push's when two run at once)."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
-    size = bundle.stat().st_size
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=err_console,
-        disable=quiet,
-    ) as progress:
-        task = progress.add_task(f"uploading {bundle.name}", total=size)
-        if size <= UPLOAD_PART_BYTES:
-            answer = s3.put_object(Bucket=bucket, Key=key, Body=bundle.read_bytes())
-            progress.advance(task, size)
-        else:
-            answer = _multipart_upload(s3, bundle, bucket, key, lambda n: progress.advance(task, n))
-    return str(answer.get("VersionId") or "null")
-
-
-def _multipart_upload(
-    s3: Any, bundle: Path, bucket: str, key: str, sent: Callable[[int], None]
-) -> dict[str, Any]:
-    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-    try:
-        parts = []
-        with bundle.open("rb") as source:
-            while chunk := source.read(UPLOAD_PART_BYTES):
-                number = len(parts) + 1
-                etag = s3.upload_part(
-                    Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=chunk
-                )["ETag"]
-                parts.append({"ETag": etag, "PartNumber": number})
-                sent(len(chunk))
-        return dict(
-            s3.complete_multipart_upload(
-                Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
-            )
-        )
-    except BaseException:
-        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)  # no orphan parts
-        raise
-
-
 @app.command()
 def push(
     bundle: Annotated[Path, typer.Argument(help="bundle .tar.gz built by `slipway package`")],
@@ -591,6 +540,7 @@ def push(
     from model_runtime.exceptions import SlipwayRuntimeError
     from registry.executions import UploadEvent, execution_name
     from registry.names import upload_key
+    from slipway.bundle_upload import upload_bundle
     from slipway.invoke import call_registry
     from slipway.target import resolve_target
 
@@ -612,7 +562,7 @@ def push(
     )
     key = upload_key(manifest.name, manifest.version)
     bucket = target.outputs["ArtifactBucketName"]
-    version_id = _upload(target.client("s3"), bundle, bucket, key, quiet=as_json)
+    version_id = upload_bundle(target.client("s3"), bundle, bucket, key, err_console, quiet=as_json)
     execution = execution_name(UploadEvent(bucket, key, version_id, bundle.stat().st_size))
     result = {
         "bucket": bucket,
@@ -630,6 +580,69 @@ def push(
     console.print(
         f"follow it: slipway status {manifest.name} {manifest.version} --env {env} --watch"
     )
+
+
+@app.command()
+def promote(
+    name: NameArgument,
+    version: VersionArgument,
+    source: Annotated[
+        str, typer.Option("--from", help="the environment the version is live or approved in")
+    ],
+    to: Annotated[str, typer.Option("--to", help="the next environment (its accepts_from)")],
+    watch: Annotated[
+        bool, typer.Option("--watch", help="follow the next environment's gate until it ends")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(help="seconds to watch at most (default: until it ends)")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Carry a version to the next environment: its exact bytes (by S3 version id, checked
+    against the registered digest and the attestation's) and a statement the earlier
+    environment signs now of what happened to it there; the next environment's gate
+    verifies it. Safe to run again: bytes already there are not uploaded twice."""
+    from slipway.promote_across import promote_across
+    from slipway.target import resolve_target
+
+    if source == to:
+        raise typer.BadParameter("--from and --to name the same environment", param_hint="'--to'")
+    promoted = promote_across(
+        resolve_target(source), resolve_target(to), name, version, err_console, quiet=as_json
+    )
+    result = promoted.dump()
+    if watch:
+        _status(name, version, to, True, timeout, as_json, extra={"promotion": result})
+        return
+    if as_json:
+        _emit_json(result)
+        return
+    if promoted.outcome == "uploaded":
+        console.print(
+            f"{name} {version} (sha256 {promoted.sha256}) promoted from {source} to {to}: "
+            f"declared by {promoted.declared_by} with its attestation, uploaded as "
+            f"s3://{promoted.bucket}/{promoted.key} (object version {promoted.s3_version_id})"
+        )
+    else:
+        console.print(
+            f"{name} {version} is registered in {to} already with these bytes "
+            f"({promoted.target_status}): nothing uploaded"
+        )
+    console.print(f"follow it: slipway status {name} {version} --env {to} --watch")
+
+
+@app.command("attestation-key")
+def attestation_key(env: EnvOption = "local", as_json: JsonOption = False) -> None:
+    """Print the environment's attestation public key (base64 DER, one line): the next
+    environment's accepts_from.public_key in cdk.json."""
+    from slipway.promote_across import attestation_public_key
+    from slipway.target import resolve_target
+
+    key = attestation_public_key(resolve_target(env))
+    if as_json:
+        _emit_json({"environment": env, "public_key": key})
+    else:
+        typer.echo(key)
 
 
 @app.command()
@@ -738,6 +751,19 @@ def status(
     """A promotion's progress and outcome; exit 1 unless it is live or still running
     (rejected, failed, superseded, cancelled); exit 130 when watching is stopped with
     Ctrl-C."""
+    _status(name, version, env, watch, timeout, as_json)
+
+
+def _status(
+    name: str,
+    version: str | None,
+    env: str,
+    watch: bool,
+    timeout: float | None,
+    as_json: bool,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """`slipway status`; ``extra`` goes into its JSON answer (`promote --watch --json`)."""
     from registry.repository import LineageRepository
     from registry.statuses import VersionStatus
     from slipway.promotion import PromotionResult, execution_arn_of, find_execution, outcome
@@ -779,7 +805,7 @@ def status(
     if rejected_before:
         result["reason"] = (registered or {}).get("rejection_reason")
     if as_json:
-        _emit_json(result)
+        _emit_json({**(extra or {}), **result})
     elif rejected_before:
         err_console.print(
             f"[bold red]{name} {version}: already registered, and {result['version_status']}[/]"
