@@ -63,3 +63,14 @@ class LockLostError(RegistryError):
 class CanaryStillBakingError(RegistryError):
     """The canary has not baked long enough, or had too few requests, to be judged: the
     workflow checks again a few seconds later (a Retry on this name), until its deadline."""
+
+
+class AttestationInvalidError(RegistryError):
+    """An attestation that proves nothing: malformed, too big, its statement not the one its
+    digest names, or its signature not made by the key it is checked with."""
+
+
+class ProvenanceRefusedError(RegistryError):
+    """A version whose provenance this environment does not accept: no valid attestation
+    from the environment it takes models from, one that falls short of the chain policy, or
+    lineage that falls short of the lineage policy. The reason names what is missing."""

@@ -34,6 +34,9 @@ VERDICT_ERRORS = frozenset(
         "VersionConflictError",
         "UploadNotDeclaredError",
         "UploadDeclarationConflictError",
+        # VerifyProvenance: where the bytes have been (the chain, the lineage policy)
+        "ProvenanceRefusedError",
+        "AttestationInvalidError",
         # Evaluate, SmokeTest, the canary, Promote
         "InvalidEvaluationDataError",
         "EvaluationFailedError",
