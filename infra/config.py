@@ -10,7 +10,17 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from registry.approvers import APPROVER_PATTERN, MAX_APPROVERS
+from registry.attestation import load_public_key
+from registry.chain_policy import (
+    ACCOUNT_PATTERN,
+    DEFAULT_MAX_AGE_HOURS,
+    EMBEDDED_PUBLIC_KEY,
+    MAX_PUBLIC_KEY_CHARS,
+    REGION_PATTERN,
+    ChainRequirement,
+)
 from registry.exam import Metric
+from registry.lineage_audit import LineagePolicy
 from registry.monitoring_settings import MonitoringSettings
 from registry.names import CONFIG_NAME_PATTERN, NAME_PATTERN
 from registry.statuses import ApprovalPolicy, LinePolicy, NotComparablePolicy
@@ -150,6 +160,27 @@ def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("-"))
 
 
+class AcceptsFromConfig(_Strict):
+    """The environment this one takes models from (``dev -> staging -> prod``): its gate
+    accepts a version only with that environment's attestation, verified with the public key
+    written here (configured, never fetched at run time), proving what ``require`` asks."""
+
+    environment: str = Field(pattern=_NAME, description="the earlier environment's cdk.json name")
+    account: str = Field(pattern=ACCOUNT_PATTERN, description="the earlier environment's account")
+    region: str = Field(pattern=REGION_PATTERN, description="the earlier environment's region")
+    public_key: str = Field(
+        min_length=1,
+        max_length=MAX_PUBLIC_KEY_CHARS,
+        description="the earlier environment's attestation key, base64 DER (P-256), as "
+        "`slipway attestation-key --env <earlier>` prints it; embedded environments may write "
+        f"{EMBEDDED_PUBLIC_KEY!r}, filled in from the deployed key when the chain is deployed",
+    )
+    require: ChainRequirement = ChainRequirement()
+    max_age_hours: int = Field(
+        DEFAULT_MAX_AGE_HOURS, ge=1, le=24 * 366, description="an older attestation is stale"
+    )
+
+
 # Each endpoint adds a live and a candidate function, stack outputs and exports, an entry in
 # SmokeTest's environment (Lambda: 4 KB of variables) and ARNs in its role's inline policy
 # (IAM: 10,240 characters): well inside those limits at this many.
@@ -257,6 +288,16 @@ class EnvironmentConfig(_Strict):
         description="IAM role names (of this account) each duty's managed policy is attached "
         "to by CloudFormation, which then also detaches it when the stack is destroyed",
     )
+    accepts_from: AcceptsFromConfig | None = Field(
+        None,
+        description="take models only from this earlier environment, with its attestation; "
+        "absent: direct uploads are accepted",
+    )
+    lineage_policy: LineagePolicy = Field(
+        LineagePolicy(),
+        description="what a version's lineage must show (a clean commit, a shareable "
+        "repository, durable dataset URIs); absent: nothing",
+    )
     log_retention_days: int = 30
     endpoints: list[EndpointConfig] = Field(
         default_factory=lambda: [EndpointConfig(name="default")],
@@ -335,6 +376,7 @@ class EnvironmentConfig(_Strict):
             if exam.threshold is not None and exam.metric is None:
                 # a bar without its metric would let a manifest pick an easier metric
                 problems.append(f"{where}: a threshold needs the metric it is measured in")
+        problems.extend(self._chain_problems())
         names = [endpoint.name for endpoint in self.endpoints]
         if len(set(names)) != len(names):
             problems.append(f"endpoint names must be unique, got {names}")
@@ -362,6 +404,36 @@ class EnvironmentConfig(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _chain_problems(self) -> list[str]:
+        chain = self.accepts_from
+        if chain is None:
+            return []
+        problems = []
+        if chain.environment == self.name:
+            problems.append("accepts_from.environment names this environment itself")
+        if chain.public_key == EMBEDDED_PUBLIC_KEY:
+            if not self.embedded:
+                problems.append(
+                    f"accepts_from.public_key: {EMBEDDED_PUBLIC_KEY!r} is only for embedded "
+                    f"environments; write {chain.environment}'s key as `slipway attestation-key "
+                    f"--env {chain.environment}` prints it"
+                )
+        else:
+            try:
+                load_public_key(chain.public_key)
+            except ValueError as exc:
+                problems.append(
+                    f"accepts_from.public_key is not {chain.environment}'s attestation key: "
+                    f"{exc} (expected base64 DER of a P-256 key, as `slipway attestation-key "
+                    f"--env {chain.environment}` prints it)"
+                )
+        if chain.require.min_live_minutes and chain.require.status != "live":
+            problems.append(
+                "accepts_from.require.min_live_minutes needs status 'live' (only a version "
+                "that went live has a live time)"
+            )
+        return problems
 
     def endpoint_for(self, model: str) -> EndpointConfig:
         """The endpoint serving ``model``: the dedicated one listing it, or 'default'."""

@@ -4,6 +4,7 @@ execution: built from the typed config alone, so it is tested without synthesizi
 from __future__ import annotations
 
 from infra.config import WORKFLOW_TIMEOUT_SECONDS, EndpointConfig, EnvironmentConfig
+from registry.chain_policy import ChainPolicy
 from registry.workflow_state import CanaryPolicy, Exam, GatePolicy, ServingEndpoint
 
 
@@ -47,4 +48,11 @@ def gate_policy(config: EnvironmentConfig) -> GatePolicy:
             max_p99_ms=config.canary.max_p99_ms,
             metrics_delay_seconds=config.metrics_delay_seconds,
         ),
+        chain=chain_policy(config),
+        lineage_policy=config.lineage_policy,
     )
+
+
+def chain_policy(config: EnvironmentConfig) -> ChainPolicy | None:
+    chain = config.accepts_from
+    return None if chain is None else ChainPolicy.model_validate(chain.model_dump())

@@ -44,8 +44,8 @@ class ChainPolicy(_Strict):
     """The environment this one accepts models from, the key that environment signs with,
     and what it must have done with a version."""
 
-    environment: Annotated[str, Field(pattern=CONFIG_NAME_PATTERN.pattern)]
-    account: Annotated[str, Field(pattern=ACCOUNT_PATTERN)]
+    environment: Annotated[str, Field(pattern=CONFIG_NAME_PATTERN.pattern, max_length=31)]
+    account: Annotated[str, Field(pattern=ACCOUNT_PATTERN, max_length=12)]
     region: Annotated[str, Field(pattern=REGION_PATTERN, max_length=32)]
     # base64 DER SubjectPublicKeyInfo of a P-256 key, or EMBEDDED_PUBLIC_KEY until filled in
     public_key: Annotated[str, Field(min_length=1, max_length=MAX_PUBLIC_KEY_CHARS)]

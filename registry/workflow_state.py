@@ -15,8 +15,10 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from registry.chain_policy import ChainPolicy
 from registry.exam import Metric
 from registry.exceptions import InvalidStateError
+from registry.lineage_audit import LineagePolicy
 from registry.names import CONFIG_NAME_PATTERN, NAME_PATTERN, VERSION_PATTERN
 from registry.statuses import (
     ApprovalPolicy,
@@ -127,6 +129,10 @@ class GatePolicy(Document):
     # who goes next when several versions wait for the model's lock
     lock_policy: LinePolicy = LinePolicy.LATEST_WINS
     canary: CanaryPolicy
+    # the environment versions must come from, with its attestation (None: direct uploads),
+    # and what their lineage must show; absent in a policy written before either existed
+    chain: ChainPolicy | None = None
+    lineage_policy: LineagePolicy = LineagePolicy()
 
     @model_validator(mode="before")
     @classmethod

@@ -318,3 +318,125 @@ def test_the_monitor_schedule_is_one_eventbridge_scheduler_accepts(schedule, val
             MonitoringSettings.model_validate({"schedule": schedule})
     with pytest.raises(ValueError, match="capture_rate"):
         MonitoringSettings.model_validate({"capture_rate": 1.5})
+
+
+# -- the chain: accepts_from and lineage_policy ---------------------------------------------
+
+# a real P-256 public key, base64 DER, as KMS GetPublicKey answers
+P256_KEY = (
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4R2ceVstYntwI95Tr9RavSQrWninCvrAFxz/fWZPWNgj3Myfi1t0"
+    "MM7799TbcrqrpOIuJ2eyEoN4+rB5juIvcA=="
+)
+
+
+def chained(accepts_from: dict, base: str = "prod", **more) -> dict:
+    return {base: {**environments()[base], "accepts_from": accepts_from, **more}}
+
+
+def from_staging(**changes) -> dict:
+    return {
+        "environment": "staging",
+        "account": "333333333333",
+        "region": "eu-west-1",
+        "public_key": P256_KEY,
+        **changes,
+    }
+
+
+def test_the_example_key_is_a_valid_p256_key():
+    from registry.attestation import load_public_key
+
+    assert load_public_key(P256_KEY).curve.name == "secp256r1"
+
+
+def test_an_environment_may_accept_models_only_from_the_one_before_it():
+    config = load_environment(
+        chained(from_staging(require={"min_live_minutes": 60, "manual_approval": True})), "prod"
+    )
+    assert config.accepts_from.environment == "staging"
+    assert config.accepts_from.require.no_rollback  # the default
+    assert config.accepts_from.max_age_hours == 168
+    assert load_environment(environments(), "prod").accepts_from is None  # direct uploads
+
+
+def test_the_chain_reaches_the_gate_policy():
+    from infra.gate_policy import gate_policy
+    from registry.chain_policy import ChainPolicy
+
+    policy = gate_policy(
+        load_environment(
+            chained(
+                from_staging(require={"status": "approved"}), lineage_policy={"clean_commit": True}
+            ),
+            "prod",
+        )
+    )
+    assert policy.chain == ChainPolicy(
+        environment="staging",
+        account="333333333333",
+        region="eu-west-1",
+        public_key=P256_KEY,
+        require={"status": "approved"},
+    )
+    assert policy.lineage_policy.clean_commit and not policy.lineage_policy.durable_datasets
+    unchained = gate_policy(load_environment(environments(), "prod"))
+    assert unchained.chain is None and not unchained.lineage_policy.requires_anything
+
+
+def test_a_missing_key_is_told_apart_from_a_wrong_one():
+    key_less = from_staging()
+    del key_less["public_key"]
+    with pytest.raises(ConfigError, match=r"accepts_from\.public_key: Field required"):
+        load_environment(chained(key_less), "prod")
+    with pytest.raises(ConfigError, match="not staging's attestation key: not a DER"):
+        load_environment(chained(from_staging(public_key="c2xpcHdheQ==")), "prod")
+    with pytest.raises(ConfigError, match="not staging's attestation key: not base64"):
+        load_environment(chained(from_staging(public_key="MFkw...")), "prod")
+
+
+def test_a_key_of_another_curve_is_refused():
+    # an RSA public key (SPKI, base64 DER) is a key, but not the ECC_NIST_P256 one we sign with
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    der = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .public_key()
+        .public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    )
+    with pytest.raises(ConfigError, match="not a P-256"):
+        load_environment(chained(from_staging(public_key=base64.b64encode(der).decode())), "prod")
+
+
+def test_embedded_stands_for_a_key_only_in_embedded_environments():
+    with pytest.raises(ConfigError, match="'embedded' is only for embedded environments"):
+        load_environment(chained(from_staging(public_key="embedded")), "prod")
+    local = chained(
+        from_staging(
+            environment="local", account="123456789012", region="us-east-1", public_key="embedded"
+        ),
+        base="rehearsal",
+    )
+    assert load_environment(local, "rehearsal").accepts_from.public_key == "embedded"
+
+
+def test_the_chain_is_checked_with_every_other_problem():
+    bad = chained(
+        from_staging(environment="prod", require={"status": "approved", "min_live_minutes": 5}),
+        lineage_policy={"clean_commit": "yes", "signed": True},
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_environment(bad, "prod")
+    message = str(raised.value)
+    assert "lineage_policy.clean_commit" in message
+    assert "lineage_policy.signed: unknown field" in message
+    bad["prod"]["lineage_policy"] = {}
+    with pytest.raises(ConfigError) as raised:
+        load_environment(bad, "prod")
+    message = str(raised.value)
+    assert "accepts_from.environment names this environment itself" in message
+    assert "min_live_minutes needs status 'live'" in message
+    with pytest.raises(ConfigError, match=r"accepts_from\.require\.status"):
+        load_environment(chained(from_staging(require={"status": "staged"})), "prod")
