@@ -127,31 +127,39 @@ def local_up(
     as_json: JsonOption = False,
 ) -> None:
     """Start the embedded cloud and deploy the embedded environments named (default: local)
-    into it with the CDK CLI, side by side; each one's models, versions and artifacts that
-    the last `local down` kept are put back when it is deployed afresh, unless --fresh."""
+    into it with the CDK CLI, side by side, each after the one it accepts models from (whose
+    deployed public key it is given where cdk.json says "embedded"); each one's models,
+    versions and artifacts that the last `local down` kept are put back when it is deployed
+    afresh, unless --fresh."""
     from slipway.local import snapshot
     from slipway.local.control import deploy, start_daemon
-    from slipway.local.environments import check_embeddable
+    from slipway.local.environments import chain_context, check_embeddable, in_chain_order
     from slipway.local.state import LocalState, state_dir
     from slipway.target import Target, read_environments, resolve_target
 
-    configs = [
-        _embedded_config(name, read_environments()) for name in dict.fromkeys(env or ["local"])
-    ]
+    # each after the environment it accepts models from: its deploy takes that one's key
+    configs = in_chain_order(
+        [_embedded_config(name, read_environments()) for name in dict.fromkeys(env or ["local"])]
+    )
     for config in configs:
         check_embeddable(config)  # before anything starts
     with console.status("starting the embedded cloud…"):
         state = start_daemon(port)
+    asked = {config.name for config in configs}
+    for config in configs:  # an earlier environment not asked for must be there already
+        if config.accepts_from is not None and config.accepts_from.environment not in asked:
+            chain_context(config, state)
     restored: dict[str, dict[str, int]] = {}
     for config in configs:
         try:  # deployed already (into this running cloud): its registry is there
             new = not Target(config, local_state=state).outputs
         except CliError:
             new = True
+        context = chain_context(config, state)
         with console.status(
             f"deploying env={config.name} into {state.endpoint_url} with cdk deploy…"
         ):
-            deploy(state, config.name)
+            deploy(state, config.name, context=context)
         if fresh:
             snapshot.discard(state_dir(), config.name)
         elif new and snapshot.exists(state_dir(), config.name):

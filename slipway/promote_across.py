@@ -10,13 +10,14 @@ has not yet registered is a duplicate of the same bytes at worst.
 
 from __future__ import annotations
 
-import base64
 import hashlib
+import json
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
 
 from model_runtime.extraction import ExtractionLimits
@@ -185,23 +186,30 @@ def _check_policy_before_upload(
 ) -> None:
     """What the target's gate would refuse is refused here, before the upload registers the
     version there as rejected for good (a version is immutable). The gate decides; this
-    only spares a version that cannot pass."""
+    only spares a version that cannot pass. The signature is checked where cdk.json holds
+    the key (an embedded environment's is filled in at its deploy: its gate checks it)."""
     from datetime import UTC, datetime
 
-    from registry.attestation import ProvenanceRefusedError, Statement, check_policy
+    from infra.gate_policy import chain_policy
+    from registry.attestation import Statement, check_policy, verify_envelope
+    from registry.chain_policy import EMBEDDED_PUBLIC_KEY
+    from registry.exceptions import AttestationInvalidError, ProvenanceRefusedError
 
-    from registry.workflow_state import ChainPolicy
-
-    accepts = getattr(target.config, "accepts_from", None)
+    accepts = chain_policy(target.config)
     if accepts is None:
         return
     try:
-        statement = Statement.model_validate(envelope["statement"])
-        check_policy(statement, ChainPolicy.of(accepts), digest, name, version, datetime.now(UTC))
-    except ProvenanceRefusedError as refused:
+        if accepts.public_key == EMBEDDED_PUBLIC_KEY:
+            statement = Statement.model_validate(envelope["statement"])
+        else:
+            statement = verify_envelope(json.dumps(envelope), accepts.public_key)
+        check_policy(statement, accepts, digest, name, version, datetime.now(UTC))
+    except (AttestationInvalidError, ProvenanceRefusedError) as refused:
         raise CliError(
             f"{target.config.name} would refuse {name} {version}: {refused}; nothing was uploaded"
         ) from None
+    except ValidationError as invalid:
+        raise CliError(f"the attestation of {name} {version} is malformed: {invalid}") from None
 
 
 def download_verified(source: Target, bundle: RegisteredBundle, path: Path, where: str) -> None:
@@ -242,11 +250,12 @@ def download_verified(source: Target, bundle: RegisteredBundle, path: Path, wher
 def attestation_public_key(target: Target) -> str:
     """The environment's attestation key's public half, base64 DER (SubjectPublicKeyInfo),
     as the next environment's ``accepts_from.public_key`` holds it."""
+    from registry.attestation import public_key_of
+
     arn = target.outputs.get(ATTESTATION_KEY_OUTPUT)
     if arn is None:
         raise CliError(
             f"environment {target.config.name} has no {ATTESTATION_KEY_OUTPUT} among its stack "
             "outputs: deploy it with this version of Slipway"
         )
-    der = target.client("kms").get_public_key(KeyId=arn)["PublicKey"]
-    return base64.b64encode(der).decode()
+    return public_key_of(target.client("kms"), arn)
