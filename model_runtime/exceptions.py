@@ -103,3 +103,8 @@ class ArchiveLimitExceededError(UnsafeArchiveError):
 class SandboxFailedError(SlipwayRuntimeError):
     """The python sandbox could not run a bundle's code, or answered something else than
     one output per row (the bundle's code, or the sandbox function itself, failed)."""
+
+
+class DatasetSourceError(SlipwayRuntimeError, ValueError):
+    """A dataset cannot be read from where it was named (an S3 object that is missing, too
+    big or forbidden): packaging stops before it records anything."""

@@ -17,8 +17,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -128,10 +130,26 @@ class CodeVersion(_Strict):
 
 
 class DatasetRef(_Strict):
+    """One dataset the model was trained or judged on: where it is, its sha256 and rows.
+
+    ``etag`` is the ETag S3 reported for the object version an ``s3://...?versionId=`` URI
+    names (without its quotes), recorded by ``fetch_dataset``. It is written only when
+    present: bundles without one are written as before, and runtimes that predate the field
+    still read them (a bundle with one needs a runtime that knows it; docs/lineage.md).
+    """
+
     role: Literal["train", "validation", "test", "evaluation"]
     uri: Annotated[str, AfterValidator(_no_credentials)]
     sha256: str
     rows: int = Field(ge=0)
+    etag: str | None = Field(None, min_length=1, max_length=256, pattern=r"^[!#-~]+$")
+
+    @model_serializer(mode="wrap")
+    def _etag_only_when_recorded(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if self.etag is None and isinstance(data, dict):
+            data.pop("etag", None)
+        return data
 
     @field_validator("sha256")
     @classmethod

@@ -26,6 +26,7 @@ from typing import Any
 
 from model_runtime.columns import infer_columns, output_column, records
 from model_runtime.csv_data import read_frame
+from model_runtime.extraction import sha256_file
 from model_runtime.manifest import Column, DatasetRef, Evaluation, Manifest
 from model_runtime.packaging import (
     BaselineData,
@@ -35,6 +36,7 @@ from model_runtime.packaging import (
     capture_code_version,
     describe_dataset,
 )
+from model_runtime.s3_datasets import FetchedDataset, fetch_dataset, is_s3_uri
 from registry.exam import METRICS, direction_of
 
 EVALUATION_FILE = "data/evaluation.csv"
@@ -59,6 +61,7 @@ def package_model(
     flavor: str | None = None,
     code_path: Path | str = ".",
     example_rows: int = 3,
+    s3_client: Any = None,
 ) -> Manifest:
     """Write the bundle of ``model`` to ``out`` and return its manifest.
 
@@ -66,17 +69,20 @@ def package_model(
     ``.skops`` file, or a folder with ``predictor.py``. ``train`` and ``evaluation`` are
     DataFrames or CSV files holding the feature columns and ``target``; without
     ``evaluation`` the promotion gate has nothing to score, and the bundle is refused by it.
+    Either may also be an ``s3://bucket/key[?versionId=]`` URI (read once, with
+    ``s3_client`` or boto3's default one) or what ``fetch_dataset`` returned for the data
+    the model was trained on (not read again): the lineage then names the object version.
     ``columns`` gives a column's type by name where the data cannot tell (``"int"``, or a
     full column spec as a dict).
     """
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="slipway-package-") as work:
         staging = Path(work)
-        train_frame, train_ref, _ = _dataset(train, "train", staging)
+        train_frame, train_ref, _ = _dataset(train, "train", staging, s3_client)
         datasets = [train_ref]
         eval_frame, eval_file = None, None
         if evaluation is not None:
-            eval_frame, eval_ref, eval_file = _dataset(evaluation, "evaluation", staging)
+            eval_frame, eval_ref, eval_file = _dataset(evaluation, "evaluation", staging, s3_client)
             datasets.append(eval_ref)
         _require_target(train_frame, target, "train")
         if eval_frame is not None:
@@ -125,14 +131,31 @@ def package_model(
         return _build(kind, estimator, out, facts)
 
 
-def _dataset(data: Any, role: str, staging: Path) -> tuple[Any, DatasetRef, Path]:
+def _dataset(data: Any, role: str, staging: Path, s3_client: Any) -> tuple[Any, DatasetRef, Path]:
     """(DataFrame, lineage reference, CSV file) of training or evaluation data.
 
     A file is hashed as it is; a DataFrame by the CSV it is written as, which is what the
-    bundle ships when it is the evaluation data.
+    bundle ships when it is the evaluation data. An S3 object is downloaded once into the
+    staging folder; a fetched one is read from where it was fetched to.
     """
     import pandas as pd
 
+    if is_s3_uri(data):
+        data = fetch_dataset(
+            data,
+            role=role,  # type: ignore[arg-type]
+            directory=staging / f"s3-{role}",
+            s3_client=s3_client,
+        )
+    if isinstance(data, FetchedDataset):
+        # read locally again (never downloaded again): what is packaged must be what the
+        # lineage names, not a file edited since it was fetched
+        if not data.path.is_file() or sha256_file(data.path) != data.ref.sha256:
+            raise ValueError(
+                f"{role} data {data.path} is not what was fetched from {data.ref.uri} "
+                "(changed or gone since): fetch it again"
+            )
+        return read_frame(data.path), data.ref.model_copy(update={"role": role}), data.path
     if isinstance(data, pd.DataFrame):
         path = staging / f"{role}.csv"
         data.to_csv(path, index=False)

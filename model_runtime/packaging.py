@@ -6,7 +6,6 @@ data and code always give the same bytes, and the registry can tell a re-upload 
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import io
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from model_runtime.csv_data import count_csv_rows
 from model_runtime.exceptions import IncompatibleBundleError, InvalidInputError
 from model_runtime.extraction import sha256_file
 from model_runtime.flavors import load_predict_function
@@ -75,13 +75,11 @@ def capture_code_version(path: Path) -> CodeVersion:
 
 def describe_dataset(path: Path, role: str, uri: str | None = None) -> DatasetRef:
     """sha256, row count (data rows of a CSV with a header) and URI of a dataset file."""
-    with open(path, newline="") as handle:
-        rows = max(sum(1 for _ in csv.reader(handle)) - 1, 0)
     return DatasetRef(
         role=role,  # type: ignore[arg-type]
         uri=scrub_credentials(uri) if uri else path.resolve().as_uri(),
         sha256=sha256_file(path),
-        rows=rows,
+        rows=count_csv_rows(path),
     )
 
 

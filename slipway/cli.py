@@ -421,6 +421,24 @@ def _column_types(values: list[str]) -> dict[str, str]:
     return types
 
 
+def _dataset_source(value: str | None) -> str | None:
+    """A dataset option: an s3:// object URI, or a CSV file that exists."""
+    from model_runtime.s3_datasets import is_s3_uri
+    from registry.lineage_audit import s3_version_of
+
+    if value is None:
+        return value
+    if is_s3_uri(value):
+        if s3_version_of(value) is None:
+            raise typer.BadParameter(
+                f"{value!r}: use s3://bucket/key, optionally ?versionId=<id> (nothing else)"
+            )
+        return value
+    if not Path(value).is_file():
+        raise typer.BadParameter(f"file {value!r} does not exist (nor is it an s3:// URI)")
+    return value
+
+
 @app.command()
 def package(
     model: Annotated[
@@ -439,20 +457,23 @@ def package(
         str, typer.Option(help="version, unique per model", callback=_model_version)
     ],
     train: Annotated[
-        Path,
+        str,
         typer.Option(
-            help="training data CSV: its columns type the signature, its sha256 is recorded",
-            exists=True,
-            dir_okay=False,
+            help="training data CSV: a file, or s3://bucket/key[?versionId=] (read once; "
+            "the object version and ETag are recorded); its columns type the signature, "
+            "its sha256 is recorded",
+            metavar="FILE|S3_URI",
+            callback=_dataset_source,
         ),
     ],
     target_column: Annotated[str, typer.Option("--target", help="label column of the CSVs")],
     evaluation: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            help="labelled CSV the promotion gate scores (shipped inside)",
-            exists=True,
-            dir_okay=False,
+            help="labelled CSV the promotion gate scores (shipped inside): a file or an "
+            "s3:// URI, like --train",
+            metavar="FILE|S3_URI",
+            callback=_dataset_source,
         ),
     ] = None,
     metric: Annotated[
@@ -478,12 +499,24 @@ def package(
         str | None, typer.Option(help="the model's flavor, where its file cannot tell")
     ] = None,
     out: Annotated[Path, typer.Option(help="bundle to write")] = Path("bundle.tar.gz"),
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            "-e",
+            metavar="NAME",
+            help="read s3:// datasets with this cdk.json environment's AWS session (an "
+            "embedded one's: the embedded cloud); default: your AWS credentials",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Build a bundle: typed signature from the data, code commit, dataset hashes, the
-    evaluation data for the gate, library versions (the same code as package_model())."""
+    """Build a bundle: typed signature from the data, code commit, dataset hashes (S3
+    datasets by object version and ETag), the evaluation data for the gate, library
+    versions (the same code as package_model())."""
     from model_runtime.columns import ColumnTypeError
     from model_runtime.packager import package_model
+    from model_runtime.s3_datasets import is_s3_uri
 
     if evaluation is not None and threshold is None:
         # no default: 0.0 would let any model through a maximised metric's gate
@@ -492,13 +525,21 @@ def package(
             param_hint="'--threshold'",
         )
     types = _column_types(column or [])
+    s3_client = None
+    if env is not None and (is_s3_uri(train) or is_s3_uri(evaluation)):
+        from slipway.target import resolve_target
+
+        s3_client = resolve_target(env).client("s3")
     try:
         manifest = package_model(
             model,
             name=name,
             version=version,
-            train=train,
-            evaluation=evaluation,
+            train=train if is_s3_uri(train) else Path(train),
+            evaluation=evaluation
+            if evaluation is None or is_s3_uri(evaluation)
+            else Path(evaluation),
+            s3_client=s3_client,
             target=target_column,
             metric=metric,
             threshold=threshold,
@@ -525,7 +566,7 @@ def _print_manifest_summary(manifest: Any, out: Path, as_json: bool) -> None:
     for dataset in manifest.lineage.datasets:
         console.print(
             f"  {dataset.role} data {dataset.uri} sha256 {dataset.sha256[:16]}… "
-            f"({dataset.rows} rows)"
+            f"({dataset.rows} rows)" + (f" ETag {dataset.etag}" if dataset.etag else "")
         )
     built_with = ", ".join(f"{k} {v}" for k, v in manifest.runtime.items())
     console.print(f"  flavor {manifest.flavor}, built with {built_with}")
