@@ -59,6 +59,7 @@ TABLE_USERS = (
         "Stage",
         "StartCanary",
         "Validate",
+        "VerifyProvenance",
         "WaitForApproval",
     ),
     "ExecutionEndWatch/Function",

@@ -24,6 +24,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra.attestation_key import AttestationKey
 from infra.code_assets import ControlPlaneCode
 from infra.gate_policy import WORKFLOW_TIMEOUT_SECONDS
 from infra.least_privilege import (
@@ -38,6 +39,7 @@ from registry.candidate_functions import encode as encode_candidates
 from registry.environment import (
     APPROVAL_TOKEN_KEY,
     APPROVAL_TOPIC_ARN,
+    ATTESTATION_KEY,
     CANDIDATE_FUNCTIONS,
     ENVIRONMENT_NAME,
     SANDBOX_FUNCTION,
@@ -98,6 +100,7 @@ class PromotionWorkflow(Construct):
         options: WorkflowOptions,
         observability: Observability,
         control_plane_code: ControlPlaneCode,
+        attestation_key: AttestationKey,
         workflow: Workflow = PROMOTION,
     ) -> None:
         super().__init__(scope, id_)
@@ -147,6 +150,7 @@ class PromotionWorkflow(Construct):
             APPROVAL_TOKEN_KEY: self.approval_token_key.key_arn,
             TRUSTED_MODEL_TYPES: ",".join(options.trusted_model_types),
             ENVIRONMENT_NAME: options.environment_name,
+            ATTESTATION_KEY: attestation_key.key.key_arn,
         }
         policy = options.policy
         python_endpoints = {
@@ -194,6 +198,7 @@ class PromotionWorkflow(Construct):
                 )
             ),
             Permission.HAND_OVER_LOCKS: grant_task_responses,
+            Permission.SIGN_ATTESTATIONS: attestation_key.grant_sign,
         }
         self.functions: dict[str, lambda_.Function] = {}
         by_handler: dict[str, lambda_.Function] = {}

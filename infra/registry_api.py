@@ -12,12 +12,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.attestation_key import AttestationKey
 from infra.code_assets import ControlPlaneCode
 from infra.least_privilege import executions_of, grant_table, grant_task_responses
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
 from registry.environment import (
     APPROVAL_TOKEN_KEY,
     APPROVERS,
+    ATTESTATION_KEY,
     ENVIRONMENT_NAME,
     STATE_MACHINE_ARN,
     TABLE_NAME,
@@ -45,6 +47,7 @@ class RegistryApi(Construct):
         control_plane_code: ControlPlaneCode,
         approvers: tuple[str, ...],
         environment_name: str,
+        attestation_key: AttestationKey,
     ) -> None:
         super().__init__(scope, id_)
         self.function = lambda_.Function(
@@ -61,7 +64,9 @@ class RegistryApi(Construct):
                 APPROVAL_TOKEN_KEY: approval_token_key.key_arn,
                 APPROVERS: json.dumps(list(approvers)),
                 STATE_MACHINE_ARN: state_machine.state_machine_arn,  # retries of failed ones
-                ENVIRONMENT_NAME: environment_name,  # the dimension of the rollbacks it counts
+                # the dimension of the rollbacks it counts, and the name attestations carry
+                ENVIRONMENT_NAME: environment_name,
+                ATTESTATION_KEY: attestation_key.key.key_arn,
             },
             description="Slipway registry API",
             **observability.function_props(self, "Function"),
@@ -70,6 +75,8 @@ class RegistryApi(Construct):
         # the lock on when it is done: the same reads and writes as every turn's end
         grant_table(table, self.function, *HAND_OVER)
         approval_token_key.grant_decrypt(self.function)  # opens sealed task tokens
+        # approvals, and the fresh statements `slipway promote` carries on, are signed
+        attestation_key.grant_sign(self.function)
         # approvals answer their sealed tokens; a rollback hands the lock to the next in line
         grant_task_responses(self.function)
         # a failed version's gate, run again

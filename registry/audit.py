@@ -17,6 +17,7 @@ POLICY_ACTOR = "policy"
 
 class AuditStep(StrEnum):
     REGISTER = "register"
+    PROVENANCE = "provenance"  # the earlier environment's attestation, verified on arrival
     STAGE = "stage"
     APPROVAL_REQUESTED = "approval-requested"
     APPROVAL = "approval"
@@ -41,6 +42,7 @@ ABOUT_ENDED_HOLDERS = frozenset({AuditStep.UNLOCK})
 class AuditOutcome(StrEnum):
     REGISTERED = "registered"
     DUPLICATE = "duplicate"
+    VERIFIED = "verified"
     STAGED = "staged"
     AWAITING_APPROVAL = "awaiting-approval"
     APPROVED = "approved"

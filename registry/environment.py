@@ -38,6 +38,8 @@ TRUSTED_MODEL_TYPES = "SLIPWAY_TRUSTED_MODEL_TYPES"
 EPHEMERAL_STORAGE_MB = "SLIPWAY_EPHEMERAL_STORAGE_MB"
 # The artifact bucket, for the monitor job (captured requests, feedback, reports).
 ARTIFACT_BUCKET = "SLIPWAY_ARTIFACT_BUCKET"
+# The environment's asymmetric KMS key (ARN) that signs attestations (registry/attesting.py).
+ATTESTATION_KEY = "SLIPWAY_ATTESTATION_KEY"
 # Set by Lambda itself in every function (a reserved variable), and by the embedded cloud.
 LAMBDA_REGION = "AWS_REGION"
 

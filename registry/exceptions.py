@@ -74,3 +74,7 @@ class ProvenanceRefusedError(RegistryError):
     """A version whose provenance this environment does not accept: no valid attestation
     from the environment it takes models from, one that falls short of the chain policy, or
     lineage that falls short of the lineage policy. The reason names what is missing."""
+
+
+class NotAttestableError(RegistryError):
+    """A version this environment never approved nor put live: there is nothing to attest."""

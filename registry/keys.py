@@ -12,6 +12,7 @@
 | newest arrival  | MODEL#<name>            | NEWEST                               |
 | model summary   | MODEL#<name>            | MODEL   (GSI gsi1: MODELS / <name>)  |
 | monitor report  | MODEL#<name>            | MONITOR#<version>#<window end>       |
+| attestation     | MODEL#<name>            | ATTESTATION#<version>#<issued at>    |
 | dataset edge    | DATASET#<sha256>        | MODEL#<name>#VERSION#<version>       |
 | code edge       | CODE#<repository>@<commit> | MODEL#<name>#VERSION#<version>    |
 """
@@ -84,6 +85,18 @@ def monitor_sk(version: str, window_end: str) -> str:
 
 def monitor_prefix(version: str) -> str:
     return f"{MONITOR_PREFIX}{version}#"
+
+
+ATTESTATION_PREFIX = "ATTESTATION#"
+
+
+def attestation_sk(version: str, issued_at: str) -> str:
+    """An attestation this environment issued about a version: sorted by time."""
+    return f"{ATTESTATION_PREFIX}{version}#{issued_at}"
+
+
+def attestation_prefix(version: str) -> str:
+    return f"{ATTESTATION_PREFIX}{version}#"
 
 
 def dataset_pk(sha256: str) -> str:

@@ -183,12 +183,20 @@ class LineageRepository:
             },
         )
 
-    def declare_upload(self, name: str, version: str, digest: str, actor: str) -> dict[str, Any]:
+    def declare_upload(
+        self,
+        name: str,
+        version: str,
+        digest: str,
+        actor: str,
+        attestation: str | None = None,
+    ) -> dict[str, Any]:
         """Record that ``actor`` is about to upload the bundle with ``digest`` as this
-        version. The same declaration again is answered as before, unchanged; the same
-        person may declare other bytes (a bundle refused, fixed, pushed again) until the
-        version is registered; another person's declaration, or a registered version, is a
-        conflict."""
+        version, with the earlier environment's ``attestation`` (an envelope's JSON, checked
+        by the gate's VerifyProvenance step) if it was promoted. The same declaration again
+        is answered as before, unchanged; the same person may declare other bytes (a bundle
+        refused, fixed, pushed again) or another attestation until the version is
+        registered; another person's declaration, or a registered version, is a conflict."""
         registered = self.get_version(name, version)
         if registered is not None:
             same = registered["bundle"]["digest"] == digest
@@ -202,7 +210,11 @@ class LineageRepository:
                 )
             )
         current = self.upload_declaration(name, version)
-        if current is not None and (current["declared_by"], current["digest"]) == (actor, digest):
+        if current is not None and (
+            current["declared_by"],
+            current["digest"],
+            current.get("attestation"),
+        ) == (actor, digest, attestation):
             return current  # a retried push: nothing to write
         at = datetime.now(UTC)
         item = {
@@ -216,6 +228,8 @@ class LineageRepository:
             "declared_at": at.isoformat(),
             "expires_at": int(at.timestamp()) + DECLARATION_TTL_SECONDS,
         }
+        if attestation is not None:
+            item["attestation"] = attestation
         if _applied_if_condition_holds(
             self._table.put_item,
             Item=item,
@@ -328,7 +342,13 @@ class LineageRepository:
         if holding_lock:
             transaction.append(self._lock_check(name, execution))
         if stage == Stage.LIVE:
-            transaction.append(self._set_status(name, version, VersionStatus.LIVE, at))
+            went_live = self._set_status(name, version, VersionStatus.LIVE, at)
+            # when it first went live: what its attestations say (a rollback to it later
+            # makes it live again, not new)
+            went_live["Update"]["UpdateExpression"] += (
+                ", live_since = if_not_exists(live_since, :at)"
+            )
+            transaction.append(went_live)
             transaction.extend(self._set_edges_live(name, candidate, True))
             # a pointer to a version that is not registered (a damaged item) is replaced, and
             # no status is written for it: an update of a missing item would create one
@@ -760,6 +780,40 @@ class LineageRepository:
                 "detail": to_dynamo(detail or {}),
             }
         )
+
+    def put_attestation(
+        self,
+        name: str,
+        version: str,
+        issued_at: str,
+        statement_sha256: str,
+        envelope: str,
+        occasion: str,
+        keep: int,
+    ) -> None:
+        """Keep an attestation this environment issued about a version, and only the newest
+        ``keep`` of them: a version asked for attestations again and again stays bounded."""
+        self._table.put_item(
+            Item={
+                keys.PK: keys.model_pk(name),
+                keys.SK: keys.attestation_sk(version, issued_at),
+                "kind": "attestation",
+                "name": name,
+                "version": version,
+                "issued_at": issued_at,
+                "statement_sha256": statement_sha256,
+                "occasion": occasion,
+                "envelope": envelope,
+            }
+        )
+        stored = self._query(keys.model_pk(name), keys.attestation_prefix(version))
+        for old in sorted(stored, key=lambda item: item[keys.SK])[:-keep]:
+            self._table.delete_item(Key={keys.PK: old[keys.PK], keys.SK: old[keys.SK]})
+
+    def attestations(self, name: str, version: str) -> list[dict[str, Any]]:
+        """The attestations this environment issued about a version, oldest first."""
+        stored = self._query(keys.model_pk(name), keys.attestation_prefix(version))
+        return sorted(stored, key=lambda item: item[keys.SK])
 
     def put_monitor_report(self, summary: dict[str, Any]) -> None:
         """Write a monitor report's summary; the same version and window end overwrite the

@@ -20,6 +20,7 @@ from registry.audit import AuditStep
 from registry.environment import (
     APPROVAL_TOKEN_KEY,
     APPROVAL_TOPIC_ARN,
+    ATTESTATION_KEY,
     CANDIDATE_FUNCTIONS,
     ENVIRONMENT_NAME,
     SANDBOX_FUNCTION,
@@ -61,6 +62,8 @@ class Permission(StrEnum):
     HAND_OVER_LOCKS = "hand-over-locks"
     RUN_BUNDLE_CODE = "run-bundle-code"  # in the python sandbox, which has no rights
     RENEW_CANDIDATE_ENVIRONMENTS = "renew-candidate-environments"  # after python candidates
+    # kms:Sign with the environment's attestation key: what it did with a version, signed
+    SIGN_ATTESTATIONS = "sign-attestations"
 
 
 # The python sandbox is no step of its own: Validate and Evaluate call it (RUN_BUNDLE_CODE)
@@ -286,6 +289,17 @@ REGISTER = Task(
     table_actions=(*GET, *WRITE),
     audit=(AuditStep.REGISTER,),
 )
+VERIFY_PROVENANCE = Task(
+    state="VerifyProvenance",
+    handler="functions.provenance.handler.handler",
+    package=Package.CONTROL_PLANE,
+    result="provenance",
+    description="the earlier environment's attestation (cdk.json accepts_from) and the "
+    "lineage policy",
+    # the upload's declaration and the version; the received attestation and the audit
+    table_actions=(*GET, *WRITE),
+    audit=(AuditStep.PROVENANCE,),
+)
 ACQUIRE_LOCK = Task(
     state="AcquireLock",
     handler="functions.promotion_lock.handler.acquire",
@@ -339,7 +353,10 @@ AUTO_APPROVE = Task(
     package=Package.CONTROL_PLANE,
     result="approval",
     description="the environment approves by policy",
-    table_actions=WRITE,
+    # the approval, then its attestation: the record read, the newest kept (older dropped)
+    table_actions=(*GET, *WRITE, *QUERY, *DELETE),
+    permissions=(Permission.SIGN_ATTESTATIONS,),
+    settings=(ATTESTATION_KEY, ENVIRONMENT_NAME),
     audit=(AuditStep.APPROVAL,),
 )
 WAIT_FOR_APPROVAL = Task(
@@ -389,10 +406,13 @@ PROMOTE = Task(
     handler="functions.promote.handler.handler",
     package=Package.CONTROL_PLANE,
     result="promoted",
-    description="the live pointer moves to the candidate",
-    table_actions=(*GET, *WRITE),
-    permissions=(Permission.READ_BUNDLES,),  # the registered bundle is still in the bucket
-    settings=(ENVIRONMENT_NAME,),  # the dimension of the promotion it counts
+    description="the live pointer moves to the candidate, and the environment attests it",
+    # the pointer, then the attestation: the record read, the newest kept (older dropped)
+    table_actions=(*GET, *WRITE, *QUERY, *DELETE),
+    # the registered bundle is still in the bucket; what went live is signed
+    permissions=(Permission.READ_BUNDLES, Permission.SIGN_ATTESTATIONS),
+    # the dimension of the promotion it counts, and the signer's name
+    settings=(ENVIRONMENT_NAME, ATTESTATION_KEY),
     audit=(AuditStep.PROMOTE,),
 )
 RELEASE_LOCK = Task(
@@ -440,6 +460,7 @@ PROMOTION = Workflow(
         VALIDATE,
         REGISTER,
         NEW_VERSION,
+        VERIFY_PROVENANCE,
         ACQUIRE_LOCK,
         EVALUATE,
         STAGE,

@@ -202,6 +202,15 @@ class Registered(Document):
     version: Version
 
 
+class Provenance(Document):
+    """What VerifyProvenance found: the earlier environment's attestation verified (its
+    environment and statement digest), or nothing required here."""
+
+    outcome: Literal["verified", "not-required"]
+    environment: EndpointName | None = None  # a cdk.json name, bounded like an endpoint's
+    statement_sha256: Digest | None = None
+
+
 class LockHeld(Document):
     held: Literal[True]
 
@@ -320,6 +329,7 @@ class PromotionState(ExecutionInput):
     policy: GatePolicy
     validated: Validated | None = None
     registered: Registered | None = None
+    provenance: Provenance | None = None
     lock: LockHeld | None = None
     evaluation: EvaluationOutcome | None = None
     staged: Staged | None = None

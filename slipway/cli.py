@@ -1016,6 +1016,7 @@ def lineage(
             call_registry(target, "GET", f"/v1/models/{name}/versions/{version}/openlineage")
         )
         return
+    issued = repository.attestations(name, version)
     if as_json:
         version_document = public(item) if item is not None else None
         _emit_json(
@@ -1023,6 +1024,7 @@ def lineage(
                 "version": version_document,
                 "audit": [public(e) for e in history],
                 "monitoring": [public(r) for r in reports],
+                "attestations": [public(a) for a in issued],
             }
         )
         return
@@ -1047,6 +1049,7 @@ def lineage(
             tree.add(f"params {json.dumps(item['lineage']['params'])}")
         if item["lineage"].get("metrics"):
             tree.add(f"metrics {json.dumps(item['lineage']['metrics'])}")
+    _attestation_branches(tree, item, issued, env)
     audit = tree.add("audit")
     for event in history:
         audit.add(f"{event['at']} {event['step']}: {event['outcome']} — {event['reason']}")
@@ -1059,6 +1062,30 @@ def lineage(
                 f"max PSI {report.get('max_psi')}"
             )
     console.print(tree)
+
+
+def _attestation_branches(
+    tree: Tree, item: dict[str, Any] | None, issued: list[dict[str, Any]], env: str
+) -> None:
+    """Where the version has been: the environments before this one (the attestation it
+    arrived with, verified), and what this environment signed about it."""
+    received = (item or {}).get("received_attestation")
+    if received:
+        came = tree.add(
+            f"arrived from {received['environment']} (account {received.get('account')}): "
+            f"{received.get('status')} there, attested {received.get('issued_at')}, "
+            f"verified {received.get('verified_at')}; statement sha256 "
+            f"{received['statement_sha256']}"
+        )
+        for earlier in received.get("chain") or []:
+            came.add(f"before that: {earlier['environment']} ({earlier['statement_sha256']})")
+    if issued:
+        signed = tree.add(f"attested by {env}")
+        for attestation in issued:
+            signed.add(
+                f"{attestation['issued_at']} {attestation['occasion']}: statement sha256 "
+                f"{attestation['statement_sha256']}"
+            )
 
 
 WindowOption = Annotated[str | None, typer.Option("--window", help="hours or days, e.g. 24h or 7d")]

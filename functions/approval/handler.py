@@ -8,11 +8,14 @@ through the registry (or the wait times out).
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from functions.observability import logger
 from registry import aws
 from registry.approval_tokens import ApprovalTokens
+from registry.attesting import attest_after_the_fact
 from registry.audit import POLICY_ACTOR, AuditEvent, AuditOutcome, AuditStep
 from registry.environment import APPROVAL_TOKEN_KEY, APPROVAL_TOPIC_ARN, required
 from registry.repository import LineageRepository
@@ -20,7 +23,12 @@ from registry.statuses import VersionStatus
 from registry.workflow_state import Approval, ApprovalRequest, PromotionState, SmokeTestOutcome
 
 
-def approve_by_policy(state: PromotionState, repository: LineageRepository) -> Approval:
+def approve_by_policy(
+    state: PromotionState,
+    repository: LineageRepository,
+    kms: Any,
+    environ: Mapping[str, str] = os.environ,
+) -> Approval:
     name, version = state.candidate()
     smoke_test: SmokeTestOutcome = state.require("smoke_test")
     reason = "approval policy of this environment is 'auto'"
@@ -45,6 +53,7 @@ def approve_by_policy(state: PromotionState, repository: LineageRepository) -> A
         ),
         detail={"smoke_test": smoke_test.dump()},
     )
+    attest_after_the_fact(repository, kms, environ, name, version, "approved")
     return Approval(approved_by=POLICY_ACTOR, reason=reason)
 
 
@@ -101,7 +110,9 @@ def request_approval_of(
 
 @logger.inject_lambda_context
 def auto_approve(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return approve_by_policy(PromotionState.parse(event), aws.lineage_repository()).dump()
+    return approve_by_policy(
+        PromotionState.parse(event), aws.lineage_repository(), aws.client("kms")
+    ).dump()
 
 
 @logger.inject_lambda_context

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -9,6 +11,7 @@ from botocore.exceptions import ClientError
 from functions.exceptions import ApprovalNotRecordedError, BundleDeletedError
 from functions.observability import count_decision, logger
 from registry import aws
+from registry.attesting import attest_after_the_fact
 from registry.audit import AuditEvent, AuditOutcome, AuditStep
 from registry.aws import lineage_repository
 from registry.metrics import Metric
@@ -57,7 +60,13 @@ def require_bundle_in_bucket(s3: Any, item: dict[str, Any], name: str, version: 
         raise
 
 
-def promote_live_pointer(state: PromotionState, repository: LineageRepository, s3: Any) -> Promoted:
+def promote_live_pointer(
+    state: PromotionState,
+    repository: LineageRepository,
+    s3: Any,
+    kms: Any,
+    environ: Mapping[str, str] = os.environ,
+) -> Promoted:
     name, version = state.candidate()
     item = repository.get_version(name, version) or {}  # read once, for both checks
     require_recorded_approval(state, item)  # an item without the approval fails here
@@ -76,11 +85,13 @@ def promote_live_pointer(state: PromotionState, repository: LineageRepository, s
         detail={"from": previous, "to": version},
     )
     count_decision(Metric.PROMOTIONS, name, version=version)
+    # what went live, signed by the environment (the next one in the chain checks it)
+    attest_after_the_fact(repository, kms, environ, name, version, "live")
     return Promoted(name=name, version=version, previous_version=previous)
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return promote_live_pointer(
-        PromotionState.parse(event), lineage_repository(), aws.client("s3")
+        PromotionState.parse(event), lineage_repository(), aws.client("s3"), aws.client("kms")
     ).dump()

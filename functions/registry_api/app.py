@@ -6,6 +6,7 @@ identity, as the Function URL reports it, is the actor recorded in the audit tra
 
 from __future__ import annotations
 
+import os
 from datetime import UTC
 from typing import Annotated, Any, Literal
 
@@ -24,11 +25,14 @@ from functions.registry_api import decisions, openlineage, pages
 from registry import aws, items, problems
 from registry.approval_tokens import ApprovalTokens
 from registry.approvers import parse_approvers, require_approver
+from registry.attestation import MAX_ENVELOPE_BYTES, Envelope, canonical_bytes
+from registry.attesting import attest, attest_after_the_fact, signer_from
 from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, STATE_MACHINE_ARN, required
 from registry.exceptions import (
     InvalidPageTokenError,
     LockLostError,
     NotAnApproverError,
+    NotAttestableError,
     PointerConflictError,
     PromotionLockedError,
     RegistryError,
@@ -66,6 +70,10 @@ def get_approvers() -> tuple[str, ...]:
 
 def get_approval_tokens() -> ApprovalTokens:
     return ApprovalTokens(aws.client("kms"), required(APPROVAL_TOKEN_KEY))
+
+
+def get_kms() -> Any:
+    return aws.client("kms")
 
 
 class Decision(BaseModel):
@@ -171,14 +179,27 @@ def describe_version(
     repository: LineageRepository = Depends(get_repository),
 ) -> dict[str, Any]:
     item = _version(repository, name, version)
+    public = items.public(item)
+    if public.get("received_attestation"):
+        public["received_attestation"] = _readable(public["received_attestation"])
     return {
-        **items.public(item),
+        **public,
         "audit": [items.public(e) for e in repository.audit_history(name, version)],
+        # what this environment signed about the version, oldest first (bounded)
+        "attestations": [
+            _readable(items.public(a)) for a in repository.attestations(name, version)
+        ],
         # the version's newest monitor reports (slipway monitor): its life after the gate
         "monitoring": [
             items.public(r) for r in repository.monitor_reports(name, version, LINEAGE_REPORTS)
         ],
     }
+
+
+def _readable(attestation: dict[str, Any]) -> dict[str, Any]:
+    """An attestation item with its envelope as the JSON object it is (kept as its text)."""
+    envelope = attestation.get("envelope")
+    return {**attestation, "envelope": load_strict_json(envelope) if envelope else None}
 
 
 # How many of a version's newest monitor reports its description carries.
@@ -213,7 +234,11 @@ def export_openlineage(
     sfn: Any = Depends(get_stepfunctions),
 ) -> list[dict[str, Any]]:
     item = _version(repository, name, version)
-    return openlineage.run_events(item, started_at=_execution_started(sfn, item.get("execution")))
+    return openlineage.run_events(
+        item,
+        started_at=_execution_started(sfn, item.get("execution")),
+        attestations=repository.attestations(name, version),
+    )
 
 
 def _execution_started(sfn: Any, execution: str | None) -> str | None:
@@ -275,6 +300,19 @@ def models_built_from_code(
 class UploadDeclaration(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sha256: str = Field(pattern=SHA256_PATTERN.pattern)
+    # the earlier environment's attestation (`slipway promote`): kept as sent, for the gate
+    # verifies the signature over exactly what was signed; its shape is checked here
+    attestation: dict[str, Any] | None = None
+
+    @field_validator("attestation")
+    @classmethod
+    def _an_envelope(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        if len(canonical_bytes(value)) > MAX_ENVELOPE_BYTES:
+            raise ValueError(f"an attestation has at most {MAX_ENVELOPE_BYTES} bytes")
+        Envelope.model_validate(value)  # a ValidationError names what is malformed
+        return value
 
 
 async def strict_declaration(request: Request) -> UploadDeclaration:
@@ -301,14 +339,39 @@ def declare_upload(
     """Declare, under the caller's identity, the bundle about to be uploaded as this
     version (``slipway push`` does it first): the gate attributes those bytes to the
     caller, and refuses other bytes under the version."""
-    item = repository.declare_upload(name, version, declaration.sha256, actor_of(request))
+    attestation = declaration.attestation
+    item = repository.declare_upload(
+        name,
+        version,
+        declaration.sha256,
+        actor_of(request),
+        attestation=canonical_bytes(attestation).decode() if attestation else None,
+    )
     return {
         "model": name,
         "version": version,
         "sha256": item["digest"],
         "declared_by": item["declared_by"],
         "declared_at": item["declared_at"],
+        "attestation": attestation["statement_sha256"] if attestation else None,
     }
+
+
+@router.post("/models/{name}/versions/{version}/attestation")
+def issue_attestation(
+    name: str = NAME,
+    version: str = VERSION,
+    repository: LineageRepository = Depends(get_repository),
+    kms: Any = Depends(get_kms),
+) -> dict[str, Any]:
+    """A statement of what this environment did with the version, signed now over its
+    current record: what `slipway promote` carries to the next environment. 409 when the
+    version was never approved nor live here."""
+    _version(repository, name, version)
+    envelope = attest(
+        repository, kms, signer_from(os.environ), name, version, "requested", fresh=True
+    )
+    return envelope.model_dump(mode="json")
 
 
 _DECISIONS = {"approve": decisions.approve, "reject": decisions.reject}
@@ -344,13 +407,17 @@ def decide(
     sfn: Any = Depends(get_stepfunctions),
     tokens: ApprovalTokens = Depends(get_approval_tokens),
     approvers: tuple[str, ...] = Depends(get_approvers),
+    kms: Any = Depends(get_kms),
 ) -> dict[str, Any]:
     """Approve or reject a version waiting for manual approval."""
     require_approver(actor_of(request), approvers)
     decide_version = _DECISIONS[action]
-    return decide_version(
+    decided = decide_version(
         repository, sfn, tokens, name, version, actor_of(request), decision.reason
     )
+    if action == "approve":  # the approval, signed by the environment
+        attest_after_the_fact(repository, kms, os.environ, name, version, "approved")
+    return decided
 
 
 @router.post("/models/{name}/rollback")
@@ -380,6 +447,7 @@ REGISTRY_PROBLEMS: dict[type[Exception], problems.ProblemType] = {
     VersionConflictError: problems.CONFLICT,
     PromotionLockedError: problems.CONFLICT,
     UploadDeclarationConflictError: problems.CONFLICT,
+    NotAttestableError: problems.CONFLICT,
     SelfApprovalError: problems.FORBIDDEN,
     NotAnApproverError: problems.FORBIDDEN,
 }

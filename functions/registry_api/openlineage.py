@@ -54,6 +54,46 @@ class SlipwayRoleDatasetFacet(DatasetFacet):
         return FACET_SCHEMA
 
 
+@attr.define
+class SlipwayAttestationsRunFacet(RunFacet):
+    """Where the version has been: the attestation it arrived with from the environment
+    before (verified on arrival), and those this environment signed about it."""
+
+    received: dict[str, Any] | None = attr.field(default=None)
+    issued: list[dict[str, Any]] = attr.field(factory=list)
+    _additional_skip_redact: ClassVar[list[str]] = ["received", "issued"]
+
+    @staticmethod
+    def _get_schema() -> str:
+        return FACET_SCHEMA
+
+
+def attestations_facet(
+    item: dict[str, Any], issued: list[dict[str, Any]]
+) -> SlipwayAttestationsRunFacet:
+    """The facet of a version item and its issued attestation items (their summaries: the
+    envelopes themselves are in the registry)."""
+    received = item.get("received_attestation")
+    return SlipwayAttestationsRunFacet(
+        received=None
+        if not received
+        else {
+            key: received.get(key)
+            for key in ("environment", "account", "statement_sha256", "status", "issued_at")
+        }
+        | {"verified_at": received.get("verified_at"), "chain": received.get("chain", [])},
+        issued=[
+            {
+                "statement_sha256": a["statement_sha256"],
+                "issued_at": a["issued_at"],
+                "occasion": a["occasion"],
+            }
+            for a in issued
+        ],
+        producer=PRODUCER,
+    )
+
+
 def _where(uri: str) -> tuple[str, str]:
     """(namespace, name) of a dataset URI by OpenLineage's naming conventions: local files
     are ``file`` + path, objects are ``s3://<bucket>`` + key."""
@@ -69,7 +109,11 @@ def _version_facet(version: str) -> dataset_version_dataset.DatasetVersionDatase
     )
 
 
-def run_events(item: dict[str, Any], started_at: str | None = None) -> list[dict[str, Any]]:
+def run_events(
+    item: dict[str, Any],
+    started_at: str | None = None,
+    attestations: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """START and COMPLETE events describing the run that produced this version: it started
     at ``started_at`` (when its promotion began: the upload arrived) and completed when the
     registry registered the version. Without a known start (an execution Step Functions no
@@ -86,7 +130,8 @@ def run_events(item: dict[str, Any], started_at: str | None = None) -> list[dict
                 dirty=code["dirty"],
                 parent=lineage.get("parent"),
                 producer=PRODUCER,
-            )
+            ),
+            "slipway_attestations": attestations_facet(item, attestations or []),
         },
     )
     job = Job(

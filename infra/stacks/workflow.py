@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.attestation_key import AttestationKey
 from infra.code_assets import ControlPlaneCode
 from infra.config import EnvironmentConfig
 from infra.duty_policies import DutyPolicies
@@ -52,6 +53,9 @@ class WorkflowStack(Stack):
         super().__init__(scope, id_, **kwargs)
         options = workflow_options(config)
         self.control_plane_code = ControlPlaneCode(self, "ControlPlaneCode")
+        self.attestation_key = AttestationKey(
+            self, "AttestationKey", environment=config.name, retain=config.retain_data
+        )
         self.promotion_workflow = PromotionWorkflow(
             self,
             "PromotionWorkflow",
@@ -62,6 +66,7 @@ class WorkflowStack(Stack):
             observability=observability,
             options=options,
             control_plane_code=self.control_plane_code,
+            attestation_key=self.attestation_key,
         )
         state_machine = self.promotion_workflow.state_machine
         self.registry_api = RegistryApi(
@@ -75,6 +80,7 @@ class WorkflowStack(Stack):
             control_plane_code=self.control_plane_code,
             approvers=tuple(config.approvers),
             environment_name=config.name,
+            attestation_key=self.attestation_key,
         )
         self.ingest_pipeline = IngestPipeline(
             self,
@@ -111,6 +117,8 @@ class WorkflowStack(Stack):
         CfnOutput(self, "Environment", value=config.name)
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
         CfnOutput(self, "RegistryUrl", value=self.registry_api.function_url.url)
+        # the key whose public half the next environment configures (accepts_from.public_key)
+        CfnOutput(self, "AttestationKeyArn", value=self.attestation_key.key.key_arn)
         CfnOutput(self, "ApprovalTopicArn", value=self.promotion_workflow.approval_topic.topic_arn)
         CfnOutput(
             self, "IngestDeadLetterQueueUrl", value=self.ingest_pipeline.dead_letter_queue.queue_url

@@ -4,6 +4,8 @@ Each patch closes one gap between moto and AWS (docs/architecture.md lists what 
 - Step Functions state machines created by CloudFormation land in the executing backend;
 - S3 buckets created by CloudFormation honour VersioningConfiguration and
   NotificationConfiguration.EventBridgeConfiguration;
+- KMS keys created by CloudFormation keep their ``KeySpec`` and ``KeyUsage`` (an
+  environment's asymmetric attestation key signs);
 - ``AWS::Lambda::Url`` is created (moto's CloudFormation skips it) and ``FunctionUrl`` resolves;
 - stack updates keep a parameter the first deploy left to its default (CDK's
   ``BootstrapVersion`` arrives with UsePreviousValue, which moto cannot find);
@@ -41,6 +43,7 @@ from moto.cloudwatch import models as cloudwatch_models
 from moto.core.common_models import CloudFormationModel
 from moto.core.config import default_user_config
 from moto.events import models as events_models
+from moto.kms import models as kms_models
 from moto.logs import models as logs_models
 from moto.s3 import models as s3_models
 from moto.sqs import models as sqs_models
@@ -134,6 +137,25 @@ TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
         ("resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"),
     ),
     (lambda_models.LambdaFunction, "get_configuration", ("self", "on_create")),
+    (
+        kms_models.Key,
+        "create_from_cloudformation_json",
+        ("resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"),
+    ),
+    (
+        kms_models.KmsBackend,
+        "create_key",
+        (
+            "self",
+            "policy",
+            "key_usage",
+            "key_spec",
+            "description",
+            "tags",
+            "multi_region",
+            "origin",
+        ),
+    ),
     (cfn_parsing, "get_model_list", ()),
     (cfn_parsing, "get_model_map", ()),
     (cfn_parsing, "get_name_type_map", ()),
@@ -387,6 +409,44 @@ def _patch_s3_bucket() -> None:
 
     bucket_cls.create_from_cloudformation_json = staticmethod(create_bucket)  # type: ignore[method-assign,assignment]
     bucket_cls.update_from_cloudformation_json = staticmethod(update_bucket)  # type: ignore[method-assign,assignment]
+
+
+def _patch_kms_key() -> None:
+    """moto's CloudFormation makes every ``AWS::KMS::Key`` a symmetric encryption key; an
+    environment's attestation key is asymmetric (``KeySpec`` ECC_NIST_P256, ``KeyUsage``
+    SIGN_VERIFY), and Sign refuses a symmetric one. Keys that ask for the default are made
+    by moto's own code."""
+    key_cls = kms_models.Key
+    create = _target(key_cls, "create_from_cloudformation_json")
+    _target(kms_models.KmsBackend, "create_key")
+
+    def create_key(
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        key_spec = properties.get("KeySpec", "SYMMETRIC_DEFAULT")
+        key_usage = properties.get("KeyUsage", "ENCRYPT_DECRYPT")
+        if (key_spec, key_usage) == ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"):
+            return create(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        policy = properties.get("KeyPolicy")
+        key = kms_models.kms_backends[account_id][region_name].create_key(
+            # moto reads a key's policy as JSON text (its own path hands on the template's
+            # object, which the first Sign would fail to read)
+            policy=json.dumps(policy) if isinstance(policy, dict) else policy,
+            key_usage=key_usage,
+            key_spec=key_spec,
+            description=properties.get("Description"),
+            tags=properties.get("Tags", []),
+        )
+        key.key_rotation_status = properties.get("EnableKeyRotation", False)
+        key.enabled = properties.get("Enabled", True)
+        return key
+
+    key_cls.create_from_cloudformation_json = staticmethod(create_key)  # type: ignore[method-assign,assignment]
 
 
 def _patch_stack_update_parameters() -> None:
@@ -724,6 +784,7 @@ def install(executor: LocalExecutor, credentials: LocalCredentials) -> None:
         return
     sfn_models.stepfunctions_backends = sfn_parser_models.stepfunctions_parser_backends  # type: ignore[assignment]
     _patch_s3_bucket()
+    _patch_kms_key()
     _patch_stack_update_parameters()
     keep_task_failure_causes()
     abort_stopped_executions()

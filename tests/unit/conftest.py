@@ -13,6 +13,7 @@ from model_runtime import sandboxed_model
 from registry.environment import (
     APPROVAL_TOKEN_KEY,
     APPROVERS,
+    ATTESTATION_KEY,
     ENVIRONMENT_NAME,
     SANDBOX_FUNCTION,
 )
@@ -61,6 +62,10 @@ def gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         monkeypatch.setenv(BUNDLE_CACHE_DIR, str(tmp_path / "cache"))
         key = boto3.client("kms").create_key(Description="approval tokens")["KeyMetadata"]
         monkeypatch.setenv(APPROVAL_TOKEN_KEY, key["Arn"])
+        signing = boto3.client("kms").create_key(
+            Description="attestations", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY"
+        )["KeyMetadata"]
+        monkeypatch.setenv(ATTESTATION_KEY, signing["Arn"])
         monkeypatch.setenv(APPROVERS, "[]")  # as infra sets it where cdk.json lists none
         monkeypatch.setenv(SANDBOX_FUNCTION, "slipway-unit-python-sandbox")
         monkeypatch.setenv(ENVIRONMENT_NAME, ENVIRONMENT)

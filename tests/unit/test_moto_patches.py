@@ -6,6 +6,7 @@ embedded cloud that silently behaves unlike AWS."""
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import boto3
@@ -99,3 +100,62 @@ def test_an_ended_execution_is_announced_on_eventbridge_unless_its_rule_is_disab
     assert stopped("second") == []
     events.enable_rule(Name="ended")  # and enabled again, it delivers again
     assert [e["detail"]["name"] for e in stopped("third")] == ["third"]
+
+
+def test_an_asymmetric_kms_key_from_cloudformation_signs(monkeypatch):
+    # GIVEN moto's CloudFormation taught by the embedded cloud (its patch undone afterwards)
+    from moto.kms import models as kms_models
+
+    monkeypatch.setattr(
+        kms_models.Key,
+        "create_from_cloudformation_json",
+        kms_models.Key.create_from_cloudformation_json,
+    )
+    moto_patches._patch_kms_key()
+    template = {
+        "Resources": {
+            "Signing": {
+                "Type": "AWS::KMS::Key",
+                "Properties": {
+                    "KeySpec": "ECC_NIST_P256",
+                    "KeyUsage": "SIGN_VERIFY",
+                    "KeyPolicy": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                                "Action": "kms:*",
+                                "Resource": "*",
+                            }
+                        ],
+                    },
+                },
+            },
+            "Sealing": {
+                "Type": "AWS::KMS::Key",
+                "Properties": {"EnableKeyRotation": True, "KeyPolicy": {}},
+            },
+        }
+    }
+    with mock_aws():
+        cloudformation = boto3.client("cloudformation")
+        cloudformation.create_stack(StackName="keys", TemplateBody=json.dumps(template))
+        ids = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in cloudformation.describe_stack_resources(StackName="keys")["StackResources"]
+        }
+        kms = boto3.client("kms")
+        # WHEN the asymmetric key signs THEN it is the key the template asked for
+        signing = kms.describe_key(KeyId=ids["Signing"])["KeyMetadata"]
+        assert (signing["KeyUsage"], signing["KeySpec"]) == ("SIGN_VERIFY", "ECC_NIST_P256")
+        kms.sign(
+            KeyId=ids["Signing"],
+            Message=b"m",
+            MessageType="RAW",
+            SigningAlgorithm="ECDSA_SHA_256",
+        )
+        # AND a key asking for the default is still moto's symmetric key, rotation kept
+        sealing = kms.describe_key(KeyId=ids["Sealing"])["KeyMetadata"]
+        assert sealing["KeySpec"] == "SYMMETRIC_DEFAULT"
+        assert kms.get_key_rotation_status(KeyId=ids["Sealing"])["KeyRotationEnabled"]

@@ -72,3 +72,34 @@ def test_the_start_and_the_completion_carry_their_own_times():
     assert datetime.fromisoformat(start["eventTime"]) < datetime.fromisoformat(
         complete["eventTime"]
     )
+
+
+def test_where_a_version_has_been_is_a_run_facet():
+    # GIVEN a version that arrived from staging and was attested here twice
+    item = {
+        **ITEM,
+        "received_attestation": {
+            "environment": "staging",
+            "account": "333333333333",
+            "statement_sha256": "d" * 64,
+            "status": "live",
+            "issued_at": "2026-11-29T09:00:00.000+00:00",
+            "verified_at": "2026-11-29T09:59:00.000+00:00",
+            "envelope": "{...}",
+            "chain": [{"environment": "dev", "statement_sha256": "e" * 64}],
+        },
+    }
+    issued = [
+        {"statement_sha256": "f" * 64, "issued_at": "2026-11-29T10:05:00+00:00", "occasion": "live"}
+    ]
+    # WHEN it is exported THEN both runs' events say where it has been, without the envelope
+    for event in run_events(item, attestations=issued):
+        facet = event["run"]["facets"]["slipway_attestations"]
+        assert facet["received"]["environment"] == "staging"
+        assert facet["received"]["chain"] == [{"environment": "dev", "statement_sha256": "e" * 64}]
+        assert "envelope" not in facet["received"]
+        assert facet["issued"] == issued
+        assert facet["_producer"] == PRODUCER and facet["_schemaURL"].endswith("#openlineage")
+    # AND a version uploaded directly says it received nothing
+    facet = run_events(ITEM)[0]["run"]["facets"]["slipway_attestations"]
+    assert "received" not in facet and facet["issued"] == []  # Serde leaves out a None

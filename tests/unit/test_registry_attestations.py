@@ -1,0 +1,147 @@
+"""The registry API's attestations: a fresh one on demand (what `slipway promote` carries),
+the ones issued and the one received in a version's description, an approval signed, and an
+upload declared with the earlier environment's attestation."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import boto3
+
+from model_runtime.extraction import sha256_file
+from registry import workflow as steps
+from registry.attestation import MAX_ENVELOPE_BYTES, public_key_of, verify_envelope
+from registry.environment import ATTESTATION_KEY
+from tests.unit.gate import ENVIRONMENT, live, registered, run
+from tests.unit.test_provenance_step import (  # noqa: F401 (staging: a fixture)
+    promoted_upload,
+    signed,
+    staging,
+    staging_statement,
+)
+from tests.unit.test_registry_decisions import CALLER, call, waiting  # noqa: F401 (fixture)
+
+PATH = "/v1/models/iris/versions/good"
+
+
+def public_key() -> str:
+    return public_key_of(boto3.client("kms"), os.environ[ATTESTATION_KEY])
+
+
+def test_a_live_version_is_attested_on_demand_and_described_with_its_attestations(gate, bundles):
+    # GIVEN iris good, live here
+    live(gate, bundles["good"], "good")
+    # WHEN the next environment's promotion asks for a fresh attestation
+    status, envelope = call("POST", f"{PATH}/attestation")
+    # THEN it is this environment's signed statement of the version as it is now
+    assert status == 200, envelope
+    statement = verify_envelope(json.dumps(envelope), public_key())
+    assert (statement.environment, statement.status) == (ENVIRONMENT, "live")
+    assert statement.bundle_sha256 == sha256_file(bundles["good"])
+    # AND the version's description lists what was signed about it, oldest first
+    status, described = call("GET", PATH)
+    issued = described["attestations"]
+    assert [a["occasion"] for a in issued] == ["approved", "live", "requested"]
+    assert issued[-1]["envelope"] == envelope
+    assert "received_attestation" not in described  # it was uploaded here directly
+
+
+def test_a_version_never_approved_nor_live_has_no_attestation(gate, bundles):
+    registered(gate, bundles["good"], "good")
+    status, problem = call("POST", f"{PATH}/attestation")
+    assert status == 409
+    assert "never approved nor live in unit (status registered)" in problem["detail"]
+    assert call("POST", "/v1/models/iris/versions/nope/attestation")[0] == 404
+
+
+def test_a_persons_approval_is_signed_with_who_approved(gate, waiting):  # noqa: F811
+    status, _ = call("POST", f"{PATH}/approve", {"reason": "reviewed"})
+    assert status == 200
+    (approval,) = gate.repository.attestations("iris", "good")
+    statement = verify_envelope(approval["envelope"], public_key())
+    assert approval["occasion"] == "approved" and statement.status == "approved"
+    assert statement.approval.policy == "manual" and statement.approval.by == CALLER
+    assert statement.approval.reason == "reviewed" and statement.live_since is None
+
+
+def test_an_upload_is_declared_with_the_earlier_environments_attestation(gate, bundles):
+    # GIVEN an attestation signed elsewhere (here: this environment's own, for its shape)
+    live(gate, bundles["good"], "good")
+    _, envelope = call("POST", f"{PATH}/attestation")
+    digest = sha256_file(bundles["better"])
+    # WHEN a version is declared with it
+    status, declared = call(
+        "PUT", "/v1/models/iris/versions/better/upload", {"sha256": digest, "attestation": envelope}
+    )
+    # THEN the declaration keeps it, as sent, for the gate to verify
+    assert status == 200, declared
+    assert declared["attestation"] == envelope["statement_sha256"]
+    kept = gate.repository.upload_declaration("iris", "better")["attestation"]
+    assert verify_envelope(kept, public_key()).version == "good"
+
+
+def test_a_malformed_or_oversized_attestation_is_refused_when_declared(gate):
+    digest = "ab" * 32
+    path = "/v1/models/iris/versions/1/upload"
+    status, problem = call("PUT", path, {"sha256": digest, "attestation": {"statement": {}}})
+    assert status == 400 and "attestation" in problem["detail"]
+    huge = {"statement": {"padding": "x" * MAX_ENVELOPE_BYTES}}
+    status, problem = call("PUT", path, {"sha256": digest, "attestation": huge})
+    assert status == 400 and f"at most {MAX_ENVELOPE_BYTES} bytes" in problem["detail"]
+    assert gate.repository.upload_declaration("iris", "1") is None
+
+
+def test_the_received_attestation_is_described_as_an_object(gate, bundles, staging):  # noqa: F811
+    # GIVEN iris good verified on arrival with staging's attestation
+    digest = sha256_file(bundles["good"])
+    envelope = signed(staging, staging_statement(digest))
+    run(steps.VERIFY_PROVENANCE, promoted_upload(gate, staging, bundles["good"], envelope))
+    # THEN its description carries that attestation, readable
+    _, described = call("GET", PATH)
+    received = described["received_attestation"]
+    assert received["environment"] == "staging"
+    assert received["envelope"] == json.loads(envelope)
+    assert received["statement_sha256"] == json.loads(envelope)["statement_sha256"]
+
+
+def test_the_openlineage_export_carries_the_attestations(gate, bundles, monkeypatch):
+    from registry.environment import STATE_MACHINE_ARN
+    from tests.unit.gate import token_waiting_machine
+
+    monkeypatch.setenv(STATE_MACHINE_ARN, token_waiting_machine("lineage-runs")[0])
+    live(gate, bundles["good"], "good")
+    status, events = call("GET", f"{PATH}/openlineage")
+    assert status == 200, events
+    issued = events[-1]["run"]["facets"]["slipway_attestations"]["issued"]
+    stored = gate.repository.attestations("iris", "good")
+    assert [a["statement_sha256"] for a in issued] == [a["statement_sha256"] for a in stored]
+    assert [a["occasion"] for a in issued] == ["approved", "live"]
+
+
+def test_slipway_lineage_shows_both_environments():
+    from rich.console import Console
+    from rich.tree import Tree
+
+    from slipway.cli import _attestation_branches
+
+    tree = Tree("iris good")
+    received = {
+        "environment": "staging",
+        "account": "333333333333",
+        "status": "live",
+        "issued_at": "2026-12-07T10:00:00+00:00",
+        "verified_at": "2026-12-07T10:01:00+00:00",
+        "statement_sha256": "d" * 64,
+        "chain": [{"environment": "dev", "statement_sha256": "e" * 64}],
+    }
+    issued = [
+        {"issued_at": "2026-12-07T11:00:00+00:00", "occasion": "live", "statement_sha256": "f" * 64}
+    ]
+    _attestation_branches(tree, {"received_attestation": received}, issued, "prod")
+    console = Console(width=400, record=True)
+    console.print(tree)
+    text = console.export_text()
+    assert "arrived from staging (account 333333333333): live there" in text
+    assert f"before that: dev ({'e' * 64})" in text
+    assert "attested by prod" in text and f"live: statement sha256 {'f' * 64}" in text
