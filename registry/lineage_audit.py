@@ -98,10 +98,9 @@ def is_shareable_repository(url: str) -> bool:
         return bool(match) and _public_host(match["host"]) and match["path"].strip("/") != ""
     try:
         parts = urlsplit(url)
-        port = parts.port  # a malformed port raises here
+        _ = parts.port  # a malformed port raises here
     except ValueError:
         return False
-    del port
     if parts.scheme not in ("https", "ssh") or parts.query or parts.fragment:
         return False
     host = parts.hostname or ""
@@ -154,7 +153,8 @@ def is_durable_dataset_uri(uri: str) -> bool:
     if not isinstance(uri, str) or len(uri) > MAX_URI_LENGTH or not _printable(uri):
         return False
     match = HF_PATTERN.fullmatch(uri)
-    return bool(match) and ".." not in match["path"].split("/")
+    # no percent-escapes: a server that decodes %2e%2e would read another file
+    return bool(match) and ".." not in match["path"].split("/") and "%" not in match["path"]
 
 
 def _quoted(value: Any) -> str:

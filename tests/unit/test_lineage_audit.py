@@ -197,6 +197,7 @@ NOT_DURABLE = [
     "hf://datasets/acme/churn@" + "a" * 40 + "/../other/train.csv",
     "hf://datasets/acme/churn@" + "a" * 40 + "/train.csv?x=1",
     "hf://acme/churn@" + "a" * 40 + "/train.csv",  # a model repository, not a dataset
+    "hf://datasets/acme/churn@" + "a" * 40 + "/%2e%2e/other/train.csv",
     "s3://acme-data/" + "k" * 3000 + "?versionId=a",
 ]
 
@@ -209,6 +210,12 @@ def test_durable_dataset_uris(uri: str) -> None:
 @pytest.mark.parametrize("uri", NOT_DURABLE)
 def test_not_durable_dataset_uris(uri: str) -> None:
     assert not is_durable_dataset_uri(uri)
+
+
+@pytest.mark.parametrize("value", [None, 3, b"s3://acme-data/k?versionId=a", ["x"], {}])
+def test_what_is_not_text_is_neither_shareable_nor_durable(value: object) -> None:
+    assert not is_shareable_repository(value)  # type: ignore[arg-type]
+    assert not is_durable_dataset_uri(value)  # type: ignore[arg-type]
 
 
 BUCKETS = st.from_regex(r"[a-z0-9][a-z0-9-]{1,20}[a-z0-9]", fullmatch=True)
