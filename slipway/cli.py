@@ -660,24 +660,26 @@ def promote(
         resolve_target(source), resolve_target(to), name, version, err_console, quiet=as_json
     )
     result = promoted.dump()
-    if watch:
-        _status(name, version, to, True, timeout, as_json, extra={"promotion": result})
-        return
-    if as_json:
+    if as_json and not watch:
         _emit_json(result)
         return
-    if promoted.outcome == "uploaded":
-        console.print(
-            f"{name} {version} (sha256 {promoted.sha256}) promoted from {source} to {to}: "
-            f"declared by {promoted.declared_by} with its attestation, uploaded as "
-            f"s3://{promoted.bucket}/{promoted.key} (object version {promoted.s3_version_id})"
-        )
+    if not as_json:
+        if promoted.outcome == "uploaded":
+            console.print(
+                f"{name} {version} (sha256 {promoted.sha256}) promoted from {source} to {to}: "
+                f"declared by {promoted.declared_by} with {source}'s attestation, uploaded as "
+                f"s3://{promoted.bucket}/{promoted.key} (object version "
+                f"{promoted.s3_version_id})"
+            )
+        else:
+            console.print(
+                f"{name} {version} is registered in {to} already with these bytes "
+                f"({promoted.target_status}): nothing uploaded"
+            )
+    if watch:
+        _status(name, version, to, True, timeout, as_json, extra={"promotion": result})
     else:
-        console.print(
-            f"{name} {version} is registered in {to} already with these bytes "
-            f"({promoted.target_status}): nothing uploaded"
-        )
-    console.print(f"follow it: slipway status {name} {version} --env {to} --watch")
+        console.print(f"follow it: slipway status {name} {version} --env {to} --watch")
 
 
 @app.command("attestation-key")
