@@ -651,7 +651,7 @@ def promote(
     against the registered digest and the attestation's) and a statement the earlier
     environment signs now of what happened to it there; the next environment's gate
     verifies it. Safe to run again: bytes already there are not uploaded twice."""
-    from slipway.promote_across import promote_across
+    from slipway.promote_across import UPLOADED, promote_across
     from slipway.target import resolve_target
 
     if source == to:
@@ -664,7 +664,7 @@ def promote(
         _emit_json(result)
         return
     if not as_json:
-        if promoted.outcome == "uploaded":
+        if promoted.outcome == UPLOADED:
             console.print(
                 f"{name} {version} (sha256 {promoted.sha256}) promoted from {source} to {to}: "
                 f"declared by {promoted.declared_by} with {source}'s attestation, uploaded as "

@@ -227,7 +227,7 @@ def download_verified(source: Target, bundle: RegisteredBundle, path: Path, wher
         answer["Body"].close()
         raise CliError(
             f"s3://{bundle.bucket}/{bundle.key} version {bundle.s3_version_id} holds "
-            f"{answer['ContentLength']} bytes, the registry of {where.split(' in ')[-1]} "
+            f"{answer['ContentLength']} bytes, the registry of {source.config.name} "
             f"recorded {bundle.size}: nothing was promoted"
         )
     digest = hashlib.sha256()
