@@ -201,7 +201,7 @@ def test_manual_approval_then_approve(manual_approval, tmp_path):
     assert approvals[-1]["actor"] == "local" and approvals[-1]["reason"] == "looks good"
     # the request for approval stays in the history next to the decision
     outcomes = [e["outcome"] for e in deployed.repository.audit_history("gate-approve", "1")]
-    assert outcomes == ["registered", "staged", "awaiting-approval", "approved", "live"]
+    assert outcomes == ["registered", "skipped", "staged", "awaiting-approval", "approved", "live"]
     # a decision on a version that no longer waits is a conflict, not a silent success
     again = local_http.post(
         f"{deployed.registry}/v1/models/gate-approve/versions/1/approve", json={}, timeout=60
@@ -278,12 +278,9 @@ def slow_to_the_lock(version: str):
 
     def change(definition: dict) -> None:
         states = definition["States"]
-        (new_version,) = [
-            n
-            for n, s in states.items()
-            if s.get("Type") == "Choice" and s.get("Default") == steps.ACQUIRE_LOCK.state
-        ]
-        states[new_version]["Default"] = "Slow?"
+        # the step right before AcquireLock (VerifyProvenance) goes through the slow branch
+        (before,) = [n for n, s in states.items() if s.get("Next") == steps.ACQUIRE_LOCK.state]
+        states[before]["Next"] = "Slow?"
         states["Slow?"] = {
             "Type": "Choice",
             "Choices": [
@@ -540,7 +537,16 @@ def test_registry_api_reads(deployed, tmp_path, iris_bundle):
     assert "gate-reads" in names and names == sorted(names)
     version = local_http.get(f"{registry}/v1/models/gate-reads/versions/1", timeout=60).json()
     assert version["status"] == "live"
-    assert [e["outcome"] for e in version["audit"]] == ["registered", "staged", "approved", "live"]
+    assert [e["outcome"] for e in version["audit"]] == [
+        "registered",
+        "skipped",  # VerifyProvenance: local takes direct uploads
+        "staged",
+        "approved",
+        "live",
+    ]
+    # what the environment signed about it, each envelope readable
+    assert [a["occasion"] for a in version["attestations"]] == ["approved", "live"]
+    assert version["attestations"][-1]["envelope"]["statement"]["status"] == "live"
     assert "approval_token" not in version
     live = local_http.get(
         f"{registry}/v1/models/gate-reads/versions", params={"status": "live"}, timeout=60

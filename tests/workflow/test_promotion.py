@@ -61,10 +61,14 @@ def test_upload_is_validated_registered_promoted_and_served(deployed, live_v1):
     steps = [(e["step"], e["outcome"]) for e in deployed.repository.audit_history("iris", "1")]
     assert steps == [
         ("register", "registered"),
+        ("provenance", "skipped"),  # local takes direct uploads
         ("stage", "staged"),
         ("approval", "approved"),
         ("promote", "live"),
     ]
+    # the environment's own asymmetric key (deployed by CloudFormation) signed both events
+    attested = deployed.repository.attestations("iris", "1")
+    assert [a["occasion"] for a in attested] == ["approved", "live"]
     # evaluation and smoke-test results are stored on the version
     assert item["evaluation_result"]["metric"] == "accuracy"
     assert item["evaluation_result"]["meets_threshold"] is True
