@@ -46,6 +46,8 @@ MAX_ROLLBACKS = 3  # the newest ones; one is enough to fail no_rollback
 MAX_RECEIVED = 8  # the chain behind a version: one per earlier environment
 MAX_REASON_CHARS = 500
 MAX_KEY_ID_CHARS = 2048
+# Statuses that end a version's way there: whatever it was approved for, it went no further.
+REFUSED_THERE = frozenset({"rejected", "cancelled"})
 # A statement issued a little "in the future" is clock skew between accounts, not a forgery.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -296,6 +298,9 @@ def check_policy(
             f"promote it again for a fresh attestation"
         )
     require = chain_policy.require
+    if statement.status in REFUSED_THERE:
+        # approved, then refused (a failed canary, a person's rejection, a rollback's cancel)
+        problems.append(f"{statement.status} in {source}")
     if require.status == "live" and statement.live_since is None:
         problems.append(f"never live in {source} (status there: {statement.status})")
     if require.status == "approved" and statement.approval is None:

@@ -28,10 +28,6 @@ class LineagePolicy(BaseModel):
     shareable_repository: bool = False
     durable_datasets: bool = False
 
-    @property
-    def requires_anything(self) -> bool:
-        return self.clean_commit or self.shareable_repository or self.durable_datasets
-
 
 MAX_URI_LENGTH = 2048
 # a value quoted back in a reason: enough to recognise it, never a page of the uploader's text

@@ -19,7 +19,7 @@ from registry.audit import AuditEvent, AuditOutcome, AuditStep
 from registry.aws import lineage_repository
 from registry.chain_policy import ChainPolicy
 from registry.exceptions import AttestationInvalidError, ProvenanceRefusedError
-from registry.lineage_audit import shortfalls
+from registry.lineage_audit import LineagePolicy, shortfalls
 from registry.repository import LineageRepository
 from registry.workflow_state import PromotionState, Provenance
 
@@ -78,7 +78,7 @@ def verify_provenance(
             detail=detail,
         )
 
-    if chain is None and not lineage_policy.requires_anything:
+    if chain is None and lineage_policy == LineagePolicy():  # nothing required
         audit(AuditOutcome.SKIPPED, NOT_REQUIRED, {})
         return Provenance(outcome="not-required")
     reasons: list[str] = []

@@ -259,6 +259,11 @@ def test_a_statement_that_proves_what_the_policy_asks_passes():
             "never approved in staging",
         ),
         (
+            statement(live_since=None, status="rejected"),
+            {"status": "approved"},
+            "rejected in staging",
+        ),
+        (
             statement(live_since=iso(NOW - timedelta(minutes=13))),
             {"min_live_minutes": 60},
             "live in staging for 12 min, this environment requires 60",
@@ -326,3 +331,19 @@ def test_a_refused_provenance_is_a_verdict_that_rejects_the_version():
 
     for error in (ProvenanceRefusedError, AttestationInvalidError):
         assert ending_of(error.__name__)[0] == VersionStatus.REJECTED
+
+
+def test_the_signed_message_fits_kms_raw_limit_whatever_the_key_id(kms):
+    # KMS refuses a RAW message over 4096 bytes; moto does not check: we do
+    from registry.attestation import MAX_KEY_ID_CHARS, signed_message
+
+    assert len(signed_message("a" * 64, "k" * MAX_KEY_ID_CHARS)) <= 4096
+    sent = []
+    kms.meta.events.register(
+        "provide-client-params.kms.Sign", lambda params, **_: sent.append(params)
+    )
+    key_id, _ = new_key(kms)
+    sign_statement(kms, key_id, statement())
+    (params,) = sent
+    assert params["MessageType"] == "RAW" and params["SigningAlgorithm"] == "ECDSA_SHA_256"
+    assert len(params["Message"]) <= 4096

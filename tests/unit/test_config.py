@@ -362,6 +362,7 @@ def test_an_environment_may_accept_models_only_from_the_one_before_it():
 def test_the_chain_reaches_the_gate_policy():
     from infra.gate_policy import gate_policy
     from registry.chain_policy import ChainPolicy
+    from registry.lineage_audit import LineagePolicy
 
     policy = gate_policy(
         load_environment(
@@ -380,7 +381,7 @@ def test_the_chain_reaches_the_gate_policy():
     )
     assert policy.lineage_policy.clean_commit and not policy.lineage_policy.durable_datasets
     unchained = gate_policy(load_environment(environments(), "prod"))
-    assert unchained.chain is None and not unchained.lineage_policy.requires_anything
+    assert unchained.chain is None and unchained.lineage_policy == LineagePolicy()
 
 
 def test_a_missing_key_is_told_apart_from_a_wrong_one():

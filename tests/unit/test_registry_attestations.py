@@ -145,3 +145,36 @@ def test_slipway_lineage_shows_both_environments():
     assert "arrived from staging (account 333333333333): live there" in text
     assert f"before that: dev ({'e' * 64})" in text
     assert "attested by prod" in text and f"live: statement sha256 {'f' * 64}" in text
+
+
+def test_a_rolled_back_version_is_attested_with_its_rollback_and_live_times(gate, bundles):
+    # GIVEN good then better live, and better rolled back to good
+    live(gate, bundles["good"], "good")
+    first_live = gate.repository.get_version("iris", "good")["live_since"]
+    live(gate, bundles["better"], "better")
+    assert call("POST", "/v1/models/iris/rollback", {"reason": "complaints"})[0] == 200
+    # WHEN each is attested now
+    _, rolled_back = call("POST", "/v1/models/iris/versions/better/attestation")
+    _, back = call("POST", "/v1/models/iris/versions/good/attestation")
+    better = verify_envelope(json.dumps(rolled_back), public_key())
+    good = verify_envelope(json.dumps(back), public_key())
+    # THEN better says it was rolled back, by whom and why, and when it stopped being live
+    assert better.status == "rolled-back"
+    (rollback,) = better.rollbacks
+    assert rollback.by == CALLER and rollback.reason.endswith("complaints")
+    assert better.live_until is not None and better.live_until >= better.live_since
+    # AND good, live again, keeps the time it first went live, with no end and no rollback
+    assert good.status == "live" and good.live_since == first_live
+    assert good.live_until is None and good.rollbacks == []
+
+
+def test_a_declaration_again_with_an_attestation_keeps_it(gate):
+    # GIVEN a push declared iris 1 without an attestation; WHEN the same person promotes the
+    # same bytes with one (a retried `slipway promote`) THEN the declaration carries it
+    digest = "ab" * 32
+    gate.repository.declare_upload("iris", "1", digest, CALLER)
+    gate.repository.declare_upload("iris", "1", digest, CALLER, attestation='{"x":1}')
+    assert gate.repository.upload_declaration("iris", "1")["attestation"] == '{"x":1}'
+    # AND the same declaration again changes nothing
+    same = gate.repository.declare_upload("iris", "1", digest, CALLER, attestation='{"x":1}')
+    assert same["attestation"] == '{"x":1}'
