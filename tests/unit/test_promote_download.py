@@ -75,3 +75,54 @@ def test_a_size_over_what_any_environment_extracts_is_refused_without_a_request(
     huge = RegisteredBundle(BUCKET, KEY, "v", "0" * 64, MAX_BUNDLE_BYTES + 1)
     with pytest.raises(CliError, match="no environment takes a bundle over"):
         download_verified(source, huge, tmp_path / "b.tar.gz", "iris 1 in dev")
+
+
+def _targets() -> tuple[Target, Target]:
+    environments = read_environments()
+    return (
+        Target(load_environment(environments, "local")),
+        Target(load_environment(environments, "local-prod")),
+    )
+
+
+def test_a_statement_of_another_version_or_other_bytes_moves_nothing():
+    from slipway.promote_across import _check_statement
+
+    digest = "a" * 64
+    statement = {"model": "iris", "version": "1", "bundle_sha256": digest}
+    _check_statement({"statement": statement}, "iris", "1", digest, "iris 1 in local")
+    with pytest.raises(CliError, match="speaks of iris 2"):
+        _check_statement(
+            {"statement": {**statement, "version": "2"}}, "iris", "1", digest, "iris 1 in local"
+        )
+    with pytest.raises(CliError, match=f"is for sha256 {'b' * 64}, its registry recorded"):
+        _check_statement(
+            {"statement": {**statement, "bundle_sha256": "b" * 64}}, "iris", "1", digest, "here"
+        )
+    with pytest.raises(CliError, match="answered no attestation statement"):
+        _check_statement({"detail": "nothing"}, "iris", "1", digest, "here")
+
+
+def test_a_version_the_target_holds_is_not_uploaded_again_and_other_bytes_are_refused():
+    from slipway.promote_across import REGISTERED_ALREADY, _already_held
+
+    source, target = _targets()
+    held = {
+        "status": "live",
+        "execution": "iris-1-abc",
+        "bundle": {
+            "bucket": "b",
+            "key": "models/iris/1/bundle.tar.gz",
+            "s3_version_id": "v",
+            "digest": "a" * 64,
+            "size": 10,
+        },
+    }
+    again = _already_held(held, source, target, "iris", "1", "a" * 64)
+    assert (again.outcome, again.target_status, again.execution) == (
+        REGISTERED_ALREADY,
+        "live",
+        "iris-1-abc",
+    )
+    with pytest.raises(CliError, match=r"registered in local-prod with sha256 a{64}, not b{64}"):
+        _already_held(held, source, target, "iris", "1", "b" * 64)
