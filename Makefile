@@ -1,4 +1,4 @@
-# Slipway: `make demo` runs the whole loop on the embedded cloud, `make demo-drift` its monitoring; `make test` runs the tests.
+# Slipway: `make demo` runs the whole loop on the embedded cloud, `make demo-drift` its monitoring, `make demo-chain` a promotion from one environment to the next; `make test` runs the tests.
 # Every target installs what it needs into .venv and node_modules first.
 
 PYTHON ?= python3
@@ -12,7 +12,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 
 EXAMPLES := iris onnx python house spam churn xgboost
 
-.PHONY: demo-drift soak docs $(addprefix example-,$(EXAMPLES)) bench-serving bench-registry bench-monitor setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
+.PHONY: demo-drift demo-chain soak docs $(addprefix example-,$(EXAMPLES)) bench-serving bench-registry bench-monitor setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -31,6 +31,9 @@ demo: setup
 
 demo-drift: setup
 	bash examples/demo-drift.sh
+
+demo-chain: setup
+	bash examples/demo-chain.sh
 
 # The layers without a deployed cloud on both cores; the workflow tests (one embedded cloud,
 # timing-sensitive gates) after them in one process.

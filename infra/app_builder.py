@@ -8,7 +8,8 @@ import aws_cdk as cdk
 from aws_cdk import Stack
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from infra.config import EnvironmentConfig, load_environment
+from infra.config import DEFAULT_ENVIRONMENT, EnvironmentConfig, load_environment
+from infra.embedded_chain import EMBEDDED_KEY_CONTEXT, with_embedded_key
 from infra.nag_suppressions import apply_nag_suppressions
 from infra.observability_defaults import Observability
 from infra.stacks.data import DataStack
@@ -34,9 +35,13 @@ class SlipwayEnvironment:
 
 def build_app(app: cdk.App) -> SlipwayEnvironment:
     """Add the stacks for the environment chosen with ``-c env=NAME`` (default: local)."""
-    config = load_environment(
-        app.node.try_get_context("environments"), app.node.try_get_context("env")
+    name = app.node.try_get_context("env")
+    environments = with_embedded_key(
+        app.node.try_get_context("environments"),
+        name or DEFAULT_ENVIRONMENT,
+        app.node.try_get_context(EMBEDDED_KEY_CONTEXT),
     )
+    config = load_environment(environments, name)
     environment = build_environment(app, config)
     # cdk-nag's AWS Solutions and Serverless packs check every stack of every environment;
     # what Slipway accepts is in infra/nag_suppressions.py with its reason.

@@ -571,14 +571,50 @@ def load_environment(context: dict[str, Any] | None, name: str | None) -> Enviro
     if not isinstance(entry, dict):
         raise ConfigError(f"environments.{name} must be an object")
     try:
-        return EnvironmentConfig.model_validate({"name": name, **entry})
+        config = EnvironmentConfig.model_validate({"name": name, **entry})
     except ValidationError as exc:
         problems = [
             f"environments.{name}.{'.'.join(str(p) for p in error['loc']) or '(entry)'}: "
             f"{'unknown field' if error['type'] == 'extra_forbidden' else error['msg']}"
             for error in exc.errors()
         ]
-        raise ConfigError(
-            f"cdk.json environment {name!r} has {len(problems)} problem(s):\n  "
-            + "\n  ".join(problems)
-        ) from None
+    else:
+        problems = _chain_problems(config, environments)
+        if not problems:
+            return config
+    raise ConfigError(
+        f"cdk.json environment {name!r} has {len(problems)} problem(s):\n  " + "\n  ".join(problems)
+    )
+
+
+def _chain_problems(config: EnvironmentConfig, environments: dict[str, Any]) -> list[str]:
+    """What only the whole of cdk.json can show about an environment's ``accepts_from``: the
+    earlier environment exists, is where it is said to be, and lets this environment's
+    account read its bundles (its ``model_readers``, the bucket grant `slipway promote`
+    reads through), unless both share an account."""
+    chain = config.accepts_from
+    if chain is None or chain.environment == config.name:  # itself: refused already
+        return []
+    where = f"environments.{config.name}.accepts_from"
+    earlier = environments.get(chain.environment)
+    if not isinstance(earlier, dict):
+        return [
+            f"{where}.environment: {chain.environment!r} is not in cdk.json; known: "
+            f"{', '.join(sorted(environments))}"
+        ]
+    problems = []
+    for field in ("account", "region"):
+        if earlier.get(field) != getattr(chain, field):
+            problems.append(
+                f"{where}.{field}: {getattr(chain, field)}, but {chain.environment} is in "
+                f"{field} {earlier.get(field)}"
+            )
+    readers = earlier.get("model_readers") or []
+    if earlier.get("account") != config.account and config.account not in readers:
+        problems.append(
+            f"environments.{chain.environment}.model_readers must list {config.account}: "
+            f"{config.name} (that account) takes models from {chain.environment} and reads "
+            f"their bundles under models/ by S3 version id; add it to "
+            f"{chain.environment}'s model_readers (the bucket grant)"
+        )
+    return problems

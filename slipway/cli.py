@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -127,31 +127,39 @@ def local_up(
     as_json: JsonOption = False,
 ) -> None:
     """Start the embedded cloud and deploy the embedded environments named (default: local)
-    into it with the CDK CLI, side by side; each one's models, versions and artifacts that
-    the last `local down` kept are put back when it is deployed afresh, unless --fresh."""
+    into it with the CDK CLI, side by side, each after the one it accepts models from (whose
+    deployed public key it is given where cdk.json says "embedded"); each one's models,
+    versions and artifacts that the last `local down` kept are put back when it is deployed
+    afresh, unless --fresh."""
     from slipway.local import snapshot
     from slipway.local.control import deploy, start_daemon
-    from slipway.local.environments import check_embeddable
+    from slipway.local.environments import chain_context, check_embeddable, in_chain_order
     from slipway.local.state import LocalState, state_dir
     from slipway.target import Target, read_environments, resolve_target
 
-    configs = [
-        _embedded_config(name, read_environments()) for name in dict.fromkeys(env or ["local"])
-    ]
+    # each after the environment it accepts models from: its deploy takes that one's key
+    configs = in_chain_order(
+        [_embedded_config(name, read_environments()) for name in dict.fromkeys(env or ["local"])]
+    )
     for config in configs:
         check_embeddable(config)  # before anything starts
     with console.status("starting the embedded cloud…"):
         state = start_daemon(port)
+    asked = {config.name for config in configs}
+    for config in configs:  # an earlier environment not asked for must be there already
+        if config.accepts_from is not None and config.accepts_from.environment not in asked:
+            chain_context(config, state)
     restored: dict[str, dict[str, int]] = {}
     for config in configs:
         try:  # deployed already (into this running cloud): its registry is there
             new = not Target(config, local_state=state).outputs
         except CliError:
             new = True
+        context = chain_context(config, state)
         with console.status(
             f"deploying env={config.name} into {state.endpoint_url} with cdk deploy…"
         ):
-            deploy(state, config.name)
+            deploy(state, config.name, context=context)
         if fresh:
             snapshot.discard(state_dir(), config.name)
         elif new and snapshot.exists(state_dir(), config.name):
@@ -567,57 +575,6 @@ def _print_manifest_summary(manifest: Any, out: Path, as_json: bool) -> None:
         console.print(f"  gate: {spec.metric} on {spec.dataset}, threshold {spec.threshold}")
 
 
-UPLOAD_PART_BYTES = 8 * 1024**2  # single PUT below, multipart above (S3: 5 MiB-5 GiB parts)
-
-
-def _upload(s3: Any, bundle: Path, bucket: str, key: str, quiet: bool) -> str:
-    """Upload with a progress bar; return the object version this upload wrote (the answer
-    of its own PUT or CompleteMultipartUpload: asking S3 for the newest version afterwards
-    would name another push's when two run at once)."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
-    size = bundle.stat().st_size
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=err_console,
-        disable=quiet,
-    ) as progress:
-        task = progress.add_task(f"uploading {bundle.name}", total=size)
-        if size <= UPLOAD_PART_BYTES:
-            answer = s3.put_object(Bucket=bucket, Key=key, Body=bundle.read_bytes())
-            progress.advance(task, size)
-        else:
-            answer = _multipart_upload(s3, bundle, bucket, key, lambda n: progress.advance(task, n))
-    return str(answer.get("VersionId") or "null")
-
-
-def _multipart_upload(
-    s3: Any, bundle: Path, bucket: str, key: str, sent: Callable[[int], None]
-) -> dict[str, Any]:
-    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-    try:
-        parts = []
-        with bundle.open("rb") as source:
-            while chunk := source.read(UPLOAD_PART_BYTES):
-                number = len(parts) + 1
-                etag = s3.upload_part(
-                    Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=chunk
-                )["ETag"]
-                parts.append({"ETag": etag, "PartNumber": number})
-                sent(len(chunk))
-        return dict(
-            s3.complete_multipart_upload(
-                Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
-            )
-        )
-    except BaseException:
-        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)  # no orphan parts
-        raise
-
-
 @app.command()
 def push(
     bundle: Annotated[Path, typer.Argument(help="bundle .tar.gz built by `slipway package`")],
@@ -632,6 +589,7 @@ def push(
     from model_runtime.exceptions import SlipwayRuntimeError
     from registry.executions import UploadEvent, execution_name
     from registry.names import upload_key
+    from slipway.bundle_upload import upload_bundle
     from slipway.invoke import call_registry
     from slipway.target import resolve_target
 
@@ -653,7 +611,7 @@ def push(
     )
     key = upload_key(manifest.name, manifest.version)
     bucket = target.outputs["ArtifactBucketName"]
-    version_id = _upload(target.client("s3"), bundle, bucket, key, quiet=as_json)
+    version_id = upload_bundle(target.client("s3"), bundle, bucket, key, err_console, quiet=as_json)
     execution = execution_name(UploadEvent(bucket, key, version_id, bundle.stat().st_size))
     result = {
         "bucket": bucket,
@@ -671,6 +629,71 @@ def push(
     console.print(
         f"follow it: slipway status {manifest.name} {manifest.version} --env {env} --watch"
     )
+
+
+@app.command()
+def promote(
+    name: NameArgument,
+    version: VersionArgument,
+    source: Annotated[
+        str, typer.Option("--from", help="the environment the version is live or approved in")
+    ],
+    to: Annotated[str, typer.Option("--to", help="the next environment (its accepts_from)")],
+    watch: Annotated[
+        bool, typer.Option("--watch", help="follow the next environment's gate until it ends")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(help="seconds to watch at most (default: until it ends)")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Carry a version to the next environment: its exact bytes (by S3 version id, checked
+    against the registered digest and the attestation's) and a statement the earlier
+    environment signs now of what happened to it there; the next environment's gate
+    verifies it. Safe to run again: bytes already there are not uploaded twice."""
+    from slipway.promote_across import UPLOADED, promote_across
+    from slipway.target import resolve_target
+
+    if source == to:
+        raise typer.BadParameter("--from and --to name the same environment", param_hint="'--to'")
+    promoted = promote_across(
+        resolve_target(source), resolve_target(to), name, version, err_console, quiet=as_json
+    )
+    result = promoted.dump()
+    if as_json and not watch:
+        _emit_json(result)
+        return
+    if not as_json:
+        if promoted.outcome == UPLOADED:
+            console.print(
+                f"{name} {version} (sha256 {promoted.sha256}) promoted from {source} to {to}: "
+                f"declared by {promoted.declared_by} with {source}'s attestation, uploaded as "
+                f"s3://{promoted.bucket}/{promoted.key} (object version "
+                f"{promoted.s3_version_id})"
+            )
+        else:
+            console.print(
+                f"{name} {version} is registered in {to} already with these bytes "
+                f"({promoted.target_status}): nothing uploaded"
+            )
+    if watch:
+        _status(name, version, to, True, timeout, as_json, extra={"promotion": result})
+    else:
+        console.print(f"follow it: slipway status {name} {version} --env {to} --watch")
+
+
+@app.command("attestation-key")
+def attestation_key(env: EnvOption = "local", as_json: JsonOption = False) -> None:
+    """Print the environment's attestation public key (base64 DER, one line): the next
+    environment's accepts_from.public_key in cdk.json."""
+    from slipway.promote_across import attestation_public_key
+    from slipway.target import resolve_target
+
+    key = attestation_public_key(resolve_target(env))
+    if as_json:
+        _emit_json({"environment": env, "public_key": key})
+    else:
+        typer.echo(key)
 
 
 @app.command()
@@ -779,6 +802,19 @@ def status(
     """A promotion's progress and outcome; exit 1 unless it is live or still running
     (rejected, failed, superseded, cancelled); exit 130 when watching is stopped with
     Ctrl-C."""
+    _status(name, version, env, watch, timeout, as_json)
+
+
+def _status(
+    name: str,
+    version: str | None,
+    env: str,
+    watch: bool,
+    timeout: float | None,
+    as_json: bool,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """`slipway status`; ``extra`` goes into its JSON answer (`promote --watch --json`)."""
     from registry.repository import LineageRepository
     from registry.statuses import VersionStatus
     from slipway.promotion import PromotionResult, execution_arn_of, find_execution, outcome
@@ -820,7 +856,7 @@ def status(
     if rejected_before:
         result["reason"] = (registered or {}).get("rejection_reason")
     if as_json:
-        _emit_json(result)
+        _emit_json({**(extra or {}), **result})
     elif rejected_before:
         err_console.print(
             f"[bold red]{name} {version}: already registered, and {result['version_status']}[/]"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -45,8 +46,11 @@ def train_and_package(
     c: float = 1.0,
     threshold: float = 0.8,
     feature_names: list[str] = FEATURES,
+    recorded: tuple[Any, Any] | None = None,
 ) -> Manifest:
-    """Fit a scaler + logistic regression pipeline (on arrays) and write its bundle."""
+    """Fit a scaler + logistic regression pipeline (on arrays) and write its bundle.
+    ``recorded``: what the lineage names for the two CSVs (e.g. the datasets
+    ``fetch_dataset`` read from S3), default the files themselves."""
     x_train, y_train = read_csv(train_csv, feature_names)
     x_eval, y_eval = read_csv(evaluation_csv, feature_names)
     params = {"C": c, "max_iter": 500}
@@ -55,8 +59,8 @@ def train_and_package(
         estimator,
         name=name,
         version=version,
-        train=train_csv,
-        evaluation=evaluation_csv,
+        train=recorded[0] if recorded else train_csv,
+        evaluation=recorded[1] if recorded else evaluation_csv,
         target=TARGET,
         metric="accuracy",
         threshold=threshold,

@@ -71,10 +71,15 @@ def start_daemon(port: int = DEFAULT_PORT, directory: Path | None = None) -> Loc
     raise CliError(f"the embedded cloud did not answer within {_START_TIMEOUT_SECONDS} s")
 
 
-def deploy(state: LocalState, environment: str, directory: Path | None = None) -> dict[str, str]:
+def deploy(
+    state: LocalState,
+    environment: str,
+    directory: Path | None = None,
+    context: dict[str, str] | None = None,
+) -> dict[str, str]:
     """Deploy one embedded environment with the real CDK CLI, wait until its Function URLs
     are served, and return its stacks' outputs. Another environment deployed before stays
-    as it is: each has stacks of its own."""
+    as it is: each has stacks of its own. ``context``: CDK context for its synthesis."""
     directory = directory or state_dir()
     try:
         outputs = deploy_environment(
@@ -83,6 +88,7 @@ def deploy(state: LocalState, environment: str, directory: Path | None = None) -
             environment=environment,
             outputs_file=directory / f"outputs-{environment}.json",
             log=directory / "cdk.log",
+            context=context,
         )
     except DeployError as exc:
         raise CliError(f"{exc}\n(full log: {directory / 'cdk.log'})") from None

@@ -73,13 +73,17 @@ def deploy_environment(
     app: str | None = None,
     outputs_file: Path,
     log: Path | None = None,
+    context: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Bootstrap and deploy every stack of the environment; return their outputs, merged.
 
     ``app`` may name an already synthesized cloud assembly, so a test session synthesizes once.
+    ``context`` adds CDK context values to the synthesis (the earlier environment's public
+    key, for an embedded environment of a chain).
     """
     app_args = ["--app", app] if app else []
-    common = [*app_args, "-c", f"env={environment}", "--no-notices", "--no-color"]
+    extra = [arg for key, value in (context or {}).items() for arg in ("-c", f"{key}={value}")]
+    common = [*app_args, "-c", f"env={environment}", *extra, "--no-notices", "--no-color"]
     run_cdk(["bootstrap", f"aws://{ACCOUNT_ID}/{REGION}", *common], endpoint_url, credentials, log)
     # --method direct: moto reports stack outputs for CreateStack/UpdateStack, not change sets.
     run_cdk(

@@ -100,3 +100,51 @@ def environment_functions(cloudformation: Any, config: EnvironmentConfig) -> lis
         except cloudformation.exceptions.ClientError:
             continue  # a stack not deployed has no functions
     return functions
+
+
+def in_chain_order(configs: list[EnvironmentConfig]) -> list[EnvironmentConfig]:
+    """``configs`` with each one after the environment it accepts models from, where both
+    are among them (its deploy needs the earlier one's key); otherwise in the order given."""
+    ordered: list[EnvironmentConfig] = []
+    waiting = list(configs)
+    while waiting:
+        names = {config.name for config in waiting}
+        ready = [c for c in waiting if _earlier(c) not in names or _earlier(c) == c.name]
+        if not ready:
+            cycle = " -> ".join(f"{c.name} accepts from {_earlier(c)}" for c in waiting)
+            raise CliError(f"the environments accept models from each other in a ring: {cycle}")
+        ordered.append(ready[0])
+        waiting.remove(ready[0])
+    return ordered
+
+
+def _earlier(config: EnvironmentConfig) -> str | None:
+    return config.accepts_from.environment if config.accepts_from is not None else None
+
+
+def chain_context(config: EnvironmentConfig, state: Any) -> dict[str, str]:
+    """The CDK context an embedded environment's deploy needs: where its ``accepts_from``
+    says ``"public_key": "embedded"``, the earlier environment's deployed attestation key,
+    read from the embedded cloud now (at deploy time, never at run time). The earlier
+    environment must be deployed first: `local up --env EARLIER --env THIS` does so."""
+    from infra.embedded_chain import EMBEDDED_KEY_CONTEXT
+    from registry.chain_policy import EMBEDDED_PUBLIC_KEY
+    from slipway.promote_across import attestation_public_key
+    from slipway.target import Target, read_environments
+
+    accepts = config.accepts_from
+    if accepts is None or accepts.public_key != EMBEDDED_PUBLIC_KEY:
+        return {}
+    try:
+        earlier = load_environment(read_environments(), accepts.environment)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        key = attestation_public_key(Target(earlier, local_state=state))
+    except CliError as exc:
+        raise CliError(
+            f"{config.name} accepts models from {earlier.name}, whose key it needs: deploy "
+            f"both, {earlier.name} first: `slipway local up --env {earlier.name} --env "
+            f"{config.name}` ({exc})"
+        ) from None
+    return {EMBEDDED_KEY_CONTEXT: key}

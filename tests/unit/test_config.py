@@ -330,7 +330,7 @@ P256_KEY = (
 
 
 def chained(accepts_from: dict, base: str = "prod", **more) -> dict:
-    return {base: {**environments()[base], "accepts_from": accepts_from, **more}}
+    return {**environments(), base: {**environments()[base], "accepts_from": accepts_from, **more}}
 
 
 def from_staging(**changes) -> dict:

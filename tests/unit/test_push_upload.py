@@ -12,8 +12,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from moto import mock_aws
+from rich.console import Console
 
-from slipway.cli import UPLOAD_PART_BYTES, _upload
+from slipway.bundle_upload import UPLOAD_PART_BYTES, upload_bundle
 
 BUCKET, KEY = "push-bucket", "models/iris/1/bundle.tar.gz"
 
@@ -39,7 +40,7 @@ def test_concurrent_pushes_each_report_their_own_object_version(s3, tmp_path: Pa
     reported: dict[Path, str] = {}
 
     def push(path: Path) -> None:
-        reported[path] = _upload(s3, path, BUCKET, KEY, quiet=True)
+        reported[path] = upload_bundle(s3, path, BUCKET, KEY, Console(), quiet=True)
 
     threads = [threading.Thread(target=push, args=(path,)) for path in bundles]
     for thread in threads:
@@ -62,5 +63,5 @@ def test_a_failed_multipart_upload_leaves_no_parts_behind(s3, tmp_path: Path, mo
 
     monkeypatch.setattr(s3, "complete_multipart_upload", network_gone)
     with pytest.raises(ConnectionError):
-        _upload(s3, path, BUCKET, KEY, quiet=True)
+        upload_bundle(s3, path, BUCKET, KEY, Console(), quiet=True)
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
