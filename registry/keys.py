@@ -13,6 +13,7 @@
 | model summary   | MODEL#<name>            | MODEL   (GSI gsi1: MODELS / <name>)  |
 | monitor report  | MODEL#<name>            | MONITOR#<version>#<window end>       |
 | attestation     | MODEL#<name>            | ATTESTATION#<version>#<issued at>    |
+| received one    | MODEL#<name>            | RECEIVED#<version>#<statement sha256> |
 | dataset edge    | DATASET#<sha256>        | MODEL#<name>#VERSION#<version>       |
 | code edge       | CODE#<repository>@<commit> | MODEL#<name>#VERSION#<version>    |
 """
@@ -97,6 +98,12 @@ def attestation_sk(version: str, issued_at: str) -> str:
 
 def attestation_prefix(version: str) -> str:
     return f"{ATTESTATION_PREFIX}{version}#"
+
+
+def received_sk(version: str, statement_sha256: str) -> str:
+    """An earlier environment's attestation VerifyProvenance verified, until Register puts
+    it on the version (the step runs before the version exists)."""
+    return f"RECEIVED#{version}#{statement_sha256}"
 
 
 def dataset_pk(sha256: str) -> str:

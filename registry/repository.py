@@ -92,6 +92,7 @@ class LineageRepository:
         execution: str,
         uploaded_by: str | None = None,
         baseline: dict[str, Any] | None = None,
+        received_attestation: dict[str, Any] | None = None,
     ) -> RegisterOutcome:
         """Create the immutable version item with its edges; say whether it is new.
 
@@ -103,6 +104,8 @@ class LineageRepository:
         new_version = items.version_item(
             manifest, bundle.__dict__, execution, at, uploaded_by, baseline
         )
+        if received_attestation is not None:  # verified by VerifyProvenance, just before
+            new_version["received_attestation"] = received_attestation
         edges = items.edge_items(manifest)
         transaction = [
             {
@@ -263,6 +266,34 @@ class LineageRepository:
         self._table.put_item(
             Item=items.validated_manifest_item(manifest, digest, execution, expires_at, baseline)
         )
+
+    def put_received_attestation(
+        self, name: str, version: str, received: dict[str, Any], ttl_seconds: int
+    ) -> None:
+        """Keep an attestation VerifyProvenance verified until Register puts it on the version
+        (and a while after: the table's TTL removes it). Keyed by the statement's digest, so
+        another execution's verification never changes what this one verified."""
+        self._table.put_item(
+            Item={
+                keys.PK: keys.model_pk(name),
+                keys.SK: keys.received_sk(version, received["statement_sha256"]),
+                "kind": "received-attestation",
+                "received": json.dumps(received, sort_keys=True),
+                "expires_at": int(datetime.now(UTC).timestamp()) + ttl_seconds,
+            }
+        )
+
+    def received_attestation(
+        self, name: str, version: str, statement_sha256: str
+    ) -> dict[str, Any]:
+        """The attestation VerifyProvenance verified for this version and statement."""
+        item = self._get(keys.model_pk(name), keys.received_sk(version, statement_sha256))
+        if item is None:
+            raise InvalidStateError(
+                f"no verified attestation {statement_sha256} of {name} {version}: "
+                "Register runs after VerifyProvenance"
+            )
+        return json.loads(item["received"])  # type: ignore[no-any-return]
 
     def validated_manifest(self, name: str, version: str, digest: str) -> dict[str, Any]:
         """The manifest Validate checked for the bundle with ``digest``."""

@@ -458,9 +458,11 @@ PROMOTION = Workflow(
     nodes=(
         SetPolicy("Policy"),
         VALIDATE,
+        # before Register: a refused upload registers nothing, so its version number stays
+        # free for the promotion that brings the attestation
+        VERIFY_PROVENANCE,
         REGISTER,
         NEW_VERSION,
-        VERIFY_PROVENANCE,
         ACQUIRE_LOCK,
         EVALUATE,
         STAGE,

@@ -4,8 +4,9 @@ An environment that takes models from an earlier one (cdk.json ``accepts_from``)
 version only with that environment's attestation, carried by the upload's declaration
 (``slipway promote``), verified with the earlier environment's configured public key and
 judged against the chain policy; and it may require lineage others can audit (cdk.json
-``lineage_policy``). Any shortfall is a verdict: the version is rejected, the reason naming
-what is missing.
+``lineage_policy``). It runs before Register: a shortfall is a verdict naming what is
+missing, and nothing is registered, so the version number stays free for the upload that
+brings the attestation (a direct upload cannot block a promotion).
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ def verify_provenance(
             statement = _verified(envelope, chain, name, version, digest, now or datetime.now(UTC))
         except ProvenanceRefusedError as exc:
             reasons.append(str(exc))
-    item = repository.get_version(name, version) or {}
-    missing = shortfalls(item.get("lineage") or {}, lineage_policy)
+    lineage = repository.validated_manifest(name, version, digest).get("lineage") or {}
+    missing = shortfalls(lineage, lineage_policy)
     if missing:
         reasons.append(
             "the lineage falls short of this environment's policy: " + "; ".join(missing)
@@ -111,7 +112,8 @@ def verify_provenance(
         # the environments before that one, as its statement names them
         "chain": [entry.model_dump() for entry in statement.received],
     }
-    repository.update_version(name, version, received_attestation=received)
+    # the version does not exist yet: Register puts this on it
+    repository.put_received_attestation(name, version, received, state.policy.lock_ttl_seconds)
     approval = statement.approval
     audit(
         AuditOutcome.VERIFIED,

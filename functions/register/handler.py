@@ -25,12 +25,21 @@ def register(state: PromotionState, repository: LineageRepository) -> Registered
     manifest, baseline = repository.validated_upload(
         validated.name, validated.version, validated.digest
     )
+    provenance = state.provenance
+    received = (
+        repository.received_attestation(
+            validated.name, validated.version, provenance.statement_sha256
+        )
+        if provenance is not None and provenance.statement_sha256 is not None
+        else None
+    )
     outcome = repository.register_version(
         manifest,
         bundle,
         state.execution_name,
         uploaded_by=validated.uploaded_by,
         baseline=baseline,
+        received_attestation=received,
     )
     duplicate = outcome == RegisterOutcome.DUPLICATE
     repository.record_audit(

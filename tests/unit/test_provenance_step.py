@@ -25,7 +25,7 @@ from registry.attesting import MAX_ATTESTATIONS_PER_VERSION, Signer, attest
 from registry.audit import AuditStep
 from registry.environment import ATTESTATION_KEY
 from registry.exceptions import NotAttestableError, ProvenanceRefusedError
-from registry.statuses import VersionStatus
+from registry.statuses import RegisterOutcome, VersionStatus
 from tests.unit.gate import ENVIRONMENT, failed, live, outcomes, run, uploaded
 
 ALICE = "arn:aws:sts::123456789012:assumed-role/pusher/alice"
@@ -68,7 +68,7 @@ def promoted_upload(gate, staging, bundle, envelope: str | None, **require: Any)
     where the chain policy requires ``require`` of staging."""
     gate.repository.declare_upload("iris", "good", sha256_file(bundle), ALICE, attestation=envelope)
     chain = {**staging["chain"], "require": require}
-    return run(steps.REGISTER, run(steps.VALIDATE, uploaded(gate, bundle, "good", chain=chain)))
+    return run(steps.VALIDATE, uploaded(gate, bundle, "good", chain=chain))
 
 
 def signed(staging, statement: Statement, key: str | None = None) -> str:
@@ -85,8 +85,9 @@ def refusal(state) -> str:
 
 
 def test_an_environment_without_a_chain_lets_every_upload_through(gate, bundles):
-    state = run(steps.REGISTER, run(steps.VALIDATE, uploaded(gate, bundles["good"], "good")))
-    state = run(steps.VERIFY_PROVENANCE, state)
+    state = run(
+        steps.VERIFY_PROVENANCE, run(steps.VALIDATE, uploaded(gate, bundles["good"], "good"))
+    )
     assert state.provenance.outcome == "not-required"
     assert ("provenance", "skipped") in outcomes(gate.repository, "iris", "good")
 
@@ -98,9 +99,11 @@ def test_an_attested_version_is_verified_and_its_attestation_recorded(gate, bund
     state = promoted_upload(gate, staging, bundles["good"], envelope, min_live_minutes=30)
     # WHEN the gate verifies its provenance
     state = run(steps.VERIFY_PROVENANCE, state)
-    # THEN it passes, and the version keeps what arrived with it
+    # THEN it passes, and the version Register makes keeps what arrived with it
     assert state.provenance.outcome == "verified"
     assert state.provenance.environment == "staging"
+    assert gate.repository.get_version("iris", "good") is None  # not before Register
+    state = run(steps.REGISTER, state)
     item = gate.repository.get_version("iris", "good")
     received = item["received_attestation"]
     assert received["environment"] == "staging"
@@ -109,18 +112,29 @@ def test_an_attested_version_is_verified_and_its_attestation_recorded(gate, bund
     assert ("provenance", "verified") in outcomes(gate.repository, "iris", "good")
     # AND a retried step changes nothing
     assert run(steps.VERIFY_PROVENANCE, state).provenance == state.provenance
+    assert gate.repository.get_version("iris", "good")["received_attestation"] == received
 
 
-def test_a_direct_upload_is_refused_and_rejected_naming_the_environment(gate, bundles, staging):
+def test_a_direct_upload_is_refused_and_leaves_its_version_free(gate, bundles, staging):
     # GIVEN an upload nobody promoted (no attestation declared)
     state = promoted_upload(gate, staging, bundles["good"], None)
     reason = refusal(state)
     assert reason.startswith("no attestation from staging")
-    # WHEN RecordFailure records it THEN the version is rejected (a verdict) with that reason
+    # WHEN RecordFailure records it THEN the audit says why, and nothing was registered
     run(steps.RECORD_FAILURE, failed(state, "ProvenanceRefusedError", reason))
-    item = gate.repository.get_version("iris", "good")
-    assert item["status"] == VersionStatus.REJECTED
-    assert "no attestation from staging" in item["rejection_reason"]
+    (ending,) = [e for e in gate.repository.audit_history("iris", "good") if e["step"] == "reject"]
+    assert ending["outcome"] == "rejected" and "no attestation from staging" in ending["reason"]
+    assert gate.repository.get_version("iris", "good") is None
+    # AND the same bytes promoted afterwards (declared with staging's statement) go through
+    digest = sha256_file(bundles["good"])
+    promoted = promoted_upload(
+        gate, staging, bundles["good"], signed(staging, staging_statement(digest))
+    )
+    state = run(steps.REGISTER, run(steps.VERIFY_PROVENANCE, promoted))
+    assert state.registered.outcome == RegisterOutcome.REGISTERED
+    assert gate.repository.get_version("iris", "good")["received_attestation"]["environment"] == (
+        "staging"
+    )
 
 
 def test_a_tampered_attestation_is_refused(gate, bundles, staging):
@@ -162,7 +176,7 @@ def test_a_version_rolled_back_in_staging_is_refused_where_the_policy_forbids_it
 
 def test_lineage_that_falls_short_is_refused_with_the_chain_in_one_reason(gate, bundles):
     # GIVEN an environment that requires durable datasets; iris was trained from local files
-    state = run(steps.REGISTER, run(steps.VALIDATE, uploaded(gate, bundles["good"], "good")))
+    state = run(steps.VALIDATE, uploaded(gate, bundles["good"], "good"))
     strict = state.policy.model_copy(
         update={
             "lineage_policy": state.policy.lineage_policy.model_copy(
@@ -230,6 +244,8 @@ def test_a_version_never_approved_nor_live_has_nothing_to_attest(gate, bundles):
 
 def test_the_provenance_step_writes_only_its_own_audit_event():
     assert steps.VERIFY_PROVENANCE.audit == (AuditStep.PROVENANCE,)
+    # after Validate (it judges the checked manifest), before Register (a refusal registers
+    # nothing, so a direct upload cannot take a version number a promotion needs)
     order = [node.state for node in steps.PROMOTION.nodes]
-    assert order.index("VerifyProvenance") == order.index("NewVersion?") + 1
-    assert order.index("AcquireLock") == order.index("VerifyProvenance") + 1
+    assert order.index("VerifyProvenance") == order.index("Validate") + 1
+    assert order.index("Register") == order.index("VerifyProvenance") + 1

@@ -96,7 +96,10 @@ def test_the_received_attestation_is_described_as_an_object(gate, bundles, stagi
     # GIVEN iris good verified on arrival with staging's attestation
     digest = sha256_file(bundles["good"])
     envelope = signed(staging, staging_statement(digest))
-    run(steps.VERIFY_PROVENANCE, promoted_upload(gate, staging, bundles["good"], envelope))
+    run(
+        steps.REGISTER,
+        run(steps.VERIFY_PROVENANCE, promoted_upload(gate, staging, bundles["good"], envelope)),
+    )
     # THEN its description carries that attestation, readable
     _, described = call("GET", PATH)
     received = described["received_attestation"]

@@ -60,8 +60,8 @@ def test_push_watch_invoke_and_trace_a_model(cli_env, tmp_path):
     datasets = lineage["version"]["lineage"]["datasets"]
     assert [d["sha256"] for d in datasets] == [d.sha256 for d in manifest.lineage.datasets]
     assert [event["outcome"] for event in lineage["audit"]] == [
-        "registered",
         "skipped",  # VerifyProvenance: local requires no provenance
+        "registered",
         "staged",
         "approved",
         "live",

@@ -135,7 +135,8 @@ def declared_upload_reason(
     target: DeployedLocal, bundle: Path, name: str, version: str, attestation: Any
 ) -> str:
     """Declare ``bundle`` in local-prod through its registry API's declaration route with
-    ``attestation`` attached, upload it, and return why its gate refused it."""
+    ``attestation`` attached, upload it, and return why its gate refused it (nothing is
+    registered: the refusal comes before Register)."""
     digest = hashlib.sha256(bundle.read_bytes()).hexdigest()
     declared = http.request(
         "PUT",
@@ -145,9 +146,10 @@ def declared_upload_reason(
     assert declared.status_code == 200, declared.text
     ended = target.wait_for_execution(target.push(bundle, name, version), timeout=180)
     assert ended["status"] == "FAILED", ended
-    item = target.repository.get_version(name, version)
-    assert item is not None and item["status"] == "rejected", item
-    return str(item["rejection_reason"])
+    assert target.repository.get_version(name, version) is None
+    (ending,) = [e for e in target.repository.audit_history(name, version) if e["step"] == "reject"]
+    assert ending["outcome"] == "rejected", ending
+    return str(ending["reason"])
 
 
 def test_a_direct_upload_is_refused_and_a_promoted_version_goes_live(cli, tmp_path):
@@ -157,27 +159,23 @@ def test_a_direct_upload_is_refused_and_a_promoted_version_goes_live(cli, tmp_pa
     # GIVEN iris trained on data in a versioned bucket (local-prod requires durable datasets)
     s3 = source.client("s3")
     train_uri, evaluation_uri = upload_datasets(s3, "chain-datasets")
-    bundles = {version: tmp_path / f"chain-iris-{version}.tar.gz" for version in ("1", "2")}
-    manifests = {
-        version: train_from_s3(
-            bundle,
-            s3=s3,
-            train_uri=train_uri,
-            evaluation_uri=evaluation_uri,
-            name="chain-iris",
-            version=version,
-        )
-        for version, bundle in bundles.items()
-    }
-    manifest = manifests["2"]
-    # WHEN version 1 is pushed straight to local-prod, which accepts models only from local
-    cli_json("push", str(bundles["1"]), "--env", TARGET)
-    # THEN its gate refuses it, naming what is missing
+    bundles = {"2": tmp_path / "chain-iris-2.tar.gz"}
+    manifest = train_from_s3(
+        bundles["2"],
+        s3=s3,
+        train_uri=train_uri,
+        evaluation_uri=evaluation_uri,
+        name="chain-iris",
+        version="2",
+    )
+    # WHEN version 2 is pushed straight to local-prod, which accepts models only from local
+    cli_json("push", str(bundles["2"]), "--env", TARGET)
+    # THEN its gate refuses it, naming what is missing, and registers nothing
     watch = ("--watch", "--timeout", "180")
-    refused = cli_json("status", "chain-iris", "1", "--env", TARGET, *watch, exit_code=1)
-    assert refused["version_status"] == "rejected"
+    refused = cli_json("status", "chain-iris", "2", "--env", TARGET, *watch, exit_code=1)
+    assert refused["version_status"] is None
     assert "no attestation from local" in refused["reason"]
-    # WHEN version 2 goes live in local and is promoted with its attestation
+    # WHEN version 2 goes live in local and the same bytes are promoted with its attestation
     live_in_source(source, {"chain-iris/2": bundles["2"]})
     watched = cli_json("promote", "chain-iris", "2", "--from", SOURCE, "--to", TARGET, *watch)
     # THEN local-prod puts it live, from the very bytes local registered

@@ -60,8 +60,8 @@ def test_upload_is_validated_registered_promoted_and_served(deployed, live_v1):
     assert deployed.repository.get_pointer("iris")["version"] == "1"
     steps = [(e["step"], e["outcome"]) for e in deployed.repository.audit_history("iris", "1")]
     assert steps == [
-        ("register", "registered"),
         ("provenance", "skipped"),  # local takes direct uploads
+        ("register", "registered"),
         ("stage", "staged"),
         ("approval", "approved"),
         ("promote", "live"),
