@@ -461,6 +461,15 @@ class EnvironmentConfig(_Strict):
                 "ci: GitHub cannot reach the embedded cloud, and its IAM checks no web "
                 "identity; a ci block belongs to an environment in AWS"
             )
+        if self.ci is not None and not self.approvers:
+            # every CI role calls the registry API (one IAM resource for all its routes):
+            # without approvers, the push or promote role could approve its own version
+            problems.append(
+                "ci: the CI roles may call the registry API, so the environment must list its "
+                "approvers (cdk.json 'approvers'), or any of them could approve, reject or "
+                f"roll back; e.g. arn:aws:sts::{self.account}:assumed-role/"
+                f"slipway-{self.name}-ci-approve/*"
+            )
         provider = self.ci.oidc_provider_arn if self.ci else None
         if provider is not None and provider.split(":")[4] != self.account:
             problems.append(

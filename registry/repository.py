@@ -823,7 +823,8 @@ class LineageRepository:
         keep: int,
     ) -> None:
         """Keep an attestation this environment issued about a version, and only the newest
-        ``keep`` of them: a version asked for attestations again and again stays bounded."""
+        ``keep`` of its ``occasion``: a version asked for attestations again and again stays
+        bounded, and those requests never push out what it was approved or went live with."""
         self._table.put_item(
             Item={
                 keys.PK: keys.model_pk(name),
@@ -837,7 +838,11 @@ class LineageRepository:
                 "envelope": envelope,
             }
         )
-        stored = self._query(keys.model_pk(name), keys.attestation_prefix(version))
+        stored = [
+            item
+            for item in self._query(keys.model_pk(name), keys.attestation_prefix(version))
+            if item.get("occasion") == occasion
+        ]
         for old in sorted(stored, key=lambda item: item[keys.SK])[:-keep]:
             self._table.delete_item(Key={keys.PK: old[keys.PK], keys.SK: old[keys.SK]})
 

@@ -93,3 +93,27 @@ def test_only_the_functions_that_sign_may_sign_and_they_may_do_nothing_else(synt
     for name in role_of:
         variables = functions[name]["Properties"]["Environment"]["Variables"]
         assert variables[ATTESTATION_KEY] == {"Fn::GetAtt": [logical, "Arn"]}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_key_refuses_sign_to_every_principal_not_tagged_as_its_signer(synthesized, env):
+    # moto does not evaluate key policies: the template says what AWS will enforce
+    template = synthesized(env).template_json
+    logical, key = attestation_key(template)
+    (deny,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Effect") == "Deny"]
+    assert deny["Action"] == "kms:Sign" and deny["Principal"] == {"AWS": "*"}
+    assert deny["Condition"] == {
+        "StringNotEquals": {"aws:PrincipalTag/slipway:attestation-signer": env}
+    }
+    # AND exactly the roles granted kms:Sign carry that tag
+    tagged = {
+        logical
+        for logical, role in resources(template, "AWS::IAM::Role").items()
+        if {"Key": "slipway:attestation-signer", "Value": env} in role["Properties"].get("Tags", [])
+    }
+    signers = {
+        role
+        for role, actions in _kms_actions_on(template, logical).items()
+        if "kms:Sign" in actions
+    }
+    assert tagged == signers and len(tagged) == len(SIGNERS)

@@ -85,3 +85,14 @@ def test_an_embedded_environment_takes_no_ci_block():
     ci = {"github_repository": "o/r", "push_branch": "main"}
     with pytest.raises(ConfigError, match="GitHub cannot reach the embedded cloud"):
         load_environment(with_ci(ci, "local"), "local")
+
+
+def test_a_ci_block_needs_the_environments_approvers():
+    # every CI role may call the registry API: without approvers, the push role could approve
+    environment = {**ENVIRONMENTS["staging"]}
+    del environment["approvers"]
+    with pytest.raises(ConfigError, match=r"must list its approvers .*slipway-staging-ci-approve"):
+        load_environment({**ENVIRONMENTS, "staging": environment}, "staging")
+    # AND the shipped environments with a ci block list them
+    for name in ("dev", "staging", "prod"):
+        assert load_environment(ENVIRONMENTS, name).approvers

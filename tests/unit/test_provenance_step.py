@@ -228,7 +228,9 @@ def test_attestations_kept_per_version_are_bounded(gate, bundles):
         at = NOW + timedelta(minutes=minute)
         attest(gate.repository, kms, signer, "iris", "good", "requested", fresh=True, now=at)
     stored = gate.repository.attestations("iris", "good")
-    assert len(stored) == MAX_ATTESTATIONS_PER_VERSION
+    # requests push out only requests: what it was approved and went live with stays
+    assert len(stored) == MAX_ATTESTATIONS_PER_VERSION + 2
+    assert [item["occasion"] for item in stored[:2]] == ["approved", "live"]
     newest = (NOW + timedelta(minutes=MAX_ATTESTATIONS_PER_VERSION + 4)).isoformat(
         timespec="milliseconds"
     )
