@@ -193,13 +193,20 @@ class LineageRepository:
         digest: str,
         actor: str,
         attestation: str | None = None,
+        *,
+        attested: bool = False,
     ) -> dict[str, Any]:
         """Record that ``actor`` is about to upload the bundle with ``digest`` as this
         version, with the earlier environment's ``attestation`` (an envelope's JSON, checked
         by the gate's VerifyProvenance step) if it was promoted. The same declaration again
         is answered as before, unchanged; the same person may declare other bytes (a bundle
         refused, fixed, pushed again) or another attestation until the version is
-        registered; another person's declaration, or a registered version, is a conflict."""
+        registered; another person's declaration, or a registered version, is a conflict.
+
+        ``attested``: the registry API found the attestation lets these bytes in (where the
+        environment takes versions only from an earlier one). Such a declaration takes the
+        version number from another person's declaration that was not attested: that one
+        cannot pass the gate, and must not keep the promoted version out for a day."""
         registered = self.get_version(name, version)
         if registered is not None:
             same = registered["bundle"]["digest"] == digest
@@ -217,7 +224,8 @@ class LineageRepository:
             current["declared_by"],
             current["digest"],
             current.get("attestation"),
-        ) == (actor, digest, attestation):
+            bool(current.get("attested")),
+        ) == (actor, digest, attestation, attested):
             return current  # a retried push: nothing to write
         at = datetime.now(UTC)
         item = {
@@ -233,12 +241,17 @@ class LineageRepository:
         }
         if attestation is not None:
             item["attestation"] = attestation
+        if attested:
+            item["attested"] = True
+        # absent, expired (TTL deletes late), or the same person's; an attested declaration
+        # also takes the place of one that was not
+        condition = "attribute_not_exists(pk) OR expires_at <= :now OR declared_by = :actor"
+        if attested:
+            condition += " OR attribute_not_exists(attested)"
         if _applied_if_condition_holds(
             self._table.put_item,
             Item=item,
-            # absent, expired (TTL deletes late), or the same person's
-            ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now "
-            "OR declared_by = :actor",
+            ConditionExpression=condition,
             ExpressionAttributeValues={":now": int(at.timestamp()), ":actor": actor},
         ):
             return item
