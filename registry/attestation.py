@@ -59,6 +59,10 @@ def _aware_iso(value: str) -> str:
         raise ValueError(f"not an ISO 8601 time: {value!r}") from None
     if parsed.tzinfo is None:
         raise ValueError(f"a time without its offset: {value!r}")
+    try:  # the policy compares times in UTC: one that has no UTC form is no time
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"a time out of range in UTC: {value!r}") from None
     return value
 
 
