@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -220,6 +221,19 @@ def download_verified(source: Target, bundle: RegisteredBundle, path: Path, wher
             f"{where} is {bundle.size} bytes; no environment takes a bundle over "
             f"{MAX_BUNDLE_BYTES} bytes"
         )
+    try:
+        _stream(source, bundle, path, where)
+    except (ClientError, BotoCoreError) as exc:
+        # the source bundle deleted, its object version gone, access denied, the network
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else ""
+        raise CliError(
+            f"cannot read s3://{bundle.bucket}/{bundle.key} version {bundle.s3_version_id}, "
+            f"the bytes the registry of {source.config.name} recorded for {where}: "
+            f"{code or type(exc).__name__} ({exc}); nothing was promoted"
+        ) from None
+
+
+def _stream(source: Target, bundle: RegisteredBundle, path: Path, where: str) -> None:
     answer = source.client("s3").get_object(
         Bucket=bundle.bucket, Key=bundle.key, **version_args(bundle.s3_version_id)
     )

@@ -77,6 +77,24 @@ def test_a_size_over_what_any_environment_extracts_is_refused_without_a_request(
         download_verified(source, huge, tmp_path / "b.tar.gz", "iris 1 in dev")
 
 
+@pytest.mark.parametrize("gone", ["the object version", "the bucket"])
+def test_registered_bytes_that_are_gone_from_the_source_are_named_not_a_traceback(
+    source, tmp_path, gone
+):
+    # GIVEN the registered object version deleted from the source bucket (or the bucket)
+    body = b"registered bytes"
+    bundle = _registered(_put(source, body), body)
+    s3 = source.client("s3")
+    s3.delete_object(Bucket=BUCKET, Key=KEY, VersionId=bundle.s3_version_id)
+    if gone == "the bucket":
+        s3.delete_bucket(Bucket=BUCKET)
+    # WHEN it is promoted THEN the error names what cannot be read, and why
+    out = tmp_path / "b.tar.gz"
+    with pytest.raises(CliError, match=rf"cannot read s3://{BUCKET}/{KEY} version .*NoSuch"):
+        download_verified(source, bundle, out, "iris 1 in dev")
+    assert not out.exists()
+
+
 def _targets() -> tuple[Target, Target]:
     environments = read_environments()
     return (
