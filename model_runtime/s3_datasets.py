@@ -80,6 +80,8 @@ def fetch_dataset(
                 f"{uri} has {size} bytes; the limit is {max_bytes} (max_bytes=): a dataset is "
                 "read into memory to train and to type the signature"
             )
+        if size == 0:  # no header, no rows: pandas would fail later without naming it
+            raise DatasetSourceError(f"{uri} is empty (0 bytes); a dataset is a CSV with a header")
         served = answer.get("VersionId") or "null"
         if version is not None and served != version:
             raise DatasetSourceError(f"{uri}: S3 served version {served!r}, not {version!r}")

@@ -246,6 +246,13 @@ def test_two_keys_with_one_last_part_never_overwrite_each_other(s3, tmp_path):
     assert again.path == train.path
 
 
+def test_an_empty_object_is_refused_by_name_before_anything_is_written(s3, tmp_path):
+    put(s3, "empty.csv", b"")
+    with pytest.raises(DatasetSourceError, match=r"s3://acme-data/empty\.csv is empty"):
+        fetch_dataset(f"s3://{BUCKET}/empty.csv", s3_client=s3.client, directory=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_key_of_long_unicode_gets_a_file_name_the_file_system_takes(s3, tmp_path):
     key = "é" * 150 + ".csv"  # 150 characters, 304 bytes in UTF-8: Linux takes 255
     put(s3, key, csv_bytes(frame(0)))
