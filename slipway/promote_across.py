@@ -25,6 +25,7 @@ from model_runtime.extraction import ExtractionLimits
 from registry.executions import UploadEvent, execution_name
 from registry.names import upload_key
 from registry.s3_versions import version_args
+from registry.statuses import RETRYABLE, VersionStatus
 from slipway.bundle_upload import upload_bundle
 from slipway.errors import CliError
 from slipway.invoke import call_registry
@@ -83,6 +84,8 @@ class Promotion:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
+# statuses in the target that promoting again cannot change: the version will not go live
+ENDED_THERE = frozenset({VersionStatus.REJECTED, VersionStatus.CANCELLED, *RETRYABLE})
 UPLOADED = "uploaded"
 REGISTERED_ALREADY = "registered already"
 
@@ -166,6 +169,22 @@ def _already_held(
             f"{name} {version} is registered in {target.config.name} with sha256 "
             f"{theirs.digest}, not {digest} as in {source.config.name}: versions are "
             "immutable; package the model as a new version"
+        )
+    status = str(held.get("status"))
+    if status in ENDED_THERE:
+        # a CI job promoting it again must not pass as if it were promoted: it never will be
+        why = held.get("rejection_reason")
+        raise CliError(
+            f"{name} {version} is registered in {target.config.name} with these bytes, and "
+            f"was {status} there"
+            + (f": {why}" if why else "")
+            + "; nothing was uploaded"
+            + (
+                f" (`slipway retry {name} {version} --env {target.config.name}` runs its gate "
+                "again)"
+                if status in RETRYABLE
+                else "; versions are immutable: package the model as a new version"
+            )
         )
     return Promotion(
         name,

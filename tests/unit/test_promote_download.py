@@ -144,3 +144,35 @@ def test_a_version_the_target_holds_is_not_uploaded_again_and_other_bytes_are_re
     )
     with pytest.raises(CliError, match=r"registered in local-prod with sha256 a{64}, not b{64}"):
         _already_held(held, source, target, "iris", "1", "b" * 64)
+
+
+@pytest.mark.parametrize(
+    ("status", "advice"),
+    [
+        ("rejected", "package the model as a new version"),
+        ("cancelled", "package the model as a new version"),
+        ("failed", "slipway retry iris 1 --env local-prod"),
+    ],
+)
+def test_a_version_that_ended_in_the_target_is_an_error_not_a_quiet_success(status, advice):
+    # GIVEN the target holds these bytes, but its gate refused them (or broke down)
+    from slipway.promote_across import _already_held
+
+    source, target = _targets()
+    held = {
+        "status": status,
+        "rejection_reason": "EvaluationFailedError: accuracy 0.41 < 0.9",
+        "bundle": {
+            "bucket": "b",
+            "key": "models/iris/1/bundle.tar.gz",
+            "s3_version_id": "v",
+            "digest": "a" * 64,
+            "size": 10,
+        },
+    }
+    # WHEN it is promoted again (a CI job re-run) THEN it fails, saying why and what to do
+    with pytest.raises(CliError) as ended:
+        _already_held(held, source, target, "iris", "1", "a" * 64)
+    message = str(ended.value)
+    assert f"was {status} there: EvaluationFailedError: accuracy 0.41 < 0.9" in message
+    assert advice in message
