@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.config import load_environment
+from infra.config import ConfigError, load_environment
 from infra.embedded_chain import with_embedded_key
 from infra.gate_policy import gate_policy
 from slipway.errors import CliError
@@ -62,11 +62,17 @@ def test_environments_are_deployed_after_the_one_they_accept_models_from():
 
 def test_a_ring_of_environments_is_refused():
     environments = read_environments()
+    shipped_local_prod = load_environment(environments, "local-prod")  # accepts from local
     environments["local"] = {
         **environments["local"],
         "accepts_from": {**environments["local-prod"]["accepts_from"], "environment": "local-prod"},
     }
-    ring = [load_environment(environments, n) for n in ("local", "local-prod")]
+    # cdk.json refuses the ring as it loads (infra/config.py)
+    with pytest.raises(ConfigError, match="accept models from each other in a ring"):
+        load_environment(environments, "local")
+    # AND configs read from two versions of cdk.json that make one are refused in order
+    del environments["local-prod"]["accepts_from"]
+    ring = [load_environment(environments, "local"), shipped_local_prod]
     with pytest.raises(CliError, match="accept models from each other in a ring"):
         in_chain_order(ring)
 
