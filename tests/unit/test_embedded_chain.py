@@ -150,3 +150,27 @@ def test_local_prod_is_refused_while_local_is_not_deployed(moto_server):
 
     with pytest.raises(CliError, match=r"slipway local up --env local --env local-prod"):
         chain_context(load_environment(read_environments(), "local-prod"), _state(moto_server))
+
+
+def test_a_key_given_at_deploy_time_never_stands_in_for_an_aws_environments_written_key():
+    # GIVEN prod (in AWS) whose cdk.json says "embedded" where staging's key belongs
+    environments = read_environments()
+    environments["prod"] = {
+        **environments["prod"],
+        "accepts_from": {
+            "environment": "staging",
+            "account": environments["staging"]["account"],
+            "region": environments["staging"]["region"],
+            "public_key": "embedded",
+        },
+    }
+    environments["staging"] = {
+        **environments["staging"],
+        "model_readers": [environments["prod"]["account"]],
+    }
+    # WHEN it is deployed with a key as context (-c slipway:accepts-from-public-key=...)
+    given = with_embedded_key(environments, "prod", P256_KEY)
+    # THEN cdk.json still refuses it: the key must be written there, reviewed with the code
+    assert given == environments
+    with pytest.raises(ConfigError, match="'embedded' is only for embedded environments"):
+        load_environment(given, "prod")
