@@ -836,7 +836,9 @@ class LineageRepository:
         keep: int,
     ) -> None:
         """Keep an attestation this environment issued about a version, and only the newest
-        ``keep`` of them: a version asked for attestations again and again stays bounded."""
+        ``keep`` of them issued on the same occasion: a version asked for attestations again
+        and again stays bounded, and those requests never push out what was signed as it
+        happened (its approval, its going live)."""
         self._table.put_item(
             Item={
                 keys.PK: keys.model_pk(name),
@@ -851,7 +853,8 @@ class LineageRepository:
             }
         )
         stored = self._query(keys.model_pk(name), keys.attestation_prefix(version))
-        for old in sorted(stored, key=lambda item: item[keys.SK])[:-keep]:
+        alike = [item for item in stored if item.get("occasion") == occasion]
+        for old in sorted(alike, key=lambda item: item[keys.SK])[:-keep]:
             self._table.delete_item(Key={keys.PK: old[keys.PK], keys.SK: old[keys.SK]})
 
     def attestations(self, name: str, version: str) -> list[dict[str, Any]]:

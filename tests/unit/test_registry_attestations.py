@@ -228,3 +228,17 @@ def test_where_uploads_are_direct_a_declaration_keeps_its_number_for_its_declare
     # WHEN someone else declares it, attestation or not, THEN it is Bob's
     status, problem = call("PUT", path, {"sha256": "ab" * 32})
     assert status == 409 and "declared already by " + BOB in problem["detail"]
+
+
+def test_requests_for_attestations_never_push_out_what_was_signed_as_it_happened(gate, bundles):
+    from registry.attesting import MAX_ATTESTATIONS_PER_VERSION
+
+    # GIVEN iris good live here: its approval and its going live were signed
+    live(gate, bundles["good"], "good")
+    # WHEN a registry reader asks for fresh attestations more often than are kept
+    for _ in range(MAX_ATTESTATIONS_PER_VERSION + 3):
+        assert call("POST", f"{PATH}/attestation")[0] == 200
+    # THEN the requested ones are bounded, and the approval's and the live one's remain
+    occasions = [a["occasion"] for a in call("GET", PATH)[1]["attestations"]]
+    assert occasions[:2] == ["approved", "live"]
+    assert occasions.count("requested") == MAX_ATTESTATIONS_PER_VERSION
