@@ -618,6 +618,12 @@ def _chain_problems(config: EnvironmentConfig, environments: dict[str, Any]) -> 
                 f"{where}.{field}: {getattr(chain, field)}, but {chain.environment} is in "
                 f"{field} {earlier.get(field)}"
             )
+    ring = _ring_through(config.name, environments)
+    if ring:
+        problems.append(
+            f"{where}: the environments accept models from each other in a ring "
+            f"({' <- '.join(ring)}): none takes a direct upload, so no model can ever enter it"
+        )
     readers = earlier.get("model_readers") or []
     if earlier.get("account") != config.account and config.account not in readers:
         problems.append(
@@ -627,3 +633,20 @@ def _chain_problems(config: EnvironmentConfig, environments: dict[str, Any]) -> 
             f"{chain.environment}'s model_readers (the bucket grant)"
         )
     return problems
+
+
+def _ring_through(name: str, environments: dict[str, Any]) -> list[str]:
+    """The environments from ``name`` back to ``name`` following ``accepts_from`` in
+    cdk.json, if that walk comes back to it; [] when it ends (an environment that takes
+    direct uploads, or one not in cdk.json)."""
+    walked = [name]
+    current: Any = environments.get(name)
+    while isinstance(current, dict) and isinstance(current.get("accepts_from"), dict):
+        earlier = current["accepts_from"].get("environment")
+        if earlier == name:
+            return [*walked, name]
+        if not isinstance(earlier, str) or earlier in walked:
+            return []  # a ring further up, not through this one: that one's own problem
+        walked.append(earlier)
+        current = environments.get(earlier)
+    return []

@@ -16,10 +16,12 @@ from infra.attestation_key import AttestationKey
 from infra.code_assets import ControlPlaneCode
 from infra.least_privilege import executions_of, grant_table, grant_task_responses
 from infra.observability_defaults import PYTHON_RUNTIME, Observability
+from registry.chain_policy import ChainPolicy
 from registry.environment import (
     APPROVAL_TOKEN_KEY,
     APPROVERS,
     ATTESTATION_KEY,
+    CHAIN_POLICY,
     ENVIRONMENT_NAME,
     STATE_MACHINE_ARN,
     TABLE_NAME,
@@ -48,6 +50,7 @@ class RegistryApi(Construct):
         approvers: tuple[str, ...],
         environment_name: str,
         attestation_key: AttestationKey,
+        chain_policy: ChainPolicy | None,
     ) -> None:
         super().__init__(scope, id_)
         self.function = lambda_.Function(
@@ -67,6 +70,8 @@ class RegistryApi(Construct):
                 # the dimension of the rollbacks it counts, and the name attestations carry
                 ENVIRONMENT_NAME: environment_name,
                 ATTESTATION_KEY: attestation_key.key.key_arn,
+                # a declaration's attestation, judged as the gate will (cdk.json accepts_from)
+                CHAIN_POLICY: json.dumps(chain_policy and chain_policy.model_dump()),
             },
             description="Slipway registry API",
             **observability.function_props(self, "Function"),

@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from model_runtime.csv_data import count_csv_rows
 from model_runtime.exceptions import DatasetSourceError
+from model_runtime.extraction import sha256_file
 from model_runtime.manifest import DatasetRef
 from registry.lineage_audit import s3_dataset_uri, s3_version_of
 
@@ -79,11 +80,13 @@ def fetch_dataset(
                 f"{uri} has {size} bytes; the limit is {max_bytes} (max_bytes=): a dataset is "
                 "read into memory to train and to type the signature"
             )
+        if size == 0:  # no header, no rows: pandas would fail later without naming it
+            raise DatasetSourceError(f"{uri} is empty (0 bytes); a dataset is a CSV with a header")
         served = answer.get("VersionId") or "null"
         if version is not None and served != version:
             raise DatasetSourceError(f"{uri}: S3 served version {served!r}, not {version!r}")
         target = Path(directory) / _file_name(key)
-        sha256 = _write(body, target, uri, max_bytes)
+        target, sha256 = _write(body, target, uri, max_bytes)
     except BotoCoreError as exc:  # the connection broke, or the body was shorter than said
         raise DatasetSourceError(f"cannot read {uri}: {exc}") from None
     finally:
@@ -127,16 +130,39 @@ def _get_object(client: Any, uri: str, bucket: str, key: str, version: str | Non
         raise DatasetSourceError(f"cannot read {uri}: {exc}") from None
 
 
+# bytes of a file name we write: file systems allow 255, and ".<name>.partial" adds 9
+MAX_FILE_NAME_BYTES = 200
+
+
 def _file_name(key: str) -> str:
-    """The key's last part as a file name (never a path: the key is the data owner's)."""
+    """The key's last part as a file name (never a path: the key is the data owner's),
+    bounded in bytes (a name of 150 accented letters is 300 bytes, too long for Linux)."""
     name = key.rsplit("/", 1)[-1]
     if name in ("", ".", "..") or "\\" in name or "\x00" in name:
         return "dataset.csv"
-    return name[:200]
+    encoded = name.encode("utf-8", "surrogatepass")
+    if len(encoded) <= MAX_FILE_NAME_BYTES:
+        return name
+    suffix = Path(name).suffix.encode("utf-8", "surrogatepass")[:16]
+    stem = encoded[: MAX_FILE_NAME_BYTES - len(suffix)].decode("utf-8", "ignore")
+    return stem + suffix.decode("utf-8", "ignore")
 
 
-def _write(body: Any, target: Path, uri: str, max_bytes: int) -> str:
-    """Stream ``body`` into ``target`` (renamed into place when whole); its sha256. The
+def _free_place(target: Path, digest: str) -> Path:
+    """Where the fetched bytes go: ``target``, unless another dataset's bytes are there (two
+    keys with one last part, e.g. train/data.csv and eval/data.csv, fetched into one
+    directory): then ``data-2.csv``, ``data-3.csv``... An earlier fetch's file is never
+    overwritten with other bytes under it."""
+    for n in range(1, 1000):
+        place = target if n == 1 else target.with_name(f"{target.stem}-{n}{target.suffix}")
+        if not place.exists() or sha256_file(place) == digest:
+            return place
+    raise DatasetSourceError(f"{target.parent} holds too many files named like {target.name}")
+
+
+def _write(body: Any, target: Path, uri: str, max_bytes: int) -> tuple[Path, str]:
+    """Stream ``body`` into ``target`` (renamed into place when whole, see
+    :func:`_free_place`); where it landed, and its sha256. The
     count is enforced while reading too: a body longer than its header said still stops."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
@@ -149,8 +175,9 @@ def _write(body: Any, target: Path, uri: str, max_bytes: int) -> str:
                     raise DatasetSourceError(f"{uri} is larger than the limit of {max_bytes} bytes")
                 digest.update(chunk)
                 handle.write(chunk)
-        os.replace(partial, target)
+        place = _free_place(target, digest.hexdigest())
+        os.replace(partial, place)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    return digest.hexdigest()
+    return place, digest.hexdigest()

@@ -59,6 +59,10 @@ def _aware_iso(value: str) -> str:
         raise ValueError(f"not an ISO 8601 time: {value!r}") from None
     if parsed.tzinfo is None:
         raise ValueError(f"a time without its offset: {value!r}")
+    try:  # the policy compares times in UTC: one that has no UTC form is no time
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"a time out of range in UTC: {value!r}") from None
     return value
 
 
@@ -331,3 +335,23 @@ def check_policy(
         raise ProvenanceRefusedError(
             f"the attestation from {source} falls short: " + "; ".join(problems)
         )
+
+
+def shortfall(
+    envelope_json: bytes | str | None,
+    chain_policy: ChainPolicy,
+    bundle_sha256: str,
+    model: str,
+    version: str,
+    now: datetime,
+) -> str | None:
+    """Why ``envelope_json`` does not let these bytes in under ``chain_policy`` (the gate's
+    judgement, :func:`verify_envelope` then :func:`check_policy`), or None when it does."""
+    try:
+        statement = None
+        if envelope_json is not None:
+            statement = verify_envelope(envelope_json, chain_policy.public_key)
+        check_policy(statement, chain_policy, bundle_sha256, model, version, now)
+    except (AttestationInvalidError, ProvenanceRefusedError) as exc:
+        return str(exc)
+    return None

@@ -33,7 +33,8 @@ from registry.repository import LineageRepository
 from registry.statuses import VersionStatus
 from registry.strict_json import load_strict_json
 
-# Attestations kept per version: the newest ones (each on-demand request adds one).
+# Attestations kept per version and occasion: the newest ones (each on-demand request adds
+# one; requests never push out the approval's or the going live's).
 MAX_ATTESTATIONS_PER_VERSION = 20
 # Statuses whose version stopped being live: status_changed_at is when.
 NO_LONGER_LIVE = frozenset({VersionStatus.ARCHIVED, VersionStatus.ROLLED_BACK})

@@ -40,6 +40,9 @@ EPHEMERAL_STORAGE_MB = "SLIPWAY_EPHEMERAL_STORAGE_MB"
 ARTIFACT_BUCKET = "SLIPWAY_ARTIFACT_BUCKET"
 # The environment's asymmetric KMS key (ARN) that signs attestations (registry/attesting.py).
 ATTESTATION_KEY = "SLIPWAY_ATTESTATION_KEY"
+# The environment's cdk.json accepts_from as a ChainPolicy's JSON ("null": it takes direct
+# uploads): the registry API judges a declaration's attestation with it (registry/uploads.py).
+CHAIN_POLICY = "SLIPWAY_CHAIN_POLICY"
 # Set by Lambda itself in every function (a reserved variable), and by the embedded cloud.
 LAMBDA_REGION = "AWS_REGION"
 

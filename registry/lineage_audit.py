@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -50,6 +51,8 @@ HF_PATTERN = re.compile(
     r"hf://datasets/[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*"
     r"@(?P<commit>[0-9a-f]{40})/(?P<path>[^?#]+)"
 )
+# a host's last label that makes it an IPv4 address in another spelling (WHATWG URL, inet_aton)
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 # a URI as written holds no space or control character; a decoded key or id no control one
 _UNPRINTABLE = re.compile(r"[\x00-\x20\x7f-\x9f]")
@@ -71,13 +74,22 @@ def _public_host(host: str) -> bool:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     try:
-        address = ipaddress.ip_address(host)
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
     except ValueError:
-        return (
-            bool(HOST_PATTERN.fullmatch(host))
-            and host not in _LOOPBACK_NAMES
-            and not host.endswith(".localhost")
-        )
+        if not _NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]):
+            return (
+                bool(HOST_PATTERN.fullmatch(host))
+                and host not in _LOOPBACK_NAMES
+                and not host.endswith(".localhost")
+            )
+        # no top-level domain is numeric: git and curl read this as IPv4 the way inet_aton
+        # does (127.1, 0177.0.0.1 and 0x7f.1 are all 127.0.0.1)
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
     return not (address.is_loopback or address.is_unspecified or address.is_link_local)
 
 

@@ -193,13 +193,20 @@ class LineageRepository:
         digest: str,
         actor: str,
         attestation: str | None = None,
+        *,
+        attested: bool = False,
     ) -> dict[str, Any]:
         """Record that ``actor`` is about to upload the bundle with ``digest`` as this
         version, with the earlier environment's ``attestation`` (an envelope's JSON, checked
         by the gate's VerifyProvenance step) if it was promoted. The same declaration again
         is answered as before, unchanged; the same person may declare other bytes (a bundle
         refused, fixed, pushed again) or another attestation until the version is
-        registered; another person's declaration, or a registered version, is a conflict."""
+        registered; another person's declaration, or a registered version, is a conflict.
+
+        ``attested``: the registry API found the attestation lets these bytes in (where the
+        environment takes versions only from an earlier one). Such a declaration takes the
+        version number from another person's declaration that was not attested: that one
+        cannot pass the gate, and must not keep the promoted version out for a day."""
         registered = self.get_version(name, version)
         if registered is not None:
             same = registered["bundle"]["digest"] == digest
@@ -217,7 +224,8 @@ class LineageRepository:
             current["declared_by"],
             current["digest"],
             current.get("attestation"),
-        ) == (actor, digest, attestation):
+            bool(current.get("attested")),
+        ) == (actor, digest, attestation, attested):
             return current  # a retried push: nothing to write
         at = datetime.now(UTC)
         item = {
@@ -233,12 +241,17 @@ class LineageRepository:
         }
         if attestation is not None:
             item["attestation"] = attestation
+        if attested:
+            item["attested"] = True
+        # absent, expired (TTL deletes late), or the same person's; an attested declaration
+        # also takes the place of one that was not
+        condition = "attribute_not_exists(pk) OR expires_at <= :now OR declared_by = :actor"
+        if attested:
+            condition += " OR attribute_not_exists(attested)"
         if _applied_if_condition_holds(
             self._table.put_item,
             Item=item,
-            # absent, expired (TTL deletes late), or the same person's
-            ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now "
-            "OR declared_by = :actor",
+            ConditionExpression=condition,
             ExpressionAttributeValues={":now": int(at.timestamp()), ":actor": actor},
         ):
             return item
@@ -823,8 +836,9 @@ class LineageRepository:
         keep: int,
     ) -> None:
         """Keep an attestation this environment issued about a version, and only the newest
-        ``keep`` of its ``occasion``: a version asked for attestations again and again stays
-        bounded, and those requests never push out what it was approved or went live with."""
+        ``keep`` of them issued on the same occasion: a version asked for attestations again
+        and again stays bounded, and those requests never push out what was signed as it
+        happened (its approval, its going live)."""
         self._table.put_item(
             Item={
                 keys.PK: keys.model_pk(name),
@@ -838,12 +852,9 @@ class LineageRepository:
                 "envelope": envelope,
             }
         )
-        stored = [
-            item
-            for item in self._query(keys.model_pk(name), keys.attestation_prefix(version))
-            if item.get("occasion") == occasion
-        ]
-        for old in sorted(stored, key=lambda item: item[keys.SK])[:-keep]:
+        stored = self._query(keys.model_pk(name), keys.attestation_prefix(version))
+        alike = [item for item in stored if item.get("occasion") == occasion]
+        for old in sorted(alike, key=lambda item: item[keys.SK])[:-keep]:
             self._table.delete_item(Key={keys.PK: old[keys.PK], keys.SK: old[keys.SK]})
 
     def attestations(self, name: str, version: str) -> list[dict[str, Any]]:

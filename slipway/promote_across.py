@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -24,6 +25,7 @@ from model_runtime.extraction import ExtractionLimits
 from registry.executions import UploadEvent, execution_name
 from registry.names import upload_key
 from registry.s3_versions import version_args
+from registry.statuses import RETRYABLE, VersionStatus
 from slipway.bundle_upload import upload_bundle
 from slipway.errors import CliError
 from slipway.invoke import call_registry
@@ -82,6 +84,8 @@ class Promotion:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
+# statuses in the target that promoting again cannot change: the version will not go live
+ENDED_THERE = frozenset({VersionStatus.REJECTED, VersionStatus.CANCELLED, *RETRYABLE})
 UPLOADED = "uploaded"
 REGISTERED_ALREADY = "registered already"
 
@@ -166,6 +170,22 @@ def _already_held(
             f"{theirs.digest}, not {digest} as in {source.config.name}: versions are "
             "immutable; package the model as a new version"
         )
+    status = str(held.get("status"))
+    if status in ENDED_THERE:
+        # a CI job promoting it again must not pass as if it were promoted: it never will be
+        why = held.get("rejection_reason")
+        raise CliError(
+            f"{name} {version} is registered in {target.config.name} with these bytes, and "
+            f"was {status} there"
+            + (f": {why}" if why else "")
+            + "; nothing was uploaded"
+            + (
+                f" (`slipway retry {name} {version} --env {target.config.name}` runs its gate "
+                "again)"
+                if status in RETRYABLE
+                else "; versions are immutable: package the model as a new version"
+            )
+        )
     return Promotion(
         name,
         version,
@@ -220,6 +240,19 @@ def download_verified(source: Target, bundle: RegisteredBundle, path: Path, wher
             f"{where} is {bundle.size} bytes; no environment takes a bundle over "
             f"{MAX_BUNDLE_BYTES} bytes"
         )
+    try:
+        _stream(source, bundle, path, where)
+    except (ClientError, BotoCoreError) as exc:
+        # the source bundle deleted, its object version gone, access denied, the network
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else ""
+        raise CliError(
+            f"cannot read s3://{bundle.bucket}/{bundle.key} version {bundle.s3_version_id}, "
+            f"the bytes the registry of {source.config.name} recorded for {where}: "
+            f"{code or type(exc).__name__} ({exc}); nothing was promoted"
+        ) from None
+
+
+def _stream(source: Target, bundle: RegisteredBundle, path: Path, where: str) -> None:
     answer = source.client("s3").get_object(
         Bucket=bundle.bucket, Key=bundle.key, **version_args(bundle.s3_version_id)
     )

@@ -6,8 +6,9 @@ identity, as the Function URL reports it, is the actor recorded in the audit tra
 
 from __future__ import annotations
 
+import json
 import os
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -25,9 +26,16 @@ from functions.registry_api import decisions, openlineage, pages
 from registry import aws, items, problems
 from registry.approval_tokens import ApprovalTokens
 from registry.approvers import parse_approvers, require_approver
-from registry.attestation import MAX_ENVELOPE_BYTES, Envelope, canonical_bytes
+from registry.attestation import MAX_ENVELOPE_BYTES, Envelope, canonical_bytes, shortfall
 from registry.attesting import attest, attest_after_the_fact, signer_from
-from registry.environment import APPROVAL_TOKEN_KEY, APPROVERS, STATE_MACHINE_ARN, required
+from registry.chain_policy import ChainPolicy
+from registry.environment import (
+    APPROVAL_TOKEN_KEY,
+    APPROVERS,
+    CHAIN_POLICY,
+    STATE_MACHINE_ARN,
+    required,
+)
 from registry.exceptions import (
     InvalidPageTokenError,
     LockLostError,
@@ -340,14 +348,24 @@ def declare_upload(
     version (``slipway push`` does it first): the gate attributes those bytes to the
     caller, and refuses other bytes under the version."""
     attestation = declaration.attestation
+    envelope = canonical_bytes(attestation).decode() if attestation else None
+    chain = accepts_from()
+    # judged now as the gate will judge it: only a declaration that can pass takes the
+    # version number from another person's (the gate still decides, and records why)
+    refused = (
+        None
+        if chain is None
+        else shortfall(envelope, chain, declaration.sha256, name, version, datetime.now(UTC))
+    )
     item = repository.declare_upload(
         name,
         version,
         declaration.sha256,
         actor_of(request),
-        attestation=canonical_bytes(attestation).decode() if attestation else None,
+        attestation=envelope,
+        attested=chain is not None and refused is None,
     )
-    return {
+    answer = {
         "model": name,
         "version": version,
         "sha256": item["digest"],
@@ -355,6 +373,15 @@ def declare_upload(
         "declared_at": item["declared_at"],
         "attestation": attestation["statement_sha256"] if attestation else None,
     }
+    if refused is not None:
+        answer["provenance"] = f"the gate will refuse this upload: {refused}"
+    return answer
+
+
+def accepts_from() -> ChainPolicy | None:
+    """The environment's chain policy, as infra wrote it from cdk.json (None: direct uploads)."""
+    document = json.loads(required(CHAIN_POLICY))
+    return None if document is None else ChainPolicy.model_validate(document)
 
 
 @router.post("/models/{name}/versions/{version}/attestation")

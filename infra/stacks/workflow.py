@@ -17,7 +17,7 @@ from infra.code_assets import ControlPlaneCode
 from infra.config import EnvironmentConfig
 from infra.duty_policies import DutyPolicies
 from infra.execution_end_watch import ExecutionEndWatch
-from infra.gate_policy import gate_policy
+from infra.gate_policy import chain_policy, gate_policy
 from infra.ingest_pipeline import IngestPipeline
 from infra.observability_defaults import Observability
 from infra.promotion_workflow import PromotionWorkflow, WorkflowOptions
@@ -82,6 +82,7 @@ class WorkflowStack(Stack):
             approvers=tuple(config.approvers),
             environment_name=config.name,
             attestation_key=self.attestation_key,
+            chain_policy=chain_policy(config),
         )
         self.ingest_pipeline = IngestPipeline(
             self,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from registry.environment import ATTESTATION_KEY
-from tests.infra.test_compliance import ENVIRONMENTS, resources
+from registry.environment import ATTESTATION_KEY, CHAIN_POLICY
+from tests.infra.test_compliance import CONTEXT, ENVIRONMENTS, resources
 
 SIGNERS = (
     "PromotionWorkflowPromoteFunction",
@@ -117,3 +117,19 @@ def test_the_key_refuses_sign_to_every_principal_not_tagged_as_its_signer(synthe
         if "kms:Sign" in actions
     }
     assert tagged == signers and len(tagged) == len(SIGNERS)
+
+
+@pytest.mark.parametrize("env", ["local", "local-prod"])
+def test_the_registry_api_judges_declarations_by_the_environments_chain_policy(synthesized, env):
+    # a declaration with an attestation that lets its bytes in takes the version number from
+    # one without (registry/repository.py declare_upload): the API needs the policy to judge
+    functions = resources(synthesized(env).template_json, "AWS::Lambda::Function")
+    (api,) = [f for name, f in functions.items() if name.startswith("RegistryApiFunction")]
+    told = json.loads(api["Properties"]["Environment"]["Variables"][CHAIN_POLICY])
+    accepts = CONTEXT[env].get("accepts_from")
+    if accepts is None:
+        assert told is None
+    else:  # as cdk.json says it, defaults filled in
+        assert told["environment"] == accepts["environment"]
+        assert told["public_key"] == accepts["public_key"]
+        assert told["require"]["no_rollback"] is True and told["max_age_hours"] == 168

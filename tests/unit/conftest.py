@@ -14,6 +14,7 @@ from registry.environment import (
     APPROVAL_TOKEN_KEY,
     APPROVERS,
     ATTESTATION_KEY,
+    CHAIN_POLICY,
     ENVIRONMENT_NAME,
     SANDBOX_FUNCTION,
 )
@@ -67,6 +68,7 @@ def gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         )["KeyMetadata"]
         monkeypatch.setenv(ATTESTATION_KEY, signing["Arn"])
         monkeypatch.setenv(APPROVERS, "[]")  # as infra sets it where cdk.json lists none
+        monkeypatch.setenv(CHAIN_POLICY, "null")  # as infra sets it without accepts_from
         monkeypatch.setenv(SANDBOX_FUNCTION, "slipway-unit-python-sandbox")
         monkeypatch.setenv(ENVIRONMENT_NAME, ENVIRONMENT)
         monkeypatch.setattr(sandboxed_model, "sandbox_client", ForkedLambda)

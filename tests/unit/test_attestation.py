@@ -351,3 +351,12 @@ def test_the_signed_message_fits_kms_raw_limit_whatever_the_key_id(kms):
     (params,) = sent
     assert params["MessageType"] == "RAW" and params["SigningAlgorithm"] == "ECDSA_SHA_256"
     assert len(params["Message"]) <= 4096
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_without_a_utc_form_is_malformed_not_a_crash_of_the_policy(at):
+    # the policy compares times in UTC: these overflow there (OverflowError, not a verdict)
+    with pytest.raises(ValueError, match="out of range in UTC"):
+        statement(issued_at=at)
+    with pytest.raises(ValueError, match="out of range in UTC"):
+        statement(live_since=at)

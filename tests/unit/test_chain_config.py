@@ -74,3 +74,35 @@ def test_an_unknown_earlier_environment_and_a_wrong_account_or_region_are_each_n
     assert "has 2 problem(s)" in message
     assert "accepts_from.account: 444444444444, but staging is in account 333333333333" in message
     assert "accepts_from.region: us-west-2, but staging is in region eu-west-1" in message
+
+
+def test_environments_accepting_from_each_other_in_a_ring_are_refused():
+    # GIVEN staging accepts from prod, and prod from staging (a -> b -> a): no model enters
+    environments = prod_from_staging()
+    environments["staging"] = {
+        **environments["staging"],
+        "accepts_from": {
+            "environment": "prod",
+            "account": environments["prod"]["account"],
+            "region": environments["prod"]["region"],
+            "public_key": P256_KEY,
+        },
+        "model_readers": [environments["prod"]["account"]],
+    }
+    environments["prod"]["model_readers"] = [environments["staging"]["account"]]
+    # THEN each of them is refused, naming the ring
+    for name, ring in (
+        ("prod", "prod <- staging <- prod"),
+        ("staging", "staging <- prod <- staging"),
+    ):
+        with pytest.raises(ConfigError, match=f"in a ring \\({ring}\\)"):
+            load_environment(environments, name)
+    # AND an environment merely downstream of a ring is not blamed for it
+    environments["dev"] = {
+        **environments["dev"],
+        "accepts_from": {**environments["staging"]["accepts_from"], "environment": "staging"},
+    }
+    try:
+        load_environment(environments, "dev")
+    except ConfigError as other_problems:
+        assert "ring" not in str(other_problems)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.config import load_environment
+from infra.config import ConfigError, load_environment
 from infra.embedded_chain import with_embedded_key
 from infra.gate_policy import gate_policy
 from slipway.errors import CliError
@@ -62,11 +62,17 @@ def test_environments_are_deployed_after_the_one_they_accept_models_from():
 
 def test_a_ring_of_environments_is_refused():
     environments = read_environments()
+    shipped_local_prod = load_environment(environments, "local-prod")  # accepts from local
     environments["local"] = {
         **environments["local"],
         "accepts_from": {**environments["local-prod"]["accepts_from"], "environment": "local-prod"},
     }
-    ring = [load_environment(environments, n) for n in ("local", "local-prod")]
+    # cdk.json refuses the ring as it loads (infra/config.py)
+    with pytest.raises(ConfigError, match="accept models from each other in a ring"):
+        load_environment(environments, "local")
+    # AND configs read from two versions of cdk.json that make one are refused in order
+    del environments["local-prod"]["accepts_from"]
+    ring = [load_environment(environments, "local"), shipped_local_prod]
     with pytest.raises(CliError, match="accept models from each other in a ring"):
         in_chain_order(ring)
 
@@ -144,3 +150,27 @@ def test_local_prod_is_refused_while_local_is_not_deployed(moto_server):
 
     with pytest.raises(CliError, match=r"slipway local up --env local --env local-prod"):
         chain_context(load_environment(read_environments(), "local-prod"), _state(moto_server))
+
+
+def test_a_key_given_at_deploy_time_never_stands_in_for_an_aws_environments_written_key():
+    # GIVEN prod (in AWS) whose cdk.json says "embedded" where staging's key belongs
+    environments = read_environments()
+    environments["prod"] = {
+        **environments["prod"],
+        "accepts_from": {
+            "environment": "staging",
+            "account": environments["staging"]["account"],
+            "region": environments["staging"]["region"],
+            "public_key": "embedded",
+        },
+    }
+    environments["staging"] = {
+        **environments["staging"],
+        "model_readers": [environments["prod"]["account"]],
+    }
+    # WHEN it is deployed with a key as context (-c slipway:accepts-from-public-key=...)
+    given = with_embedded_key(environments, "prod", P256_KEY)
+    # THEN cdk.json still refuses it: the key must be written there, reviewed with the code
+    assert given == environments
+    with pytest.raises(ConfigError, match="'embedded' is only for embedded environments"):
+        load_environment(given, "prod")

@@ -103,6 +103,15 @@ NOT_SHAREABLE = [
     "https://[::1]/acme/models",
     "https://0.0.0.0/acme/models",
     "https://169.254.169.254/acme/models",
+    # this machine, spelled as resolvers read IPv4 (inet_aton) or as an IPv4-mapped IPv6
+    "https://127.1/acme/models",
+    "git@127.1:acme/models",
+    "https://0177.0.0.1/acme/models",
+    "ssh://git@0x7f.1/acme/models",
+    "https://127.0.0.1./acme/models",
+    "https://[::ffff:127.0.0.1]/acme/models",
+    "git@[::ffff:7f00:1]:acme/models",
+    "https://1.2.3.4.5/acme/models",  # numeric, yet no address
     "https://gitlab/acme/models",  # a bare name means another host on the next network
     "github:acme/models",  # an ssh alias from ~/.ssh/config
     "git@localhost:acme/models",

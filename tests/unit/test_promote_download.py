@@ -77,6 +77,24 @@ def test_a_size_over_what_any_environment_extracts_is_refused_without_a_request(
         download_verified(source, huge, tmp_path / "b.tar.gz", "iris 1 in dev")
 
 
+@pytest.mark.parametrize("gone", ["the object version", "the bucket"])
+def test_registered_bytes_that_are_gone_from_the_source_are_named_not_a_traceback(
+    source, tmp_path, gone
+):
+    # GIVEN the registered object version deleted from the source bucket (or the bucket)
+    body = b"registered bytes"
+    bundle = _registered(_put(source, body), body)
+    s3 = source.client("s3")
+    s3.delete_object(Bucket=BUCKET, Key=KEY, VersionId=bundle.s3_version_id)
+    if gone == "the bucket":
+        s3.delete_bucket(Bucket=BUCKET)
+    # WHEN it is promoted THEN the error names what cannot be read, and why
+    out = tmp_path / "b.tar.gz"
+    with pytest.raises(CliError, match=rf"cannot read s3://{BUCKET}/{KEY} version .*NoSuch"):
+        download_verified(source, bundle, out, "iris 1 in dev")
+    assert not out.exists()
+
+
 def _targets() -> tuple[Target, Target]:
     environments = read_environments()
     return (
@@ -126,3 +144,35 @@ def test_a_version_the_target_holds_is_not_uploaded_again_and_other_bytes_are_re
     )
     with pytest.raises(CliError, match=r"registered in local-prod with sha256 a{64}, not b{64}"):
         _already_held(held, source, target, "iris", "1", "b" * 64)
+
+
+@pytest.mark.parametrize(
+    ("status", "advice"),
+    [
+        ("rejected", "package the model as a new version"),
+        ("cancelled", "package the model as a new version"),
+        ("failed", "slipway retry iris 1 --env local-prod"),
+    ],
+)
+def test_a_version_that_ended_in_the_target_is_an_error_not_a_quiet_success(status, advice):
+    # GIVEN the target holds these bytes, but its gate refused them (or broke down)
+    from slipway.promote_across import _already_held
+
+    source, target = _targets()
+    held = {
+        "status": status,
+        "rejection_reason": "EvaluationFailedError: accuracy 0.41 < 0.9",
+        "bundle": {
+            "bucket": "b",
+            "key": "models/iris/1/bundle.tar.gz",
+            "s3_version_id": "v",
+            "digest": "a" * 64,
+            "size": 10,
+        },
+    }
+    # WHEN it is promoted again (a CI job re-run) THEN it fails, saying why and what to do
+    with pytest.raises(CliError) as ended:
+        _already_held(held, source, target, "iris", "1", "a" * 64)
+    message = str(ended.value)
+    assert f"was {status} there: EvaluationFailedError: accuracy 0.41 < 0.9" in message
+    assert advice in message

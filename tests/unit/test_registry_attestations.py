@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import boto3
 
 from model_runtime.extraction import sha256_file
 from registry import workflow as steps
 from registry.attestation import MAX_ENVELOPE_BYTES, public_key_of, verify_envelope
-from registry.environment import ATTESTATION_KEY
+from registry.environment import ATTESTATION_KEY, CHAIN_POLICY
 from tests.unit.gate import ENVIRONMENT, live, registered, run
 from tests.unit.test_provenance_step import (  # noqa: F401 (staging: a fixture)
     promoted_upload,
@@ -181,3 +182,63 @@ def test_a_declaration_again_with_an_attestation_keeps_it(gate):
     # AND the same declaration again changes nothing
     same = gate.repository.declare_upload("iris", "1", digest, CALLER, attestation='{"x":1}')
     assert same["attestation"] == '{"x":1}'
+
+
+BOB = "arn:aws:sts::123456789012:assumed-role/pusher/bob"
+
+
+def test_a_promotion_takes_the_version_number_from_an_unattested_declaration(
+    gate,
+    bundles,
+    staging,  # noqa: F811
+    monkeypatch,
+):
+    # GIVEN an environment that takes iris only from staging, where Bob declared iris good
+    # (other bytes, no attestation: his upload can never pass this environment's gate)
+    monkeypatch.setenv(CHAIN_POLICY, json.dumps(staging["chain"]))
+    path = "/v1/models/iris/versions/good/upload"
+    status, squat = call("PUT", path, {"sha256": "cd" * 32}, caller=BOB)
+    assert status == 200 and "no attestation from staging" in squat["provenance"]
+    # AND a forged attestation does not take the number from him either
+    digest = sha256_file(bundles["good"])
+    genuine = json.loads(signed(staging, staging_statement(digest)))
+    forged = {**genuine, "signature": signed_by_another_key(staging, digest)}
+    status, problem = call("PUT", path, {"sha256": digest, "attestation": forged})
+    assert status == 409 and "declared already by " + BOB in problem["detail"]
+    # WHEN the version is promoted from staging with its genuine, fresh attestation
+    status, declared = call("PUT", path, {"sha256": digest, "attestation": genuine})
+    # THEN the promotion's declaration stands, and Bob cannot take the number back
+    assert status == 200, declared
+    assert declared["declared_by"] == CALLER and "provenance" not in declared
+    assert gate.repository.upload_declaration("iris", "good")["digest"] == digest
+    status, problem = call("PUT", path, {"sha256": "cd" * 32}, caller=BOB)
+    assert status == 409 and "declared already by " + CALLER in problem["detail"]
+
+
+def signed_by_another_key(earlier: dict[str, Any], digest: str) -> str:
+    other = earlier["kms"].create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+    envelope = signed(earlier, staging_statement(digest), key=other["KeyMetadata"]["Arn"])
+    return str(json.loads(envelope)["signature"])
+
+
+def test_where_uploads_are_direct_a_declaration_keeps_its_number_for_its_declarer(gate):
+    # GIVEN an environment without accepts_from, where Bob declared iris 1
+    path = "/v1/models/iris/versions/1/upload"
+    assert call("PUT", path, {"sha256": "cd" * 32}, caller=BOB)[0] == 200
+    # WHEN someone else declares it, attestation or not, THEN it is Bob's
+    status, problem = call("PUT", path, {"sha256": "ab" * 32})
+    assert status == 409 and "declared already by " + BOB in problem["detail"]
+
+
+def test_requests_for_attestations_never_push_out_what_was_signed_as_it_happened(gate, bundles):
+    from registry.attesting import MAX_ATTESTATIONS_PER_VERSION
+
+    # GIVEN iris good live here: its approval and its going live were signed
+    live(gate, bundles["good"], "good")
+    # WHEN a registry reader asks for fresh attestations more often than are kept
+    for _ in range(MAX_ATTESTATIONS_PER_VERSION + 3):
+        assert call("POST", f"{PATH}/attestation")[0] == 200
+    # THEN the requested ones are bounded, and the approval's and the live one's remain
+    occasions = [a["occasion"] for a in call("GET", PATH)[1]["attestations"]]
+    assert occasions[:2] == ["approved", "live"]
+    assert occasions.count("requested") == MAX_ATTESTATIONS_PER_VERSION

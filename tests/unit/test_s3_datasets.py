@@ -228,6 +228,40 @@ def test_a_key_never_chooses_where_the_file_lands(s3, tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["dataset.csv", "escape.csv", "inside"]
 
 
+def test_two_keys_with_one_last_part_never_overwrite_each_other(s3, tmp_path):
+    # GIVEN train/data.csv and eval/data.csv, fetched into one directory
+    put(s3, "train/data.csv", csv_bytes(frame(0)))
+    put(s3, "eval/data.csv", csv_bytes(frame(1)))
+    train = fetch_dataset(f"s3://{BUCKET}/train/data.csv", s3_client=s3.client, directory=tmp_path)
+    evaluation = fetch_dataset(
+        f"s3://{BUCKET}/eval/data.csv", role="evaluation", s3_client=s3.client, directory=tmp_path
+    )
+    # THEN each file holds the bytes its record names: training reads the training set
+    assert train.path != evaluation.path
+    assert train.path.read_bytes() == csv_bytes(frame(0))
+    assert evaluation.path.read_bytes() == csv_bytes(frame(1))
+    assert hashlib.sha256(train.path.read_bytes()).hexdigest() == train.ref.sha256
+    # AND fetching the same object again (a script run twice) lands where it did
+    again = fetch_dataset(f"s3://{BUCKET}/train/data.csv", s3_client=s3.client, directory=tmp_path)
+    assert again.path == train.path
+
+
+def test_an_empty_object_is_refused_by_name_before_anything_is_written(s3, tmp_path):
+    put(s3, "empty.csv", b"")
+    with pytest.raises(DatasetSourceError, match=r"s3://acme-data/empty\.csv is empty"):
+        fetch_dataset(f"s3://{BUCKET}/empty.csv", s3_client=s3.client, directory=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_key_of_long_unicode_gets_a_file_name_the_file_system_takes(s3, tmp_path):
+    key = "é" * 150 + ".csv"  # 150 characters, 304 bytes in UTF-8: Linux takes 255
+    put(s3, key, csv_bytes(frame(0)))
+    fetched = fetch_dataset(f"s3://{BUCKET}/{key}", s3_client=s3.client, directory=tmp_path)
+    assert fetched.path.read_bytes() == csv_bytes(frame(0))
+    assert fetched.path.suffix == ".csv" and len(fetched.path.name.encode()) <= 200
+    assert s3_version_of(fetched.ref.uri)[1] == key  # the record names the whole key
+
+
 # --- the manifest's etag ---------------------------------------------------------------------
 
 

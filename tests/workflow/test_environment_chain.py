@@ -181,6 +181,10 @@ def test_a_direct_upload_is_refused_and_a_promoted_version_goes_live(cli, tmp_pa
     # THEN local-prod puts it live, from the very bytes local registered
     assert watched["status"] == "SUCCEEDED" and watched["result"] == "live", watched
     assert watched["promotion"]["outcome"] == "uploaded"
+    # AND local-prod's registry API judged the declaration as its gate does (its deploy was
+    # given local's key): attested, it would take the version number from a direct upload's
+    declaration = target.repository.upload_declaration("chain-iris", "2")
+    assert declaration is not None and declaration.get("attested") is True, declaration
     there = target.repository.get_version("chain-iris", "2")
     here = source.repository.get_version("chain-iris", "2")
     assert there["bundle"]["digest"] == here["bundle"]["digest"]
