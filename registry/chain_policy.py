@@ -20,7 +20,9 @@ ACCOUNT_PATTERN = r"^\d{12}$"
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
 # A P-256 SubjectPublicKeyInfo is 91 bytes: 124 characters of base64. Room for other forms.
 MAX_PUBLIC_KEY_CHARS = 1024
-DEFAULT_MAX_AGE_HOURS = 168
+# `slipway promote` asks for a statement right before it uploads, and the gate judges it
+# within minutes; a statement signed before a rollback upstream stays good for this long
+DEFAULT_MAX_AGE_HOURS = 1
 
 
 class _Strict(BaseModel):

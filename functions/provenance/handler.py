@@ -28,20 +28,24 @@ NOT_REQUIRED = "no provenance required"
 
 
 def _carried_attestation(
-    repository: LineageRepository, name: str, version: str, digest: str
-) -> str | None:
-    """The envelope the upload was declared with; for a version run through the gate again
-    (slipway retry) after its declaration expired, the one verified on its first arrival."""
+    repository: LineageRepository, name: str, version: str, digest: str, now: datetime
+) -> tuple[str | None, datetime]:
+    """The envelope the upload was declared with, judged now; for a version run through the
+    gate again (slipway retry) after its declaration expired, the one verified on its first
+    arrival, judged as of then (it was fresh when it came; age is what ``max_age_hours``
+    bounds, not how long a version waited for a retry)."""
     declaration = repository.upload_declaration(name, version)
     if (
         declaration is not None
         and declaration["digest"] == digest
         and declaration.get("attestation")
     ):
-        return str(declaration["attestation"])
+        return str(declaration["attestation"]), now
     item = repository.get_version(name, version) or {}
     received = item.get("received_attestation") or {}
-    return str(received["envelope"]) if received.get("envelope") else None
+    if not received.get("envelope") or (item.get("bundle") or {}).get("digest") != digest:
+        return None, now
+    return str(received["envelope"]), datetime.fromisoformat(str(received["verified_at"]))
 
 
 def _verified(
@@ -85,9 +89,11 @@ def verify_provenance(
     reasons: list[str] = []
     statement = envelope = None
     if chain is not None:
-        envelope = _carried_attestation(repository, name, version, digest)
+        envelope, judged_at = _carried_attestation(
+            repository, name, version, digest, now or datetime.now(UTC)
+        )
         try:
-            statement = _verified(envelope, chain, name, version, digest, now or datetime.now(UTC))
+            statement = _verified(envelope, chain, name, version, digest, judged_at)
         except ProvenanceRefusedError as exc:
             reasons.append(str(exc))
     lineage = repository.validated_manifest(name, version, digest).get("lineage") or {}

@@ -132,4 +132,4 @@ def test_the_registry_api_judges_declarations_by_the_environments_chain_policy(s
     else:  # as cdk.json says it, defaults filled in
         assert told["environment"] == accepts["environment"]
         assert told["public_key"] == accepts["public_key"]
-        assert told["require"]["no_rollback"] is True and told["max_age_hours"] == 168
+        assert told["require"]["no_rollback"] is True and told["max_age_hours"] == 1

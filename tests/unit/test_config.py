@@ -355,7 +355,7 @@ def test_an_environment_may_accept_models_only_from_the_one_before_it():
     )
     assert config.accepts_from.environment == "staging"
     assert config.accepts_from.require.no_rollback  # the default
-    assert config.accepts_from.max_age_hours == 168
+    assert config.accepts_from.max_age_hours == 1
     assert load_environment(environments(), "prod").accepts_from is None  # direct uploads
 
 

@@ -137,6 +137,44 @@ def test_a_direct_upload_is_refused_and_leaves_its_version_free(gate, bundles, s
     )
 
 
+def test_a_statement_older_than_an_hour_is_stale_by_default(gate, bundles, staging):
+    # a statement signed before a rollback upstream must not travel for long
+    digest = sha256_file(bundles["good"])
+    old = staging_statement(digest, issued_at=(NOW - timedelta(minutes=61)).isoformat())
+    state = promoted_upload(gate, staging, bundles["good"], signed(staging, old))
+    assert "stale: issued" in refusal(state)
+
+
+def test_a_retried_version_is_judged_by_its_statement_as_of_its_arrival(gate, bundles, staging):
+    from functions.provenance.handler import verify_provenance
+    from registry import keys
+
+    # GIVEN iris good, verified and registered with staging's statement
+    digest = sha256_file(bundles["good"])
+    envelope = signed(staging, staging_statement(digest))
+    state = run(steps.VERIFY_PROVENANCE, promoted_upload(gate, staging, bundles["good"], envelope))
+    run(steps.REGISTER, state)
+    # WHEN its gate runs again two days later (slipway retry), the declaration long expired
+    gate.repository._table.delete_item(
+        Key={keys.PK: keys.model_pk("iris"), keys.SK: keys.upload_sk("good")}
+    )
+    later = NOW + timedelta(days=2)
+    # THEN the statement it arrived with still proves where it came from
+    again = verify_provenance(state, gate.repository, now=later)
+    assert (
+        again.outcome == "verified" and again.statement_sha256 == state.provenance.statement_sha256
+    )
+    # AND it proves nothing for other bytes under that version
+    other = state.model_copy(
+        update={"validated": state.validated.model_copy(update={"digest": "0" * 64})}
+    )
+    gate.repository.put_validated_manifest(
+        gate.repository.validated_manifest("iris", "good", digest), "0" * 64, "x", 3600
+    )
+    with pytest.raises(ProvenanceRefusedError, match="no attestation from staging"):
+        verify_provenance(other, gate.repository, now=later)
+
+
 def test_a_tampered_attestation_is_refused(gate, bundles, staging):
     digest = sha256_file(bundles["good"])
     document = json.loads(signed(staging, staging_statement(digest, status="approved")))
