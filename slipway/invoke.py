@@ -4,6 +4,7 @@ embedded cloud with its per-start key."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,9 @@ from registry.failure_reasons import readable_reason
 from registry.statuses import Stage
 from slipway.errors import CliError
 from slipway.target import Target
+
+# a Function URL answers at most 6 MB (Lambda's synchronous payload limit)
+MAX_ANSWER_BYTES = 8 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ def call_url(
     SigV4Auth(credentials.get_frozen_credentials(), "lambda", region).add_auth(request)
     headers = dict(request.headers.items())
     try:
-        response = httpx.request(method, url, content=body, headers=headers, timeout=timeout)
+        response = _bounded_request(method, url, body, headers, timeout)
     except httpx.HTTPError as exc:
         raise CliError(f"cannot reach {url}: {exc}") from None
     if response.status_code == 403 and not target.is_local:
@@ -57,10 +61,35 @@ def call_url(
             "answers through its alias, so grant them on the function's ARN followed by :live."
         )
     try:
-        payload: Any = response.json()
-    except json.JSONDecodeError:
-        payload = response.text
+        payload: Any = json.loads(response.content)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        payload = response.content.decode(errors="replace")
     return Answer(response.status_code, response.headers.get("x-model-version"), payload)
+
+
+@dataclass(frozen=True)
+class _Read:
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+
+def _bounded_request(
+    method: str, url: str, body: bytes | None, headers: dict[str, str], timeout: float
+) -> _Read:
+    """The answer, read within ``timeout`` seconds in all and at most MAX_ANSWER_BYTES:
+    httpx's timeout bounds each read, so a server sending a byte now and then would
+    otherwise keep the command waiting (and filling memory) for ever."""
+    deadline = time.monotonic() + timeout
+    with httpx.stream(method, url, content=body, headers=headers, timeout=timeout) as response:
+        received = bytearray()
+        for chunk in response.iter_bytes():
+            received += chunk
+            if len(received) > MAX_ANSWER_BYTES:
+                raise CliError(f"{url} answered more than {MAX_ANSWER_BYTES} bytes")
+            if time.monotonic() > deadline:
+                raise CliError(f"{url} took more than {timeout:g} s to answer")
+        return _Read(response.status_code, response.headers, bytes(received))
 
 
 def call_endpoint(
