@@ -284,7 +284,9 @@ def test_listing_tracing_and_decisions(cli_env, tmp_path):
 
 def test_local_status_and_logs(cli_env):
     status = run("local", "status")
-    (local,) = status["environments"].values()  # the outputs read from the cloud itself
+    # the outputs read from the cloud itself (moto's backends live as long as the process:
+    # environments an earlier test module deployed may be listed too)
+    local = status["environments"]["local"]
     assert local["endpoints"]["default"].startswith("http://localhost:")
     assert local["registry"].startswith("http://localhost:")
     logs = run("local", "logs", "Endpointdefault", "--lines", "500")
