@@ -201,7 +201,7 @@ def test_manual_approval_then_approve(manual_approval, tmp_path):
     assert approvals[-1]["actor"] == "local" and approvals[-1]["reason"] == "looks good"
     # the request for approval stays in the history next to the decision
     outcomes = [e["outcome"] for e in deployed.repository.audit_history("gate-approve", "1")]
-    assert outcomes == ["registered", "skipped", "staged", "awaiting-approval", "approved", "live"]
+    assert outcomes == ["skipped", "registered", "staged", "awaiting-approval", "approved", "live"]
     # a decision on a version that no longer waits is a conflict, not a silent success
     again = local_http.post(
         f"{deployed.registry}/v1/models/gate-approve/versions/1/approve", json={}, timeout=60
@@ -278,9 +278,11 @@ def slow_to_the_lock(version: str):
 
     def change(definition: dict) -> None:
         states = definition["States"]
-        # the step right before AcquireLock (VerifyProvenance) goes through the slow branch
-        (before,) = [n for n, s in states.items() if s.get("Next") == steps.ACQUIRE_LOCK.state]
-        states[before]["Next"] = "Slow?"
+        # the state right before AcquireLock (the NewVersion? choice) goes through the slow
+        # branch: a Choice names it as its Default, a task as its Next
+        lock = steps.ACQUIRE_LOCK.state
+        (before,) = [n for n, s in states.items() if lock in (s.get("Next"), s.get("Default"))]
+        states[before]["Next" if states[before].get("Next") == lock else "Default"] = "Slow?"
         states["Slow?"] = {
             "Type": "Choice",
             "Choices": [
@@ -538,8 +540,8 @@ def test_registry_api_reads(deployed, tmp_path, iris_bundle):
     version = local_http.get(f"{registry}/v1/models/gate-reads/versions/1", timeout=60).json()
     assert version["status"] == "live"
     assert [e["outcome"] for e in version["audit"]] == [
-        "registered",
         "skipped",  # VerifyProvenance: local takes direct uploads
+        "registered",
         "staged",
         "approved",
         "live",
