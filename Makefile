@@ -16,6 +16,14 @@ EXAMPLES := iris onnx python house spam churn xgboost
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# Debian's Chromium drives the console's browser tests: playwright's own browser download
+# cannot run where only package registries are reachable (docs/console.md).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -41,7 +49,7 @@ demo-chain: setup
 # deploys (local-prod, with its queues and rules) would stay in them under the modules after
 # it (their uploads to local then never started a promotion).
 CHAIN_TESTS = tests/workflow/test_environment_chain.py
-test: setup
+test: setup $(CHROMIUM)
 	$(BIN)/pytest -n 2 -m "not workflow and not soak"
 	$(BIN)/pytest -m workflow --ignore=$(CHAIN_TESTS)
 	$(BIN)/pytest -m workflow $(CHAIN_TESTS)
