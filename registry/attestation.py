@@ -337,6 +337,31 @@ def check_policy(
         )
 
 
+def verified_statement(
+    envelope_json: bytes | str | None,
+    chain_policy: ChainPolicy,
+    bundle_sha256: str,
+    model: str,
+    version: str,
+    now: datetime,
+) -> Statement:
+    """The statement that lets these bytes in under ``chain_policy``: the gate's judgement,
+    :func:`verify_envelope` then :func:`check_policy`, in one place for the gate and the
+    registry API's declaration check. Raises ProvenanceRefusedError naming the shortfall."""
+    statement = None
+    if envelope_json is not None:
+        try:
+            statement = verify_envelope(envelope_json, chain_policy.public_key)
+        except AttestationInvalidError as exc:
+            raise ProvenanceRefusedError(
+                f"the attestation from {chain_policy.environment} is invalid: {exc}"
+            ) from None
+    check_policy(statement, chain_policy, bundle_sha256, model, version, now)
+    if statement is None:  # check_policy refuses a missing one; this keeps it so
+        raise ProvenanceRefusedError(f"no attestation from {chain_policy.environment}")
+    return statement
+
+
 def shortfall(
     envelope_json: bytes | str | None,
     chain_policy: ChainPolicy,
@@ -345,13 +370,9 @@ def shortfall(
     version: str,
     now: datetime,
 ) -> str | None:
-    """Why ``envelope_json`` does not let these bytes in under ``chain_policy`` (the gate's
-    judgement, :func:`verify_envelope` then :func:`check_policy`), or None when it does."""
+    """Why ``envelope_json`` does not let these bytes in (the gate's words), or None."""
     try:
-        statement = None
-        if envelope_json is not None:
-            statement = verify_envelope(envelope_json, chain_policy.public_key)
-        check_policy(statement, chain_policy, bundle_sha256, model, version, now)
-    except (AttestationInvalidError, ProvenanceRefusedError) as exc:
+        verified_statement(envelope_json, chain_policy, bundle_sha256, model, version, now)
+    except ProvenanceRefusedError as exc:
         return str(exc)
     return None

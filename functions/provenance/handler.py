@@ -15,11 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from functions.observability import logger
-from registry.attestation import Statement, check_policy, verify_envelope
+from registry.attestation import verified_statement
 from registry.audit import AuditEvent, AuditOutcome, AuditStep
 from registry.aws import lineage_repository
-from registry.chain_policy import ChainPolicy
-from registry.exceptions import AttestationInvalidError, ProvenanceRefusedError
+from registry.exceptions import ProvenanceRefusedError
 from registry.lineage_audit import LineagePolicy, shortfalls
 from registry.repository import LineageRepository
 from registry.workflow_state import PromotionState, Provenance
@@ -48,27 +47,6 @@ def _carried_attestation(
     return str(received["envelope"]), datetime.fromisoformat(str(received["verified_at"]))
 
 
-def _verified(
-    envelope: str | None,
-    chain: ChainPolicy,
-    name: str,
-    version: str,
-    digest: str,
-    now: datetime,
-) -> Statement:
-    statement = None
-    if envelope is not None:
-        try:
-            statement = verify_envelope(envelope, chain.public_key)
-        except AttestationInvalidError as exc:
-            raise ProvenanceRefusedError(
-                f"the attestation from {chain.environment} is invalid: {exc}"
-            ) from None
-    check_policy(statement, chain, digest, name, version, now)
-    assert statement is not None  # check_policy refuses a missing one
-    return statement
-
-
 def verify_provenance(
     state: PromotionState, repository: LineageRepository, now: datetime | None = None
 ) -> Provenance:
@@ -93,7 +71,7 @@ def verify_provenance(
             repository, name, version, digest, now or datetime.now(UTC)
         )
         try:
-            statement = _verified(envelope, chain, name, version, digest, judged_at)
+            statement = verified_statement(envelope, chain, digest, name, version, judged_at)
         except ProvenanceRefusedError as exc:
             reasons.append(str(exc))
     lineage = repository.validated_manifest(name, version, digest).get("lineage") or {}

@@ -242,3 +242,25 @@ def test_requests_for_attestations_never_push_out_what_was_signed_as_it_happened
     occasions = [a["occasion"] for a in call("GET", PATH)[1]["attestations"]]
     assert occasions[:2] == ["approved", "live"]
     assert occasions.count("requested") == MAX_ATTESTATIONS_PER_VERSION
+
+
+def test_a_declared_forgery_is_judged_in_the_gates_own_words(
+    gate,
+    bundles,
+    staging,  # noqa: F811
+    monkeypatch,
+):
+    # GIVEN an environment that takes iris only from staging
+    monkeypatch.setenv(CHAIN_POLICY, json.dumps(staging["chain"]))
+    digest = sha256_file(bundles["good"])
+    genuine = json.loads(signed(staging, staging_statement(digest)))
+    forged = {**genuine, "signature": signed_by_another_key(staging, digest)}
+    # WHEN a declaration carries a statement signed by another key
+    status, declared = call(
+        "PUT", "/v1/models/iris/versions/good/upload", {"sha256": digest, "attestation": forged}
+    )
+    # THEN the registry says what the gate will say: one judgement, worded once
+    assert status == 200
+    assert declared["provenance"].startswith(
+        "the gate will refuse this upload: the attestation from staging is invalid: "
+    )
