@@ -33,7 +33,7 @@ STATES: dict[str, tuple[str, str]] = {
     "passed": ("✓", "Passed"),
     "failed": ("✗", "Failed"),
     "running": ("▶", "Running"),
-    "waiting": ("⏸", "Waiting"),
+    "waiting": ("‖", "Waiting"),
     "not-reached": ("○", "Not reached"),
 }
 UNKNOWN = ("?", "Unknown")

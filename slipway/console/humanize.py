@@ -103,12 +103,13 @@ def timestamp(value: Any) -> str:
     return parsed.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def short_time(value: Any) -> str:
-    """A window's end on a chart's axis: "12-07 10:00"; other text cut to 11 characters."""
+def axis_time(value: Any) -> tuple[str, str]:
+    """A window's end under a chart's axis, as two short lines: ("10:00", "12-07"); text
+    that is not a time, cut to 8 characters on the first line."""
     parsed = parse_time(value)
     if parsed is None:
-        return truncated(value, 11)[0] or DASH
-    return parsed.strftime("%m-%d %H:%M")
+        return truncated(value, 8)[0] or DASH, ""
+    return parsed.strftime("%H:%M"), parsed.strftime("%m-%d")
 
 
 def mapping(value: Any) -> dict[str, Any]:

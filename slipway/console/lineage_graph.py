@@ -42,14 +42,14 @@ SHORT_DIGEST = 12
 SHORT_COMMIT = 10
 MAX_ROLES_SHOWN = 4
 # A node's full text (its title, its link's name, its list entry) is bounded too.
-MAX_FULL = 600
+MAX_FULL = 2000
 
 
 @dataclass(frozen=True)
 class Node:
     """One box of the graph: its kind (a CSS class), three lines, a title, maybe a link."""
 
-    kind: str
+    kind: str  # CSS classes: the kind first, then a modifier (code dirty)
     lines: tuple[str, str, str]
     title: str
     href: str | None = None
@@ -97,7 +97,7 @@ def _code(lineage: dict[str, Any]) -> list[Node]:
     state = "dirty: uncommitted changes" if dirty else "clean"
     return [
         Node(
-            kind="code-dirty" if dirty else "code",
+            kind="code dirty" if dirty else "code",
             lines=(
                 "Code" + (" ⚠ dirty" if dirty else ""),
                 repository,
@@ -207,8 +207,8 @@ def _svg(target: Node, inputs: list[Node], name: str) -> Markup:
     column = max(len(inputs) * (NODE_H + GAP) - GAP, NODE_H)
     height = column + 2 * PAD
     target_y = PAD + (column - NODE_H) // 2
-    kinds = sorted({n.kind.removesuffix("-dirty") for n in inputs})
-    label = f"Lineage graph of {name or 'this version'}: " + (
+    kinds = sorted({n.kind.split()[0] for n in inputs})
+    label = f"Lineage graph of {truncated(name, 64)[0] or 'this version'}: " + (
         f"{len(inputs)} inputs ({', '.join(kinds)}) pointing to the version"
         if inputs
         else "no recorded inputs"
@@ -284,7 +284,11 @@ def _listing(inputs: list[Node], left_off: int) -> Markup:
         words = escape(node.full)
         if node.href is not None:
             words = Markup('<a href="{}">{}</a>').format(node.href, node.full)
-        items.append(Markup('<li class="lineage-item lineage-{}">{}</li>').format(node.kind, words))
+        items.append(
+            Markup('<li class="lineage-item lineage-{}">{}</li>').format(
+                node.kind.split()[0], words
+            )
+        )
     if left_off:
         items.append(Markup("<li>{} more datasets not shown</li>").format(left_off))
     return Markup('<ul class="lineage-list" aria-label="Lineage, as a list">{}</ul>').format(

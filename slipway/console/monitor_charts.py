@@ -18,11 +18,11 @@ from markupsafe import Markup
 
 from slipway.console.humanize import (
     DASH,
+    axis_time,
     decimal,
     mapping,
     number,
     sequence,
-    short_time,
     text,
     timestamp,
     truncated,
@@ -41,7 +41,7 @@ PSI_AXIS_STEPS = (0.3, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 # Chart geometry (SVG user units).
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 56, 84, 14, 44
+LEFT, RIGHT, TOP, BOTTOM = 56, 100, 14, 56
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 MAX_X_LABELS = 8
 # Colours for when the stylesheet is missing; the stylesheet sets them (and dark mode), and
@@ -66,7 +66,7 @@ class Report:
     """What the charts read of one summary, every field checked."""
 
     end: str
-    label: str
+    label: tuple[str, str]
     window: str
     role: str
     verdict: str
@@ -129,7 +129,7 @@ def _report(summary: dict[str, Any]) -> Report:
     notes = [text(summary.get("truncated")), text(quality.get("note")), text(quality.get("error"))]
     return Report(
         end=end,
-        label=short_time(window.get("end") or window.get("end_key")),
+        label=axis_time(window.get("end") or window.get("end_key")),
         window=span,
         role=text(summary.get("role"))[:20] or "live",
         verdict=text(summary.get("verdict"))[:40],
@@ -218,10 +218,12 @@ def _x_axis(reports: list[Report]) -> list[Markup]:
     ]
     for index, report in enumerate(reports):
         if index % step == 0:
+            x = _f(_x(index, len(reports)))
             parts.append(
                 Markup(
-                    '<text class="tick" x="{}" y="{}" text-anchor="middle" fill="#444">{}</text>'
-                ).format(_f(_x(index, len(reports))), TOP + PLOT_H + 18, report.label)
+                    '<text class="tick" x="{x}" y="{y}" text-anchor="middle" fill="#444">'
+                    '<tspan x="{x}">{time}</tspan><tspan x="{x}" dy="13">{date}</tspan></text>'
+                ).format(x=x, y=TOP + PLOT_H + 16, time=report.label[0], date=report.label[1])
             )
     parts.append(
         Markup(
@@ -311,6 +313,20 @@ def _legend(names: list[str]) -> Markup:
     )
 
 
+def _nice_range(low: float, high: float) -> tuple[float, float, float]:
+    """An axis from ``low`` to ``high`` widened to round ticks (1, 2 or 5 times a power of
+    ten), about four of them: 0.80, 0.85, 0.90, 0.95, 1.00 rather than 0.787, 0.885, 0.982."""
+    span = high - low or max(abs(high) * 0.1, 0.01)
+    raw = span / 4
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    bottom = math.floor(low / step) * step
+    top = math.ceil(high / step) * step
+    if top - bottom < step:  # one value: a tick below and above it
+        bottom, top = bottom - step, top + step
+    return bottom, top, step
+
+
 def _psi_axis_top(reports: list[Report], columns: list[str]) -> float:
     values = [r.psi.get(c) for r in reports for c in columns]
     largest = max([v for v in values if v is not None] or [0.0])
@@ -382,9 +398,7 @@ def _quality_chart(reports: list[Report]) -> Markup:
     live = [r.live for r in reports]
     evaluation = [r.evaluation for r in reports]
     known = [v for v in live + evaluation if v is not None]
-    low, high = min(known), max(known)
-    margin = (high - low) * 0.15 or max(abs(high) * 0.05, 0.01)
-    low, high = low - margin, high + margin
+    low, high, step = _nice_range(min(known), max(known))
     label = (
         f"Line chart: live {metric} against the evaluation score over "
         f"{_count(len(reports), 'monitor window')}; the table after the charts gives every value."
@@ -395,7 +409,9 @@ def _quality_chart(reports: list[Report]) -> Markup:
             'width="{w}" height="{h}" role="img" aria-label="{label}">'
         ).format(w=WIDTH, h=HEIGHT, label=label)
     ]
-    parts.extend(_y_tick(v, low, high, 3) for v in (low, (low + high) / 2, high))
+    ticks = [low + i * step for i in range(round((high - low) / step) + 1)]
+    digits = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    parts.extend(_y_tick(v, low, high, digits) for v in ticks)
     parts.extend(_x_axis(reports))
     parts.append(_series(0, f"live {metric}", live, low, high, ""))
     parts.append(_series(1, "evaluation score", evaluation, low, high, ""))
