@@ -47,12 +47,15 @@ EXECUTION_STATUSES: dict[str, str] = {
 }
 
 
-def gate_diagram(gate: dict[str, Any]) -> Markup:
+def gate_diagram(gate: dict[str, Any], *, summary: bool = False) -> Markup:
     """The gate's steps as ``<ol class="gate">``, one ``<li class="step" data-step
-    data-state>`` per step, under a line about the execution."""
+    data-state>`` per step. ``summary`` adds a line about the execution first (its status,
+    times, and why steps may be missing); the console's version page writes its own."""
     gate = mapping(gate)
     steps = [mapping(step) for step in sequence(gate.get("steps"))[:MAX_STEPS]]
-    parts = [Markup('<div class="gate-diagram">'), _summary(gate)]
+    parts = [Markup('<div class="gate-diagram">')]
+    if summary:
+        parts.append(_summary(gate))
     if not steps:
         parts.append(Markup('<p class="gate-empty">No gate steps to show.</p>'))
     else:

@@ -295,7 +295,7 @@ def test_a_waiting_step_says_what_it_waits_for():
     waiting["reason"] = "a person to approve or reject it"
     waiting["duration_ms"] = 180_000
 
-    root = parse(gate_diagram(gate))
+    root = parse(gate_diagram(gate, summary=True))
 
     (step,) = [li for li in root.iter("li") if li.get("data-step") == "WaitForApproval"]
     assert step.get("data-state") == "waiting" and "step-waiting" in step.get("class")
@@ -307,7 +307,7 @@ def test_a_waiting_step_says_what_it_waits_for():
 def test_a_gate_step_functions_no_longer_keeps_says_so_and_shows_the_declared_steps():
     gate = gate_of({}, execution=None, status=None, started_at=None, gone=True)
 
-    root = parse(gate_diagram(gate))
+    root = parse(gate_diagram(gate, summary=True))
 
     assert {li.get("data-state") for li in root.iter("li")} == {"not-reached"}
     assert "no longer keeps" in text_of(root)
@@ -321,7 +321,7 @@ def test_gate_text_is_escaped_and_odd_answers_render_without_raising():
     gate["execution"] = HOSTILE
     gate["history_truncated"] = True
 
-    markup = str(gate_diagram(gate))
+    markup = str(gate_diagram(gate, summary=True))
 
     assert "<script>" not in markup and "onmouseover='" not in markup
     root = parse(markup)
@@ -332,7 +332,12 @@ def test_gate_text_is_escaped_and_odd_answers_render_without_raising():
     assert odd and "step-unknown" in odd[0].get("class") and "Unknown" in text_of(odd[0])
     assert "longer than the console reads" in text_of(root)
     for damaged in ({}, {"steps": "none"}, {"steps": [], "status": 7}, None, []):
-        parse(gate_diagram(damaged))  # type: ignore[arg-type]
+        parse(gate_diagram(damaged, summary=True))  # type: ignore[arg-type]
+
+
+def test_the_steps_alone_by_default_the_page_says_the_rest():
+    root = parse(gate_diagram(gate_of({}, gone=True, history_truncated=True)))
+    assert [e.tag for e in root[0]] == ["ol"]
 
 
 def test_the_gate_shows_at_most_sixty_steps():
