@@ -1,0 +1,1 @@
+"""The Slipway console: slipway ui."""
