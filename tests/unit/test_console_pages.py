@@ -7,10 +7,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import boto3
 import pytest
 
 from registry import items
+from registry.executions import execution_arn
 from registry.repository import UploadedBundle
+from slipway.local.moto_patches import abort_stopped_executions
 from tests.unit.console_support import InProcessRegistry, Page, running_console
 from tests.unit.gate import live, token_waiting_machine
 
@@ -116,7 +119,7 @@ def test_the_version_page_has_its_gate_lineage_audit_monitoring_and_actions(
     for section in ("gate", "lineage", "audit", "monitoring", "attestations", "actions"):
         page.one("section", id=section)
     assert len(page.find_all("h1")) == 1
-    events = [a for t, a in page.elements if t == "li" and "data-step" in a]
+    events = [a for t, a in page.elements if t == "li" and "data-outcome" in a]
     assert ("promote", "live") in {(e["data-step"], e["data-outcome"]) for e in events}
     page.one("ol", id="audit-timeline")
     # a live version can be rolled back from its page
@@ -188,3 +191,31 @@ def test_no_page_refers_to_anything_outside_the_console(gate, registry, iris_liv
         # what the Content-Security-Policy would block anyway: inline script and style
         assert page.inline_scripts == 0 and page.style_attributes == 0, path
         assert not re.search(r"<style|url\(\s*['\"]?https?:", answer.text), path
+
+
+def test_while_the_gate_runs_the_version_page_offers_to_refresh_itself(
+    gate, iris_bundle, monkeypatch
+):
+    from registry.environment import STATE_MACHINE_ARN
+
+    # GIVEN a version whose promotion execution is still running
+    register(gate, iris_bundle[1], "house", "1")
+    machine, _ = token_waiting_machine("console-running")
+    monkeypatch.setenv(STATE_MACHINE_ARN, machine)
+    abort_stopped_executions()  # as the embedded cloud has it: AWS reports ABORTED at once
+    sfn = boto3.client("stepfunctions")
+    sfn.start_execution(stateMachineArn=machine, name="exec-house-1", input="{}")
+    with running_console(InProcessRegistry()) as browser:
+        running = Page(browser.get("/models/house/versions/1").text)
+        sfn.stop_execution(
+            executionArn=execution_arn(machine, "exec-house-1"), error="Stopped", cause="test"
+        )
+        stopped = Page(browser.get("/models/house/versions/1").text)
+    # THEN the running one carries the marker the script reloads by, and a checkbox to stop it
+    (marker,) = [a for t, a in running.elements if "data-refresh-seconds" in a]
+    assert marker["data-refresh-seconds"] == "5"
+    checkbox = running.one("input", id="auto-refresh")
+    assert checkbox["type"] == "checkbox" and running.one("label", **{"for": "auto-refresh"})
+    running.one("script", src="/static/console.js")
+    # AND a gate that ended does not reload
+    assert not [a for t, a in stopped.elements if "data-refresh-seconds" in a]
