@@ -25,8 +25,13 @@ from registry.names import CAPTURE_PREFIX, FEEDBACK_PREFIX, MONITORING_PREFIX
 
 MONITOR_HANDLER = "model_runtime.jobs.monitor.handler"
 # the table calls of model_runtime/jobs/monitor.py: models by the MODELS index, pointers and
-# versions by key, report summaries written
-MONITOR_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")
+# versions by key, report summaries written, and the newest verdict on the model's summary
+MONITOR_TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+)
 # the window's end, as EventBridge Scheduler fills it in at each run (a context attribute)
 # and how long before it traffic may still be on its way into the bucket (Firehose's buffer
 # and a minute for CloudWatch Logs): the window ends that much earlier, so no minute of

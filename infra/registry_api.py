@@ -23,6 +23,7 @@ from registry.environment import (
     ATTESTATION_KEY,
     CHAIN_POLICY,
     ENVIRONMENT_NAME,
+    SEPARATION_OF_DUTIES,
     STATE_MACHINE_ARN,
     TABLE_NAME,
 )
@@ -51,6 +52,7 @@ class RegistryApi(Construct):
         environment_name: str,
         attestation_key: AttestationKey,
         chain_policy: ChainPolicy | None,
+        separation_of_duties: bool = False,
     ) -> None:
         super().__init__(scope, id_)
         self.function = lambda_.Function(
@@ -72,6 +74,8 @@ class RegistryApi(Construct):
                 ATTESTATION_KEY: attestation_key.key.key_arn,
                 # a declaration's attestation, judged as the gate will (cdk.json accepts_from)
                 CHAIN_POLICY: json.dumps(chain_policy and chain_policy.model_dump()),
+                # told to callers (GET /v1/identity): may uploaders approve their own?
+                SEPARATION_OF_DUTIES: json.dumps(separation_of_duties),
             },
             description="Slipway registry API",
             **observability.function_props(self, "Function"),
@@ -79,6 +83,8 @@ class RegistryApi(Construct):
         # a rollback takes the model's lock, drops a cancelled staging pointer, and hands
         # the lock on when it is done: the same reads and writes as every turn's end
         grant_table(table, self.function, *HAND_OVER)
+        # a model listing reads each page's pointers and newest versions in batches
+        grant_table(table, self.function, "dynamodb:BatchGetItem")
         approval_token_key.grant_decrypt(self.function)  # opens sealed task tokens
         # approvals, and the fresh statements `slipway promote` carries on, are signed
         attestation_key.grant_sign(self.function)
@@ -86,10 +92,15 @@ class RegistryApi(Construct):
         grant_task_responses(self.function)
         # a failed version's gate, run again
         state_machine.grant_start_execution(self.function)
-        # a rollback stops the promotion in flight, after asking whether it still runs
+        # a rollback stops the promotion in flight, after asking whether it still runs; a
+        # version's gate is read from its execution's history
         self.function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["states:DescribeExecution", "states:StopExecution"],
+                actions=[
+                    "states:DescribeExecution",
+                    "states:StopExecution",
+                    "states:GetExecutionHistory",
+                ],
                 resources=[executions_of(self, state_machine_name)],
             )
         )

@@ -43,6 +43,9 @@ ATTESTATION_KEY = "SLIPWAY_ATTESTATION_KEY"
 # The environment's cdk.json accepts_from as a ChainPolicy's JSON ("null": it takes direct
 # uploads): the registry API judges a declaration's attestation with it (registry/uploads.py).
 CHAIN_POLICY = "SLIPWAY_CHAIN_POLICY"
+# The environment's cdk.json separation_of_duties as JSON (true/false): the registry API
+# tells callers (GET /v1/identity) whether an uploader may approve their own version.
+SEPARATION_OF_DUTIES = "SLIPWAY_SEPARATION_OF_DUTIES"
 # Set by Lambda itself in every function (a reserved variable), and by the embedded cloud.
 LAMBDA_REGION = "AWS_REGION"
 

@@ -78,3 +78,8 @@ class ProvenanceRefusedError(RegistryError):
 
 class NotAttestableError(RegistryError):
     """A version this environment never approved nor put live: there is nothing to attest."""
+
+
+class TableBusyError(RegistryError):
+    """DynamoDB left part of a batch read unprocessed (throttling) after the bounded
+    retries: the caller may try again a moment later."""

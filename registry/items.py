@@ -159,6 +159,16 @@ def pointer_item(
     }
 
 
+def monitor_verdict(summary: dict[str, Any]) -> dict[str, Any]:
+    """A monitor report's verdict as its model's summary item keeps it (``monitor``), for a
+    model listing: which version, what the report says, the window's end (ISO, UTC)."""
+    return {
+        "version": summary["version"],
+        "verdict": summary["verdict"],
+        "window_end": summary["window"]["end"],
+    }
+
+
 def monitor_report_item(summary: dict[str, Any]) -> dict[str, Any]:
     """A monitor report's summary, under its version: the verdict, the window, the worst
     columns and the live metric; the whole report is the S3 object ``report`` names."""

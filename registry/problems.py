@@ -45,6 +45,7 @@ INVALID_INPUT = ProblemType(422, "invalid-input", "Input does not fit the model'
 MODEL_OUTPUT = ProblemType(500, "model-output", "The model's answer cannot be sent as JSON")
 INTERNAL_ERROR = ProblemType(500, "internal-error", "Internal error")
 MODEL_UNAVAILABLE = ProblemType(503, "model-unavailable", "Model cannot be loaded")
+BUSY = ProblemType(503, "busy", "Try again in a moment")
 HTTP_ERROR_SLUG = "http-error"  # routing errors (405, unknown path): the status says it all
 
 

@@ -7,6 +7,7 @@ or SQS) may run more than once for the same event.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,11 +24,13 @@ from registry.exceptions import (
     LockLostError,
     PointerConflictError,
     PromotionLockedError,
+    TableBusyError,
     UploadDeclarationConflictError,
     VersionConflictError,
     VersionNotRegisteredError,
 )
 from registry.items import to_dynamo
+from registry.monitoring_reports import Role
 from registry.statuses import IN_FLIGHT, RegisterOutcome, Stage, VersionStatus
 from registry.uploads import DECLARATION_TTL_SECONDS, declaration_is_current
 
@@ -63,6 +66,35 @@ class Page:
 
     items: list[dict[str, Any]]
     next_key: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ModelOverview:
+    """What a model listing shows of a model besides its summary: its stage pointers and
+    its newest version (only the attributes the listing reads)."""
+
+    live: dict[str, Any] | None
+    staging: dict[str, Any] | None
+    latest: dict[str, Any] | None
+
+
+# BatchGetItem takes at most 100 keys; what DynamoDB leaves unprocessed (throttling, the
+# 16 MB answer limit) is asked for again, this many times at most, after a short pause.
+BATCH_GET_KEYS = 100
+UNPROCESSED_RETRIES = 3
+UNPROCESSED_PAUSE_SECONDS = 0.05
+# The attributes of pointers and version items a model listing reads.
+OVERVIEW_ATTRIBUTES = (
+    keys.PK,
+    keys.SK,
+    "version",
+    "status",
+    "status_changed_at",
+    "rejection_reason",
+    "cancel_reason",
+    "canary_version",
+    "canary_weight",
+)
 
 
 def _applied_if_condition_holds(write: Any, **request: Any) -> bool:
@@ -864,8 +896,26 @@ class LineageRepository:
 
     def put_monitor_report(self, summary: dict[str, Any]) -> None:
         """Write a monitor report's summary; the same version and window end overwrite the
-        item (the job may run a window again: the newest computation is the report)."""
+        item (the job may run a window again: the newest computation is the report). A
+        report of live traffic also becomes the model's newest verdict on its summary item,
+        unless a newer window's is there already: a model listing reads it for free."""
         self._table.put_item(Item=items.monitor_report_item(summary))
+        if summary.get("role", Role.LIVE) == Role.LIVE:
+            self._note_monitor_verdict(summary)
+
+    def _note_monitor_verdict(self, summary: dict[str, Any]) -> bool:
+        """The model summary's ``monitor`` map, only from a window ending no earlier than the
+        one it holds (reports of several windows may be written in any order); never on a
+        model without a summary (an update would create a stray one)."""
+        verdict = items.monitor_verdict(summary)
+        return _applied_if_condition_holds(
+            self._table.update_item,
+            Key={keys.PK: keys.model_pk(summary["model"]), keys.SK: keys.MODEL_SK},
+            UpdateExpression="SET monitor = :verdict",
+            ConditionExpression="attribute_exists(pk) AND "
+            "(attribute_not_exists(monitor) OR monitor.window_end <= :end)",
+            ExpressionAttributeValues={":verdict": verdict, ":end": verdict["window_end"]},
+        )
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -971,6 +1021,63 @@ class LineageRepository:
 
     def get_model(self, name: str) -> dict[str, Any] | None:
         return self._get(keys.model_pk(name), keys.MODEL_SK)
+
+    def model_overviews(self, summaries: list[dict[str, Any]]) -> dict[str, ModelOverview]:
+        """For each model summary of a listing page: its live and staging pointers and its
+        newest version, read in BatchGetItem calls of 100 keys (three keys a model), not one
+        GetItem each: a page costs a bounded number of calls, however long it is."""
+        wanted: dict[str, dict[str, tuple[str, str]]] = {}
+        for summary in summaries:
+            name, pk = summary["name"], keys.model_pk(summary["name"])
+            wanted[name] = {
+                "live": (pk, keys.stage_sk(Stage.LIVE)),
+                "staging": (pk, keys.stage_sk(Stage.STAGING)),
+            }
+            if summary.get("latest_version"):
+                wanted[name]["latest"] = (pk, keys.version_sk(str(summary["latest_version"])))
+        found = self._batch_get([key for parts in wanted.values() for key in parts.values()])
+        return {
+            name: ModelOverview(
+                live=found.get(parts["live"]),
+                staging=found.get(parts["staging"]),
+                latest=found.get(parts["latest"]) if "latest" in parts else None,
+            )
+            for name, parts in wanted.items()
+        }
+
+    def _batch_get(self, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The items under ``wanted`` keys that exist (the overview's attributes only), by
+        key; UnprocessedKeys asked for again a bounded number of times, then an error."""
+        unique = list(dict.fromkeys(wanted))  # a key twice in one request is refused
+        names = {f"#a{i}": attribute for i, attribute in enumerate(OVERVIEW_ATTRIBUTES)}
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            request = {
+                self._table.name: {
+                    "Keys": [
+                        {keys.PK: pk, keys.SK: sk}
+                        for pk, sk in unique[start : start + BATCH_GET_KEYS]
+                    ],
+                    "ProjectionExpression": ", ".join(names),
+                    "ExpressionAttributeNames": names,
+                    "ConsistentRead": True,
+                }
+            }
+            for retry in range(UNPROCESSED_RETRIES + 1):
+                if retry:
+                    time.sleep(UNPROCESSED_PAUSE_SECONDS * 2 ** (retry - 1))
+                answer = self._client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table.name, []):
+                    found[(item[keys.PK], item[keys.SK])] = from_dynamo(item)
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            if request:
+                raise TableBusyError(
+                    "DynamoDB left part of a model listing unread after "
+                    f"{UNPROCESSED_RETRIES} retries; try again"
+                )
+        return found
 
     def _page(
         self, start: dict[str, Any] | None, partition: tuple[str, str], **kwargs: Any

@@ -113,6 +113,7 @@ class TokenWait:
     timed_out_state: str
     error: str
     cause: str
+    waiting_for: str  # what the step waits for, as the gate's view says it while it waits
     rearmed: bool = False
 
 
@@ -204,6 +205,7 @@ class SucceedIf:
 class Wait:
     state: str
     seconds_path: str
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -314,6 +316,7 @@ ACQUIRE_LOCK = Task(
         timed_out_state="LockWaitTimedOut",
         error="LockWaitTimedOut",
         cause="the promotions ahead of it kept the model's lock for more than {minutes} minutes",
+        waiting_for="the promotions of the model ahead of it to finish (its lock)",
         rearmed=True,
     ),
 )
@@ -374,6 +377,7 @@ WAIT_FOR_APPROVAL = Task(
         timed_out_state="ApprovalTimedOut",
         error="ApprovalTimedOut",
         cause="no one approved or rejected the version within {minutes} minutes",
+        waiting_for="a person to approve or reject it through the registry",
     ),
 )
 START_CANARY = Task(
@@ -386,7 +390,11 @@ START_CANARY = Task(
     audit=(AuditStep.CANARY_START,),
 )
 # Until the first check: none when there is nothing to compare with (StartCanary says).
-BAKE_CANARY = Wait(state="BakeCanary", seconds_path=json_path("canary", "first_check_seconds"))
+BAKE_CANARY = Wait(
+    state="BakeCanary",
+    seconds_path=json_path("canary", "first_check_seconds"),
+    description="the candidate takes its share of live traffic until its first check",
+)
 CHECK_CANARY = Task(
     state="CheckCanary",
     handler="functions.canary.handler.check",

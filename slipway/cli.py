@@ -778,6 +778,41 @@ def serve(
     uvicorn.run(server_app, host=host, port=port, log_level="warning")
 
 
+@app.command()
+def ui(
+    env: EnvOption = "local",
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="port on 127.0.0.1 (0: any free port)")
+    ] = 8765,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="only print the console's link")
+    ] = False,
+) -> None:
+    """A web console of the environment's registry on 127.0.0.1: models, versions, the gate,
+    lineage, audit, monitoring; approve, reject, retry, roll back. It calls the registry with
+    your credentials; open the printed link (its secret is new at each start). Ctrl-C stops."""
+    import os
+
+    from slipway.console.server import start_console
+    from slipway.target import resolve_target
+
+    try:
+        running = start_console(resolve_target(env), port)
+    except OSError as exc:
+        raise CliError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+    console.print(f"Console: {running.url}", markup=False, highlight=False, soft_wrap=True)
+    if not no_browser and (os.environ.get("DISPLAY") or sys.platform in ("darwin", "win32")):
+        import webbrowser
+
+        webbrowser.open(running.url)
+    try:
+        running.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+
+
 # -- watching, invoking, tracing -----------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from functions.exceptions import (
     SlipwayControlError,
 )
 from functions.registry_api import decisions, openlineage, pages
+from functions.registry_api.gate import version_gate
 from registry import aws, items, problems
 from registry.approval_tokens import ApprovalTokens
 from registry.approvers import parse_approvers, require_approver
@@ -33,6 +34,8 @@ from registry.environment import (
     APPROVAL_TOKEN_KEY,
     APPROVERS,
     CHAIN_POLICY,
+    ENVIRONMENT_NAME,
+    SEPARATION_OF_DUTIES,
     STATE_MACHINE_ARN,
     required,
 )
@@ -45,6 +48,7 @@ from registry.exceptions import (
     PromotionLockedError,
     RegistryError,
     SelfApprovalError,
+    TableBusyError,
     UploadDeclarationConflictError,
     VersionConflictError,
     VersionNotRegisteredError,
@@ -52,7 +56,7 @@ from registry.exceptions import (
 from registry.executions import execution_arn
 from registry.keys import VERSION_PREFIX
 from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
-from registry.repository import LineageRepository
+from registry.repository import LineageRepository, ModelOverview
 from registry.statuses import Stage, VersionStatus
 from registry.strict_json import StrictJsonError, load_strict_json
 
@@ -109,24 +113,71 @@ def actor_of(request: Request) -> str:
     return LambdaFunctionUrlEvent(event).request_context.authorizer.iam.user_arn or "local"
 
 
+@router.get("/identity")
+def identity(
+    request: Request, approvers: tuple[str, ...] = Depends(get_approvers)
+) -> dict[str, Any]:
+    """Who the caller is to this registry: the actor its audit trail would record, and
+    whether that actor may decide about versions (asked, never refused: a console shows it
+    before a decision is tried)."""
+    actor = actor_of(request)
+    try:
+        require_approver(actor, approvers)
+        approver = True
+    except NotAnApproverError:
+        approver = False
+    return {
+        "actor": actor,
+        "approver": approver,
+        "environment": required(ENVIRONMENT_NAME),
+        "separation_of_duties": json.loads(required(SEPARATION_OF_DUTIES)) is True,
+    }
+
+
 @router.get("/models")
 def list_models(
     limit: Limit = 50,
     next_token: str | None = None,
     repository: LineageRepository = Depends(get_repository),
 ) -> dict[str, Any]:
+    """Model summaries in name order, each with its stages, its newest version's status
+    and its newest monitor verdict: one Query and a few BatchGetItem calls per page, however
+    long the page."""
     page = repository.list_models(limit, pages.decode(next_token))
+    overviews = repository.model_overviews(page.items)
     return {
-        "models": [_listed_model(repository, item) for item in page.items],
+        "models": [_listed_model(item, overviews[item["name"]]) for item in page.items],
         "next_token": pages.encode(page.next_key),
     }
 
 
-def _listed_model(repository: LineageRepository, item: dict[str, Any]) -> dict[str, Any]:
+def _listed_model(item: dict[str, Any], overview: ModelOverview) -> dict[str, Any]:
     """A model as listed: the version it serves (its live pointer, an item of its own)
     next to the newest one registered, which may still be in its gate or rejected."""
-    pointer = repository.get_pointer(item["name"])
-    return {**items.public(item), "live_version": pointer["version"] if pointer else None}
+    live, staging, latest = overview.live, overview.staging, overview.latest
+    return {
+        **items.public(item),
+        "live_version": live["version"] if live else None,
+        "stages": {
+            "live": {
+                "version": live["version"],
+                "canary_version": live.get("canary_version"),
+                "canary_weight": live.get("canary_weight"),
+            }
+            if live
+            else None,
+            "staging": {"version": staging["version"]} if staging else None,
+        },
+        "latest": {
+            "version": latest["version"],
+            "status": latest.get("status"),
+            "status_changed_at": latest.get("status_changed_at"),
+            "reason": latest.get("rejection_reason") or latest.get("cancel_reason"),
+        }
+        if latest
+        else None,
+        "monitor": item.get("monitor"),
+    }
 
 
 @router.get("/models/{name}")
@@ -212,6 +263,20 @@ def _readable(attestation: dict[str, Any]) -> dict[str, Any]:
 
 # How many of a version's newest monitor reports its description carries.
 LINEAGE_REPORTS = 5
+
+
+@router.get("/models/{name}/versions/{version}/gate")
+def describe_gate(
+    name: str = NAME,
+    version: str = VERSION,
+    repository: LineageRepository = Depends(get_repository),
+    sfn: Any = Depends(get_stepfunctions),
+) -> dict[str, Any]:
+    """The version's gate, step by step, from its newest promotion execution's history."""
+    item = _version(repository, name, version)
+    return version_gate(
+        sfn, required(STATE_MACHINE_ARN), {**item, "name": name, "version": version}
+    )
 
 
 @router.get("/models/{name}/monitoring")
@@ -477,6 +542,7 @@ REGISTRY_PROBLEMS: dict[type[Exception], problems.ProblemType] = {
     NotAttestableError: problems.CONFLICT,
     SelfApprovalError: problems.FORBIDDEN,
     NotAnApproverError: problems.FORBIDDEN,
+    TableBusyError: problems.BUSY,
 }
 
 

@@ -83,6 +83,7 @@ class WorkflowStack(Stack):
             environment_name=config.name,
             attestation_key=self.attestation_key,
             chain_policy=chain_policy(config),
+            separation_of_duties=config.separation_of_duties,
         )
         self.ingest_pipeline = IngestPipeline(
             self,

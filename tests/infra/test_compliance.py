@@ -66,20 +66,23 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
     "CandidateEndpoint": OBJECTS | {GET},
     # captured requests and feedback listed and read, bundles by exact version, reports
     # written; models, pointers and versions read, report summaries written; its events
+    # (and the newest verdict updated on the model's summary item)
     "MonitorJobRuntimeFunction": OBJECTS
-    | {"s3:ListBucket", "s3:PutObject", GET, QUERY, PUT, "events:PutEvents"},
+    | {"s3:ListBucket", "s3:PutObject", GET, QUERY, PUT, UPDATE, "events:PutEvents"},
     "RegistryApiFunction": {
         GET,
         QUERY,
         PUT,
         UPDATE,
         DELETE,  # a rollback releases the lock it took and hands it on
+        "dynamodb:BatchGetItem",  # a model listing's pointers and newest versions
         "states:SendTaskSuccess",
         "states:SendTaskFailure",
         "states:StartExecution",  # a failed version, retried
         # a rollback stops the promotion in flight
         "states:DescribeExecution",
         "states:StopExecution",
+        "states:GetExecutionHistory",  # a version's gate, step by step
     },
 }
 IGNORED_PREFIXES = ("xray:", "sqs:", "kms:")

@@ -17,6 +17,7 @@ from registry.environment import (
     CHAIN_POLICY,
     ENVIRONMENT_NAME,
     SANDBOX_FUNCTION,
+    SEPARATION_OF_DUTIES,
 )
 from registry.repository import LineageRepository
 from tests.conftest import create_lineage_table, renamed_iris_data
@@ -71,6 +72,7 @@ def gate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         monkeypatch.setenv(CHAIN_POLICY, "null")  # as infra sets it without accepts_from
         monkeypatch.setenv(SANDBOX_FUNCTION, "slipway-unit-python-sandbox")
         monkeypatch.setenv(ENVIRONMENT_NAME, ENVIRONMENT)
+        monkeypatch.setenv(SEPARATION_OF_DUTIES, "false")  # as infra sets it by default
         monkeypatch.setattr(sandboxed_model, "sandbox_client", ForkedLambda)
         dependencies.get_model_store.cache_clear()
         evaluate.judging_store.cache_clear()
