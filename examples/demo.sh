@@ -35,4 +35,8 @@ echo
 step "6. Lineage of the promoted version"
 slipway lineage iris "$VERSION" --env local
 
+step "7. Look at it in the browser: the console shows this version's gate, lineage graph and audit trail"
+echo "  .venv/bin/slipway ui --env local"
+echo "  then open the link it prints (http://127.0.0.1:8765/?token=...) and go to iris, version $VERSION"
+
 printf '\nThe embedded cloud keeps running: try the curl above, then stop it with: .venv/bin/slipway local down\n'

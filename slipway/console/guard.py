@@ -34,7 +34,10 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     ),
     ("x-frame-options", "DENY"),
-    ("referrer-policy", "no-referrer"),
+    # same-origin, not no-referrer: under no-referrer a browser posts the console's own
+    # forms with "Origin: null", which cannot be told from a sandboxed frame's; the
+    # console's pages link nowhere else, so no address leaves it either way
+    ("referrer-policy", "same-origin"),
     ("cache-control", "no-store"),
     ("x-content-type-options", "nosniff"),
 )
@@ -106,7 +109,7 @@ class ConsoleGuard:
         if site in ("cross-site", "same-site"):
             raise Refusal(403, "Refused", "The console refuses requests made by other sites.")
         origin = headers.get("origin")
-        if origin is not None and not self._own_origin(origin, site):
+        if origin is not None and origin.lower() not in self.origins:
             raise Refusal(403, "Refused", "The console refuses requests from other origins.")
         if scope["method"] == "POST" and origin is None:
             referer = headers.get("referer")
@@ -117,14 +120,6 @@ class ConsoleGuard:
                     "A form is accepted only from the console's own pages "
                     "(the request named no Origin or Referer of the console).",
                 )
-
-    def _own_origin(self, origin: str, site: str) -> bool:
-        if origin.lower() in self.origins:
-            return True
-        # Pages here send Referrer-Policy: no-referrer, under which a browser posts its
-        # forms with "Origin: null"; it is ours only when the browser itself says the
-        # request comes from this very origin (Sec-Fetch-Site, which pages cannot set).
-        return origin == "null" and site == "same-origin"
 
     def _own_page(self, referer: str) -> bool:
         try:
