@@ -110,6 +110,12 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         table = create_lineage_table()
         monkeypatch.setenv(STATE_MACHINE_ARN, machine)
         yield {"script": script, "machine": machine, "queue": queue, "table": table}
+        # no execution of this test goes on into the next one's moto
+        sfn = boto3.client("stepfunctions")
+        for running in sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")[
+            "executions"
+        ]:
+            sfn.stop_execution(executionArn=running["executionArn"])
 
 
 def gate_definition(arns: dict[str, str], queue: str) -> dict[str, Any]:
@@ -125,7 +131,11 @@ def gate_definition(arns: dict[str, str], queue: str) -> dict[str, Any]:
                 "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
                 "Parameters": {
                     "QueueUrl": queue,
-                    "MessageBody": {"token.$": "$$.Task.Token", "step": node.state},
+                    "MessageBody": {
+                        "token.$": "$$.Task.Token",
+                        "step": node.state,
+                        "execution.$": "$$.Execution.Id",
+                    },
                 },
                 "TimeoutSeconds": 60,
             }
@@ -198,7 +208,7 @@ def run(cloud: dict[str, Any], policy: dict[str, Any], name: str = "iris-3-run")
     )
     if "Validate" in cloud["script"].answers or "Register" not in cloud["script"].answers:
         return arn  # it stops before the lock
-    sfn.send_task_success(taskToken=token_of(cloud["queue"], "AcquireLock"), output="{}")
+    sfn.send_task_success(taskToken=token_of(cloud["queue"], "AcquireLock", arn), output="{}")
     return arn
 
 
@@ -272,7 +282,7 @@ def test_a_failed_step_says_why_without_the_stack_trace_and_the_rest_is_not_reac
     assert steps["RecordFailure"]["state"] == "passed"  # listed once it ran
 
 
-def token_of(queue: str, step: str, within: float = 10.0) -> str:
+def token_of(queue: str, step: str, execution: str, within: float = 10.0) -> str:
     sqs = boto3.client("sqs")
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -280,7 +290,7 @@ def token_of(queue: str, step: str, within: float = 10.0) -> str:
             "Messages", []
         ):
             body = json.loads(message["Body"])
-            if body["step"] == step:
+            if (body["step"], body["execution"]) == (step, execution):
                 return str(body["token"])
         time.sleep(0.05)
     raise AssertionError(f"{step} never handed out its token")
@@ -296,7 +306,7 @@ def submitted(step: str) -> Any:
 def test_a_version_waiting_for_a_person_then_rejected(cloud):
     cloud["script"].answers["Register"] = [REGISTERED]
     arn = run(cloud, MANUAL)
-    token = token_of(cloud["queue"], "WaitForApproval")
+    token = token_of(cloud["queue"], "WaitForApproval", arn)
     events = settled(arn, submitted("WaitForApproval"))
 
     waiting = by_step(gate_steps(events, status="RUNNING"))
