@@ -19,7 +19,7 @@ import hmac
 from collections.abc import Awaitable, Callable, MutableMapping
 from html import escape
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote_from_bytes, urlencode, urlsplit
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -138,8 +138,7 @@ class ConsoleGuard:
         if len(tokens) > 1 or not self._is_secret(tokens[0]):
             raise Refusal(403, "Wrong link", _OPEN_THE_LINK)
         rest = urlencode([(k, v) for k, v in query if k != TOKEN_PARAMETER])
-        path = scope.get("root_path", "") + scope["path"]
-        location = path + (f"?{rest}" if rest else "")
+        location = _same_page(scope) + (f"?{rest}" if rest else "")
         cookie = f"{cookie_name(self.port)}={self.secret}; HttpOnly; SameSite=Strict; Path=/"
         return [(b"location", location.encode()), (b"set-cookie", cookie.encode())]
 
@@ -187,6 +186,15 @@ _OPEN_THE_LINK = (
     "This console needs the secret of its start: open the link that `slipway ui` printed "
     "(http://127.0.0.1:<port>/?token=…). Each start has a new one."
 )
+
+
+def _same_page(scope: Scope) -> str:
+    """The request's path as it was written (still percent-encoded: a decoded "%3F" or
+    "%0D%0A" would change the page or break the header), with one leading slash: "//host"
+    or "/\\host" in a Location is another host to a browser."""
+    raw = scope.get("raw_path") or scope["path"].encode()
+    written = quote_from_bytes(raw, safe="/%!$&'()*+,;=:@-._~")
+    return "/" + written.lstrip("/")
 
 
 def _headers(scope: Scope) -> dict[str, str]:
