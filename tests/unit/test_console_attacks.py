@@ -8,12 +8,22 @@ misbehaves, reached through the production registry client."""
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
+from botocore.credentials import Credentials
 
+from infra.config import load_environment
+from slipway.console import registry_client
+from slipway.console.registry_client import SignedRegistryClient
 from slipway.console.server import RunningConsole, start_console_with
-from tests.unit.console_support import InProcessRegistry
+from slipway.target import read_environments
+from tests.unit.console_support import InProcessRegistry, Page
 
 
 @pytest.fixture
@@ -82,3 +92,114 @@ def test_a_line_break_in_the_path_is_no_header_and_no_dropped_connection(console
     assert status_of(answer) == 303, answer[:200]
     assert header(answer, "location") == "/%0d%0aSet-Cookie:%20x=1"
     assert b"\r\nSet-Cookie: x=1" not in answer
+
+
+# -- a registry that misbehaves, through the production client ---------------------------
+
+
+class Misbehaving(BaseHTTPRequestHandler):
+    """A registry URL answering whatever ``ANSWERS`` maps its path to: (status, type, body)."""
+
+    ANSWERS: ClassVar[dict[str, tuple[int, str, bytes]]] = {}
+
+    def do_GET(self) -> None:
+        status, kind, body = self.ANSWERS.get(
+            self.path.split("?")[0], (404, "text/plain", b"no such path")
+        )
+        self.send_response(status)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class Dripping(Misbehaving):
+    """Headers at once, then a byte every 50 ms for 10 s: each read is quick."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        for _ in range(200):
+            try:
+                self.wfile.write(b" ")
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.05)
+
+
+def signed_console(handler: type[BaseHTTPRequestHandler]) -> Iterator[tuple[RunningConsole, str]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    credentials = Credentials("AKIAEXAMPLE", "secret")
+    target = SimpleNamespace(
+        config=load_environment(read_environments(), "local"),
+        session=SimpleNamespace(get_credentials=lambda: credentials),
+        is_local=True,
+        registry_url=lambda: base,
+    )
+    console = start_console_with(SignedRegistryClient(target), "unit")  # type: ignore[arg-type]
+    try:
+        yield console, base
+    finally:
+        console.stop()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def misbehaving() -> Iterator[RunningConsole]:
+    for console, _ in signed_console(Misbehaving):
+        yield console
+
+
+def opened(console: RunningConsole, path: str) -> tuple[int, str]:
+    import httpx
+
+    with httpx.Client(base_url=console.base_url, timeout=60) as client:
+        client.get(console.url)
+        answer = client.get(path)
+    return answer.status_code, answer.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        ("text/html", b"<html><body>502 Bad Gateway from a proxy</body></html>"),
+        ("application/json", b'["a", "list"]'),
+        ("application/json", b'"a string"'),
+        ("application/json", b"null"),
+    ],
+)
+def test_a_registry_answer_that_is_not_a_json_object_is_the_registrys_failure(
+    misbehaving, kind, body
+):
+    # GIVEN a registry that answers 200 with something that is no JSON object
+    Misbehaving.ANSWERS = {"/v1/models": (200, kind, body)}
+    # WHEN the models page is opened
+    status, html = opened(misbehaving, "/")
+    # THEN the page says the registry failed (502), not that the console did (500)
+    assert status == 502, html
+    text = Page(html).text
+    assert "not a JSON object" in text and "The console failed" not in text
+
+
+def test_a_registry_500_in_html_is_shown_as_its_status_and_text(misbehaving):
+    Misbehaving.ANSWERS = {"/v1/models": (500, "text/html", b"<h1>Internal Server Error</h1>")}
+    status, html = opened(misbehaving, "/")
+    assert status == 500
+    assert "&lt;h1&gt;Internal Server Error" in html and "<h1>Internal Server Error" not in html
+
+
+def test_a_registry_that_drips_its_answer_is_given_up_on(monkeypatch):
+    monkeypatch.setattr(registry_client, "CALL_TIMEOUT_SECONDS", 1.0)
+    for console, _ in signed_console(Dripping):
+        status, html = opened(console, "/")
+        assert status == 502
+        assert "took more than 1 s" in Page(html).text
