@@ -44,6 +44,7 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 16 * 1024
 TOKEN_PARAMETER = "token"
+MAX_SAME_NAME_COOKIES = 8  # how many cookies of the console's name are tried
 
 
 def cookie_name(port: int) -> str:
@@ -143,7 +144,11 @@ class ConsoleGuard:
         return [(b"location", location.encode()), (b"set-cookie", cookie.encode())]
 
     def check_cookie(self, headers: dict[str, str]) -> None:
-        if not self._is_secret(_cookies(headers.get("cookie", "")).get(cookie_name(self.port))):
+        # any cookie of the console's name may hold the secret: a page on another port of
+        # 127.0.0.1 can set one of that name (on a longer path, sent first), and must not
+        # lock the person out
+        sent = _cookies(headers.get("cookie", "")).get(cookie_name(self.port), [])
+        if not any(self._is_secret(value) for value in sent[:MAX_SAME_NAME_COOKIES]):
             raise Refusal(403, "Open the link slipway ui printed", _OPEN_THE_LINK)
 
     def _is_secret(self, value: str | None) -> bool:
@@ -210,12 +215,13 @@ def _headers(scope: Scope) -> dict[str, str]:
     return found
 
 
-def _cookies(header: str) -> dict[str, str]:
-    cookies: dict[str, str] = {}
+def _cookies(header: str) -> dict[str, list[str]]:
+    """Every value of each cookie name, in the order the browser sent them."""
+    cookies: dict[str, list[str]] = {}
     for part in header.split(";"):
         name, sep, value = part.strip().partition("=")
         if sep:
-            cookies.setdefault(name, value)
+            cookies.setdefault(name, []).append(value)
     return cookies
 
 

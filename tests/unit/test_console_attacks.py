@@ -203,3 +203,50 @@ def test_a_registry_that_drips_its_answer_is_given_up_on(monkeypatch):
         status, html = opened(console, "/")
         assert status == 502
         assert "took more than 1 s" in Page(html).text
+
+
+# -- the cookie ----------------------------------------------------------------------------
+
+
+def test_a_tossed_cookie_of_the_same_name_does_not_lock_the_person_out(console):
+    # GIVEN a page on another port of 127.0.0.1 (cookies ignore ports) that set a cookie of
+    # the console's name on a longer path: the browser sends it first, then the real one
+    name = f"slipway-console-{console.port}"
+    cookie = f"Cookie: {name}=tossed; {name}={console.secret}\r\n"
+    # WHEN the person opens a page
+    answer = exchange(console, "GET /models/iris HTTP/1.1", cookie)
+    # THEN the real cookie lets them in (the page itself is the registry's 404)
+    assert status_of(answer) == 404, answer[:300]
+    # AND a cookie that only looks like it still does not
+    tossed_only = exchange(
+        console, "GET / HTTP/1.1", f"Cookie: {name}=tossed; x={console.secret}\r\n"
+    )
+    assert status_of(tossed_only) == 403
+
+
+# -- the decision forms ------------------------------------------------------------------
+
+
+@pytest.fixture
+def waiting(gate, bundles):
+    from tests.unit.test_registry_decisions import wait_for_approval
+
+    return wait_for_approval(gate, bundles)
+
+
+def test_a_reason_at_the_limit_with_line_breaks_is_taken_as_typed(gate, waiting):
+    from tests.unit.console_support import running_console
+    from tests.unit.test_registry_decisions import ended
+
+    # GIVEN a reason as long as the textarea allows (maxlength counts a line break as one
+    # character), which a browser posts with CR LF line breaks: 1000 typed, 1009 sent
+    typed = "\n".join(["x" * 99] * 10) + "y"
+    assert len(typed) == 1000
+    with running_console(InProcessRegistry()) as browser:
+        # WHEN it is posted as a browser posts it
+        answer = browser.post_form(
+            "/models/iris/versions/good/reject", {"reason": typed.replace("\n", "\r\n")}
+        )
+    # THEN the decision is made, the reason recorded as typed
+    assert answer.status_code == 303, Page(answer.text).text
+    assert ended(waiting.execution)["cause"].endswith(typed)
