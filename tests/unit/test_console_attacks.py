@@ -250,3 +250,60 @@ def test_a_reason_at_the_limit_with_line_breaks_is_taken_as_typed(gate, waiting)
     # THEN the decision is made, the reason recorded as typed
     assert answer.status_code == 303, Page(answer.text).text
     assert ended(waiting.execution)["cause"].endswith(typed)
+
+
+# -- text that reorders the page ----------------------------------------------------------
+
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: what follows it on its line reads backwards
+
+
+def outside_isolation(html: str) -> list[str]:
+    """Override characters left once every <bdi> (an isolated run of text) is taken out."""
+    import re
+
+    return re.findall(f".{{0,40}}{RLO}.{{0,40}}", re.sub(r"<bdi>.*?</bdi>", "", html, flags=re.S))
+
+
+def test_text_from_people_and_uploads_cannot_reorder_the_rest_of_its_line(gate, iris_bundle):
+    from registry.audit import AuditEvent, AuditOutcome, AuditStep
+    from tests.unit.console_support import running_console
+    from tests.unit.test_console_pages import register
+
+    # GIVEN a failed version whose failure reason (an uploaded model's exception message),
+    # uploader and approver hold a right-to-left override, which would make "from an upload
+    # by ...; approved by ..." after it read backwards, and an audit event of the same
+    register(gate, iris_bundle[1], "house", "1")
+    hostile = f"boom {RLO}eilA yb devorppa"
+    gate.repository.update_version(
+        "house",
+        "1",
+        status="failed",
+        rejection_reason=hostile,
+        uploaded_by=hostile,
+        approved_by=hostile,
+    )
+    gate.repository.record_audit(
+        AuditEvent(
+            "house",
+            "1",
+            "exec-house-1",
+            AuditStep.APPROVAL,
+            AuditOutcome.REJECTED,
+            hostile,
+            hostile,
+        )
+    )
+    with running_console(InProcessRegistry(caller=f"arn:aws:iam::1:user/{RLO}x")) as browser:
+        pages = [
+            browser.get(path).text
+            for path in (
+                "/",
+                "/models/house",
+                "/models/house/versions/1",
+                "/models/house/versions/1/retry",
+            )
+        ]
+    # THEN every such text is isolated in a <bdi>: it reorders nothing after it
+    for html in pages:
+        assert RLO in html
+        assert not outside_isolation(html)
