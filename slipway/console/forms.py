@@ -47,7 +47,9 @@ def parse_decision(body: bytes, allow_to: bool) -> DecisionForm:
             problems.append(f"The field {key!r} was sent twice.")
         else:
             fields[key] = value
-    reason = fields.get("reason", "").strip()
+    # a browser posts a textarea's line breaks as CR LF, but its maxlength counted each as
+    # one character: counted here as typed, a reason at the limit is not refused
+    reason = fields.get("reason", "").replace("\r\n", "\n").strip()
     if not reason:
         problems.append("A reason is required: the audit trail records it.")
     elif len(reason) > MAX_REASON_CHARS:

@@ -19,7 +19,7 @@ import hmac
 from collections.abc import Awaitable, Callable, MutableMapping
 from html import escape
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote_from_bytes, urlencode, urlsplit
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,6 +44,7 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 16 * 1024
 TOKEN_PARAMETER = "token"
+MAX_SAME_NAME_COOKIES = 8  # how many cookies of the console's name are tried
 
 
 def cookie_name(port: int) -> str:
@@ -138,13 +139,16 @@ class ConsoleGuard:
         if len(tokens) > 1 or not self._is_secret(tokens[0]):
             raise Refusal(403, "Wrong link", _OPEN_THE_LINK)
         rest = urlencode([(k, v) for k, v in query if k != TOKEN_PARAMETER])
-        path = scope.get("root_path", "") + scope["path"]
-        location = path + (f"?{rest}" if rest else "")
+        location = _same_page(scope) + (f"?{rest}" if rest else "")
         cookie = f"{cookie_name(self.port)}={self.secret}; HttpOnly; SameSite=Strict; Path=/"
         return [(b"location", location.encode()), (b"set-cookie", cookie.encode())]
 
     def check_cookie(self, headers: dict[str, str]) -> None:
-        if not self._is_secret(_cookies(headers.get("cookie", "")).get(cookie_name(self.port))):
+        # any cookie of the console's name may hold the secret: a page on another port of
+        # 127.0.0.1 can set one of that name (on a longer path, sent first), and must not
+        # lock the person out
+        sent = _cookies(headers.get("cookie", "")).get(cookie_name(self.port), [])
+        if not any(self._is_secret(value) for value in sent[:MAX_SAME_NAME_COOKIES]):
             raise Refusal(403, "Open the link slipway ui printed", _OPEN_THE_LINK)
 
     def _is_secret(self, value: str | None) -> bool:
@@ -189,6 +193,15 @@ _OPEN_THE_LINK = (
 )
 
 
+def _same_page(scope: Scope) -> str:
+    """The request's path as it was written (still percent-encoded: a decoded "%3F" or
+    "%0D%0A" would change the page or break the header), with one leading slash: "//host"
+    or "/\\host" in a Location is another host to a browser."""
+    raw = scope.get("raw_path") or scope["path"].encode()
+    written = quote_from_bytes(raw, safe="/%!$&'()*+,;=:@-._~")
+    return "/" + written.lstrip("/")
+
+
 def _headers(scope: Scope) -> dict[str, str]:
     """Request headers by lower-case name; a repeated header keeps its first value, except
     Cookie, whose values join as browsers send them."""
@@ -202,12 +215,13 @@ def _headers(scope: Scope) -> dict[str, str]:
     return found
 
 
-def _cookies(header: str) -> dict[str, str]:
-    cookies: dict[str, str] = {}
+def _cookies(header: str) -> dict[str, list[str]]:
+    """Every value of each cookie name, in the order the browser sent them."""
+    cookies: dict[str, list[str]] = {}
     for part in header.split(";"):
         name, sep, value = part.strip().partition("=")
         if sep:
-            cookies.setdefault(name, value)
+            cookies.setdefault(name, []).append(value)
     return cookies
 
 

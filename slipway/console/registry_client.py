@@ -78,4 +78,13 @@ class SignedRegistryClient:
             raise RegistryCallError(status, exc.message) from None
         if answer.status >= 400:
             raise RegistryCallError(answer.status, problem_detail(answer.status, answer.body))
+        if not isinstance(answer.body, dict):
+            # every registry route answers an object: anything else is a proxy's page or a
+            # wrong URL, the registry's failure to show, not the console's to crash on
+            shown = answer.body if isinstance(answer.body, str) else json.dumps(answer.body)
+            raise RegistryCallError(
+                502,
+                f"the registry answered HTTP {answer.status} with not a JSON object: "
+                f"{shown.strip()[:200]!r}",
+            )
         return answer.body
