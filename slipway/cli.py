@@ -784,15 +784,18 @@ def ui(
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="port on 127.0.0.1 (0: any free port)")
     ] = 8765,
-    no_browser: Annotated[
-        bool, typer.Option("--no-browser", help="only print the console's link")
+    open_browser: Annotated[
+        bool,
+        typer.Option(
+            "--open",
+            help="also open the link in a browser; its secret is then on that browser's "
+            "command line, which other users of this machine can read",
+        ),
     ] = False,
 ) -> None:
     """A web console of the environment's registry on 127.0.0.1: models, versions, the gate,
     lineage, audit, monitoring; approve, reject, retry, roll back. It calls the registry with
     your credentials; open the printed link (its secret is new at each start). Ctrl-C stops."""
-    import os
-
     from slipway.console.server import start_console
     from slipway.target import resolve_target
 
@@ -800,8 +803,10 @@ def ui(
         running = start_console(resolve_target(env), port)
     except OSError as exc:
         raise CliError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+    # printed, not opened, by default: a browser started with the link carries the secret
+    # in its command line (/proc/<pid>/cmdline), readable by every local user
     console.print(f"Console: {running.url}", markup=False, highlight=False, soft_wrap=True)
-    if not no_browser and (os.environ.get("DISPLAY") or sys.platform in ("darwin", "win32")):
+    if open_browser:
         import webbrowser
 
         webbrowser.open(running.url)
