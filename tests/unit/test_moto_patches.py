@@ -159,3 +159,96 @@ def test_an_asymmetric_kms_key_from_cloudformation_signs(monkeypatch):
         sealing = kms.describe_key(KeyId=ids["Sealing"])["KeyMetadata"]
         assert sealing["KeySpec"] == "SYMMETRIC_DEFAULT"
         assert kms.get_key_rotation_status(KeyId=ids["Sealing"])["KeyRotationEnabled"]
+
+
+def _lineage_like_table() -> object:
+    """A table shaped like the lineage table: 40 partitions of 30 items, one summary item
+    per partition in an index (gsi1), as the registry writes them."""
+    dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
+    attributes = ("pk", "sk", "gsi1pk", "gsi1sk")
+    table = dynamodb.create_table(
+        TableName="lineage",
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attributes],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi1",
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    with table.batch_writer() as batch:
+        for model in range(40):
+            pk = f"MODEL#m{model:02}"
+            batch.put_item(Item={"pk": pk, "sk": "MODEL", "gsi1pk": "MODELS", "gsi1sk": pk})
+            for n in range(29):
+                batch.put_item(Item={"pk": pk, "sk": f"VERSION#{n}", "status": f"s{n % 3}"})
+    return table
+
+
+@mock_aws
+def test_a_query_answers_as_moto_does_reading_only_what_can_match(monkeypatch):
+    from boto3.dynamodb.conditions import Attr, Key
+    from moto.dynamodb.models.table import Table
+
+    # GIVEN a table of 1,200 items in 40 partitions, and queries of every shape the
+    # registry makes (prefixes, pages, reverse order, filters, the models index)
+    table = _lineage_like_table()
+    moto_patches.query_only_what_can_match()
+    queries = [
+        {"KeyConditionExpression": Key("pk").eq("MODEL#m07")},
+        {"KeyConditionExpression": Key("pk").eq("MODEL#m07") & Key("sk").begins_with("VERSION#1")},
+        {"KeyConditionExpression": Key("pk").eq("MODEL#m07"), "Limit": 7},
+        {"KeyConditionExpression": Key("pk").eq("MODEL#m07"), "ScanIndexForward": False},
+        {
+            "KeyConditionExpression": Key("pk").eq("MODEL#m07"),
+            "FilterExpression": Attr("status").eq("s1"),
+        },
+        {"KeyConditionExpression": Key("pk").eq("MODEL#nobody")},
+        {"IndexName": "gsi1", "KeyConditionExpression": Key("gsi1pk").eq("MODELS"), "Limit": 9},
+        {
+            "IndexName": "gsi1",
+            "KeyConditionExpression": Key("gsi1pk").eq("MODELS"),
+            "ScanIndexForward": False,
+        },
+        {"IndexName": "gsi1", "KeyConditionExpression": Key("gsi1pk").eq("NOBODY")},
+    ]
+
+    def answers() -> list:
+        found = []
+        for query in queries:
+            page = table.query(**query)
+            pages = [page["Items"]]
+            while "LastEvaluatedKey" in page and len(pages) < 10:
+                page = table.query(**query, ExclusiveStartKey=page["LastEvaluatedKey"])
+                pages.append(page["Items"])
+            found.append(pages)
+        return found
+
+    # WHEN they are answered by the patched Query, and by moto's own
+    seen: list[int] = []
+    narrowed_all_items = Table.all_items
+
+    def counted(self):
+        items = narrowed_all_items(self)
+        seen.append(len(items))
+        return items
+
+    monkeypatch.setattr(Table, "all_items", counted)
+    patched = answers()
+    monkeypatch.setattr(Table, "all_items", narrowed_all_items.original)
+    monkeypatch.setattr(Table, "query", Table.query.original)
+    own = answers()
+    # THEN the answers are the same, page by page
+    assert patched == own
+    assert [len(pages[0]) for pages in patched] == [30, 11, 7, 30, 10, 0, 9, 40, 0]
+    # AND a table query read its partition, an index query the index's partition, never all
+    assert seen and max(seen) <= 40
