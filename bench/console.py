@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import sys
@@ -84,6 +85,7 @@ def embedded_local() -> Iterator[Target]:
         yield resolve_target("local")
     finally:
         stop_daemon(directory)
+    shutil.rmtree(directory, ignore_errors=True)  # kept, with its logs, when something failed
 
 
 # -- the filler -------------------------------------------------------------------------------
