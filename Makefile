@@ -12,7 +12,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 
 EXAMPLES := iris onnx python house spam churn xgboost
 
-.PHONY: demo-drift demo-chain soak docs $(addprefix example-,$(EXAMPLES)) bench-serving bench-registry bench-monitor setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
+.PHONY: demo-drift demo-chain soak docs $(addprefix example-,$(EXAMPLES)) bench-serving bench-registry bench-monitor bench-console console-screenshots setup demo test test-unit test-infra test-serving test-workflow synth lint format down clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -91,6 +91,14 @@ bench-serving: setup .venv-bench-mlflow/.installed
 
 bench-registry: setup
 	$(BIN)/python bench/registry.py
+
+# The console's pages on an embedded registry of 1,000 models x 10 versions (docs/console.md).
+bench-console: setup
+	$(BIN)/python bench/console.py
+
+# The pictures in docs/console.md: the demo model through the gate, the console's pages.
+console-screenshots: setup $(CHROMIUM)
+	$(BIN)/python bench/console_screenshots.py
 
 # Evidently, the drift tool a team would otherwise reach for, in its own environment too.
 .venv-bench-evidently/.installed: bench/requirements-evidently.txt
