@@ -252,3 +252,101 @@ def test_a_query_answers_as_moto_does_reading_only_what_can_match(monkeypatch):
     assert [len(pages[0]) for pages in patched] == [30, 11, 7, 30, 10, 0, 9, 40, 0]
     # AND a table query read its partition, an index query the index's partition, never all
     assert seen and max(seen) <= 40
+
+
+@mock_aws
+def test_a_projection_answers_as_motos_own(monkeypatch):
+    from moto.dynamodb.models.dynamo_type import Item
+
+    # GIVEN items with nested maps and lists, as version items carry manifests
+    table = _lineage_like_table()
+    table.put_item(
+        Item={
+            "pk": "MODEL#m01",
+            "sk": "VERSION#big",
+            "status": "live",
+            "lineage": {
+                "code": {"commit": "abc", "dirty": False},
+                "datasets": [{"u": 1}, {"u": 2}],
+            },
+            "bundle": {"digest": "d" * 64, "size": 10},
+            "#odd": "a name with a hash",
+        }
+    )
+    moto_patches.project_only_named_attributes()
+    projections = [
+        ("#s, #b", {"#s": "status", "#b": "bundle"}),
+        (
+            "#l.#c.#m, #b.#z",
+            {"#l": "lineage", "#c": "code", "#m": "commit", "#b": "bundle", "#z": "size"},
+        ),
+        ("lineage.datasets[1], #n", {"#n": "nothing"}),
+        ("#o, pk", {"#o": "#odd"}),
+    ]
+    key = {"pk": "MODEL#m01", "sk": "VERSION#big"}
+
+    def answers() -> list:
+        found = []
+        for expression, names in projections:
+            asked = {"ProjectionExpression": expression, "ExpressionAttributeNames": names}
+            found.append(table.get_item(Key=key, **asked).get("Item"))
+            found.append(
+                table.meta.client.batch_get_item(
+                    RequestItems={"lineage": {"Keys": [key], **asked}}
+                )["Responses"]["lineage"]
+            )
+        return found
+
+    # WHEN they are answered by the patched projection, and by moto's own
+    patched = answers()
+    monkeypatch.setattr(Item, "project", Item.project.original)
+    own = answers()
+    # THEN they are the same
+    assert patched == own
+    assert patched[2] == {"lineage": {"code": {"commit": "abc"}}, "bundle": {"size": 10}}
+
+
+@mock_aws
+def test_an_index_partition_kept_between_queries_follows_every_write():
+    from boto3.dynamodb.conditions import Key
+
+    # GIVEN the models index read once (its partition is then kept)
+    table = _lineage_like_table()
+    client = table.meta.client
+    moto_patches.query_only_what_can_match()
+    moto_patches.count_dynamodb_writes()
+
+    def models() -> list[str]:
+        query = {"IndexName": "gsi1", "KeyConditionExpression": Key("gsi1pk").eq("MODELS")}
+        return [item["gsi1sk"] for item in table.query(**query)["Items"]]
+
+    assert len(models()) == 40
+    # WHEN items join and leave it by every kind of write
+    table.put_item(Item={"pk": "MODEL#new", "sk": "MODEL", "gsi1pk": "MODELS", "gsi1sk": "a"})
+    assert "a" in models()
+    table.update_item(  # an existing item joins in place
+        Key={"pk": "MODEL#m03", "sk": "VERSION#1"},
+        UpdateExpression="SET gsi1pk = :p, gsi1sk = :s",
+        ExpressionAttributeValues={":p": "MODELS", ":s": "b"},
+    )
+    assert "b" in models()
+    table.update_item(  # and leaves in place
+        Key={"pk": "MODEL#m03", "sk": "VERSION#1"}, UpdateExpression="REMOVE gsi1pk"
+    )
+    assert "b" not in models()
+    client.transact_write_items(  # the resource's client takes Python values
+        TransactItems=[
+            {"Delete": {"TableName": "lineage", "Key": {"pk": "MODEL#new", "sk": "MODEL"}}},
+            {
+                "Put": {
+                    "TableName": "lineage",
+                    "Item": {"pk": "MODEL#t", "sk": "MODEL", "gsi1pk": "MODELS", "gsi1sk": "c"},
+                }
+            },
+        ]
+    )
+    with table.batch_writer() as batch:
+        batch.put_item(Item={"pk": "MODEL#u", "sk": "MODEL", "gsi1pk": "MODELS", "gsi1sk": "d"})
+    # THEN each query answers what the table holds now
+    found = models()
+    assert "a" not in found and {"c", "d"} <= set(found) and len(found) == 42
