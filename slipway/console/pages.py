@@ -94,11 +94,11 @@ def models_page(
 def model_row(model: dict[str, Any]) -> dict[str, Any]:
     """One line of the models page from a listed model: the enriched fields where the
     registry sends them, the older ones (live_version, latest_version) otherwise."""
-    stages = model.get("stages") or {}
-    live = stages.get("live") or {}
-    staging = stages.get("staging") or {}
-    latest = model.get("latest") or {}
-    monitor = model.get("monitor") or {}
+    stages = _mapping(model.get("stages"))
+    live = _mapping(stages.get("live"))
+    staging = _mapping(stages.get("staging"))
+    latest = _mapping(model.get("latest"))
+    monitor = _mapping(model.get("monitor"))
     return {
         "name": model.get("name", "?"),
         "live": live.get("version") or model.get("live_version"),
@@ -123,41 +123,68 @@ def model_row(model: dict[str, Any]) -> dict[str, Any]:
 def versions_page(
     request: Request,
     name: str,
-    next_token: str | None = None,
+    page: int = 1,
     registry: RegistryClient = Depends(registry_of),
 ) -> HTMLResponse:
     name = checked(name, NAME_PATTERN, "model name")
-    params = {"limit": str(PAGE_SIZE), "next_token": page_token(next_token)}
-    model, listing = side_by_side(
+    model, listed = side_by_side(
         lambda: registry.get(f"/v1/models/{name}"),
-        lambda: registry.get(f"/v1/models/{name}/versions", params),
+        lambda: every_version(registry, name),
     )
-    model, listing = required(model), required(listing)
-    stages = model.get("stages") or {}
-    versions = sorted(
-        listing.get("versions", []),
-        key=lambda v: version_order(str(v.get("version", ""))),
-        reverse=True,
-    )
+    model, (versions, more) = required(model), required(listed)
+    # newest first across all of them: the registry lists versions in key order ("10"
+    # before "2"), so a page of its own would not hold the newest
+    versions.sort(key=lambda v: version_order(str(v.get("version", ""))), reverse=True)
+    pages = max(1, -(-len(versions) // PAGE_SIZE))
+    if not 1 <= page <= pages:
+        raise PageNotFound(f"model {name} has no page {page} of versions (pages 1 to {pages})")
+    stages = model.get("stages") if isinstance(model.get("stages"), dict) else {}
+    live = stages.get("live") if isinstance(stages.get("live"), dict) else {}
+    staging = stages.get("staging") if isinstance(stages.get("staging"), dict) else {}
     context = base_context(request, f"Model {name}", [(name, None)])
     context.update(
         name=name,
         model=model,
-        live=(stages.get("live") or {}).get("version"),
-        canary=(stages.get("live") or {}).get("canary_version"),
-        staging=(stages.get("staging") or {}).get("version"),
-        versions=[version_row(v) for v in versions],
-        next_token=listing.get("next_token"),
-        first_page=next_token is None,
+        live=live.get("version"),
+        canary=live.get("canary_version"),
+        staging=staging.get("version"),
+        versions=[version_row(v) for v in versions[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]],
+        page=page,
+        pages=pages,
+        more_than_read=more,
+        read_at_most=VERSIONS_READ_AT_MOST,
     )
     return render("versions.html", context)
 
 
+# A model's versions page orders every version it reads, so it reads them all, in registry
+# pages of 100, up to this many (5 calls); past it, the page says so (`slipway versions`).
+VERSIONS_READ_AT_MOST = 500
+
+
+def every_version(registry: RegistryClient, name: str) -> tuple[list[dict[str, Any]], bool]:
+    """The model's versions as the registry lists them, at most VERSIONS_READ_AT_MOST, and
+    whether more remain unread."""
+    versions: list[dict[str, Any]] = []
+    token = None
+    while True:
+        listing = registry.get(f"/v1/models/{name}/versions", {"limit": "100", "next_token": token})
+        versions += [v for v in listing.get("versions", []) if isinstance(v, dict)]
+        token = listing.get("next_token")
+        if not token or len(versions) >= VERSIONS_READ_AT_MOST:
+            return versions, bool(token)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def version_row(version: dict[str, Any]) -> dict[str, Any]:
-    evaluation = version.get("evaluation_result") or {}
-    declared = version.get("evaluation") or {}
-    lineage = version.get("lineage") or {}
-    metrics = lineage.get("metrics") if isinstance(lineage.get("metrics"), dict) else {}
+    # a damaged item (written by hand, or by an old bug) is listed with what it has
+    evaluation = _mapping(version.get("evaluation_result"))
+    declared = _mapping(version.get("evaluation"))
+    lineage = _mapping(version.get("lineage"))
+    metrics = _mapping(lineage.get("metrics"))
     return {
         "version": str(version.get("version", "?")),
         "status": version.get("status", "unknown"),

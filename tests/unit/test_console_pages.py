@@ -206,7 +206,8 @@ def test_while_the_gate_runs_the_version_page_offers_to_refresh_itself(
     sfn = boto3.client("stepfunctions")
     sfn.start_execution(stateMachineArn=machine, name="exec-house-1", input="{}")
     with running_console(InProcessRegistry()) as browser:
-        running = Page(browser.get("/models/house/versions/1").text)
+        running_text = browser.get("/models/house/versions/1").text
+        running = Page(running_text)
         sfn.stop_execution(
             executionArn=execution_arn(machine, "exec-house-1"), error="Stopped", cause="test"
         )
@@ -217,5 +218,46 @@ def test_while_the_gate_runs_the_version_page_offers_to_refresh_itself(
     checkbox = running.one("input", id="auto-refresh")
     assert checkbox["type"] == "checkbox" and running.one("label", **{"for": "auto-refresh"})
     running.one("script", src="/static/console.js")
+    # AND the gate says the promotion runs (not only the steps)
+    assert 'class="gate-summary"' in running_text and "running</span>" in running_text
     # AND a gate that ended does not reload
     assert not [a for t, a in stopped.elements if "data-refresh-seconds" in a]
+
+
+def test_the_versions_page_is_newest_first_across_pages(gate, registry, iris_bundle):
+    # GIVEN 60 versions, which the registry lists in key order ("10" before "9")
+    for version in range(1, 61):
+        register(gate, iris_bundle[1], "house", str(version))
+    with running_console(registry) as browser:
+        first = Page(browser.get("/models/house").text)
+        second_answer = browser.get("/models/house?page=2")
+        beyond = browser.get("/models/house?page=3")
+    # THEN the first page holds the newest 50, the second the oldest 10, linked both ways
+    assert rows(first, "data-version") == [str(v) for v in range(60, 10, -1)]
+    second = Page(second_answer.text)
+    assert rows(second, "data-version") == [str(v) for v in range(10, 0, -1)]
+    (older,) = first.find_all("a", rel="next")
+    assert older["href"] == "/models/house?page=2"
+    (newer,) = second.find_all("a", rel="prev")
+    assert newer["href"] == "/models/house?page=1"
+    assert beyond.status_code == 404
+
+
+def test_a_damaged_version_is_listed_with_what_it_has(gate, registry, iris_bundle):
+    # GIVEN a version item whose lineage and evaluation are not maps (written by hand)
+    register(gate, iris_bundle[1], "house", "1")
+    gate.repository.update_version("house", "1", lineage="oops", evaluation_result=[1, 2])
+    with running_console(registry) as browser:
+        answer = browser.get("/models/house")
+    assert answer.status_code == 200, answer.text
+    assert rows(Page(answer.text), "data-version") == ["1"]
+
+
+def test_the_version_page_says_why_its_gate_shows_no_step(gate, registry, iris_bundle):
+    # GIVEN a version whose execution Step Functions does not keep (or never ran)
+    register(gate, iris_bundle[1], "house", "1")
+    with running_console(registry) as browser:
+        page = browser.get("/models/house/versions/1").text
+    # THEN the gate section says why every step shows as not reached
+    assert 'class="gate-summary"' in page
+    assert "no longer keeps this version" in page
