@@ -74,7 +74,9 @@ def _summary(gate: dict[str, Any]) -> Markup:
     if gate.get("gone"):
         lines.append(
             "Step Functions no longer keeps this version's promotion execution "
-            "(it keeps them 90 days): the steps below are the declared ones."
+            "(AWS keeps them 90 days after they end; the embedded cloud forgets them when it "
+            "stops): the steps below are the declared ones, and the audit trail has what "
+            "each step recorded."
         )
     elif not status:
         lines.append("No promotion execution is recorded for this version.")
