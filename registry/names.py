@@ -26,6 +26,14 @@ BUNDLE_FILE = "bundle.tar.gz"
 UPLOAD_KEY_PATTERN = re.compile(r"^models/(?P<name>[^/]+)/(?P<version>[^/]+)/bundle\.tar\.gz$")
 
 
+def version_order(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Natural order of versions, as people count: 2 before 10, 1.9 before 1.10. The
+    numbers in a version compare as numbers, the rest as text; a number goes before text at
+    the same place (the table orders versions as text: 1, 10, 2)."""
+    parts = re.split(r"(\d+)", version)  # the runs of digits are at the odd places
+    return tuple((0, int(p)) if i % 2 else (1, p) for i, p in enumerate(parts) if p)
+
+
 def upload_key(name: str, version: str) -> str:
     """The S3 key a bundle for (name, version) is uploaded to."""
     return f"{MODELS_PREFIX}{name}/{version}/{BUNDLE_FILE}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -1479,12 +1478,13 @@ def versions(
     as_json: JsonOption = False,
 ) -> None:
     """Versions of a model with their status, in natural order (2 before 10)."""
+    from registry.names import version_order
     from slipway.target import resolve_target
 
     params = {"status": status} if status else {}
     rows = _all_pages(resolve_target(env), f"/v1/models/{name}/versions", "versions", params)
     # the table orders versions as text (1, 10, 2); people count
-    rows.sort(key=lambda row: _version_order(str(row.get("version", ""))))
+    rows.sort(key=lambda row: version_order(str(row.get("version", ""))))
     if as_json:
         _emit_json(rows)
         return
@@ -1500,13 +1500,6 @@ def _version_line(row: dict[str, Any]) -> str:
     if isinstance(baseline, dict):
         line += f", baseline: {baseline.get('rows')} rows, {baseline.get('columns')} columns"
     return line + (f" [damaged: {row['damaged']}]" if "damaged" in row else "")
-
-
-def _version_order(version: str) -> tuple[tuple[int, int | str], ...]:
-    """Natural order: the numbers in a version compare as numbers (2 < 10, 1.9 < 1.10),
-    the rest as text; a number goes before text at the same place."""
-    parts = re.split(r"(\d+)", version)  # the runs of digits are at the odd places
-    return tuple((0, int(p)) if i % 2 else (1, p) for i, p in enumerate(parts) if p)
 
 
 def _all_pages(target: Any, path: str, key: str, params: dict[str, str]) -> list[Any]:

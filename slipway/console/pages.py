@@ -12,11 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
+from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN, version_order
 from registry.statuses import VersionStatus
 from slipway.console.fetching import required, side_by_side
+from slipway.console.humanize import mapping
 from slipway.console.registry_client import RegistryCallError, RegistryClient
-from slipway.console.rendering import render, version_order
+from slipway.console.rendering import render
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -94,11 +95,11 @@ def models_page(
 def model_row(model: dict[str, Any]) -> dict[str, Any]:
     """One line of the models page from a listed model: the enriched fields where the
     registry sends them, the older ones (live_version, latest_version) otherwise."""
-    stages = _mapping(model.get("stages"))
-    live = _mapping(stages.get("live"))
-    staging = _mapping(stages.get("staging"))
-    latest = _mapping(model.get("latest"))
-    monitor = _mapping(model.get("monitor"))
+    stages = mapping(model.get("stages"))
+    live = mapping(stages.get("live"))
+    staging = mapping(stages.get("staging"))
+    latest = mapping(model.get("latest"))
+    monitor = mapping(model.get("monitor"))
     return {
         "name": model.get("name", "?"),
         "live": live.get("version") or model.get("live_version"),
@@ -175,16 +176,12 @@ def every_version(registry: RegistryClient, name: str) -> tuple[list[dict[str, A
             return versions, bool(token)
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def version_row(version: dict[str, Any]) -> dict[str, Any]:
     # a damaged item (written by hand, or by an old bug) is listed with what it has
-    evaluation = _mapping(version.get("evaluation_result"))
-    declared = _mapping(version.get("evaluation"))
-    lineage = _mapping(version.get("lineage"))
-    metrics = _mapping(lineage.get("metrics"))
+    evaluation = mapping(version.get("evaluation_result"))
+    declared = mapping(version.get("evaluation"))
+    lineage = mapping(version.get("lineage"))
+    metrics = mapping(lineage.get("metrics"))
     return {
         "version": str(version.get("version", "?")),
         "status": version.get("status", "unknown"),

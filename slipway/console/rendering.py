@@ -4,7 +4,6 @@ and returned Markup."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -14,12 +13,6 @@ from jinja2 import ChainableUndefined, Environment, PackageLoader
 from slipway.console.gate_diagram import gate_diagram
 from slipway.console.lineage_graph import lineage_graph
 from slipway.console.monitor_charts import monitor_charts
-
-
-def version_order(version: str) -> tuple[tuple[int, int | str], ...]:
-    """Natural order, as ``slipway versions`` sorts: 2 before 10, 1.9 before 1.10."""
-    parts = re.split(r"(\d+)", version)  # the runs of digits are at the odd places
-    return tuple((0, int(p)) if i % 2 else (1, p) for i, p in enumerate(parts) if p)
 
 
 def when(value: Any) -> str:
