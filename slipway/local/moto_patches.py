@@ -13,7 +13,9 @@ Each patch closes one gap between moto and AWS (docs/architecture.md lists what 
 - CloudWatch answers percentile statistics (``p99``) as it does in AWS;
 - a DynamoDB Query reads the items it can match, not a sorted copy of the whole table
   (``query_only_what_can_match``: the console's pages over 10,000 versions), and a
-  projection converts the attributes it names, not the whole item once per name;
+  projection converts the attributes it names, not the whole item once per name, and an
+  answer's attribute values are written out directly, not member by member through moto's
+  generic serializer;
 - Lambda code runs in the local executor instead of Docker, and the embedded-metric-format
   lines it prints become CloudWatch metrics;
 - data capture's Firehose streams, subscription filters and alarms come from the templates
@@ -44,6 +46,7 @@ from moto.awslambda import models as lambda_models
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudwatch import models as cloudwatch_models
+from moto.core import serialize as moto_serialize
 from moto.core.common_models import CloudFormationModel
 from moto.core.config import default_user_config
 from moto.dynamodb import responses as dynamodb_responses
@@ -99,6 +102,19 @@ TARGETS: list[tuple[Any, str, tuple[str, ...] | None]] = [
         ("self", "hash_key_attrs", "range_key_attrs"),
     ),
     (dynamodb_types.Item, "project", ("self", "projection_expressions")),
+    (moto_serialize, "SERVICE_SPECIFIC_SERIALIZERS", None),
+    (moto_serialize, "JSONSerializer", None),
+    (
+        moto_serialize.ResponseSerializer,
+        "_serialize",
+        ("self", "serialized", "value", "shape", "key"),
+    ),
+    (
+        moto_serialize.ResponseSerializer,
+        "_default_serialize",
+        ("self", "serialized", "value", "shape", "key"),
+    ),
+    (moto_serialize.ResponseSerializer, "_base64", ("self", "value")),
     (dynamodb_responses.DynamoHandler, "call_action", ("self",)),
     (dynamodb_responses.DynamoHandler, "_get_action", ("self",)),
     (dynamodb_types, "serializer", None),
@@ -805,6 +821,64 @@ def project_only_named_attributes() -> None:
     item_class.project = project
 
 
+# The members of DynamoDB's AttributeValue, as its service model declares them.
+_ATTRIBUTE_VALUE_MEMBERS = frozenset({"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"})
+
+
+def serialize_attribute_values_directly() -> None:
+    """moto writes every answer out by walking the operation's output shape, asking for each
+    of a structure's members by every name it might have: an AttributeValue costs ten such
+    look-ups, and a listing of 150 projected items spent two thirds of its time there (the
+    console's models page). DynamoDB's answers are written by moto's own JSON serializer,
+    except that an AttributeValue is written directly, by the same rules: a member that is
+    None is left out, strings and numbers are ``str``, binaries base64, maps and lists
+    recursively."""
+    specific = _target(moto_serialize, "SERVICE_SPECIFIC_SERIALIZERS")
+    json_serializer = _target(moto_serialize, "JSONSerializer")
+    if specific.get("dynamodb", {}).get("json") is not None:
+        return
+    generic = _target(moto_serialize.ResponseSerializer, "_serialize")
+    _target(moto_serialize.ResponseSerializer, "_default_serialize")
+    _target(moto_serialize.ResponseSerializer, "_base64")
+
+    def attribute_value(serializer: Any, value: dict[str, Any]) -> dict[str, Any]:
+        written: dict[str, Any] = {}
+        for member, content in value.items():
+            if content is None or member not in _ATTRIBUTE_VALUE_MEMBERS:
+                continue
+            if member == "M":
+                written[member] = {  # as moto's map: a value that is None is left out
+                    name: attribute_value(serializer, inner) if isinstance(inner, dict) else inner
+                    for name, inner in content.items()
+                    if inner is not None
+                }
+            elif member == "L":
+                written[member] = [
+                    attribute_value(serializer, inner) if isinstance(inner, dict) else inner
+                    for inner in content
+                ]
+            elif member == "B":
+                written[member] = serializer._base64(content)
+            elif member == "BS":
+                written[member] = [serializer._base64(inner) for inner in content]
+            elif member in ("S", "N"):
+                written[member] = content if content in ({}, []) else str(content)
+            elif member in ("SS", "NS"):
+                written[member] = [inner if inner in ({}, []) else str(inner) for inner in content]
+            else:  # NULL, BOOL
+                written[member] = content
+        return written
+
+    class DirectAttributeValueSerializer(json_serializer):  # type: ignore[misc,valid-type]
+        def _serialize(self, serialized: Any, value: Any, shape: Any, key: str) -> None:
+            if shape.name == "AttributeValue" and isinstance(value, dict):
+                self._default_serialize(serialized, attribute_value(self, value), shape, key)
+                return
+            generic(self, serialized, value, shape, key)
+
+    specific["dynamodb"] = {**specific.get("dynamodb", {}), "json": DirectAttributeValueSerializer}
+
+
 # DynamoDB actions that change nothing; any other action (a write, a transaction, a table's
 # change or restore) makes every index partition found so far stale.
 _READ_ACTIONS = frozenset(
@@ -1022,6 +1096,7 @@ def install(executor: LocalExecutor, credentials: LocalCredentials) -> None:
     query_only_what_can_match()
     count_dynamodb_writes()
     project_only_named_attributes()
+    serialize_attribute_values_directly()
     honour_logging_config()
     monitoring_resources.install()
     for cached in ("get_model_list", "get_model_map", "get_name_type_map"):

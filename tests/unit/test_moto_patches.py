@@ -350,3 +350,115 @@ def test_an_index_partition_kept_between_queries_follows_every_write():
     # THEN each query answers what the table holds now
     found = models()
     assert "a" not in found and {"c", "d"} <= set(found) and len(found) == 42
+
+
+@mock_aws
+def test_attribute_values_written_directly_answer_as_motos_serializer(monkeypatch):
+    from decimal import Decimal
+
+    from moto.core import serialize
+
+    # GIVEN items holding every kind of attribute value, nested, empty and binary ones too
+    table = _lineage_like_table()
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    odd = {
+        "pk": "MODEL#m02",
+        "sk": "VERSION#odd",
+        "s": "text ü",
+        "empty": "",
+        "n": Decimal("3.25"),
+        "big": Decimal("12345678901234567890"),
+        "b": b"\x00\xffbytes",
+        "ss": {"a", "b"},
+        "ns": {Decimal(1), Decimal("2.5")},
+        "bs": {b"\x01", b"\x02\x03"},
+        "m": {"inner": {"deeper": [1, "two", b"\x04", None, True]}, "e": {}},
+        "l": [[], {}, {"k": None}, False],
+        "null": None,
+        "yes": True,
+        "no": False,
+    }
+    table.put_item(Item=odd)
+    key = {"pk": {"S": "MODEL#m02"}, "sk": {"S": "VERSION#odd"}}
+    query = {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": key["pk"]}}
+    calls = [
+        ("get_item", {"TableName": "lineage", "Key": key}),
+        (
+            "get_item",
+            {
+                "TableName": "lineage",
+                "Key": key,
+                "ProjectionExpression": "m.inner, b, ss",
+                "ReturnConsumedCapacity": "TOTAL",
+            },
+        ),
+        (
+            "batch_get_item",
+            {"RequestItems": {"lineage": {"Keys": [key, {**key, "sk": {"S": "x"}}]}}},
+        ),
+        ("query", {"TableName": "lineage", **query, "ReturnConsumedCapacity": "INDEXES"}),
+        ("query", {"TableName": "lineage", **query, "Limit": 3}),
+        ("scan", {"TableName": "lineage", "Limit": 50}),
+        ("transact_get_items", {"TransactItems": [{"Get": {"TableName": "lineage", "Key": key}}]}),
+        (
+            "update_item",
+            {
+                "TableName": "lineage",
+                "Key": key,
+                "UpdateExpression": "SET s = :s",
+                "ExpressionAttributeValues": {":s": {"S": "text ü"}},
+                "ReturnValues": "ALL_NEW",
+            },
+        ),
+        (
+            "put_item",  # refused: the error carries the item
+            {
+                "TableName": "lineage",
+                "Item": {**key, "s": {"S": "other"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            },
+        ),
+        ("describe_table", {"TableName": "lineage"}),
+    ]
+    bodies: list[object] = []
+    client.meta.events.register(
+        "after-call.dynamodb.*",
+        lambda http_response, **_: bodies.append(json.loads(http_response.content)),
+    )
+
+    def answers() -> list:
+        bodies.clear()
+        parsed = []
+        for operation, arguments in calls:
+            try:
+                parsed.append(getattr(client, operation)(**arguments))
+            except client.exceptions.ConditionalCheckFailedException as refused:
+                parsed.append(refused.response)
+        for answer in parsed:
+            answer.pop("ResponseMetadata", None)
+        return [parsed, list(bodies)]
+
+    looked_up = {"members": 0}
+    get_value = serialize.ResponseSerializer.get_value
+
+    def counted(self, *args, **kwargs):
+        looked_up["members"] += 1
+        return get_value(self, *args, **kwargs)
+
+    monkeypatch.setattr(serialize.ResponseSerializer, "get_value", counted)
+
+    # WHEN they are answered with attribute values written directly, and by moto's own
+    moto_patches.serialize_attribute_values_directly()
+    patched = answers()
+    direct_lookups = looked_up["members"]
+    monkeypatch.delitem(serialize.SERVICE_SPECIFIC_SERIALIZERS, "dynamodb")
+    looked_up["members"] = 0
+    own = answers()
+    # THEN the raw bodies are the same, and so is what boto3 makes of them
+    assert patched == own
+    assert patched[0][0]["Item"]["b"] == {"B": b"\x00\xffbytes"}
+    assert patched[0][0]["Item"]["m"]["M"]["inner"]["M"]["deeper"]["L"][3] == {"NULL": True}
+    assert "Item" in patched[1][8]  # the refused put's error carries the item
+    # AND the values were written directly: moto looked up a small share of the members
+    assert direct_lookups * 5 < looked_up["members"]
