@@ -31,7 +31,18 @@ step "5. A shifted stream: petal_length 2.5 cm longer in every request"
 
 sleep 3
 step "6. The monitor job again: the shifted column is named"
-slipway monitor run "$MODEL" --env local --window 1h || true
+slipway monitor run "$MODEL" --env local --window 1h
 
 step "7. The drift report, as people read it"
 slipway monitor "$MODEL" --env local
+
+# The demo fails, rather than ends quietly, if the report does not name the shifted column
+# alone among the inputs.
+slipway monitor "$MODEL" --env local --json | .venv/bin/python -c '
+import json, sys
+report = json.load(sys.stdin)["reports"][0]
+named = report["drifted_columns"]
+if named != ["petal_length"]:
+    sys.exit(f"expected the report to name petal_length alone; it names {named}")
+print("the report names petal_length, the shifted column")
+'
