@@ -12,10 +12,11 @@ with its registry calls (SigV4-signed through the local gateway, side by side, a
 makes them). Prints p50/p95 per page, the registry's share and the console's own, then on the
 last line ``worst_page_p95_ms=<n> target_ms=300``. Not a test: nothing here passes or fails.
 
-On the embedded cloud the registry calls dominate: moto's DynamoDB answers a Query by walking
-every item of the table, so each Query costs in proportion to the whole registry (real
-DynamoDB reads only the partition asked for). The console's own share is the figure that
-carries over to AWS.
+On the embedded cloud the registry calls dominate: the gateway, the registry function's
+worker and moto's handling of each DynamoDB request (the embedded cloud teaches moto to read
+one partition per Query and to write attribute values directly; see
+slipway/local/moto_patches.py). The console's own share is the figure that carries over to
+AWS.
 """
 
 from __future__ import annotations
