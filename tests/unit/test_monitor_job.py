@@ -95,10 +95,15 @@ class Account:
                 found.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
 
-    def run(self, request: JobRequest | None = None, **kwargs: Any) -> dict[str, Any]:
+    def run(
+        self,
+        request: JobRequest | None = None,
+        settings: MonitoringSettings = SETTINGS,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         clients = Clients(self.s3, self.events, self.repository)
         result = run_monitor(
-            clients, BUCKET, "unit", SETTINGS, request or JobRequest(), now=END, **kwargs
+            clients, BUCKET, "unit", settings, request or JobRequest(), now=END, **kwargs
         )
         return result.as_json()
 
@@ -160,6 +165,41 @@ def test_unshifted_traffic_is_ok_and_raises_nothing(account):
 
     assert judged["verdict"] == "ok" and judged["drifted_columns"] == []
     assert account.caught() == []
+
+
+def test_the_environments_missing_rate_and_unseen_alarms_judge_the_traffic(account):
+    """cdk.json's monitoring section sets all three drift alarms; the job judges by them."""
+    account.live_model("iris", "1")
+    requests = iris_requests(200, 4)
+    for n, request in enumerate(requests):
+        row = request["inputs"][0]
+        if n % 5 == 0:  # a fifth of the rows lose their petal width
+            row[3] = None
+        if n % 50 == 0:  # 2% of the rows have a sepal length training never saw (max 7.9)
+            row[0] = 8.4
+    at = END - timedelta(minutes=30)
+    put_capture(account.s3, BUCKET, capture_lines(requests, "iris", "1", at), END)
+    tolerant_of_gaps = MonitoringSettings.model_validate(
+        {"window_hours": 2, "min_rows": 50, "missing_rate_alarm": 0.5, "unseen_alarm": 0.01}
+    )
+
+    # WHEN the job runs at the default alarms (0.1 each)
+    (judged,) = account.run()["reports"]
+    # THEN the missing petal widths are drift, the few unseen sepal lengths are not
+    assert judged["verdict"] == "drift" and judged["drifted_columns"] == ["petal_width"]
+    report = account.report("iris", "1")
+    (width,) = [c for c in report["columns"] if c["column"] == "petal_width"]
+    assert width["reasons"] == ["missing rate rose by 0.200 (>= 0.1)"]
+
+    # WHEN an environment tolerates gaps but no unseen values
+    (judged,) = account.run(settings=tolerant_of_gaps)["reports"]
+    # THEN it is the other way round, and the report says which alarms judged it
+    assert judged["drifted_columns"] == ["sepal_length"]
+    report = account.report("iris", "1")
+    (length,) = [c for c in report["columns"] if c["column"] == "sepal_length"]
+    assert length["reasons"] == ["unseen share 0.020 >= 0.01"]
+    assert report["thresholds"]["missing_rate_alarm"] == 0.5
+    assert report["thresholds"]["unseen_alarm"] == 0.01
 
 
 def test_feedback_of_both_forms_gives_the_live_metric_and_a_drop_is_announced(account):
