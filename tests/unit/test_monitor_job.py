@@ -18,17 +18,16 @@ from moto import mock_aws
 
 from model_runtime.jobs import monitor
 from model_runtime.jobs.monitor import Clients, JobRequest, Limits, run_monitor
-from registry import items
 from registry.monitoring_reports import EVENT_SOURCE, report_key
 from registry.monitoring_settings import MonitoringSettings
-from registry.repository import LineageRepository, UploadedBundle
-from registry.statuses import Stage
+from registry.repository import LineageRepository
 from tests.conftest import create_lineage_table
 from tests.monitoring_fixtures import (
     capture_lines,
     iris_requests,
     put_capture,
     rebundle,
+    register_live,
 )
 
 BUCKET = "slipway-unit-artifacts"
@@ -59,30 +58,16 @@ class Account:
         self, name: str, version: str, *, baseline: bool = True, accuracy: float = 0.9
     ) -> None:
         bundle = rebundle(self.iris, self.tmp_path / f"{name}-{version}.tar.gz", baseline=baseline)
-        key = f"models/{name}/{version}/bundle.tar.gz"
-        answer = self.s3.put_object(Bucket=BUCKET, Key=key, Body=bundle.read_bytes())
-        import hashlib
-
-        from model_runtime.bundle import open_bundle
-
-        manifest = open_bundle(bundle, self.tmp_path / f"open-{name}-{version}").manifest
-        document = manifest.model_dump(mode="json", exclude_none=True)
-        document.update(name=name, version=version)
-        where = UploadedBundle(
+        register_live(
+            self.s3,
+            self.table,
             BUCKET,
-            key,
-            answer["VersionId"],
-            hashlib.sha256(bundle.read_bytes()).hexdigest(),
-            bundle.stat().st_size,
-        )
-        self.repository.register_version(document, where, execution=f"exec-{version}")
-        self.repository.update_version(
-            name,
-            version,
-            evaluation_result={"metric": "accuracy", "direction": "maximize", "value": accuracy},
-        )
-        self.table.put_item(
-            Item=items.pointer_item(name, Stage.LIVE, version, None, "exec", END.isoformat())
+            bundle,
+            name=name,
+            version=version,
+            evaluation={"metric": "accuracy", "direction": "maximize", "value": accuracy},
+            work=self.tmp_path,
+            at=END.isoformat(),
         )
 
     def caught(self) -> list[dict[str, Any]]:
