@@ -82,7 +82,7 @@ class MonitorJob(Construct):
             handler=MONITOR_HANDLER,
             embedded=embedded,
             # a window's rows are held in memory while they are judged (model_runtime/jobs/
-            # monitor.py Limits: at most 2 million rows)
+            # monitor.py Limits.for_memory: 200 rows a MB, about 600,000 rows at 3008 MB)
             memory_size=3008,
             timeout=Duration.minutes(15),
             environment={

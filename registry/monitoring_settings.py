@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from functools import cache
 from typing import Annotated
 
@@ -28,6 +29,14 @@ MAX_CAPTURE_LINE_BYTES = 200 * 1024
 # What S3 lifecycle rules accept, and a year and a half at most: captured requests are
 # personal data in many teams' hands.
 CAPTURE_RETENTION_DAYS = (1, 548)
+# The longest window a report judges (``window_hours``, a run's or a reader's ``--window``).
+MAX_WINDOW_HOURS = 24 * 31
+MAX_WINDOW_TEXT = 16
+WINDOW_PATTERN = re.compile(r"^(\d{1,4})([hd])$")
+# The drift comparison's defaults (model_runtime/monitoring/drift.py reads them from here).
+DEFAULT_PSI_ALARM = 0.1
+DEFAULT_MISSING_RATE_ALARM = 0.1
+DEFAULT_UNSEEN_ALARM = 0.1
 
 ColumnName = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -71,14 +80,33 @@ class MonitoringSettings(_Strict):
         description="when the monitor job runs (an EventBridge Scheduler expression: "
         "rate(1 hour), rate(30 minutes), cron(...))",
     )
-    window_hours: int = Field(24, ge=1, le=24 * 31, description="how much traffic a report judges")
+    window_hours: int = Field(
+        24, ge=1, le=MAX_WINDOW_HOURS, description="how much traffic a report judges"
+    )
     psi_alarm: float = Field(
-        0.1,
+        DEFAULT_PSI_ALARM,
         gt=0.0,
         le=10.0,
         description="a column's PSI at or above this (and above its sampling noise) is drift: "
         "the moderate band's start, which a half-standard-deviation shift (PSI about 0.22) "
         "clears; 0.25 alarms on major drift only",
+    )
+    # Both are shares, so above 1 nothing could alarm; at 0 every column would (a change of
+    # 0 or an unseen share of 0 reaches it), so both must be above 0.
+    missing_rate_alarm: float = Field(
+        DEFAULT_MISSING_RATE_ALARM,
+        gt=0.0,
+        le=1.0,
+        description="a column whose missing rate rose by this much or more over its "
+        "baseline's (0.1: from 2% to 12% of rows) is drift",
+    )
+    unseen_alarm: float = Field(
+        DEFAULT_UNSEEN_ALARM,
+        gt=0.0,
+        le=1.0,
+        description="a column whose share of values the training data never had (numbers "
+        "outside its range, new categories, text lengths outside its lengths) is this much "
+        "or more is drift",
     )
     quality_drop_alarm: float = Field(
         0.05,
@@ -116,6 +144,19 @@ class MonitoringSettings(_Strict):
             return self.capture_rate, frozenset()
         rate = own.capture_rate if own.capture_rate is not None else self.capture_rate
         return rate, frozenset(own.exclude)
+
+
+def parse_window(text: str) -> int:
+    """A window such as ``24h`` or ``7d``, as hours (1 to ``MAX_WINDOW_HOURS``): what
+    `slipway monitor --window` and the registry API's ``window`` take."""
+    match = WINDOW_PATTERN.fullmatch(text.strip()) if len(text) <= MAX_WINDOW_TEXT else None
+    hours = int(match[1]) * (24 if match[2] == "d" else 1) if match else 0
+    if not 1 <= hours <= MAX_WINDOW_HOURS:
+        raise ValueError(
+            f"window {text!r}: give hours or days, e.g. 24h or 7d, "
+            f"from 1h to {MAX_WINDOW_HOURS}h ({MAX_WINDOW_HOURS // 24}d)"
+        )
+    return hours
 
 
 def parse_settings(raw: str | None) -> MonitoringSettings:

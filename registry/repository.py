@@ -83,6 +83,8 @@ class ModelOverview:
 BATCH_GET_KEYS = 100
 UNPROCESSED_RETRIES = 3
 UNPROCESSED_PAUSE_SECONDS = 0.05
+# A version's reports a window filter reads at most: six weeks of hourly runs.
+MONITOR_REPORTS_SCANNED = 1000
 # The attributes of pointers and version items a model listing reads.
 OVERVIEW_ATTRIBUTES = (
     keys.PK,
@@ -930,17 +932,37 @@ class LineageRepository:
         items = self._query(keys.model_pk(name), keys.audit_prefix(version))
         return sorted(items, key=lambda item: item["at"])
 
-    def monitor_reports(self, name: str, version: str, limit: int = 20) -> list[dict[str, Any]]:
-        """A version's newest monitor report summaries, newest first (one Query, bounded)."""
-        from boto3.dynamodb.conditions import Key
+    def monitor_reports(
+        self, name: str, version: str, limit: int = 20, *, window_hours: int | None = None
+    ) -> list[dict[str, Any]]:
+        """A version's newest monitor report summaries, newest first (one Query, bounded).
+        ``window_hours``: only reports over a window that long, looked for among the newest
+        ``MONITOR_REPORTS_SCANNED`` (most reports are the schedule's, of one length)."""
+        from boto3.dynamodb.conditions import Attr, Key
 
-        response = self._table.query(
-            KeyConditionExpression=Key(keys.PK).eq(keys.model_pk(name))
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key(keys.PK).eq(keys.model_pk(name))
             & Key(keys.SK).begins_with(keys.monitor_prefix(version)),
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [from_dynamo(item) for item in response.get("Items", [])]
+            "ScanIndexForward": False,
+        }
+        if window_hours is None:
+            response = self._table.query(**query, Limit=limit)
+            return [from_dynamo(item) for item in response.get("Items", [])]
+        found: list[dict[str, Any]] = []
+        read = 0
+        while len(found) < limit and read < MONITOR_REPORTS_SCANNED:
+            # a filtered Query's Limit counts the items read, not the ones kept: page on
+            response = self._table.query(
+                **query,
+                Limit=MONITOR_REPORTS_SCANNED - read,
+                FilterExpression=Attr("window.hours").eq(window_hours),
+            )
+            read += int(response.get("ScannedCount", 0))
+            found += [from_dynamo(item) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                break
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found[:limit]
 
     def versions_using_dataset(self, sha256: str) -> list[dict[str, Any]]:
         return self._query(keys.dataset_pk(sha256), "MODEL#")

@@ -1151,10 +1151,16 @@ def monitor_show(
     from slipway.target import resolve_target
 
     hours = window_hours(window)
-    query = urlencode({"limit": last, **({"version": version} if version else {})})
+    query = urlencode(
+        {
+            "limit": last,
+            **({"version": version} if version else {}),
+            **({"window": f"{hours}h"} if hours is not None else {}),
+        }
+    )
     answer = call_registry(resolve_target(env), "GET", f"/v1/models/{name}/monitoring?{query}")
     if as_json:
-        if hours is not None:
+        if hours is not None:  # a registry API older than its window filter sends them all
             answer["reports"] = [
                 r for r in answer["reports"] if round(float(r["window"]["hours"])) == hours
             ]

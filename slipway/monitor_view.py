@@ -4,14 +4,13 @@ drifted most, a small chart of the last reports), and the job run on demand."""
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from registry.monitoring_settings import parse_window
 from slipway.errors import CliError
 
 SPARKS = "▁▂▃▄▅▆▇█"
 SHOWN_COLUMNS = 5
-WINDOW_PATTERN = re.compile(r"^(\d{1,4})([hd])$")
 VERDICT_STYLE = {
     "ok": "bold green",
     "drift": "bold red",
@@ -22,13 +21,13 @@ VERDICT_STYLE = {
 
 
 def window_hours(text: str | None) -> int | None:
-    """``24h`` or ``7d`` as hours."""
+    """``24h`` or ``7d`` as hours, as the registry API and the job take them."""
     if text is None:
         return None
-    match = WINDOW_PATTERN.fullmatch(text.strip())
-    if not match or int(match[1]) == 0:
-        raise CliError(f"--window {text!r}: give hours or days, e.g. 24h or 7d")
-    return int(match[1]) * (24 if match[2] == "d" else 1)
+    try:
+        return parse_window(text)
+    except ValueError as exc:
+        raise CliError(f"--{exc}") from None
 
 
 def sparkline(values: list[float | None]) -> str:

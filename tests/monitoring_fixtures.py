@@ -124,3 +124,42 @@ def put_capture(
     key = f"{capture_hour_prefix(at)}slipway-capture-1-{at:%Y-%m-%d-%H-%M-%S}-{n}.gz"
     s3.put_object(Bucket=bucket, Key=key, Body=firehose_object(lines))
     return key
+
+
+def register_live(
+    s3: Any,
+    table: Any,
+    bucket: str,
+    bundle: Path,
+    *,
+    name: str,
+    version: str,
+    evaluation: dict[str, Any],
+    work: Path,
+    at: str = "2026-12-07T10:30:00+00:00",
+) -> None:
+    """``bundle`` uploaded, registered as the promotion workflow registers it (its manifest,
+    the object version), scored as Evaluate records it, and made the model's live version."""
+    import hashlib
+
+    from model_runtime.bundle import open_bundle
+    from registry import items
+    from registry.repository import LineageRepository, UploadedBundle
+    from registry.statuses import Stage
+
+    repository = LineageRepository(table)
+    key = f"models/{name}/{version}/bundle.tar.gz"
+    answer = s3.put_object(Bucket=bucket, Key=key, Body=bundle.read_bytes())
+    manifest = open_bundle(bundle, work / f"open-{name}-{version}").manifest
+    document = manifest.model_dump(mode="json", exclude_none=True)
+    document.update(name=name, version=version)
+    where = UploadedBundle(
+        bucket,
+        key,
+        answer["VersionId"],
+        hashlib.sha256(bundle.read_bytes()).hexdigest(),
+        bundle.stat().st_size,
+    )
+    repository.register_version(document, where, execution=f"exec-{version}")
+    repository.update_version(name, version, evaluation_result=evaluation)
+    table.put_item(Item=items.pointer_item(name, Stage.LIVE, version, None, "exec", at))

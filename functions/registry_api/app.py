@@ -55,6 +55,7 @@ from registry.exceptions import (
 )
 from registry.executions import execution_arn
 from registry.keys import VERSION_PREFIX
+from registry.monitoring_settings import MAX_WINDOW_TEXT, parse_window
 from registry.names import NAME_PATTERN, SHA256_PATTERN, VERSION_PATTERN
 from registry.repository import LineageRepository, ModelOverview
 from registry.statuses import Stage, VersionStatus
@@ -284,16 +285,22 @@ def monitoring_reports(
     name: str = NAME,
     version: Annotated[str | None, Query(pattern=VERSION_PATTERN.pattern)] = None,
     limit: Limit = 20,
+    window: Annotated[str | None, Query(max_length=MAX_WINDOW_TEXT)] = None,
     repository: LineageRepository = Depends(get_repository),
 ) -> dict[str, Any]:
     """A version's monitor reports, newest first (default: the live version's): verdict,
-    window, the most drifted columns, the live metric, and where the whole report is."""
+    window, the most drifted columns, the live metric, and where the whole report is.
+    ``window`` (``24h``, ``7d``): only reports over a window that long."""
+    try:
+        hours = parse_window(window) if window is not None else None
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc)) from None
     if version is None:
         pointer = repository.get_pointer(name)
         if pointer is None:
             raise NotFoundError(f"model {name!r} has no live version; name a version")
         version = str(pointer["version"])
-    reports = repository.monitor_reports(name, version, limit)
+    reports = repository.monitor_reports(name, version, limit, window_hours=hours)
     if not reports and repository.get_version(name, version) is None:
         raise NotFoundError(f"model {name!r} has no registered version {version!r}")
     return {"model": name, "version": version, "reports": [items.public(r) for r in reports]}

@@ -46,7 +46,7 @@ from registry.monitoring_reports import (
     capture_hour_prefix,
     report_key,
 )
-from registry.monitoring_settings import MonitoringSettings, monitoring_settings
+from registry.monitoring_settings import MAX_WINDOW_HOURS, MonitoringSettings, monitoring_settings
 from registry.names import FEEDBACK_PREFIX, NAME_PATTERN, VERSION_PATTERN
 from registry.repository import LineageRepository, UploadedBundle
 from registry.statuses import Stage
@@ -68,7 +68,7 @@ class JobRequest(BaseModel):
 
     model: str | None = Field(None, pattern=NAME_PATTERN.pattern)
     version: str | None = Field(None, pattern=VERSION_PATTERN.pattern)
-    window_hours: int | None = Field(None, ge=1, le=24 * 31)
+    window_hours: int | None = Field(None, ge=1, le=MAX_WINDOW_HOURS)
     window_end: datetime | None = None
     # the schedule's: traffic of the last minutes may not be in the bucket yet, so a
     # scheduled window ends this long before its scheduled time (and the next one starts there)
@@ -425,7 +425,7 @@ def judge(
             baseline,
             frames.inputs,
             frames.outputs,
-            Thresholds(psi_alarm=settings.psi_alarm),
+            Thresholds.of(settings),  # the environment's three alarms
             excluded=frames.excluded,
         ).as_json()
     # one value an answer row is what a label is compared with; an answer of several values

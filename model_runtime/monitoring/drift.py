@@ -5,7 +5,7 @@
 
     baseline = parse_baseline(bundle_file_bytes)
     result = compare(baseline, inputs_frame, outputs_frame,
-                     Thresholds(psi_alarm=settings["psi_alarm"]), excluded={"ssn"})
+                     Thresholds.of(monitoring_settings()), excluded={"ssn"})
     result.drifted            # any column or output judged drifted
     result.as_json()          # the report's "drift" part (plain JSON types)
 
@@ -27,7 +27,8 @@ What is measured, per column (every figure on the current window's rows):
 
 A column is judged drifted when one of these holds (``reasons`` says which):
 PSI >= ``psi_alarm`` and above its sampling noise (below); the missing rate rose by
-``missing_rate_alarm`` or more; the unseen share is ``unseen_alarm`` or more. Date-time
+``missing_rate_alarm`` or more; the unseen share is ``unseen_alarm`` or more. The three are
+the environment's (cdk.json ``monitoring``, registry/monitoring_settings.py). Date-time
 columns are judged on their missing rate only.
 
 Sampling noise: with ``n`` baseline and ``m`` current values over ``k`` bins, PSI of two
@@ -61,16 +62,21 @@ from model_runtime.monitoring.baseline import (
     numeric_values,
     text_lengths,
 )
+from registry.monitoring_settings import (
+    DEFAULT_MISSING_RATE_ALARM,
+    DEFAULT_PSI_ALARM,
+    DEFAULT_UNSEEN_ALARM,
+    MonitoringSettings,
+)
 
 EPSILON = 1e-4
 STABLE_BELOW, MAJOR_FROM = 0.1, 0.25
-# The default alarm is the moderate band's start, not the major band's: a mean shift of half
-# a standard deviation in a normal column gives a decile-binned PSI of about 0.2, and moving
-# 20 points of a category mix gives 0.2-0.4; an alarm at 0.25 would miss many of them. With
-# the noise floor (above) 0.1 does not alarm on unchanged data (bench/monitor.py measures both).
-DEFAULT_PSI_ALARM = STABLE_BELOW
-DEFAULT_MISSING_RATE_ALARM = 0.1
-DEFAULT_UNSEEN_ALARM = 0.1
+# The default PSI alarm is the moderate band's start, not the major band's: a mean shift of
+# half a standard deviation in a normal column gives a decile-binned PSI of about 0.2, and
+# moving 20 points of a category mix gives 0.2-0.4; an alarm at 0.25 would miss many of them.
+# With the noise floor (above) 0.1 does not alarm on unchanged data (bench/monitor.py
+# measures both). The defaults are the settings' (one declaration, below this module), and
+# tests/unit/test_drift.py holds DEFAULT_PSI_ALARM to STABLE_BELOW.
 NOISE_QUANTILE_Z = 3.090  # the standard normal's 99.9th percentile
 
 COMPARED, NEW, ABSENT, EXCLUDED = "compared", "new", "absent", "excluded"
@@ -85,17 +91,26 @@ class Thresholds:
     unseen_alarm: float = DEFAULT_UNSEEN_ALARM
 
     @classmethod
-    def of(cls, settings: Thresholds | float | Mapping[str, Any] | None) -> Thresholds:
-        """From a ``Thresholds``, a PSI alarm alone, or a settings mapping (unknown keys are
-        ignored, so the whole ``monitoring`` section of cdk.json may be passed)."""
+    def of(
+        cls, settings: Thresholds | MonitoringSettings | float | Mapping[str, Any] | None
+    ) -> Thresholds:
+        """From a ``Thresholds``, the environment's ``MonitoringSettings`` (or the
+        ``monitoring`` section of cdk.json as a mapping, validated as those settings are:
+        an unknown key or a threshold out of range is a ``ValueError``), or a PSI alarm
+        alone."""
         if settings is None:
             return cls()
         if isinstance(settings, Thresholds):
             return settings
         if isinstance(settings, int | float):
             return cls(psi_alarm=float(settings))
-        known = {key: float(settings[key]) for key in cls.__dataclass_fields__ if key in settings}
-        return cls(**known)
+        if not isinstance(settings, MonitoringSettings):
+            settings = MonitoringSettings.model_validate(dict(settings))
+        return cls(
+            psi_alarm=settings.psi_alarm,
+            missing_rate_alarm=settings.missing_rate_alarm,
+            unseen_alarm=settings.unseen_alarm,
+        )
 
 
 @dataclass(frozen=True)
@@ -180,7 +195,7 @@ def compare(
     baseline: Baseline,
     current: Any,
     outputs: Any = None,
-    thresholds: Thresholds | float | Mapping[str, Any] | None = None,
+    thresholds: Thresholds | MonitoringSettings | float | Mapping[str, Any] | None = None,
     *,
     excluded: Iterable[str] = (),
 ) -> DriftResult:

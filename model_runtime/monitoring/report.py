@@ -142,6 +142,8 @@ def build_report(
         "truncated": truncated,
         "thresholds": {
             "psi_alarm": settings.psi_alarm,
+            "missing_rate_alarm": settings.missing_rate_alarm,
+            "unseen_alarm": settings.unseen_alarm,
             "quality_drop_alarm": settings.quality_drop_alarm,
             "min_rows": settings.min_rows,
         },

@@ -16,12 +16,14 @@ from model_runtime.monitoring.baseline import build_baseline, dumps, parse_basel
 from model_runtime.monitoring.drift import (
     DEFAULT_PSI_ALARM,
     EPSILON,
+    STABLE_BELOW,
     Thresholds,
     band,
     compare,
     noise_floor,
     psi,
 )
+from registry.monitoring_settings import MonitoringSettings
 
 
 def baseline_of(frame: pd.DataFrame, columns: list[Column], outputs=None, output_columns=()):
@@ -206,10 +208,60 @@ def test_datetime_columns_are_judged_on_missing_rate_only() -> None:
 
 
 def test_thresholds_come_from_settings() -> None:
-    settings = {"psi_alarm": 0.25, "min_rows": 100, "missing_rate_alarm": 0.5}
-    assert Thresholds.of(settings) == Thresholds(psi_alarm=0.25, missing_rate_alarm=0.5)
+    # GIVEN an environment's monitoring section as cdk.json carries it
+    section = {"psi_alarm": 0.25, "min_rows": 100, "missing_rate_alarm": 0.5, "unseen_alarm": 0.4}
+    # WHEN it is read as the job reads it (validated settings), or passed as it is
+    settings = MonitoringSettings.model_validate(section)
+    # THEN each of the three alarms is the environment's
+    expected = Thresholds(psi_alarm=0.25, missing_rate_alarm=0.5, unseen_alarm=0.4)
+    assert Thresholds.of(settings) == expected
+    assert Thresholds.of(section) == expected
+    assert Thresholds.of(MonitoringSettings()) == Thresholds()
     assert Thresholds.of(0.2).psi_alarm == 0.2
-    assert Thresholds.of(None).psi_alarm == DEFAULT_PSI_ALARM
+    assert Thresholds.of(None).psi_alarm == DEFAULT_PSI_ALARM == STABLE_BELOW
+
+
+def test_the_environments_alarms_decide_what_drifted() -> None:
+    # GIVEN 3 of 10 values missing and 3 of 9 categories unseen (as above)
+    frame = pd.DataFrame({"x": np.arange(100.0), "c": ["a", "b"] * 50})
+    columns = [
+        Column(name="x", type="float", nullable=True),
+        Column(name="c", type="string", nullable=True),
+    ]
+    baseline = baseline_of(frame, columns)
+    current = pd.DataFrame(
+        {
+            "x": [np.nan] * 3 + [5.0, 15.0, 35.0, 45.0, 65.0, 85.0, 95.0],
+            "c": [None, "z", "y", "z", "a", "a", "b", "b", "a", "b"],
+        }
+    )
+    # WHEN an environment tolerates more of all three (c's PSI is 2.8, its unseen values
+    # filling the empty "other" bin)
+    lenient = MonitoringSettings(psi_alarm=5, missing_rate_alarm=0.35, unseen_alarm=0.5)
+    result = {item.column: item for item in compare(baseline, current, None, lenient).columns}
+    # THEN neither column drifts; at the defaults both do
+    assert not result["x"].drifted and not result["c"].drifted
+    strict = {item.column: item for item in compare(baseline, current).columns}
+    assert strict["x"].reasons == ["missing rate rose by 0.300 (>= 0.1)"]
+    assert "unseen share 0.333 >= 0.1" in strict["c"].reasons
+    # and at 0.3 exactly the missing rate reaches the alarm
+    at = MonitoringSettings(missing_rate_alarm=0.3, unseen_alarm=0.5)
+    x = next(i for i in compare(baseline, current, None, at).columns if i.column == "x")
+    assert x.reasons == ["missing rate rose by 0.300 (>= 0.3)"]
+
+
+@pytest.mark.parametrize("key", ["missing_rate_alarm", "unseen_alarm"])
+@pytest.mark.parametrize("value", [0, -0.1, 1.5, "high"])
+def test_an_alarm_out_of_range_is_refused_by_name(key: str, value: object) -> None:
+    with pytest.raises(ValueError, match=key):
+        MonitoringSettings.model_validate({key: value})
+    with pytest.raises(ValueError, match=key):
+        Thresholds.of({key: value})
+
+
+def test_an_unknown_threshold_is_refused_not_ignored() -> None:
+    with pytest.raises(ValueError, match="missing_alarm"):
+        Thresholds.of({"missing_alarm": 0.5})
 
 
 def test_an_empty_window_compares_without_crashing() -> None:

@@ -18,17 +18,16 @@ from moto import mock_aws
 
 from model_runtime.jobs import monitor
 from model_runtime.jobs.monitor import Clients, JobRequest, Limits, run_monitor
-from registry import items
 from registry.monitoring_reports import EVENT_SOURCE, report_key
 from registry.monitoring_settings import MonitoringSettings
-from registry.repository import LineageRepository, UploadedBundle
-from registry.statuses import Stage
+from registry.repository import LineageRepository
 from tests.conftest import create_lineage_table
 from tests.monitoring_fixtures import (
     capture_lines,
     iris_requests,
     put_capture,
     rebundle,
+    register_live,
 )
 
 BUCKET = "slipway-unit-artifacts"
@@ -59,30 +58,16 @@ class Account:
         self, name: str, version: str, *, baseline: bool = True, accuracy: float = 0.9
     ) -> None:
         bundle = rebundle(self.iris, self.tmp_path / f"{name}-{version}.tar.gz", baseline=baseline)
-        key = f"models/{name}/{version}/bundle.tar.gz"
-        answer = self.s3.put_object(Bucket=BUCKET, Key=key, Body=bundle.read_bytes())
-        import hashlib
-
-        from model_runtime.bundle import open_bundle
-
-        manifest = open_bundle(bundle, self.tmp_path / f"open-{name}-{version}").manifest
-        document = manifest.model_dump(mode="json", exclude_none=True)
-        document.update(name=name, version=version)
-        where = UploadedBundle(
+        register_live(
+            self.s3,
+            self.table,
             BUCKET,
-            key,
-            answer["VersionId"],
-            hashlib.sha256(bundle.read_bytes()).hexdigest(),
-            bundle.stat().st_size,
-        )
-        self.repository.register_version(document, where, execution=f"exec-{version}")
-        self.repository.update_version(
-            name,
-            version,
-            evaluation_result={"metric": "accuracy", "direction": "maximize", "value": accuracy},
-        )
-        self.table.put_item(
-            Item=items.pointer_item(name, Stage.LIVE, version, None, "exec", END.isoformat())
+            bundle,
+            name=name,
+            version=version,
+            evaluation={"metric": "accuracy", "direction": "maximize", "value": accuracy},
+            work=self.tmp_path,
+            at=END.isoformat(),
         )
 
     def caught(self) -> list[dict[str, Any]]:
@@ -95,10 +80,15 @@ class Account:
                 found.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
 
-    def run(self, request: JobRequest | None = None, **kwargs: Any) -> dict[str, Any]:
+    def run(
+        self,
+        request: JobRequest | None = None,
+        settings: MonitoringSettings = SETTINGS,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         clients = Clients(self.s3, self.events, self.repository)
         result = run_monitor(
-            clients, BUCKET, "unit", SETTINGS, request or JobRequest(), now=END, **kwargs
+            clients, BUCKET, "unit", settings, request or JobRequest(), now=END, **kwargs
         )
         return result.as_json()
 
@@ -160,6 +150,41 @@ def test_unshifted_traffic_is_ok_and_raises_nothing(account):
 
     assert judged["verdict"] == "ok" and judged["drifted_columns"] == []
     assert account.caught() == []
+
+
+def test_the_environments_missing_rate_and_unseen_alarms_judge_the_traffic(account):
+    """cdk.json's monitoring section sets all three drift alarms; the job judges by them."""
+    account.live_model("iris", "1")
+    requests = iris_requests(200, 4)
+    for n, request in enumerate(requests):
+        row = request["inputs"][0]
+        if n % 5 == 0:  # a fifth of the rows lose their petal width
+            row[3] = None
+        if n % 50 == 0:  # 2% of the rows have a sepal length training never saw (max 7.9)
+            row[0] = 8.4
+    at = END - timedelta(minutes=30)
+    put_capture(account.s3, BUCKET, capture_lines(requests, "iris", "1", at), END)
+    tolerant_of_gaps = MonitoringSettings.model_validate(
+        {"window_hours": 2, "min_rows": 50, "missing_rate_alarm": 0.5, "unseen_alarm": 0.01}
+    )
+
+    # WHEN the job runs at the default alarms (0.1 each)
+    (judged,) = account.run()["reports"]
+    # THEN the missing petal widths are drift, the few unseen sepal lengths are not
+    assert judged["verdict"] == "drift" and judged["drifted_columns"] == ["petal_width"]
+    report = account.report("iris", "1")
+    (width,) = [c for c in report["columns"] if c["column"] == "petal_width"]
+    assert width["reasons"] == ["missing rate rose by 0.200 (>= 0.1)"]
+
+    # WHEN an environment tolerates gaps but no unseen values
+    (judged,) = account.run(settings=tolerant_of_gaps)["reports"]
+    # THEN it is the other way round, and the report says which alarms judged it
+    assert judged["drifted_columns"] == ["sepal_length"]
+    report = account.report("iris", "1")
+    (length,) = [c for c in report["columns"] if c["column"] == "sepal_length"]
+    assert length["reasons"] == ["unseen share 0.020 >= 0.01"]
+    assert report["thresholds"]["missing_rate_alarm"] == 0.5
+    assert report["thresholds"]["unseen_alarm"] == 0.01
 
 
 def test_feedback_of_both_forms_gives_the_live_metric_and_a_drop_is_announced(account):

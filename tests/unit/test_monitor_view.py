@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -92,15 +94,70 @@ def test_a_run_prints_each_versions_verdict_and_failures():
     assert "house 2: failed[/]: NoSuchVersion: gone" in lines[3]
 
 
-@pytest.mark.parametrize(("text", "hours"), [("24h", 24), ("7d", 168), (None, None)])
+@pytest.mark.parametrize(
+    ("text", "hours"), [("24h", 24), ("7d", 168), ("31d", 744), ("744h", 744), (None, None)]
+)
 def test_windows_are_hours_or_days(text, hours):
     assert window_hours(text) == hours
 
 
-@pytest.mark.parametrize("text", ["0h", "24", "1w", "-3h"])
+@pytest.mark.parametrize("text", ["0h", "24", "1w", "-3h", "745h", "32d", "9999d"])
 def test_other_windows_are_refused(text):
-    with pytest.raises(CliError):
+    # the job judges at most 31 days: a longer window has no report to show
+    with pytest.raises(CliError, match="--window"):
         window_hours(text)
+
+
+def test_the_window_is_filtered_by_the_registry_not_after_the_newest_few(monkeypatch):
+    """`--window 6h --last 2` shows the newest two 6-hour reports even when newer reports of
+    the schedule's window fill the first page (the CLI's own filter used to find none)."""
+    from fastapi.testclient import TestClient
+    from moto import mock_aws
+    from typer.testing import CliRunner
+
+    import slipway.invoke
+    import slipway.target
+    from functions.registry_api.app import create_app, get_repository
+    from registry import items
+    from registry.repository import LineageRepository
+    from registry.statuses import Stage
+    from slipway.cli import app
+    from tests.conftest import create_lineage_table
+
+    with mock_aws():
+        table = create_lineage_table()
+        repository = LineageRepository(table)
+        table.put_item(Item=items.pointer_item("iris", Stage.LIVE, "1", None, "e", "t"))
+        for end, hours, verdict in [
+            ("2026-12-07T01-00-00Z", 6, "drift"),
+            ("2026-12-07T02-00-00Z", 6, "ok"),
+            *[(f"2026-12-07T{h:02}-00-00Z", 24, "ok") for h in range(3, 10)],
+        ]:
+            summary = report(end, verdict, 0.3) | {"model": "iris", "version": "1"}
+            summary["window"] = {"start": "s", "end": end, "hours": hours, "end_key": end}
+            repository.put_monitor_report(summary)
+        api = create_app()
+        api.dependency_overrides[get_repository] = lambda: repository
+        client = TestClient(api)
+        asked: list[str] = []
+
+        def registry_api(target, method, path, body=None):
+            asked.append(path)
+            answer = client.request(method, path)
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        monkeypatch.setattr(slipway.target, "resolve_target", lambda env: None)
+        monkeypatch.setattr(slipway.invoke, "call_registry", registry_api)
+        shown = CliRunner().invoke(
+            app, ["monitor", "show", "iris", "--window", "6h", "--last", "2", "--json"]
+        )
+
+    assert shown.exit_code == 0, shown.output
+    (path,) = asked
+    assert "window=6h" in path and "limit=2" in path
+    ends = [r["window"]["end"] for r in json.loads(shown.stdout)["reports"]]
+    assert ends == ["2026-12-07T02-00-00Z", "2026-12-07T01-00-00Z"]
 
 
 @given(st.lists(st.one_of(st.none(), st.floats(0, 10)), min_size=1, max_size=50))

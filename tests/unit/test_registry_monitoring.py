@@ -14,12 +14,12 @@ from registry.statuses import Stage
 from tests.conftest import create_lineage_table
 
 
-def summary(version: str, end: str, verdict: str) -> dict:
+def summary(version: str, end: str, verdict: str, hours: float = 24) -> dict:
     return {
         "model": "house",
         "version": version,
         "verdict": verdict,
-        "window": {"start": "x", "end": end, "hours": 24, "end_key": end},
+        "window": {"start": "x", "end": end, "hours": hours, "end_key": end},
         "max_psi": 0.31,
         "top_columns": [{"column": "rooms", "psi": 0.31, "drifted": True}],
         "report": f"s3://b/monitoring/house/{version}/{end}.json",
@@ -71,14 +71,18 @@ def test_no_live_version_or_an_unknown_version_is_a_404(registry):
     assert client.get("/v1/models/house/monitoring?version=..").status_code == 400
 
 
-def test_a_versions_description_carries_its_newest_reports(registry, iris_bundle):
-    client, repository, _ = registry
+def register(repository: LineageRepository, iris_bundle, version: str) -> None:
     from registry.repository import UploadedBundle
 
     _, manifest = iris_bundle
     document = manifest.model_dump(mode="json", exclude_none=True)
-    document.update(name="house", version="2")
+    document.update(name="house", version=version)
     repository.register_version(document, UploadedBundle("b", "k", "v", "d" * 64, 1), "exec")
+
+
+def test_a_versions_description_carries_its_newest_reports(registry, iris_bundle):
+    client, repository, _ = registry
+    register(repository, iris_bundle, "2")
     for hour in range(7):
         repository.put_monitor_report(summary("2", f"2026-12-07T0{hour}-00-00Z", "ok"))
 
@@ -86,3 +90,55 @@ def test_a_versions_description_carries_its_newest_reports(registry, iris_bundle
 
     ends = [r["window"]["end"] for r in described["monitoring"]]
     assert ends == [f"2026-12-07T0{hour}-00-00Z" for hour in (6, 5, 4, 3, 2)]
+
+
+def test_a_window_filter_finds_that_windows_newest_reports_past_the_others(registry, iris_bundle):
+    # GIVEN hourly reports of the schedule's 24-hour window, and a person's 6-hour runs
+    # between them (the newest report is a 24-hour one)
+    client, repository, table = registry
+    register(repository, iris_bundle, "2")
+    table.put_item(Item=items.pointer_item("house", Stage.LIVE, "2", None, "e", "t"))
+    for hour in range(24):
+        repository.put_monitor_report(summary("2", f"2026-12-07T{hour:02}-00-00Z", "ok"))
+    for hour in (3, 9, 15):
+        end = f"2026-12-07T{hour:02}-30-00Z"
+        repository.put_monitor_report(summary("2", end, "drift", hours=6.0))
+
+    # WHEN the newest two over a 6-hour window are asked for
+    answer = client.get("/v1/models/house/monitoring?window=6h&limit=2")
+
+    # THEN they are found past the newer 24-hour ones, newest first, and nothing else
+    assert answer.status_code == 200, answer.text
+    reports = answer.json()["reports"]
+    assert [r["window"]["end"] for r in reports] == ["2026-12-07T15-30-00Z", "2026-12-07T09-30-00Z"]
+    daily = client.get("/v1/models/house/monitoring?window=1d&limit=100").json()["reports"]
+    assert len(daily) == 24 and {r["window"]["hours"] for r in daily} == {24}
+    assert client.get("/v1/models/house/monitoring?window=7d").json()["reports"] == []
+    assert len(client.get("/v1/models/house/monitoring?limit=100").json()["reports"]) == 27
+
+
+def test_a_window_filter_reads_a_bounded_number_of_reports(registry, monkeypatch):
+    from registry import repository as repository_module
+
+    _, repository, _ = registry
+    monkeypatch.setattr(repository_module, "MONITOR_REPORTS_SCANNED", 5)
+    repository.put_monitor_report(summary("2", "2026-12-07T00-30-00Z", "drift", hours=6))
+    for hour in range(1, 7):
+        repository.put_monitor_report(summary("2", f"2026-12-07T{hour:02}-00-00Z", "ok"))
+
+    # the 6-hour report is the seventh newest: past what a filter reads
+    assert repository.monitor_reports("house", "2", 10, window_hours=6) == []
+    assert len(repository.monitor_reports("house", "2", 10, window_hours=24)) == 5
+
+
+@pytest.mark.parametrize("window", ["0h", "24", "1w", "-3h", "745h", "32d", "1" * 17, " "])
+def test_a_bad_window_is_a_400_that_says_what_a_window_is(registry, window):
+    client, repository, table = registry
+    table.put_item(Item=items.pointer_item("house", Stage.LIVE, "2", None, "e", "t"))
+    repository.put_monitor_report(summary("2", "2026-12-07T00-00-00Z", "ok"))
+
+    answer = client.get("/v1/models/house/monitoring", params={"window": window})
+
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "window" in answer.json()["detail"]

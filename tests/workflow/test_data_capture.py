@@ -55,13 +55,20 @@ def test_a_live_request_and_its_feedback_land_in_the_bucket(deployed, tmp_path):
     assert (line["model"], line["version"], line["environment"]) == ("capture-iris", "1", "local")
     assert line["inputs"] == [ROW] and line["outputs"] == answer.json()["outputs"]
 
-    # the staging route is never captured
-    staged = local_http.post(f"{url}?stage=live", json={"inputs": [ROW]}).json()["request_id"]
+    # staging traffic is never captured: the live endpoint refuses the staging route (the
+    # candidate function serves it to the gate, and has no Function URL and no capture path)
+    staging = local_http.post(f"{url}?stage=staging", json={"inputs": [ROW]})
+    assert staging.status_code == 404 and "promotion gate" in staging.json()["detail"]
+    # a pinned version is served and not captured: a live request sent after it is, and once
+    # that is in the bucket the pinned one would be too (one endpoint's log lines reach
+    # Firehose in order)
     pinned = local_http.post(
         f"{deployed.endpoint}/v1/models/capture-iris/versions/1/predict", json={"inputs": [ROW]}
-    ).json()["request_id"]
-    assert delivered(deployed, "capture/", staged)  # ?stage=live is live traffic
-    assert delivered(deployed, "capture/", pinned, timeout=1) == []
+    )
+    assert pinned.status_code == 200, pinned.text
+    after = local_http.post(f"{url}?stage=live", json={"inputs": [ROW]}).json()["request_id"]
+    assert delivered(deployed, "capture/", after)  # ?stage=live is live traffic
+    assert delivered(deployed, "capture/", pinned.json()["request_id"], timeout=0) == []
 
     feedback = local_http.post(
         f"{deployed.endpoint}/v1/models/capture-iris/feedback",

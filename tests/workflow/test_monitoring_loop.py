@@ -134,11 +134,15 @@ def test_a_planted_shift_is_named_alarmed_and_announced_and_steady_traffic_is_no
         deployed.client("lambda").invoke(FunctionName=function, Payload=b"{}")["Payload"].read()
     )
 
-    # THEN the steady model is ok, nothing is announced, the alarm is not raised
+    # THEN the steady model is ok, nothing is announced, and the alarm says OK: a run over
+    # every model writes the environment's VersionsDrifting count, zero included (Maximum
+    # over five minutes, missing data ignored), and the embedded cloud judges the alarm as
+    # that datapoint arrives, so it leaves INSUFFICIENT_DATA for OK (no other model of this
+    # deployment has enough captured rows for a verdict, so none counts as drifting)
     (steady,) = [r for r in answer["reports"] if r["model"] == "steady"]
     assert steady["verdict"] == "ok", steady
     assert caught() == []
-    assert alarm_state(deployed, "VersionsDrifting") != "ALARM"
+    assert alarm_state(deployed, "VersionsDrifting") == "OK"
 
     # GIVEN the other model's traffic with one column shifted, and labels for some of it
     requests = iris_requests(REQUESTS, seed=12, shift={SHIFTED: 2.5})
