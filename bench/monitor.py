@@ -1,32 +1,54 @@
-"""Monitoring speed and power: the drift part of the monitor job against Evidently.
+"""Monitoring speed and power: the monitor job against Evidently.
 
     make bench-monitor        # creates Evidently's environment, then runs this
 
 For one million current rows x 10 columns (8 numeric, 2 categorical) against a
 100,000-row reference, all in one run on this machine:
-1. our job, end to end: the current rows are written first (not timed) as capture files in
-   the form Firehose delivers them (gzip, one JSON capture message per line, 40 objects);
-   timed is reading those files, building the inputs' and outputs' frames, parsing the
-   baseline (built with ``build_baseline`` from the reference) and comparing (``compare``);
-2. Evidently's ``DataDriftPreset(method="psi")`` on the same two frames, in memory (its
-   own environment, ``.venv-bench-evidently``); the ratio of the two times;
-3. power and false alarms over 20 seeded runs each (same sizes, frames in memory: the
-   statistics, not the reading): a planted shift, alternately a 0.5-standard-deviation mean
-   shift in one numeric column or 20 points of one categorical column's mix moved from its
-   commonest value to its rarest, counts as detected when ``compare`` names that column
-   drifted; an unshifted run counts as a false alarm when it names anything.
+1. our job, end to end: the monitor job's handler (``model_runtime.jobs.monitor.handler``)
+   invoked as EventBridge Scheduler invokes it, against AWS as moto gives it in process.
+   Set up first (not timed): a scikit-learn pipeline fitted on the reference and packaged by
+   ``package_model`` (whose bundle carries the baseline), uploaded to the versioned artifact
+   bucket, registered with its evaluation score and made live; the million current rows as
+   captured requests (one row each, answered by that model) spread over the default 24-hour
+   window and delivered as Firehose delivers them at that traffic: a gzip object of capture
+   messages every 5-minute buffer under ``capture/YYYY/MM/DD/HH/`` (written with
+   tests/monitoring_fixtures.py's helpers); one request in 100 labelled through the
+   endpoint's feedback (``feedback/``); a rule on the default bus catching the job's events.
+   Timed is the whole run: S3 listing and reads of capture and feedback, the bundle fetched
+   and digest-checked for its baseline (the container's cache emptied first), frames,
+   drift, the label join and live metric, the report in S3 and the registry, metrics and
+   events. The job's own limits apply: at the stack's 3008 MB one run holds 601,600 rows
+   (``Limits.for_memory``), so it judges that many of the window's million, says
+   ``truncated``, and ``job_seconds_per_million_rows`` is its time scaled by the rows it
+   judged (``--memory-mb 10240``, Lambda's largest, holds the whole million: no scaling).
+   moto answers in process: no network, but each call goes through botocore and moto's
+   Python, which a real S3 GET's latency replaces;
+2. Evidently's ``DataDriftPreset(method="psi")`` on the reference and the million current
+   rows, in memory (its own environment, ``.venv-bench-evidently``); the ratio of the two
+   per-million times;
+3. power and false alarms over 20 seeded runs each (same sizes, frames in memory given to
+   ``drift.compare`` directly, the job's statistics without its reading): a planted shift,
+   alternately a 0.5-standard-deviation mean shift in one numeric column or 20 points of one
+   categorical column's mix moved from its commonest value to its rarest, counts as detected
+   when ``compare`` names that column drifted; an unshifted run counts as a false alarm when
+   it names anything.
 Prints a table; the last line is a summary for tracking. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
+import contextlib
+import io
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +56,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-import orjson  # noqa: E402
 import pandas as pd  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from model_runtime.manifest import Column  # noqa: E402
 from model_runtime.monitoring.baseline import build_baseline, dumps, parse_baseline  # noqa: E402
-from model_runtime.monitoring.capture_files import capture_frames, read_records  # noqa: E402
 from model_runtime.monitoring.drift import Thresholds, compare  # noqa: E402
+from registry.monitoring_reports import EVENT_SOURCE  # noqa: E402
+from registry.names import FEEDBACK_PREFIX, upload_key  # noqa: E402
+from tests.monitoring_fixtures import capture_lines, firehose_object, put_capture  # noqa: E402
 
 NUMERIC = [f"x{i}" for i in range(8)]
 CATEGORICAL = {"plan": ["basic", "plus", "pro", "team", "free"], "region": ["eu", "us", "ap"]}
@@ -52,7 +75,19 @@ COLUMNS = [Column(name=name, type="float") for name in NUMERIC] + [
     Column(name=name, type="string") for name in CATEGORICAL
 ]
 OUTPUT = [Column(name="prediction", type="int")]
-REFERENCE_ROWS, CURRENT_ROWS, OBJECTS, RUNS = 100_000, 1_000_000, 40, 20
+REFERENCE_ROWS, EVALUATION_ROWS, CURRENT_ROWS, RUNS = 100_000, 20_000, 1_000_000, 20
+
+# The job's AWS (moto, in process) and the deployed function's settings.
+BUCKET, TABLE, ENVIRONMENT = "slipway-bench-artifacts", "slipway-bench-lineage", "bench"
+MODEL, VERSION = "bench", "1"
+MEMORY_MB = 3008  # infra/monitor_job.py: the function's memory_size, which bounds its rows
+BUFFER_SECONDS = 300  # infra/data_capture.py: Firehose writes an object at least this often
+DELIVERY_LAG = BUFFER_SECONDS + 60  # infra/monitor_job.py SCHEDULED_INPUT
+FIREHOSE_NAME = "slipway-bench"
+WINDOW_HOURS = 24  # MonitoringSettings' default window
+SCHEDULED_TIME = datetime(2026, 12, 7, 0, 6, tzinfo=UTC)
+WINDOW_END = SCHEDULED_TIME - timedelta(seconds=DELIVERY_LAG)
+LABELLED_EVERY, LABELS_PER_MESSAGE = 100, 100
 
 
 def frame(rows: int, rng: np.random.Generator, shift: tuple[str, str] | None = None) -> Any:
@@ -81,50 +116,234 @@ def baseline_of(reference: Any) -> bytes:
     return dumps(build_baseline(reference, COLUMNS, predictions(reference).tolist(), OUTPUT))
 
 
-def write_capture_files(current: Any, folder: Path) -> list[Path]:
-    """The current rows as Firehose delivers captured requests: one capture message per
-    request (one row each), one per line, gzip, ``OBJECTS`` objects."""
-    outputs = predictions(current).tolist()
-    rows = current[NAMES].astype(object).to_numpy().tolist()
-    paths = []
-    per_object = len(rows) // OBJECTS + 1
-    for number, start in enumerate(range(0, len(rows), per_object)):
-        lines = [
-            orjson.dumps(
-                {
-                    "message": "capture",
-                    "capture_format": 1,
-                    "request_id": f"00000000-0000-4000-8000-{index:012d}",
-                    "model": "bench",
-                    "version": "1",
-                    "environment": "bench",
-                    "time_ms": 1733563200000 + index,
-                    "traffic": "live",
-                    "inputs": [rows[index]],
-                    "outputs": [outputs[index]],
-                    "rows": 1,
-                    "excluded": [],
-                    "truncated": False,
-                }
+class Account:
+    """The AWS the monitor job runs against, as moto gives it in process: the artifact bucket
+    (versioned, as DataStack makes it) holding a live version's bundle, a day of captured
+    requests and some feedback in the layout Firehose delivers them; the lineage table with
+    the version live; a rule on the default bus catching the job's events in a queue."""
+
+    def __init__(self, folder: Path) -> None:
+        import boto3
+
+        from registry import keys
+
+        self.folder = folder
+        self.s3 = boto3.client("s3")
+        self.s3.create_bucket(Bucket=BUCKET)
+        self.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        self.table = boto3.resource("dynamodb").create_table(**keys.create_table_request(TABLE))
+        self.sqs = boto3.client("sqs")
+        self.queue = self.sqs.create_queue(QueueName="slipway-bench-monitoring")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])
+        events = boto3.client("events")
+        events.put_rule(Name="monitoring", EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+        events.put_targets(
+            Rule="monitoring", Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}]
+        )
+
+    def live_version(self, reference: Any, rng: np.random.Generator) -> Any:
+        """A real scikit-learn pipeline fitted on the reference, packaged by the real packager
+        (which writes the baseline into the bundle), uploaded, registered with its evaluation
+        score and made live. Returns the fitted model: it answers the captured requests."""
+        import hashlib
+
+        from sklearn.compose import ColumnTransformer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import OneHotEncoder
+
+        from model_runtime.packager import package_model
+        from registry import items
+        from registry.repository import LineageRepository, UploadedBundle
+        from registry.statuses import Stage
+
+        evaluation = frame(EVALUATION_ROWS, rng)
+        train = reference.assign(prediction=predictions(reference))
+        evaluation = evaluation.assign(prediction=predictions(evaluation))
+        categories = ColumnTransformer(
+            [("categories", OneHotEncoder(handle_unknown="ignore"), list(CATEGORICAL))],
+            remainder="passthrough",
+        )
+        model = Pipeline([("prepare", categories), ("model", LogisticRegression(max_iter=500))])
+        model.fit(train[NAMES], train["prediction"])
+        bundle = self.folder / "bundle.tar.gz"
+        manifest = package_model(
+            model,
+            name=MODEL,
+            version=VERSION,
+            train=train,
+            evaluation=evaluation,
+            target="prediction",
+            metric="accuracy",
+            threshold=0.9,
+            out=bundle,
+            code_path=ROOT,
+        )
+        body = bundle.read_bytes()
+        key = upload_key(MODEL, VERSION)
+        answer = self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        where = UploadedBundle(
+            BUCKET, key, answer["VersionId"], hashlib.sha256(body).hexdigest(), len(body)
+        )
+        repository = LineageRepository(self.table)
+        document = manifest.model_dump(mode="json", exclude_none=True)
+        repository.register_version(document, where, execution="bench")
+        score = float((model.predict(evaluation[NAMES]) == evaluation["prediction"]).mean())
+        repository.update_version(
+            MODEL,
+            VERSION,
+            evaluation_result={"metric": "accuracy", "direction": "maximize", "value": score},
+        )
+        self.table.put_item(
+            Item=items.pointer_item(
+                MODEL, Stage.LIVE, VERSION, None, "bench", WINDOW_END.isoformat()
             )
-            for index in range(start, min(start + per_object, len(rows)))
-        ]
-        path = folder / f"capture-{number:03d}.gz"
-        path.write_bytes(gzip.compress(b"\n".join(lines) + b"\n", compresslevel=6))
-        paths.append(path)
-    return paths
+        )
+        return model
+
+    def capture(self, current: Any, outputs: np.ndarray) -> tuple[int, int]:
+        """The current rows as the endpoints' captured requests (one row each) spread evenly
+        over the day's window, delivered as Firehose does at this traffic: an object every
+        buffer interval under ``capture/YYYY/MM/DD/HH/``, gzip, one capture message a line
+        (tests/monitoring_fixtures.py). Every ``LABELLED_EVERY``-th request gets its true
+        label through the endpoint's feedback, delivered under ``feedback/`` the same way.
+        Returns (objects, bytes) of capture."""
+        rows = current[NAMES].astype(object).to_numpy().tolist()
+        truths = predictions(current).tolist()
+        answers = outputs.tolist()
+        start = WINDOW_END - timedelta(hours=WINDOW_HOURS)
+        objects = WINDOW_HOURS * 3600 // BUFFER_SECONDS
+        per_object = -(-len(rows) // objects)
+        delivery, labels = timedelta(seconds=BUFFER_SECONDS), []
+        for number in range(objects):
+            captured_at = start + timedelta(seconds=number * BUFFER_SECONDS)
+            indices = range(number * per_object, min((number + 1) * per_object, len(rows)))
+            requests = [
+                {"request_id": request_id(i), "inputs": [rows[i]], "labels": [answers[i]]}
+                for i in indices
+            ]
+            lines = capture_lines(requests, MODEL, VERSION, captured_at)
+            # Firehose writes the buffer when it fills: its hour is the delivery's
+            put_capture(self.s3, BUCKET, lines, captured_at + delivery, n=number)
+            labels.extend(
+                {"request_id": request_id(i), "row": 0, "label": truths[i]}
+                for i in indices
+                if i % LABELLED_EVERY == 0
+            )
+        for number, first in enumerate(range(0, len(labels), LABELS_PER_MESSAGE * 10)):
+            messages = [
+                {
+                    "message": "feedback",
+                    "capture_format": 1,
+                    "model": MODEL,
+                    "environment": ENVIRONMENT,
+                    "time_ms": int(WINDOW_END.timestamp() * 1000),
+                    "labels": labels[at : at + LABELS_PER_MESSAGE],
+                }
+                for at in range(
+                    first, min(first + LABELS_PER_MESSAGE * 10, len(labels)), LABELS_PER_MESSAGE
+                )
+            ]
+            key = f"{FEEDBACK_PREFIX}{WINDOW_END:%Y/%m/%d/%H}/{FIREHOSE_NAME}-feedback-{number}.gz"
+            self.s3.put_object(Bucket=BUCKET, Key=key, Body=firehose_object(messages))
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="capture/")
+        size = sum(listed["Size"] for page in pages for listed in page.get("Contents", []))
+        return objects, size
+
+    def caught(self) -> list[dict[str, Any]]:
+        """The events the job published since the last call."""
+        found = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10)
+            if not got.get("Messages"):
+                return found
+            for message in got["Messages"]:
+                found.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+
+    def report(self, location: str) -> dict[str, Any]:
+        key = location.removeprefix(f"s3://{BUCKET}/")
+        return json.loads(self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
 
 
-def our_job(paths: list[Path], baseline_bytes: bytes, thresholds: Thresholds) -> tuple[float, Any]:
-    """Seconds for reading the files, building frames, parsing the baseline and comparing."""
-    started = time.perf_counter()
-    baseline = parse_baseline(baseline_bytes)
-    bodies = (path.read_bytes() for path in paths)
-    window = capture_frames(
-        read_records(bodies), model="bench", signatures={"1": (NAMES, ["prediction"])}
-    )["1"]
-    result = compare(baseline, window.inputs, window.outputs, thresholds, excluded=window.excluded)
-    return time.perf_counter() - started, result
+def request_id(index: int) -> str:
+    """A Lambda request id's shape (what the endpoint captures and answers)."""
+    return f"00000000-0000-4000-8000-{index:012d}"
+
+
+@contextlib.contextmanager
+def job_environment(psi_alarm: float, memory_mb: int) -> Iterator[None]:
+    """The variables the stack gives the job's function (infra/monitor_job.py), and
+    credentials that go nowhere (moto answers every call in process); the process's own
+    afterwards (capture's measurement runs the endpoint without them)."""
+    from registry.environment import ARTIFACT_BUCKET, ENVIRONMENT_NAME, TABLE_NAME
+    from registry.monitoring_settings import MONITORING, MonitoringSettings
+
+    saved = dict(os.environ)
+    for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+        os.environ.pop(variable, None)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            TABLE_NAME: TABLE,
+            ARTIFACT_BUCKET: BUCKET,
+            ENVIRONMENT_NAME: ENVIRONMENT,
+            MONITORING: MonitoringSettings(psi_alarm=psi_alarm).as_variable(),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+        }
+    )
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@dataclass
+class JobRun:
+    seconds: float
+    rows: int  # captured rows the run judged (its row limit may stop it short of the window)
+    answer: dict[str, Any]
+    report: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
+def our_job(account: Account) -> JobRun:
+    """One scheduled run of the monitor job's handler, as EventBridge Scheduler invokes it,
+    timed whole: listing and reading the window's capture and feedback objects, the bundle's
+    baseline (fetched and digest-checked: the container's cache is emptied first, as in a
+    cold container), frames, drift, the label join and live metric, the report in S3 and
+    the registry, metrics, events."""
+    from model_runtime.jobs import monitor
+
+    monitor._BASELINES.clear()
+    event = {"window_end": SCHEDULED_TIME.isoformat(), "delivery_lag_seconds": DELIVERY_LAG}
+    with contextlib.redirect_stdout(io.StringIO()):  # its metric lines (CloudWatch's in AWS)
+        started = time.perf_counter()
+        answer = monitor.handler(event, None)
+        seconds = time.perf_counter() - started
+    if answer["failures"] or len(answer["reports"]) != 1:
+        raise RuntimeError(f"the monitor job did not judge the live version: {answer}")
+    report = account.report(answer["reports"][0]["report"])
+    return JobRun(seconds, int(report["rows"]), answer, report, account.caught())
+
+
+def profile(account: Account, console: Console) -> None:
+    """Where one run of the job spends its time: the functions with the most cumulative time."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run = our_job(account)
+    profiler.disable()
+    console.print(f"profiled run ({run.seconds:.2f} s under the profiler):")
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(40)
+    console.print(text.getvalue(), markup=False, highlight=False)
 
 
 def evidently(python: Path, reference: Any, current: Any, folder: Path, repeats: int) -> dict:
@@ -203,43 +422,73 @@ def main() -> None:
     parser.add_argument(
         "--capture-iterations", type=int, default=2000, help="requests timed for capture's cost"
     )
+    parser.add_argument(
+        "--memory-mb",
+        type=int,
+        default=MEMORY_MB,
+        help="the job function's memory, which sets the rows one run holds (the stack's: "
+        f"{MEMORY_MB}; Lambda's largest, 10240, holds the whole million)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also print where one run of the job spends"
+    )
     args = parser.parse_args()
     if not args.evidently_python.exists():
         sys.exit(f"no Evidently environment at {args.evidently_python}: run `make bench-monitor`")
     thresholds = Thresholds(psi_alarm=args.psi_alarm)
     console = Console(width=120)
+    from moto import mock_aws
 
     rng = np.random.default_rng(0)
     reference = frame(REFERENCE_ROWS, rng)
     current = frame(CURRENT_ROWS, rng, shift=("mean", "x3"))
-    baseline_bytes = baseline_of(reference)
-    with tempfile.TemporaryDirectory(prefix="slipway-bench-monitor-") as work:
+    with (
+        tempfile.TemporaryDirectory(prefix="slipway-bench-monitor-") as work,
+        job_environment(args.psi_alarm, args.memory_mb),
+        mock_aws(),
+    ):
         folder = Path(work)
-        paths = write_capture_files(current, folder)
-        size = sum(path.stat().st_size for path in paths)
-        ours, result = min(
-            (our_job(paths, baseline_bytes, thresholds) for _ in range(args.repeats)),
-            key=lambda taken: taken[0],
-        )
+        account = Account(folder)
+        model = account.live_version(reference, rng)
+        objects, size = account.capture(current, model.predict(current[NAMES]))
+        runs = [our_job(account) for _ in range(args.repeats)]
+        ours = min(runs, key=lambda run: run.seconds)
+        if args.profile:
+            profile(account, console)
         theirs = evidently(args.evidently_python, reference, current, folder, args.repeats)
     detected, false_alarm, misses = power(args.runs, thresholds)
+    # one run holds at most the function's rows (Limits.for_memory): per million rows is the
+    # run's time scaled by the rows it judged (its fixed costs scaled up with them)
+    per_million = ours.seconds / (ours.rows / 1e6)
+    evidently_per_million = theirs["seconds"] / (CURRENT_ROWS / 1e6)
 
     table = Table(title=f"Drift, {CURRENT_ROWS:,} current rows x 10 vs {REFERENCE_ROWS:,}")
-    for heading in ("", "seconds", "per million rows", "drifted columns"):
+    for heading in ("", "rows judged", "seconds", "per million rows", "drifted columns"):
         table.add_column(heading)
     table.add_row(
-        f"Slipway job ({len(paths)} gzip objects, {size / 1e6:.0f} MB, read + frames + PSI)",
-        f"{ours:.2f}",
-        f"{ours / (CURRENT_ROWS / 1e6):.2f}",
-        ", ".join(result.drifted_columns + result.drifted_outputs),
+        f"Slipway monitor job, one scheduled run of its handler on moto ({args.memory_mb} MB; "
+        f"window {objects} gzip objects, {size / 1e6:.0f} MB)",
+        f"{ours.rows:,}",
+        f"{ours.seconds:.2f}",
+        f"{per_million:.2f}",
+        ", ".join(ours.report["drifted_columns"]),
     )
     table.add_row(
         "Evidently DataDriftPreset(method='psi'), in memory",
+        f"{CURRENT_ROWS:,}",
         f"{theirs['seconds']:.2f}",
-        f"{theirs['seconds'] / (CURRENT_ROWS / 1e6):.2f}",
+        f"{evidently_per_million:.2f}",
         ", ".join(theirs["drifted"]),
     )
     console.print(table)
+    quality = ours.report["quality"] or {}
+    console.print(
+        f"job: verdict {ours.report['verdict']}, truncated: {ours.report['truncated'] or 'no'}; "
+        f"{quality.get('labelled_rows', 0):,} labelled rows, live {quality.get('metric')} "
+        f"{quality.get('live_value')} against {quality.get('evaluation_value')}; events: "
+        f"{', '.join(e['detail-type'] for e in ours.events) or 'none'}; "
+        f"runs: {', '.join(f'{run.seconds:.2f} s' for run in runs)}"
+    )
     console.print(
         f"psi_alarm {thresholds.psi_alarm}: {args.runs} seeded runs each, planted shifts "
         f"detected {detected:.0%} (missed: {', '.join(misses) or 'none'}), "
@@ -248,8 +497,8 @@ def main() -> None:
     figures = {
         # what capturing a request adds to the endpoint (bench/serving.py measures it)
         "capture_added_p50_ms": capture_added(args.capture_iterations, console),
-        "job_seconds_per_million_rows": ours / (CURRENT_ROWS / 1e6),
-        "job_vs_evidently": ours / theirs["seconds"],
+        "job_seconds_per_million_rows": per_million,
+        "job_vs_evidently": per_million / evidently_per_million,
         "detected_shift": detected,
         "false_alarm": false_alarm,
     }
