@@ -43,16 +43,17 @@ demo-drift: setup
 demo-chain: setup
 	bash examples/demo-chain.sh
 
-# The layers without a deployed cloud on both cores; the workflow tests (one embedded cloud,
-# timing-sensitive gates) after them in one process. The environment chain's module runs in
-# a process of its own: moto's backends are process-wide, and the second environment it
+# The layers without a deployed cloud on both cores; the workflow tests after them, a module
+# at a time on each core (--dist loadfile: each worker process deploys its own embedded cloud,
+# and a module's tests stay together in order). The environment chain's module runs in a
+# process of its own: moto's backends are process-wide, and the second environment it
 # deploys (local-prod, with its queues and rules) would stay in them under the modules after
-# it (their uploads to local then never started a promotion).
+# it (their uploads to local then never started a promotion). --durations names the slowest.
 CHAIN_TESTS = tests/workflow/test_environment_chain.py
 test: setup $(CHROMIUM)
-	$(BIN)/pytest -n 2 -m "not workflow and not soak"
-	$(BIN)/pytest -m workflow --ignore=$(CHAIN_TESTS)
-	$(BIN)/pytest -m workflow $(CHAIN_TESTS)
+	$(BIN)/pytest -n 2 -m "not workflow and not soak" --durations=15
+	$(BIN)/pytest -m workflow -n 2 --dist loadfile --ignore=$(CHAIN_TESTS) --durations=15
+	$(BIN)/pytest -m workflow $(CHAIN_TESTS) --durations=5
 
 # Each example runs end to end on the embedded cloud: train, package, push, promote, invoke.
 $(addprefix example-,$(EXAMPLES)): setup
