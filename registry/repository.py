@@ -950,13 +950,16 @@ class LineageRepository:
             return [from_dynamo(item) for item in response.get("Items", [])]
         found: list[dict[str, Any]] = []
         read = 0
+        page = max(2 * limit, 50)  # usually enough: most reports are of the asked length
         while len(found) < limit and read < MONITOR_REPORTS_SCANNED:
-            # a filtered Query's Limit counts the items read, not the ones kept: page on
+            # a filtered Query's Limit counts the items read, not the ones kept: page on,
+            # each page twice the last, so a rare window costs a few Queries, not one per item
             response = self._table.query(
                 **query,
-                Limit=MONITOR_REPORTS_SCANNED - read,
+                Limit=min(page, MONITOR_REPORTS_SCANNED - read),
                 FilterExpression=Attr("window.hours").eq(window_hours),
             )
+            page *= 2
             read += int(response.get("ScannedCount", 0))
             found += [from_dynamo(item) for item in response.get("Items", [])]
             if "LastEvaluatedKey" not in response:

@@ -102,8 +102,10 @@ class Thresholds:
             return cls()
         if isinstance(settings, Thresholds):
             return settings
+        if isinstance(settings, bool):
+            raise ValueError(f"a PSI alarm is a number, not {settings!r}")
         if isinstance(settings, int | float):
-            return cls(psi_alarm=float(settings))
+            settings = {"psi_alarm": settings}  # validated below like the settings' own
         if not isinstance(settings, MonitoringSettings):
             settings = MonitoringSettings.model_validate(dict(settings))
         return cls(

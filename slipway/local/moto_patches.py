@@ -832,10 +832,11 @@ def serialize_attribute_values_directly() -> None:
     console's models page). DynamoDB's answers are written by moto's own JSON serializer,
     except that an AttributeValue is written directly, by the same rules: a member that is
     None is left out, strings and numbers are ``str``, binaries base64, maps and lists
-    recursively."""
+    recursively. One difference, on AWS's side: a map with an empty-string key is written as
+    it is, where moto's serializer mangles it into the value's own members."""
     specific = _target(moto_serialize, "SERVICE_SPECIFIC_SERIALIZERS")
     json_serializer = _target(moto_serialize, "JSONSerializer")
-    if specific.get("dynamodb", {}).get("json") is not None:
+    if getattr(specific.get("dynamodb", {}).get("json"), "writes_attribute_values", False):
         return
     generic = _target(moto_serialize.ResponseSerializer, "_serialize")
     _target(moto_serialize.ResponseSerializer, "_default_serialize")
@@ -876,6 +877,7 @@ def serialize_attribute_values_directly() -> None:
                 return
             generic(self, serialized, value, shape, key)
 
+    DirectAttributeValueSerializer.writes_attribute_values = True  # type: ignore[attr-defined]
     specific["dynamodb"] = {**specific.get("dynamodb", {}), "json": DirectAttributeValueSerializer}
 
 

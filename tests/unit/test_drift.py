@@ -322,3 +322,9 @@ def test_compare_judges_any_captured_values_without_crashing(kind, values) -> No
     assert item.unseen_share is None or 0 <= item.unseen_share <= 1
     assert 0 <= item.missing_rate_current <= 1
     json.dumps(result.as_json(), allow_nan=False)  # the report is plain JSON
+
+
+@pytest.mark.parametrize("alarm", [0, -1, 11, True, float("nan")])
+def test_a_psi_alarm_given_alone_is_checked_like_the_settings_one(alarm) -> None:
+    with pytest.raises(ValueError):
+        Thresholds.of(alarm)

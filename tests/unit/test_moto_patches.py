@@ -449,6 +449,8 @@ def test_attribute_values_written_directly_answer_as_motos_serializer(monkeypatc
     monkeypatch.setattr(serialize.ResponseSerializer, "get_value", counted)
 
     # WHEN they are answered with attribute values written directly, and by moto's own
+    # (set first, so the test's end takes the patch away again for the tests after it)
+    monkeypatch.setitem(serialize.SERVICE_SPECIFIC_SERIALIZERS, "dynamodb", {})
     moto_patches.serialize_attribute_values_directly()
     patched = answers()
     direct_lookups = looked_up["members"]

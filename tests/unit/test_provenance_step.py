@@ -48,6 +48,8 @@ def staging(gate) -> dict[str, Any]:
 
 
 def staging_statement(digest: str, version: str = "good", **changes: Any) -> Statement:
+    # issued now, not when the module was imported: the gate judges its age by the clock
+    now = datetime.now(UTC)
     fields: dict[str, Any] = {
         "model": "iris",
         "version": version,
@@ -56,9 +58,9 @@ def staging_statement(digest: str, version: str = "good", **changes: Any) -> Sta
         "account": "123456789012",
         "region": "us-east-1",
         "status": "live",
-        "approval": Approval(policy="manual", by=ALICE, at=(NOW - timedelta(hours=2)).isoformat()),
-        "live_since": (NOW - timedelta(hours=1)).isoformat(),
-        "issued_at": NOW.isoformat(),
+        "approval": Approval(policy="manual", by=ALICE, at=(now - timedelta(hours=2)).isoformat()),
+        "live_since": (now - timedelta(hours=1)).isoformat(),
+        "issued_at": now.isoformat(),
     }
     return Statement(**(fields | changes))
 
@@ -95,7 +97,8 @@ def test_an_environment_without_a_chain_lets_every_upload_through(gate, bundles)
 def test_an_attested_version_is_verified_and_its_attestation_recorded(gate, bundles, staging):
     # GIVEN iris good, live in staging, promoted here with staging's signed statement
     digest = sha256_file(bundles["good"])
-    envelope = signed(staging, staging_statement(digest))
+    statement = staging_statement(digest)
+    envelope = signed(staging, statement)
     state = promoted_upload(gate, staging, bundles["good"], envelope, min_live_minutes=30)
     # WHEN the gate verifies its provenance
     state = run(steps.VERIFY_PROVENANCE, state)
@@ -107,7 +110,7 @@ def test_an_attested_version_is_verified_and_its_attestation_recorded(gate, bund
     item = gate.repository.get_version("iris", "good")
     received = item["received_attestation"]
     assert received["environment"] == "staging"
-    assert received["statement_sha256"] == staging_statement(digest).sha256
+    assert received["statement_sha256"] == statement.sha256
     assert verify_envelope(received["envelope"], staging["chain"]["public_key"]).version == "good"
     assert ("provenance", "verified") in outcomes(gate.repository, "iris", "good")
     # AND a retried step changes nothing

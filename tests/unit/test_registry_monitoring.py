@@ -131,6 +131,27 @@ def test_a_window_filter_reads_a_bounded_number_of_reports(registry, monkeypatch
     assert len(repository.monitor_reports("house", "2", 10, window_hours=24)) == 5
 
 
+def test_a_window_filter_reads_pages_growing_from_about_the_limit(registry):
+    _, repository, table = registry
+    # GIVEN a 6-hour report behind 70 newer 24-hour ones
+    repository.put_monitor_report(summary("2", "2026-12-01T00-00-00Z", "drift", hours=6))
+    for n in range(70):
+        repository.put_monitor_report(
+            summary("2", f"2026-12-02T{n // 60:02}-{n % 60:02}-00Z", "ok")
+        )
+    queries: list[int] = []
+    table.meta.client.meta.events.register(
+        "provide-client-params.dynamodb.Query", lambda params, **_: queries.append(params["Limit"])
+    )
+    # WHEN the common window is asked for THEN one Query of a page near the limit answers
+    assert len(repository.monitor_reports("house", "2", 20, window_hours=24)) == 20
+    assert queries == [50]
+    # AND a rare window is found on a second, larger page, not by reading a page per report
+    queries.clear()
+    (found,) = repository.monitor_reports("house", "2", 1, window_hours=6)
+    assert found["verdict"] == "drift" and queries == [50, 100]
+
+
 @pytest.mark.parametrize("window", ["0h", "24", "1w", "-3h", "745h", "32d", "1" * 17, " "])
 def test_a_bad_window_is_a_400_that_says_what_a_window_is(registry, window):
     client, repository, table = registry
