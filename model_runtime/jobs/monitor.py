@@ -20,7 +20,9 @@ import json
 import os
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,8 +36,10 @@ from model_runtime.jobs.candidate import fetch_bundle
 from model_runtime.manifest import Signature
 from model_runtime.monitoring import report as reports
 from model_runtime.monitoring.capture_files import (
+    Opened,
     ReadStats,
     collector_paused,
+    open_object,
     read_records,
     record_batches,
 )
@@ -162,11 +166,17 @@ class RunResult:
         }
 
 
-def _objects(
+# Objects fetched and decompressed ahead of the one being parsed, by a thread each: in AWS
+# each GET waits on the network, and zlib lets go of the GIL while it inflates. Each holds
+# at most an object's decompressed bytes (capture_files.MAX_OBJECT_BYTES) until it is parsed.
+READ_AHEAD = 3
+
+
+def _listed(
     s3: Any, bucket: str, prefix: str, budget: _Budget, since: datetime | None = None
-) -> Iterator[bytes]:
-    """The bodies of the objects under ``prefix`` (modified since ``since``), within the
-    run's budget."""
+) -> Iterator[str]:
+    """The keys of the objects under ``prefix`` (modified since ``since``) to read, within
+    the run's budget."""
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for listed in page.get("Contents", []):
             if since is not None and listed["LastModified"] < since:
@@ -177,7 +187,29 @@ def _objects(
                 continue
             if budget.truncated or not budget.admits(int(listed["Size"])):
                 return
-            yield s3.get_object(Bucket=bucket, Key=listed["Key"])["Body"].read()
+            yield listed["Key"]
+
+
+def _objects(s3: Any, bucket: str, keys: Iterable[str]) -> Iterator[Opened]:
+    """The objects of ``keys``, in their order, fetched and decompressed ``READ_AHEAD`` at
+    a time. Stopped early (the row limit), it waits only for those under way."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fetch(key: str) -> Opened:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return open_object(body)  # the reader's own limit (capture_files.MAX_OBJECT_BYTES)
+
+    pool = ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="slipway-monitor-read")
+    pending: deque[Future[Opened]] = deque()
+    try:
+        for key in keys:
+            pending.append(pool.submit(fetch, key))
+            if len(pending) > READ_AHEAD:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def capture_prefixes(window: reports.Window) -> list[str]:
@@ -375,16 +407,24 @@ def judge_all(run: _Run, judged: list[Judged], result: RunResult, limits: Limits
     wanted: dict[str, set[str]] = {}
     for one in judged:
         wanted.setdefault(one.model, set()).add(one.version)
-    captured = (
-        body
+    keys = (
+        key
         for prefix in capture_prefixes(window)
-        for body in _objects(s3, run.bucket, prefix, budget)
+        for key in _listed(s3, run.bucket, prefix, budget)
     )
-    by_model = window_records(record_batches(captured, stats=stats), window, wanted, budget)
+    captured = _objects(s3, run.bucket, keys)
+    try:
+        by_model = window_records(record_batches(captured, stats=stats), window, wanted, budget)
+    finally:
+        captured.close()  # stopped at the row limit: the reads still under way end here
     # labels come after their requests: every feedback object written since the window began
     # (a budget of its own: a window too big to read whole still gets its labels)
     labelled = _Budget(limits)
-    feedback = _objects(s3, run.bucket, FEEDBACK_PREFIX, labelled, since=window.start)
+    feedback = _objects(
+        s3,
+        run.bucket,
+        _listed(s3, run.bucket, FEEDBACK_PREFIX, labelled, since=window.start),
+    )
     labels = collect_labels(read_records(feedback, stats=stats), set(wanted))
     result.truncated = budget.truncated or _read_limit(stats)
     if labelled.truncated:

@@ -521,12 +521,7 @@ def _list_frame(rows: list[Any], names: Sequence[str]) -> Any:
     width = len(names)
     if any([len(row) != width for row in rows]):
         rows = [[*row[:width], *[None] * (width - len(row))] for row in rows]
-    if not width:
-        return pd.DataFrame(rows, columns=list(names))
-    # column by column: the same frame as from the rows (a unit test compares them), without
-    # the two-dimensional object array pandas makes of rows first (a third of the time)
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    return pd.DataFrame(dict(zip(range(width), columns, strict=True))).set_axis(list(names), axis=1)
+    return pd.DataFrame(rows, columns=list(names))
 
 
 def _arrival_order(list_count: int, dict_positions: list[int]) -> list[int]:

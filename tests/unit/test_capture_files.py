@@ -261,23 +261,6 @@ def test_any_capture_inputs_build_frames_without_crashing(inputs: list) -> None:
     assert window.rows == len(window.keys)
 
 
-CELLS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3)
-
-
-@settings(max_examples=150, deadline=None)
-@given(st.integers(1, 4).flatmap(lambda w: st.lists(st.lists(CELLS, min_size=w, max_size=w))))
-def test_rows_sent_as_lists_make_the_frame_pandas_makes_of_them(rows: list) -> None:
-    """The frame is built column by column for speed: it must be the very frame (dtypes,
-    values, missing cells) pandas builds from the rows themselves."""
-    import pandas as pd
-
-    from model_runtime.monitoring.capture_files import _list_frame
-
-    names = [f"c{i}" for i in range(len(rows[0]) if rows else 2)]
-    expected = pd.DataFrame(rows, columns=names) if rows else pd.DataFrame(columns=names)
-    pd.testing.assert_frame_equal(_list_frame(rows, names), expected)
-
-
 def test_a_whole_object_read_at_once_gives_what_line_by_line_gives() -> None:
     """An object of plain lines is parsed in one go; one blank or broken line in it sends
     the whole object the careful way, which skips and counts only that line."""
