@@ -440,3 +440,26 @@ def test_objects_are_read_ahead_in_listing_order_and_stopping_early_ends_the_rea
             s3, "reads", monitor._listed(s3, "reads", "p/", monitor._Budget(Limits()))
         )
         assert [opened.text for opened in whole] == bodies
+
+
+def test_an_answer_of_several_values_a_row_gets_no_live_metric_and_keeps_its_report(account):
+    """Class probabilities are no label's match: the report stands, without a live metric
+    (the join was once given no predictions for these rows, and failed the version)."""
+    account.live_model("iris", "1", accuracy=0.95)
+    requests = iris_requests(200, 1)
+    for request in requests:
+        request["labels"] = [[0.1, 0.2, 0.7] for _ in request["inputs"]]
+    at = END - timedelta(minutes=30)
+    put_capture(account.s3, BUCKET, capture_lines(requests, "iris", "1", at), END, n="probs")
+    bulk = "".join(
+        json.dumps({"model": "iris", "request_id": r["request_id"], "label": 2}) + "\n"
+        for r in requests[:40]
+    )
+    account.s3.put_object(Bucket=BUCKET, Key="feedback/bulk.jsonl", Body=bulk.encode())
+
+    answer = account.run()
+
+    assert answer["failures"] == []
+    (judged,) = answer["reports"]
+    assert judged["quality"] is None
+    assert account.report("iris", "1")["rows"] == 200
