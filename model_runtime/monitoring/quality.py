@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -102,23 +102,42 @@ def _comparable(label: Any, prediction: Any) -> Any:
 def join_keyed(
     keys: Any, predictions: Iterable[Any], labels: dict[LabelKey, Any]
 ) -> tuple[list[Any], list[Any]]:
-    """(labels, predictions) of the captured rows that have a label: ``keys`` is the
-    captured rows' (request_id, row) frame, ``predictions`` each row's first output, in the
-    same order (``capture_files.CapturedFrames``)."""
+    """(labels, predictions) of the captured rows that have a label, in the rows' order:
+    ``keys`` holds the captured rows' request_id and row (a frame, or lists by column:
+    ``capture_files.CapturedFrames``), ``predictions`` each row's first output, in the same
+    order. A request captured twice is joined twice; a label of no captured row is left.
+
+    Labels are a row in a hundred or fewer: the rows are looked up by request id in one pass
+    over the ids, and only those found are read further."""
     truths: list[Any] = []
     predicted: list[Any] = []
     if not labels:
         return truths, predicted
-    for request_id, row, prediction in zip(
-        keys["request_id"], keys["row"], predictions, strict=True
-    ):
-        label = labels.get((request_id, int(row)))
+    ids, rows = _as_list(keys["request_id"]), _as_list(keys["row"])
+    if not isinstance(predictions, Sized):
+        predictions = list(predictions)
+    if not len(ids) == len(rows) == len(predictions):  # type: ignore[arg-type]
+        raise ValueError(
+            f"{len(ids)} captured rows but {len(predictions)} predictions"  # type: ignore[arg-type]
+        )
+    labelled = {request_id for request_id, _ in labels}
+    found = [at for at, request_id in enumerate(ids) if request_id in labelled]
+    if hasattr(predictions, "iloc"):  # a Series: its values as iterating it gives them
+        chosen: Iterable[Any] = predictions.iloc[found]
+    else:
+        chosen = [predictions[at] for at in found]  # type: ignore[index]
+    for at, prediction in zip(found, chosen, strict=True):
+        label = labels.get((ids[at], int(rows[at])))
         if label is None or prediction is None or prediction != prediction:  # NaN: no answer
             continue
         prediction = prediction.item() if hasattr(prediction, "item") else prediction
         truths.append(_comparable(label, prediction))
         predicted.append(prediction)
     return truths, predicted
+
+
+def _as_list(column: Any) -> list[Any]:
+    return column.tolist() if hasattr(column, "tolist") else list(column)
 
 
 @dataclass(frozen=True)

@@ -259,3 +259,24 @@ def test_any_capture_inputs_build_frames_without_crashing(inputs: list) -> None:
     records = [capture("r", inputs, inputs), capture("s", [[1.0, "a", 2]], [1.0])]
     window = capture_frames(records, model="house", signatures={"3": NAMES})["3"]
     assert window.rows == len(window.keys)
+
+
+def test_a_whole_object_read_at_once_gives_what_line_by_line_gives() -> None:
+    """An object of plain lines is parsed in one go; one blank or broken line in it sends
+    the whole object the careful way, which skips and counts only that line."""
+    clean = lines(RECORDS)
+    broken = lines(RECORDS[:1]) + b"\n  \n{not json\n" + lines(RECORDS[1:])
+    stats = ReadStats()
+    assert list(read_records([clean, gzip.compress(broken)], stats=stats)) == RECORDS * 2
+    assert (stats.objects, stats.records, stats.junk_lines) == (2, 6, 1)
+
+
+def test_the_record_limit_cuts_inside_an_object_read_at_once() -> None:
+    stats = ReadStats()
+    body = lines(RECORDS)
+    got = list(read_records([body, body], limits=CaptureLimits(max_records=4), stats=stats))
+    assert got == [*RECORDS, RECORDS[0]]
+    assert stats.record_limit_reached and stats.records == 4
+    exact = ReadStats()  # exactly the limit: nothing was left out
+    assert len(list(read_records([body], limits=CaptureLimits(max_records=3), stats=exact))) == 3
+    assert not exact.record_limit_reached

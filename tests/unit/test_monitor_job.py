@@ -415,3 +415,51 @@ def test_a_run_holds_what_its_memory_holds():
     assert Limits.for_memory(3008).max_rows == 601_600
     assert Limits.for_memory(10240).max_rows > Limits.for_memory(3008).max_rows
     assert Limits.for_memory(128).max_rows == 25_600
+
+
+def test_objects_are_read_ahead_in_listing_order_and_stopping_early_ends_the_reads():
+    """The window's objects are fetched and decompressed a few at a time by threads; the
+    parser still gets them in listing order (the row limit keeps the oldest), and a read
+    stopped early leaves no fetch running."""
+    import threading
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="reads")
+        bodies = [f'{{"n": {n}}}\n'.encode() for n in range(12)]
+        for n, body in enumerate(bodies):  # gzip and plain, as AWS's deliveries may be
+            s3.put_object(
+                Bucket="reads", Key=f"p/{n:02d}", Body=gzip.compress(body) if n % 2 else body
+            )
+        budget = monitor._Budget(Limits())
+        read = monitor._objects(s3, "reads", monitor._listed(s3, "reads", "p/", budget))
+        assert [next(read).text for _ in range(5)] == bodies[:5]
+        read.close()
+        assert not [t for t in threading.enumerate() if t.name.startswith("slipway-monitor-read")]
+        whole = monitor._objects(
+            s3, "reads", monitor._listed(s3, "reads", "p/", monitor._Budget(Limits()))
+        )
+        assert [opened.text for opened in whole] == bodies
+
+
+def test_an_answer_of_several_values_a_row_gets_no_live_metric_and_keeps_its_report(account):
+    """Class probabilities are no label's match: the report stands, without a live metric
+    (the join was once given no predictions for these rows, and failed the version)."""
+    account.live_model("iris", "1", accuracy=0.95)
+    requests = iris_requests(200, 1)
+    for request in requests:
+        request["labels"] = [[0.1, 0.2, 0.7] for _ in request["inputs"]]
+    at = END - timedelta(minutes=30)
+    put_capture(account.s3, BUCKET, capture_lines(requests, "iris", "1", at), END, n="probs")
+    bulk = "".join(
+        json.dumps({"model": "iris", "request_id": r["request_id"], "label": 2}) + "\n"
+        for r in requests[:40]
+    )
+    account.s3.put_object(Bucket=BUCKET, Key="feedback/bulk.jsonl", Body=bulk.encode())
+
+    answer = account.run()
+
+    assert answer["failures"] == []
+    (judged,) = answer["reports"]
+    assert judged["quality"] is None
+    assert account.report("iris", "1")["rows"] == 200

@@ -59,6 +59,56 @@ def test_join_takes_the_labelled_rows_by_request_and_row_and_reads_labels_as_the
     assert truths == [0, 1, 1]
 
 
+def _join_row_by_row(ids, rows, predictions, labels):
+    """The join as it was written first (every captured row looked up): the reference."""
+    truths, predicted = [], []
+    for request_id, row, prediction in zip(ids, rows, predictions, strict=True):
+        label = labels.get((request_id, int(row)))
+        if label is None or prediction is None or prediction != prediction:
+            continue
+        truths.append(label)
+        predicted.append(prediction)
+    return truths, predicted
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "d", None]),
+            st.integers(0, 2),
+            st.none() | st.integers(0, 2) | st.just(float("nan")),
+        ),
+        max_size=30,
+    ),
+    st.dictionaries(
+        st.tuples(st.sampled_from(["a", "b", "c", "e"]), st.integers(0, 2)),
+        st.integers(0, 2),
+        max_size=8,
+    ),
+)
+def test_the_join_finds_every_labelled_row_in_order_whatever_repeats_or_is_missing(
+    captured, labels
+):
+    """Request ids captured twice (a client's retry) are joined twice, rows without a
+    request id or an answer are not, labels of rows never captured are left: as the
+    row-by-row join did, given the keys as lists (the job's) or as a frame."""
+    import pandas as pd
+
+    ids = [c[0] for c in captured]
+    rows = [c[1] for c in captured]
+    predictions = [c[2] for c in captured]
+    expected = _join_row_by_row(ids, rows, predictions, labels)
+    assert join_keyed({"request_id": ids, "row": rows}, predictions, labels) == expected
+    frame = pd.DataFrame({"request_id": ids, "row": rows}, columns=["request_id", "row"])
+    series = pd.Series(predictions, dtype=object)
+    assert join_keyed(frame, series, labels) == expected
+
+
+def test_the_join_refuses_predictions_not_one_a_row():
+    with pytest.raises(ValueError, match="2 captured rows but 1 predictions"):
+        join_keyed({"request_id": ["a", "b"], "row": [0, 0]}, [1], {("a", 0): 1})
+
+
 def test_live_metric_against_the_evaluation_score():
     evaluation = {"metric": "accuracy", "value": 0.9}
     good = live_quality(evaluation, [1] * 30, [1] * 30, 0.05)
