@@ -63,9 +63,13 @@ from rich.table import Table  # noqa: E402
 from model_runtime.manifest import Column  # noqa: E402
 from model_runtime.monitoring.baseline import build_baseline, dumps, parse_baseline  # noqa: E402
 from model_runtime.monitoring.drift import Thresholds, compare  # noqa: E402
-from registry.monitoring_reports import EVENT_SOURCE  # noqa: E402
 from registry.names import FEEDBACK_PREFIX, upload_key  # noqa: E402
-from tests.monitoring_fixtures import capture_lines, firehose_object, put_capture  # noqa: E402
+from tests.monitoring_fixtures import (  # noqa: E402
+    MonitoredAccount,
+    capture_lines,
+    firehose_object,
+    put_capture,
+)
 
 NUMERIC = [f"x{i}" for i in range(8)]
 CATEGORICAL = {"plan": ["basic", "plus", "pro", "team", "free"], "region": ["eu", "us", "ap"]}
@@ -116,7 +120,7 @@ def baseline_of(reference: Any) -> bytes:
     return dumps(build_baseline(reference, COLUMNS, predictions(reference).tolist(), OUTPUT))
 
 
-class Account:
+class Account(MonitoredAccount):
     """The AWS the monitor job runs against, as moto gives it in process: the artifact bucket
     (versioned, as DataStack makes it) holding a live version's bundle, a day of captured
     requests and some feedback in the layout Firehose delivers them; the lineage table with
@@ -127,19 +131,10 @@ class Account:
 
         from registry import keys
 
-        self.folder = folder
-        self.s3 = boto3.client("s3")
-        self.s3.create_bucket(Bucket=BUCKET)
-        self.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        self.table = boto3.resource("dynamodb").create_table(**keys.create_table_request(TABLE))
-        self.sqs = boto3.client("sqs")
-        self.queue = self.sqs.create_queue(QueueName="slipway-bench-monitoring")["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])
-        events = boto3.client("events")
-        events.put_rule(Name="monitoring", EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
-        events.put_targets(
-            Rule="monitoring", Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}]
+        super().__init__(
+            BUCKET, boto3.resource("dynamodb").create_table(**keys.create_table_request(TABLE))
         )
+        self.folder = folder
 
     def live_version(self, reference: Any, rng: np.random.Generator) -> Any:
         """A real scikit-learn pipeline fitted on the reference, packaged by the real packager
@@ -249,17 +244,6 @@ class Account:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="capture/")
         size = sum(listed["Size"] for page in pages for listed in page.get("Contents", []))
         return objects, size
-
-    def caught(self) -> list[dict[str, Any]]:
-        """The events the job published since the last call."""
-        found = []
-        while True:
-            got = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10)
-            if not got.get("Messages"):
-                return found
-            for message in got["Messages"]:
-                found.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
 
     def report(self, location: str) -> dict[str, Any]:
         key = location.removeprefix(f"s3://{BUCKET}/")

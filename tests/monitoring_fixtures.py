@@ -163,3 +163,40 @@ def register_live(
     repository.register_version(document, where, execution=f"exec-{version}")
     repository.update_version(name, version, evaluation_result=evaluation)
     table.put_item(Item=items.pointer_item(name, Stage.LIVE, version, None, "exec", at))
+
+
+class MonitoredAccount:
+    """The AWS a monitor job runs against, as moto gives it in process: a versioned artifact
+    bucket (as DataStack makes it), the lineage table, and a rule on the default bus that
+    catches the job's events in a queue (``caught``)."""
+
+    def __init__(self, bucket: str, table: Any) -> None:
+        import boto3
+
+        from registry.monitoring_reports import EVENT_SOURCE
+        from registry.repository import LineageRepository
+
+        self.s3 = boto3.client("s3")
+        self.s3.create_bucket(Bucket=bucket)
+        self.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        self.table = table
+        self.repository = LineageRepository(table)
+        self.events = boto3.client("events")
+        self.sqs = boto3.client("sqs")
+        self.queue = self.sqs.create_queue(QueueName="caught")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])
+        self.events.put_rule(Name="monitoring", EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+        self.events.put_targets(
+            Rule="monitoring", Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}]
+        )
+
+    def caught(self) -> list[dict[str, Any]]:
+        """The events the job published since the last call."""
+        found = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10)
+            if not got.get("Messages"):
+                return found
+            for message in got["Messages"]:
+                found.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])

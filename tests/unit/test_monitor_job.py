@@ -20,9 +20,9 @@ from model_runtime.jobs import monitor
 from model_runtime.jobs.monitor import Clients, JobRequest, Limits, run_monitor
 from registry.monitoring_reports import EVENT_SOURCE, report_key
 from registry.monitoring_settings import MonitoringSettings
-from registry.repository import LineageRepository
 from tests.conftest import create_lineage_table
 from tests.monitoring_fixtures import (
+    MonitoredAccount,
     capture_lines,
     iris_requests,
     put_capture,
@@ -35,22 +35,9 @@ END = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
 SETTINGS = MonitoringSettings(window_hours=2, min_rows=50, psi_alarm=0.2)
 
 
-class Account:
+class Account(MonitoredAccount):
     def __init__(self, tmp_path: Path, iris: Path) -> None:
-        self.s3 = boto3.client("s3")
-        self.s3.create_bucket(Bucket=BUCKET)
-        self.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        self.table = create_lineage_table()
-        self.repository = LineageRepository(self.table)
-        self.events = boto3.client("events")
-        sqs = boto3.client("sqs")
-        self.queue = sqs.create_queue(QueueName="caught")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])
-        self.events.put_rule(Name="monitoring", EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
-        self.events.put_targets(
-            Rule="monitoring", Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}]
-        )
-        self.sqs = sqs
+        super().__init__(BUCKET, create_lineage_table())
         self.tmp_path = tmp_path
         self.iris = iris
 
@@ -69,16 +56,6 @@ class Account:
             work=self.tmp_path,
             at=END.isoformat(),
         )
-
-    def caught(self) -> list[dict[str, Any]]:
-        found = []
-        while True:
-            got = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10)
-            if not got.get("Messages"):
-                return found
-            for message in got["Messages"]:
-                found.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
 
     def run(
         self,

@@ -12,9 +12,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import boto3
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,12 +25,10 @@ from model_runtime.monitoring.baseline import BASELINE_FILE, bundle_baseline
 from model_runtime.serving import capture
 from model_runtime.serving.handler import app
 from registry.environment import ENVIRONMENT_NAME
-from registry.monitoring_reports import EVENT_SOURCE
 from registry.monitoring_settings import MONITORING, MonitoringSettings, monitoring_settings
-from registry.repository import LineageRepository
 from registry.statuses import ServingRole
 from tests.conftest import create_lineage_table
-from tests.monitoring_fixtures import put_capture, register_live
+from tests.monitoring_fixtures import MonitoredAccount, put_capture, register_live
 from tests.serving.test_handler import LambdaContext, function_url_event
 
 BUCKET = "slipway-unit-artifacts"
@@ -101,30 +97,13 @@ def packaged(tmp_path: Path) -> Path:
     return out
 
 
-class Account:
+class Account(MonitoredAccount):
     """moto's S3, DynamoDB and EventBridge; the packaged model live; the serving app in front."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self.s3 = boto3.client("s3")
-        self.s3.create_bucket(Bucket=BUCKET)
-        self.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        self.table = create_lineage_table()
-        self.repository = LineageRepository(self.table)
-        self.events = boto3.client("events")
-        sqs = boto3.client("sqs")
-        self.queue = sqs.create_queue(QueueName="caught")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])
-        self.events.put_rule(Name="monitoring", EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
-        self.events.put_targets(
-            Rule="monitoring", Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}]
-        )
-        self.sqs = sqs
+        super().__init__(BUCKET, create_lineage_table())
         self.tmp_path = tmp_path
         self.sent = 0
-
-    def caught(self) -> list[dict[str, Any]]:
-        got = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10)
-        return [json.loads(message["Body"]) for message in got.get("Messages", [])]
 
     def send(self, frame: pd.DataFrame, capsys: pytest.CaptureFixture[str]) -> list[dict]:
         """The frame's rows through the serving app (25 a request, keyed by feature, as a
