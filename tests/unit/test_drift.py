@@ -30,6 +30,16 @@ def baseline_of(frame: pd.DataFrame, columns: list[Column], outputs=None, output
     return parse_baseline(dumps(build_baseline(frame, columns, outputs, list(output_columns))))
 
 
+def numbers_and_categories():
+    """A baseline of 0..99 with no missing values (x), and categories a and b (c)."""
+    frame = pd.DataFrame({"x": np.arange(100.0), "c": ["a", "b"] * 50})
+    columns = [
+        Column(name="x", type="float", nullable=True),
+        Column(name="c", type="string", nullable=True),
+    ]
+    return baseline_of(frame, columns)
+
+
 def shares(draw_from: st.SearchStrategy) -> st.SearchStrategy:
     return st.lists(draw_from, min_size=2, max_size=12).map(lambda xs: np.array(xs) / sum(xs))
 
@@ -110,12 +120,7 @@ def test_psi_of_a_known_category_change_equals_the_closed_form() -> None:
 
 def test_missing_rate_and_unseen_share_are_exact() -> None:
     # GIVEN a baseline of 0..99 with no missing values, and categories a, b
-    frame = pd.DataFrame({"x": np.arange(100.0), "c": ["a", "b"] * 50})
-    columns = [
-        Column(name="x", type="float", nullable=True),
-        Column(name="c", type="string", nullable=True),
-    ]
-    baseline = baseline_of(frame, columns)
+    baseline = numbers_and_categories()
     # WHEN 10 rows come: 3 missing x, 2 of the 7 others out of range; 1 missing c, 3 unseen
     current = pd.DataFrame(
         {
@@ -223,12 +228,7 @@ def test_thresholds_come_from_settings() -> None:
 
 def test_the_environments_alarms_decide_what_drifted() -> None:
     # GIVEN 3 of 10 values missing and 3 of 9 categories unseen (as above)
-    frame = pd.DataFrame({"x": np.arange(100.0), "c": ["a", "b"] * 50})
-    columns = [
-        Column(name="x", type="float", nullable=True),
-        Column(name="c", type="string", nullable=True),
-    ]
-    baseline = baseline_of(frame, columns)
+    baseline = numbers_and_categories()
     current = pd.DataFrame(
         {
             "x": [np.nan] * 3 + [5.0, 15.0, 35.0, 45.0, 65.0, 85.0, 95.0],
