@@ -36,12 +36,14 @@ from model_runtime.jobs.candidate import fetch_bundle
 from model_runtime.manifest import Signature
 from model_runtime.monitoring import report as reports
 from model_runtime.monitoring.capture_files import (
+    CapturedRows,
+    CaptureLine,
     Opened,
     ReadStats,
+    capture_batches,
     collector_paused,
     open_object,
     read_records,
-    record_batches,
 )
 from model_runtime.monitoring.quality import collect_labels, join_keyed, live_quality
 from registry import aws
@@ -224,37 +226,40 @@ def capture_prefixes(window: reports.Window) -> list[str]:
     return prefixes
 
 
-def window_records(
-    batches: Iterable[list[dict[str, Any]]],
+def window_rows(
+    batches: Iterable[list[CaptureLine]],
     window: reports.Window,
     wanted: dict[str, set[str]],
     budget: _Budget,
-) -> dict[str, list[dict[str, Any]]]:
-    """The capture records of the window (by their time), by model, of the versions judged
-    (``wanted``: model -> versions); at most the run's row limit. ``batches``: the records an
-    object at a time (``capture_files.record_batches``)."""
-    found: dict[str, list[dict[str, Any]]] = {model: [] for model in wanted}
+) -> dict[str, dict[str, CapturedRows]]:
+    """The captured rows of the window (by their time), by model and version, of the
+    versions judged (``wanted``: model -> versions); at most the run's row limit.
+    ``batches``: the records an object at a time (``capture_files.capture_batches``)."""
+    found = {model: {v: CapturedRows() for v in versions} for model, versions in wanted.items()}
+    every = [rows for versions in found.values() for rows in versions.values()]
+    only = every[0] if len(every) == 1 else None  # the usual run: one live version
     start, end = window.start_ms, window.end_ms
     versions_of = wanted.get
     for batch in batches:
         # a comprehension a batch: the few checks on each of a million records cost a
         # third of what a loop of them did
         mine = [
-            record
-            for record in batch
-            if record.get("message") == "capture"
-            and isinstance(at := record.get("time_ms"), int | float)
+            line
+            for line in batch
+            if line.message == "capture"
+            and isinstance(at := line.time_ms, int | float)
             and start <= at < end
-            and (versions := versions_of(record.get("model"))) is not None  # type: ignore[arg-type]
-            and str(record.get("version")) in versions
-            and isinstance(record.get("inputs"), list)
+            and type(model := line.model) is str
+            and (versions := versions_of(model)) is not None
+            and str(line.version) in versions
+            and type(line.inputs) is list
         ]
         if not mine:
             continue
-        rows = [len(record["inputs"]) for record in mine]
+        rows = [len(line.inputs) for line in mine]
         room = budget.limits.max_rows - budget.rows
         cut = sum(rows) > room
-        if cut:  # the records before the first that does not fit
+        if cut:  # the lines before the first that does not fit
             kept = 0
             for count in rows:
                 if count > room:
@@ -264,11 +269,14 @@ def window_records(
             mine, rows = mine[:kept], rows[:kept]
             budget.truncated = f"more than {budget.limits.max_rows} captured rows in the window"
         budget.rows += sum(rows)
-        if len(found) == 1:
-            found[next(iter(found))].extend(mine)
+        if only is not None:
+            only.add_batch(mine)
         else:
-            for record in mine:
-                found[str(record["model"])].append(record)
+            by_version: dict[tuple[str, str], list[CaptureLine]] = {}
+            for line in mine:
+                by_version.setdefault((line.model, str(line.version)), []).append(line)
+            for (model, version), lines in by_version.items():
+                found[model][version].add_batch(lines)
         if cut:
             break
     return found
@@ -335,21 +343,21 @@ class Clients:
 
 
 def model_traffic(
-    repository: LineageRepository, model: str, judged: list[Judged], records: list[dict[str, Any]]
+    repository: LineageRepository, model: str, judged: list[Judged], rows: dict[str, CapturedRows]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """The judged versions' registry items, and their captured rows as frames (inputs,
     outputs named as the baseline names them, request keys; model_runtime/monitoring/
     capture_files.py)."""
-    from model_runtime.monitoring.capture_files import capture_frames
-
     items = {}
     for one in judged:
         item = repository.get_version(model, one.version)
         if item is None:
             raise LookupError(f"{model} {one.version} is not registered")
         items[one.version] = item
-    signatures = {v: Signature.model_validate(item["signature"]) for v, item in items.items()}
-    return items, capture_frames(records, model=model, signatures=signatures)
+    return items, {
+        version: rows[version].frames(Signature.model_validate(item["signature"]))
+        for version, item in items.items()
+    }
 
 
 def _read_limit(stats: Any) -> str | None:
@@ -414,7 +422,7 @@ def judge_all(run: _Run, judged: list[Judged], result: RunResult, limits: Limits
     )
     captured = _objects(s3, run.bucket, keys)
     try:
-        by_model = window_records(record_batches(captured, stats=stats), window, wanted, budget)
+        by_model = window_rows(capture_batches(captured, stats=stats), window, wanted, budget)
     finally:
         captured.close()  # stopped at the row limit: the reads still under way end here
     # labels come after their requests: every feedback object written since the window began

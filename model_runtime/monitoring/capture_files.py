@@ -13,15 +13,22 @@ bomb costs that much and no more; what fit is still read), a line longer than
 ``max_line_bytes`` is skipped, and reading stops after ``max_records`` records. ``ReadStats``
 counts each of these so the report can say what was left out.
 
-Fast path (a million captured rows in a couple of seconds): orjson per line, the cyclic
-garbage collector paused while millions of small objects are made (it would walk them all
-again and again, for nothing: records hold no cycles), and one DataFrame built per version
-from the rows' lists.
+Fast path (what the monitor job takes: a million captured rows in about two seconds): an
+object of plain JSON lines decoded in one call into ``CaptureLine``s, which hold only the
+fields the job reads (msgspec skips the others unread); the rows gathered by ``CapturedRows``
+as they come, a version at a time; the cyclic garbage collector paused while millions of
+small objects are made (it would walk them all again and again, for nothing: records hold
+no cycles); and one DataFrame built per version from the rows' lists.
 
     stats = ReadStats()
-    records = read_records(bodies, stats=stats)
+    records = read_records(bodies, stats=stats)      # dicts: any record, feedback included
     frames = capture_frames(records, model="house", signatures={"3": manifest.signature})
     window = frames["3"]; window.inputs; window.outputs; window.keys; window.excluded
+
+    rows = CapturedRows()                             # the job's way: one pass, no dicts
+    for lines in capture_batches(bodies, stats=stats):
+        rows.add_batch([line for line in lines if line.message == CAPTURE and ...])
+    window = rows.frames(manifest.signature)
 """
 
 from __future__ import annotations
@@ -30,13 +37,13 @@ import gc
 import itertools
 import json
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
-import orjson
+import msgspec
 
 from model_runtime.monitoring.baseline import outputs_frame
 
@@ -96,6 +103,37 @@ def open_object(body: bytes, max_object_bytes: int = MAX_OBJECT_BYTES) -> Opened
     return Opened(text, found.oversized_objects > 0, found.corrupt_objects > 0)
 
 
+class CaptureLine(msgspec.Struct, gc=False):
+    """A record's fields the monitor job reads, and only those: decoding an object's lines
+    into these skips every other field unread, and makes no dict. A field the record does
+    not have is None, as ``dict.get`` gives it. (Not tracked by the garbage collector:
+    decoded values cannot form a cycle.)"""
+
+    message: Any = None
+    model: Any = None
+    version: Any = None
+    time_ms: Any = None
+    request_id: Any = None
+    inputs: Any = None
+    outputs: Any = None
+    rows: Any = None
+    truncated: Any = None
+    excluded: Any = None
+    # a CloudWatch Logs envelope's (its name): an object with one is read the slow way
+    logEvents: Any = msgspec.UNSET
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> CaptureLine:
+        """The line of a record already read as a dict (the slow way, or a caller's)."""
+        return cls(**{name: record[name] for name in _LINE_FIELDS if name in record})
+
+
+_LINE_FIELDS = tuple(name for name in CaptureLine.__struct_fields__ if name != "logEvents")
+_AS_LINES = msgspec.json.Decoder(CaptureLine)
+_AS_VALUES = msgspec.json.Decoder()
+_Item = TypeVar("_Item")
+
+
 def read_records(
     bodies: Iterable[bytes | Opened],
     *,
@@ -116,6 +154,39 @@ def record_batches(
 ) -> Iterator[list[dict[str, Any]]]:
     """``read_records``, an object's records at a time (a list each: a million records cost
     a million generator steps less)."""
+    return _read_batches(bodies, limits, stats, _fast_batch, _as_records)
+
+
+def capture_batches(
+    bodies: Iterable[bytes | Opened],
+    *,
+    limits: CaptureLimits | None = None,
+    stats: ReadStats | None = None,
+) -> Iterator[list[CaptureLine]]:
+    """``record_batches`` as ``CaptureLine``s: the same records (feedback and other lines
+    included, for the reader to pass over by their ``message``), the fields the monitor job
+    reads only. Bought by the job's speed: about 40 % less time than dicts."""
+    return _read_batches(bodies, limits, stats, _fast_lines, _as_lines)
+
+
+def _as_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return records
+
+
+def _as_lines(records: list[dict[str, Any]]) -> list[CaptureLine]:
+    return [CaptureLine.of(record) for record in records]
+
+
+def _read_batches(
+    bodies: Iterable[bytes | Opened],
+    limits: CaptureLimits | None,
+    stats: ReadStats | None,
+    fast: Callable[[bytes, int], list[_Item] | None],
+    from_records: Callable[[list[dict[str, Any]]], list[_Item]],
+) -> Iterator[list[_Item]]:
+    """Each object's records: ``fast`` reads an object of plain JSON lines in one go (None
+    for any other object), the slow way reads any form line by line, as dicts that
+    ``from_records`` turns into ``fast``'s kind."""
     limits = limits or CaptureLimits()
     stats = stats if stats is not None else ReadStats()
     for body in bodies:
@@ -124,9 +195,10 @@ def record_batches(
         stats.oversized_objects += opened.oversized
         stats.corrupt_objects += opened.corrupt
         room = limits.max_records - stats.records
-        batch = _fast_batch(opened.text, limits.max_line_bytes)
+        batch = fast(opened.text, limits.max_line_bytes)
         if batch is None:
-            batch, full = _slow_batch(opened.text, limits.max_line_bytes, stats, room)
+            records, full = _slow_batch(opened.text, limits.max_line_bytes, stats, room)
+            batch = from_records(records)
         else:
             full = len(batch) > room
             if full:
@@ -141,21 +213,38 @@ def record_batches(
 
 def _fast_batch(text: bytes, max_line_bytes: int) -> list[dict[str, Any]] | None:
     """The records of an object of one plain JSON record a line (what Firehose writes from
-    the endpoints' log lines: all but every object), parsed in one go; None for any other
-    object (a line not JSON, too long or blank within, an envelope, a value not an object),
-    which ``_slow_batch`` reads line by line."""
-    lines = text.split(b"\n")
-    if lines and not lines[-1]:
-        lines.pop()  # the object's last line break
-    if not lines or max(map(len, lines)) > max_line_bytes:
+    the endpoints' log lines: all but every object), decoded in one call; None for any
+    other object (a line not JSON or too long, an envelope, a value not an object), which
+    ``_slow_batch`` reads line by line."""
+    if _has_long_line(text, max_line_bytes):
         return None
     try:
-        messages = [orjson.loads(line) for line in lines]
-    except orjson.JSONDecodeError:
+        messages = _AS_VALUES.decode_lines(text)
+    except msgspec.DecodeError:
         return None
     if not all([type(m) is dict and "logEvents" not in m for m in messages]):
         return None
     return messages
+
+
+def _fast_lines(text: bytes, max_line_bytes: int) -> list[CaptureLine] | None:
+    """``_fast_batch`` as ``CaptureLine``s (a value not an object fails the decoding)."""
+    if _has_long_line(text, max_line_bytes):
+        return None
+    try:
+        lines = _AS_LINES.decode_lines(text)
+    except msgspec.DecodeError:  # a line not JSON, or not an object
+        return None
+    unset = msgspec.UNSET
+    if not all([line.logEvents is unset for line in lines]):
+        return None
+    return lines
+
+
+def _has_long_line(text: bytes, max_line_bytes: int) -> bool:
+    """Whether a line of ``text`` is longer than ``max_line_bytes`` (only an object longer
+    than that can have one: the line lengths are counted then)."""
+    return len(text) > max_line_bytes and max(map(len, text.split(b"\n"))) > max_line_bytes
 
 
 def _slow_batch(
@@ -163,7 +252,7 @@ def _slow_batch(
 ) -> tuple[list[dict[str, Any]], bool]:
     """An object's records line by line, whatever its form; at most ``room`` of them (and
     whether there were more)."""
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    loads, decode_error = _AS_VALUES.decode, msgspec.DecodeError
     batch: list[dict[str, Any]] = []
     for line in text.split(b"\n"):
         if len(line) > max_line_bytes:
@@ -243,11 +332,11 @@ def _whole_lines(text: bytes) -> bytes:
 
 def _messages(line: bytes, stats: ReadStats) -> Iterator[Any]:
     try:
-        yield orjson.loads(line)
+        yield _AS_VALUES.decode(line)
         return
-    except orjson.JSONDecodeError:
+    except msgspec.DecodeError:
         pass
-    # messages concatenated without a line break, or a value orjson refuses (NaN)
+    # messages concatenated without a line break, or a value msgspec refuses (NaN)
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
@@ -321,9 +410,11 @@ class CapturedFrames:
 
 
 @dataclass
-class _Collected:
-    input_names: list[str]
-    output_names: list[str]
+class CapturedRows:
+    """One version's captured rows, gathered line by line as they are read (``add_batch``)
+    and made into frames once (``frames``): rows sent as lists and as objects, in the order
+    they came, and their answers, request keys and what the capture left out."""
+
     list_rows: list[Any] = field(default_factory=list)
     dict_rows: list[Any] = field(default_factory=list)
     dict_positions: list[int] = field(default_factory=list)
@@ -336,44 +427,44 @@ class _Collected:
     truncated: int = 0
     requested_rows: int = 0
 
-    def add_batch(self, records: list[dict[str, Any]]) -> None:
-        """Capture records whose ``inputs`` are lists; a batch of one-row requests sent as
-        lists (the common case) is taken column by column, the rest record by record."""
-        if not records:
+    def add_batch(self, lines: list[CaptureLine]) -> None:
+        """Capture lines whose ``inputs`` are lists; a batch of one-row requests sent as
+        lists (the common case) is taken column by column, the rest line by line."""
+        if not lines:
             return
-        inputs = [r["inputs"] for r in records]
+        inputs = [line.inputs for line in lines]
         if not all([len(i) == 1 and type(i[0]) is list for i in inputs]):
-            for record, rows in zip(records, inputs, strict=True):
-                self.add(record, rows)
+            for line, rows in zip(lines, inputs, strict=True):
+                self.add(line, rows)
             return
-        self.requests += len(records)
+        self.requests += len(lines)
         self.list_rows.extend([i[0] for i in inputs])
-        outputs = [r.get("outputs") for r in records]
+        outputs = [line.outputs for line in lines]
         self.outputs.extend([o[0] if type(o) is list and o else None for o in outputs])
-        self.request_ids.extend([r.get("request_id") for r in records])
-        self.row_numbers.extend([0] * len(records))
-        self.times.extend([r.get("time_ms") for r in records])
-        counts = [r.get("rows") for r in records]
+        self.request_ids.extend([line.request_id for line in lines])
+        self.row_numbers.extend([0] * len(lines))
+        self.times.extend([line.time_ms for line in lines])
+        counts = [line.rows for line in lines]
         self.requested_rows += sum([n if type(n) is int else 1 for n in counts])
-        self.truncated += sum([r.get("truncated") is True for r in records])
-        for excluded in [r.get("excluded") for r in records]:
+        self.truncated += sum([line.truncated is True for line in lines])
+        for excluded in [line.excluded for line in lines]:
             if excluded and type(excluded) is list:
                 self.excluded.update(name for name in excluded if isinstance(name, str))
 
-    def add(self, record: dict[str, Any], inputs: list[Any]) -> None:
-        """One capture record's rows (a single list row, the common case, first)."""
+    def add(self, line: CaptureLine, inputs: list[Any]) -> None:
+        """One capture line's rows (a single list row, the common case, first)."""
         self.requests += 1
-        outputs = record.get("outputs")
+        outputs = line.outputs
         if type(outputs) is not list:
             outputs = []
-        excluded = record.get("excluded")
-        if excluded:
+        excluded = line.excluded
+        if excluded and type(excluded) is list:
             self.excluded.update(name for name in excluded if isinstance(name, str))
-        if record.get("truncated") is True:
+        if line.truncated is True:
             self.truncated += 1
-        rows = record.get("rows")
+        rows = line.rows
         self.requested_rows += rows if type(rows) is int else len(inputs)
-        request_id, time_ms = record.get("request_id"), record.get("time_ms")
+        request_id, time_ms = line.request_id, line.time_ms
         if len(inputs) == 1 and type(inputs[0]) is list:
             self.list_rows.append(inputs[0])
             self.outputs.append(outputs[0] if outputs else None)
@@ -393,6 +484,11 @@ class _Collected:
             self.request_ids.append(request_id)
             self.row_numbers.append(number)
             self.times.append(time_ms)
+
+    def frames(self, signature: Any) -> CapturedFrames:
+        """The rows as frames, named by ``signature`` (the manifest's ``Signature``, or
+        (input names, output names))."""
+        return _frames(self, *_names(signature))
 
 
 def _names(signature: Any) -> tuple[list[str], list[str]]:
@@ -433,26 +529,27 @@ def capture_frames(
     At most ``max_rows`` rows are kept in all."""
     limits = limits or CaptureLimits()
     stats = stats if stats is not None else ReadStats()
-    collected = {str(version): _Collected(*_names(sig)) for version, sig in signatures.items()}
+    collected = {str(version): CapturedRows() for version in signatures}
     kept = 0
     with collector_paused():
         for batch in _batches(records, BATCH):
-            captures = [r for r in batch if r.get("message") == CAPTURE and r.get("model") == model]
+            lines = [CaptureLine.of(record) for record in batch]
+            captures = [line for line in lines if line.message == CAPTURE and line.model == model]
             for version, into in collected.items():
-                mine = [r for r in captures if str(r.get("version")) == version]
-                usable = [r for r in mine if type(r.get("inputs")) is list]
+                mine = [line for line in captures if str(line.version) == version]
+                usable = [line for line in mine if type(line.inputs) is list]
                 stats.junk_lines += len(mine) - len(usable)
-                rows = sum([len(r["inputs"]) for r in usable])
+                rows = sum([len(line.inputs) for line in usable])
                 if kept + rows > limits.max_rows:
                     stats.row_limit_reached = True
                     usable = _within(usable, limits.max_rows - kept)
-                    rows = sum([len(r["inputs"]) for r in usable])
+                    rows = sum([len(line.inputs) for line in usable])
                 kept += rows
                 into.add_batch(usable)
             if stats.row_limit_reached:
                 break
         # still paused: building frames from millions of lists would set it off again and again
-        frames = {version: _frames(into) for version, into in collected.items()}
+        frames = {str(v): collected[str(v)].frames(sig) for v, sig in signatures.items()}
         collected.clear()
     return frames
 
@@ -469,22 +566,21 @@ def _batches(records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict
         yield batch
 
 
-def _within(records: list[dict[str, Any]], room: int) -> list[dict[str, Any]]:
-    """The first records whose rows fit in ``room``."""
+def _within(lines: list[CaptureLine], room: int) -> list[CaptureLine]:
+    """The first lines whose rows fit in ``room``."""
     kept = []
-    for record in records:
-        room -= len(record["inputs"])
+    for line in lines:
+        room -= len(line.inputs)
         if room < 0:
             break
-        kept.append(record)
+        kept.append(line)
     return kept
 
 
-def _frames(into: _Collected) -> CapturedFrames:
+def _frames(into: CapturedRows, input_names: list[str], output_names: list[str]) -> CapturedFrames:
     import pandas as pd
 
-    names = into.input_names
-    inputs = _list_frame(into.list_rows, names)
+    inputs = _list_frame(into.list_rows, input_names)
     if into.dict_rows:
         by_name = pd.DataFrame(into.dict_rows, index=range(len(into.dict_rows)))
         by_name.columns = [str(column) for column in by_name.columns]
@@ -498,7 +594,7 @@ def _frames(into: _Collected) -> CapturedFrames:
     inputs = inputs.drop(columns=[n for n in into.excluded if n in inputs.columns])
     inputs = _scalars_only(inputs)
     # outputs and keys were collected in arrival order already
-    outputs = outputs_frame(into.outputs, into.output_names)
+    outputs = outputs_frame(into.outputs, output_names)
     keys = {"request_id": into.request_ids, "row": into.row_numbers, "time_ms": into.times}
     return CapturedFrames(
         inputs=inputs,

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from model_runtime.monitoring.capture_files import (
     CaptureLimits,
+    CaptureLine,
     ReadStats,
+    capture_batches,
     capture_frames,
     feedback_labels,
     read_records,
@@ -239,6 +241,64 @@ def test_feedback_from_the_endpoint_and_from_bulk_files() -> None:
 def test_any_bytes_read_without_crashing(body: bytes) -> None:
     for record in read_records([body, gzip.compress(body)]):
         assert isinstance(record, dict)
+
+
+def as_lines(bodies: list[bytes], limits: CaptureLimits | None = None) -> tuple[list, ReadStats]:
+    stats = ReadStats()
+    return [
+        line for batch in capture_batches(bodies, limits=limits, stats=stats) for line in batch
+    ], stats
+
+
+def as_records(bodies: list[bytes], limits: CaptureLimits | None = None) -> tuple[list, ReadStats]:
+    stats = ReadStats()
+    return [CaptureLine.of(r) for r in read_records(bodies, limits=limits, stats=stats)], stats
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_capture_lines_are_the_records_fields(form: str) -> None:
+    """What the monitor job reads (only the fields it needs, decoded straight from the
+    object) is what the records say, in every form."""
+    lines_read, stats = as_lines(FORMS[form])
+    assert lines_read == [CaptureLine.of(record) for record in RECORDS]
+    assert lines_read[0].inputs == [[50.0, "paris", 2]] and lines_read[2].version == "3"
+    assert stats == as_records(FORMS[form])[1]
+
+
+# JSON lines as they may come: records, feedback, envelopes, junk, values that are not
+# objects, NaN, big integers, blank and long lines
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.sampled_from(["inputs", "model", "x"]), children, max_size=2)
+    ),
+    max_leaves=6,
+)
+LINE = st.one_of(
+    st.builds(
+        lambda extra: json.dumps({**RECORDS[0], **extra}),
+        st.dictionaries(
+            st.sampled_from(["model", "version", "inputs", "time_ms", "logEvents", "rows"]),
+            JSON_VALUES,
+            max_size=2,
+        ),
+    ),
+    JSON_VALUES.map(json.dumps),
+    st.just(json.dumps(json.loads(envelope(RECORDS[:1])))),
+    st.sampled_from(["", "  ", "{not json", "[1,2]", '{"a":1}{"b":2}', "x" * 300]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LINE, max_size=6), st.booleans())
+def test_capture_lines_and_records_agree_on_any_object(objects: list[str], zipped: bool) -> None:
+    """The job's reader (one decoding call an object, then the careful way when that fails)
+    and the records reader give the same lines and the same counts, whatever the bytes."""
+    body = "\n".join(objects).encode()
+    bodies = [gzip.compress(body) if zipped else body, body]
+    limits = CaptureLimits(max_line_bytes=200, max_records=7)
+    assert as_lines(bodies, limits) == as_records(bodies, limits)
 
 
 @settings(max_examples=100, deadline=None)

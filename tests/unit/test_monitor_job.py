@@ -255,6 +255,31 @@ def test_traffic_outside_the_window_and_of_other_versions_is_not_judged(account)
     assert account.report("iris", "1")["rows"] == 100
 
 
+def test_capture_lines_with_fields_of_the_wrong_kind_are_passed_over(account):
+    """Lines in the bucket are data: a model named by a list (unhashable), a version, time or
+    inputs of the wrong kind, pass over without failing the run."""
+    account.live_model("iris", "1")
+    traffic(account, "iris", "1", count=100)
+    good = capture_lines(iris_requests(1, 9), "iris", "1", END - timedelta(minutes=20))[0]
+    odd = [
+        {**good, "model": ["iris"]},
+        {**good, "model": {"name": "iris"}},
+        {**good, "model": 1},
+        {**good, "version": ["1"]},
+        {**good, "time_ms": "soon"},
+        {**good, "time_ms": None},
+        {**good, "inputs": {"sepal_length": 1.0}},
+        {**good, "inputs": None},
+        {**good, "message": ["capture"]},
+    ]
+    put_capture(account.s3, BUCKET, odd, END, n="odd")
+
+    answer = account.run()
+
+    assert answer["failures"] == []
+    assert account.report("iris", "1")["rows"] == 100
+
+
 def test_running_a_window_again_overwrites_its_report(account):
     account.live_model("iris", "1")
     traffic(account, "iris", "1")
