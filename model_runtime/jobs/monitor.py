@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from model_runtime.jobs.candidate import fetch_bundle
+from model_runtime.jobs.window_readers import ShareRead, read_shares, reader_count
 from model_runtime.manifest import Signature
 from model_runtime.monitoring import report as reports
 from model_runtime.monitoring.capture_files import (
@@ -386,6 +387,7 @@ def run_monitor(
     request: JobRequest,
     now: datetime | None = None,
     limits: Limits = Limits(),
+    readers: int | None = None,
 ) -> RunResult:
     """Judge every version the request names in its window; see the module's docstring."""
     generated = now or datetime.now(UTC)
@@ -396,7 +398,7 @@ def run_monitor(
     judged = judged_versions(clients.repository, request)
     if judged:
         with collector_paused():
-            judge_all(run, judged, result, limits)
+            judge_all(run, judged, result, limits, readers)
     if request.model is None:
         # only a run over every model may say how many drift: a run for one model (a person's)
         # must not clear the environment's alarm while another model drifts
@@ -407,24 +409,46 @@ def run_monitor(
     return result
 
 
-def judge_all(run: _Run, judged: list[Judged], result: RunResult, limits: Limits) -> None:
-    """Read the window once, then judge each version."""
+def judge_all(
+    run: _Run, judged: list[Judged], result: RunResult, limits: Limits, readers: int | None = None
+) -> None:
+    """Read the window once (by ``readers`` processes, or one per CPU: window_readers.py),
+    then judge each version."""
     s3, window = run.clients.s3, run.window
     budget = _Budget(limits)
-    stats = ReadStats()
     wanted: dict[str, set[str]] = {}
     for one in judged:
         wanted.setdefault(one.model, set()).add(one.version)
-    keys = (
+    keys = [
         key
         for prefix in capture_prefixes(window)
         for key in _listed(s3, run.bucket, prefix, budget)
+    ]
+
+    def read_share(share: list[str], max_rows: int, client: Any) -> ShareRead:
+        """One reader's share of the window (window_readers.py): its rows, by version."""
+        mine, counted = _Budget(replace(limits, max_rows=max_rows)), ReadStats()
+        captured = _objects(client, run.bucket, share)
+        try:
+            rows = window_rows(capture_batches(captured, stats=counted), window, wanted, mine)
+        finally:
+            captured.close()  # stopped at the row limit: the reads still under way end here
+        for versions in rows.values():
+            for version_rows in versions.values():
+                version_rows.settle()  # each reader its own, at the same time
+        return ShareRead(rows, counted, mine.rows, mine.truncated is not None)
+
+    read = read_shares(
+        read_share,
+        keys,
+        readers=reader_count(len(keys), readers),
+        max_rows=limits.max_rows,
+        s3=s3,
     )
-    captured = _objects(s3, run.bucket, keys)
-    try:
-        by_model = window_rows(capture_batches(captured, stats=stats), window, wanted, budget)
-    finally:
-        captured.close()  # stopped at the row limit: the reads still under way end here
+    by_model, stats = read.rows, read.stats
+    budget.rows = read.kept
+    if read.cut and not budget.truncated:
+        budget.truncated = f"more than {limits.max_rows} captured rows in the window"
     # labels come after their requests: every feedback object written since the window began
     # (a budget of its own: a window too big to read whole still gets its labels)
     labelled = _Budget(limits)

@@ -37,7 +37,7 @@ import gc
 import itertools
 import json
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from model_runtime.monitoring.baseline import outputs_frame
+from model_runtime.monitoring.list_rows import ListRows
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_OBJECT_BYTES = 256 * 1024 * 1024
@@ -415,7 +416,7 @@ class CapturedRows:
     and made into frames once (``frames``): rows sent as lists and as objects, in the order
     they came, and their answers, request keys and what the capture left out."""
 
-    list_rows: list[Any] = field(default_factory=list)
+    list_rows: ListRows = field(default_factory=ListRows)
     dict_rows: list[Any] = field(default_factory=list)
     dict_positions: list[int] = field(default_factory=list)
     outputs: list[Any] = field(default_factory=list)
@@ -484,6 +485,25 @@ class CapturedRows:
             self.request_ids.append(request_id)
             self.row_numbers.append(number)
             self.times.append(time_ms)
+
+    def settle(self) -> None:
+        """The rows sent as lists made into columns (list_rows.py): a reader's last step."""
+        self.list_rows.settle()
+
+    def extend(self, other: CapturedRows) -> None:
+        """``other``'s rows after these (another reader's share of the window)."""
+        offset = len(self.list_rows) + len(self.dict_rows)
+        self.list_rows.join(other.list_rows)
+        self.dict_positions.extend([offset + p for p in other.dict_positions])
+        self.dict_rows.extend(other.dict_rows)
+        self.outputs.extend(other.outputs)
+        self.request_ids.extend(other.request_ids)
+        self.row_numbers.extend(other.row_numbers)
+        self.times.extend(other.times)
+        self.excluded |= other.excluded
+        self.requests += other.requests
+        self.truncated += other.truncated
+        self.requested_rows += other.requested_rows
 
     def frames(self, signature: Any) -> CapturedFrames:
         """The rows as frames, named by ``signature`` (the manifest's ``Signature``, or
@@ -580,7 +600,7 @@ def _within(lines: list[CaptureLine], room: int) -> list[CaptureLine]:
 def _frames(into: CapturedRows, input_names: list[str], output_names: list[str]) -> CapturedFrames:
     import pandas as pd
 
-    inputs = _list_frame(into.list_rows, input_names)
+    inputs = into.list_rows.frame(input_names)
     if into.dict_rows:
         by_name = pd.DataFrame(into.dict_rows, index=range(len(into.dict_rows)))
         by_name.columns = [str(column) for column in by_name.columns]
@@ -605,19 +625,6 @@ def _frames(into: CapturedRows, input_names: list[str], output_names: list[str])
         truncated_requests=into.truncated,
         requested_rows=into.requested_rows,
     )
-
-
-def _list_frame(rows: list[Any], names: Sequence[str]) -> Any:
-    """Rows sent as lists, in signature order: a row shorter than the signature is padded
-    with missing values, a longer one cut (the endpoint refused both; a record is data)."""
-    import pandas as pd
-
-    if not rows:
-        return pd.DataFrame(columns=list(names))
-    width = len(names)
-    if any([len(row) != width for row in rows]):
-        rows = [[*row[:width], *[None] * (width - len(row))] for row in rows]
-    return pd.DataFrame(rows, columns=list(names))
 
 
 def _arrival_order(list_count: int, dict_positions: list[int]) -> list[int]:

@@ -465,3 +465,54 @@ def test_an_answer_of_several_values_a_row_gets_no_live_metric_and_keeps_its_rep
     (judged,) = answer["reports"]
     assert judged["quality"] is None
     assert account.report("iris", "1")["rows"] == 200
+
+
+SAME_IN_EVERY_RUN = ("generated_at",)
+
+
+def window_of_objects(account, objects: int = 6, per_object: int = 60) -> None:
+    """Captured traffic in several objects, some with a shifted column, some rows labelled."""
+    account.live_model("iris", "1")
+    for n in range(objects):
+        shift = {"petal_length": 2.5} if n % 2 else None
+        requests = iris_requests(per_object, seed=n, shift=shift, rows_per_request=1 + n % 2)
+        at = END - timedelta(minutes=90 - 10 * n)
+        put_capture(account.s3, BUCKET, capture_lines(requests, "iris", "1", at), at, n=n)
+        labels = "".join(
+            json.dumps({"model": "iris", "request_id": r["request_id"], "label": r["labels"][0]})
+            + "\n"
+            for r in requests[::3]
+        )
+        account.s3.put_object(Bucket=BUCKET, Key=f"feedback/bulk-{n}.jsonl", Body=labels.encode())
+
+
+def report_without_time(account) -> dict[str, Any]:
+    report = account.report("iris", "1")
+    return {k: v for k, v in report.items() if k not in SAME_IN_EVERY_RUN}
+
+
+def test_two_readers_write_the_report_one_reader_writes(account):
+    window_of_objects(account)
+
+    one = account.run(readers=1)
+    by_one = report_without_time(account)
+    two = account.run(readers=2)
+    by_two = report_without_time(account)
+
+    assert by_two == by_one
+    assert by_one["rows"] == 3 * 60 + 3 * 120 and by_one["verdict"] == "drift"
+    assert by_one["quality"]["labelled_rows"] == 6 * 20
+    assert two["read"] == one["read"] and two["read"]["objects"] == 6 + 6  # and feedback
+    assert not one["failures"] and not two["failures"]
+
+
+def test_each_reader_holds_its_part_of_the_row_limit(account):
+    window_of_objects(account)
+
+    answer = account.run(readers=3, limits=Limits(max_rows=150))
+
+    assert "150" in answer["truncated"]
+    (judged,) = answer["reports"]
+    rows = account.report("iris", "1")["rows"]
+    assert 0 < rows <= 150
+    assert judged["verdict"] in ("drift", "ok")

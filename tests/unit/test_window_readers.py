@@ -1,0 +1,117 @@
+"""A window read by several processes: the readers' rows joined in order, and a reader that
+fails, dies or hangs ends the read with an error that names it (the same report as one
+reader: tests/unit/test_monitor_job.py)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import pytest
+
+from model_runtime.jobs import window_readers
+from model_runtime.jobs.window_readers import ShareRead, read_shares, reader_count
+from model_runtime.monitoring.capture_files import CapturedRows, ReadStats
+
+
+def shares_read(read_share, keys: list[str], **kwargs: Any) -> ShareRead:
+    return read_shares(read_share, keys, readers=2, max_rows=100, s3=None, **kwargs)
+
+
+def empty(kept: int = 0) -> ShareRead:
+    return ShareRead({"m": {"1": CapturedRows()}}, ReadStats(objects=1), kept)
+
+
+def test_a_child_that_fails_sends_its_error():
+    def read_share(share, max_rows, s3):
+        if share == ["b"]:
+            raise ValueError("GetObject: AccessDenied")
+        return empty()
+
+    with pytest.raises(RuntimeError, match="reader failed: ValueError: GetObject: AccessDenied"):
+        shares_read(read_share, ["a", "b"], new_s3=lambda: None)
+
+
+def test_a_child_that_dies_is_named_with_its_exit_code():
+    def read_share(share, max_rows, s3):
+        if share == ["b"]:
+            os._exit(9)  # as the kernel's out-of-memory killer leaves it: no answer
+        return empty()
+
+    with pytest.raises(RuntimeError, match="ended without its rows"):
+        shares_read(read_share, ["a", "b"], new_s3=lambda: None)
+
+
+def test_a_child_that_hangs_is_killed_at_the_deadline():
+    started: list[int] = []
+
+    def read_share(share, max_rows, s3):
+        if share == ["b"]:
+            time.sleep(600)
+        return empty()
+
+    original = window_readers._Child.stop
+
+    def stop(child):
+        started.append(child.process.pid)
+        original(child)
+        assert not child.process.is_alive()
+
+    window_readers._Child.stop = stop
+    try:
+        with pytest.raises(TimeoutError, match="did not finish"):
+            shares_read(read_share, ["a", "b"], new_s3=lambda: None, timeout_seconds=1)
+    finally:
+        window_readers._Child.stop = original
+    assert len(started) == 1
+
+
+def test_the_readers_counts_and_rows_are_joined_in_order():
+    def read_share(share, max_rows, s3):
+        rows = CapturedRows()
+        rows.list_rows.extend([[share[0], max_rows]])
+        rows.request_ids.append(share[0])
+        return ShareRead({"m": {"1": rows}}, ReadStats(objects=len(share)), 1, share == ["b"])
+
+    read = shares_read(read_share, ["a", "b"], new_s3=lambda: None)
+
+    assert read.rows["m"]["1"].request_ids == ["a", "b"]
+    assert read.rows["m"]["1"].list_rows.frame(["x", "n"]).values.tolist() == [
+        ["a", 50],
+        ["b", 50],
+    ]
+    assert (read.stats.objects, read.kept, read.cut) == (2, 2, True)
+
+
+def test_how_many_readers_a_window_gets(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1}, raising=False)
+    assert reader_count(100) == 2
+    assert reader_count(10) == 1  # too few objects to be worth a process
+    assert reader_count(0) == 1
+    assert reader_count(3, asked=2) == 2
+    assert reader_count(1, asked=4) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: set(range(16)), raising=False)
+    assert reader_count(10_000) == window_readers.MAX_READERS
+
+
+def test_readers_need_no_shared_memory(monkeypatch):
+    """Lambda has no /dev/shm: multiprocessing's semaphores (Pool, Queue, Lock) fail there
+    with ENOSYS. The readers use a Process and a Pipe only; with semaphores failing as they
+    do in Lambda, two readers still read."""
+    import _multiprocessing
+    import multiprocessing
+
+    class NoSharedMemory:
+        SEM_VALUE_MAX = 2**31 - 1
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(_multiprocessing, "SemLock", NoSharedMemory)
+    with pytest.raises(OSError, match="Function not implemented"):
+        multiprocessing.get_context("fork").Queue()  # as in Lambda
+
+    read = shares_read(lambda share, n, s3: empty(kept=1), ["a", "b"], new_s3=lambda: None)
+
+    assert read.kept == 2
