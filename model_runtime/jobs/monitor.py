@@ -425,6 +425,8 @@ def judge_all(
         for key in _listed(s3, run.bucket, prefix, budget)
     ]
 
+    count = reader_count(len(keys), readers)
+
     def read_share(share: list[str], max_rows: int, client: Any) -> ShareRead:
         """One reader's share of the window (window_readers.py): its rows, by version."""
         mine, counted = _Budget(replace(limits, max_rows=max_rows)), ReadStats()
@@ -433,18 +435,13 @@ def judge_all(
             rows = window_rows(capture_batches(captured, stats=counted), window, wanted, mine)
         finally:
             captured.close()  # stopped at the row limit: the reads still under way end here
-        for versions in rows.values():
-            for version_rows in versions.values():
-                version_rows.settle()  # each reader its own, at the same time
+        if count > 1:  # rows to send, or to join with others': columns (list_rows.py)
+            for versions in rows.values():
+                for version_rows in versions.values():
+                    version_rows.settle()  # each reader its own, at the same time
         return ShareRead(rows, counted, mine.rows, mine.truncated is not None)
 
-    read = read_shares(
-        read_share,
-        keys,
-        readers=reader_count(len(keys), readers),
-        max_rows=limits.max_rows,
-        s3=s3,
-    )
+    read = read_shares(read_share, keys, readers=count, max_rows=limits.max_rows, s3=s3)
     by_model, stats = read.rows, read.stats
     budget.rows = read.kept
     if read.cut and not budget.truncated:
