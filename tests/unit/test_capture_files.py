@@ -301,6 +301,24 @@ def test_capture_lines_and_records_agree_on_any_object(objects: list[str], zippe
     assert as_lines(bodies, limits) == as_records(bodies, limits)
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b'{"message": "capture", "inputs": [[1]], "note": "\xff"}',
+        b'{"n\xffte": 1, "inputs": [[1]]}',
+    ],
+    ids=["in a value", "in a key"],
+)
+def test_invalid_utf8_where_the_job_reads_nothing_is_junk_for_both_readers(bad: bytes) -> None:
+    """msgspec skips the fields a CaptureLine has no place for without checking their UTF-8:
+    the job's reader must still count such a line junk, as the records reader does."""
+    good = json.dumps(RECORDS[0]).encode()
+    body = b"\n".join([good, bad, good])
+    lines, stats = as_lines([body])
+    assert (lines, stats) == as_records([body])
+    assert len(lines) == 2 and stats.junk_lines == 1
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(
