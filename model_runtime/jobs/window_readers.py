@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import pickle
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,8 +93,10 @@ def read_shares(
     each = max_rows // readers
     sys.stdout.flush()  # what is buffered would otherwise be written again by each child
     sys.stderr.flush()
-    children = [_Child.start(read_share, share, each, new_s3) for share in shares[1:]]
-    try:
+    children: list[_Child] = []
+    try:  # a fork that fails stops those started before it
+        for share in shares[1:]:
+            children.append(_Child.start(read_share, share, each, new_s3))
         reads = [read_share(shares[0], each, s3)]
         deadline = time.monotonic() + timeout_seconds
         reads.extend(child.result(deadline) for child in children)
@@ -138,19 +141,27 @@ class _Child:
         return cls(process, receive)
 
     def result(self, deadline: float) -> ShareRead:
-        if not self.receive.poll(max(0.0, deadline - time.monotonic())):
-            raise TimeoutError(
-                f"a window reader (pid {self.process.pid}) did not finish within "
-                f"{READER_TIMEOUT_SECONDS} s"
-            )
+        late = TimeoutError(f"a window reader (pid {self.process.pid}) did not finish in time")
+        remaining = max(0.0, deadline - time.monotonic())
+        if not self.receive.poll(remaining):
+            raise late
+        # a child that stops halfway through sending would hold recv_bytes for ever: killed
+        # at the deadline, it closes its end of the pipe and the read ends
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), self.process.kill)
+        watchdog.start()
         try:
-            status, value = pickle.loads(self.receive.recv_bytes())
-        except EOFError:
+            message = self.receive.recv_bytes()
+        except (EOFError, OSError):  # OSError: "got end of file during message"
             self.process.join(5)
+            if time.monotonic() >= deadline:
+                raise late from None
             raise RuntimeError(
                 f"a window reader (pid {self.process.pid}) ended without its rows "
                 f"(exit code {self.process.exitcode}; out of memory?)"
             ) from None
+        finally:
+            watchdog.cancel()
+        status, value = pickle.loads(message)
         if status != "ok":
             raise RuntimeError(f"a window reader failed: {value}")
         return value

@@ -115,3 +115,67 @@ def test_readers_need_no_shared_memory(monkeypatch):
     read = shares_read(lambda share, n, s3: empty(kept=1), ["a", "b"], new_s3=lambda: None)
 
     assert read.kept == 2
+
+
+def test_a_child_stopped_halfway_through_sending_ends_the_read_at_the_deadline():
+    """A child that stops in the middle of sending its rows (frozen, swapping, stopped) must
+    not hold the parent in its read of the pipe past the deadline."""
+    import multiprocessing
+    import signal
+    import threading
+
+    def read_share(share, max_rows, s3):
+        if share == ["b"]:  # more than a pipe holds: the child blocks sending until read
+            read = empty()
+            read.rows["m"]["1"].request_ids.extend([f"{i:0100}" for i in range(20_000)])
+            return read
+        time.sleep(1)  # the parent, before it reads: the child is now blocked sending
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGSTOP)
+        return empty()
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            shares_read(read_share, ["a", "b"], new_s3=lambda: None, timeout_seconds=2)
+        except BaseException as exc:
+            errors.append(exc)
+
+    reading = threading.Thread(target=run, daemon=True)
+    reading.start()
+    reading.join(60)
+    stuck = reading.is_alive()
+    for child in multiprocessing.active_children():  # the test's own cleanup when it hangs
+        child.kill()
+    reading.join(10)
+    assert not stuck, "the parent was still reading the pipe a minute on"
+    assert len(errors) == 1 and isinstance(errors[0], TimeoutError), errors
+
+
+def test_children_already_started_are_stopped_when_another_cannot_be():
+    """A fork that fails (no memory, too many processes) must not leave the children
+    started before it reading on, unheard."""
+    started: list[Any] = []
+    original = window_readers._Child.start
+
+    def start(*args: Any) -> Any:
+        if started:
+            raise OSError(11, "Resource temporarily unavailable")
+        child = original(*args)
+        started.append(child)
+        return child
+
+    def read_share(share, max_rows, s3):
+        time.sleep(600)
+        return empty()
+
+    window_readers._Child.start = start
+    try:
+        with pytest.raises(OSError, match="temporarily unavailable"):
+            read_shares(read_share, ["a", "b", "c"], readers=3, max_rows=100, s3=None)
+    finally:
+        window_readers._Child.start = original
+    assert len(started) == 1
+    assert not started[0].process.is_alive()
+    assert started[0].process.exitcode is not None  # reaped: no zombie left behind
