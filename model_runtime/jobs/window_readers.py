@@ -8,8 +8,10 @@ into shares, one per reader, striped (objects 0, n, 2n, ... to the first reader,
 is the job's own process; the others are forked children, which start with the job's
 modules loaded and send their rows back through a pipe, pickled (their rows settled into
 columns first: list_rows.py). Each holds at most its part of the run's row limit and reads
-its share oldest first, so a window too big for one run is judged, as by one reader, on
-its oldest hours.
+its share oldest first, so a window too big for one run is judged on its oldest hours. When
+one share outgrew its part while another had room (objects of very different sizes), the
+window may still fit the limit: it is read again by one reader, rather than judged on fewer
+rows than one run holds and called more than the limit.
 
 Lambda has no /dev/shm, so no multiprocessing.Pool or Queue: a Process and a Pipe each. A
 child makes its own S3 client (the parent's keeps its connections). A child that fails
@@ -103,6 +105,9 @@ def read_shares(
     finally:
         for child in children:
             child.stop()
+    if any([read.cut for read in reads]) and not all([read.cut for read in reads]):
+        del reads  # (its rows freed before they are read again)
+        return read_share(keys, max_rows, s3)
     return joined(reads)
 
 

@@ -72,7 +72,7 @@ def test_the_readers_counts_and_rows_are_joined_in_order():
         rows = CapturedRows()
         rows.list_rows.extend([[share[0], max_rows]])
         rows.request_ids.append(share[0])
-        return ShareRead({"m": {"1": rows}}, ReadStats(objects=len(share)), 1, share == ["b"])
+        return ShareRead({"m": {"1": rows}}, ReadStats(objects=len(share)), 1, cut=True)
 
     read = shares_read(read_share, ["a", "b"], new_s3=lambda: None)
 
@@ -82,6 +82,25 @@ def test_the_readers_counts_and_rows_are_joined_in_order():
         ["b", 50],
     ]
     assert (read.stats.objects, read.kept, read.cut) == (2, 2, True)
+
+
+def test_a_share_cut_while_another_had_room_is_read_again_by_one_reader():
+    """Object sizes differ: the first share outgrew its half of the limit, the second did
+    not, so the window may fit the limit whole. One reader reads it, as a run of one would."""
+    rows_in = {"a": 80, "b": 5, "c": 10, "d": 5}
+    asked: list[tuple[list[str], int]] = []
+
+    def read_share(share, max_rows, s3):
+        asked.append((share, max_rows))
+        total = sum(rows_in[key] for key in share)
+        return ShareRead(
+            {"m": {"1": CapturedRows()}}, ReadStats(), min(total, max_rows), total > max_rows
+        )
+
+    read = shares_read(read_share, ["a", "b", "c", "d"], new_s3=lambda: None)
+
+    assert (read.kept, read.cut) == (100, False)
+    assert asked[0] == (["a", "c"], 50) and asked[-1] == (["a", "b", "c", "d"], 100)
 
 
 def test_how_many_readers_a_window_gets(monkeypatch):
