@@ -134,6 +134,9 @@ _LINE_FIELDS = tuple(name for name in CaptureLine.__struct_fields__ if name != "
 _AS_LINES = msgspec.json.Decoder(CaptureLine)
 _AS_VALUES = msgspec.json.Decoder()
 _Item = TypeVar("_Item")
+# what msgspec raises for bytes it will not decode: a value nested about a thousand levels
+# deep is a RecursionError, not a DecodeError (a line anyone may write must not end the run)
+_REFUSED = (msgspec.DecodeError, RecursionError)
 
 
 def read_records(
@@ -222,7 +225,7 @@ def _fast_batch(text: bytes, max_line_bytes: int) -> list[dict[str, Any]] | None
         return None
     try:
         messages = _AS_VALUES.decode_lines(text)
-    except msgspec.DecodeError:
+    except _REFUSED:
         return None
     if not all([type(m) is dict and "logEvents" not in m for m in messages]):
         return None
@@ -235,7 +238,7 @@ def _fast_lines(text: bytes, max_line_bytes: int) -> list[CaptureLine] | None:
         return None
     try:
         lines = _AS_LINES.decode_lines(text)
-    except msgspec.DecodeError:  # a line not JSON, or not an object
+    except _REFUSED:  # a line not JSON, or not an object, or nested too deep
         return None
     unset = msgspec.UNSET
     if not all([line.logEvents is unset for line in lines]):
@@ -275,7 +278,7 @@ def _slow_batch(
 ) -> tuple[list[dict[str, Any]], bool]:
     """An object's records line by line, whatever its form; at most ``room`` of them (and
     whether there were more)."""
-    loads, decode_error = _AS_VALUES.decode, msgspec.DecodeError
+    loads, decode_error = _AS_VALUES.decode, _REFUSED
     batch: list[dict[str, Any]] = []
     for line in text.split(b"\n"):
         if len(line) > max_line_bytes:
@@ -357,7 +360,7 @@ def _messages(line: bytes, stats: ReadStats) -> Iterator[Any]:
     try:
         yield _AS_VALUES.decode(line)
         return
-    except msgspec.DecodeError:
+    except _REFUSED:
         pass
     # messages concatenated without a line break, or a value msgspec refuses (NaN)
     try:

@@ -301,6 +301,19 @@ def test_capture_lines_and_records_agree_on_any_object(objects: list[str], zippe
     assert as_lines(bodies, limits) == as_records(bodies, limits)
 
 
+@pytest.mark.parametrize("depth", [2_000, 100_000])
+def test_a_line_nested_too_deep_is_junk_not_the_end_of_the_run(depth: int) -> None:
+    """msgspec raises RecursionError (not a DecodeError) past about a thousand levels: one
+    such line, in any object (feedback/ is anyone's to write), must not end the job."""
+    good = json.dumps(RECORDS[0]).encode()
+    deep = b'{"message": "capture", "inputs": [[1, ' + b"[" * depth + b"]" * depth + b"]]}"
+    body = b"\n".join([good, deep, good])
+    for bodies in ([body], [gzip.compress(body)]):
+        lines, stats = as_lines(bodies)
+        assert (lines, stats) == as_records(bodies)
+        assert len(lines) == 2 and stats.junk_lines == 1
+
+
 @pytest.mark.parametrize(
     "bad",
     [
