@@ -182,7 +182,11 @@ def _child_main(send: Any, read_share: ReadShare, share: list[str], max_rows: in
     """A forked reader: its share read, the result (or its error) sent, then gone without
     running the parent's exit handlers or flushing its buffers a second time."""
     try:
-        payload = pickle.dumps(("ok", read_share(share, max_rows, new_s3())), protocol=5)
+        read = read_share(share, max_rows, new_s3())
+        # a cell may hold a value nested as deep as msgspec decodes (just under the recursion
+        # limit), which one reader judges; pickling it takes about two levels a level
+        sys.setrecursionlimit(4 * sys.getrecursionlimit())
+        payload = pickle.dumps(("ok", read), protocol=5)
     except BaseException as exc:  # anything: the parent must hear of it
         payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"[:1000]))
     try:

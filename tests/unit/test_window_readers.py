@@ -103,6 +103,26 @@ def test_a_share_cut_while_another_had_room_is_read_again_by_one_reader():
     assert asked[0] == (["a", "c"], 50) and asked[-1] == (["a", "b", "c", "d"], 100)
 
 
+def test_a_child_sends_rows_holding_a_value_nested_as_deep_as_a_line_can_be():
+    """A captured cell may hold a value nested as deep as msgspec decodes (just under the
+    recursion limit); pickling it takes about two levels of recursion a level. One reader
+    reads such a window, so two must too: the child's rows still reach the parent."""
+    import sys
+
+    def read_share(share, max_rows, s3):
+        nested: list[Any] = []
+        for _ in range(sys.getrecursionlimit()):
+            nested = [nested]
+        read = empty(kept=1)
+        read.rows["m"]["1"].list_rows.append([1.0, nested])
+        read.rows["m"]["1"].settle()
+        return read
+
+    read = shares_read(read_share, ["a", "b"], new_s3=lambda: None)
+
+    assert read.kept == 2 and len(read.rows["m"]["1"].list_rows) == 2
+
+
 def test_how_many_readers_a_window_gets(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1}, raising=False)
     assert reader_count(100) == 2
