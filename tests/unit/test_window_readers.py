@@ -123,6 +123,34 @@ def test_a_child_sends_rows_holding_a_value_nested_as_deep_as_a_line_can_be():
     assert read.kept == 2 and len(read.rows["m"]["1"].list_rows) == 2
 
 
+def test_the_parent_failing_stops_and_reaps_every_child():
+    """The job's own share fails (S3 refuses it) while children still read theirs: they are
+    killed and reaped, none left running or a zombie."""
+    import signal
+
+    started: list[Any] = []
+    original = window_readers._Child.start
+
+    def start(*args: Any) -> Any:
+        started.append(original(*args))
+        return started[-1]
+
+    def read_share(share, max_rows, s3):
+        if share == ["a"]:
+            raise PermissionError("GetObject: AccessDenied")
+        time.sleep(600)
+        return empty()
+
+    window_readers._Child.start = start
+    try:
+        with pytest.raises(PermissionError):
+            read_shares(read_share, ["a", "b", "c"], readers=3, max_rows=100, s3=None)
+    finally:
+        window_readers._Child.start = original
+    assert len(started) == 2
+    assert [child.process.exitcode for child in started] == [-signal.SIGKILL] * 2
+
+
 def test_how_many_readers_a_window_gets(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1}, raising=False)
     assert reader_count(100) == 2
