@@ -544,6 +544,20 @@ def test_two_and_three_readers_agree_with_one_on_a_canary_of_mixed_rows(account)
                     line["excluded"] = ["petal_width"]
                 lines.append(line)
         put_capture(account.s3, BUCKET, lines, at, n=n)
+        labels = "".join(
+            json.dumps(
+                {
+                    "model": "iris",
+                    "request_id": line["request_id"],
+                    "row": row,
+                    "label": line["outputs"][row],
+                }
+            )
+            + "\n"
+            for line in lines[::3]
+            for row in range(len(line["inputs"]))
+        )
+        account.s3.put_object(Bucket=BUCKET, Key=f"feedback/bulk-{n}.jsonl", Body=labels.encode())
 
     def reports() -> dict[str, Any]:
         return {
@@ -562,6 +576,7 @@ def test_two_and_three_readers_agree_with_one_on_a_canary_of_mixed_rows(account)
     assert not any(run["failures"] for run in runs)
     assert written[0]["1"]["rows"] == 7 * (30 + 15)
     assert written[0]["2"]["verdict"] == "drift"
+    assert written[0]["1"]["quality"]["labelled_rows"] > 0
 
 
 def test_a_window_within_the_row_limit_is_read_whole_by_readers_with_uneven_shares(account):
