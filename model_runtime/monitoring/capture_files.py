@@ -134,9 +134,11 @@ _LINE_FIELDS = tuple(name for name in CaptureLine.__struct_fields__ if name != "
 _AS_LINES = msgspec.json.Decoder(CaptureLine)
 _AS_VALUES = msgspec.json.Decoder()
 _Item = TypeVar("_Item")
-# what msgspec raises for bytes it will not decode: a value nested about a thousand levels
-# deep is a RecursionError, not a DecodeError (a line anyone may write must not end the run)
-_REFUSED = (msgspec.DecodeError, RecursionError)
+# what msgspec raises for bytes it will not decode: DecodeError, but a value nested about a
+# thousand levels deep is a RecursionError and an integer of more digits than Python converts
+# (sys.set_int_max_str_digits) a plain ValueError, which DecodeError is a kind of (a line
+# anyone may write must not end the run)
+_REFUSED = (ValueError, RecursionError)
 
 
 def read_records(
@@ -377,7 +379,7 @@ def _messages(line: bytes, stats: ReadStats) -> Iterator[Any]:
             return
         try:
             value, position = decoder.raw_decode(text, position)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # JSONDecodeError, or too many digits
             stats.junk_lines += 1
             return
         yield value

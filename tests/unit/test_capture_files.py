@@ -301,12 +301,19 @@ def test_capture_lines_and_records_agree_on_any_object(objects: list[str], zippe
     assert as_lines(bodies, limits) == as_records(bodies, limits)
 
 
-@pytest.mark.parametrize("depth", [2_000, 100_000])
-def test_a_line_nested_too_deep_is_junk_not_the_end_of_the_run(depth: int) -> None:
-    """msgspec raises RecursionError (not a DecodeError) past about a thousand levels: one
-    such line, in any object (feedback/ is anyone's to write), must not end the job."""
+@pytest.mark.parametrize(
+    "value",
+    [b"[" * 2_000 + b"]" * 2_000, b"[" * 100_000 + b"]" * 100_000, b"9" * 5_000],
+    ids=["nested 2,000 deep", "nested 100,000 deep", "an integer of 5,000 digits"],
+)
+def test_a_line_too_deep_or_too_long_a_number_is_junk_not_the_end_of_the_run(
+    value: bytes,
+) -> None:
+    """msgspec raises RecursionError past about a thousand levels, and (as json does)
+    ValueError for an integer of more digits than Python converts: not DecodeError. One such
+    line, in any object (feedback/ is anyone's to write), must not end the job."""
     good = json.dumps(RECORDS[0]).encode()
-    deep = b'{"message": "capture", "inputs": [[1, ' + b"[" * depth + b"]" * depth + b"]]}"
+    deep = b'{"message": "capture", "inputs": [[1, ' + value + b"]]}"
     body = b"\n".join([good, deep, good])
     for bodies in ([body], [gzip.compress(body)]):
         lines, stats = as_lines(bodies)
