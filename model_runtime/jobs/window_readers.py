@@ -8,8 +8,10 @@ into shares, one per reader, striped (objects 0, n, 2n, ... to the first reader,
 is the job's own process; the others are forked children, which start with the job's
 modules loaded and send their rows back through a pipe, pickled (their rows settled into
 columns first: list_rows.py). Each holds at most its part of the run's row limit and reads
-its share oldest first, so a window too big for one run is judged, as by one reader, on
-its oldest hours.
+its share oldest first, so a window too big for one run is judged on its oldest hours. When
+one share outgrew its part while another had room (objects of very different sizes), the
+window may still fit the limit: it is read again by one reader, rather than judged on fewer
+rows than one run holds and called more than the limit.
 
 Lambda has no /dev/shm, so no multiprocessing.Pool or Queue: a Process and a Pipe each. A
 child makes its own S3 client (the parent's keeps its connections). A child that fails
@@ -26,6 +28,7 @@ import multiprocessing
 import os
 import pickle
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,14 +95,19 @@ def read_shares(
     each = max_rows // readers
     sys.stdout.flush()  # what is buffered would otherwise be written again by each child
     sys.stderr.flush()
-    children = [_Child.start(read_share, share, each, new_s3) for share in shares[1:]]
-    try:
+    children: list[_Child] = []
+    try:  # a fork that fails stops those started before it
+        for share in shares[1:]:
+            children.append(_Child.start(read_share, share, each, new_s3))
         reads = [read_share(shares[0], each, s3)]
         deadline = time.monotonic() + timeout_seconds
         reads.extend(child.result(deadline) for child in children)
     finally:
         for child in children:
             child.stop()
+    if any([read.cut for read in reads]) and not all([read.cut for read in reads]):
+        del reads  # (its rows freed before they are read again)
+        return read_share(keys, max_rows, s3)
     return joined(reads)
 
 
@@ -138,19 +146,27 @@ class _Child:
         return cls(process, receive)
 
     def result(self, deadline: float) -> ShareRead:
-        if not self.receive.poll(max(0.0, deadline - time.monotonic())):
-            raise TimeoutError(
-                f"a window reader (pid {self.process.pid}) did not finish within "
-                f"{READER_TIMEOUT_SECONDS} s"
-            )
+        late = TimeoutError(f"a window reader (pid {self.process.pid}) did not finish in time")
+        remaining = max(0.0, deadline - time.monotonic())
+        if not self.receive.poll(remaining):
+            raise late
+        # a child that stops halfway through sending would hold recv_bytes for ever: killed
+        # at the deadline, it closes its end of the pipe and the read ends
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), self.process.kill)
+        watchdog.start()
         try:
-            status, value = pickle.loads(self.receive.recv_bytes())
-        except EOFError:
+            message = self.receive.recv_bytes()
+        except (EOFError, OSError):  # OSError: "got end of file during message"
             self.process.join(5)
+            if time.monotonic() >= deadline:
+                raise late from None
             raise RuntimeError(
                 f"a window reader (pid {self.process.pid}) ended without its rows "
                 f"(exit code {self.process.exitcode}; out of memory?)"
             ) from None
+        finally:
+            watchdog.cancel()
+        status, value = pickle.loads(message)
         if status != "ok":
             raise RuntimeError(f"a window reader failed: {value}")
         return value
@@ -166,7 +182,11 @@ def _child_main(send: Any, read_share: ReadShare, share: list[str], max_rows: in
     """A forked reader: its share read, the result (or its error) sent, then gone without
     running the parent's exit handlers or flushing its buffers a second time."""
     try:
-        payload = pickle.dumps(("ok", read_share(share, max_rows, new_s3())), protocol=5)
+        read = read_share(share, max_rows, new_s3())
+        # a cell may hold a value nested as deep as msgspec decodes (just under the recursion
+        # limit), which one reader judges; pickling it takes about two levels a level
+        sys.setrecursionlimit(4 * sys.getrecursionlimit())
+        payload = pickle.dumps(("ok", read), protocol=5)
     except BaseException as exc:  # anything: the parent must hear of it
         payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"[:1000]))
     try:

@@ -33,6 +33,7 @@ no cycles); and one DataFrame built per version from the rows' lists.
 
 from __future__ import annotations
 
+import codecs
 import gc
 import itertools
 import json
@@ -133,6 +134,11 @@ _LINE_FIELDS = tuple(name for name in CaptureLine.__struct_fields__ if name != "
 _AS_LINES = msgspec.json.Decoder(CaptureLine)
 _AS_VALUES = msgspec.json.Decoder()
 _Item = TypeVar("_Item")
+# what msgspec raises for bytes it will not decode: DecodeError, but a value nested about a
+# thousand levels deep is a RecursionError and an integer of more digits than Python converts
+# (sys.set_int_max_str_digits) a plain ValueError, which DecodeError is a kind of (a line
+# anyone may write must not end the run)
+_REFUSED = (ValueError, RecursionError)
 
 
 def read_records(
@@ -221,7 +227,7 @@ def _fast_batch(text: bytes, max_line_bytes: int) -> list[dict[str, Any]] | None
         return None
     try:
         messages = _AS_VALUES.decode_lines(text)
-    except msgspec.DecodeError:
+    except _REFUSED:
         return None
     if not all([type(m) is dict and "logEvents" not in m for m in messages]):
         return None
@@ -230,16 +236,37 @@ def _fast_batch(text: bytes, max_line_bytes: int) -> list[dict[str, Any]] | None
 
 def _fast_lines(text: bytes, max_line_bytes: int) -> list[CaptureLine] | None:
     """``_fast_batch`` as ``CaptureLine``s (a value not an object fails the decoding)."""
-    if _has_long_line(text, max_line_bytes):
+    if _has_long_line(text, max_line_bytes) or not _valid_utf8(text):
         return None
     try:
         lines = _AS_LINES.decode_lines(text)
-    except msgspec.DecodeError:  # a line not JSON, or not an object
+    except _REFUSED:  # a line not JSON, or not an object, or nested too deep
         return None
     unset = msgspec.UNSET
     if not all([line.logEvents is unset for line in lines]):
         return None
     return lines
+
+
+def _valid_utf8(text: bytes) -> bool:
+    """Whether ``text`` is UTF-8 throughout: msgspec skips the fields a ``CaptureLine`` has
+    no place for without checking them, where the careful way counts such a line junk.
+    Checked a megabyte at a time (a whole object decoded at once could take four times its
+    size); an object of ASCII only, the usual one, is not decoded at all."""
+    if text.isascii():
+        return True
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(text)
+    try:
+        for start in range(0, len(view), _UTF8_CHUNK):
+            decoder.decode(view[start : start + _UTF8_CHUNK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_UTF8_CHUNK = 1024 * 1024
 
 
 def _has_long_line(text: bytes, max_line_bytes: int) -> bool:
@@ -253,7 +280,7 @@ def _slow_batch(
 ) -> tuple[list[dict[str, Any]], bool]:
     """An object's records line by line, whatever its form; at most ``room`` of them (and
     whether there were more)."""
-    loads, decode_error = _AS_VALUES.decode, msgspec.DecodeError
+    loads, decode_error = _AS_VALUES.decode, _REFUSED
     batch: list[dict[str, Any]] = []
     for line in text.split(b"\n"):
         if len(line) > max_line_bytes:
@@ -335,7 +362,7 @@ def _messages(line: bytes, stats: ReadStats) -> Iterator[Any]:
     try:
         yield _AS_VALUES.decode(line)
         return
-    except msgspec.DecodeError:
+    except _REFUSED:
         pass
     # messages concatenated without a line break, or a value msgspec refuses (NaN)
     try:
@@ -352,7 +379,7 @@ def _messages(line: bytes, stats: ReadStats) -> Iterator[Any]:
             return
         try:
             value, position = decoder.raw_decode(text, position)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # JSONDecodeError, or too many digits
             stats.junk_lines += 1
             return
         yield value

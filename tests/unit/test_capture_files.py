@@ -301,6 +301,44 @@ def test_capture_lines_and_records_agree_on_any_object(objects: list[str], zippe
     assert as_lines(bodies, limits) == as_records(bodies, limits)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [b"[" * 2_000 + b"]" * 2_000, b"[" * 100_000 + b"]" * 100_000, b"9" * 5_000],
+    ids=["nested 2,000 deep", "nested 100,000 deep", "an integer of 5,000 digits"],
+)
+def test_a_line_too_deep_or_too_long_a_number_is_junk_not_the_end_of_the_run(
+    value: bytes,
+) -> None:
+    """msgspec raises RecursionError past about a thousand levels, and (as json does)
+    ValueError for an integer of more digits than Python converts: not DecodeError. One such
+    line, in any object (feedback/ is anyone's to write), must not end the job."""
+    good = json.dumps(RECORDS[0]).encode()
+    deep = b'{"message": "capture", "inputs": [[1, ' + value + b"]]}"
+    body = b"\n".join([good, deep, good])
+    for bodies in ([body], [gzip.compress(body)]):
+        lines, stats = as_lines(bodies)
+        assert (lines, stats) == as_records(bodies)
+        assert len(lines) == 2 and stats.junk_lines == 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b'{"message": "capture", "inputs": [[1]], "note": "\xff"}',
+        b'{"n\xffte": 1, "inputs": [[1]]}',
+    ],
+    ids=["in a value", "in a key"],
+)
+def test_invalid_utf8_where_the_job_reads_nothing_is_junk_for_both_readers(bad: bytes) -> None:
+    """msgspec skips the fields a CaptureLine has no place for without checking their UTF-8:
+    the job's reader must still count such a line junk, as the records reader does."""
+    good = json.dumps(RECORDS[0]).encode()
+    body = b"\n".join([good, bad, good])
+    lines, stats = as_lines([body])
+    assert (lines, stats) == as_records([body])
+    assert len(lines) == 2 and stats.junk_lines == 1
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(

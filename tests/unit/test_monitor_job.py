@@ -516,3 +516,84 @@ def test_each_reader_holds_its_part_of_the_row_limit(account):
     rows = account.report("iris", "1")["rows"]
     assert 0 < rows <= 150
     assert judged["verdict"] in ("drift", "ok")
+
+
+def test_two_and_three_readers_agree_with_one_on_a_canary_of_mixed_rows(account):
+    """Live and canary traffic mixed in every object; rows sent as lists, as objects, several
+    to a request; a column the capture left out: every reader count writes the same reports."""
+    from tests.monitoring_fixtures import FEATURES
+
+    account.live_model("iris", "1")
+    account.live_model("iris", "2")
+    account.table.update_item(
+        Key={"pk": "MODEL#iris", "sk": "STAGE#live"},
+        UpdateExpression="SET version = :v, canary_version = :c",
+        ExpressionAttributeValues={":v": "1", ":c": "2"},
+    )
+    for n in range(7):
+        at = END - timedelta(minutes=90 - 10 * n)
+        lines = []
+        for version in ("1", "2"):
+            shift = {"sepal_width": 2.0} if version == "2" else None
+            requests = iris_requests(30, seed=10 * n + int(version), shift=shift)
+            requests += iris_requests(5, seed=100 + n, rows_per_request=3)
+            for line in capture_lines(requests, "iris", version, at):
+                if (n + len(lines)) % 4 == 0:  # rows as objects, in among rows as lists
+                    line["inputs"] = [dict(zip(FEATURES, r, strict=True)) for r in line["inputs"]]
+                if version == "2" and n % 2:
+                    line["excluded"] = ["petal_width"]
+                lines.append(line)
+        put_capture(account.s3, BUCKET, lines, at, n=n)
+        labels = "".join(
+            json.dumps(
+                {
+                    "model": "iris",
+                    "request_id": line["request_id"],
+                    "row": row,
+                    "label": line["outputs"][row],
+                }
+            )
+            + "\n"
+            for line in lines[::3]
+            for row in range(len(line["inputs"]))
+        )
+        account.s3.put_object(Bucket=BUCKET, Key=f"feedback/bulk-{n}.jsonl", Body=labels.encode())
+
+    def reports() -> dict[str, Any]:
+        return {
+            version: {
+                k: v for k, v in account.report("iris", version).items() if k != "generated_at"
+            }
+            for version in ("1", "2")
+        }
+
+    runs, written = [], []
+    for readers in (1, 2, 3):
+        runs.append(account.run(readers=readers))
+        written.append(reports())
+    assert written[1] == written[0] and written[2] == written[0]
+    assert runs[1]["read"] == runs[0]["read"] == runs[2]["read"]
+    assert not any(run["failures"] for run in runs)
+    assert written[0]["1"]["rows"] == 7 * (30 + 15)
+    assert written[0]["2"]["verdict"] == "drift"
+    assert written[0]["1"]["quality"]["labelled_rows"] > 0
+
+
+def test_a_window_within_the_row_limit_is_read_whole_by_readers_with_uneven_shares(account):
+    """Objects of very different sizes: one reader's share holds more than its half of the
+    row limit though the window fits in it. Two readers must still read the window whole,
+    as one does, and not call it more than the limit."""
+    account.live_model("iris", "1")
+    for n, count in enumerate([300, 10, 300, 10]):
+        at = END - timedelta(minutes=90 - 10 * n)
+        requests = iris_requests(count, seed=n)
+        put_capture(account.s3, BUCKET, capture_lines(requests, "iris", "1", at), at, n=n)
+
+    one = account.run(readers=1, limits=Limits(max_rows=1000))
+    by_one = report_without_time(account)
+    two = account.run(readers=2, limits=Limits(max_rows=1000))
+    by_two = report_without_time(account)
+
+    assert one["truncated"] is None and by_one["rows"] == 620
+    assert two["truncated"] is None
+    assert by_two == by_one
