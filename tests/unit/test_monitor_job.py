@@ -57,6 +57,14 @@ class Account(MonitoredAccount):
             at=END.isoformat(),
         )
 
+    def canary(self, name: str, *, live: str, canary: str) -> None:
+        """``canary`` takes a share of ``name``'s live traffic beside ``live``."""
+        self.table.update_item(
+            Key={"pk": f"MODEL#{name}", "sk": "STAGE#live"},
+            UpdateExpression="SET version = :v, canary_version = :c",
+            ExpressionAttributeValues={":v": live, ":c": canary},
+        )
+
     def run(
         self,
         request: JobRequest | None = None,
@@ -353,11 +361,7 @@ def test_one_model_on_demand_and_its_canary(account, capsys):
     account.live_model("iris", "1")
     account.live_model("other", "1")
     account.live_model("iris", "2")
-    account.table.update_item(
-        Key={"pk": "MODEL#iris", "sk": "STAGE#live"},
-        UpdateExpression="SET version = :v, canary_version = :c",
-        ExpressionAttributeValues={":v": "1", ":c": "2"},
-    )
+    account.canary("iris", live="1", canary="2")
     traffic(account, "iris", "1")
     traffic(account, "iris", "2", shift={"sepal_width": 2.0}, seed=3)
 
@@ -525,11 +529,7 @@ def test_two_and_three_readers_agree_with_one_on_a_canary_of_mixed_rows(account)
 
     account.live_model("iris", "1")
     account.live_model("iris", "2")
-    account.table.update_item(
-        Key={"pk": "MODEL#iris", "sk": "STAGE#live"},
-        UpdateExpression="SET version = :v, canary_version = :c",
-        ExpressionAttributeValues={":v": "1", ":c": "2"},
-    )
+    account.canary("iris", live="1", canary="2")
     for n in range(7):
         at = END - timedelta(minutes=90 - 10 * n)
         lines = []
