@@ -227,6 +227,11 @@ def capture_prefixes(window: reports.Window) -> list[str]:
     return prefixes
 
 
+def rows_cut(max_rows: int) -> str:
+    """What a report says when the window held more captured rows than a run holds."""
+    return f"more than {max_rows} captured rows in the window"
+
+
 def window_rows(
     batches: Iterable[list[CaptureLine]],
     window: reports.Window,
@@ -268,7 +273,7 @@ def window_rows(
                 room -= count
                 kept += 1
             mine, rows = mine[:kept], rows[:kept]
-            budget.truncated = f"more than {budget.limits.max_rows} captured rows in the window"
+            budget.truncated = rows_cut(budget.limits.max_rows)
         budget.rows += sum(rows)
         if only is not None:
             only.add_batch(mine)
@@ -425,8 +430,6 @@ def judge_all(
         for key in _listed(s3, run.bucket, prefix, budget)
     ]
 
-    count = reader_count(len(keys), readers)
-
     def read_share(share: list[str], max_rows: int, client: Any) -> ShareRead:
         """One reader's share of the window (window_readers.py): its rows, by version."""
         mine, counted = _Budget(replace(limits, max_rows=max_rows)), ReadStats()
@@ -435,17 +438,13 @@ def judge_all(
             rows = window_rows(capture_batches(captured, stats=counted), window, wanted, mine)
         finally:
             captured.close()  # stopped at the row limit: the reads still under way end here
-        if count > 1:  # rows to send, or to join with others': columns (list_rows.py)
-            for versions in rows.values():
-                for version_rows in versions.values():
-                    version_rows.settle()  # each reader its own, at the same time
         return ShareRead(rows, counted, mine.rows, mine.truncated is not None)
 
+    count = reader_count(len(keys), readers)
     read = read_shares(read_share, keys, readers=count, max_rows=limits.max_rows, s3=s3)
     by_model, stats = read.rows, read.stats
-    budget.rows = read.kept
     if read.cut and not budget.truncated:
-        budget.truncated = f"more than {limits.max_rows} captured rows in the window"
+        budget.truncated = rows_cut(limits.max_rows)
     # labels come after their requests: every feedback object written since the window began
     # (a budget of its own: a window too big to read whole still gets its labels)
     labelled = _Budget(limits)
